@@ -1,0 +1,55 @@
+// Package ops defines persist's operations as effect descriptors, their
+// result types, the errors callers branch on, and the contract every backend
+// keeps.
+//
+// # Data model
+//
+// A stream is a named, append-only sequence of events. An event carries its
+// stream, its seq (1, 2, 3, … within the stream; an empty stream's head is 0),
+// a backend-wide position Pos (1, 2, 3, … across all streams, the order of
+// ReadAll and subscriptions), a type, the time At stamped by the backend from
+// its clock, opaque data bytes, and an ID (a UUID) that makes retries
+// idempotent. Events without an ID get one from the backend.
+//
+// The kv facet maps keys to values. Every change of kv state (a put or a
+// delete, alone or within a commit) carries a revision: a store-wide counter
+// that rises by one per commit touching kv, so a revision is never reused for
+// a key even across delete and re-create (no ABA for compare-and-set). A
+// missing key has revision 0.
+//
+// # Expectations and conflicts
+//
+// An append carries an [Expect]: Any, NoStream (head 0), StreamExists (head
+// above 0) or Exact(n) (head n). Kv puts and deletes carry one too, read
+// against the key's revision: NoStream means the key is absent,
+// StreamExists that it is present, Exact(r) that its revision is r. A failed
+// expectation writes nothing and is returned as a [*Conflict] naming the
+// stream or key, what was expected and what was found.
+//
+// # Commits
+//
+// A [Commit] applies appends to several streams and kv changes, each with its
+// own expectation, as one atomic unit: all parts or none. Append, KvPut and
+// KvDelete are one-part commits. The first failed expectation (in the order
+// appends, then kv changes) is the answer, and nothing is written.
+//
+// # Idempotent appends
+//
+// An append whose events all carry IDs already stored, in the same order, at
+// the place the append would write them answers the original result and
+// writes nothing. The place is seq n+1 for Exact(n), seq 1 for NoStream, and
+// the stream's last len(events) seqs for Any and StreamExists. The answer is
+// decided from the stored events, never from a cache, so it is the same
+// after a restart. Events stored elsewhere with the same IDs do not count:
+// with Any such an append is written again.
+//
+// # Limits
+//
+// Names of streams, keys, snapshot names and event types are valid UTF-8,
+// non-empty, without NUL, and no longer than the limits below; data and
+// values are at most [MaxDataBytes]; one commit carries at most
+// [MaxCommitEvents] events and [MaxCommitBytes] bytes. [Validate] checks an
+// operation against them, and every backend calls it before writing
+// anything: an invalid operation is an [*InvalidError] naming the field and
+// the limit.
+package ops

@@ -1,0 +1,53 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrConflict matches every *Conflict.
+	ErrConflict = errors.New("persist: conflict")
+	// ErrInvalid matches every *InvalidError.
+	ErrInvalid = errors.New("persist: invalid operation")
+	// ErrClosed is returned by a backend after Close.
+	ErrClosed = errors.New("persist: store closed")
+)
+
+// Conflict is a failed expectation: nothing was written. Stream is set for an
+// append, Key for a kv change. Actual is the stream's head or the key's
+// revision (0 when empty or absent).
+type Conflict struct {
+	Stream   string
+	Key      string
+	Expected Expect
+	Actual   uint64
+}
+
+func (c *Conflict) Error() string {
+	if c.Key != "" || c.Stream == "" {
+		return fmt.Sprintf("persist: conflict on key %q: expected revision %s, actual %d", c.Key, c.Expected, c.Actual)
+	}
+	return fmt.Sprintf("persist: conflict on stream %q: expected head %s, actual %d", c.Stream, c.Expected, c.Actual)
+}
+
+// Is makes errors.Is(err, ErrConflict) match.
+func (c *Conflict) Is(target error) bool { return target == ErrConflict }
+
+// InvalidError is an operation that breaks a rule of its own (a limit, a
+// malformed field): nothing was written.
+type InvalidError struct {
+	Op     string // the operation's name, such as "persist/append"
+	Field  string // the field at fault, such as "events[2].data"
+	Reason string
+}
+
+func (e *InvalidError) Error() string {
+	if e.Op == "" {
+		return fmt.Sprintf("persist: invalid %s: %s", e.Field, e.Reason)
+	}
+	return fmt.Sprintf("%s: invalid %s: %s", e.Op, e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalid) match.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }

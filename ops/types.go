@@ -1,0 +1,142 @@
+package ops
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is a stored event.
+type Event struct {
+	ID     uuid.UUID
+	Stream string
+	Seq    uint64
+	Pos    uint64
+	Type   string
+	At     time.Time
+	Data   []byte
+}
+
+// EventData is an event to append: the caller's part of an Event.
+// A zero ID asks the backend for a fresh one.
+type EventData struct {
+	ID   uuid.UUID
+	Type string
+	Data []byte
+}
+
+// ExpectKind says what an Expect checks.
+type ExpectKind uint8
+
+const (
+	// ExpectAny checks nothing.
+	ExpectAny ExpectKind = iota
+	// ExpectNoStream requires an empty stream (head 0) or an absent key.
+	ExpectNoStream
+	// ExpectExists requires a non-empty stream or a present key.
+	ExpectExists
+	// ExpectExact requires the stream's head, or the key's revision, to be N.
+	ExpectExact
+)
+
+// Expect is an optimistic-concurrency expectation. The zero value is Any.
+type Expect struct {
+	Kind ExpectKind
+	N    uint64
+}
+
+// Any expects nothing.
+func Any() Expect { return Expect{} }
+
+// NoStream expects an empty stream or an absent key.
+func NoStream() Expect { return Expect{Kind: ExpectNoStream} }
+
+// Exists expects a non-empty stream or a present key.
+func Exists() Expect { return Expect{Kind: ExpectExists} }
+
+// Exact expects head (or revision) n. Exact(0) is NoStream.
+func Exact(n uint64) Expect {
+	if n == 0 {
+		return NoStream()
+	}
+	return Expect{Kind: ExpectExact, N: n}
+}
+
+// Holds reports whether a stream at head (or a key at revision) cur
+// satisfies e. An unknown kind never holds.
+func (e Expect) Holds(cur uint64) bool {
+	switch e.Kind {
+	case ExpectAny:
+		return true
+	case ExpectNoStream:
+		return cur == 0
+	case ExpectExists:
+		return cur > 0
+	case ExpectExact:
+		return cur == e.N
+	}
+	return false
+}
+
+func (e Expect) String() string {
+	switch e.Kind {
+	case ExpectAny:
+		return "any"
+	case ExpectNoStream:
+		return "no-stream"
+	case ExpectExists:
+		return "exists"
+	case ExpectExact:
+		return fmt.Sprintf("%d", e.N)
+	}
+	return fmt.Sprintf("unknown(%d)", e.Kind)
+}
+
+// ParseExpect reads the String form of an Expect: "any", "no-stream",
+// "exists" or a number.
+func ParseExpect(s string) (Expect, error) {
+	switch s {
+	case "any", "":
+		return Any(), nil
+	case "no-stream":
+		return NoStream(), nil
+	case "exists":
+		return Exists(), nil
+	}
+	var n uint64
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s {
+		return Expect{}, &InvalidError{Field: "expect", Reason: fmt.Sprintf("%q is not any, no-stream, exists or a number", s)}
+	}
+	return Exact(n), nil
+}
+
+// KvEntry is a key with its value and the revision of its last change.
+type KvEntry struct {
+	Key      string
+	Value    []byte
+	Revision uint64
+}
+
+// KvChange is one kv part of a commit: a put, or a delete when Delete is set.
+type KvChange struct {
+	Key    string
+	Value  []byte
+	Delete bool
+	Expect Expect
+}
+
+// Snapshot is a checkpoint of a projection: its value after folding the
+// events of its source up to Seq, made by projection version Version.
+type Snapshot struct {
+	Name    string
+	Version uint64
+	Seq     uint64
+	Value   []byte
+}
+
+// StreamInfo names a stream and its head.
+type StreamInfo struct {
+	Name string
+	Head uint64
+}

@@ -1,0 +1,194 @@
+package ops
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"rose-ash.com/persist/effect"
+)
+
+// Limits every backend enforces.
+const (
+	MaxNameBytes     = 256      // stream and snapshot names
+	MaxKeyBytes      = 1024     // kv keys
+	MaxTypeBytes     = 256      // event types
+	MaxDataBytes     = 1 << 20  // one event's data, one kv value
+	MaxSnapshotBytes = 64 << 20 // one snapshot's value
+	MaxCommitEvents  = 10000    // events in one commit
+	MaxCommitParts   = 10000    // appends plus kv changes in one commit
+	MaxCommitBytes   = 16 << 20 // names, types, data and values of one commit
+	DefaultPage      = 1000     // page size when Limit is 0
+	MaxPage          = 10000    // largest Limit
+)
+
+// Validate checks an operation against the rules and limits of this package.
+// It returns nil for effects it does not know.
+func Validate(e effect.Effect) error {
+	v := validator{op: e.EffectName()}
+	switch op := e.(type) {
+	case Append:
+		v.commit(Commit{Appends: []Append{op}}, false)
+	case Commit:
+		v.commit(op, true)
+	case KvPut:
+		v.key("key", op.Key)
+		v.data("value", op.Value, MaxDataBytes)
+		v.expect("expect", op.Expect)
+	case KvDelete:
+		v.key("key", op.Key)
+		v.expect("expect", op.Expect)
+	case Read:
+		v.name("stream", op.Stream, MaxNameBytes)
+		v.limit(op.Limit)
+	case ReadAll:
+		v.limit(op.Limit)
+	case Head:
+		v.name("stream", op.Stream, MaxNameBytes)
+	case Streams:
+		v.prefix("prefix", op.Prefix, MaxNameBytes)
+		v.prefix("after", op.After, MaxNameBytes)
+		v.limit(op.Limit)
+	case Wait:
+		if op.Stream != "" {
+			v.name("stream", op.Stream, MaxNameBytes)
+		}
+		if op.Timeout < 0 {
+			v.fail("timeout", fmt.Sprintf("negative duration %s", op.Timeout))
+		}
+	case KvGet:
+		v.key("key", op.Key)
+	case KvList:
+		v.prefix("prefix", op.Prefix, MaxKeyBytes)
+		v.prefix("after", op.After, MaxKeyBytes)
+		v.limit(op.Limit)
+	case SnapshotRead:
+		v.name("name", op.Name, MaxNameBytes)
+	case SnapshotWrite:
+		v.name("snapshot.name", op.Snapshot.Name, MaxNameBytes)
+		v.data("snapshot.value", op.Snapshot.Value, MaxSnapshotBytes)
+	}
+	if v.err != nil {
+		return v.err
+	}
+	return nil
+}
+
+// PageLimit turns a validated Limit into a page size.
+func PageLimit(limit int) int {
+	if limit == 0 {
+		return DefaultPage
+	}
+	return limit
+}
+
+type validator struct {
+	op  string
+	err *InvalidError
+}
+
+func (v *validator) fail(field, reason string) {
+	if v.err == nil {
+		v.err = &InvalidError{Op: v.op, Field: field, Reason: reason}
+	}
+}
+
+func (v *validator) text(field, s string, max int) {
+	switch {
+	case len(s) > max:
+		v.fail(field, fmt.Sprintf("%d bytes, over the limit of %d", len(s), max))
+	case !utf8.ValidString(s):
+		v.fail(field, "not valid UTF-8")
+	case strings.IndexByte(s, 0) >= 0:
+		v.fail(field, "contains a NUL byte")
+	}
+}
+
+func (v *validator) name(field, s string, max int) {
+	if s == "" {
+		v.fail(field, "empty")
+		return
+	}
+	v.text(field, s, max)
+}
+
+func (v *validator) key(field, s string) { v.name(field, s, MaxKeyBytes) }
+
+func (v *validator) prefix(field, s string, max int) { v.text(field, s, max) }
+
+func (v *validator) data(field string, b []byte, max int) {
+	if len(b) > max {
+		v.fail(field, fmt.Sprintf("%d bytes, over the limit of %d", len(b), max))
+	}
+}
+
+func (v *validator) limit(n int) {
+	if n < 0 || n > MaxPage {
+		v.fail("limit", fmt.Sprintf("%d is outside 0..%d", n, MaxPage))
+	}
+}
+
+func (v *validator) expect(field string, e Expect) {
+	if e.Kind > ExpectExact {
+		v.fail(field, fmt.Sprintf("unknown expectation kind %d", e.Kind))
+	}
+}
+
+func (v *validator) commit(c Commit, named bool) {
+	pre := func(s string) string { return s }
+	if named {
+		if len(c.Appends) == 0 && len(c.Kv) == 0 {
+			v.fail("parts", "a commit needs at least one append or kv change")
+			return
+		}
+		if n := len(c.Appends) + len(c.Kv); n > MaxCommitParts {
+			v.fail("parts", fmt.Sprintf("%d parts, over the limit of %d", n, MaxCommitParts))
+			return
+		}
+	}
+	events, size := 0, 0
+	streams := make(map[string]bool, len(c.Appends))
+	for i, a := range c.Appends {
+		if named {
+			pre = func(s string) string { return fmt.Sprintf("appends[%d].%s", i, s) }
+		}
+		v.name(pre("stream"), a.Stream, MaxNameBytes)
+		if streams[a.Stream] {
+			v.fail(pre("stream"), fmt.Sprintf("stream %q appears twice in one commit", a.Stream))
+		}
+		streams[a.Stream] = true
+		v.expect(pre("expect"), a.Expect)
+		if len(a.Events) == 0 {
+			v.fail(pre("events"), "no events")
+		}
+		size += len(a.Stream)
+		for j, ev := range a.Events {
+			f := func(s string) string { return pre(fmt.Sprintf("events[%d].%s", j, s)) }
+			v.name(f("type"), ev.Type, MaxTypeBytes)
+			v.data(f("data"), ev.Data, MaxDataBytes)
+			size += len(ev.Type) + len(ev.Data) + 16
+		}
+		events += len(a.Events)
+	}
+	keys := make(map[string]bool, len(c.Kv))
+	for i, k := range c.Kv {
+		f := func(s string) string { return fmt.Sprintf("kv[%d].%s", i, s) }
+		v.key(f("key"), k.Key)
+		if keys[k.Key] {
+			v.fail(f("key"), fmt.Sprintf("key %q appears twice in one commit", k.Key))
+		}
+		keys[k.Key] = true
+		if k.Delete && len(k.Value) > 0 {
+			v.fail(f("value"), "a delete carries no value")
+		}
+		v.data(f("value"), k.Value, MaxDataBytes)
+		v.expect(f("expect"), k.Expect)
+		size += len(k.Key) + len(k.Value)
+	}
+	if events > MaxCommitEvents {
+		v.fail("events", fmt.Sprintf("%d events, over the limit of %d", events, MaxCommitEvents))
+	}
+	if size > MaxCommitBytes {
+		v.fail("size", fmt.Sprintf("%d bytes, over the limit of %d", size, MaxCommitBytes))
+	}
+}

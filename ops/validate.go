@@ -23,55 +23,125 @@ const (
 )
 
 // Validate checks an operation against the rules and limits of this package.
-// It returns nil for effects it does not know.
+// It returns nil for effects it does not know. Each operation also has a
+// Validate method, which is the same check without boxing the operation.
 func Validate(e effect.Effect) error {
-	v := validator{op: e.EffectName()}
-	switch op := e.(type) {
-	case Append:
-		v.commit(Commit{Appends: []Append{op}}, false)
-	case Commit:
-		v.commit(op, true)
-	case KvPut:
-		v.key("key", op.Key)
-		v.data("value", op.Value, MaxDataBytes)
-		v.expect("expect", op.Expect)
-	case KvDelete:
-		v.key("key", op.Key)
-		v.expect("expect", op.Expect)
-	case Read:
-		v.name("stream", op.Stream, MaxNameBytes)
-		v.limit(op.Limit)
-	case ReadAll:
-		v.limit(op.Limit)
-	case Head:
-		v.name("stream", op.Stream, MaxNameBytes)
-	case Streams:
-		v.prefix("prefix", op.Prefix, MaxNameBytes)
-		v.prefix("after", op.After, MaxNameBytes)
-		v.limit(op.Limit)
-	case Wait:
-		if op.Stream != "" {
-			v.name("stream", op.Stream, MaxNameBytes)
-		}
-		if op.Timeout < 0 {
-			v.fail("timeout", fmt.Sprintf("negative duration %s", op.Timeout))
-		}
-	case KvGet:
-		v.key("key", op.Key)
-	case KvList:
-		v.prefix("prefix", op.Prefix, MaxKeyBytes)
-		v.prefix("after", op.After, MaxKeyBytes)
-		v.limit(op.Limit)
-	case SnapshotRead:
-		v.name("name", op.Name, MaxNameBytes)
-	case SnapshotWrite:
-		v.name("snapshot.name", op.Snapshot.Name, MaxNameBytes)
-		v.data("snapshot.value", op.Snapshot.Value, MaxSnapshotBytes)
+	if v, ok := e.(interface{ Validate() error }); ok {
+		return v.Validate()
 	}
+	return nil
+}
+
+func (v *validator) result() error {
 	if v.err != nil {
 		return v.err
 	}
 	return nil
+}
+
+// Validate checks the operation; see the package doc.
+func (op Append) Validate() error {
+	v := validator{op: NameAppend}
+	v.commit(Commit{Appends: []Append{op}}, false)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op Commit) Validate() error {
+	v := validator{op: NameCommit}
+	v.commit(op, true)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op KvPut) Validate() error {
+	v := validator{op: NameKvPut}
+	v.key("key", op.Key)
+	v.data("value", op.Value, MaxDataBytes)
+	v.expect("expect", op.Expect)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op KvDelete) Validate() error {
+	v := validator{op: NameKvDelete}
+	v.key("key", op.Key)
+	v.expect("expect", op.Expect)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op Read) Validate() error {
+	v := validator{op: NameRead}
+	v.name("stream", op.Stream, MaxNameBytes)
+	v.limit(op.Limit)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op ReadAll) Validate() error {
+	v := validator{op: NameReadAll}
+	v.limit(op.Limit)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op Head) Validate() error {
+	v := validator{op: NameHead}
+	v.name("stream", op.Stream, MaxNameBytes)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op Streams) Validate() error {
+	v := validator{op: NameStreams}
+	v.prefix("prefix", op.Prefix, MaxNameBytes)
+	v.prefix("after", op.After, MaxNameBytes)
+	v.limit(op.Limit)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op Wait) Validate() error {
+	v := validator{op: NameWait}
+	if op.Stream != "" {
+		v.name("stream", op.Stream, MaxNameBytes)
+	}
+	if op.Timeout < 0 {
+		v.fail("timeout", fmt.Sprintf("negative duration %s", op.Timeout))
+	}
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op KvGet) Validate() error {
+	v := validator{op: NameKvGet}
+	v.key("key", op.Key)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op KvList) Validate() error {
+	v := validator{op: NameKvList}
+	v.prefix("prefix", op.Prefix, MaxKeyBytes)
+	v.prefix("after", op.After, MaxKeyBytes)
+	v.limit(op.Limit)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op SnapshotRead) Validate() error {
+	v := validator{op: NameSnapshotRead}
+	v.name("name", op.Name, MaxNameBytes)
+	return v.result()
+}
+
+// Validate checks the operation; see the package doc.
+func (op SnapshotWrite) Validate() error {
+	v := validator{op: NameSnapshotWrite}
+	v.name("snapshot.name", op.Snapshot.Name, MaxNameBytes)
+	v.data("snapshot.value", op.Snapshot.Value, MaxSnapshotBytes)
+	return v.result()
 }
 
 // PageLimit turns a validated Limit into a page size.

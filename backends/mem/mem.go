@@ -1,0 +1,459 @@
+package mem
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+// Store is an in-memory persist backend.
+type Store struct {
+	clock func() time.Time
+	ids   func() uuid.UUID
+
+	mu      sync.RWMutex
+	closed  bool
+	log     []ops.Event // the global log; log[i].Pos == i+1
+	streams map[string]*stream
+	names   []string // stream names, sorted
+	kv      map[string]ops.KvEntry
+	keys    []string // kv keys, sorted
+	kvRev   uint64
+	snaps   map[string]ops.Snapshot
+	changed chan struct{} // closed and replaced by every commit
+}
+
+type stream struct {
+	pos []uint64 // pos[seq-1] is the event's global position
+}
+
+var _ ops.Backend = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock that stamps events and answers persist/now.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.clock = now } }
+
+// WithIDs sets the source of IDs for events appended without one.
+func WithIDs(next func() uuid.UUID) Option { return func(s *Store) { s.ids = next } }
+
+// New returns an empty store.
+func New(opts ...Option) *Store {
+	s := &Store{
+		clock:   time.Now,
+		ids:     uuid.New,
+		streams: make(map[string]*stream),
+		kv:      make(map[string]ops.KvEntry),
+		snaps:   make(map[string]ops.Snapshot),
+		changed: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Close releases the store; every later operation returns ops.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.changed)
+	}
+	return nil
+}
+
+// Handle answers the operations of package ops.
+func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
+	switch op := e.(type) {
+	case ops.KvGet:
+		return s.KvGet(op)
+	case ops.Append:
+		r, err := s.Commit(ops.Commit{Appends: []ops.Append{op}})
+		if err != nil {
+			return nil, err
+		}
+		return r.Appends[0], nil
+	case ops.Read:
+		return s.Read(op)
+	case ops.Commit:
+		return s.Commit(op)
+	case ops.KvPut, ops.KvDelete:
+		c, _ := ops.AsCommit(op)
+		r, err := s.Commit(c)
+		if err != nil {
+			return nil, err
+		}
+		return r.Kv[0], nil
+	case ops.ReadAll:
+		return s.ReadAll(op)
+	case ops.Head:
+		return s.Head(op)
+	case ops.Streams:
+		return s.Streams(op)
+	case ops.Wait:
+		return s.Wait(p, op)
+	case ops.KvList:
+		return s.KvList(op)
+	case ops.SnapshotRead:
+		return s.SnapshotRead(op)
+	case ops.SnapshotWrite:
+		return s.SnapshotWrite(op)
+	case ops.Now:
+		if err := s.open(); err != nil {
+			return nil, err
+		}
+		return s.clock(), nil
+	}
+	return nil, effect.ErrUnhandled
+}
+
+func (s *Store) open() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.ErrClosed
+	}
+	return nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func copyEvent(ev ops.Event) ops.Event {
+	ev.Data = clone(ev.Data)
+	return ev
+}
+
+// view shows the state to ops.Check; the caller holds mu.
+type view struct{ s *Store }
+
+func (v view) Head(name string) uint64 {
+	if st := v.s.streams[name]; st != nil {
+		return uint64(len(st.pos))
+	}
+	return 0
+}
+
+func (v view) EventAt(name string, seq uint64) (uuid.UUID, uint64, error) {
+	pos := v.s.streams[name].pos[seq-1]
+	return v.s.log[pos-1].ID, pos, nil
+}
+
+func (v view) KvRevision(key string) uint64 { return v.s.kv[key].Revision }
+
+// Commit applies c atomically: see ops.Commit.
+func (s *Store) Commit(c ops.Commit) (ops.CommitResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ops.CommitResult{}, ops.ErrClosed
+	}
+	plan, err := ops.Check(c, view{s})
+	if err != nil {
+		return ops.CommitResult{}, err
+	}
+	res := ops.CommitResult{Appends: make([]ops.AppendResult, len(c.Appends)), Kv: make([]ops.KvResult, len(c.Kv))}
+	if !plan.Writes {
+		for i, ap := range plan.Appends {
+			res.Appends[i] = ap.Result
+		}
+		return res, nil
+	}
+	at := s.clock().UTC()
+	for i, a := range c.Appends {
+		ap := plan.Appends[i]
+		if ap.Retry {
+			res.Appends[i] = ap.Result
+			continue
+		}
+		st := s.streams[a.Stream]
+		if st == nil {
+			st = &stream{}
+			s.streams[a.Stream] = st
+			s.names = insertSorted(s.names, a.Stream)
+		}
+		r := ap.Result
+		for j, ed := range a.Events {
+			id := ed.ID
+			if id == uuid.Nil {
+				id = s.ids()
+			}
+			pos := uint64(len(s.log)) + 1
+			s.log = append(s.log, ops.Event{
+				ID: id, Stream: a.Stream, Seq: r.FirstSeq + uint64(j), Pos: pos,
+				Type: ed.Type, At: at, Data: clone(ed.Data),
+			})
+			st.pos = append(st.pos, pos)
+			if j == 0 {
+				r.FirstPos = pos
+			}
+			r.LastPos = pos
+		}
+		res.Appends[i] = r
+	}
+	if len(c.Kv) > 0 {
+		s.kvRev++
+		res.Revision = s.kvRev
+		for i, k := range c.Kv {
+			_, existed := s.kv[k.Key]
+			res.Kv[i] = ops.KvResult{Key: k.Key, Revision: s.kvRev, Existed: existed}
+			if k.Delete {
+				if existed {
+					delete(s.kv, k.Key)
+					s.keys = removeSorted(s.keys, k.Key)
+				}
+				continue
+			}
+			if !existed {
+				s.keys = insertSorted(s.keys, k.Key)
+			}
+			s.kv[k.Key] = ops.KvEntry{Key: k.Key, Value: clone(k.Value), Revision: s.kvRev}
+		}
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	return res, nil
+}
+
+func insertSorted(xs []string, x string) []string {
+	i := sort.SearchStrings(xs, x)
+	xs = append(xs, "")
+	copy(xs[i+1:], xs[i:])
+	xs[i] = x
+	return xs
+}
+
+func removeSorted(xs []string, x string) []string {
+	i := sort.SearchStrings(xs, x)
+	if i < len(xs) && xs[i] == x {
+		xs = append(xs[:i], xs[i+1:]...)
+	}
+	return xs
+}
+
+// Read answers persist/read.
+func (s *Store) Read(op ops.Read) (ops.ReadResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.ReadResult{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.ReadResult{}, ops.ErrClosed
+	}
+	st := s.streams[op.Stream]
+	if st == nil {
+		return ops.ReadResult{}, nil
+	}
+	head := uint64(len(st.pos))
+	from := max(op.From, 1)
+	res := ops.ReadResult{Head: head}
+	if from > head {
+		return res, nil
+	}
+	n := min(head-from+1, uint64(ops.PageLimit(op.Limit)))
+	res.Events = make([]ops.Event, n)
+	for i := range res.Events {
+		res.Events[i] = copyEvent(s.log[st.pos[from-1+uint64(i)]-1])
+	}
+	return res, nil
+}
+
+// ReadAll answers persist/read-all.
+func (s *Store) ReadAll(op ops.ReadAll) (ops.ReadAllResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.ReadAllResult{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.ReadAllResult{}, ops.ErrClosed
+	}
+	last := uint64(len(s.log))
+	from := max(op.From, 1)
+	res := ops.ReadAllResult{Head: last}
+	if from > last {
+		return res, nil
+	}
+	n := min(last-from+1, uint64(ops.PageLimit(op.Limit)))
+	res.Events = make([]ops.Event, n)
+	for i := range res.Events {
+		res.Events[i] = copyEvent(s.log[from-1+uint64(i)])
+	}
+	return res, nil
+}
+
+// Head answers persist/head.
+func (s *Store) Head(op ops.Head) (uint64, error) {
+	if err := op.Validate(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ops.ErrClosed
+	}
+	return view{s}.Head(op.Stream), nil
+}
+
+// Streams answers persist/streams.
+func (s *Store) Streams(op ops.Streams) (ops.StreamsResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.StreamsResult{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.StreamsResult{}, ops.ErrClosed
+	}
+	var res ops.StreamsResult
+	for _, name := range page(s.names, op.Prefix, op.After, op.Limit, &res.More) {
+		res.Streams = append(res.Streams, ops.StreamInfo{Name: name, Head: uint64(len(s.streams[name].pos))})
+	}
+	return res, nil
+}
+
+// page returns the sorted names with prefix after after, at most limit, and
+// sets more when others follow.
+func page(sorted []string, prefix, after string, limit int, more *bool) []string {
+	start := max(prefix, after)
+	i := sort.SearchStrings(sorted, start)
+	if i < len(sorted) && sorted[i] == after {
+		i++
+	}
+	n := ops.PageLimit(limit)
+	var out []string
+	for ; i < len(sorted) && strings.HasPrefix(sorted[i], prefix); i++ {
+		if len(out) == n {
+			*more = true
+			break
+		}
+		out = append(out, sorted[i])
+	}
+	return out
+}
+
+// Wait answers persist/wait.
+func (s *Store) Wait(p *effect.P, op ops.Wait) (ops.WaitResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.WaitResult{}, err
+	}
+	var timeout <-chan time.Time
+	if op.Timeout > 0 {
+		t := time.NewTimer(op.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var done <-chan struct{}
+	if p != nil {
+		done = p.Context().Done()
+	}
+	for {
+		s.mu.RLock()
+		closed, changed := s.closed, s.changed
+		var head uint64
+		if op.Stream == "" {
+			head = uint64(len(s.log))
+		} else {
+			head = view{s}.Head(op.Stream)
+		}
+		s.mu.RUnlock()
+		if closed {
+			return ops.WaitResult{}, ops.ErrClosed
+		}
+		if head > op.After {
+			return ops.WaitResult{Head: head, Passed: true}, nil
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return ops.WaitResult{Head: head}, nil
+		case <-done:
+			return ops.WaitResult{}, p.Context().Err()
+		}
+	}
+}
+
+// KvGet answers persist/kv-get.
+func (s *Store) KvGet(op ops.KvGet) (ops.KvGetResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.KvGetResult{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.KvGetResult{}, ops.ErrClosed
+	}
+	e, ok := s.kv[op.Key]
+	if !ok {
+		return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key}}, nil
+	}
+	e.Value = clone(e.Value)
+	return ops.KvGetResult{Entry: e, Found: true}, nil
+}
+
+// KvList answers persist/kv-list.
+func (s *Store) KvList(op ops.KvList) (ops.KvListResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.KvListResult{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.KvListResult{}, ops.ErrClosed
+	}
+	var res ops.KvListResult
+	for _, k := range page(s.keys, op.Prefix, op.After, op.Limit, &res.More) {
+		e := s.kv[k]
+		e.Value = clone(e.Value)
+		res.Entries = append(res.Entries, e)
+	}
+	return res, nil
+}
+
+// SnapshotRead answers persist/snapshot-read.
+func (s *Store) SnapshotRead(op ops.SnapshotRead) (ops.SnapshotResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.SnapshotResult{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ops.SnapshotResult{}, ops.ErrClosed
+	}
+	snap, ok := s.snaps[op.Name]
+	if !ok {
+		return ops.SnapshotResult{Snapshot: ops.Snapshot{Name: op.Name}}, nil
+	}
+	snap.Value = clone(snap.Value)
+	return ops.SnapshotResult{Snapshot: snap, Found: true}, nil
+}
+
+// SnapshotWrite answers persist/snapshot-write.
+func (s *Store) SnapshotWrite(op ops.SnapshotWrite) (struct{}, error) {
+	if err := op.Validate(); err != nil {
+		return struct{}{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return struct{}{}, ops.ErrClosed
+	}
+	snap := op.Snapshot
+	snap.Value = clone(snap.Value)
+	s.snaps[op.Snapshot.Name] = snap
+	return struct{}{}, nil
+}

@@ -1,6 +1,10 @@
 package ops
 
-import "github.com/google/uuid"
+import (
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/effect"
+)
 
 // View is what a backend shows Check of its current state.
 type View interface {
@@ -39,6 +43,25 @@ func Check(c Commit, v View) (Plan, error) {
 	if err := c.Validate(); err != nil {
 		return Plan{}, err
 	}
+	return check(c, v)
+}
+
+// CheckOp is Check for any commit-shaped operation (Append, KvPut, KvDelete
+// or Commit): it validates the operation as itself, so an invalid append is
+// reported as a persist/append error, and returns the commit it stands for.
+func CheckOp(e effect.Effect, v View) (Commit, Plan, error) {
+	c, ok := AsCommit(e)
+	if !ok {
+		return Commit{}, Plan{}, &InvalidError{Op: e.EffectName(), Field: "op", Reason: "not a commit"}
+	}
+	if err := Validate(e); err != nil {
+		return Commit{}, Plan{}, err
+	}
+	plan, err := check(c, v)
+	return c, plan, err
+}
+
+func check(c Commit, v View) (Plan, error) {
 	plan := Plan{Appends: make([]AppendPlan, len(c.Appends)), Writes: len(c.Kv) > 0}
 	for i, a := range c.Appends {
 		head := v.Head(a.Stream)

@@ -77,7 +77,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.KvGet:
 		return s.KvGet(op)
 	case ops.Append:
-		r, err := s.Commit(ops.Commit{Appends: []ops.Append{op}})
+		r, err := s.commit(op)
 		if err != nil {
 			return nil, err
 		}
@@ -85,10 +85,9 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.Read:
 		return s.Read(op)
 	case ops.Commit:
-		return s.Commit(op)
+		return s.commit(op)
 	case ops.KvPut, ops.KvDelete:
-		c, _ := ops.AsCommit(op)
-		r, err := s.Commit(c)
+		r, err := s.commit(op)
 		if err != nil {
 			return nil, err
 		}
@@ -155,13 +154,16 @@ func (v view) EventAt(name string, seq uint64) (uuid.UUID, uint64, error) {
 func (v view) KvRevision(key string) uint64 { return v.s.kv[key].Revision }
 
 // Commit applies c atomically: see ops.Commit.
-func (s *Store) Commit(c ops.Commit) (ops.CommitResult, error) {
+func (s *Store) Commit(c ops.Commit) (ops.CommitResult, error) { return s.commit(c) }
+
+// commit applies a commit-shaped operation atomically.
+func (s *Store) commit(e effect.Effect) (ops.CommitResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ops.CommitResult{}, ops.ErrClosed
 	}
-	plan, err := ops.Check(c, view{s})
+	c, plan, err := ops.CheckOp(e, view{s})
 	if err != nil {
 		return ops.CommitResult{}, err
 	}

@@ -1,0 +1,49 @@
+// Package programs is persist's logic written as programs: log and kv
+// helpers, optimistic-concurrency retry loops, projections, snapshots,
+// subscriptions and followers.
+//
+// Every function here is a program, or part of one: it takes a perform
+// handle [*effect.P] and does all its persistence by performing the
+// operations of package ops on it. It never imports a backend, never reads
+// the clock, never draws randomness and never starts goroutines, so the same
+// code runs in place on any backend (effect.Handle(ctx, store)) or stepped
+// (effect.Start), and a recorded run replays exactly. The one piece of Go
+// state is the [Hub]'s list of subscriptions, which is configuration kept
+// in memory, not persisted data; firing them is a program.
+//
+// # Errors
+//
+// Errors of the operations come back as the handler answered them: a failed
+// expectation is a *ops.Conflict naming expected and actual, bad input an
+// *ops.InvalidError naming the field, a closed store ops.ErrClosed. Helpers
+// that perform one operation (Append, Head, Get, Put, PutIf, Delete,
+// DeleteIf) return them unwrapped; helpers that perform several wrap them
+// with context (%w), so errors.As and errors.Is always reach them. Errors
+// from caller-supplied functions (decide, f, codecs, subscribers,
+// handlers) are returned as they are or wrapped with %w.
+//
+// # Decisions where the design was silent
+//
+//   - Reads are consistent prefixes: ReadFrom, Project and Load page
+//     through persist/read up to the head seen by their first read, and
+//     ignore events appended after it. A from past the head reads nothing.
+//   - Retry loops (AppendRetry, Update) count attempts as calls of the
+//     caller's function, at least one; a conflict carries the new head, so
+//     AppendRetry does not read it again. Exhaustion wraps both
+//     ErrRetriesExhausted and the last *ops.Conflict.
+//   - A position that claims more than its source holds (a State or
+//     snapshot with Seq above the stream's head, a follow checkpoint above
+//     the head) is an error wrapping ErrAhead, never silently resumed.
+//   - Load ignores a snapshot of another version (full replay), but a
+//     snapshot of the right version that fails to decode is an error: the
+//     encoding changed without a new Version.
+//   - Hub.Publish fires again when an append is retried with the same event
+//     IDs, so a retried Publish completes a firing that a crash may have
+//     cut short; subscribers are called at least once and should be
+//     idempotent. Subscriber errors are joined and returned with the
+//     append's result; the events stay.
+//   - Follow stores its checkpoint as the decimal seq (stream) or position
+//     (global log) of the last handled event, under "follow/"+Name, with
+//     compare-and-set, so two followers of one name cannot both advance it.
+//     It is at-least-once: the checkpoint follows the handling.
+package programs

@@ -1,0 +1,107 @@
+package programs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+// ErrAhead reports a position (a projection state, a snapshot or a follow
+// checkpoint) that claims to cover events its source does not hold: the
+// source was replaced or lost events. Nothing is folded or delivered.
+var ErrAhead = errors.New("programs: position is ahead of its source")
+
+// Append performs persist/append: it adds events to stream, atomically, if
+// expect holds for the stream's head. A failed expectation is the backend's
+// *ops.Conflict and an invalid append its *ops.InvalidError, both returned
+// as they are.
+func Append(p *effect.P, stream string, expect ops.Expect, events ...ops.EventData) (ops.AppendResult, error) {
+	return effect.Perform(p, ops.Append{Stream: stream, Expect: expect, Events: events})
+}
+
+// Head performs persist/head: the stream's last seq, 0 when it is empty.
+func Head(p *effect.P, stream string) (uint64, error) {
+	return effect.Perform(p, ops.Head{Stream: stream})
+}
+
+// ReadFrom returns the events of stream from seq from (0 and 1 both mean the
+// start) up to the head seen by its first persist/read, paging through
+// further reads as needed. Events appended after that first read are not
+// included, so the result is a consistent prefix of the stream. It is nil
+// when there are no such events, a from past the head included. On an
+// error the events read before it come back with it.
+func ReadFrom(p *effect.P, stream string, from uint64) ([]ops.Event, error) {
+	var out []ops.Event
+	_, err := scan(p, stream, from, func(ev ops.Event) error {
+		out = append(out, ev)
+		return nil
+	})
+	return out, err
+}
+
+// ReadStream returns the whole stream as ReadFrom(p, stream, 1) does.
+func ReadStream(p *effect.P, stream string) ([]ops.Event, error) {
+	return ReadFrom(p, stream, 1)
+}
+
+// scan calls fn for each event of stream from seq from up to the head seen
+// by the first read, a page at a time, and returns that head. An error from
+// fn stops it and is returned as it is. A from past the head calls fn for
+// nothing; callers that hold a position check the head against it.
+func scan(p *effect.P, stream string, from uint64, fn func(ops.Event) error) (uint64, error) {
+	from = max(from, 1)
+	page, err := effect.Perform(p, ops.Read{Stream: stream, From: from})
+	if err != nil {
+		return 0, err
+	}
+	head := page.Head
+	for {
+		for _, ev := range page.Events {
+			if ev.Seq > head {
+				return head, nil
+			}
+			if err := fn(ev); err != nil {
+				return head, err
+			}
+			from = ev.Seq + 1
+		}
+		if from > head {
+			return head, nil
+		}
+		if len(page.Events) == 0 {
+			return head, fmt.Errorf("read %q from %d: empty page below the head %d", stream, from, head)
+		}
+		if page, err = effect.Perform(p, ops.Read{Stream: stream, From: from}); err != nil {
+			return head, err
+		}
+	}
+}
+
+// Event builds an event to append of type typ carrying data. Its ID is
+// zero, so the backend assigns one; set it to make retries idempotent.
+func Event(typ string, data []byte) ops.EventData {
+	return ops.EventData{Type: typ, Data: data}
+}
+
+// JSONEvent builds an event to append of type typ whose data is v encoded as
+// JSON. Its ID is zero, as with Event.
+func JSONEvent(typ string, v any) (ops.EventData, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return ops.EventData{}, fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	return ops.EventData{Type: typ, Data: data}, nil
+}
+
+// Decode reads an event's data as JSON into a T.
+func Decode[T any](ev ops.Event) (T, error) {
+	var v T
+	if err := json.Unmarshal(ev.Data, &v); err != nil {
+		var zero T
+		return zero, fmt.Errorf("decode %s event %s#%d: %w", ev.Type, ev.Stream, ev.Seq, err)
+	}
+	return v, nil
+}

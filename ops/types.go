@@ -93,6 +93,20 @@ func (e Expect) String() string {
 	return fmt.Sprintf("unknown(%d)", e.Kind)
 }
 
+// MarshalText gives the String form, so that an expectation prints as any,
+// no-stream, exists or its number in traces (SX) and JSON.
+func (e Expect) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// UnmarshalText reads the String form, as ParseExpect does.
+func (e *Expect) UnmarshalText(b []byte) error {
+	x, err := ParseExpect(string(b))
+	if err != nil {
+		return err
+	}
+	*e = x
+	return nil
+}
+
 // ParseExpect reads the String form of an Expect: "any", "no-stream",
 // "exists" or a number.
 func ParseExpect(s string) (Expect, error) {

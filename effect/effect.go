@@ -90,9 +90,11 @@ func (e *PanicError) Unwrap() error {
 }
 
 // suspender receives the effects of a stepped program that no handler
-// answered.
+// answered. aborted reports that the host has ended the program, after which
+// no effect is answered any more, not even by the program's own handlers.
 type suspender interface {
 	suspend(e Effect) (any, error)
+	aborted() bool
 }
 
 // P is a perform handle: what a program (or a handler) performs effects on.
@@ -150,6 +152,9 @@ func Perform[R any](p *P, op Op[R]) (R, error) {
 func (p *P) Send(e Effect) (any, error) {
 	if err := p.ctx.Err(); err != nil {
 		return nil, err
+	}
+	if p.host != nil && p.host.aborted() {
+		return nil, ErrAborted
 	}
 	for f := p.fr; f != nil; f = f.outer.fr {
 		v, err := f.h.Handle(&f.outer, e)

@@ -17,18 +17,18 @@ type Suspension[R any] struct {
 }
 
 type run[R any] struct {
-	ctx     context.Context
-	yield   func(Effect) bool
-	next    func() (Effect, bool)
-	stop    func()
-	eff     Effect
-	ans     any
-	ansErr  error
-	gen     uint64
-	done    bool
-	aborted bool
-	res     R
-	err     error
+	ctx       context.Context
+	yield     func(Effect) bool
+	next      func() (Effect, bool)
+	stop      func()
+	eff       Effect
+	ans       any
+	ansErr    error
+	gen       uint64
+	done      bool
+	isAborted bool
+	res       R
+	err       error
 }
 
 // Start begins prog as a stepped program and runs it to its first effect
@@ -54,6 +54,8 @@ func (r *run[R]) suspend(e Effect) (any, error) {
 	r.ans, r.ansErr = nil, nil
 	return ans, err
 }
+
+func (r *run[R]) aborted() bool { return r.isAborted }
 
 func (r *run[R]) advance() Suspension[R] {
 	e, ok := r.next()
@@ -113,8 +115,12 @@ func (s Suspension[R]) Resume(v any, err error) Suspension[R] {
 func (s Suspension[R]) Abort() error {
 	s.claim("Abort")
 	r := s.r
+	// Mark the run aborted before the program unwinds, so that every Perform
+	// it makes from now on returns ErrAborted, including those its own
+	// handlers would answer.
+	r.isAborted = true
 	r.stop()
-	r.done, r.aborted, r.eff = true, true, nil
+	r.done, r.eff = true, nil
 	if r.err == nil {
 		r.err = ErrAborted
 	}
@@ -122,7 +128,7 @@ func (s Suspension[R]) Abort() error {
 }
 
 // Aborted reports whether the program was ended by Abort.
-func (s Suspension[R]) Aborted() bool { return s.r.aborted }
+func (s Suspension[R]) Aborted() bool { return s.r.isAborted }
 
 // Result is the program's result once Done; before that it panics.
 func (s Suspension[R]) Result() (R, error) {

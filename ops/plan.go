@@ -64,21 +64,12 @@ func CheckOp(e effect.Effect, v View) (Commit, Plan, error) {
 func check(c Commit, v View) (Plan, error) {
 	plan := Plan{Appends: make([]AppendPlan, len(c.Appends)), Writes: len(c.Kv) > 0}
 	for i, a := range c.Appends {
-		head := v.Head(a.Stream)
-		res, retry, err := retryOf(a, head, v)
+		ap, err := checkAppend(a, v)
 		if err != nil {
 			return Plan{}, err
 		}
-		if retry {
-			plan.Appends[i] = AppendPlan{Retry: true, Result: res}
-			continue
-		}
-		if !a.Expect.Holds(head) {
-			return Plan{}, &Conflict{Stream: a.Stream, Expected: a.Expect, Actual: head}
-		}
-		n := uint64(len(a.Events))
-		plan.Appends[i] = AppendPlan{Result: AppendResult{Stream: a.Stream, FirstSeq: head + 1, Head: head + n}}
-		plan.Writes = true
+		plan.Appends[i] = ap
+		plan.Writes = plan.Writes || !ap.Retry
 	}
 	for _, k := range c.Kv {
 		if rev := v.KvRevision(k.Key); !k.Expect.Holds(rev) {
@@ -86,6 +77,31 @@ func check(c Commit, v View) (Plan, error) {
 		}
 	}
 	return plan, nil
+}
+
+// CheckAppend is Check for a single append, without building a commit: the
+// fast path of backends that answer persist/append on its own.
+func CheckAppend(a Append, v View) (AppendPlan, error) {
+	if err := a.Validate(); err != nil {
+		return AppendPlan{}, err
+	}
+	return checkAppend(a, v)
+}
+
+func checkAppend(a Append, v View) (AppendPlan, error) {
+	head := v.Head(a.Stream)
+	res, retry, err := retryOf(a, head, v)
+	if err != nil {
+		return AppendPlan{}, err
+	}
+	if retry {
+		return AppendPlan{Retry: true, Result: res}, nil
+	}
+	if !a.Expect.Holds(head) {
+		return AppendPlan{}, &Conflict{Stream: a.Stream, Expected: a.Expect, Actual: head}
+	}
+	n := uint64(len(a.Events))
+	return AppendPlan{Result: AppendResult{Stream: a.Stream, FirstSeq: head + 1, Head: head + n}}, nil
 }
 
 // retryOf reports whether a's events, all with IDs, are stored in order at

@@ -163,34 +163,55 @@ func (v *validator) fail(field, reason string) {
 	}
 }
 
-func (v *validator) text(field, s string, max int) {
+// Each check below returns why its value breaks a rule, or "" when it
+// keeps them, so that a field's name is only formatted on failure.
+
+func textReason(s string, max int) string {
 	switch {
 	case len(s) > max:
-		v.fail(field, fmt.Sprintf("%d bytes, over the limit of %d", len(s), max))
+		return fmt.Sprintf("%d bytes, over the limit of %d", len(s), max)
 	case !utf8.ValidString(s):
-		v.fail(field, "not valid UTF-8")
+		return "not valid UTF-8"
 	case strings.IndexByte(s, 0) >= 0:
-		v.fail(field, "contains a NUL byte")
+		return "contains a NUL byte"
 	}
+	return ""
 }
 
-func (v *validator) name(field, s string, max int) {
+func nameReason(s string, max int) string {
 	if s == "" {
-		v.fail(field, "empty")
-		return
+		return "empty"
 	}
-	v.text(field, s, max)
+	return textReason(s, max)
 }
 
-func (v *validator) key(field, s string) { v.name(field, s, MaxKeyBytes) }
-
-func (v *validator) prefix(field, s string, max int) { v.text(field, s, max) }
-
-func (v *validator) data(field string, b []byte, max int) {
+func dataReason(b []byte, max int) string {
 	if len(b) > max {
-		v.fail(field, fmt.Sprintf("%d bytes, over the limit of %d", len(b), max))
+		return fmt.Sprintf("%d bytes, over the limit of %d", len(b), max)
+	}
+	return ""
+}
+
+func expectReason(e Expect) string {
+	if e.Kind > ExpectExact {
+		return fmt.Sprintf("unknown expectation kind %d", e.Kind)
+	}
+	return ""
+}
+
+func (v *validator) check(field, reason string) {
+	if reason != "" {
+		v.fail(field, reason)
 	}
 }
+
+func (v *validator) name(field, s string, max int) { v.check(field, nameReason(s, max)) }
+
+func (v *validator) key(field, s string) { v.check(field, nameReason(s, MaxKeyBytes)) }
+
+func (v *validator) prefix(field, s string, max int) { v.check(field, textReason(s, max)) }
+
+func (v *validator) data(field string, b []byte, max int) { v.check(field, dataReason(b, max)) }
 
 func (v *validator) limit(n int) {
 	if n < 0 || n > MaxPage {
@@ -198,14 +219,16 @@ func (v *validator) limit(n int) {
 	}
 }
 
-func (v *validator) expect(field string, e Expect) {
-	if e.Kind > ExpectExact {
-		v.fail(field, fmt.Sprintf("unknown expectation kind %d", e.Kind))
-	}
-}
+func (v *validator) expect(field string, e Expect) { v.check(field, expectReason(e)) }
 
 func (v *validator) commit(c Commit, named bool) {
-	pre := func(s string) string { return s }
+	// Field names of parts are formatted only when a part fails.
+	part := func(i int, s string) string {
+		if !named {
+			return s
+		}
+		return fmt.Sprintf("appends[%d].%s", i, s)
+	}
 	if named {
 		if len(c.Appends) == 0 && len(c.Kv) == 0 {
 			v.fail("parts", "a commit needs at least one append or kv change")
@@ -217,42 +240,62 @@ func (v *validator) commit(c Commit, named bool) {
 		}
 	}
 	events, size := 0, 0
-	streams := make(map[string]bool, len(c.Appends))
+	var streams map[string]bool
+	if len(c.Appends) > 1 {
+		streams = make(map[string]bool, len(c.Appends))
+	}
 	for i, a := range c.Appends {
-		if named {
-			pre = func(s string) string { return fmt.Sprintf("appends[%d].%s", i, s) }
+		if r := nameReason(a.Stream, MaxNameBytes); r != "" {
+			v.fail(part(i, "stream"), r)
 		}
-		v.name(pre("stream"), a.Stream, MaxNameBytes)
-		if streams[a.Stream] {
-			v.fail(pre("stream"), fmt.Sprintf("stream %q appears twice in one commit", a.Stream))
+		if streams != nil {
+			if streams[a.Stream] {
+				v.fail(part(i, "stream"), fmt.Sprintf("stream %q appears twice in one commit", a.Stream))
+			}
+			streams[a.Stream] = true
 		}
-		streams[a.Stream] = true
-		v.expect(pre("expect"), a.Expect)
+		if r := expectReason(a.Expect); r != "" {
+			v.fail(part(i, "expect"), r)
+		}
 		if len(a.Events) == 0 {
-			v.fail(pre("events"), "no events")
+			v.fail(part(i, "events"), "no events")
 		}
 		size += len(a.Stream)
 		for j, ev := range a.Events {
-			f := func(s string) string { return pre(fmt.Sprintf("events[%d].%s", j, s)) }
-			v.name(f("type"), ev.Type, MaxTypeBytes)
-			v.data(f("data"), ev.Data, MaxDataBytes)
+			if r := nameReason(ev.Type, MaxTypeBytes); r != "" {
+				v.fail(part(i, fmt.Sprintf("events[%d].type", j)), r)
+			}
+			if r := dataReason(ev.Data, MaxDataBytes); r != "" {
+				v.fail(part(i, fmt.Sprintf("events[%d].data", j)), r)
+			}
 			size += len(ev.Type) + len(ev.Data) + 16
 		}
 		events += len(a.Events)
 	}
-	keys := make(map[string]bool, len(c.Kv))
+	var keys map[string]bool
+	if len(c.Kv) > 1 {
+		keys = make(map[string]bool, len(c.Kv))
+	}
 	for i, k := range c.Kv {
 		f := func(s string) string { return fmt.Sprintf("kv[%d].%s", i, s) }
-		v.key(f("key"), k.Key)
-		if keys[k.Key] {
-			v.fail(f("key"), fmt.Sprintf("key %q appears twice in one commit", k.Key))
+		if r := nameReason(k.Key, MaxKeyBytes); r != "" {
+			v.fail(f("key"), r)
 		}
-		keys[k.Key] = true
+		if keys != nil {
+			if keys[k.Key] {
+				v.fail(f("key"), fmt.Sprintf("key %q appears twice in one commit", k.Key))
+			}
+			keys[k.Key] = true
+		}
 		if k.Delete && len(k.Value) > 0 {
 			v.fail(f("value"), "a delete carries no value")
 		}
-		v.data(f("value"), k.Value, MaxDataBytes)
-		v.expect(f("expect"), k.Expect)
+		if r := dataReason(k.Value, MaxDataBytes); r != "" {
+			v.fail(f("value"), r)
+		}
+		if r := expectReason(k.Expect); r != "" {
+			v.fail(f("expect"), r)
+		}
 		size += len(k.Key) + len(k.Value)
 	}
 	if events > MaxCommitEvents {

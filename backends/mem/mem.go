@@ -1,6 +1,9 @@
 package mem
 
 import (
+	crand "crypto/rand"
+	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -19,18 +22,46 @@ type Store struct {
 
 	mu      sync.RWMutex
 	closed  bool
-	log     []ops.Event // the global log; log[i].Pos == i+1
+	log     chunked[ops.Event] // the global log: log.at(pos)
 	streams map[string]*stream
 	names   []string // stream names, sorted
 	kv      map[string]ops.KvEntry
 	keys    []string // kv keys, sorted
 	kvRev   uint64
 	snaps   map[string]ops.Snapshot
-	changed chan struct{} // closed and replaced by every commit
+	changed chan struct{} // made by a waiter, closed by the next commit or Close
+}
+
+// chunkBits sets the size of the chunks of the store's growing slices: they
+// grow by whole chunks, so an append never copies what came before it.
+const chunkBits = 12
+
+// chunked is an append-only slice in fixed-size chunks; its elements are
+// numbered from 1.
+type chunked[T any] struct {
+	chunks [][]T
+	n      uint64
+}
+
+func (l *chunked[T]) len() uint64 { return l.n }
+
+// at gives element i, 1 <= i <= len().
+func (l *chunked[T]) at(i uint64) *T {
+	i--
+	return &l.chunks[i>>chunkBits][i&(1<<chunkBits-1)]
+}
+
+func (l *chunked[T]) add(v T) {
+	if l.n&(1<<chunkBits-1) == 0 {
+		l.chunks = append(l.chunks, make([]T, 0, 1<<chunkBits))
+	}
+	c := &l.chunks[len(l.chunks)-1]
+	*c = append(*c, v)
+	l.n++
 }
 
 type stream struct {
-	pos []uint64 // pos[seq-1] is the event's global position
+	pos chunked[uint64] // pos.at(seq) is the event's global position
 }
 
 var _ ops.Backend = (*Store)(nil)
@@ -44,15 +75,32 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.clock = 
 // WithIDs sets the source of IDs for events appended without one.
 func WithIDs(next func() uuid.UUID) Option { return func(s *Store) { s.ids = next } }
 
+// randomIDs gives version 4 UUIDs from a ChaCha8 stream seeded once from
+// the operating system's random source: as unpredictable as uuid.New, without
+// a system call per event. The store calls it with its lock held.
+func randomIDs() func() uuid.UUID {
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		panic(fmt.Sprintf("mem: seed event IDs: %v", err))
+	}
+	src := rand.NewChaCha8(seed)
+	return func() uuid.UUID {
+		var id uuid.UUID
+		_, _ = src.Read(id[:])
+		id[6] = id[6]&0x0f | 0x40 // version 4
+		id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+		return id
+	}
+}
+
 // New returns an empty store.
 func New(opts ...Option) *Store {
 	s := &Store{
 		clock:   time.Now,
-		ids:     uuid.New,
+		ids:     randomIDs(),
 		streams: make(map[string]*stream),
 		kv:      make(map[string]ops.KvEntry),
 		snaps:   make(map[string]ops.Snapshot),
-		changed: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -66,7 +114,7 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
-		close(s.changed)
+		s.wake()
 	}
 	return nil
 }
@@ -77,11 +125,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.KvGet:
 		return s.KvGet(op)
 	case ops.Append:
-		r, err := s.commit(op)
-		if err != nil {
-			return nil, err
-		}
-		return r.Appends[0], nil
+		return s.append(op)
 	case ops.Read:
 		return s.Read(op)
 	case ops.Commit:
@@ -141,14 +185,14 @@ type view struct{ s *Store }
 
 func (v view) Head(name string) uint64 {
 	if st := v.s.streams[name]; st != nil {
-		return uint64(len(st.pos))
+		return st.pos.len()
 	}
 	return 0
 }
 
 func (v view) EventAt(name string, seq uint64) (uuid.UUID, uint64, error) {
-	pos := v.s.streams[name].pos[seq-1]
-	return v.s.log[pos-1].ID, pos, nil
+	pos := *v.s.streams[name].pos.at(seq)
+	return v.s.log.at(pos).ID, pos, nil
 }
 
 func (v view) KvRevision(key string) uint64 { return v.s.kv[key].Revision }
@@ -176,35 +220,7 @@ func (s *Store) commit(e effect.Effect) (ops.CommitResult, error) {
 	}
 	at := s.clock().UTC()
 	for i, a := range c.Appends {
-		ap := plan.Appends[i]
-		if ap.Retry {
-			res.Appends[i] = ap.Result
-			continue
-		}
-		st := s.streams[a.Stream]
-		if st == nil {
-			st = &stream{}
-			s.streams[a.Stream] = st
-			s.names = insertSorted(s.names, a.Stream)
-		}
-		r := ap.Result
-		for j, ed := range a.Events {
-			id := ed.ID
-			if id == uuid.Nil {
-				id = s.ids()
-			}
-			pos := uint64(len(s.log)) + 1
-			s.log = append(s.log, ops.Event{
-				ID: id, Stream: a.Stream, Seq: r.FirstSeq + uint64(j), Pos: pos,
-				Type: ed.Type, At: at, Data: clone(ed.Data),
-			})
-			st.pos = append(st.pos, pos)
-			if j == 0 {
-				r.FirstPos = pos
-			}
-			r.LastPos = pos
-		}
-		res.Appends[i] = r
+		res.Appends[i] = s.write(a, plan.Appends[i], at)
 	}
 	if len(c.Kv) > 0 {
 		s.kvRev++
@@ -225,9 +241,64 @@ func (s *Store) commit(e effect.Effect) (ops.CommitResult, error) {
 			s.kv[k.Key] = ops.KvEntry{Key: k.Key, Value: clone(k.Value), Revision: s.kvRev}
 		}
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.wake()
 	return res, nil
+}
+
+// append answers persist/append: a one-part commit without the commit.
+func (s *Store) append(a ops.Append) (ops.AppendResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ops.AppendResult{}, ops.ErrClosed
+	}
+	ap, err := ops.CheckAppend(a, view{s})
+	if err != nil || ap.Retry {
+		return ap.Result, err
+	}
+	r := s.write(a, ap, s.clock().UTC())
+	s.wake()
+	return r, nil
+}
+
+// write stores the events of an append as its plan says, stamped at, and
+// returns its result; the caller holds mu for writing.
+func (s *Store) write(a ops.Append, ap ops.AppendPlan, at time.Time) ops.AppendResult {
+	if ap.Retry {
+		return ap.Result
+	}
+	st := s.streams[a.Stream]
+	if st == nil {
+		st = &stream{}
+		s.streams[a.Stream] = st
+		s.names = insertSorted(s.names, a.Stream)
+	}
+	r := ap.Result
+	for j, ed := range a.Events {
+		id := ed.ID
+		if id == uuid.Nil {
+			id = s.ids()
+		}
+		pos := s.log.len() + 1
+		s.log.add(ops.Event{
+			ID: id, Stream: a.Stream, Seq: r.FirstSeq + uint64(j), Pos: pos,
+			Type: ed.Type, At: at, Data: clone(ed.Data),
+		})
+		st.pos.add(pos)
+		if j == 0 {
+			r.FirstPos = pos
+		}
+		r.LastPos = pos
+	}
+	return r
+}
+
+// wake releases every waiter; the caller holds mu for writing.
+func (s *Store) wake() {
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 }
 
 func insertSorted(xs []string, x string) []string {
@@ -260,7 +331,7 @@ func (s *Store) Read(op ops.Read) (ops.ReadResult, error) {
 	if st == nil {
 		return ops.ReadResult{}, nil
 	}
-	head := uint64(len(st.pos))
+	head := st.pos.len()
 	from := max(op.From, 1)
 	res := ops.ReadResult{Head: head}
 	if from > head {
@@ -269,7 +340,7 @@ func (s *Store) Read(op ops.Read) (ops.ReadResult, error) {
 	n := min(head-from+1, uint64(ops.PageLimit(op.Limit)))
 	res.Events = make([]ops.Event, n)
 	for i := range res.Events {
-		res.Events[i] = copyEvent(s.log[st.pos[from-1+uint64(i)]-1])
+		res.Events[i] = copyEvent(*s.log.at(*st.pos.at(from + uint64(i))))
 	}
 	return res, nil
 }
@@ -284,7 +355,7 @@ func (s *Store) ReadAll(op ops.ReadAll) (ops.ReadAllResult, error) {
 	if s.closed {
 		return ops.ReadAllResult{}, ops.ErrClosed
 	}
-	last := uint64(len(s.log))
+	last := s.log.len()
 	from := max(op.From, 1)
 	res := ops.ReadAllResult{Head: last}
 	if from > last {
@@ -293,7 +364,7 @@ func (s *Store) ReadAll(op ops.ReadAll) (ops.ReadAllResult, error) {
 	n := min(last-from+1, uint64(ops.PageLimit(op.Limit)))
 	res.Events = make([]ops.Event, n)
 	for i := range res.Events {
-		res.Events[i] = copyEvent(s.log[from-1+uint64(i)])
+		res.Events[i] = copyEvent(*s.log.at(from + uint64(i)))
 	}
 	return res, nil
 }
@@ -323,7 +394,7 @@ func (s *Store) Streams(op ops.Streams) (ops.StreamsResult, error) {
 	}
 	var res ops.StreamsResult
 	for _, name := range page(s.names, op.Prefix, op.After, op.Limit, &res.More) {
-		res.Streams = append(res.Streams, ops.StreamInfo{Name: name, Head: uint64(len(s.streams[name].pos))})
+		res.Streams = append(res.Streams, ops.StreamInfo{Name: name, Head: s.streams[name].pos.len()})
 	}
 	return res, nil
 }
@@ -364,15 +435,19 @@ func (s *Store) Wait(p *effect.P, op ops.Wait) (ops.WaitResult, error) {
 		done = p.Context().Done()
 	}
 	for {
-		s.mu.RLock()
-		closed, changed := s.closed, s.changed
+		s.mu.Lock()
+		closed := s.closed
 		var head uint64
 		if op.Stream == "" {
-			head = uint64(len(s.log))
+			head = s.log.len()
 		} else {
 			head = view{s}.Head(op.Stream)
 		}
-		s.mu.RUnlock()
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
 		if closed {
 			return ops.WaitResult{}, ops.ErrClosed
 		}

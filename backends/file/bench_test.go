@@ -1,0 +1,265 @@
+package file
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// The workloads of the issue, each beside a raw baseline: a plain
+// preallocated file written with pwrite and fdatasync, no framing, no index.
+// Bodies are 200 bytes.
+
+var body = make([]byte, 200)
+
+func benchStore(b *testing.B, opts Options) (*Store, *effect.P, func() *effect.P) {
+	b.Helper()
+	h := &platform.OS{}
+	dir := filepath.Join(b.TempDir(), "data")
+	s, err := Open(effect.Handle(context.Background(), h), dir, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close(effect.Handle(context.Background(), h)) })
+	mk := func() *effect.P { return effect.Handle(context.Background(), s, h) }
+	return s, mk(), mk
+}
+
+// rawFile is the baseline: a preallocated file and an append offset.
+type rawFile struct {
+	f   *os.File
+	off int64
+	mu  sync.Mutex
+}
+
+func newRaw(b *testing.B) *rawFile {
+	b.Helper()
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, 64<<20); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Close() })
+	return &rawFile{f: f}
+}
+
+func (r *rawFile) append(b *testing.B, buf []byte) {
+	if _, err := r.f.WriteAt(buf, r.off); err != nil {
+		b.Fatal(err)
+	}
+	r.off += int64(len(buf))
+	if err := syscall.Fdatasync(int(r.f.Fd())); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// W1: one writer, one event per durable append.
+func BenchmarkW1(b *testing.B) {
+	_, p, _ := benchStore(b, Options{})
+	ev := []ops.EventData{{Type: "t", Data: body}}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: ev}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+func BenchmarkW1Raw(b *testing.B) {
+	r := newRaw(b)
+	for b.Loop() {
+		r.append(b, body)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// W2: 64 writers, each appending one event at a time to its own stream.
+func BenchmarkW2(b *testing.B) {
+	_, _, mk := benchStore(b, Options{})
+	var next atomic.Int32
+	ev := []ops.EventData{{Type: "t", Data: body}}
+	b.SetParallelism(max(1, 64/runtimeProcs()))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		p := mk()
+		stream := fmt.Sprintf("w%d", next.Add(1))
+		for pb.Next() {
+			if _, err := effect.Perform(p, ops.Append{Stream: stream, Events: ev}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// rawGroup is the W2 baseline: a leader/follower group commit over a raw
+// file, one write and one fdatasync per group.
+type rawGroup struct {
+	r       *rawFile
+	mu      sync.Mutex
+	leading bool
+	pending [][]byte
+	waiters []chan struct{}
+}
+
+func (g *rawGroup) append(b *testing.B, buf []byte) {
+	done := make(chan struct{}, 1)
+	g.mu.Lock()
+	g.pending = append(g.pending, buf)
+	g.waiters = append(g.waiters, done)
+	if g.leading {
+		g.mu.Unlock()
+		<-done
+		return
+	}
+	g.leading = true
+	for len(g.pending) > 0 {
+		bufs, ws := g.pending, g.waiters
+		g.pending, g.waiters = nil, nil
+		g.mu.Unlock()
+		var all []byte
+		for _, x := range bufs {
+			all = append(all, x...)
+		}
+		g.r.append(b, all)
+		for _, w := range ws {
+			w <- struct{}{}
+		}
+		g.mu.Lock()
+	}
+	g.leading = false
+	g.mu.Unlock()
+	<-done
+}
+
+func BenchmarkW2Raw(b *testing.B) {
+	g := &rawGroup{r: newRaw(b)}
+	b.SetParallelism(max(1, 64/runtimeProcs()))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			g.append(b, body)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// W3: appends of 1,000 events to one stream (b.N appends).
+func BenchmarkW3(b *testing.B) {
+	_, p, _ := benchStore(b, Options{})
+	batch := make([]ops.EventData, 1000)
+	for i := range batch {
+		batch[i] = ops.EventData{Type: "t", Data: body}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkW3Raw(b *testing.B) {
+	r := newRaw(b)
+	chunk := make([]byte, 1000*len(body))
+	for b.Loop() {
+		if r.off+int64(len(chunk)) > 64<<20 {
+			r.off = 0
+		}
+		r.append(b, chunk)
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+}
+
+// W4: replay of a stream written as in W3, in pages of 1,000 (b.N pages;
+// the stream holds 200,000 events and is read round and round).
+const w4Events = 200_000
+
+func BenchmarkW4(b *testing.B) {
+	_, p, _ := benchStore(b, Options{})
+	batch := make([]ops.EventData, 1000)
+	for i := range batch {
+		batch[i] = ops.EventData{Type: "t", Data: body}
+	}
+	for range w4Events / 1000 {
+		if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	from := uint64(1)
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := effect.Perform(p, ops.Read{Stream: "s", From: from, Limit: 1000})
+		if err != nil || len(r.Events) != 1000 {
+			b.Fatal(err, len(r.Events))
+		}
+		from += 1000
+		if from > w4Events {
+			from = 1
+		}
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkW4Raw(b *testing.B) {
+	r := newRaw(b)
+	chunk := make([]byte, 1000*len(body))
+	for range w4Events / 1000 {
+		r.append(b, chunk)
+	}
+	buf := make([]byte, len(chunk))
+	off := int64(0)
+	for b.Loop() {
+		if _, err := r.f.ReadAt(buf, off); err != nil {
+			b.Fatal(err)
+		}
+		off += int64(len(chunk))
+		if off >= r.off {
+			off = 0
+		}
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+}
+
+// KvGet from a warm store of 100,000 keys.
+func BenchmarkKvGet(b *testing.B) {
+	_, p, _ := benchStore(b, Options{})
+	const keys = 100_000
+	kv := make([]ops.KvChange, 0, 1000)
+	for i := range keys {
+		kv = append(kv, ops.KvChange{Key: fmt.Sprintf("key-%06d", i), Value: body[:64]})
+		if len(kv) == cap(kv) {
+			if _, err := effect.Perform(p, ops.Commit{Kv: kv}); err != nil {
+				b.Fatal(err)
+			}
+			kv = kv[:0]
+		}
+	}
+	names := make([]string, 1024)
+	for i := range names {
+		names[i] = fmt.Sprintf("key-%06d", i*97%keys)
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		r, err := effect.Perform(p, ops.KvGet{Key: names[i&1023]})
+		if err != nil || !r.Found {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "gets/s")
+}

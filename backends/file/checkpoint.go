@@ -1,0 +1,289 @@
+package file
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/effect"
+)
+
+// A store checkpoint is the in-memory index as of one point of the log, so
+// that Open replays only the log after it. See the package doc.
+
+const (
+	ckptPrefix  = "checkpoint-"
+	ckptSuffix  = ".ckpt"
+	ckptKeepGen = 2
+)
+
+var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
+
+// resume is the point of the log a checkpoint covers: the end of the
+// record with LSN lsn and checksum crc, at off of segment seg.
+type resume struct {
+	seg uint64
+	off int64
+	crc uint32
+	lsn uint64
+}
+
+func ckptName(lsn uint64) string { return fmt.Sprintf("%s%016x%s", ckptPrefix, lsn, ckptSuffix) }
+
+func parseCkptName(name string) (uint64, bool) {
+	if !strings.HasPrefix(name, ckptPrefix) || !strings.HasSuffix(name, ckptSuffix) || len(name) != len(ckptName(0)) {
+		return 0, false
+	}
+	lsn, err := strconv.ParseUint(name[len(ckptPrefix):len(ckptPrefix)+16], 16, 64)
+	return lsn, err == nil
+}
+
+func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
+	b := make([]byte, 24, 1<<16)
+	copy(b, ckptMagic[:])
+	binary.LittleEndian.PutUint32(b[8:], formatVersion)
+	b = append(b, id[:]...)
+	b = binary.AppendUvarint(b, r.seg)
+	b = binary.AppendUvarint(b, uint64(r.off))
+	b = binary.LittleEndian.AppendUint32(b, r.crc)
+	b = binary.AppendUvarint(b, r.lsn)
+	b = binary.AppendUvarint(b, st.lastPos)
+	b = binary.AppendUvarint(b, st.rev)
+	b = binary.AppendVarint(b, st.lastAt)
+	b = binary.AppendUvarint(b, st.events)
+	b = binary.AppendUvarint(b, st.commits)
+
+	names := make([]string, 0, len(st.streams))
+	for n := range st.streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		x := st.streams[n]
+		b = appendString(b, n)
+		b = binary.AppendUvarint(b, x.head)
+		b = append(b, x.lastID[:]...)
+		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
+		var seq uint64
+		var l loc
+		for _, c := range x.chunks {
+			b = appendLoc(b, c.seq-seq, l, c.loc)
+			seq, l = c.seq, c.loc
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.positions)))
+	var pos uint64
+	var l loc
+	for _, c := range st.positions {
+		b = appendLoc(b, c.pos-pos, l, c.loc)
+		pos, l = c.pos, c.loc
+	}
+	keys := make([]string, 0, len(st.kv))
+	for k := range st.kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		e := st.kv[k]
+		b = appendString(b, k)
+		b = binary.AppendUvarint(b, e.rev)
+		b = binary.AppendUvarint(b, uint64(len(e.value)))
+		b = append(b, e.value...)
+	}
+	binary.LittleEndian.PutUint64(b[16:], uint64(len(b)-24))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return append(b, ckptMagic[:4]...)
+}
+
+// appendLoc encodes a delta, and a location relative to the previous one:
+// the segment as a delta, the offset as a delta within the same segment.
+func appendLoc(b []byte, delta uint64, prev, l loc) []byte {
+	b = binary.AppendUvarint(b, delta)
+	b = binary.AppendUvarint(b, uint64(l.seg-prev.seg))
+	if l.seg == prev.seg {
+		return binary.AppendUvarint(b, uint64(l.off-prev.off))
+	}
+	return binary.AppendUvarint(b, uint64(l.off))
+}
+
+func (d *decoder) loc(prev loc) (uint64, loc) {
+	delta := d.uvarint()
+	ds := d.uvarint()
+	off := d.uvarint()
+	if ds > 1<<32 || off > 1<<32 {
+		d.fail()
+	}
+	l := loc{seg: prev.seg + uint32(ds), off: uint32(off)}
+	if ds == 0 {
+		l.off = prev.off + uint32(off)
+	}
+	return delta, l
+}
+
+func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
+	var r resume
+	if len(b) < 24+16+8 || [8]byte(b[:8]) != ckptMagic {
+		return r, nil, errors.New("not a checkpoint file")
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != formatVersion {
+		return r, nil, fmt.Errorf("unknown format version %d", v)
+	}
+	n := binary.LittleEndian.Uint64(b[16:])
+	if n != uint64(len(b)-24-8) {
+		return r, nil, errors.New("body length does not match the file")
+	}
+	end := 24 + int(n)
+	if got, want := crc32.Checksum(b[:end], castagnoli), binary.LittleEndian.Uint32(b[end:]); got != want {
+		return r, nil, fmt.Errorf("checksum mismatch: stored %08x, computed %08x", want, got)
+	}
+	if [16]byte(b[24:40]) != id {
+		return r, nil, errors.New("checkpoint of another store")
+	}
+	d := decoder{b: b[40:end]}
+	r.seg = d.uvarint()
+	r.off = int64(d.uvarint())
+	if len(d.b) < 4 {
+		return r, nil, errPayload
+	}
+	r.crc = binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	r.lsn = d.uvarint()
+	st := newState()
+	st.lsn = r.lsn
+	st.lastPos = d.uvarint()
+	st.rev = d.uvarint()
+	st.lastAt = d.varint()
+	st.events = d.uvarint()
+	st.commits = d.uvarint()
+	ns := d.count(20)
+	for range ns {
+		if d.err != nil {
+			break
+		}
+		name := string(d.bytes())
+		x := &streamIdx{head: d.uvarint()}
+		if len(d.b) < 16 {
+			d.fail()
+			break
+		}
+		x.lastID = uuid.UUID(d.b[:16])
+		d.b = d.b[16:]
+		nc := d.count(3)
+		x.chunks = make([]chunk, nc)
+		var seq uint64
+		var l loc
+		for i := range x.chunks {
+			delta, nl := d.loc(l)
+			seq, l = seq+delta, nl
+			x.chunks[i] = chunk{seq: seq, loc: l}
+		}
+		st.streams[name] = x
+	}
+	np := d.count(3)
+	st.positions = make([]posChunk, np)
+	var pos uint64
+	var l loc
+	for i := range st.positions {
+		delta, nl := d.loc(l)
+		pos, l = pos+delta, nl
+		st.positions[i] = posChunk{pos: pos, loc: l}
+	}
+	nk := d.count(3)
+	for range nk {
+		if d.err != nil {
+			break
+		}
+		k := string(d.bytes())
+		e := &kvEntry{rev: d.uvarint()}
+		if v := d.bytes(); len(v) > 0 {
+			e.value = append([]byte(nil), v...)
+		}
+		st.kv[k] = e
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return r, nil, errors.New("malformed checkpoint body")
+	}
+	st.namesDirty, st.keysDirty = true, true
+	return r, st, nil
+}
+
+func listCheckpoints(p *effect.P, dir string) ([]uint64, error) {
+	ents, err := listDir(p, dir)
+	if err != nil {
+		return nil, err
+	}
+	var lsns []uint64
+	for _, e := range ents {
+		if lsn, ok := parseCkptName(e.Name); ok && !e.IsDir {
+			lsns = append(lsns, lsn)
+		}
+	}
+	return lsns, nil // sorted: fixed-width hex names
+}
+
+// checkpoint writes the index as of the end of the durable log, then
+// removes checkpoints before the previous one. The caller owns the log
+// (the group-commit leader, or Close).
+func (s *Store) checkpoint(p *effect.P) error {
+	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn}
+	if r.lsn == s.ckptLSN {
+		return nil
+	}
+	path := filepath.Join(s.logDir, ckptName(r.lsn))
+	if err := writeFileAtomic(p, path, encodeCheckpoint(s.id, r, s.st)); err != nil {
+		return fmt.Errorf("file: write checkpoint: %w", err)
+	}
+	s.ckptLSN, s.ckptBytes = r.lsn, s.bytes
+	lsns, err := listCheckpoints(p, s.logDir)
+	if err != nil {
+		return fmt.Errorf("file: list checkpoints: %w", err)
+	}
+	if len(lsns) > ckptKeepGen {
+		for _, old := range lsns[:len(lsns)-ckptKeepGen] {
+			if err := remove(p, filepath.Join(s.logDir, ckptName(old))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("file: remove old checkpoint: %w", err)
+			}
+		}
+		if err := syncDir(p, s.logDir); err != nil {
+			return fmt.Errorf("file: sync log directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadCheckpoint finds the newest checkpoint that validates (a damaged
+// one falls back to the one before); it returns ok false when there is
+// none.
+func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bool, error) {
+	lsns, err := listCheckpoints(p, s.logDir)
+	if err != nil {
+		return resume{}, nil, false, fmt.Errorf("file: list checkpoints: %w", err)
+	}
+	for i := len(lsns) - 1; i >= 0; i-- {
+		b, err := readFile(p, filepath.Join(s.logDir, ckptName(lsns[i])))
+		if err != nil {
+			return resume{}, nil, false, fmt.Errorf("file: read checkpoint: %w", err)
+		}
+		r, st, err := decodeCheckpoint(b, s.id)
+		if err != nil || r.lsn != lsns[i] {
+			s.report.CheckpointsSkipped++
+			continue // damaged: an older one, or a full replay
+		}
+		if len(segIDs) == 0 || r.seg < segIDs[0] || r.seg > segIDs[len(segIDs)-1] {
+			return resume{}, nil, false, corrupt(filepath.Join(s.logDir, ckptName(lsns[i])), 0,
+				"the checkpoint covers segment %d, which the log does not hold", r.seg)
+		}
+		return r, st, true, nil
+	}
+	return resume{}, nil, false, nil
+}

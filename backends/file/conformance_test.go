@@ -1,0 +1,53 @@
+package file
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/backends/backendtest"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// idReader serves io/random from a source of UUIDs, 16 bytes per UUID, so
+// that the store's fresh event IDs are the source's (its version and
+// variant bits are already those of a version-4 UUID).
+type idReader struct {
+	mu   sync.Mutex
+	next func() uuid.UUID
+	buf  []byte
+}
+
+func (r *idReader) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(b) {
+		if len(r.buf) == 0 {
+			id := r.next()
+			r.buf = id[:]
+		}
+		c := copy(b[n:], r.buf)
+		r.buf = r.buf[c:]
+		n += c
+	}
+	return n, nil
+}
+
+func conformanceFactory(t *testing.T) ops.Backend {
+	h := &platform.OS{Now: backendtest.Clock()}
+	s, err := Open(effect.Handle(context.Background(), h), filepath.Join(t.TempDir(), "data"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store id is drawn; event IDs come from the suite's source.
+	h.Rand = &idReader{next: backendtest.IDs()}
+	return &DB{store: s, os: h}
+}
+
+func TestConformance(t *testing.T) { backendtest.Run(t, conformanceFactory) }

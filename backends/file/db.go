@@ -1,0 +1,53 @@
+package file
+
+import (
+	"context"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// DB is a Store running on the real operating system: an ops.Backend.
+type DB struct {
+	store *Store
+	os    *platform.OS
+}
+
+var _ ops.Backend = (*DB)(nil)
+
+// OpenDir opens (creating when absent) the store in dir on the real
+// operating system. ctx bounds the recovery only.
+func OpenDir(ctx context.Context, dir string, opts Options) (*DB, error) {
+	h := &platform.OS{}
+	s, err := Open(effect.Handle(ctx, h), dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{store: s, os: h}, nil
+}
+
+// Handle answers the operations of package ops. The store's IO goes to the
+// operating system. Only Wait honours the context of p: a commit, once
+// queued, runs to its end (a cancelled write would leave the store failed).
+func (db *DB) Handle(p *effect.P, e effect.Effect) (any, error) {
+	ctx := context.Background()
+	if _, ok := e.(ops.Wait); ok && p != nil {
+		ctx = p.Context()
+	}
+	return db.store.Handle(effect.Handle(ctx, db.os), e)
+}
+
+// Close closes the store.
+func (db *DB) Close() error {
+	return db.store.Close(effect.Handle(context.Background(), db.os))
+}
+
+// Store gives the store, for Stats and Recovery.
+func (db *DB) Store() *Store { return db.store }
+
+// Stats summarises the store.
+func (db *DB) Stats() Stats { return db.store.Stats() }
+
+// Recovery reports what opening the store did.
+func (db *DB) Recovery() RecoveryReport { return db.store.Recovery() }

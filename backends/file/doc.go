@@ -1,0 +1,221 @@
+// Package file is persist's durable backend: one data directory holding an
+// append-only log of checksummed records, written with group commit and
+// recovered by rules that cut only a torn tail and fail loudly on any other
+// damage.
+//
+// Every IO the store does is a platform effect (io/open, io/write-at,
+// io/fdatasync, ...) performed on the handle it is given, so the real
+// operating system ([OpenDir], platform.OS) and a crashable in-memory
+// filesystem can answer it alike. [Open] recovers a store on a handle;
+// [Store.Handle] answers the operations of package ops, following their
+// contract: ops.Validate first, expectations as *ops.Conflict, commits
+// atomic, bytes copied in and out, ops.ErrClosed after [Store.Close].
+//
+// # Directory layout
+//
+//	IDENTITY                     "persist store <32 hex digits>\n": the store's random id
+//	LOCK                         held with an exclusive lock while the store is open
+//	log/seg-<16 hex digits>.log  segments, ids 1, 2, 3, ... without gaps
+//	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
+//	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
+//	snap/<key>-<gen>.snap        snapshots; key: 32 hex digits of SHA-256 of the name
+//	*.tmp                        half-written files; recovery deletes them
+//
+// IDENTITY is written once: to IDENTITY.tmp, fsync, rename, directory fsync.
+// A second opener of the directory gets "file: data directory ... is locked
+// by another process" (matching platform.ErrLocked).
+//
+// # Records
+//
+// A segment is a sequence of records, each starting at a multiple of 8
+// bytes. A record is a 32-byte frame, its payload, and zero padding to the
+// next multiple of 8. All integers are little-endian.
+//
+//	offset  size  field
+//	     0     4  CRC-32C (Castagnoli) of bytes 4..32+length: frame and payload
+//	     4     4  payload length (at most 64 MiB)
+//	     8     1  record type: 1 segment header, 2 commit, 3 seal
+//	     9     3  zero
+//	    12     4  CRC of the previous record: the chain (0 before the first)
+//	    16     8  segment id
+//	    24     8  log sequence number (LSN)
+//	    32     n  payload
+//
+// Every record has an LSN, one more than the record before it, across
+// segments, starting at 1; the chain runs across segments too (a header
+// carries the CRC of the previous segment's seal). The segment id and LSN
+// in the frame catch stale or misplaced bytes that a CRC alone would accept.
+// Padding must be zero. A frame of all zeros is not a record.
+//
+// The header record's payload is the magic "persistL", the format version
+// (uint32, 1), four zero bytes and the 16-byte store id. A seal record has
+// no payload; it ends a segment that is complete.
+//
+// A commit record holds one commit (one Append, KvPut or KvDelete, or a
+// multi-part Commit): all of it or none. Its payload, with uvarints and a
+// zigzag varint:
+//
+//	at         varint   commit time, Unix nanoseconds
+//	firstPos   uvarint  position of its first event (0 when it has none)
+//	revision   uvarint  kv revision of its kv changes (0 when it has none)
+//	parts      uvarint, then per append part:
+//	    stream   uvarint length, bytes
+//	    firstSeq uvarint
+//	    events   uvarint, then per event: 16-byte ID, type (uvarint length,
+//	             bytes), data (uvarint length, bytes)
+//	kv         uvarint, then per change: op byte (1 put, 2 delete), key
+//	           (uvarint length, bytes), and for a put the value (uvarint
+//	           length, bytes)
+//
+// Events take positions firstPos, firstPos+1, ... in the order of the parts
+// and their events; a part's events take seqs firstSeq, firstSeq+1, ....
+//
+// # Writing
+//
+// The active segment is created with its full size reserved (io/fallocate)
+// so appends do not grow the file and each fdatasync flushes data only.
+// Appends never rewrite a byte: records go into the reserved zero tail.
+// Writers queue; the first to find no leader becomes the leader, takes the
+// queued commits (up to Options.GroupBytes), checks each against the state
+// as the commits before it in the group leave it, encodes the ones that
+// hold into one buffer, writes it with one io/write-at and one
+// io/fdatasync on its own handle, publishes the new state, answers every
+// writer of the group, and hands the leadership to the first writer that
+// queued meanwhile. No goroutine does IO in the background. Nothing is
+// acknowledged, and no reader or Wait sees anything, before the fdatasync
+// returns.
+//
+// When a group would take the active segment past Options.SegmentSize, the
+// leader first rolls: seal record, cut the reserved tail (truncate), fsync
+// the old segment, write the next segment's header into seg-<id>.log.tmp
+// (reserved), fsync, rename, fsync the log directory.
+//
+// An error on any write, truncate, reservation or sync fails every commit of
+// the group (those that would have been conflicts or retries too, as they
+// were decided against commits that did not become durable) and puts the
+// store in a failed state: every later commit is
+// ErrFailed (wrapping the first error) until the store is reopened. A sync
+// is never retried. Reads keep working on what was durable. The failing
+// leader then cuts the active segment back to the end of its last durable
+// record (truncate, fsync) and removes a half-made next segment, best
+// effort: after a failed sync the kernel may keep the failed bytes readable
+// while no later sync makes them durable, so a reopen without a machine
+// crash must not find them and build on them.
+//
+// # Recovery
+//
+// Open locks the directory, checks IDENTITY (creating it for a new store),
+// deletes *.tmp files, and replays the log from segment 1:
+//
+//   - Every segment but the last must validate completely and end with its
+//     seal record; any bad record there is ErrCorrupt naming file and offset.
+//   - With a store checkpoint, the records it covers are checked as frames
+//     only (see below); the rest are replayed.
+//   - In the last segment the scan stops at the first record that does not
+//     validate. If only zeros follow, that is the end of the log (the
+//     reserved tail). Otherwise it is a torn tail only if no valid record of
+//     this segment follows at any 8-byte boundary and the damage is no wider
+//     than one group write could be; then the damaged bytes are copied to
+//     seg-<id>.log.torn-<offset> (tmp, fsync, rename, directory fsync), the
+//     segment is truncated there and fsynced, and Recovery() reports it.
+//     Anything else is mid-log corruption: ErrCorrupt, nothing changed.
+//     What follows the last valid record is examined twice, the second
+//     time through fresh reads; if the two disagree (a misdirected or
+//     misread read), Open fails with ErrCorrupt rather than take a longer
+//     log for a shorter one. A last segment that ends in its seal has any
+//     reserved zeros behind the seal cut (truncate, fsync).
+//   - LSNs, the CRC chain, stream seqs, positions and kv revisions must run
+//     on without gaps, or ErrCorrupt.
+//   - A last segment ending in a seal (a crash during a roll) gets its
+//     successor created.
+//
+// LSNs and segment ids of durable records are never reused. The LSNs of a
+// cut torn tail were never acknowledged and are given to new records.
+//
+// Limits of these rules: a bit flip at rest inside the very last record of
+// the log, with nothing after it and no store checkpoint covering it, looks
+// exactly like a torn write and is cut (kept in the .torn file) rather
+// than reported; only a checkpoint records how far the log was durable.
+//
+// Every read from disk checks the frame again (CRC, type, segment id) and
+// that the record holds the seq or position the index names (a misdirected
+// read); a bad record is an error matching ErrCorrupt, never skipped.
+//
+// # Memory
+//
+// The store keeps in memory, per stream, its head, the ID of its last event
+// and one index entry (first seq, segment, offset) per commit record that
+// touched it; one entry (first position, segment, offset) per commit record
+// with events for reading in position order; and every kv entry with its
+// value, so KvGet and KvList never read the disk. An index entry is 16
+// bytes: a store of one-event commits holds about 32 bytes per event, a
+// store of batched commits far less. Event bodies stay on disk: Read and
+// ReadAll read the indexed records back (one or two preads per record).
+// The sorted lists of stream names and keys that Streams and KvList page
+// through are rebuilt, on the next listing, after a stream or key is added
+// or removed.
+//
+// # Store checkpoints
+//
+// A checkpoint holds the whole in-memory index (stream heads, last IDs and
+// record locations, the position index, kv entries, counters) as of the end
+// of one record, with that record's segment, end offset, CRC and LSN and
+// the store id: the magic "persistC", the format version (uint32), four
+// zero bytes, the body length (uint64), the body (uvarints; record
+// locations delta-encoded), the CRC-32C of everything before it, and
+// "pers". It is written like a snapshot (tmp, fsync, rename, directory
+// fsync) by Close and by a group-commit leader once
+// Options.CheckpointBytes of log followed the last one, after which all
+// but the newest two are deleted.
+//
+// Open loads the newest checkpoint that validates (falling back to the
+// previous one), checks the frame, CRC chain and LSN of every record the
+// checkpoint covers (reading them, not decoding them), requires the chain
+// to arrive exactly at the checkpoint's CRC and LSN, and replays only the
+// records after it. A checkpoint file that does not validate is skipped
+// (the previous one, or a full replay, is used). A valid checkpoint that
+// the log does not reach or match is ErrCorrupt: it was written only once
+// the records it covers were durable, so the log has lost acknowledged
+// records (a lost or misdirected write), and a shorter log is never
+// served.
+//
+// # Snapshots
+//
+// A snapshot file is the magic "persistS", the format version (uint32), four
+// zero bytes, the body length (uint64), the body (name, projection version,
+// seq, value: uvarint-prefixed as above), the CRC-32C of everything before
+// it, and "pers". SnapshotWrite writes a new generation (tmp, fsync, rename,
+// directory fsync) and only then deletes generations older than the
+// previous one. SnapshotRead serves the newest generation that validates,
+// falls back to the previous one, and returns ErrCorrupt when none does.
+//
+// # Decisions where package ops is silent
+//
+//   - Event.At is the commit's time from io/clock, in UTC with nanosecond
+//     precision, never earlier than the commit before it (a clock stepping
+//     back is clamped); all commits of one group share one clock reading.
+//   - An event whose data is empty reads back with nil Data; a kv value that
+//     is empty reads back nil.
+//   - A Read of an absent stream, or from beyond the head, returns no events
+//     (nil) and the head; Read's From 0 means 1.
+//   - Every commit with kv changes takes a new revision, a delete of an
+//     absent key included (it answers Existed false and that revision); the
+//     key stays absent with revision 0.
+//   - In a Commit, each append part is checked for the idempotent-retry rule
+//     on its own: a part that repeats stored events answers their original
+//     result and writes nothing, the other parts and the kv changes are
+//     applied. A commit whose parts all repeat and that has no kv changes
+//     writes no record.
+//   - SnapshotRead of an absent snapshot answers Found false and a
+//     Snapshot zero but for its Name, as KvGet does for a key.
+//   - Close waits for operations in progress, writes a store checkpoint,
+//     and gives back the reserved tail of the active segment (truncate,
+//     fsync); a second Close returns ops.ErrClosed. A Wait in progress
+//     returns ops.ErrClosed.
+//   - Open creates the data directory when it is missing (its parent must
+//     exist) and syncs the parent.
+//   - Commits do not observe the context of their handle once queued: the
+//     leader checks its context before it starts a group, and an IO effect
+//     failing mid-group (a cancelled handle included) fails the store.
+//     [DB] runs commits without a deadline for that reason.
+package file

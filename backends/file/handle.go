@@ -1,0 +1,170 @@
+package file
+
+import (
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// Handle answers the operations of package ops, performing its IO on p;
+// other effects are effect.ErrUnhandled.
+func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
+	switch e.(type) {
+	case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.Read, ops.ReadAll, ops.Head,
+		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.Now:
+	default:
+		return nil, effect.ErrUnhandled
+	}
+	if err := ops.Validate(e); err != nil {
+		return nil, err
+	}
+	if w, ok := e.(ops.Wait); ok {
+		return s.wait(p, w)
+	}
+	s.opMu.RLock()
+	defer s.opMu.RUnlock()
+	if s.closed.Load() {
+		return nil, ops.ErrClosed
+	}
+	switch op := e.(type) {
+	case ops.Append:
+		r, err := s.commit(p, ops.Commit{Appends: []ops.Append{op}})
+		if err != nil {
+			return nil, err
+		}
+		return r.Appends[0], nil
+	case ops.KvPut, ops.KvDelete:
+		c, _ := ops.AsCommit(op)
+		r, err := s.commit(p, c)
+		if err != nil {
+			return nil, err
+		}
+		return r.Kv[0], nil
+	case ops.Commit:
+		return s.commit(p, op)
+	case ops.Read:
+		evs, head, err := s.readStream(p, op.Stream, op.From, ops.PageLimit(op.Limit))
+		if err != nil {
+			return nil, err
+		}
+		return ops.ReadResult{Events: evs, Head: head}, nil
+	case ops.ReadAll:
+		evs, head, err := s.readAll(p, op.From, ops.PageLimit(op.Limit))
+		if err != nil {
+			return nil, err
+		}
+		return ops.ReadAllResult{Events: evs, Head: head}, nil
+	case ops.Head:
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.st.head(op.Stream), nil
+	case ops.Streams:
+		return s.streams(op), nil
+	case ops.KvGet:
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if e := s.st.kv[op.Key]; e != nil {
+			return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key, Value: cloneBytes(e.value), Revision: e.rev}, Found: true}, nil
+		}
+		return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key}}, nil
+	case ops.KvList:
+		return s.kvList(op), nil
+	case ops.SnapshotRead:
+		return s.snaps.read(p, op.Name)
+	case ops.SnapshotWrite:
+		if err := s.snaps.write(p, op.Snapshot); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	case ops.Now:
+		return effect.Perform(p, platform.Clock{})
+	}
+	return nil, effect.ErrUnhandled
+}
+
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// sorted runs fn with the state's sorted names and keys up to date.
+func (s *Store) sorted(fn func(st *state)) {
+	s.mu.RLock()
+	if !s.st.namesDirty && !s.st.keysDirty {
+		defer s.mu.RUnlock()
+		fn(s.st)
+		return
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.sortedNames()
+	s.st.sortedKeys()
+	fn(s.st)
+}
+
+func (s *Store) streams(op ops.Streams) ops.StreamsResult {
+	var res ops.StreamsResult
+	s.sorted(func(st *state) {
+		names, more := page(st.names, op.Prefix, op.After, ops.PageLimit(op.Limit))
+		res.More = more
+		for _, n := range names {
+			res.Streams = append(res.Streams, ops.StreamInfo{Name: n, Head: st.streams[n].head})
+		}
+	})
+	return res
+}
+
+func (s *Store) kvList(op ops.KvList) ops.KvListResult {
+	var res ops.KvListResult
+	s.sorted(func(st *state) {
+		keys, more := page(st.keys, op.Prefix, op.After, ops.PageLimit(op.Limit))
+		res.More = more
+		for _, k := range keys {
+			e := st.kv[k]
+			res.Entries = append(res.Entries, ops.KvEntry{Key: k, Value: cloneBytes(e.value), Revision: e.rev})
+		}
+	})
+	return res
+}
+
+// wait blocks until the stream's head (the last position when Stream is
+// empty) passes After, the timeout elapses, the context ends or the store
+// closes.
+func (s *Store) wait(p *effect.P, op ops.Wait) (any, error) {
+	ctx := p.Context()
+	var timer <-chan time.Time
+	if op.Timeout > 0 {
+		t := time.NewTimer(op.Timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		if s.closed.Load() {
+			return nil, ops.ErrClosed
+		}
+		s.mu.RLock()
+		cur := s.st.lastPos
+		if op.Stream != "" {
+			cur = s.st.head(op.Stream)
+		}
+		ch := s.notify
+		s.mu.RUnlock()
+		if cur > op.After {
+			return ops.WaitResult{Head: cur, Passed: true}, nil
+		}
+		select {
+		case <-ch:
+		case <-timer:
+			return ops.WaitResult{Head: cur}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.closedCh:
+			return nil, ops.ErrClosed
+		}
+	}
+}

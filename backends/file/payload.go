@@ -1,0 +1,260 @@
+package file
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/ops"
+)
+
+const formatVersion = 1
+
+var segMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'L'}
+
+// headerPayload is the payload of a segment's header record.
+func headerPayload(dst []byte, store [16]byte) []byte {
+	dst = append(dst, segMagic[:]...)
+	dst = binary.LittleEndian.AppendUint32(dst, formatVersion)
+	dst = binary.LittleEndian.AppendUint32(dst, 0)
+	return append(dst, store[:]...)
+}
+
+func decodeHeader(b []byte) ([16]byte, error) {
+	var id [16]byte
+	if len(b) != 32 || [8]byte(b[:8]) != segMagic {
+		return id, errors.New("not a segment header")
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != formatVersion {
+		return id, fmt.Errorf("unknown format version %d", v)
+	}
+	copy(id[:], b[16:])
+	return id, nil
+}
+
+// commitRec is a decoded commit record. Its byte slices alias the record.
+type commitRec struct {
+	at       int64  // unix nanoseconds
+	firstPos uint64 // position of the first event, 0 when there are none
+	rev      uint64 // kv revision, 0 when there are no kv changes
+	parts    []partRec
+	kv       []kvRec
+}
+
+type partRec struct {
+	stream   string
+	firstSeq uint64
+	events   []evRec
+	n        int       // events, also when they were skipped
+	lastID   uuid.UUID // the last event's ID, also when they were skipped
+
+	// When encoding a new commit: the caller's events and their IDs, in
+	// place of events.
+	src []ops.EventData
+	ids []uuid.UUID
+}
+
+type evRec struct {
+	id   uuid.UUID
+	typ  string
+	data []byte
+}
+
+const (
+	kvPut = 1
+	kvDel = 2
+)
+
+type kvRec struct {
+	op    uint8
+	key   string
+	value []byte
+}
+
+func (c *commitRec) events() int {
+	n := 0
+	for _, p := range c.parts {
+		n += p.n
+	}
+	return n
+}
+
+// appendCommit encodes c.
+func appendCommit(dst []byte, c *commitRec) []byte {
+	dst = binary.AppendVarint(dst, c.at)
+	dst = binary.AppendUvarint(dst, c.firstPos)
+	dst = binary.AppendUvarint(dst, c.rev)
+	dst = binary.AppendUvarint(dst, uint64(len(c.parts)))
+	for _, p := range c.parts {
+		dst = appendString(dst, p.stream)
+		dst = binary.AppendUvarint(dst, p.firstSeq)
+		if p.src != nil {
+			dst = binary.AppendUvarint(dst, uint64(len(p.src)))
+			for j := range p.src {
+				dst = appendEvent(dst, p.ids[j], p.src[j].Type, p.src[j].Data)
+			}
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(p.events)))
+		for _, e := range p.events {
+			dst = appendEvent(dst, e.id, e.typ, e.data)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(c.kv)))
+	for _, k := range c.kv {
+		dst = append(dst, k.op)
+		dst = appendString(dst, k.key)
+		if k.op == kvPut {
+			dst = binary.AppendUvarint(dst, uint64(len(k.value)))
+			dst = append(dst, k.value...)
+		}
+	}
+	return dst
+}
+
+func appendEvent(dst []byte, id uuid.UUID, typ string, data []byte) []byte {
+	dst = append(dst, id[:]...)
+	dst = appendString(dst, typ)
+	dst = binary.AppendUvarint(dst, uint64(len(data)))
+	return append(dst, data...)
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// decoder reads a payload; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+// uvarintLen is the length of the shortest encoding of v.
+func uvarintLen(v uint64) int { return max(1, (bits.Len64(v)+6)/7) }
+
+var errPayload = errors.New("malformed commit payload")
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errPayload
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || n != uvarintLen(v) {
+		d.fail() // malformed, or not the shortest encoding
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 || n != uvarintLen(uint64(v)<<1^uint64(v>>63)) {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/min+1) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+// decodeCommit decodes a commit payload. With skipEvents, events are
+// walked over but not kept (parts carry only their counts): what recovery
+// needs. only, when not empty, keeps the events of that stream alone.
+func decodeCommit(b []byte, skipEvents bool, only string) (commitRec, error) {
+	d := decoder{b: b}
+	var c commitRec
+	c.at = d.varint()
+	c.firstPos = d.uvarint()
+	c.rev = d.uvarint()
+	prevType := "" // events of a commit mostly share their type
+	np := d.count(3)
+	if np > 0 {
+		c.parts = make([]partRec, np)
+	}
+	for i := 0; i < np && d.err == nil; i++ {
+		p := &c.parts[i]
+		p.stream = string(d.bytes())
+		p.firstSeq = d.uvarint()
+		p.n = d.count(18)
+		keep := !skipEvents && (only == "" || only == p.stream)
+		if keep && p.n > 0 {
+			p.events = make([]evRec, p.n)
+		}
+		for j := 0; j < p.n && d.err == nil; j++ {
+			if len(d.b) < 16 {
+				d.fail()
+				break
+			}
+			var id uuid.UUID
+			copy(id[:], d.b[:16])
+			d.b = d.b[16:]
+			typ := d.bytes()
+			data := d.bytes()
+			if keep {
+				t := prevType
+				if string(typ) != t {
+					t = string(typ)
+					prevType = t
+				}
+				p.events[j] = evRec{id: id, typ: t, data: data}
+			}
+			p.lastID = id
+		}
+	}
+	nk := d.count(2)
+	if nk > 0 {
+		c.kv = make([]kvRec, nk)
+	}
+	for i := 0; i < nk && d.err == nil; i++ {
+		if len(d.b) < 1 {
+			d.fail()
+			break
+		}
+		k := &c.kv[i]
+		k.op = d.b[0]
+		d.b = d.b[1:]
+		k.key = string(d.bytes())
+		switch k.op {
+		case kvPut:
+			k.value = d.bytes()
+		case kvDel:
+		default:
+			d.fail()
+		}
+	}
+	if d.err != nil {
+		return commitRec{}, d.err
+	}
+	if len(d.b) != 0 {
+		return commitRec{}, fmt.Errorf("%w: %d trailing bytes", errPayload, len(d.b))
+	}
+	return c, nil
+}

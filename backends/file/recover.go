@@ -1,0 +1,536 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
+)
+
+// RecoveryReport says what Open found and did.
+type RecoveryReport struct {
+	Created    bool     // the data directory was new
+	Segments   int      // segments scanned
+	Records    int      // valid records read, headers and seals included
+	Commits    int      // commit records replayed
+	Events     uint64   // events replayed
+	LSN        uint64   // last LSN after recovery
+	RemovedTmp []string // leftover temporary files deleted
+	// Truncated describes the torn tail cut from the last segment; nil when
+	// nothing was cut.
+	Truncated *TornTail
+	// Rolled is set when the last segment was sealed and recovery began a
+	// new one (a crash during a segment roll).
+	Rolled bool
+	// Checkpoint is the LSN of the store checkpoint recovery started from,
+	// 0 when it replayed the whole log.
+	Checkpoint uint64
+	// CheckpointsSkipped counts checkpoints that did not validate or did
+	// not fit the log.
+	CheckpointsSkipped int
+	Duration           time.Duration
+}
+
+// TornTail is a torn write cut from the end of the log.
+type TornTail struct {
+	File   string // the segment
+	Offset int64  // where the cut began: the end of the last valid record
+	Bytes  int64  // bytes cut (up to the last non-zero byte)
+	KeptIn string // the file holding a copy of the cut bytes
+	Reason string // why the first cut record was invalid
+}
+
+const readWindow = 4 << 20
+
+// segReader reads a segment through a window of buffered bytes.
+type segReader struct {
+	p      *effect.P
+	fd     platform.FD
+	path   string
+	id     uint64
+	size   int64
+	buf    []byte
+	bufOff int64
+}
+
+// at returns up to n bytes at off (fewer only where the file ends).
+func (r *segReader) at(off int64, n int) ([]byte, error) {
+	if off >= r.bufOff && off+int64(n) <= r.bufOff+int64(len(r.buf)) {
+		return r.buf[off-r.bufOff : off-r.bufOff+int64(n)], nil
+	}
+	want := int64(max(n, readWindow))
+	if off+want > r.size {
+		want = max(r.size-off, 0)
+	}
+	if int64(cap(r.buf)) < want {
+		r.buf = make([]byte, want)
+	}
+	got, err := readFull(r.p, r.fd, off, r.buf[:want])
+	if err != nil {
+		r.buf = r.buf[:0]
+		return nil, fmt.Errorf("file: read %s at %d: %w", r.path, off, err)
+	}
+	r.buf, r.bufOff = r.buf[:got], off
+	return r.buf[:min(n, got)], nil
+}
+
+var errStop = errors.New("stop")
+
+// scan calls fn for each valid record from offset off until fn returns
+// errStop, a record is invalid, or the file ends. It returns where it
+// stopped (the end of the last valid record) and why a record there was
+// invalid ("" at the end of the file or on errStop).
+func (r *segReader) scan(off int64, fn func(off int64, f frame) error) (int64, string, error) {
+	for off < r.size {
+		b, err := r.at(off, frameSize)
+		if err != nil {
+			return off, "", err
+		}
+		if len(b) < frameSize {
+			return off, "record frame cut short by the end of the file", nil
+		}
+		n := frameLen(b)
+		if n == 0 {
+			return off, "record length out of range", nil
+		}
+		if b, err = r.at(off, n); err != nil {
+			return off, "", err
+		}
+		f, err := decodeFrame(b)
+		if errors.Is(err, errShort) {
+			return off, "record cut short by the end of the file", nil
+		}
+		if err != nil {
+			return off, err.Error(), nil
+		}
+		if f.seg != r.id {
+			return off, fmt.Sprintf("record belongs to segment %d", f.seg), nil
+		}
+		err = fn(off, f)
+		off += int64(f.size)
+		if err == errStop {
+			return off, "", nil
+		}
+		if err != nil {
+			return off - int64(f.size), "", err
+		}
+	}
+	return off, "", nil
+}
+
+// damage examines [from, size) after an invalid record: it reports the end
+// of the last non-zero byte (from when all are zero) and the offset of the
+// first valid record of this segment found after from (-1 when none).
+func (r *segReader) damage(from int64) (int64, int64, error) {
+	last := from
+	valid := int64(-1)
+	for off := from; off < r.size; {
+		b, err := r.at(off, int(min(int64(readWindow), r.size-off)))
+		if err != nil {
+			return 0, 0, err
+		}
+		if !allZero(b) {
+			for i := len(b) - 1; i >= 0; i-- {
+				if b[i] != 0 {
+					last = off + int64(i) + 1
+					break
+				}
+			}
+		}
+		off += int64(len(b))
+	}
+	for off := from + alignment; off+frameSize <= last && valid < 0; off += alignment {
+		b, err := r.at(off, frameSize)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(b) < frameSize || b[8] < recHeader || b[8] > recSeal || leUint64(b[16:]) != r.id {
+			continue
+		}
+		n := frameLen(b)
+		if n == 0 || off+int64(n) > r.size {
+			continue
+		}
+		if b, err = r.at(off, n); err != nil {
+			return 0, 0, err
+		}
+		if _, err := decodeFrame(b); err == nil {
+			valid = off
+		}
+	}
+	return last, valid, nil
+}
+
+func leUint64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// replayer checks the records of the log in order and feeds commits to a
+// state. Open and Verify share it.
+type replayer struct {
+	st      *state
+	store   [16]byte
+	crc     uint32 // crc of the last record
+	records int
+	commits int
+	events  uint64
+	full    bool // decode every event (Verify), not just the index fields
+	frames  bool // check frames and the chain only: no decoding, no state
+	onRec   func(seg uint64, off int64, f frame, c *commitRec) error
+}
+
+// segment returns a scan callback for segment id at path; sealed is set
+// when its seal record is read.
+func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64, f frame) error {
+	return func(off int64, f frame) error {
+		if f.lsn != rp.st.lsn+1 {
+			return corrupt(path, off, "LSN %d does not follow %d", f.lsn, rp.st.lsn)
+		}
+		if f.prev != rp.crc {
+			return corrupt(path, off, "previous-record checksum %08x does not match %08x", f.prev, rp.crc)
+		}
+		if (off == 0) != (f.typ == recHeader) {
+			return corrupt(path, off, "segment header record misplaced")
+		}
+		var c *commitRec
+		switch f.typ {
+		case recHeader:
+			sid, err := decodeHeader(f.payload)
+			if err != nil {
+				return corrupt(path, off, "%v", err)
+			}
+			if sid != rp.store {
+				return corrupt(path, off, "segment belongs to another store")
+			}
+		case recCommit:
+			if rp.frames {
+				break
+			}
+			rec, err := decodeCommit(f.payload, !rp.full, "")
+			if err != nil {
+				return corrupt(path, off, "%v", err)
+			}
+			if why := rp.st.check(&rec); why != "" {
+				return corrupt(path, off, "%s", why)
+			}
+			if id > math.MaxUint32 || off > math.MaxUint32 {
+				return corrupt(path, off, "record position out of range")
+			}
+			rp.st.apply(&rec, loc{seg: uint32(id), off: uint32(off)})
+			rp.commits++
+			rp.events += uint64(rec.events())
+			c = &rec
+		case recSeal:
+			*sealed = true
+		}
+		if rp.onRec != nil {
+			if err := rp.onRec(id, off, f, c); err != nil {
+				return err
+			}
+		}
+		rp.st.lsn = f.lsn
+		rp.crc = f.crc
+		rp.records++
+		if *sealed {
+			return errStop
+		}
+		return nil
+	}
+}
+
+// recover replays the log (rules 3 to 5), from the newest usable store
+// checkpoint when there is one, cuts a torn tail, and readies the active
+// segment.
+func (s *Store) recover(p *effect.P, ids []uint64) error {
+	if len(ids) == 0 {
+		s.report.Created = true
+		return s.startSegment(p, 1, 0)
+	}
+	r, st, ok, err := s.loadCheckpoint(p, ids)
+	if err != nil {
+		return err
+	}
+	if ok {
+		// A checkpoint is written only once the records it covers are
+		// durable: a log that does not reach it, or does not match it, has
+		// lost acknowledged records, and that is corruption, not a reason
+		// to serve a shorter log.
+		return s.replay(p, ids, &r, st)
+	}
+	return s.replay(p, ids, nil, newState())
+}
+
+// replay rebuilds st from the log, after r when it is not nil.
+func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
+	s.st = st
+	rp := &replayer{st: st, store: s.id}
+	check := &replayer{st: newState(), store: s.id, frames: true}
+	if ids[0] != 1 {
+		return corrupt(filepath.Join(s.logDir, segName(ids[0])), 0, "the log does not begin with segment 1")
+	}
+	if r != nil {
+		rp.crc = r.crc
+		s.report.Checkpoint = r.lsn
+	} else {
+		s.report.Checkpoint = 0
+	}
+	for i, id := range ids {
+		last := i == len(ids)-1
+		path := filepath.Join(s.logDir, segName(id))
+		if i > 0 && id != ids[i-1]+1 {
+			return corrupt(path, 0, "segment %d is missing", ids[i-1]+1)
+		}
+		fd, err := openSegmentFile(p, path)
+		if err != nil {
+			return fmt.Errorf("file: open segment %d: %w", id, err)
+		}
+		seg := &segment{id: id, path: path, fd: fd}
+		s.segs[id] = seg
+		size, err := fileSize(p, path)
+		if err != nil {
+			return fmt.Errorf("file: stat segment %d: %w", id, err)
+		}
+		start := int64(0)
+		if r != nil && id <= r.seg {
+			// Covered by the checkpoint: check every frame and the chain
+			// up to the resume point, without rebuilding anything.
+			stop := size
+			if id == r.seg {
+				stop = r.off
+			}
+			if stop > size {
+				return corrupt(path, size, "the log ends before the checkpoint at offset %d", r.off)
+			}
+			rd := &segReader{p: p, fd: fd, path: path, id: id, size: stop}
+			sealed := false
+			end, bad, err := rd.scan(0, check.segment(path, id, &sealed))
+			if id < r.seg {
+				s.report.Segments++
+			}
+			if err != nil {
+				return err
+			}
+			s.bytes += end
+			switch {
+			case bad != "":
+				return corrupt(path, end, "%s", bad)
+			case id < r.seg && !sealed:
+				return corrupt(path, end, "sealed segment has no seal record")
+			case end != stop:
+				return corrupt(path, end, "%d bytes after the seal record", stop-end)
+			}
+			if id < r.seg {
+				continue
+			}
+			if check.st.lsn != r.lsn || check.crc != r.crc {
+				return corrupt(path, r.off, "the log does not match the checkpoint of LSN %d", r.lsn)
+			}
+			start = r.off
+		}
+		rd := &segReader{p: p, fd: fd, path: path, id: id, size: size}
+		sealed := false
+		end, bad, err := rd.scan(start, rp.segment(path, id, &sealed))
+		s.report.Segments++
+		if err != nil {
+			return err
+		}
+		s.bytes += end - start
+		if !last {
+			switch {
+			case bad != "":
+				return corrupt(path, end, "%s", bad)
+			case !sealed:
+				return corrupt(path, end, "sealed segment has no seal record")
+			case end != size:
+				return corrupt(path, end, "%d bytes after the seal record", size-end)
+			}
+			continue
+		}
+		if end == 0 {
+			return corrupt(path, 0, "segment header: %s", bad)
+		}
+		if err := s.recoverTail(p, rd, end, bad, sealed, rp); err != nil {
+			return err
+		}
+		s.headerEnd = int64(recordSize(32))
+		s.active, s.off, s.lastCRC = seg, end, rp.crc
+		if sealed {
+			// A crash during a roll: the seal is durable, the next segment
+			// is not. Finish the roll.
+			s.report.Rolled = true
+			if err := s.startSegment(p, id+1, rp.crc); err != nil {
+				return err
+			}
+		}
+	}
+	s.report.Records = check.records + rp.records
+	s.report.Commits = rp.commits
+	s.report.Events = rp.events
+	s.report.LSN = s.st.lsn
+	if r != nil {
+		s.ckptLSN, s.ckptBytes = r.lsn, s.bytes
+	}
+	return nil
+}
+
+// recoverTail applies rule 4 to the last segment, whose valid records end
+// at end.
+func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, sealed bool, rp *replayer) error {
+	s.reserved = r.size
+	if end == r.size {
+		return nil
+	}
+	last, valid, err := examineTail(p, r, end)
+	if err != nil {
+		return err
+	}
+	if last == end {
+		if sealed {
+			// The seal is durable but the cut of the reserved tail behind
+			// it may not be: cut again, so the segment ends at its seal
+			// once it is no longer the last.
+			if err := s.cut(p, r, end); err != nil {
+				return err
+			}
+		}
+		return nil // the zeros of the reserved tail: the end of the log
+	}
+	if sealed {
+		return corrupt(r.path, end, "%d bytes after the seal record", last-end)
+	}
+	if valid >= 0 {
+		return corrupt(r.path, end, "%s, and a valid record follows at offset %d", bad, valid)
+	}
+	if last-end > s.opts.maxUnsynced() {
+		return corrupt(r.path, end, "%s, and the damage spans %d bytes, more than one write", bad, last-end)
+	}
+	// A torn tail: keep a copy of the cut bytes, then cut.
+	cut := make([]byte, last-end)
+	n, err := readFull(p, r.fd, end, cut)
+	if err != nil {
+		return fmt.Errorf("file: read torn tail of %s: %w", r.path, err)
+	}
+	kept := fmt.Sprintf("%s.torn-%d", r.path, end)
+	if err := writeFileAtomic(p, kept, cut[:n]); err != nil {
+		return fmt.Errorf("file: keep torn tail: %w", err)
+	}
+	if err := s.cut(p, r, end); err != nil {
+		return err
+	}
+	s.report.Truncated = &TornTail{File: r.path, Offset: end, Bytes: last - end, KeptIn: kept, Reason: bad}
+	return nil
+}
+
+// cut truncates the segment r reads to end, durably.
+func (s *Store) cut(p *effect.P, r *segReader, end int64) error {
+	if _, err := effect.Perform(p, platform.Truncate{FD: r.fd, Size: end}); err != nil {
+		return fmt.Errorf("file: cut %s: %w", r.path, err)
+	}
+	if err := fsync(p, r.fd); err != nil {
+		return fmt.Errorf("file: sync cut %s: %w", r.path, err)
+	}
+	s.reserved = end
+	return nil
+}
+
+// examineTail examines what follows the last valid record of a segment,
+// at end (see damage), twice: the second time through fresh reads, which
+// must agree with the first, that the record at end is invalid, where the
+// damage ends and whether a valid record follows. So one misdirected or
+// misread read cannot make the log look shorter than it is.
+func examineTail(p *effect.P, r *segReader, end int64) (int64, int64, error) {
+	last, valid, err := r.damage(end)
+	if err != nil {
+		return 0, 0, err
+	}
+	again := &segReader{p: p, fd: r.fd, path: r.path, id: r.id, size: r.size}
+	if again.validAt(end) {
+		return 0, 0, corrupt(r.path, end, "two reads of the end of the log disagree")
+	}
+	last2, valid2, err := again.damage(end)
+	if err != nil {
+		return 0, 0, err
+	}
+	if last2 != last || valid2 != valid {
+		return 0, 0, corrupt(r.path, end, "two reads of the end of the log disagree")
+	}
+	return last, valid, nil
+}
+
+// validAt reports whether a valid record of this segment starts at off.
+func (r *segReader) validAt(off int64) bool {
+	b, err := r.at(off, frameSize)
+	if err != nil || len(b) < frameSize {
+		return false
+	}
+	n := frameLen(b)
+	if n == 0 {
+		return false
+	}
+	if b, err = r.at(off, n); err != nil {
+		return false
+	}
+	f, err := decodeFrame(b)
+	return err == nil && f.seg == r.id
+}
+
+// startSegment creates segment id, whose header follows the record with
+// checksum prev, and makes it the active segment: header written to a
+// temporary file, synced, renamed into place, directory synced.
+func (s *Store) startSegment(p *effect.P, id uint64, prev uint32) error {
+	if id > math.MaxUint32 {
+		return fmt.Errorf("file: segment id %d out of range", id)
+	}
+	path := filepath.Join(s.logDir, segName(id))
+	tmp := path + tmpSuffix
+	fd, err := openFile(p, tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return fmt.Errorf("file: create segment %d: %w", id, err)
+	}
+	seg := &segment{id: id, path: path, fd: fd}
+	lsn := s.st.lsn + 1
+	rec, crc := appendRecord(nil, recHeader, prev, id, lsn, func(b []byte) []byte { return headerPayload(b, s.id) })
+	err = func() error {
+		if _, err := effect.Perform(p, platform.Fallocate{FD: fd, Off: 0, Len: s.opts.SegmentSize}); err != nil {
+			return err
+		}
+		if err := writeAt(p, fd, 0, rec); err != nil {
+			return err
+		}
+		if err := fsync(p, fd); err != nil {
+			return err
+		}
+		if _, err := effect.Perform(p, platform.Rename{From: tmp, To: path}); err != nil {
+			return err
+		}
+		return syncDir(p, s.logDir)
+	}()
+	if err != nil {
+		// Take the segment back, so that neither a reopen nor a recovery
+		// after a crash finds a header that may never be durable.
+		_ = closeFile(p, fd)
+		for _, f := range []string{tmp, path} {
+			if rerr := remove(p, f); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+		}
+		_ = syncDir(p, s.logDir)
+		return fmt.Errorf("file: create segment %d: %w", id, err)
+	}
+	s.mu.Lock()
+	s.segs[id] = seg
+	s.st.lsn = lsn
+	s.bytes += int64(len(rec))
+	s.mu.Unlock()
+	s.active, s.off, s.reserved, s.lastCRC = seg, int64(len(rec)), s.opts.SegmentSize, crc
+	s.headerEnd = int64(len(rec))
+	return nil
+}

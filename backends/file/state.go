@@ -1,0 +1,203 @@
+package file
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// loc is where a commit record starts: segment id and byte offset.
+type loc struct {
+	seg uint32
+	off uint32
+}
+
+// chunk indexes the events a commit record holds for one stream, from seq
+// upward (to the next chunk's seq, or the head).
+type chunk struct {
+	seq uint64
+	loc
+}
+
+// posChunk indexes a commit record holding events from position pos upward.
+type posChunk struct {
+	pos uint64
+	loc
+}
+
+type streamIdx struct {
+	head   uint64
+	lastID uuid.UUID
+	chunks []chunk
+}
+
+type kvEntry struct {
+	value []byte
+	rev   uint64
+}
+
+// state is the in-memory index of everything durable: it is what recovery
+// rebuilds from the log and what each durable commit advances.
+type state struct {
+	streams    map[string]*streamIdx
+	names      []string // sorted stream names, rebuilt when namesDirty
+	namesDirty bool
+	kv         map[string]*kvEntry
+	keys       []string // sorted keys, rebuilt when keysDirty
+	keysDirty  bool
+	positions  []posChunk
+
+	lsn     uint64 // last record's LSN
+	lastPos uint64 // last event's position
+	rev     uint64 // last kv revision
+	lastAt  int64  // last commit's time
+	events  uint64
+	commits uint64
+}
+
+func newState() *state {
+	return &state{streams: make(map[string]*streamIdx), kv: make(map[string]*kvEntry)}
+}
+
+func (s *state) head(stream string) uint64 {
+	if st := s.streams[stream]; st != nil {
+		return st.head
+	}
+	return 0
+}
+
+func (s *state) kvRev(key string) uint64 {
+	if e := s.kv[key]; e != nil {
+		return e.rev
+	}
+	return 0
+}
+
+// check reports why c cannot follow the state, or "" when it can: seqs,
+// positions and revisions must continue without a gap.
+func (s *state) check(c *commitRec) string {
+	pos := s.lastPos + 1
+	if n := c.events(); n > 0 && c.firstPos != pos {
+		return "event positions do not continue the log"
+	}
+	for _, p := range c.parts {
+		if p.n == 0 {
+			return "append part without events"
+		}
+		if p.firstSeq != s.head(p.stream)+1 {
+			return "stream seqs of " + p.stream + " do not continue"
+		}
+	}
+	if len(c.kv) > 0 && c.rev != s.rev+1 {
+		return "kv revisions do not continue"
+	}
+	if len(c.kv) == 0 && c.rev != 0 {
+		return "revision without kv changes"
+	}
+	if c.events() == 0 && len(c.kv) == 0 {
+		return "empty commit"
+	}
+	return ""
+}
+
+// apply adds commit c, stored at l, to the index. kv values are copied.
+func (s *state) apply(c *commitRec, l loc) {
+	if n := c.events(); n > 0 {
+		s.positions = append(s.positions, posChunk{pos: c.firstPos, loc: l})
+		s.lastPos = c.firstPos + uint64(n) - 1
+		s.events += uint64(n)
+	}
+	for _, p := range c.parts {
+		st := s.streams[p.stream]
+		if st == nil {
+			st = &streamIdx{}
+			s.streams[p.stream] = st
+			s.namesDirty = true
+		}
+		st.chunks = append(st.chunks, chunk{seq: p.firstSeq, loc: l})
+		st.head = p.firstSeq + uint64(p.n) - 1
+		st.lastID = p.lastID
+	}
+	if len(c.kv) > 0 {
+		s.rev = c.rev
+		for _, k := range c.kv {
+			if k.op == kvDel {
+				if _, ok := s.kv[k.key]; ok {
+					delete(s.kv, k.key)
+					s.keysDirty = true
+				}
+				continue
+			}
+			e := s.kv[k.key]
+			if e == nil {
+				e = &kvEntry{}
+				s.kv[k.key] = e
+				s.keysDirty = true
+			}
+			e.value = slices.Clone(k.value)
+			e.rev = c.rev
+		}
+	}
+	if c.at > s.lastAt {
+		s.lastAt = c.at
+	}
+	s.commits++
+}
+
+// sortedNames returns the stream names in byte order; the caller holds the
+// store's lock exclusively when namesDirty is set.
+func (s *state) sortedNames() []string {
+	if s.namesDirty {
+		s.names = s.names[:0]
+		for n := range s.streams {
+			s.names = append(s.names, n)
+		}
+		sort.Strings(s.names)
+		s.namesDirty = false
+	}
+	return s.names
+}
+
+func (s *state) sortedKeys() []string {
+	if s.keysDirty {
+		s.keys = s.keys[:0]
+		for k := range s.kv {
+			s.keys = append(s.keys, k)
+		}
+		sort.Strings(s.keys)
+		s.keysDirty = false
+	}
+	return s.keys
+}
+
+// page picks from sorted names those with prefix after after, at most
+// limit, and whether more follow.
+func page(sorted []string, prefix, after string, limit int) ([]string, bool) {
+	start := prefix
+	if after >= start {
+		start = after + "\x00"
+	}
+	i := sort.SearchStrings(sorted, start)
+	var out []string
+	for ; i < len(sorted) && strings.HasPrefix(sorted[i], prefix); i++ {
+		if len(out) == limit {
+			return out, true
+		}
+		out = append(out, sorted[i])
+	}
+	return out, false
+}
+
+// chunkFor finds the index of the chunk holding seq.
+func (st *streamIdx) chunkFor(seq uint64) int {
+	i := sort.Search(len(st.chunks), func(i int) bool { return st.chunks[i].seq > seq })
+	return max(i-1, 0)
+}
+
+// posChunkFor finds the index of the position chunk holding pos.
+func (s *state) posChunkFor(pos uint64) int {
+	i := sort.Search(len(s.positions), func(i int) bool { return s.positions[i].pos > pos })
+	return max(i-1, 0)
+}

@@ -1,0 +1,394 @@
+package file
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// Options tune a store. The zero value is the default.
+type Options struct {
+	// SegmentSize is the size at which the active segment is sealed and a
+	// new one begins, and how much space a new segment reserves. Default
+	// 64 MiB; at least 64 KiB, at most 1 GiB.
+	SegmentSize int64
+	// GroupBytes is how many bytes of commits a group commit gathers
+	// before it stops taking more waiting writers. Default 1 MiB.
+	GroupBytes int
+	// CheckpointBytes is how many bytes of log may follow the last store
+	// checkpoint before a group-commit leader writes a new one. Default
+	// 256 MiB; negative writes checkpoints only on Close.
+	CheckpointBytes int64
+}
+
+const (
+	defaultSegmentSize = 64 << 20
+	minSegmentSize     = 64 << 10
+	maxSegmentSize     = 1 << 30
+	defaultGroupBytes  = 1 << 20
+
+	defaultCheckpointBytes = 256 << 20
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.SegmentSize == 0 {
+		o.SegmentSize = defaultSegmentSize
+	}
+	if o.SegmentSize < minSegmentSize || o.SegmentSize > maxSegmentSize {
+		return o, fmt.Errorf("file: segment size %d outside %d..%d", o.SegmentSize, minSegmentSize, maxSegmentSize)
+	}
+	if o.GroupBytes <= 0 {
+		o.GroupBytes = defaultGroupBytes
+	}
+	if o.CheckpointBytes == 0 {
+		o.CheckpointBytes = defaultCheckpointBytes
+	}
+	return o, nil
+}
+
+// maxUnsynced bounds the bytes a single group write can put past the last
+// synced record: recovery treats damage wider than this as corruption, not
+// as a torn tail.
+func (o Options) maxUnsynced() int64 {
+	return int64(o.GroupBytes) + int64(recordSize(maxPayload))
+}
+
+// Directory layout.
+const (
+	identityFile = "IDENTITY"
+	lockFile     = "LOCK"
+	logDir       = "log"
+	snapDir      = "snap"
+	tmpSuffix    = ".tmp"
+)
+
+func segName(id uint64) string { return fmt.Sprintf("seg-%016x.log", id) }
+
+// parseSegName returns the id of a segment file name.
+func parseSegName(name string) (uint64, bool) {
+	if len(name) != len("seg-0000000000000000.log") || !strings.HasPrefix(name, "seg-") || !strings.HasSuffix(name, ".log") {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(name[4:20], 16, 64)
+	return id, err == nil && id > 0
+}
+
+type segment struct {
+	id   uint64
+	path string
+	fd   platform.FD
+}
+
+// Store is a durable persist backend in one data directory. Its methods
+// are safe for concurrent use; each performs its IO on the handle it is
+// given.
+type Store struct {
+	dir     string
+	logDir  string
+	snapDir string
+	opts    Options
+	id      [16]byte
+	lockFD  platform.FD
+	report  RecoveryReport
+
+	// opMu is held shared by every operation and exclusively by Close.
+	opMu     sync.RWMutex
+	closed   atomic.Bool
+	closedCh chan struct{}
+
+	// Group commit queue.
+	wmu     sync.Mutex
+	queue   []*writer
+	leading bool
+
+	// mu guards the durable state below; only a group-commit leader
+	// changes it, and readers read it shared.
+	mu     sync.RWMutex
+	st     *state
+	segs   map[uint64]*segment
+	notify chan struct{}
+	failed error
+	bytes  int64 // log bytes written, all segments
+
+	// Owned by the current group-commit leader (and by Open and Close).
+	active    *segment
+	off       int64  // end of the last durable record in the active segment
+	reserved  int64  // end of the space reserved in the active segment
+	lastCRC   uint32 // crc of the last record written
+	headerEnd int64  // end of the active segment's header record
+	wbuf      []byte
+	ckptLSN   uint64 // LSN the last checkpoint covers
+	ckptBytes int64  // log bytes when it was written
+
+	snaps snapshots
+}
+
+var _ effect.Handler = (*Store)(nil)
+
+// Open opens (creating when absent or empty) the store in dir, performing
+// recovery on p, whose handlers further out answer the platform effects.
+func Open(p *effect.P, dir string, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	s := &Store{
+		dir:      dir,
+		logDir:   filepath.Join(dir, logDir),
+		snapDir:  filepath.Join(dir, snapDir),
+		opts:     opts,
+		closedCh: make(chan struct{}),
+		st:       newState(),
+		segs:     make(map[uint64]*segment),
+		notify:   make(chan struct{}),
+	}
+	if err := s.open(p); err != nil {
+		s.release(p)
+		return nil, err
+	}
+	s.report.Duration = time.Since(start)
+	return s, nil
+}
+
+func (s *Store) open(p *effect.P) error {
+	made, err := mkdirIfMissing(p, s.dir)
+	if err != nil {
+		return fmt.Errorf("file: create data directory: %w", err)
+	}
+	if made {
+		if err := syncDir(p, filepath.Dir(filepath.Clean(s.dir))); err != nil {
+			return fmt.Errorf("file: sync parent of data directory: %w", err)
+		}
+	}
+	fd, err := effect.Perform(p, platform.Lock{Path: filepath.Join(s.dir, lockFile)})
+	if errors.Is(err, platform.ErrLocked) {
+		return fmt.Errorf("file: data directory %s is locked by another process: %w", s.dir, err)
+	}
+	if err != nil {
+		return fmt.Errorf("file: lock data directory: %w", err)
+	}
+	s.lockFD = fd
+	createdDirs := false
+	for _, d := range []string{s.logDir, s.snapDir} {
+		made, err := mkdirIfMissing(p, d)
+		if err != nil {
+			return fmt.Errorf("file: create %s: %w", d, err)
+		}
+		createdDirs = createdDirs || made
+	}
+	if createdDirs {
+		if err := syncDir(p, s.dir); err != nil {
+			return fmt.Errorf("file: sync data directory: %w", err)
+		}
+	}
+	if err := s.removeTmp(p); err != nil {
+		return err
+	}
+	segIDs, err := listSegments(p, s.logDir)
+	if err != nil {
+		return err
+	}
+	if err := s.loadIdentity(p, len(segIDs) > 0); err != nil {
+		return err
+	}
+	if err := s.recover(p, segIDs); err != nil {
+		return err
+	}
+	return s.snaps.load(p, s.snapDir)
+}
+
+// removeTmp deletes files left half-written by a crash (rule 1).
+func (s *Store) removeTmp(p *effect.P) error {
+	for _, d := range []string{s.dir, s.logDir, s.snapDir} {
+		ents, err := listDir(p, d)
+		if err != nil {
+			return fmt.Errorf("file: list %s: %w", d, err)
+		}
+		removed := false
+		for _, e := range ents {
+			if !e.IsDir && strings.HasSuffix(e.Name, tmpSuffix) {
+				path := filepath.Join(d, e.Name)
+				if err := remove(p, path); err != nil {
+					return fmt.Errorf("file: remove leftover %s: %w", path, err)
+				}
+				s.report.RemovedTmp = append(s.report.RemovedTmp, path)
+				removed = true
+			}
+		}
+		if removed {
+			if err := syncDir(p, d); err != nil {
+				return fmt.Errorf("file: sync %s: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+func listSegments(p *effect.P, dir string) ([]uint64, error) {
+	ents, err := listDir(p, dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: list segments: %w", err)
+	}
+	var ids []uint64
+	for _, e := range ents {
+		if id, ok := parseSegName(e.Name); ok && !e.IsDir {
+			ids = append(ids, id) // names sort as ids: fixed-width hex
+		}
+	}
+	return ids, nil
+}
+
+const identityPrefix = "persist store "
+
+func (s *Store) loadIdentity(p *effect.P, haveSegments bool) error {
+	path := filepath.Join(s.dir, identityFile)
+	id, err := readIdentity(p, path)
+	if err == nil {
+		s.id = id
+		return nil
+	}
+	if ok, serr := exists(p, path); serr != nil || ok || haveSegments {
+		if serr != nil {
+			return fmt.Errorf("file: stat identity: %w", serr)
+		}
+		if !ok {
+			return corrupt(path, 0, "missing, but the log has segments")
+		}
+		return err
+	}
+	rnd, err := effect.Perform(p, platform.Random{N: 16})
+	if err != nil {
+		return fmt.Errorf("file: store id: %w", err)
+	}
+	copy(s.id[:], rnd)
+	text := identityPrefix + hex.EncodeToString(s.id[:]) + "\n"
+	if err := writeFileAtomic(p, path, []byte(text)); err != nil {
+		return fmt.Errorf("file: write identity: %w", err)
+	}
+	return nil
+}
+
+func readIdentity(p *effect.P, path string) ([16]byte, error) {
+	var id [16]byte
+	b, err := readFile(p, path)
+	if err != nil {
+		return id, err
+	}
+	text := string(b)
+	if !strings.HasPrefix(text, identityPrefix) || !strings.HasSuffix(text, "\n") {
+		return id, corrupt(path, 0, "not an identity file")
+	}
+	h, err := hex.DecodeString(strings.TrimSuffix(strings.TrimPrefix(text, identityPrefix), "\n"))
+	if err != nil || len(h) != 16 {
+		return id, corrupt(path, int64(len(identityPrefix)), "bad store id")
+	}
+	copy(id[:], h)
+	return id, nil
+}
+
+// Close waits for operations in progress, then releases the store's files
+// and its lock. Later operations, and a second Close, return ops.ErrClosed.
+func (s *Store) Close(p *effect.P) error {
+	if s.closed.Swap(true) {
+		return ops.ErrClosed
+	}
+	close(s.closedCh)
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	var err error
+	if s.failed == nil && s.active != nil {
+		err = s.checkpoint(p)
+	}
+	if err == nil && s.failed == nil && s.active != nil {
+		// Give back the reserved tail, so that the next Open need not read
+		// it; it is reserved again on the next write.
+		if _, err = effect.Perform(p, platform.Truncate{FD: s.active.fd, Size: s.off}); err == nil {
+			err = fsync(p, s.active.fd)
+		}
+		if err != nil {
+			err = fmt.Errorf("file: cut reserved tail: %w", err)
+		}
+	}
+	return errors.Join(err, s.release(p))
+}
+
+func (s *Store) release(p *effect.P) error {
+	var errs []error
+	for _, seg := range s.segs {
+		if err := closeFile(p, seg.fd); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.segs = nil
+	s.snaps.close()
+	if s.lockFD != 0 {
+		if err := closeFile(p, s.lockFD); err != nil {
+			errs = append(errs, err)
+		}
+		s.lockFD = 0
+	}
+	return errors.Join(errs...)
+}
+
+// Dir is the store's data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Recovery reports what Open did to recover the store.
+func (s *Store) Recovery() RecoveryReport { return s.report }
+
+// Stats is a summary of a store's contents.
+type Stats struct {
+	Streams   int
+	Events    uint64
+	Commits   uint64
+	KvKeys    int
+	Revision  uint64 // last kv revision
+	LSN       uint64 // last record's log sequence number
+	Segments  int
+	LogBytes  int64 // bytes of records in all segments
+	Snapshots int
+	Failed    bool // the store refuses writes after an IO error
+}
+
+// Stats summarises the store from its in-memory index; it performs no IO.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Stats{
+		Streams:   len(s.st.streams),
+		Events:    s.st.events,
+		Commits:   s.st.commits,
+		KvKeys:    len(s.st.kv),
+		Revision:  s.st.rev,
+		LSN:       s.st.lsn,
+		Segments:  len(s.segs),
+		LogBytes:  s.bytes,
+		Snapshots: s.snaps.count(),
+		Failed:    s.failed != nil,
+	}
+}
+
+// segFD gives the descriptor of segment id; the caller holds mu.
+func (s *Store) segment(id uint64) (*segment, error) {
+	seg := s.segs[id]
+	if seg == nil {
+		return nil, fmt.Errorf("file: segment %d is not open", id)
+	}
+	return seg, nil
+}
+
+func openSegmentFile(p *effect.P, path string) (platform.FD, error) {
+	return openFile(p, path, os.O_RDWR)
+}

@@ -1,0 +1,461 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+var benchCmd = &command{
+	name:    "bench",
+	args:    "[--duration D] [--events N] [--writers N] [--in DIR] [--keep]",
+	summary: "measure persist against the raw limit of the same disk",
+	detail: `
+Runs four workloads on a fresh data directory, with 200-byte event bodies:
+  W1  one writer, one event per durable append, for --duration
+  W2  --writers writers, each on its own stream, one event per append, for --duration
+  W3  --events events to one stream, in appends of 1,000
+  W4  replay of the W3 stream in order
+and, on a plain preallocated file on the same disk, the raw limit of each:
+append with fdatasync per event (W1), the same with the writers sharing
+fdatasyncs in groups (W2), 1,000 events per fdatasync (W3), a sequential read
+(W4). Prints one line per workload: events/s for persist and the raw file and
+their ratio. The directory is made in --in (default: beside --dir) and removed
+afterwards unless --keep.`,
+	example: `  persist bench --duration 2s --events 100000`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
+		var o benchOptions
+		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long W1 and W2 run")
+		fs.IntVar(&o.events, "events", 1_000_000, "events W3 writes and W4 replays")
+		fs.IntVar(&o.writers, "writers", 64, "concurrent writers of W2")
+		fs.StringVar(&o.in, "in", "", "`DIR` to make the fresh data directory in (default: beside --dir)")
+		fs.BoolVar(&o.keep, "keep", false, "keep the bench directory")
+		return func(ctx context.Context, m *Main, g *globals, args []string) error {
+			if len(args) != 0 {
+				return usagef("bench", "unexpected argument %q", args[0])
+			}
+			switch {
+			case o.duration <= 0:
+				return usagef("bench", "--duration must be positive")
+			case o.events < benchBatch || o.events%benchBatch != 0:
+				return usagef("bench", "--events must be a positive multiple of %d", benchBatch)
+			case o.writers < 1:
+				return usagef("bench", "--writers must be at least 1")
+			}
+			if o.in == "" {
+				o.in = filepath.Dir(filepath.Clean(g.dir))
+			}
+			return m.bench(ctx, g, o)
+		}
+	},
+}
+
+type benchOptions struct {
+	duration time.Duration
+	events   int
+	writers  int
+	in       string
+	keep     bool
+}
+
+const (
+	benchBody  = 200  // bytes of event data
+	benchBatch = 1000 // events per append in W3
+)
+
+// benchData is a 200-byte SX string literal, so the events read back as
+// text.
+var benchData = []byte(`"` + strings.Repeat("x", benchBody-2) + `"`)
+
+// result is one measured figure.
+type result struct {
+	events  int
+	elapsed time.Duration
+}
+
+func (r result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.events) / r.elapsed.Seconds()
+}
+
+func (m *Main) progressf(format string, args ...any) {
+	if m.Progress != nil {
+		fmt.Fprintf(m.Progress, format+"\n", args...)
+	}
+}
+
+func (m *Main) bench(ctx context.Context, g *globals, o benchOptions) (err error) {
+	root, err := os.MkdirTemp(o.in, "persist-bench-")
+	if err != nil {
+		return fmt.Errorf("bench directory: %w", err)
+	}
+	if !o.keep {
+		defer func() {
+			if rerr := os.RemoveAll(root); err == nil && rerr != nil {
+				err = fmt.Errorf("remove bench directory: %w", rerr)
+			}
+		}()
+	}
+	dataDir := filepath.Join(root, "data")
+	var b ops.Backend
+	if m.Open != nil {
+		b, err = m.Open(ctx, dataDir, true)
+	} else {
+		b, err = openFile(ctx, dataDir, file.Options{SegmentSize: g.segmentSize}, m.getenv)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dataDir, err)
+	}
+	defer func() {
+		if cerr := b.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	raw := &rawDisk{dir: root}
+
+	type workload struct {
+		name, what  string
+		run, rawRun func() (result, error)
+	}
+	ws := []workload{
+		{"W1", "one writer, one event per append",
+			func() (result, error) { return benchWriters(ctx, b, 1, o.duration, "w1-") },
+			func() (result, error) { return raw.appendSync(ctx, 1, o.duration) }},
+		{"W2", fmt.Sprintf("%d writers, own streams, one event per append", o.writers),
+			func() (result, error) { return benchWriters(ctx, b, o.writers, o.duration, "w2-") },
+			func() (result, error) { return raw.appendSync(ctx, o.writers, o.duration) }},
+		{"W3", fmt.Sprintf("%d events to one stream in appends of %d", o.events, benchBatch),
+			func() (result, error) { return benchBatches(ctx, b, o.events) },
+			func() (result, error) { return raw.batches(ctx, o.events) }},
+		{"W4", "replay of the W3 stream in order",
+			func() (result, error) { return benchReplay(ctx, b, o.events) },
+			func() (result, error) { return raw.replay(ctx, o.events) }},
+	}
+	w := newWriter(m.Stdout, g)
+	for _, wl := range ws {
+		m.progressf("bench: %s %s: persist...", wl.name, wl.what)
+		got, err := wl.run()
+		if err != nil {
+			return fmt.Errorf("%s: %w", wl.name, err)
+		}
+		m.progressf("bench: %s %s: raw file...", wl.name, wl.what)
+		lim, err := wl.rawRun()
+		if err != nil {
+			return fmt.Errorf("%s raw: %w", wl.name, err)
+		}
+		ratio := 0.0
+		if lim.rate() > 0 {
+			ratio = got.rate() / lim.rate()
+		}
+		if err := w.write(record{
+			{"workload", wl.name},
+			{"what", wl.what},
+			{"events", got.events},
+			{"seconds", round(got.elapsed.Seconds(), 3)},
+			{"events-per-sec", int64(got.rate())},
+			{"raw-events-per-sec", int64(lim.rate())},
+			{"ratio", round(ratio, 3)},
+		}); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func round(f float64, places int) float64 {
+	p := 1.0
+	for range places {
+		p *= 10
+	}
+	return float64(int64(f*p+0.5)) / p
+}
+
+// benchWriters runs n writers, each appending one event at a time to its
+// own stream, until d has passed.
+func benchWriters(ctx context.Context, b ops.Backend, n int, d time.Duration, prefix string) (result, error) {
+	var total atomic.Int64
+	errs := make(chan error, n)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := effect.Handle(ctx, b)
+			stream := fmt.Sprintf("%s%03d", prefix, i)
+			ev := []ops.EventData{{Type: "bench", Data: benchData}}
+			for time.Now().Before(deadline) {
+				if _, err := effect.Perform(p, ops.Append{Stream: stream, Events: ev}); err != nil {
+					errs <- err
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return result{}, err
+	}
+	return result{events: int(total.Load()), elapsed: elapsed}, nil
+}
+
+// benchBatches appends events to one stream in appends of benchBatch.
+func benchBatches(ctx context.Context, b ops.Backend, events int) (result, error) {
+	p := effect.Handle(ctx, b)
+	batch := make([]ops.EventData, benchBatch)
+	for i := range batch {
+		batch[i] = ops.EventData{Type: "bench", Data: benchData}
+	}
+	start := time.Now()
+	for done := 0; done < events; done += benchBatch {
+		if _, err := effect.Perform(p, ops.Append{Stream: "w3", Expect: ops.Exact(uint64(done)), Events: batch}); err != nil {
+			return result{}, err
+		}
+	}
+	return result{events: events, elapsed: time.Since(start)}, nil
+}
+
+// benchReplay reads the W3 stream from the start, checking order.
+func benchReplay(ctx context.Context, b ops.Backend, events int) (result, error) {
+	p := effect.Handle(ctx, b)
+	start := time.Now()
+	next := uint64(1)
+	for next <= uint64(events) {
+		res, err := effect.Perform(p, ops.Read{Stream: "w3", From: next, Limit: ops.MaxPage})
+		if err != nil {
+			return result{}, err
+		}
+		if len(res.Events) == 0 {
+			return result{}, fmt.Errorf("replay stopped at seq %d of %d", next, events)
+		}
+		for _, ev := range res.Events {
+			if ev.Seq != next || len(ev.Data) != benchBody {
+				return result{}, fmt.Errorf("replay: seq %d with %d bytes where seq %d was due", ev.Seq, len(ev.Data), next)
+			}
+			next++
+		}
+	}
+	return result{events: events, elapsed: time.Since(start)}, nil
+}
+
+// rawDisk measures what a plain file on the same disk allows: the limit
+// persist is compared against.
+type rawDisk struct {
+	dir string
+	n   int
+}
+
+// file makes a fresh file preallocated to size bytes.
+func (r *rawDisk) file(p *effect.P, size int64) (platform.FD, string, error) {
+	r.n++
+	path := filepath.Join(r.dir, fmt.Sprintf("raw-%d", r.n))
+	fd, err := effect.Perform(p, platform.Open{Path: path, Flag: os.O_RDWR | os.O_CREATE | os.O_EXCL, Perm: 0o644})
+	if err != nil {
+		return 0, "", err
+	}
+	if _, err := effect.Perform(p, platform.Fallocate{FD: fd, Len: size}); err != nil {
+		_, _ = effect.Perform(p, platform.Close{FD: fd})
+		return 0, "", err
+	}
+	if _, err := effect.Perform(p, platform.Fsync{FD: fd}); err != nil {
+		_, _ = effect.Perform(p, platform.Close{FD: fd})
+		return 0, "", err
+	}
+	if _, err := effect.Perform(p, platform.SyncDir{Path: r.dir}); err != nil {
+		_, _ = effect.Perform(p, platform.Close{FD: fd})
+		return 0, "", err
+	}
+	return fd, path, nil
+}
+
+const rawPrealloc = 256 << 20
+
+// appendSync appends benchBody-byte records with fdatasync for d. With one
+// writer each record has its own fdatasync; with more, the writers hand
+// their records to one committer that writes every waiting record at once
+// and acknowledges them all after one fdatasync (group commit).
+func (r *rawDisk) appendSync(ctx context.Context, writers int, d time.Duration) (res result, err error) {
+	osh := &platform.OS{}
+	p := effect.Handle(ctx, osh)
+	fd, path, err := r.file(p, rawPrealloc)
+	if err != nil {
+		return result{}, err
+	}
+	defer func() {
+		_, _ = effect.Perform(p, platform.Close{FD: fd})
+		if rerr := os.Remove(path); err == nil && rerr != nil {
+			err = rerr
+		}
+	}()
+	var off int64
+	write := func(buf []byte) error {
+		if off+int64(len(buf)) > rawPrealloc {
+			off = 0 // wrap: the file stays within its preallocation
+		}
+		if _, err := effect.Perform(p, platform.WriteAt{FD: fd, Off: off, Data: buf}); err != nil {
+			return err
+		}
+		off += int64(len(buf))
+		_, err := effect.Perform(p, platform.Fdatasync{FD: fd})
+		return err
+	}
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	if writers == 1 {
+		n := 0
+		for time.Now().Before(deadline) {
+			if err := write(benchData); err != nil {
+				return result{}, err
+			}
+			n++
+		}
+		return result{events: n, elapsed: time.Since(start)}, nil
+	}
+	// Group commit: writers add their records to a shared buffer and wait
+	// until a sync covers them; one syncer writes and syncs whatever has
+	// gathered while the previous sync ran.
+	var (
+		mu        sync.Mutex
+		cond      = sync.NewCond(&mu)
+		pending   []byte
+		spare     []byte
+		issued    uint64
+		synced    uint64
+		failed    error
+		stopped   bool
+		total     atomic.Int64
+		wg        sync.WaitGroup
+		syncerEnd = make(chan struct{})
+	)
+	go func() {
+		defer close(syncerEnd)
+		mu.Lock()
+		defer mu.Unlock()
+		for {
+			for len(pending) == 0 && !stopped {
+				cond.Wait()
+			}
+			if len(pending) == 0 {
+				return
+			}
+			buf, upto := pending, issued
+			pending = spare[:0]
+			mu.Unlock()
+			err := write(buf)
+			mu.Lock()
+			spare = buf
+			synced = upto
+			if err != nil && failed == nil {
+				failed = err
+			}
+			cond.Broadcast()
+		}
+	}()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				pending = append(pending, benchData...)
+				issued++
+				mine := issued
+				cond.Broadcast()
+				for synced < mine && failed == nil {
+					cond.Wait()
+				}
+				err := failed
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	mu.Lock()
+	stopped = true
+	cond.Broadcast()
+	err = failed
+	mu.Unlock()
+	<-syncerEnd
+	if err != nil {
+		return result{}, err
+	}
+	return result{events: int(total.Load()), elapsed: elapsed}, nil
+}
+
+// batches writes events records benchBatch at a time, one fdatasync each,
+// into a file preallocated to hold them all, and keeps it for replay.
+func (r *rawDisk) batches(ctx context.Context, events int) (result, error) {
+	p := effect.Handle(ctx, &platform.OS{})
+	size := int64(events) * benchBody
+	fd, _, err := r.file(p, size)
+	if err != nil {
+		return result{}, err
+	}
+	defer effect.Perform(p, platform.Close{FD: fd})
+	buf := make([]byte, 0, benchBatch*benchBody)
+	for range benchBatch {
+		buf = append(buf, benchData...)
+	}
+	start := time.Now()
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		if _, err := effect.Perform(p, platform.WriteAt{FD: fd, Off: off, Data: buf}); err != nil {
+			return result{}, err
+		}
+		if _, err := effect.Perform(p, platform.Fdatasync{FD: fd}); err != nil {
+			return result{}, err
+		}
+	}
+	return result{events: events, elapsed: time.Since(start)}, nil
+}
+
+// replay reads back the file batches wrote, in order, in 1 MiB reads.
+func (r *rawDisk) replay(ctx context.Context, events int) (result, error) {
+	p := effect.Handle(ctx, &platform.OS{})
+	path := filepath.Join(r.dir, fmt.Sprintf("raw-%d", r.n))
+	fd, err := effect.Perform(p, platform.Open{Path: path, Flag: os.O_RDONLY})
+	if err != nil {
+		return result{}, err
+	}
+	defer effect.Perform(p, platform.Close{FD: fd})
+	size := int64(events) * benchBody
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	var off int64
+	for off < size {
+		n, err := effect.Perform(p, platform.ReadAt{FD: fd, Off: off, Buf: buf})
+		if err != nil {
+			return result{}, err
+		}
+		if n == 0 {
+			return result{}, errors.New("raw replay: file ended early")
+		}
+		off += int64(n)
+	}
+	return result{events: events, elapsed: time.Since(start)}, nil
+}

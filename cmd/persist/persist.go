@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// Main is the persist command: its streams, environment and the way it opens
+// a store. The zero value is not ready: Stdout, Stderr and Getenv must be set.
+type Main struct {
+	Stdin  io.Reader // read by the @- literal; may be nil
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+
+	// Progress receives progress lines of long commands (verify, bench);
+	// nil means none. The real command sets it to stderr when stderr is a
+	// terminal.
+	Progress io.Writer
+
+	// Open opens the store in dir, creating it when create is set. Nil
+	// means the durable file backend; tests put another backend here.
+	Open func(ctx context.Context, dir string, create bool) (ops.Backend, error)
+}
+
+// globals are the flags every subcommand accepts.
+type globals struct {
+	dir         string
+	output      string
+	segmentSize int64
+}
+
+const defaultDir = "./persist-data"
+
+func (m *Main) getenv(key string) string {
+	if m.Getenv == nil {
+		return ""
+	}
+	return m.Getenv(key)
+}
+
+func (m *Main) defaultGlobals() globals {
+	g := globals{dir: m.getenv("PERSIST_DIR"), output: "sx"}
+	if g.dir == "" {
+		g.dir = defaultDir
+	}
+	return g
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.dir, "dir", g.dir, "data directory `DIR` (env PERSIST_DIR)")
+	fs.StringVar(&g.output, "o", g.output, "output `FORMAT`: sx (SX notation) or json (JSON lines)")
+	fs.Int64Var(&g.segmentSize, "segment-size", g.segmentSize, "`BYTES` at which the log rolls to a new segment (0: the default, 64 MiB)")
+}
+
+func (g *globals) check(cmd string) error {
+	switch g.output {
+	case "sx", "json":
+	default:
+		return usagef(cmd, "-o %q: want sx or json", g.output)
+	}
+	if g.dir == "" {
+		return usagef(cmd, "--dir is empty")
+	}
+	return nil
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // the synopsis after the name
+	summary string
+	detail  string // more prose for --help, may be empty
+	example string
+	// sub lists the subcommands of a command group such as kv; a group has
+	// no flags of its own.
+	sub []*command
+	// flags registers the subcommand's own flags and returns the function
+	// that runs it with the positional arguments.
+	flags func(fs *flag.FlagSet) func(ctx context.Context, m *Main, g *globals, args []string) error
+}
+
+// commands lists the public subcommands, in the order --help shows them.
+func commands() []*command {
+	return []*command{
+		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd,
+		statCmd, verifyCmd, dumpCmd, benchCmd,
+	}
+}
+
+func findCommand(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// UsageError is a command line that does not make sense: an unknown
+// subcommand or flag, a missing or malformed argument. The command exits
+// with status 2 on it.
+type UsageError struct {
+	Cmd string // the subcommand, such as "append" or "kv put"; empty for the top level
+	Msg string
+}
+
+func (e *UsageError) Error() string {
+	if e.Cmd == "" {
+		return e.Msg
+	}
+	return e.Cmd + ": " + e.Msg
+}
+
+func usagef(cmd, format string, args ...any) error {
+	return &UsageError{Cmd: cmd, Msg: fmt.Sprintf(format, args...)}
+}
+
+// errHelp is returned after --help printed the usage: the command succeeded.
+var errHelp = errors.New("help printed")
+
+// Run runs the command line args (without the program name).
+func (m *Main) Run(ctx context.Context, args []string) error {
+	err := m.run(ctx, args)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
+	g := m.defaultGlobals()
+	fs := flag.NewFlagSet("persist", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			m.topUsage(m.Stdout)
+			return errHelp
+		}
+		return usagef("", "%v", err)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return usagef("", "no subcommand (see persist --help)")
+	}
+	name := rest[0]
+	if name == "help" {
+		if len(rest) > 1 {
+			if c := findCommand(rest[1]); c != nil {
+				if len(c.sub) > 0 {
+					m.groupUsage(m.Stdout, c)
+				} else {
+					m.cmdUsage(m.Stdout, c.name, c, nil)
+				}
+				return errHelp
+			}
+			return usagef("", "unknown subcommand %q (see persist --help)", rest[1])
+		}
+		m.topUsage(m.Stdout)
+		return errHelp
+	}
+	if c := findCommand(name); c != nil {
+		return m.runCommand(ctx, c, name, &g, rest[1:])
+	}
+	return usagef("", "unknown subcommand %q (see persist --help)", name)
+}
+
+// runCommand parses the flags of c, which may come before, between or after
+// its positional arguments, and runs it.
+func (m *Main) runCommand(ctx context.Context, c *command, label string, g *globals, args []string) error {
+	if len(c.sub) > 0 {
+		if len(args) == 0 {
+			return usagef(label, "no subcommand (see persist %s --help)", label)
+		}
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			m.groupUsage(m.Stdout, c)
+			return errHelp
+		}
+		for _, s := range c.sub {
+			if s.name == args[0] {
+				return m.runCommand(ctx, s, label+" "+s.name, g, args[1:])
+			}
+		}
+		return usagef(label, "unknown subcommand %q (see persist %s --help)", args[0], label)
+	}
+	fs := flag.NewFlagSet("persist "+label, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	run := c.flags(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			m.cmdUsage(m.Stdout, label, c, fs)
+			return errHelp
+		}
+		return usagef(label, "%v", err)
+	}
+	if err := g.check(label); err != nil {
+		return err
+	}
+	return run(ctx, m, g, pos)
+}
+
+// parseInterspersed parses fs from args, letting flags follow positional
+// arguments; "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func (m *Main) topUsage(w io.Writer) {
+	fmt.Fprint(w, `persist is a durable event log and key-value store on one data directory.
+
+Usage:
+  persist [--dir DIR] [-o sx|json] SUBCOMMAND [ARGS]
+
+Subcommands:
+`)
+	cs := commands()
+	width := 0
+	for _, c := range cs {
+		width = max(width, len(c.name))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Global flags (before or after the subcommand):
+  --dir DIR   data directory (env PERSIST_DIR, default ./persist-data)
+  -o FORMAT   output: sx (SX notation, the default) or json (JSON lines)
+
+Run 'persist SUBCOMMAND --help' for the arguments and an example.
+`)
+}
+
+func (m *Main) groupUsage(w io.Writer, c *command) {
+	fmt.Fprintf(w, "Usage: persist %s SUBCOMMAND [ARGS]\n\n%s\n\nSubcommands:\n", c.name, c.summary)
+	for _, s := range c.sub {
+		fmt.Fprintf(w, "  %s %s %s\n      %s\n", c.name, s.name, s.args, s.summary)
+	}
+	fmt.Fprintf(w, "\nExample:\n%s\n", c.example)
+}
+
+func (m *Main) cmdUsage(w io.Writer, label string, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: persist %s %s\n\n%s\n", label, c.args, c.summary)
+	if c.detail != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.detail))
+	}
+	if fs == nil {
+		fs = flag.NewFlagSet(c.name, flag.ContinueOnError)
+		g := m.defaultGlobals()
+		g.register(fs)
+		c.flags(fs)
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	fmt.Fprintf(w, "\nFlags:\n")
+	for _, n := range names {
+		f := fs.Lookup(n)
+		dash := "--"
+		if len(n) == 1 {
+			dash = "-"
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  %s%s%s\n      %s%s\n", dash, n, arg, usage, def)
+	}
+	fmt.Fprintf(w, "\nExample:\n%s\n", c.example)
+}
+
+// ExitCode prints err as one line on stderr and gives the exit status: 0
+// for nil, 2 for a usage error, 1 for any other error.
+func (m *Main) ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	// Errors of the store already name it ("persist: conflict ...",
+	// "persist/append: invalid ..."); say "persist:" once.
+	msg = strings.TrimPrefix(msg, "persist: ")
+	msg = strings.TrimPrefix(msg, "persist/")
+	fmt.Fprintf(m.Stderr, "persist: %s\n", msg)
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// open opens the store named by g. When create is false a missing data
+// directory is an error rather than a new, empty store.
+func (m *Main) open(ctx context.Context, g *globals, create bool) (ops.Backend, error) {
+	if err := requireDir(g.dir); err != nil && !(create && errors.Is(err, errNoDir)) {
+		return nil, err
+	}
+	var b ops.Backend
+	var err error
+	if m.Open != nil {
+		b, err = m.Open(ctx, g.dir, create)
+	} else {
+		b, err = openFile(ctx, g.dir, file.Options{SegmentSize: g.segmentSize}, m.getenv)
+	}
+	if errors.Is(err, platform.ErrLocked) {
+		return nil, fmt.Errorf("open %s: %w", g.dir, errLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", g.dir, err)
+	}
+	if f, ok := b.(*fileStore); ok {
+		if t := f.store.Recovery().Truncated; t != nil {
+			// Say so once, when it happens: later opens have nothing to report.
+			fmt.Fprintf(m.Stderr, "persist: recovery cut a torn tail of %d bytes from %s at offset %d (copy kept in %s)\n",
+				t.Bytes, t.File, t.Offset, t.KeptIn)
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"flag"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+var readCmd = &command{
+	name:    "read",
+	args:    "STREAM [--from N] [--limit N]",
+	summary: "print a stream's events in order",
+	detail: `
+Prints one event per line: {:at :data :id :pos :seq :stream :type}. The data
+is shown as its SX value (a JSON literal is shown as the equal SX value; with
+-o json it is shown as JSON, and SX-only data as a string under data_sx).`,
+	example: `  persist read orders --from 2 --limit 10`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
+		from := fs.Uint64("from", 1, "first `seq` to print")
+		limit := fs.Uint64("limit", 0, "print at most `N` events (0: all)")
+		return func(ctx context.Context, m *Main, g *globals, args []string) error {
+			if len(args) != 1 {
+				return usagef("read", "want one STREAM, got %d arguments", len(args))
+			}
+			if err := (ops.Read{Stream: args[0]}).Validate(); err != nil {
+				return err
+			}
+			b, err := m.open(ctx, g, false)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			w := newWriter(m.Stdout, g)
+			_, err = readStream(effect.Handle(ctx, b), w, args[0], *from, *limit)
+			if ferr := w.flush(); err == nil {
+				err = ferr
+			}
+			return err
+		}
+	},
+}
+
+// readStream prints the events of stream from seq from, at most limit of
+// them (0: all up to the head seen), and returns the seq after the last one
+// printed.
+func readStream(p *effect.P, w *writer, stream string, from, limit uint64) (uint64, error) {
+	from = max(from, 1)
+	printed := uint64(0)
+	for limit == 0 || printed < limit {
+		page := ops.MaxPage
+		if limit > 0 {
+			page = int(min(limit-printed, ops.MaxPage))
+		}
+		res, err := effect.Perform(p, ops.Read{Stream: stream, From: from, Limit: page})
+		if err != nil {
+			return from, err
+		}
+		for _, ev := range res.Events {
+			if err := w.write(eventRecord(ev)); err != nil {
+				return from, err
+			}
+			from = ev.Seq + 1
+			printed++
+		}
+		if len(res.Events) < page || from > res.Head {
+			break
+		}
+	}
+	return from, nil
+}
+
+// readAll is readStream for the global log, by position.
+func readAll(p *effect.P, w *writer, from, limit uint64) (uint64, error) {
+	from = max(from, 1)
+	printed := uint64(0)
+	for limit == 0 || printed < limit {
+		page := ops.MaxPage
+		if limit > 0 {
+			page = int(min(limit-printed, ops.MaxPage))
+		}
+		res, err := effect.Perform(p, ops.ReadAll{From: from, Limit: page})
+		if err != nil {
+			return from, err
+		}
+		for _, ev := range res.Events {
+			if err := w.write(eventRecord(ev)); err != nil {
+				return from, err
+			}
+			from = ev.Pos + 1
+			printed++
+		}
+		if len(res.Events) < page || from > res.Head {
+			break
+		}
+	}
+	return from, nil
+}

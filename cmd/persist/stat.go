@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+var statCmd = &command{
+	name:    "stat",
+	args:    "",
+	summary: "print what the store holds and what its last recovery did",
+	detail: `
+Prints one record: streams, events, kv keys and revision, and for the file
+backend the log's segments and bytes, the last LSN and the report of the
+recovery that opening the store just ran (:recovery).`,
+	example: `  persist stat`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
+		return func(ctx context.Context, m *Main, g *globals, args []string) error {
+			if len(args) != 0 {
+				return usagef("stat", "unexpected argument %q", args[0])
+			}
+			b, err := m.open(ctx, g, false)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			r, err := statRecord(effect.Handle(ctx, b), b)
+			if err != nil {
+				return err
+			}
+			return writeOne(m, g, r)
+		}
+	},
+}
+
+// statter is a backend that summarises itself (the file backend does).
+type statter interface {
+	statRecord() record
+}
+
+// statRecord counts through the operations of package ops, which every
+// backend answers, and adds what a statter knows.
+func statRecord(p *effect.P, b ops.Backend) (record, error) {
+	if s, ok := b.(statter); ok {
+		return s.statRecord(), nil
+	}
+	streams := 0
+	if err := eachStream(p, "", func(ops.StreamInfo) error { streams++; return nil }); err != nil {
+		return nil, err
+	}
+	all, err := effect.Perform(p, ops.ReadAll{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	keys, after := 0, ""
+	for {
+		res, err := effect.Perform(p, ops.KvList{After: after, Limit: ops.MaxPage})
+		if err != nil {
+			return nil, err
+		}
+		keys += len(res.Entries)
+		if len(res.Entries) > 0 {
+			after = res.Entries[len(res.Entries)-1].Key
+		}
+		if !res.More {
+			break
+		}
+	}
+	return record{{"streams", streams}, {"events", all.Head}, {"kv-keys", keys}}, nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// envTestClock, when set to an RFC 3339 time, is the clock of the file
+// backend: every event is stamped with it. Script tests set it so that
+// their output is reproducible.
+const envTestClock = "PERSIST_TEST_CLOCK"
+
+// fileStore is the file backend on the real operating system: an
+// ops.Backend that also summarises itself for stat.
+type fileStore struct {
+	store *file.Store
+	os    *platform.OS
+}
+
+var _ ops.Backend = (*fileStore)(nil)
+
+// platformOS is the operating system as the command sees it: the real one,
+// with the test clock when envTestClock is set.
+func platformOS(getenv func(string) string) (*platform.OS, error) {
+	h := &platform.OS{}
+	if s := getenv(envTestClock); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envTestClock, err)
+		}
+		h.Now = func() time.Time { return t }
+	}
+	return h, nil
+}
+
+// openFile opens the file backend in dir; opts come from the global flags.
+func openFile(ctx context.Context, dir string, opts file.Options, getenv func(string) string) (*fileStore, error) {
+	h, err := platformOS(getenv)
+	if err != nil {
+		return nil, err
+	}
+	s, err := file.Open(effect.Handle(ctx, h), dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &fileStore{store: s, os: h}, nil
+}
+
+// Handle answers the operations of package ops, the store's IO going to the
+// operating system. Only a wait follows the caller's context: a commit,
+// once queued, runs to its end.
+func (f *fileStore) Handle(p *effect.P, e effect.Effect) (any, error) {
+	ctx := context.Background()
+	if _, ok := e.(ops.Wait); ok && p != nil {
+		ctx = p.Context()
+	}
+	return f.store.Handle(effect.Handle(ctx, f.os), e)
+}
+
+// Close closes the store and releases the data directory.
+func (f *fileStore) Close() error {
+	return f.store.Close(effect.Handle(context.Background(), f.os))
+}
+
+func (f *fileStore) statRecord() record {
+	st := f.store.Stats()
+	return record{
+		{"streams", st.Streams},
+		{"events", st.Events},
+		{"commits", st.Commits},
+		{"kv-keys", st.KvKeys},
+		{"revision", st.Revision},
+		{"lsn", st.LSN},
+		{"segments", st.Segments},
+		{"bytes", st.LogBytes},
+		{"snapshots", st.Snapshots},
+		{"failed", st.Failed},
+		{"recovery", recoveryRecord(f.store.Recovery())},
+	}
+}
+
+func recoveryRecord(r file.RecoveryReport) record {
+	rec := record{
+		{"created", r.Created},
+		{"segments", r.Segments},
+		{"records", r.Records},
+		{"commits", r.Commits},
+		{"events", r.Events},
+		{"lsn", r.LSN},
+		{"removed-tmp", r.RemovedTmp},
+		{"rolled", r.Rolled},
+		{"checkpoint", r.Checkpoint},
+	}
+	if r.Truncated != nil {
+		rec = append(rec, field{"truncated", tornRecord(r.Truncated)})
+	}
+	return rec
+}
+
+func tornRecord(t *file.TornTail) record {
+	return record{
+		{"file", t.File},
+		{"offset", t.Offset},
+		{"bytes", t.Bytes},
+		{"kept-in", t.KeptIn},
+		{"reason", t.Reason},
+	}
+}
+
+// errNoDir is the error of a command that reads a data directory that is
+// not there.
+var errNoDir = errors.New("no data directory (append something first, or set --dir)")
+
+// errLocked is the error of opening a data directory another process has
+// open.
+var errLocked = errors.New("in use by another process (one process at a time opens a data directory)")
+
+// requireDir refuses a data directory that is missing or not a directory.
+func requireDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case os.IsNotExist(err):
+		return fmt.Errorf("open %s: %w", dir, errNoDir)
+	case err != nil:
+		return fmt.Errorf("open %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("open %s: not a directory", dir)
+	}
+	return nil
+}

@@ -133,12 +133,16 @@ func newP(ctx context.Context, host suspender, hs []Handler) *P {
 func (p *P) Context() context.Context { return p.ctx }
 
 // Perform performs op and returns its answer: asks the handlers from the
-// innermost out, then the host of a stepped program.
+// innermost out, then the host of a stepped program. A nil answer is the
+// zero value of R.
 func Perform[R any](p *P, op Op[R]) (R, error) {
 	var zero R
 	v, err := p.Send(op)
 	if err != nil {
 		return zero, err
+	}
+	if v == nil {
+		return zero, nil
 	}
 	r, ok := v.(R)
 	if !ok {

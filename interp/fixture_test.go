@@ -108,10 +108,10 @@ func (s *store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		defer s.mu.Unlock()
 		ent, ok := s.kv[op.Key]
 		if !ok {
-			return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key}}, nil
+			return (*ops.KvEntry)(nil), nil
 		}
 		ent.Value = append([]byte(nil), ent.Value...)
-		return ops.KvGetResult{Entry: ent, Found: true}, nil
+		return &ent, nil
 	}
 	return nil, effect.ErrUnhandled
 }
@@ -198,7 +198,10 @@ func orders(p *effect.P) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read count: %w", err)
 	}
-	return fmt.Sprintf("head %d, count %s at revision %d", head, got.Entry.Value, put.Revision), nil
+	if got == nil {
+		return "", fmt.Errorf("read count: orders/count is absent")
+	}
+	return fmt.Sprintf("head %d, count %s at revision %d", head, got.Value, put.Revision), nil
 }
 
 // lineWriter collects what is written to it, one Write call per element.

@@ -51,7 +51,7 @@ const (
 (persist/append {:events [{:data "{\"order\":1}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "1" :stream "orders"}) => {:first-pos 2 :first-seq 2 :head 2 :last-pos 2 :stream "orders"}
 (persist/append {:events [{:data "{\"order\":2}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "2" :stream "orders"}) => {:first-pos 3 :first-seq 3 :head 3 :last-pos 3 :stream "orders"}
 (persist/kv-put {:expect "no-stream" :key "orders/count" :value "3"}) => {:existed false :key "orders/count" :revision 1}
-(persist/kv-get {:key "orders/count"}) => {:entry {:key "orders/count" :revision 1 :value "3"} :found true}
+(persist/kv-get {:key "orders/count"}) => {:key "orders/count" :revision 1 :value "3"}
 `
 	wantOuterTrace = `(io/write {:data "orders placed {\"order\":0}\n" :file "log"}) => 26
 (io/fsync {:file "log"}) => {}

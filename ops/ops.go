@@ -95,17 +95,12 @@ type WaitResult struct {
 	Passed bool
 }
 
-// KvGet reads a key.
+// KvGet reads a key: its entry, or nil when the key is absent. The answer
+// is pointer-shaped so that performing it in place allocates nothing beyond
+// the entry itself.
 type KvGet struct {
-	effect.Returns[KvGetResult]
+	effect.Returns[*KvEntry]
 	Key string
-}
-
-// KvGetResult is the entry; Found is false (and Entry zero but for Key) when
-// the key is absent.
-type KvGetResult struct {
-	Entry KvEntry
-	Found bool
 }
 
 // KvPut sets a key's value if Expect holds for its revision.

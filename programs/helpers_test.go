@@ -169,5 +169,8 @@ func kvValue(t testing.TB, store *mem.Store, key string) (string, bool) {
 	t.Helper()
 	r, err := store.KvGet(ops.KvGet{Key: key})
 	require.NoError(t, err)
-	return string(r.Entry.Value), r.Found
+	if r == nil {
+		return "", false
+	}
+	return string(r.Value), true
 }

@@ -12,10 +12,10 @@ import (
 // An absent key gives an entry with only Key set, and false.
 func Get(p *effect.P, key string) (ops.KvEntry, bool, error) {
 	r, err := effect.Perform(p, ops.KvGet{Key: key})
-	if err != nil {
-		return ops.KvEntry{}, false, err
+	if err != nil || r == nil {
+		return ops.KvEntry{Key: key}, false, err
 	}
-	return r.Entry, r.Found, nil
+	return *r, true, nil
 }
 
 // Put performs persist/kv-put without an expectation: it sets the key's

@@ -201,7 +201,7 @@ func TestCatchesNonAtomicCommit(t *testing.T) {
 // aliasingKv answers kv-get from a cache it hands out as it is.
 func aliasingKv() func(next ops.Backend, p *effect.P, e effect.Effect) (any, error) {
 	var mu sync.Mutex
-	cache := map[string]ops.KvGetResult{}
+	cache := map[string]*ops.KvEntry{}
 	return func(next ops.Backend, p *effect.P, e effect.Effect) (any, error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -212,7 +212,7 @@ func aliasingKv() func(next ops.Backend, p *effect.P, e effect.Effect) (any, err
 			}
 			v, err := next.Handle(p, e)
 			if err == nil {
-				cache[op.Key] = v.(ops.KvGetResult)
+				cache[op.Key] = v.(*ops.KvEntry)
 			}
 			return v, err
 		case ops.KvPut, ops.KvDelete, ops.Commit:

@@ -82,8 +82,10 @@ func consistent(e *Env) {
 		switch {
 		case err != nil:
 			e.Errorf("consistency: kv-get %q: %v", kv.Key, err)
-		case !g.Found || g.Entry.Revision != kv.Revision || !bytes.Equal(g.Entry.Value, kv.Value):
-			e.Errorf("consistency: kv-get %q gives %+v (found %v), the listing %+v", kv.Key, g.Entry, g.Found, kv)
+		case g == nil:
+			e.Errorf("consistency: kv-get %q finds nothing, the listing %+v", kv.Key, kv)
+		case g.Revision != kv.Revision || !bytes.Equal(g.Value, kv.Value):
+			e.Errorf("consistency: kv-get %q gives %+v, the listing %+v", kv.Key, *g, kv)
 		}
 	}
 }

@@ -54,12 +54,22 @@ func mustRead(e *Env, stream string, from uint64, limit int) ops.ReadResult {
 	return r
 }
 
-func mustGet(e *Env, key string) ops.KvGetResult {
+// gotKey is a kv-get answer in a shape convenient for checks: the entry
+// (zero but for Key when absent) and whether it was found.
+type gotKey struct {
+	Entry ops.KvEntry
+	Found bool
+}
+
+func mustGet(e *Env, key string) gotKey {
 	r, err := perform(e, ops.KvGet{Key: key})
 	if err != nil {
 		e.Fatalf("precondition: kv-get %q: %v", key, err)
 	}
-	return r
+	if r == nil {
+		return gotKey{Entry: ops.KvEntry{Key: key}}
+	}
+	return gotKey{Entry: *r, Found: true}
 }
 
 func mustHead(e *Env, stream string) uint64 {

@@ -228,8 +228,8 @@ func limitsAtLimit(e *Env) {
 	}
 	_, err = perform(e, ops.KvPut{Key: key, Value: data})
 	e.NoError(err, "kv-put at the limits")
-	g, err := perform(e, ops.KvGet{Key: key})
-	if e.NoError(err, "kv-get at the limits") {
+	if e.NoError(err, "kv-put at the limits (precondition of kv-get)") {
+		g := mustGet(e, key)
 		e.True(g.Found && sameBytes(data, g.Entry.Value), "value of MaxDataBytes under a key of MaxKeyBytes: found %v, %d bytes", g.Found, len(g.Entry.Value))
 	}
 	_, err = perform(e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: snap, Version: 1, Value: []byte("v")}})

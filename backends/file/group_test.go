@@ -168,7 +168,7 @@ func TestFailStopOnFdatasync(t *testing.T) {
 			rr := must(t, e, ops.Read{Stream: "s"})
 			assert.Equal(t, []string{"acked"}, datas(rr.Events))
 			assert.Equal(t, uint64(1), must(t, e, ops.ReadAll{}).Head)
-			assert.Equal(t, "v", string(must(t, e, ops.KvGet{Key: "k"}).Entry.Value))
+			assert.Equal(t, "v", string(must(t, e, ops.KvGet{Key: "k"}).Value))
 
 			// Reopen recovers and accepts appends with fresh LSNs.
 			lsn := e.s.Stats().LSN

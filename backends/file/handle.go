@@ -66,9 +66,9 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if e := s.st.kv[op.Key]; e != nil {
-			return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key, Value: cloneBytes(e.value), Revision: e.rev}, Found: true}, nil
+			return &ops.KvEntry{Key: op.Key, Value: cloneBytes(e.value), Revision: e.rev}, nil
 		}
-		return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key}}, nil
+		return (*ops.KvEntry)(nil), nil
 	case ops.KvList:
 		return s.kvList(op), nil
 	case ops.SnapshotRead:

@@ -172,7 +172,7 @@ func TestLargeRecordsAndSmallSegments(t *testing.T) {
 		all := must(t, e, ops.ReadAll{From: 13, Limit: 3})
 		require.Len(t, all.Events, 3)
 		assert.Equal(t, "small", all.Events[0].Stream)
-		assert.Equal(t, big, must(t, e, ops.KvGet{Key: "k"}).Entry.Value)
+		assert.Equal(t, big, must(t, e, ops.KvGet{Key: "k"}).Value)
 	}
 	check()
 	e.reopen(opts)

@@ -139,12 +139,12 @@ func TestCommit(t *testing.T) {
 	assert.Equal(t, ops.Conflict{Key: "k1", Expected: ops.Exact(1), Actual: 2}, *c)
 	assert.Equal(t, uint64(2), must(t, e, ops.Head{Stream: "a"}))
 	assert.Equal(t, uint64(0), must(t, e, ops.Head{Stream: "c"}))
-	assert.False(t, must(t, e, ops.KvGet{Key: "k2"}).Found)
+	assert.Nil(t, must(t, e, ops.KvGet{Key: "k2"}))
 
 	e.reopen(Options{})
 	got := must(t, e, ops.KvGet{Key: "k1"})
-	assert.Equal(t, ops.KvGetResult{Entry: ops.KvEntry{Key: "k1", Value: []byte("x"), Revision: 2}, Found: true}, got)
-	assert.Equal(t, ops.KvGetResult{Entry: ops.KvEntry{Key: "k0"}}, must(t, e, ops.KvGet{Key: "k0"}))
+	assert.Equal(t, &ops.KvEntry{Key: "k1", Value: []byte("x"), Revision: 2}, got)
+	assert.Nil(t, must(t, e, ops.KvGet{Key: "k0"}))
 	all := must(t, e, ops.ReadAll{})
 	assert.Equal(t, []string{"1", "2", "3"}, datas(all.Events))
 	assert.Equal(t, uint64(3), all.Head)
@@ -265,9 +265,9 @@ func TestCopiesBytes(t *testing.T) {
 	rr := must(t, e, ops.Read{Stream: "s"})
 	assert.Equal(t, "original", string(rr.Events[0].Data))
 	g := must(t, e, ops.KvGet{Key: "k"})
-	assert.Equal(t, "value", string(g.Entry.Value))
-	copy(g.Entry.Value, "ZZZZZ")
-	assert.Equal(t, "value", string(must(t, e, ops.KvGet{Key: "k"}).Entry.Value))
+	assert.Equal(t, "value", string(g.Value))
+	copy(g.Value, "ZZZZZ")
+	assert.Equal(t, "value", string(must(t, e, ops.KvGet{Key: "k"}).Value))
 }
 
 func TestWait(t *testing.T) {

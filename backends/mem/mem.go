@@ -465,21 +465,21 @@ func (s *Store) Wait(p *effect.P, op ops.Wait) (ops.WaitResult, error) {
 }
 
 // KvGet answers persist/kv-get.
-func (s *Store) KvGet(op ops.KvGet) (ops.KvGetResult, error) {
+func (s *Store) KvGet(op ops.KvGet) (*ops.KvEntry, error) {
 	if err := op.Validate(); err != nil {
-		return ops.KvGetResult{}, err
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ops.KvGetResult{}, ops.ErrClosed
+		return nil, ops.ErrClosed
 	}
 	e, ok := s.kv[op.Key]
 	if !ok {
-		return ops.KvGetResult{Entry: ops.KvEntry{Key: op.Key}}, nil
+		return nil, nil
 	}
 	e.Value = clone(e.Value)
-	return ops.KvGetResult{Entry: e, Found: true}, nil
+	return &e, nil
 }
 
 // KvList answers persist/kv-list.

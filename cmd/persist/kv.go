@@ -44,10 +44,10 @@ var kvGetCmd = &command{
 			if err != nil {
 				return err
 			}
-			if !res.Found {
+			if res == nil {
 				return fmt.Errorf("kv get %q: %w", op.Key, ErrNotFound)
 			}
-			return writeOne(m, g, kvRecord(res.Entry))
+			return writeOne(m, g, kvRecord(*res))
 		}
 	},
 }

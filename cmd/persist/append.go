@@ -39,21 +39,18 @@ they were stored. A data literal starting with "-" goes after "--".`,
 			if err != nil {
 				return err
 			}
-			b, err := m.open(ctx, g, true)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			res, err := effect.Perform(effect.Handle(ctx, b), op)
-			if err != nil {
-				return err
-			}
-			return writeOne(m, g, record{
-				{"stream", res.Stream},
-				{"first-seq", res.FirstSeq},
-				{"head", res.Head},
-				{"first-pos", res.FirstPos},
-				{"last-pos", res.LastPos},
+			return m.withStore(ctx, g, true, func(p *effect.P, _ ops.Backend) error {
+				res, err := effect.Perform(p, op)
+				if err != nil {
+					return err
+				}
+				return writeOne(m, g, record{
+					{"stream", res.Stream},
+					{"first-seq", res.FirstSeq},
+					{"head", res.Head},
+					{"first-pos", res.FirstPos},
+					{"last-pos", res.LastPos},
+				})
 			})
 		}
 	},

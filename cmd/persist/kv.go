@@ -35,19 +35,16 @@ var kvGetCmd = &command{
 			if err := op.Validate(); err != nil {
 				return err
 			}
-			b, err := m.open(ctx, g, false)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			res, err := effect.Perform(effect.Handle(ctx, b), op)
-			if err != nil {
-				return err
-			}
-			if res == nil {
-				return fmt.Errorf("kv get %q: %w", op.Key, ErrNotFound)
-			}
-			return writeOne(m, g, kvRecord(*res))
+			return m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
+				res, err := effect.Perform(p, op)
+				if err != nil {
+					return err
+				}
+				if res == nil {
+					return fmt.Errorf("kv get %q: %w", op.Key, ErrNotFound)
+				}
+				return writeOne(m, g, kvRecord(*res))
+			})
 		}
 	},
 }
@@ -116,16 +113,13 @@ func kvChange(ctx context.Context, m *Main, g *globals, op interface {
 	if err := op.Validate(); err != nil {
 		return err
 	}
-	b, err := m.open(ctx, g, true)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	res, err := effect.Perform(effect.Handle(ctx, b), op)
-	if err != nil {
-		return err
-	}
-	return writeOne(m, g, record{{"key", res.Key}, {"revision", res.Revision}, {"existed", res.Existed}})
+	return m.withStore(ctx, g, true, func(p *effect.P, _ ops.Backend) error {
+		res, err := effect.Perform(p, op)
+		if err != nil {
+			return err
+		}
+		return writeOne(m, g, record{{"key", res.Key}, {"revision", res.Revision}, {"existed", res.Existed}})
+	})
 }
 
 var kvLsCmd = &command{
@@ -142,30 +136,26 @@ var kvLsCmd = &command{
 			if err := (ops.KvList{Prefix: *prefix}).Validate(); err != nil {
 				return err
 			}
-			b, err := m.open(ctx, g, false)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			p := effect.Handle(ctx, b)
-			w := newWriter(m.Stdout, g)
-			after := ""
-			for {
-				res, err := effect.Perform(p, ops.KvList{Prefix: *prefix, After: after, Limit: ops.MaxPage})
-				if err != nil {
-					return err
-				}
-				for _, e := range res.Entries {
-					if err := w.write(kvRecord(e)); err != nil {
-						return err
+			return m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
+				return m.printAll(g, func(w *writer) error {
+					after := ""
+					for {
+						res, err := effect.Perform(p, ops.KvList{Prefix: *prefix, After: after, Limit: ops.MaxPage})
+						if err != nil {
+							return err
+						}
+						for _, e := range res.Entries {
+							if err := w.write(kvRecord(e)); err != nil {
+								return err
+							}
+							after = e.Key
+						}
+						if !res.More {
+							return nil
+						}
 					}
-					after = e.Key
-				}
-				if !res.More {
-					break
-				}
-			}
-			return w.flush()
+				})
+			})
 		}
 	},
 }

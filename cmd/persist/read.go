@@ -27,17 +27,12 @@ is shown as its SX value (a JSON literal is shown as the equal SX value; with
 			if err := (ops.Read{Stream: args[0]}).Validate(); err != nil {
 				return err
 			}
-			b, err := m.open(ctx, g, false)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			w := newWriter(m.Stdout, g)
-			_, err = readStream(effect.Handle(ctx, b), w, args[0], *from, *limit)
-			if ferr := w.flush(); err == nil {
-				err = ferr
-			}
-			return err
+			return m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
+				return m.printAll(g, func(w *writer) error {
+					_, err := readStream(p, w, args[0], *from, *limit)
+					return err
+				})
+			})
 		}
 	},
 }

@@ -22,16 +22,13 @@ recovery that opening the store just ran (:recovery).`,
 			if len(args) != 0 {
 				return usagef("stat", "unexpected argument %q", args[0])
 			}
-			b, err := m.open(ctx, g, false)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			r, err := statRecord(effect.Handle(ctx, b), b)
-			if err != nil {
-				return err
-			}
-			return writeOne(m, g, r)
+			return m.withStore(ctx, g, false, func(p *effect.P, b ops.Backend) error {
+				r, err := statRecord(p, b)
+				if err != nil {
+					return err
+				}
+				return writeOne(m, g, r)
+			})
 		}
 	},
 }

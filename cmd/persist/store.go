@@ -136,3 +136,30 @@ func requireDir(dir string) error {
 	}
 	return nil
 }
+
+// withStore opens the data directory's store (creating it when create is
+// set), runs fn on a perform handle that reaches it, and closes it. An error
+// from closing is the answer when fn succeeded.
+func (m *Main) withStore(ctx context.Context, g *globals, create bool, fn func(p *effect.P, b ops.Backend) error) (err error) {
+	b, err := m.open(ctx, g, create)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := b.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %s: %w", g.dir, cerr)
+		}
+	}()
+	return fn(effect.Handle(ctx, b), b)
+}
+
+// printAll runs fn with a writer on standard output and flushes it, also
+// after fn failed, so that what was printed before the failure shows.
+func (m *Main) printAll(g *globals, fn func(w *writer) error) error {
+	w := newWriter(m.Stdout, g)
+	err := fn(w)
+	if ferr := w.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}

@@ -23,20 +23,13 @@ var streamsCmd = &command{
 			if err := (ops.Streams{Prefix: *prefix}).Validate(); err != nil {
 				return err
 			}
-			b, err := m.open(ctx, g, false)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			p := effect.Handle(ctx, b)
-			w := newWriter(m.Stdout, g)
-			err = eachStream(p, *prefix, func(s ops.StreamInfo) error {
-				return w.write(record{{"stream", s.Name}, {"head", s.Head}})
+			return m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
+				return m.printAll(g, func(w *writer) error {
+					return eachStream(p, *prefix, func(s ops.StreamInfo) error {
+						return w.write(record{{"stream", s.Name}, {"head", s.Head}})
+					})
+				})
 			})
-			if ferr := w.flush(); err == nil {
-				err = ferr
-			}
-			return err
 		}
 	},
 }

@@ -39,12 +39,9 @@ a data directory: the events it sees come through that same process.`,
 					return err
 				}
 			}
-			b, err := m.open(ctx, g, false)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			err = tail(effect.Handle(ctx, b), newWriter(m.Stdout, g), stream, *n, *follow)
+			err := m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
+				return tail(p, newWriter(m.Stdout, g), stream, *n, *follow)
+			})
 			if *follow && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return nil // interrupted: the normal end of tail -f
 			}

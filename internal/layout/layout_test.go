@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"backends/mock":        {"effect", "platform"},
 	"backends/postgres":    {"effect", "ops", "github.com/jackc/pgx/v5", "github.com/google/uuid"},
 	"backends/backendtest": {"*"},
+	"backends/crashtest":   {"*"},
 	"cmd/persist":          {"*"},
 	"internal/layout":      {},
 	"internal/scoreboard":  {},

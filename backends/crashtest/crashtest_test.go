@@ -1,0 +1,134 @@
+package crashtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/backends/mock"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
+)
+
+func TestCampaignOneWorkload(t *testing.T) {
+	sum, err := Run(context.Background(), Config{Seed: 1, Workloads: []string{"single"}, Draws: 1})
+	require.NoError(t, err)
+	for _, r := range sum.Failed {
+		t.Error(r.Report())
+	}
+	assert.Greater(t, sum.Cases, 1000)
+	for _, f := range Faults() {
+		assert.Positive(t, sum.PerFault[f], "fault %s never drawn", f)
+	}
+	assert.Positive(t, sum.Outcomes[outIntact])
+	assert.Positive(t, sum.Outcomes[outCorrupt], "damage at rest is detected")
+	var b strings.Builder
+	sum.Print(&b)
+	assert.Contains(t, b.String(), "per fault: drop ")
+}
+
+func TestPlanIsWhatRunChecks(t *testing.T) {
+	cfg := Config{Seed: 2, Workloads: []string{"empty", "kv"}, Faults: []string{"torn", "bitflip", "fsync-eio"}, Draws: 1, RunDraws: 2}
+	plan, err := Plan(context.Background(), cfg)
+	require.NoError(t, err)
+	planned := map[string]bool{}
+	for _, c := range plan {
+		planned[c.Key()] = true
+	}
+	checked := map[string]bool{}
+	cfg.OnResult = func(r Result) { checked[r.Case.Key()] = true }
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Empty(t, sum.Failed)
+	assert.Equal(t, planned, checked)
+	assert.Equal(t, len(plan), sum.Cases)
+}
+
+func TestReplayOneCase(t *testing.T) {
+	c := Case{Seed: 4, Workload: "kv", At: 30, After: true, Fault: "prefix", Draw: 1}
+	assert.Equal(t, "go run ./cmd/persist crashtest --seed 4 --workload kv --at 30 --after --fault prefix --draw 1", c.Command())
+	assert.Equal(t, "kv:k30-after:prefix:d1", c.Key())
+	var got []Result
+	cfg := Single(c)
+	cfg.OnResult = func(r Result) { got = append(got, r) }
+	_, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, c, got[0].Case)
+	assert.NoError(t, got[0].Err)
+	// Same seed, same run.
+	var again []Result
+	cfg.OnResult = func(r Result) { again = append(again, r) }
+	_, err = Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, got[0].Detail, again[0].Detail)
+	assert.Equal(t, got[0].Outcome, again[0].Outcome)
+}
+
+func TestUnknownNames(t *testing.T) {
+	_, err := Run(context.Background(), Config{Workloads: []string{"nope"}})
+	assert.ErrorContains(t, err, `unknown workload "nope"`)
+	_, err = Run(context.Background(), Config{Faults: []string{"nope"}})
+	assert.ErrorContains(t, err, `unknown fault "nope"`)
+}
+
+// lyingDisk acknowledges every fdatasync without doing it: the
+// acknowledged appends are not durable, and the checks must say so.
+type lyingDisk struct{ disk effect.Handler }
+
+func (l lyingDisk) Handle(p *effect.P, e effect.Effect) (any, error) {
+	if _, ok := e.(platform.Fdatasync); ok {
+		return struct{}{}, nil
+	}
+	return l.disk.Handle(p, e)
+}
+
+func TestChecksCatchALyingDisk(t *testing.T) {
+	sum, err := Run(context.Background(), Config{
+		Seed: 3, Workloads: []string{"single"}, Faults: []string{"drop"}, Draws: 1,
+		Wrap: func(d effect.Handler) effect.Handler { return lyingDisk{d} },
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, sum.Failed, "acknowledged appends lost in a crash must be reported")
+	r := sum.Failed[0]
+	assert.Contains(t, r.Err.Error(), "missing")
+	assert.Contains(t, r.Report(), "replay: go run ./cmd/persist crashtest --seed 3 --workload single")
+}
+
+func TestProgramCrashRestart(t *testing.T) {
+	ctx := context.Background()
+	n, err := ProgramEffects(ctx, LedgerProgram, 7)
+	require.NoError(t, err)
+	require.Greater(t, n, 20)
+	kinds := mock.FaultKinds()
+	for k := range n {
+		f := mock.Fault{Kind: kinds[k%len(kinds)], Seed: uint64(k)}
+		out, err := RunProgram(ctx, LedgerProgram, 7, k, f)
+		if !assert.NoError(t, err, "crash at %d under %s", k, f) {
+			continue
+		}
+		assert.True(t, out.Crashed, "crash point %d is inside the run", k)
+		assert.Equal(t, "total 150 over 5 credits", out.Result)
+		assert.Positive(t, out.Live, "the re-run goes on live after the journal")
+	}
+}
+
+// A program that loses an acknowledged step is reported with the step.
+func TestProgramMissingStepIsNamed(t *testing.T) {
+	ctx := context.Background()
+	// On a disk that lies about fdatasync, a crash that drops everything
+	// unsynced loses appends the program saw acknowledged.
+	_, err := runProgramOn(ctx, LedgerProgram, 7, 30, mock.Fault{Kind: mock.Drop, Seed: 1}, func(d effect.Handler) effect.Handler { return lyingDisk{d} })
+	require.Error(t, err)
+	assert.Regexp(t, `acknowledged step \d+ is missing after the restart: \(persist/append`, err.Error())
+}
+
+func BenchmarkCampaign(b *testing.B) {
+	for b.Loop() {
+		_, err := Run(context.Background(), Config{Seed: 1, Workloads: []string{"kv"}, Draws: 1, Workers: 1})
+		require.NoError(b, err)
+	}
+}

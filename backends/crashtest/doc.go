@@ -1,0 +1,56 @@
+// Package crashtest crashes persist's file backend at every IO effect of
+// its workloads, restarts it on the disk the crash left, and checks the ten
+// invariants of RELIABILITY.md against an oracle of what was acknowledged,
+// refused and in doubt.
+//
+// A workload ([Workloads]) is a fixed sequence of commits, snapshots,
+// reads, clean reopens and crashes on a new store on the mock platform
+// (package mock). A campaign ([Run]) first runs each workload without
+// faults and counts its IO effects n; then, for every crash point k in
+// 0..n (a seeded sample of them for the large workloads), before and after
+// effect k, and for several draws of every fault, it builds the disk and
+// judges it:
+//
+//   - crash faults (drop, prefix, subset, torn, extend-zero,
+//     extend-garbage, dirs, keep) decide what of the unsynced state the
+//     crash keeps;
+//   - disk faults strike the disk a crash left: a bit flip or a zeroed
+//     sector at rest, a crash during the recovery (then a second crash
+//     under a drawn fault), an EIO or a misdirected read during recovery;
+//   - run faults strike the running store at effect k (fsync EIO that drops
+//     the pages, write EIO, ENOSPC, a short write, a misdirected write);
+//     the workload goes on and the machine crashes at its end.
+//
+// The judge ([checker]) opens copies of the disk and checks: every
+// acknowledged write present, byte-identical, at its seq and position;
+// nothing never issued; each write in doubt all there or all gone, the
+// survivors a prefix of the issue order (1-3); seqs 1..head without gap
+// (4); every read right or a typed error (5); two opens of one disk
+// identical, LSN included (6); the same state without store checkpoints
+// (7); recovery idempotent, also when a crash cuts it short (8); nothing
+// acknowledged after an IO error until a reopen (9, checked while the
+// workload runs); a new append after recovery at the next position and a
+// fresh LSN, durable at once (10). The model the state is compared with is
+// the fold of the surviving writes in issue order by the rules of package
+// ops.
+//
+// Disks damaged behind the store's back (bytes at rest, a misdirected
+// write) are judged leniently in one way only: the store may refuse them
+// with file.ErrCorrupt, or cut a damaged tail that its recovery report
+// names (the limit its package doc states); it may never serve wrong bytes
+// or silently serve less.
+//
+// Program-level: [RunProgram] runs a persistence program (such as
+// [LedgerProgram], written with package programs) stepped on the file
+// backend, crashes the machine at an IO effect, restarts the store on the
+// disk left, checks that every step the program saw acknowledged is there
+// (naming the step that is not), and re-runs the program with its recorded
+// journal (interp.Replay): the steps answered before the crash are
+// replayed, the rest performed anew, and the result and the store's
+// content must be those of a run without a crash.
+//
+// Every case is named by seed, workload, crash point, side, fault and
+// draw, and [Case.Command] is the one line that replays it with
+// `persist crashtest`. Same seed, same run: the mock platform's clock,
+// randomness and every fault draw come from the seed.
+package crashtest

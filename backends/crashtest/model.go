@@ -1,0 +1,277 @@
+package crashtest
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/ops"
+)
+
+// model is the reference state: the fold of the commits that survived, in
+// issue order, by the rules of package ops as the file backend applies
+// them. Event times are not modelled.
+type model struct {
+	streams map[string][]ops.Event // seq i at index i-1
+	log     []ops.Event            // position i at index i-1
+	kv      map[string]ops.KvEntry
+	rev     uint64
+	snaps   map[string]ops.Snapshot
+	// snapAlt, when not nil, lists per snapshot name the older generations
+	// a store may fall back to when the newest is damaged (or none).
+	snapAlt map[string][]ops.Snapshot
+}
+
+func newModel() *model {
+	return &model{streams: map[string][]ops.Event{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}}
+}
+
+func (m *model) head(stream string) uint64 { return uint64(len(m.streams[stream])) }
+
+func (m *model) kvRev(key string) uint64 { return m.kv[key].Revision }
+
+// retried reports whether every event of a is already stored where a
+// retry of it would find it, and its original result.
+func (m *model) retried(a ops.Append) (ops.AppendResult, bool) {
+	evs := m.streams[a.Stream]
+	k := uint64(len(a.Events))
+	for _, e := range a.Events {
+		if e.ID == uuid.Nil {
+			return ops.AppendResult{}, false
+		}
+	}
+	cur := uint64(len(evs))
+	var first uint64
+	switch a.Expect.Kind {
+	case ops.ExpectExact:
+		first = a.Expect.N + 1
+	case ops.ExpectNoStream:
+		first = 1
+	default:
+		if cur < k {
+			return ops.AppendResult{}, false
+		}
+		first = cur - k + 1
+	}
+	last := first + k - 1
+	if first == 0 || last > cur || evs[last-1].ID != a.Events[k-1].ID {
+		return ops.AppendResult{}, false
+	}
+	for i, e := range a.Events {
+		if evs[first-1+uint64(i)].ID != e.ID {
+			return ops.AppendResult{}, false
+		}
+	}
+	return ops.AppendResult{Stream: a.Stream, FirstSeq: first, Head: last, FirstPos: evs[first-1].Pos, LastPos: evs[last-1].Pos}, true
+}
+
+// apply applies c as the file backend does and returns its result, or the
+// conflict that rejects it (then nothing changes).
+func (m *model) apply(c ops.Commit) (ops.CommitResult, error) {
+	res := ops.CommitResult{}
+	if len(c.Appends) > 0 {
+		res.Appends = make([]ops.AppendResult, len(c.Appends))
+	}
+	if len(c.Kv) > 0 {
+		res.Kv = make([]ops.KvResult, len(c.Kv))
+	}
+	// Check every part against the state the parts before it leave: the
+	// overlay of heads and revisions.
+	heads := map[string]uint64{}
+	head := func(s string) uint64 {
+		if h, ok := heads[s]; ok {
+			return h
+		}
+		return m.head(s)
+	}
+	retried := make([]bool, len(c.Appends))
+	for i, a := range c.Appends {
+		if r, ok := m.retried(a); ok && head(a.Stream) == m.head(a.Stream) {
+			res.Appends[i], retried[i] = r, true
+			continue
+		}
+		if !a.Expect.Holds(head(a.Stream)) {
+			return ops.CommitResult{}, &ops.Conflict{Stream: a.Stream, Expected: a.Expect, Actual: head(a.Stream)}
+		}
+		heads[a.Stream] = head(a.Stream) + uint64(len(a.Events))
+	}
+	revs := map[string]uint64{}
+	for _, k := range c.Kv {
+		cur, ok := revs[k.Key]
+		if !ok {
+			cur = m.kvRev(k.Key)
+		}
+		if !k.Expect.Holds(cur) {
+			return ops.CommitResult{}, &ops.Conflict{Key: k.Key, Expected: k.Expect, Actual: cur}
+		}
+		if k.Delete {
+			revs[k.Key] = 0
+		} else {
+			revs[k.Key] = m.rev + 1
+		}
+	}
+	pos := uint64(len(m.log)) + 1
+	for i, a := range c.Appends {
+		if retried[i] {
+			continue
+		}
+		cur := m.head(a.Stream)
+		r := ops.AppendResult{Stream: a.Stream, FirstSeq: cur + 1, Head: cur + uint64(len(a.Events)), FirstPos: pos}
+		for j, e := range a.Events {
+			ev := ops.Event{ID: e.ID, Stream: a.Stream, Seq: cur + 1 + uint64(j), Pos: pos, Type: e.Type, Data: cloneNil(e.Data)}
+			m.streams[a.Stream] = append(m.streams[a.Stream], ev)
+			m.log = append(m.log, ev)
+			pos++
+		}
+		r.LastPos = pos - 1
+		res.Appends[i] = r
+	}
+	if len(c.Kv) > 0 {
+		m.rev++
+		res.Revision = m.rev
+		for i, k := range c.Kv {
+			_, existed := m.kv[k.Key]
+			res.Kv[i] = ops.KvResult{Key: k.Key, Revision: m.rev, Existed: existed}
+			if k.Delete {
+				delete(m.kv, k.Key)
+			} else {
+				m.kv[k.Key] = ops.KvEntry{Key: k.Key, Value: cloneNil(k.Value), Revision: m.rev}
+			}
+		}
+	}
+	return res, nil
+}
+
+func cloneNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// view is a store's whole content as read back through package ops.
+type view struct {
+	streams map[string][]ops.Event
+	heads   map[string]uint64
+	log     []ops.Event
+	kv      map[string]ops.KvEntry
+	snaps   map[string]ops.Snapshot // the names the workload wrote
+	lsn     uint64
+}
+
+// diff describes how v differs from m (event times aside), or "" when it
+// does not.
+func (m *model) diff(v *view) string {
+	var out []string
+	add := func(format string, args ...any) {
+		if len(out) < 8 {
+			out = append(out, fmt.Sprintf(format, args...))
+		}
+	}
+	names := map[string]bool{}
+	for s := range m.streams {
+		names[s] = true
+	}
+	for s := range v.streams {
+		names[s] = true
+	}
+	for _, s := range sortedKeys(names) {
+		want, got := m.streams[s], v.streams[s]
+		if uint64(len(want)) != v.heads[s] {
+			add("stream %q: head %d, want %d", s, v.heads[s], len(want))
+		}
+		for i := 0; i < max(len(want), len(got)); i++ {
+			switch {
+			case i >= len(got):
+				add("stream %q: seq %d (id %s) missing", s, want[i].Seq, want[i].ID)
+			case i >= len(want):
+				add("stream %q: seq %d (id %s) was never acknowledged nor in doubt", s, got[i].Seq, got[i].ID)
+			default:
+				if d := eventDiff(want[i], got[i]); d != "" {
+					add("stream %q: seq %d: %s", s, want[i].Seq, d)
+				}
+			}
+		}
+	}
+	if len(m.log) != len(v.log) {
+		add("global log: %d events, want %d", len(v.log), len(m.log))
+	} else {
+		for i := range m.log {
+			if d := eventDiff(m.log[i], v.log[i]); d != "" {
+				add("global log: position %d: %s", i+1, d)
+			}
+		}
+	}
+	keys := map[string]bool{}
+	for k := range m.kv {
+		keys[k] = true
+	}
+	for k := range v.kv {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		want, wok := m.kv[k]
+		got, gok := v.kv[k]
+		switch {
+		case !gok:
+			add("kv %q missing (want revision %d)", k, want.Revision)
+		case !wok:
+			add("kv %q present (revision %d), want absent", k, got.Revision)
+		case want.Revision != got.Revision || !bytes.Equal(want.Value, got.Value):
+			add("kv %q: revision %d value %q, want revision %d value %q", k, got.Revision, got.Value, want.Revision, want.Value)
+		}
+	}
+	for name, want := range m.snaps {
+		got, ok := v.snaps[name]
+		switch {
+		case m.snapAlt != nil && (!ok || slices.ContainsFunc(m.snapAlt[name], func(s ops.Snapshot) bool { return sameSnap(s, got) })):
+			// A fallback to an older generation of a damaged snapshot.
+		case !ok:
+			add("snapshot %q missing", name)
+		case !sameSnap(got, want):
+			add("snapshot %q: version %d seq %d, want version %d seq %d", name, got.Version, got.Seq, want.Version, want.Seq)
+		}
+	}
+	for name := range v.snaps {
+		if _, ok := m.snaps[name]; !ok {
+			add("snapshot %q present, want absent", name)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func sameSnap(a, b ops.Snapshot) bool {
+	return a.Name == b.Name && a.Version == b.Version && a.Seq == b.Seq && bytes.Equal(a.Value, b.Value)
+}
+
+func eventDiff(want, got ops.Event) string {
+	switch {
+	case want.ID != got.ID:
+		return fmt.Sprintf("id %s, want %s", got.ID, want.ID)
+	case want.Stream != got.Stream || want.Seq != got.Seq || want.Pos != got.Pos:
+		return fmt.Sprintf("at %s/%d pos %d, want %s/%d pos %d", got.Stream, got.Seq, got.Pos, want.Stream, want.Seq, want.Pos)
+	case want.Type != got.Type || !bytes.Equal(want.Data, got.Data):
+		return fmt.Sprintf("bytes differ: type %q data %q, want type %q data %q", got.Type, trim(got.Data), want.Type, trim(want.Data))
+	}
+	return ""
+}
+
+func trim(b []byte) []byte {
+	if len(b) > 24 {
+		return b[:24]
+	}
+	return b
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,273 @@
+package crashtest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/backends/mock"
+	"rose-ash.com/persist/ops"
+)
+
+// StepKind is what one step of a workload does.
+type StepKind uint8
+
+const (
+	// StepCommit performs Commit (an append, a kv change or several parts).
+	StepCommit StepKind = iota + 1
+	// StepSnapshot writes Snap.
+	StepSnapshot
+	// StepRead reads every stream, the global log and the kv back and
+	// checks them against what was acknowledged.
+	StepRead
+	// StepReopen closes the store cleanly and opens it again.
+	StepReopen
+	// StepCrash crashes the machine under Fault, restarts on the disk it
+	// left, and retries every append that was in doubt (idempotently, by
+	// its event IDs).
+	StepCrash
+)
+
+// Step is one step of a workload.
+type Step struct {
+	Kind   StepKind
+	Commit ops.Commit
+	Snap   ops.Snapshot
+	Fault  mock.FaultKind
+}
+
+// Workload is a fixed sequence of steps on a new store in one data
+// directory, then a clean close.
+type Workload struct {
+	Name string
+	Doc  string
+	Opts file.Options
+	// Sampled workloads are large: a campaign checks a seeded sample of
+	// their crash points rather than every one.
+	Sampled bool
+	Steps   []Step
+}
+
+// Dir is the data directory of every workload on the mock filesystem.
+const Dir = "/data"
+
+var segSize = int64(64 << 10) // the smallest segment the file backend takes
+
+// Workloads returns the workloads of RELIABILITY.md, by name.
+func Workloads() []*Workload {
+	return []*Workload{
+		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(),
+	}
+}
+
+// WorkloadNames lists the names of Workloads.
+func WorkloadNames() []string {
+	var out []string
+	for _, w := range Workloads() {
+		out = append(out, w.Name)
+	}
+	return out
+}
+
+// FindWorkload returns the workload called name.
+func FindWorkload(name string) (*Workload, error) {
+	for _, w := range Workloads() {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	return nil, fmt.Errorf("crashtest: unknown workload %q (have %s)", name, strings.Join(WorkloadNames(), ", "))
+}
+
+// id makes a deterministic event ID from a workload name and a number.
+func id(w string, n int) uuid.UUID {
+	var u uuid.UUID
+	copy(u[:8], w)
+	binary.BigEndian.PutUint64(u[8:], uint64(n))
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+type builder struct {
+	name string
+	n    int
+	w    *Workload
+}
+
+func build(name, doc string, opts file.Options) *builder {
+	if opts.SegmentSize == 0 {
+		opts.SegmentSize = segSize
+	}
+	return &builder{name: name, w: &Workload{Name: name, Doc: doc, Opts: opts}}
+}
+
+func (b *builder) ev(typ string, data string) ops.EventData {
+	b.n++
+	return ops.EventData{ID: id(b.name, b.n), Type: typ, Data: []byte(data)}
+}
+
+func (b *builder) evs(k int, format string) []ops.EventData {
+	out := make([]ops.EventData, k)
+	for i := range out {
+		out[i] = b.ev("t", fmt.Sprintf(format, b.n+1))
+	}
+	return out
+}
+
+func (b *builder) commit(c ops.Commit) *builder {
+	b.w.Steps = append(b.w.Steps, Step{Kind: StepCommit, Commit: c})
+	return b
+}
+
+func (b *builder) appendTo(stream string, expect ops.Expect, evs ...ops.EventData) *builder {
+	return b.commit(ops.Commit{Appends: []ops.Append{{Stream: stream, Expect: expect, Events: evs}}})
+}
+
+func (b *builder) step(s Step) *builder {
+	b.w.Steps = append(b.w.Steps, s)
+	return b
+}
+
+func wSingle() *Workload {
+	b := build("single", "single-stream appends, one event each", file.Options{})
+	for range 6 {
+		b.appendTo("orders", ops.Any(), b.ev("placed", fmt.Sprintf("{:order %d}", b.n+1)))
+	}
+	return b.w
+}
+
+func wMulti() *Workload {
+	b := build("multi", "interleaved multi-stream batches", file.Options{})
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "a", Events: b.evs(2, "a%d")},
+		{Stream: "b", Events: b.evs(1, "b%d")},
+	}})
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "b", Events: b.evs(3, "b%d")},
+		{Stream: "c", Events: b.evs(1, "c%d")},
+		{Stream: "a", Events: b.evs(1, "a%d")},
+	}})
+	b.appendTo("c", ops.Any(), b.evs(4, "c%d")...)
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "a", Events: b.evs(2, "a%d")},
+		{Stream: "c", Events: b.evs(2, "c%d")},
+	}})
+	return b.w
+}
+
+func wExpect() *Workload {
+	b := build("expect", "appends with expectations and conflicts, kv compare-and-set", file.Options{})
+	b.appendTo("acct", ops.NoStream(), b.ev("opened", "{}"))
+	b.appendTo("acct", ops.Exact(1), b.ev("credited", "{:n 10}"))
+	b.appendTo("acct", ops.Exact(1), b.ev("credited", "{:n 99}")) // conflict: head is 2
+	b.appendTo("acct", ops.NoStream(), b.ev("opened", "{}"))      // conflict: exists
+	b.appendTo("other", ops.Exists(), b.ev("x", "{}"))            // conflict: absent
+	b.appendTo("acct", ops.Exists(), b.ev("debited", "{:n 3}"))
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "bal", Value: []byte("7"), Expect: ops.NoStream()}}})
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "bal", Value: []byte("8"), Expect: ops.Exact(9)}}}) // conflict
+	b.commit(ops.Commit{Appends: []ops.Append{{Stream: "acct", Expect: ops.Exact(3), Events: b.evs(1, "e%d")}},
+		Kv: []ops.KvChange{{Key: "bal", Value: []byte("6"), Expect: ops.Exact(1)}}})
+	b.commit(ops.Commit{Appends: []ops.Append{{Stream: "acct", Expect: ops.Exact(2), Events: b.evs(1, "e%d")}},
+		Kv: []ops.KvChange{{Key: "bal", Value: []byte("0")}}}) // conflict on the append: nothing written
+	return b.w
+}
+
+func wKv() *Workload {
+	b := build("kv", "kv puts and deletes among appends", file.Options{})
+	put := func(k, v string) ops.KvChange { return ops.KvChange{Key: k, Value: []byte(v)} }
+	b.commit(ops.Commit{Kv: []ops.KvChange{put("user/1", "ann")}})
+	b.appendTo("log", ops.Any(), b.ev("login", "1"))
+	b.commit(ops.Commit{Kv: []ops.KvChange{put("user/2", "bob"), put("user/3", "cy")}})
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "user/2", Delete: true}}})
+	b.commit(ops.Commit{Appends: []ops.Append{{Stream: "log", Events: b.evs(2, "%d")}}, Kv: []ops.KvChange{put("user/1", "ann2"), {Key: "user/9", Delete: true}}})
+	b.commit(ops.Commit{Kv: []ops.KvChange{put("user/2", "")}})
+	b.appendTo("log", ops.Any(), b.ev("logout", "1"))
+	return b.w
+}
+
+func wEmpty() *Workload {
+	return build("empty", "an empty store: created, closed", file.Options{}).w
+}
+
+func wReads() *Workload {
+	b := build("reads", "appends with reads between them", file.Options{})
+	b.step(Step{Kind: StepRead})
+	for i := range 4 {
+		b.appendTo(fmt.Sprintf("s%d", i%2), ops.Any(), b.evs(2, "r%d")...)
+		b.step(Step{Kind: StepRead})
+	}
+	b.step(Step{Kind: StepReopen})
+	b.step(Step{Kind: StepRead})
+	b.appendTo("s0", ops.Any(), b.ev("t", "after reopen"))
+	b.step(Step{Kind: StepRead})
+	return b.w
+}
+
+func wRoll() *Workload {
+	b := build("roll", "tiny segments: appends that roll the log to new segments", file.Options{})
+	big := strings.Repeat("x", 9000)
+	for i := range 16 {
+		b.appendTo(fmt.Sprintf("s%d", i%3), ops.Any(), b.ev("big", fmt.Sprintf("%d:%s", i, big)))
+	}
+	b.w.Sampled = true
+	return b.w
+}
+
+func wSnapshot() *Workload {
+	b := build("snapshot", "snapshot cycles and store checkpoints, with reopens", file.Options{CheckpointBytes: 512})
+	for i := range 3 {
+		b.appendTo("p", ops.Any(), b.evs(2, "p%d")...)
+		b.step(Step{Kind: StepSnapshot, Snap: ops.Snapshot{Name: "proj", Version: 1, Seq: uint64(2 * (i + 1)), Value: []byte(fmt.Sprintf("state after %d", 2*(i+1)))}})
+		b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "cursor", Value: []byte(fmt.Sprint(i))}}})
+		if i == 1 {
+			b.step(Step{Kind: StepReopen})
+		}
+	}
+	b.step(Step{Kind: StepSnapshot, Snap: ops.Snapshot{Name: "other", Version: 2, Seq: 1, Value: []byte("o")}})
+	b.w.Sampled = true
+	return b.w
+}
+
+func wRestart() *Workload {
+	b := build("restart", "crash, recover, append, crash again, with retries of appends in doubt", file.Options{})
+	for i, f := range []mock.FaultKind{mock.Torn, mock.Prefix, mock.Dirs, mock.Drop} {
+		b.appendTo("s", ops.Any(), b.evs(1, "x%d")...)
+		b.commit(ops.Commit{Appends: []ops.Append{{Stream: "s", Events: b.evs(2, "y%d")}}, Kv: []ops.KvChange{{Key: "n", Value: []byte(fmt.Sprint(i))}}})
+		b.step(Step{Kind: StepCrash, Fault: f})
+	}
+	b.appendTo("s", ops.Any(), b.ev("t", "last"))
+	b.w.Sampled = true
+	return b.w
+}
+
+func wLarge() *Workload {
+	b := build("large", "records near the size limit", file.Options{})
+	b.appendTo("blob", ops.Any(), b.ev("big", strings.Repeat("L", ops.MaxDataBytes)))
+	b.appendTo("small", ops.Any(), b.ev("t", "after"))
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "k", Value: []byte(strings.Repeat("V", ops.MaxDataBytes-1))}}})
+	b.appendTo("small", ops.Any(), b.ev("t", "last"))
+	b.w.Sampled = true
+	return b.w
+}
+
+// snapshotNames lists the snapshot names a workload writes.
+func (w *Workload) snapshotNames() []string {
+	seen := map[string]bool{}
+	for _, s := range w.Steps {
+		if s.Kind == StepSnapshot {
+			seen[s.Snap.Name] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

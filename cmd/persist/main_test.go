@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PERSIST_DIR", "data")
 			env.Setenv(envTestClock, "2026-01-02T03:04:05Z")
+			setupSim(env)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -45,6 +46,11 @@ func TestScripts(t *testing.T) {
 			"genliteral": cmdGenliteral,
 			"waitlocked": cmdWaitlocked,
 			"exitcode":   cmdExitcode,
+			"sim":        cmdSim,
+			"fault":      cmdFault,
+			"crash":      cmdCrash,
+			"restart":    cmdRestart,
+			"disk":       cmdDisk,
 		},
 	})
 }

@@ -93,7 +93,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd,
-		statCmd, verifyCmd, dumpCmd, benchCmd,
+		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd,
 	}
 }
 

@@ -271,6 +271,9 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 	}
 	for i := len(lsns) - 1; i >= 0; i-- {
 		b, err := readFile(p, filepath.Join(s.logDir, ckptName(lsns[i])))
+		if s.readOnly && errors.Is(err, fs.ErrNotExist) {
+			continue // the writer removed it since the listing
+		}
 		if err != nil {
 			return resume{}, nil, false, fmt.Errorf("file: read checkpoint: %w", err)
 		}
@@ -278,6 +281,12 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 		if err != nil || r.lsn != lsns[i] {
 			s.report.CheckpointsSkipped++
 			continue // damaged: an older one, or a full replay
+		}
+		if s.readOnly && len(segIDs) > 0 && r.seg > segIDs[len(segIDs)-1] {
+			// Written after a roll the segment listing missed: use an
+			// older one (or replay) rather than list again.
+			s.report.CheckpointsSkipped++
+			continue
 		}
 		if len(segIDs) == 0 || r.seg < segIDs[0] || r.seg > segIDs[len(segIDs)-1] {
 			return resume{}, nil, false, corrupt(filepath.Join(s.logDir, ckptName(lsns[i])), 0,

@@ -27,6 +27,19 @@ func OpenDir(ctx context.Context, dir string, opts Options) (*DB, error) {
 	return &DB{store: s, os: h}, nil
 }
 
+// OpenDirReadOnly opens the store in dir on the real operating system for
+// reading only (see OpenReadOnly): it takes no lock, so it works beside
+// the process that has the store open, and follows what that process
+// writes. ctx bounds the recovery only.
+func OpenDirReadOnly(ctx context.Context, dir string, opts Options) (*DB, error) {
+	h := &platform.OS{}
+	s, err := OpenReadOnly(effect.Handle(ctx, h), dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{store: s, os: h}, nil
+}
+
 // Handle answers the operations of package ops. The store's IO goes to the
 // operating system. Only Wait honours the context of p: a commit, once
 // queued, runs to its end (a cancelled write would leave the store failed).

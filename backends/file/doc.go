@@ -14,7 +14,7 @@
 // # Directory layout
 //
 //	IDENTITY                     "persist store <32 hex digits>\n": the store's random id
-//	LOCK                         held with an exclusive lock while the store is open
+//	LOCK                         held with an exclusive lock while the store is open for writing
 //	log/seg-<16 hex digits>.log  segments, ids 1, 2, 3, ... without gaps
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
@@ -23,7 +23,8 @@
 //
 // IDENTITY is written once: to IDENTITY.tmp, fsync, rename, directory fsync.
 // A second opener of the directory gets "file: data directory ... is locked
-// by another process" (matching platform.ErrLocked).
+// by another process" (matching platform.ErrLocked); a read-only opener
+// ([OpenReadOnly]) takes no lock and may run beside the writer.
 //
 // # Records
 //
@@ -188,6 +189,44 @@
 // directory fsync) and only then deletes generations older than the
 // previous one. SnapshotRead serves the newest generation that validates,
 // falls back to the previous one, and returns ErrCorrupt when none does.
+//
+// # Read-only followers
+//
+// [OpenReadOnly] ([OpenDirReadOnly] on the real operating system) opens a
+// store for reading beside the process that has it open for writing,
+// which may be another process. It takes no lock and writes nothing at
+// all: no directory, IDENTITY, checkpoint, tmp removal or cut; a missing
+// directory, or one without IDENTITY, is an error matching fs.ErrNotExist.
+// It loads the newest valid checkpoint (one the writer removes meanwhile,
+// or one past the segments it listed, is skipped) and replays the log as
+// Open does, with one difference: in the last segment the first record
+// that does not validate is the current end of the log, whatever follows
+// it, since the writer may be writing it. Damage in sealed segments, and
+// in records a checkpoint covers, is ErrCorrupt as in Open. Every write
+// (Append, Commit, KvPut, KvDelete, SnapshotWrite) returns ErrReadOnly and
+// writes nothing.
+//
+// Read, ReadAll, Head, Streams, KvGet and KvList first catch up: they read
+// the frame at the end of the log as last seen, and only when it is not
+// zero (segments are preallocated, so the size says nothing) scan on from
+// there, applying each newly valid record to the index exactly as replay
+// does (LSN, chain and sequence checks included), and, after a seal, open
+// the next segment once the writer has created it. A catch-up that finds
+// nothing new costs one pread. Wait polls: catch up, check, sleep 50 ms,
+// until the head passes, the timeout elapses, the context ends or the
+// store closes. SnapshotRead lists the snapshot files again first. Stats
+// and Recovery do no IO: they tell what the last catch-up saw. Close only
+// closes the follower's files.
+//
+// A follower sees only complete records whose CRC validates; a record the
+// writer is half-way through writing is the end of the log until it is
+// whole. The writer acknowledges a commit only after its fdatasync, but a
+// follower on the same machine reads through the same page cache, so it
+// may see a record an instant before the writer acknowledges it (and,
+// should the fdatasync then fail, a record the writer never acknowledges:
+// the writer fails, cuts it back, and a follower that saw it must be
+// reopened, as its log no longer continues where it looks). A follower on
+// another machine (a network filesystem) is not supported.
 //
 // # Decisions where package ops is silent
 //

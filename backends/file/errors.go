@@ -11,6 +11,9 @@ var (
 	// ErrFailed is returned for every write after an IO error on a write or
 	// a sync: the store refuses writes until it is reopened.
 	ErrFailed = errors.New("file: store failed after an IO error; reopen to recover")
+	// ErrReadOnly is returned for every write to a store opened with
+	// OpenReadOnly; nothing is written.
+	ErrReadOnly = errors.New("file: store opened read-only")
 )
 
 // CorruptError names the file and byte offset of damaged data.

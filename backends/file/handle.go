@@ -21,12 +21,29 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		return nil, err
 	}
 	if w, ok := e.(ops.Wait); ok {
+		if s.readOnly {
+			return s.waitFollow(p, w)
+		}
 		return s.wait(p, w)
 	}
 	s.opMu.RLock()
 	defer s.opMu.RUnlock()
 	if s.closed.Load() {
 		return nil, ops.ErrClosed
+	}
+	if s.readOnly {
+		switch e.(type) {
+		case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.SnapshotWrite:
+			return nil, ErrReadOnly
+		case ops.Read, ops.ReadAll, ops.Head, ops.Streams, ops.KvGet, ops.KvList:
+			if err := s.catchUp(p); err != nil {
+				return nil, err
+			}
+		case ops.SnapshotRead:
+			if err := s.snaps.reload(p); err != nil {
+				return nil, err
+			}
+		}
 	}
 	switch op := e.(type) {
 	case ops.Append:

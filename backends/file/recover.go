@@ -57,6 +57,7 @@ type segReader struct {
 	size   int64
 	buf    []byte
 	bufOff int64
+	window int // bytes read ahead; readWindow when 0
 }
 
 // at returns up to n bytes at off (fewer only where the file ends).
@@ -64,7 +65,11 @@ func (r *segReader) at(off int64, n int) ([]byte, error) {
 	if off >= r.bufOff && off+int64(n) <= r.bufOff+int64(len(r.buf)) {
 		return r.buf[off-r.bufOff : off-r.bufOff+int64(n)], nil
 	}
-	want := int64(max(n, readWindow))
+	window := r.window
+	if window == 0 {
+		window = readWindow
+	}
+	want := int64(max(n, window))
 	if off+want > r.size {
 		want = max(r.size-off, 0)
 	}
@@ -250,6 +255,11 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 // checkpoint when there is one, cuts a torn tail, and readies the active
 // segment.
 func (s *Store) recover(p *effect.P, ids []uint64) error {
+	if len(ids) == 0 && s.readOnly {
+		// The writer has made the identity but not yet segment 1.
+		s.follow.rp = &replayer{st: s.st, store: s.id}
+		return nil
+	}
 	if len(ids) == 0 {
 		s.report.Created = true
 		return s.startSegment(p, 1, 0)
@@ -288,7 +298,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 		if i > 0 && id != ids[i-1]+1 {
 			return corrupt(path, 0, "segment %d is missing", ids[i-1]+1)
 		}
-		fd, err := openSegmentFile(p, path)
+		fd, err := s.openSegment(p, path)
 		if err != nil {
 			return fmt.Errorf("file: open segment %d: %w", id, err)
 		}
@@ -352,6 +362,13 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			case end != size:
 				return corrupt(path, end, "%d bytes after the seal record", size-end)
 			}
+			continue
+		}
+		if s.readOnly {
+			// Another process may be writing this segment: the first
+			// record that does not validate is the current end, never a
+			// tail to cut (see follow.go).
+			s.follow.seg, s.follow.end, s.follow.sealed, s.follow.rp = seg, end, sealed, rp
 			continue
 		}
 		if end == 0 {

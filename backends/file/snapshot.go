@@ -40,6 +40,10 @@ type snapshots struct {
 	mu    sync.RWMutex
 	files map[string][]snapFile // oldest first
 	gen   uint64
+	// follow is set on a read-only store: another process writes the
+	// snapshots, so the listing is refreshed before each read and a file
+	// removed since is skipped.
+	follow bool
 }
 
 func snapKey(name string) string {
@@ -76,6 +80,19 @@ func (ss *snapshots) load(p *effect.P, dir string) error {
 	for _, fs := range ss.files {
 		sort.Slice(fs, func(i, j int) bool { return fs[i].gen < fs[j].gen })
 	}
+	return nil
+}
+
+// reload lists the snapshot files again (a read-only store, whose writer
+// is another process).
+func (ss *snapshots) reload(p *effect.P) error {
+	var fresh snapshots
+	if err := fresh.load(p, ss.dir); err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	ss.files, ss.gen = fresh.files, fresh.gen
+	ss.mu.Unlock()
 	return nil
 }
 
@@ -182,6 +199,9 @@ func (ss *snapshots) read(p *effect.P, name string) (ops.SnapshotResult, error) 
 	var firstErr error
 	for i := len(files) - 1; i >= 0; i-- {
 		b, err := readFile(p, files[i].path)
+		if ss.follow && errors.Is(err, fs.ErrNotExist) {
+			continue // an older generation the writer has removed
+		}
 		if err != nil {
 			return ops.SnapshotResult{}, fmt.Errorf("file: read snapshot %q: %w", name, err)
 		}

@@ -132,6 +132,11 @@ type Store struct {
 	ckptBytes int64  // log bytes when it was written
 
 	snaps snapshots
+
+	// A read-only store (OpenReadOnly) follows the log another process
+	// writes; it has no active segment and writes nothing.
+	readOnly bool
+	follow   follower
 }
 
 var _ effect.Handler = (*Store)(nil)
@@ -144,7 +149,17 @@ func Open(p *effect.P, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	start := time.Now()
-	s := &Store{
+	s := newStore(dir, opts)
+	if err := s.open(p); err != nil {
+		s.release(p)
+		return nil, err
+	}
+	s.report.Duration = time.Since(start)
+	return s, nil
+}
+
+func newStore(dir string, opts Options) *Store {
+	return &Store{
 		dir:      dir,
 		logDir:   filepath.Join(dir, logDir),
 		snapDir:  filepath.Join(dir, snapDir),
@@ -154,12 +169,6 @@ func Open(p *effect.P, dir string, opts Options) (*Store, error) {
 		segs:     make(map[uint64]*segment),
 		notify:   make(chan struct{}),
 	}
-	if err := s.open(p); err != nil {
-		s.release(p)
-		return nil, err
-	}
-	s.report.Duration = time.Since(start)
-	return s, nil
 }
 
 func (s *Store) open(p *effect.P) error {
@@ -389,6 +398,10 @@ func (s *Store) segment(id uint64) (*segment, error) {
 	return seg, nil
 }
 
-func openSegmentFile(p *effect.P, path string) (platform.FD, error) {
+// openSegment opens a segment file, for reading only on a read-only store.
+func (s *Store) openSegment(p *effect.P, path string) (platform.FD, error) {
+	if s.readOnly {
+		return openFile(p, path, os.O_RDONLY)
+	}
 	return openFile(p, path, os.O_RDWR)
 }

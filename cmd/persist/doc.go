@@ -24,7 +24,11 @@
 // PERSIST_DIR, default ./persist-data). Commands that write create it;
 // commands that only read refuse a missing directory rather than answer
 // from an empty store. One process at a time opens a data directory: a
-// second one gets "in use by another process". Flags may come before or
+// second one gets "in use by another process". tail is the exception: it
+// opens the directory read-only, without the lock, so "persist tail -f
+// STREAM" in one shell shows what "persist append" writes from another (it
+// looks for new records every 50 ms and shows only complete, checksummed
+// ones). Flags may come before or
 // after the positional arguments; "--" ends them (for data starting with
 // "-"), and --dir, -o and --segment-size are accepted by every subcommand.
 //

@@ -37,6 +37,10 @@ type globals struct {
 	dir         string
 	output      string
 	segmentSize int64
+
+	// readOnly is set by a command that only reads and follows (tail): the
+	// file backend is then opened without the lock, beside a writer.
+	readOnly bool
 }
 
 const defaultDir = "./persist-data"
@@ -329,9 +333,12 @@ func (m *Main) open(ctx context.Context, g *globals, create bool) (ops.Backend, 
 	}
 	var b ops.Backend
 	var err error
-	if m.Open != nil {
+	switch {
+	case m.Open != nil:
 		b, err = m.Open(ctx, g.dir, create)
-	} else {
+	case g.readOnly:
+		b, err = file.OpenDirReadOnly(ctx, g.dir, file.Options{SegmentSize: g.segmentSize})
+	default:
 		b, err = openFile(ctx, g.dir, file.Options{SegmentSize: g.segmentSize}, m.getenv)
 	}
 	if errors.Is(err, platform.ErrLocked) {

@@ -16,9 +16,11 @@ var tailCmd = &command{
 	detail: `
 Prints the last N events of STREAM, or with --all the last N of the global
 log in position order. With -f it then waits for new events and prints each
-as soon as it is durable, until interrupted (exit status 0). While it
-follows, it holds the data directory open, and one process at a time opens
-a data directory: the events it sees come through that same process.`,
+as soon as it is durable, until interrupted (exit status 0). tail opens
+the data directory read-only and takes no lock, so it follows what other
+processes append meanwhile (persist append from another shell, or a
+program): it looks for new records every 50 ms, and shows only complete
+records, possibly an instant before the writer has acknowledged them.`,
 	example: `  persist tail -f orders
   persist tail -n 0 -f --all`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
@@ -39,6 +41,7 @@ a data directory: the events it sees come through that same process.`,
 					return err
 				}
 			}
+			g.readOnly = true
 			err := m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
 				return tail(p, newWriter(m.Stdout, g), stream, *n, *follow)
 			})

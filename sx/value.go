@@ -127,19 +127,22 @@ func validName(s string) bool { return nameProblem(s) == "" }
 // [MaxDepth].
 func Equal(a, b Value) bool { return equal(a, b, 0) }
 
+// same reports whether b is an SX value of a's type equal to a.
+func same[T comparable](a T, b Value) bool {
+	checkSX(b)
+	bb, ok := b.(T)
+	return ok && a == bb
+}
+
 func equal(a, b Value, depth int) bool {
 	switch a := a.(type) {
 	case nil:
 		checkSX(b)
 		return b == nil
 	case bool:
-		checkSX(b)
-		bb, ok := b.(bool)
-		return ok && a == bb
+		return same(a, b)
 	case int64:
-		checkSX(b)
-		bb, ok := b.(int64)
-		return ok && a == bb
+		return same(a, b)
 	case float64:
 		checkSX(b)
 		bb, ok := b.(float64)
@@ -151,17 +154,11 @@ func equal(a, b Value, depth int) bool {
 		}
 		return math.Float64bits(a) == math.Float64bits(bb)
 	case string:
-		checkSX(b)
-		bb, ok := b.(string)
-		return ok && a == bb
+		return same(a, b)
 	case Keyword:
-		checkSX(b)
-		bb, ok := b.(Keyword)
-		return ok && a == bb
+		return same(a, b)
 	case Symbol:
-		checkSX(b)
-		bb, ok := b.(Symbol)
-		return ok && a == bb
+		return same(a, b)
 	case List:
 		checkSX(b)
 		bb, ok := b.(List)

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,11 +62,7 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 	b = binary.AppendUvarint(b, st.events)
 	b = binary.AppendUvarint(b, st.commits)
 
-	names := make([]string, 0, len(st.streams))
-	for n := range st.streams {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(st.streams))
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, n := range names {
 		x := st.streams[n]
@@ -87,11 +84,7 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 	}
-	keys := make([]string, 0, len(st.kv))
-	for k := range st.kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(st.kv))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		e := st.kv[k]

@@ -121,3 +121,11 @@ func TestCancelledContext(t *testing.T) {
 	_, err := s.Result()
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestZeroSuspensionPanicsClearly(t *testing.T) {
+	var s effect.Suspension[int]
+	assert.PanicsWithValue(t, "effect: Done of a zero Suspension", func() { s.Done() })
+	assert.PanicsWithValue(t, "effect: Effect of a zero Suspension", func() { s.Effect() })
+	assert.PanicsWithValue(t, "effect: Result of a zero Suspension", func() { _, _ = s.Result() })
+	assert.PanicsWithValue(t, "effect: Resume of a zero Suspension", func() { s.Resume(nil, nil) })
+}

@@ -69,10 +69,17 @@ func (r *run[R]) advance() Suspension[R] {
 	return Suspension[R]{r: r, gen: r.gen}
 }
 
-func (s Suspension[R]) claim(verb string) {
+// must panics with a clear message when s is the zero Suspension, which no
+// Start returned.
+func (s Suspension[R]) must(verb string) *run[R] {
 	if s.r == nil {
 		panic(fmt.Sprintf("effect: %s of a zero Suspension", verb))
 	}
+	return s.r
+}
+
+func (s Suspension[R]) claim(verb string) {
+	s.must(verb)
 	if s.gen != s.r.gen {
 		panic(fmt.Sprintf("effect: %s of a suspension that was already resumed or aborted", verb))
 	}
@@ -83,18 +90,18 @@ func (s Suspension[R]) claim(verb string) {
 }
 
 // Done reports whether the program has finished (returned or was aborted).
-func (s Suspension[R]) Done() bool { return s.r.done }
+func (s Suspension[R]) Done() bool { return s.must("Done").done }
 
 // Effect is the pending effect, or nil when the program has finished.
 func (s Suspension[R]) Effect() Effect {
-	if s.gen != s.r.gen {
+	if s.gen != s.must("Effect").gen {
 		return nil
 	}
 	return s.r.eff
 }
 
 // Context is the context the program was started with.
-func (s Suspension[R]) Context() context.Context { return s.r.ctx }
+func (s Suspension[R]) Context() context.Context { return s.must("Context").ctx }
 
 // Resume answers the pending effect with (v, err) and runs the program to its
 // next effect or its end. If the context was cancelled, the pending Perform
@@ -128,11 +135,11 @@ func (s Suspension[R]) Abort() error {
 }
 
 // Aborted reports whether the program was ended by Abort.
-func (s Suspension[R]) Aborted() bool { return s.r.isAborted }
+func (s Suspension[R]) Aborted() bool { return s.must("Aborted").isAborted }
 
 // Result is the program's result once Done; before that it panics.
 func (s Suspension[R]) Result() (R, error) {
-	if !s.r.done {
+	if !s.must("Result").done {
 		panic("effect: Result of a program that has not finished")
 	}
 	return s.r.res, s.r.err

@@ -90,7 +90,7 @@ func TestFormatStep(t *testing.T) {
 		{"answer", appendOp, ops.AppendResult{Stream: "orders", FirstSeq: 3, Head: 3, FirstPos: 7, LastPos: 7}, nil,
 			appendForm + ` => {:first-pos 7 :first-seq 3 :head 3 :last-pos 7 :stream "orders"}`},
 		{"conflict", appendOp, nil, &ops.Conflict{Stream: "orders", Expected: ops.Exact(2), Actual: 3},
-			appendForm + ` !! persist: conflict on stream "orders": expected head 2, actual 3`},
+			appendForm + ` !! persist: conflict on stream "orders": expected head 2, actual head 3`},
 		{"no fields", ops.Now{}, time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), nil,
 			`(persist/now) => "2025-01-02T03:04:05Z"`},
 		{"number", ops.Head{Stream: "a"}, uint64(0), nil, `(persist/head {:stream "a"}) => 0`},

@@ -35,7 +35,7 @@ func (t *tracer) Handle(p *effect.P, e effect.Effect) (any, error) {
 // FormatStep prints an effect and its answer on one line in SX notation:
 //
 //	(persist/head {:stream "orders"}) => 3
-//	(persist/append {...}) !! persist: conflict on stream "orders": expected head 2, actual 3
+//	(persist/append {...}) !! persist: conflict on stream "orders": expected head 2, actual head 3
 //
 // The effect is printed as [FormatEffect] does, the answer (v, when err is
 // nil) as sx.FromGo converts it, the error as its message, on one line.

@@ -26,9 +26,31 @@ type Conflict struct {
 
 func (c *Conflict) Error() string {
 	if c.Key != "" || c.Stream == "" {
-		return fmt.Sprintf("persist: conflict on key %q: expected revision %s, actual %d", c.Key, c.Expected, c.Actual)
+		actual := fmt.Sprintf("revision %d", c.Actual)
+		if c.Actual == 0 {
+			actual = "absent"
+		}
+		var want string
+		switch c.Expected.Kind {
+		case ExpectNoStream:
+			want = "the key absent"
+		case ExpectExists:
+			want = "the key present"
+		default:
+			want = "revision " + c.Expected.String()
+		}
+		return fmt.Sprintf("persist: conflict on key %q: expected %s, actual %s", c.Key, want, actual)
 	}
-	return fmt.Sprintf("persist: conflict on stream %q: expected head %s, actual %d", c.Stream, c.Expected, c.Actual)
+	var want string
+	switch c.Expected.Kind {
+	case ExpectNoStream:
+		want = "no stream (head 0)"
+	case ExpectExists:
+		want = "an existing stream"
+	default:
+		want = "head " + c.Expected.String()
+	}
+	return fmt.Sprintf("persist: conflict on stream %q: expected %s, actual head %d", c.Stream, want, c.Actual)
 }
 
 // Is makes errors.Is(err, ErrConflict) match.

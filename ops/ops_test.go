@@ -149,5 +149,5 @@ func TestCheck(t *testing.T) {
 	require.True(t, errors.As(err, &conflict))
 	assert.Equal(t, ops.Conflict{Key: "k", Expected: ops.Exact(4), Actual: 5}, *conflict)
 	assert.ErrorIs(t, err, ops.ErrConflict)
-	assert.Equal(t, `persist: conflict on key "k": expected revision 4, actual 5`, err.Error())
+	assert.Equal(t, `persist: conflict on key "k": expected revision 4, actual revision 5`, err.Error())
 }

@@ -22,7 +22,8 @@ type Store struct {
 
 	mu      sync.RWMutex
 	closed  bool
-	log     chunked[ops.Event] // the global log: log.at(pos)
+	log     chunked[record] // the global log: log.at(pos)
+	slab    slab            // holds the events' data
 	streams map[string]*stream
 	names   []string // stream names, sorted
 	kv      map[string]ops.KvEntry
@@ -61,7 +62,49 @@ func (l *chunked[T]) add(v T) {
 }
 
 type stream struct {
-	pos chunked[uint64] // pos.at(seq) is the event's global position
+	name string
+	pos  chunked[uint64] // pos.at(seq) is the event's global position
+}
+
+// record is a stored event, compactly: its stream's name comes from the
+// stream, its position from where it stands in the log.
+type record struct {
+	id   uuid.UUID
+	st   *stream
+	seq  uint64
+	typ  string
+	at   int64 // Unix nanoseconds
+	data []byte
+}
+
+// event gives r as the event at position pos, with its own copy of the data.
+func (r *record) event(pos uint64) ops.Event {
+	return ops.Event{
+		ID: r.id, Stream: r.st.name, Seq: r.seq, Pos: pos, Type: r.typ,
+		At: time.Unix(0, r.at).UTC(), Data: clone(r.data),
+	}
+}
+
+// slabBytes is the size of the slabs event data is kept in: one allocation
+// holds the data of many events, which the store never frees one by one.
+const slabBytes = 64 << 10
+
+type slab struct{ buf []byte }
+
+// keep copies b into the slab and returns the copy, capped so that an
+// append to it cannot reach the next one. Empty data is kept as nil.
+func (s *slab) keep(b []byte) []byte {
+	switch {
+	case len(b) == 0:
+		return nil
+	case len(b) > slabBytes/4:
+		return clone(b)
+	case cap(s.buf)-len(s.buf) < len(b):
+		s.buf = make([]byte, 0, slabBytes)
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return s.buf[start:len(s.buf):len(s.buf)]
 }
 
 var _ ops.Backend = (*Store)(nil)
@@ -175,11 +218,6 @@ func clone(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-func copyEvent(ev ops.Event) ops.Event {
-	ev.Data = clone(ev.Data)
-	return ev
-}
-
 // view shows the state to ops.Check; the caller holds mu.
 type view struct{ s *Store }
 
@@ -192,7 +230,7 @@ func (v view) Head(name string) uint64 {
 
 func (v view) EventAt(name string, seq uint64) (uuid.UUID, uint64, error) {
 	pos := *v.s.streams[name].pos.at(seq)
-	return v.s.log.at(pos).ID, pos, nil
+	return v.s.log.at(pos).id, pos, nil
 }
 
 func (v view) KvRevision(key string) uint64 { return v.s.kv[key].Revision }
@@ -269,20 +307,21 @@ func (s *Store) write(a ops.Append, ap ops.AppendPlan, at time.Time) ops.AppendR
 	}
 	st := s.streams[a.Stream]
 	if st == nil {
-		st = &stream{}
+		st = &stream{name: a.Stream}
 		s.streams[a.Stream] = st
 		s.names = insertSorted(s.names, a.Stream)
 	}
 	r := ap.Result
+	nanos := at.UnixNano()
 	for j, ed := range a.Events {
 		id := ed.ID
 		if id == uuid.Nil {
 			id = s.ids()
 		}
 		pos := s.log.len() + 1
-		s.log.add(ops.Event{
-			ID: id, Stream: a.Stream, Seq: r.FirstSeq + uint64(j), Pos: pos,
-			Type: ed.Type, At: at, Data: clone(ed.Data),
+		s.log.add(record{
+			id: id, st: st, seq: r.FirstSeq + uint64(j),
+			typ: ed.Type, at: nanos, data: s.slab.keep(ed.Data),
 		})
 		st.pos.add(pos)
 		if j == 0 {
@@ -340,7 +379,8 @@ func (s *Store) Read(op ops.Read) (ops.ReadResult, error) {
 	n := min(head-from+1, uint64(ops.PageLimit(op.Limit)))
 	res.Events = make([]ops.Event, n)
 	for i := range res.Events {
-		res.Events[i] = copyEvent(*s.log.at(*st.pos.at(from + uint64(i))))
+		pos := *st.pos.at(from + uint64(i))
+		res.Events[i] = s.log.at(pos).event(pos)
 	}
 	return res, nil
 }
@@ -364,7 +404,8 @@ func (s *Store) ReadAll(op ops.ReadAll) (ops.ReadAllResult, error) {
 	n := min(last-from+1, uint64(ops.PageLimit(op.Limit)))
 	res.Events = make([]ops.Event, n)
 	for i := range res.Events {
-		res.Events[i] = copyEvent(*s.log.at(from + uint64(i)))
+		pos := from + uint64(i)
+		res.Events[i] = s.log.at(pos).event(pos)
 	}
 	return res, nil
 }

@@ -246,7 +246,7 @@
 //     applied. A commit whose parts all repeat and that has no kv changes
 //     writes no record.
 //   - SnapshotRead of an absent snapshot answers Found false and a
-//     Snapshot zero but for its Name, as KvGet does for a key.
+//     Snapshot zero but for its Name; KvGet of an absent key answers nil.
 //   - Close waits for operations in progress, writes a store checkpoint,
 //     and gives back the reserved tail of the active segment (truncate,
 //     fsync); a second Close returns ops.ErrClosed. A Wait in progress

@@ -111,6 +111,25 @@ func TestTornTailTruncated(t *testing.T) {
 	assert.Equal(t, d, digest(t, e))
 	_, err = Verify(e.p(), e.dir)
 	require.NoError(t, err)
+
+	// The cut is still on record after the clean reopen: RECOVERY keeps the
+	// newest recovery that changed the directory.
+	lr, found, err := ReadLastRecovery(e.p(), e.dir)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.NotNil(t, lr.Report.Truncated)
+	assert.Equal(t, *rep.Truncated, *lr.Report.Truncated)
+	assert.Equal(t, rep.Commits, lr.Report.Commits)
+	assert.False(t, lr.At.IsZero())
+}
+
+func TestNoLastRecoveryWhenNothingChanged(t *testing.T) {
+	e := newEnv(t, Options{})
+	fill(t, e, 3)
+	e.reopen(Options{})
+	_, found, err := ReadLastRecovery(e.p(), e.dir)
+	require.NoError(t, err)
+	assert.False(t, found, "a clean open leaves no recovery report")
 }
 
 func TestGarbageTailTruncated(t *testing.T) {

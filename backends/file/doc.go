@@ -14,6 +14,7 @@
 // # Directory layout
 //
 //	IDENTITY                     "persist store <32 hex digits>\n": the store's random id
+//	RECOVERY                     JSON report of the newest recovery that changed the directory
 //	LOCK                         held with an exclusive lock while the store is open for writing
 //	log/seg-<16 hex digits>.log  segments, ids 1, 2, 3, ... without gaps
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery

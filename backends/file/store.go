@@ -215,7 +215,13 @@ func (s *Store) open(p *effect.P) error {
 	if err := s.recover(p, segIDs); err != nil {
 		return err
 	}
-	return s.snaps.load(p, s.snapDir)
+	if err := s.snaps.load(p, s.snapDir); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return nil
+	}
+	return s.keepRecovery(p)
 }
 
 // removeTmp deletes files left half-written by a crash (rule 1).

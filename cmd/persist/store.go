@@ -72,7 +72,7 @@ func (f *fileStore) Close() error {
 
 func (f *fileStore) statRecord() record {
 	st := f.store.Stats()
-	return record{
+	rec := record{
 		{"streams", st.Streams},
 		{"events", st.Events},
 		{"commits", st.Commits},
@@ -85,6 +85,14 @@ func (f *fileStore) statRecord() record {
 		{"failed", st.Failed},
 		{"recovery", recoveryRecord(f.store.Recovery())},
 	}
+	last, found, err := file.ReadLastRecovery(effect.Handle(context.Background(), f.os), f.store.Dir())
+	switch {
+	case err != nil:
+		rec = append(rec, field{"last-recovery", err.Error()})
+	case found:
+		rec = append(rec, field{"last-recovery", append(record{{"at", last.At.Format(time.RFC3339Nano)}}, recoveryRecord(last.Report)...)})
+	}
+	return rec
 }
 
 func recoveryRecord(r file.RecoveryReport) record {

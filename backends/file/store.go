@@ -218,9 +218,6 @@ func (s *Store) open(p *effect.P) error {
 	if err := s.snaps.load(p, s.snapDir); err != nil {
 		return err
 	}
-	if s.readOnly {
-		return nil
-	}
 	return s.keepRecovery(p)
 }
 

@@ -403,19 +403,11 @@ func (m *FS) do(e effect.Effect) (any, error) {
 		}
 		return f.ino.live.readAt(op.Buf, op.Off), nil
 	case platform.Fdatasync:
-		f, err := m.fd(op.EffectName(), op.FD)
-		if err != nil {
-			return struct{}{}, err
-		}
-		f.ino.sync()
-		return struct{}{}, nil
+		return m.syncFile(op.EffectName(), op.FD)
 	case platform.Fsync:
-		f, err := m.fd(op.EffectName(), op.FD)
-		if err != nil {
-			return struct{}{}, err
-		}
-		f.ino.sync()
-		return struct{}{}, nil
+		// The mock keeps no metadata apart from data: both syncs make the
+		// file's contents and size durable.
+		return m.syncFile(op.EffectName(), op.FD)
 	case platform.Truncate:
 		f, err := m.fd(op.EffectName(), op.FD)
 		if err != nil {
@@ -742,4 +734,14 @@ func applyDir(ents map[string]*inode, op dirOp) {
 			ents[c.name] = c.ino
 		}
 	}
+}
+
+// syncFile makes the file open as fd durable, for io/fdatasync and io/fsync.
+func (m *FS) syncFile(name string, fd platform.FD) (struct{}, error) {
+	f, err := m.fd(name, fd)
+	if err != nil {
+		return struct{}{}, err
+	}
+	f.ino.sync()
+	return struct{}{}, nil
 }

@@ -22,6 +22,18 @@
 // [FromGo] and [ToGo] convert between SX values and ordinary Go values
 // (structs, slices, maps, numbers, TextMarshalers) by reflection.
 //
+// # JSON
+//
+// Data is written in SX or in JSON, and one rule maps between them, so
+// that every reader sees the same data whichever way it was written:
+// [FromJSON] reads JSON as SX (objects as dicts with string keys, arrays as
+// vectors, integral numbers as int64, other numbers as float64, null as
+// nil) and [ToJSON] writes SX as JSON (dicts with string or keyword keys as
+// objects, a keyword key by its name, so {:order 17} and {"order" 17} both
+// give {"order":17}; lists and vectors as arrays; keywords and symbols as
+// strings of their names). A value with no JSON form (NaN, a dict with a
+// number key, a string that is not UTF-8) is an error, never a guess.
+//
 // # Grammar
 //
 // Text is UTF-8. Values are separated by white space (any Unicode space),

@@ -226,8 +226,15 @@ func listCheckpoints(p *effect.P, dir string) ([]uint64, error) {
 
 // checkpoint writes the index as of the end of the durable log, then
 // removes checkpoints before the previous one. The caller owns the log
-// (the group-commit leader, or Close).
+// (the group-commit leader, or Close). A failed store writes none: what
+// its index holds may not be what its log holds.
 func (s *Store) checkpoint(p *effect.P) error {
+	s.mu.RLock()
+	failed := s.failed
+	s.mu.RUnlock()
+	if failed != nil {
+		return fmt.Errorf("%w: no checkpoint: %w", ErrFailed, failed)
+	}
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn}
 	if r.lsn == s.ckptLSN {
 		return nil

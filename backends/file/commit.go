@@ -64,7 +64,8 @@ func (s *Store) commit(p *effect.P, c ops.Commit) (ops.CommitResult, error) {
 	if s.opts.CheckpointBytes > 0 && s.bytes-s.ckptBytes >= s.opts.CheckpointBytes {
 		// Still the leader, so the index holds still. Best effort: the log
 		// stays the truth, and a failed checkpoint only makes the next
-		// Open replay more.
+		// Open replay more. A failed store writes none (checkpoint says
+		// so): its index may hold what its log does not.
 		_ = s.checkpoint(p)
 	}
 	s.wmu.Lock()
@@ -284,11 +285,16 @@ func (s *Store) roll(p *effect.P) error {
 	if err := fsync(p, old.fd); err != nil {
 		return err
 	}
+	// The seal's LSN and bytes are taken only once the next segment
+	// exists: a roll that fails leaves the index as it found it, and the
+	// failed group's undo cuts the seal away.
+	if err := s.startSegment(p, old.id+1, lsn+1, crc); err != nil {
+		return err
+	}
 	s.mu.Lock()
-	s.st.lsn = lsn
 	s.bytes += int64(len(seal))
 	s.mu.Unlock()
-	return s.startSegment(p, old.id+1, crc)
+	return nil
 }
 
 // prepare checks w's commit against the overlay and, unless it conflicts or

@@ -97,7 +97,9 @@
 // were decided against commits that did not become durable) and puts the
 // store in a failed state: every later commit is
 // ErrFailed (wrapping the first error) until the store is reopened. A sync
-// is never retried. Reads keep working on what was durable. The failing
+// is never retried. Reads keep working on what was durable. A failed store
+// writes nothing more: no store checkpoint (not by a leader, not at Close)
+// and no snapshot (SnapshotWrite is ErrFailed too). The failing
 // leader then cuts the active segment back to the end of its last durable
 // record (truncate, fsync) and removes a half-made next segment, best
 // effort: after a failed sync the kernel may keep the failed bytes readable

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"fmt"
 	"time"
 
 	"rose-ash.com/persist/effect"
@@ -91,6 +92,13 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.SnapshotRead:
 		return s.snaps.read(p, op.Name)
 	case ops.SnapshotWrite:
+		s.mu.RLock()
+		failed := s.failed
+		s.mu.RUnlock()
+		if failed != nil {
+			// A failed store writes nothing more until it is reopened.
+			return nil, fmt.Errorf("%w: %w", ErrFailed, failed)
+		}
 		if err := s.snaps.write(p, op.Snapshot); err != nil {
 			return nil, err
 		}

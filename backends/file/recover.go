@@ -262,7 +262,7 @@ func (s *Store) recover(p *effect.P, ids []uint64) error {
 	}
 	if len(ids) == 0 {
 		s.report.Created = true
-		return s.startSegment(p, 1, 0)
+		return s.startSegment(p, 1, 1, 0)
 	}
 	r, st, ok, err := s.loadCheckpoint(p, ids)
 	if err != nil {
@@ -383,7 +383,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			// A crash during a roll: the seal is durable, the next segment
 			// is not. Finish the roll.
 			s.report.Rolled = true
-			if err := s.startSegment(p, id+1, rp.crc); err != nil {
+			if err := s.startSegment(p, id+1, s.st.lsn+1, rp.crc); err != nil {
 				return err
 			}
 		}
@@ -499,10 +499,11 @@ func (r *segReader) validAt(off int64) bool {
 	return err == nil && f.seg == r.id
 }
 
-// startSegment creates segment id, whose header follows the record with
-// checksum prev, and makes it the active segment: header written to a
-// temporary file, synced, renamed into place, directory synced.
-func (s *Store) startSegment(p *effect.P, id uint64, prev uint32) error {
+// startSegment creates segment id, whose header has LSN lsn and follows
+// the record with checksum prev, and makes it the active segment: header
+// written to a temporary file, synced, renamed into place, directory
+// synced.
+func (s *Store) startSegment(p *effect.P, id, lsn uint64, prev uint32) error {
 	if id > math.MaxUint32 {
 		return fmt.Errorf("file: segment id %d out of range", id)
 	}
@@ -513,7 +514,6 @@ func (s *Store) startSegment(p *effect.P, id uint64, prev uint32) error {
 		return fmt.Errorf("file: create segment %d: %w", id, err)
 	}
 	seg := &segment{id: id, path: path, fd: fd}
-	lsn := s.st.lsn + 1
 	rec, crc := appendRecord(nil, recHeader, prev, id, lsn, func(b []byte) []byte { return headerPayload(b, s.id) })
 	err = func() error {
 		if _, err := effect.Perform(p, platform.Fallocate{FD: fd, Off: 0, Len: s.opts.SegmentSize}); err != nil {

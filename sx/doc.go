@@ -34,6 +34,17 @@
 // strings of their names). A value with no JSON form (NaN, a dict with a
 // number key, a string that is not UTF-8) is an error, never a guess.
 //
+// Event data and kv values are bytes to the store, and the Go side reads
+// them by the same rule: data is JSON text, or SX text standing for the
+// JSON that [ToJSON] makes of it. [DataJSON] gives any such data as JSON
+// text, and [Unmarshal] decodes it into a Go value by encoding/json's rules
+// (field names and json tags), which is what persist's Go helpers use: so
+// {:order 17} and {"order": 17} decode to the same struct. JSON is tried
+// first, so text that reads both ways (17, [1, 2]) keeps its JSON meaning,
+// which is its SX meaning too. The rule lives here, beside the reader,
+// because SX is the notation it translates and this package imports only
+// the standard library, so every layer may use it.
+//
 // # Grammar
 //
 // Text is UTF-8. Values are separated by white space (any Unicode space),

@@ -197,3 +197,63 @@ func toJSONSeq(vs []Value, depth int) (any, error) {
 func tooDeepJSON() error {
 	return fmt.Errorf("sx: to JSON: nests deeper than %d", MaxDepth)
 }
+
+// DataJSON gives data, the bytes of an event or a value, as JSON text: data
+// that is valid JSON comes back as it is, and data that is SX text is read
+// and converted with [ToJSON]. JSON is tried first, so text that is both
+// (17, "a", [1, 2], true) keeps its JSON meaning, which is also its SX
+// meaning; null is JSON's null, never the SX symbol. Data that is neither
+// is an error naming both problems.
+func DataJSON(data []byte) ([]byte, error) {
+	if json.Valid(data) {
+		return data, nil
+	}
+	return sxToJSON(data)
+}
+
+// Unmarshal decodes data, JSON or SX text, into the value v points to, as
+// encoding/json decodes the JSON form (json.Unmarshal of [DataJSON]): so
+// {:order 17} and {"order": 17} decode to the same struct, by the struct's
+// JSON field names and tags. Errors of the JSON decoder (a field of the
+// wrong type) are returned as they are.
+func Unmarshal(data []byte, v any) error {
+	err := json.Unmarshal(data, v)
+	var syn *json.SyntaxError
+	if err == nil || !errors.As(err, &syn) {
+		return err
+	}
+	// Not JSON: json.Unmarshal checks the whole text before it stores
+	// anything, so v is untouched.
+	j, err := sxToJSON(data)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(j, v)
+}
+
+func sxToJSON(data []byte) ([]byte, error) {
+	jerr := json.Unmarshal(data, new(json.RawMessage))
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("sx: data is neither JSON nor SX: not valid UTF-8")
+	}
+	v, err := Read(string(data))
+	if err != nil {
+		return nil, &DataError{JSON: jerr, SX: err}
+	}
+	return ToJSON(v)
+}
+
+// DataError is data that is neither JSON nor SX text: it carries why each
+// reading failed.
+type DataError struct {
+	JSON error // from encoding/json
+	SX   error // a *SyntaxError from Read
+}
+
+func (e *DataError) Error() string {
+	return fmt.Sprintf("sx: data is neither JSON (%v) nor SX (%v)", e.JSON, e.SX)
+}
+
+// Unwrap gives both errors, so errors.As reaches a *json.SyntaxError and
+// an SX *SyntaxError alike.
+func (e *DataError) Unwrap() []error { return []error{e.JSON, e.SX} }

@@ -1,8 +1,10 @@
 package sx
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,6 +96,194 @@ func FuzzJSON(f *testing.F) {
 					require.NoError(t, err, "%q", out)
 				}
 			}
+		}
+	})
+}
+
+func TestDataJSON(t *testing.T) {
+	// JSON comes back as it is, spacing and all.
+	got, err := DataJSON([]byte(`{"order": 17}`))
+	require.NoError(t, err)
+	assert.Equal(t, `{"order": 17}`, string(got))
+	// null is JSON's.
+	got, err = DataJSON([]byte(`null`))
+	require.NoError(t, err)
+	assert.Equal(t, `null`, string(got))
+	// SX is converted.
+	got, err = DataJSON([]byte(`{:order 17}`))
+	require.NoError(t, err)
+	assert.Equal(t, `{"order":17}`, string(got))
+
+	for _, bad := range []string{``, `{"order": 17`, `{:order}`, "\xff\x00"} {
+		_, err := DataJSON([]byte(bad))
+		assert.ErrorContains(t, err, "neither JSON", "%q", bad)
+	}
+	_, err = DataJSON([]byte(`{:order}`))
+	var de *DataError
+	require.ErrorAs(t, err, &de)
+	var se *SyntaxError
+	assert.ErrorAs(t, err, &se, "the SX reading's error is reachable")
+	assert.Error(t, de.JSON)
+}
+
+type order struct {
+	Order  int      `json:"order"`
+	Total  float64  `json:"total"`
+	Status string   `json:"status"`
+	Items  []string `json:"items"`
+}
+
+func TestUnmarshalSameStruct(t *testing.T) {
+	want := order{Order: 17, Total: 42.5, Status: "placed", Items: []string{"a1", "b2"}}
+	for _, data := range []string{
+		`{"order": 17, "total": 42.5, "status": "placed", "items": ["a1", "b2"]}`,
+		`{:order 17 :total 42.5 :status :placed :items ["a1" "b2"]}`,
+		`{"order" 17, "total" 42.5, "status" "placed", "items" ("a1" "b2")}`,
+	} {
+		var got order
+		require.NoError(t, Unmarshal([]byte(data), &got), data)
+		assert.Equal(t, want, got, data)
+	}
+}
+
+func TestUnmarshalErrors(t *testing.T) {
+	var o order
+	// The JSON decoder's errors come back as they are, for SX too.
+	err := Unmarshal([]byte(`{"order": "x"}`), &o)
+	var te *json.UnmarshalTypeError
+	require.ErrorAs(t, err, &te)
+	err = Unmarshal([]byte(`{:order "x"}`), &o)
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "order", te.Field)
+
+	o = order{Order: 5}
+	err = Unmarshal([]byte(`{:order`), &o)
+	require.ErrorContains(t, err, "neither JSON")
+	assert.Equal(t, order{Order: 5}, o, "nothing stored on a syntax error")
+
+	err = Unmarshal([]byte(`{:x ##NaN}`), &o)
+	assert.ErrorContains(t, err, "##NaN has no JSON form")
+}
+
+// jsonMeaning is what encoding/json makes of the JSON form of an SX value
+// when decoding into an any: written here from the rule in the doc, apart
+// from the converter.
+func jsonMeaning(v Value) any {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case Keyword:
+		return string(x)
+	case Symbol:
+		return string(x)
+	case List:
+		return jsonMeaning(Vector(x))
+	case Vector:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonMeaning(e)
+		}
+		return out
+	case *Dict:
+		out := map[string]any{}
+		for k, e := range x.All() {
+			out[jsonMeaning(k).(string)] = jsonMeaning(e)
+		}
+		return out
+	}
+	return v
+}
+
+// sxFromJSON reads JSON decoded with UseNumber as an SX value.
+func sxFromJSON(t *testing.T, v any) Value {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, err := x.Float64()
+		require.NoError(t, err)
+		return f
+	case []any:
+		out := Vector{}
+		for _, e := range x {
+			out = append(out, sxFromJSON(t, e))
+		}
+		return out
+	case map[string]any:
+		d := NewDict()
+		for k, e := range x {
+			d.Set(k, sxFromJSON(t, e))
+		}
+		return d
+	}
+	return v
+}
+
+var jsonSeeds = []string{
+	`{"order": 17}`, `{:order 17}`, `null`, `[1, 2.5, "x", true, null]`, `{"a": {"b": [{}]}}`,
+	`(bytes "AAEC")`, `{:a 1 "a" 2}`, `##NaN`, `"\x{ff}"`, `1e400`, `9223372036854775808`, `{7 :x}`,
+	`{"k": "\u00e9\n"}`, `[:a persist/append]`, `{[1] 2}`, `"\u{1}"`,
+}
+
+// FuzzDataJSON checks that whatever DataJSON accepts is JSON, that JSON
+// comes back unchanged, and that SX converts to the JSON of its meaning.
+func FuzzDataJSON(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := DataJSON([]byte(s))
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("DataJSON(%q) = %q, not JSON", s, out)
+		}
+		if json.Valid([]byte(s)) {
+			if !bytes.Equal(out, []byte(s)) {
+				t.Fatalf("JSON %q came back as %q", s, out)
+			}
+			return
+		}
+		v, err := Read(s)
+		if err != nil {
+			t.Fatalf("DataJSON accepted %q, which is neither JSON nor SX: %v", s, err)
+		}
+		var got any
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("JSON %q of %q does not decode: %v", out, s, err)
+		}
+		if want := jsonMeaning(v); !reflect.DeepEqual(want, got) {
+			t.Fatalf("%q converted to %q, which means %#v, want %#v", s, out, got, want)
+		}
+	})
+}
+
+// FuzzJSONThroughSX checks that JSON data written out as SX text reads
+// back, by the rule, as the same JSON value.
+func FuzzJSONThroughSX(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want any
+		if json.Unmarshal([]byte(s), &want) != nil {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+		dec.UseNumber()
+		var num any
+		require.NoError(t, dec.Decode(&num))
+		text := Print(sxFromJSON(t, num))
+		out, err := DataJSON([]byte(text))
+		if err != nil {
+			t.Fatalf("JSON %q printed as SX %q does not convert back: %v", s, text, err)
+		}
+		var got any
+		require.NoError(t, json.Unmarshal(out, &got))
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("JSON %q through SX %q came back as %q", s, text, out)
 		}
 	})
 }

@@ -22,6 +22,15 @@
 // from caller-supplied functions (decide, f, codecs, subscribers,
 // handlers) are returned as they are or wrapped with %w.
 //
+// # Data
+//
+// Decode and DecodeData read event data and values written as JSON (a Go
+// caller's JSONEvent) or as SX (the command line) into one Go type, by
+// sx.Unmarshal's rule: {:order 17} and {"order": 17} are the same data.
+// That is why this package imports sx (a standard-library-only leaf) as
+// well as effect and ops; JSONEvent and the snapshot codec still write
+// JSON.
+//
 // # Decisions where the design was silent
 //
 //   - Reads are consistent prefixes: ReadFrom, Project and Load page

@@ -7,6 +7,7 @@ import (
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/sx"
 )
 
 // ErrAhead reports a position (a projection state, a snapshot or a follow
@@ -96,12 +97,25 @@ func JSONEvent(typ string, v any) (ops.EventData, error) {
 	return ops.EventData{Type: typ, Data: data}, nil
 }
 
-// Decode reads an event's data as JSON into a T.
+// Decode reads an event's data into a T. The data may be JSON or SX text:
+// {"order": 17} and {:order 17} decode to the same struct, by the struct's
+// JSON field names and tags (sx.Unmarshal, the one rule for data). An
+// error names the event's type, stream and seq.
 func Decode[T any](ev ops.Event) (T, error) {
+	v, err := DecodeData[T](ev.Data)
+	if err != nil {
+		return v, fmt.Errorf("decode %s event %s#%d: %w", ev.Type, ev.Stream, ev.Seq, err)
+	}
+	return v, nil
+}
+
+// DecodeData reads data, JSON or SX text such as a kv value, into a T as
+// Decode does.
+func DecodeData[T any](data []byte) (T, error) {
 	var v T
-	if err := json.Unmarshal(ev.Data, &v); err != nil {
+	if err := sx.Unmarshal(data, &v); err != nil {
 		var zero T
-		return zero, fmt.Errorf("decode %s event %s#%d: %w", ev.Type, ev.Stream, ev.Seq, err)
+		return zero, err
 	}
 	return v, nil
 }

@@ -212,6 +212,35 @@ func TestJSONEventAndDecodeErrors(t *testing.T) {
 	assert.Equal(t, 42, n)
 }
 
+// TestDecodeSXAndJSON is the one rule for data: the same order appended as
+// JSON (a Go caller) and as SX (the command line) decodes to one struct.
+func TestDecodeSXAndJSON(t *testing.T) {
+	store := newStore(t)
+	p := handle(t, store)
+	_, err := programs.Append(p, "orders", ops.Any(),
+		programs.Event("placed", []byte(`{"id": "o1", "total": 17}`)),
+		programs.Event("placed", []byte(`{:id "o1" :total 17}`)),
+		programs.Event("placed", []byte(`{"id" "o1", "total" 17}`)))
+	require.NoError(t, err)
+	evs, err := programs.ReadStream(p, "orders")
+	require.NoError(t, err)
+	require.Len(t, evs, 3)
+	for _, ev := range evs {
+		o, err := programs.Decode[order](ev)
+		require.NoError(t, err, string(ev.Data))
+		assert.Equal(t, order{ID: "o1", Total: 17}, o, string(ev.Data))
+	}
+
+	v, err := programs.DecodeData[map[string]int]([]byte(`{:a 1 :b 2}`))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"a": 1, "b": 2}, v)
+
+	_, err = programs.Decode[order](ops.Event{Stream: "orders", Seq: 2, Type: "placed", Data: []byte(`{:total "x"}`)})
+	var te *json.UnmarshalTypeError
+	require.ErrorAs(t, err, &te, "a wrong type is the JSON decoder's error, for SX data too")
+	assert.Contains(t, err.Error(), "placed event orders#2")
+}
+
 func TestReadFromLaterPageError(t *testing.T) {
 	store := newStore(t)
 	types := make([]string, 1200)

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"ops":                  {"effect", "github.com/google/uuid"},
 	"platform":             {"effect"},
 	"interp":               {"effect", "ops", "platform", "sx"},
-	"programs":             {"effect", "ops", "github.com/google/uuid"},
+	"programs":             {"effect", "ops", "sx", "github.com/google/uuid"},
 	"backends/mem":         {"effect", "ops", "github.com/google/uuid"},
 	"backends/file":        {"effect", "ops", "platform", "github.com/google/uuid"},
 	"backends/mock":        {"effect", "platform"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -78,6 +79,9 @@ func parseAppend(args []string, expect string, ids []string, stdin io.Reader) (o
 	for i := range n {
 		typ, lit := args[1+2*i], args[2+2*i]
 		data, err := parseLiteral(lit, stdin)
+		if errors.Is(err, errOverLimit) {
+			return ops.Append{}, fmt.Errorf("%s: event %d (%s) data: %w", cmd, i+1, typ, err)
+		}
 		if err != nil {
 			return ops.Append{}, usagef(cmd, "event %d (%s) data: %v", i+1, typ, err)
 		}

@@ -11,13 +11,19 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/sx"
 )
 
+// errOverLimit is the error of a literal read from a file or standard
+// input that is larger than an event's data or a kv value may be.
+var errOverLimit = fmt.Errorf("over the limit of %d bytes", ops.MaxDataBytes)
+
 // parseLiteral turns a DATA or VALUE argument into the bytes to store. The
 // argument is an SX literal or a JSON literal; "@FILE" reads the literal from
-// a file and "@-" from stdin. The bytes stored are the literal exactly as
-// given, once it is known to parse.
+// a file and "@-" from stdin, at most ops.MaxDataBytes of it (one byte more
+// is an error matching errOverLimit, and nothing more is read). The bytes
+// stored are the literal exactly as given, once it is known to parse.
 func parseLiteral(arg string, stdin io.Reader) ([]byte, error) {
 	var b []byte
 	switch {
@@ -26,13 +32,18 @@ func parseLiteral(arg string, stdin io.Reader) ([]byte, error) {
 			return nil, errors.New("no standard input")
 		}
 		var err error
-		if b, err = io.ReadAll(stdin); err != nil {
-			return nil, fmt.Errorf("read standard input: %w", err)
+		if b, err = readLimited(stdin); err != nil {
+			return nil, fmt.Errorf("standard input: %w", err)
 		}
 	case strings.HasPrefix(arg, "@"):
-		var err error
-		if b, err = os.ReadFile(arg[1:]); err != nil {
+		f, err := os.Open(arg[1:])
+		if err != nil {
 			return nil, err
+		}
+		b, err = readLimited(f)
+		_ = f.Close() // read only
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", arg[1:], err)
 		}
 	default:
 		b = []byte(arg)
@@ -43,18 +54,31 @@ func parseLiteral(arg string, stdin io.Reader) ([]byte, error) {
 	return b, nil
 }
 
+// readLimited reads r to its end, or to one byte past ops.MaxDataBytes.
+func readLimited(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, ops.MaxDataBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > ops.MaxDataBytes {
+		return nil, errOverLimit
+	}
+	return b, nil
+}
+
 // checkLiteral accepts b when it is one JSON value or one SX value that
 // the command can show again (a JSON number beyond float64, say, is not).
+// Text that is not valid UTF-8 is neither, even inside a JSON string.
 func checkLiteral(b []byte) error {
-	if form, _ := classify(b); form != formBase64 {
-		return nil
-	}
 	if !utf8.Valid(b) {
 		return errors.New("not an SX or JSON literal: invalid UTF-8")
 	}
+	if form, _ := classify(b); form != formBase64 {
+		return nil
+	}
 	if json.Valid(b) {
-		if _, err := jsonToSX(b); err != nil {
-			return fmt.Errorf("JSON literal out of range: %v", err)
+		if _, err := sx.FromJSON(b); err != nil {
+			return fmt.Errorf("JSON literal refused: %s", strings.TrimPrefix(err.Error(), "sx: JSON: "))
 		}
 	}
 	_, err := sx.Read(string(b))
@@ -74,10 +98,10 @@ const (
 )
 
 // classify says what the stored bytes are and, for JSON and SX, their SX
-// value.
+// value (sx.FromJSON for JSON); for anything else their base64.
 func classify(b []byte) (dataForm, sx.Value) {
 	if json.Valid(b) {
-		if v, err := jsonToSX(b); err == nil {
+		if v, err := sx.FromJSON(b); err == nil {
 			return formJSON, v
 		}
 	}
@@ -89,73 +113,24 @@ func classify(b []byte) (dataForm, sx.Value) {
 	return formBase64, base64.StdEncoding.EncodeToString(b)
 }
 
-// jsonToSX reads one JSON value as SX: objects become dicts with string
-// keys, arrays vectors, integral numbers int64 (others float64), null nil.
-func jsonToSX(b []byte) (sx.Value, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return fromJSON(v, 0)
-}
-
-func fromJSON(v any, depth int) (sx.Value, error) {
-	if depth > sx.MaxDepth {
-		return nil, fmt.Errorf("JSON value nests deeper than %d", sx.MaxDepth)
-	}
-	switch v := v.(type) {
-	case nil, bool, string:
-		return v, nil
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i, nil
-		}
-		f, err := v.Float64()
-		if err != nil {
-			return nil, err
-		}
-		return f, nil
-	case []any:
-		out := make(sx.Vector, len(v))
-		for i, x := range v {
-			y, err := fromJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = y
-		}
-		return out, nil
-	case map[string]any:
-		d := sx.NewDict()
-		for k, x := range v {
-			y, err := fromJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			d.Set(k, y)
-		}
-		return d, nil
-	}
-	return nil, fmt.Errorf("unexpected JSON value %T", v)
-}
-
-// jsonData gives the JSON key suffix and value for stored bytes: the JSON
-// literal itself (compacted onto one line), the SX text as a string under
-// "<name>_sx", or base64 under "<name>_base64".
-func jsonData(b []byte) (suffix string, raw json.RawMessage) {
-	if json.Valid(b) {
+// jsonData gives the JSON key suffix and value for stored bytes: JSON as
+// stored (compacted) and SX as its JSON form (sx.ToJSON), both under the key
+// itself; SX that has no JSON form as its text under "<name>_sx"; anything
+// else as base64 under "<name>_base64".
+func jsonData(b []byte) (suffix string, v any) {
+	switch form, val := classify(b); form {
+	case formJSON:
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, b); err == nil {
-			return "", buf.Bytes()
+			return "", json.RawMessage(buf.Bytes())
 		}
+		return "_sx", sx.Print(val)
+	case formSX:
+		if out, err := sx.ToJSON(val); err == nil {
+			return "", json.RawMessage(out)
+		}
+		return "_sx", sx.Print(val)
+	default:
+		return "_base64", val
 	}
-	form, v := classify(b)
-	if form == formSX {
-		s, _ := json.Marshal(sx.Print(v))
-		return "_sx", s
-	}
-	s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
-	return "_base64", s
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,8 +19,11 @@ func TestClassify(t *testing.T) {
 		jsonOut string
 	}{
 		{`{"a": 1, "b": [true, null, 2.5]}`, formJSON, `{"a" 1 "b" [true nil 2.5]}`, `{"a":1,"b":[true,null,2.5]}`},
-		{`{:a 1}`, formSX, `{:a 1}`, `"{:a 1}"`},
-		{`(x "y")`, formSX, `(x "y")`, `"(x \"y\")"`},
+		{`{:a 1}`, formSX, `{:a 1}`, `{"a":1}`},
+		{`(x "y")`, formSX, `(x "y")`, `["x","y"]`},
+		{`{1 2}`, formSX, `{1 2}`, `"{1 2}"`},
+		{`##NaN`, formSX, `##NaN`, `"##NaN"`},
+		{"\"\xff\"", formBase64, `"Iv8i"`, `"Iv8i"`},
 		{`[1, 2]`, formJSON, `[1 2]`, `[1,2]`},
 		{`"text"`, formJSON, `"text"`, `"text"`},
 		{"\xff\x00", formBase64, `"/wA="`, `"/wA="`},
@@ -28,7 +32,9 @@ func TestClassify(t *testing.T) {
 		form, v := classify([]byte(c.in))
 		assert.Equal(t, c.form, form, c.in)
 		assert.Equal(t, c.sxText, sx.Print(v), c.in)
-		_, raw := jsonData([]byte(c.in))
+		_, jv := jsonData([]byte(c.in))
+		raw, err := json.Marshal(jv)
+		require.NoError(t, err, c.in)
 		assert.Equal(t, c.jsonOut, string(raw), c.in)
 	}
 }
@@ -37,7 +43,7 @@ func TestCheckLiteral(t *testing.T) {
 	for _, ok := range []string{`{:a 1}`, `{"a": 1}`, `nil`, `null`, `-5`, `[1 2]`, ` "x" `} {
 		assert.NoError(t, checkLiteral([]byte(ok)), ok)
 	}
-	for _, bad := range []string{``, `{:a`, `(1 2`, `1 2`, "\xff", `{"a": }`} {
+	for _, bad := range []string{"\"\xff\"", "{\"a\": \"\xc3\"}", ``, `{:a`, `(1 2`, `1 2`, "\xff", `{"a": }`} {
 		assert.Error(t, checkLiteral([]byte(bad)), bad)
 	}
 }
@@ -58,9 +64,8 @@ func FuzzLiteral(f *testing.F) {
 		back, err := sx.Read(text)
 		require.NoError(t, err, "printed %q", text)
 		require.True(t, sx.Equal(v, back), "%q reads back as %q", text, sx.Print(back))
-		_, raw := jsonData(b)
-		require.True(t, json.Valid(raw), "json output %q", raw)
-		line := appendJSON(nil, record{{"data", blob(b)}})
-		require.True(t, json.Valid(line), "record %q", line)
+		line, err := marshalJSON(record{{"data", blob(b)}})
+		require.NoError(t, err)
+		require.True(t, json.Valid(line) && utf8.Valid(line), "record %q", line)
 	})
 }

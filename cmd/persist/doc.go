@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	persist [--dir DIR] [-o sx|json] SUBCOMMAND [ARGS]
+//	persist [--dir DIR] [-o sx|json|table] SUBCOMMAND [ARGS]
 //
 //	persist append STREAM TYPE DATA [TYPE DATA ...] [--expect any|no-stream|exists|N] [--id UUID ...]
 //	persist read STREAM [--from N] [--limit N]
@@ -36,21 +36,33 @@
 //
 // Event data and kv values are given as one SX literal ({:order 17},
 // [1 2 3], "text", 42) or one JSON literal ({"order": 17}); @FILE reads the
-// literal from a file and @- from standard input. The literal is checked to
-// parse (as JSON, or else as SX) and then stored byte for byte as given, so
-// Go programs that store JSON and the command line share one encoding.
-// Output shows stored bytes as a value: in SX output (the default) JSON
-// bytes are shown as the equal SX value (objects as dicts with string keys,
-// arrays as vectors, null as nil) and SX bytes as themselves; with -o json,
-// JSON bytes are embedded as JSON and SX bytes as their text under
-// "data_sx" ("value_sx"). Bytes that are neither (written by a program) are
-// shown in base64 under data-base64 (data_base64).
+// literal from a file and @- from standard input, at most the 1 MiB limit
+// of one event's data or kv value (a longer one is refused with the limit
+// named, after reading one byte past it). The literal is checked to parse
+// (as JSON, or else as SX; text that is not valid UTF-8 is neither) and
+// then stored byte for byte as given, so Go programs that store JSON and
+// the command line share one encoding.
+//
+// Output shows stored bytes as a value, by the one rule of package sx
+// (sx.FromJSON, sx.ToJSON): in SX output (the default) JSON bytes are shown
+// as the equal SX value (objects as dicts with string keys, arrays as
+// vectors, null as nil) and SX bytes as themselves; with -o json the data
+// is JSON whichever way it was written: JSON bytes as stored, SX bytes as
+// their JSON form ({:order 17} as {"order":17}, keywords and symbols as
+// strings of their names, lists as arrays), so that "persist -o json read
+// orders | jq .data.order" gives 17 for both. SX that has no JSON form
+// (NaN, a dict with number keys) is shown as its text under "data_sx"
+// ("value_sx"). Bytes that are neither (written by a program) are shown in
+// base64 under data-base64 (data_base64).
 //
 // # Output
 //
 // Every command prints one record per line: an SX dict by default
 // ({:seq 1 :stream "orders" ...}, keys in canonical order), or a JSON object
-// with -o json (keys in snake_case). Times are RFC 3339 in UTC.
+// with -o json (keys in snake_case, sorted as in SX output; every value
+// encoded by encoding/json from a typed value, lists as arrays), or with
+// -o table the rows of a table under a header of the field names, values in
+// SX notation (text without quotes). Times are RFC 3339 in UTC.
 //
 // # Errors and exit status
 //

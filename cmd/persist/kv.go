@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -77,6 +78,9 @@ be present, a number that its revision must be exactly that.`,
 				return err
 			}
 			val, err := parseLiteral(args[1], m.Stdin)
+			if errors.Is(err, errOverLimit) {
+				return fmt.Errorf("kv put: value: %w", err)
+			}
 			if err != nil {
 				return usagef("kv put", "value: %v", err)
 			}

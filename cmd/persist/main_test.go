@@ -134,16 +134,30 @@ func cmdWaitlocked(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s was not locked within 20s", args[0])
 }
 
-// cmdExitcode is "exitcode N COMMAND [ARGS...]": runs the command as exec
-// does (its output becomes stdout and stderr for the lines that follow) and
-// fails unless it exits with status N.
+// cmdExitcode is "exitcode N [<FILE] COMMAND [ARGS...]": runs the command
+// as exec does (its output becomes stdout and stderr for the lines that
+// follow), with FILE as its standard input if given, and fails unless it
+// exits with status N.
 func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: exitcode N COMMAND [ARGS...]")
+		ts.Fatalf("usage: exitcode N [<FILE] COMMAND [ARGS...]")
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
+	var stdin *os.File
+	if strings.HasPrefix(args[1], "<") {
+		stdin, err = os.Open(ts.MkAbs(args[1][1:]))
+		ts.Check(err)
+		defer stdin.Close()
+		args = args[1:]
+		if len(args) < 2 {
+			ts.Fatalf("usage: exitcode N [<FILE] COMMAND [ARGS...]")
+		}
+	}
 	cmd := exec.Command(args[1], args[2:]...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = os.Environ()
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "PERSIST_DIR", envTestClock} {

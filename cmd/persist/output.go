@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"rose-ash.com/persist/ops"
@@ -13,7 +15,8 @@ import (
 )
 
 // field is one entry of an output record. Its value is a string, a number,
-// a bool, a time.Time, stored bytes (blob), a nested record or an SX value.
+// a bool, a time.Time, a time.Duration, a []string, stored bytes (blob), a
+// nested record or a list of records.
 type field struct {
 	key string
 	val any
@@ -27,68 +30,91 @@ type record []field
 // records is a list of records, printed as a vector (an array in JSON).
 type records []record
 
-// writer prints records, one per line, in SX notation or as JSON lines.
+// Output formats, the values of -o.
+const (
+	outSX    = "sx"
+	outJSON  = "json"
+	outTable = "table"
+)
+
+// writer prints records, one per line: in SX notation, as JSON lines, or as
+// the rows of a table under a header of the first record's keys.
 type writer struct {
-	w    *bufio.Writer
-	json bool
+	w      *bufio.Writer
+	format string
+
+	tw     *tabwriter.Writer // the table, for -o table
+	header bool              // the table's header has been written
 }
 
 func newWriter(w io.Writer, g *globals) *writer {
-	return &writer{w: bufio.NewWriter(w), json: g.output == "json"}
+	o := &writer{w: bufio.NewWriter(w), format: g.output}
+	if o.format == outTable {
+		o.tw = tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
+	}
+	return o
 }
 
 func (o *writer) write(r record) error {
-	var line []byte
-	if o.json {
-		line = appendJSON(nil, r)
-	} else {
-		line = sx.AppendPrint(nil, toSX(r))
+	switch o.format {
+	case outJSON:
+		line, err := marshalJSON(r)
+		if err != nil {
+			return err
+		}
+		_, err = o.w.Write(append(line, '\n'))
+		return err
+	case outTable:
+		return o.row(r)
 	}
-	line = append(line, '\n')
-	_, err := o.w.Write(line)
+	_, err := o.w.Write(append(sx.AppendPrint(nil, toSX(r)), '\n'))
 	return err
 }
 
 // flush writes out what is buffered; follow mode calls it after every batch.
-func (o *writer) flush() error { return o.w.Flush() }
+func (o *writer) flush() error {
+	if o.tw != nil {
+		if err := o.tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return o.w.Flush()
+}
 
 func toSX(r record) *sx.Dict {
 	d := sx.NewDict()
 	for _, f := range r {
 		key, v := f.key, f.val
-		switch x := v.(type) {
-		case blob:
-			form, sv := classify(x)
+		if b, ok := v.(blob); ok {
+			form, sv := classify(b)
 			if form == formBase64 {
 				key += "-base64"
 			}
-			v = sv
-		case record:
-			v = toSX(x)
-		case records:
-			vs := make(sx.Vector, len(x))
-			for i, r := range x {
-				vs[i] = toSX(r)
-			}
-			v = vs
-		default:
-			v = sxScalar(x)
+			d.Set(sx.Keyword(key), sv)
+			continue
 		}
-		d.Set(sx.Keyword(key), v)
+		d.Set(sx.Keyword(key), sxValue(v))
 	}
 	return d
 }
 
-func sxScalar(v any) sx.Value {
+// sxValue is a field's value (other than a blob) as SX.
+func sxValue(v any) sx.Value {
 	switch x := v.(type) {
+	case record:
+		return toSX(x)
+	case records:
+		vs := make(sx.Vector, len(x))
+		for i, r := range x {
+			vs[i] = toSX(r)
+		}
+		return vs
 	case int:
 		return int64(x)
 	case uint64:
 		return int64(x)
 	case uint32:
 		return int64(x)
-	case int64:
-		return x
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case time.Duration:
@@ -103,58 +129,90 @@ func sxScalar(v any) sx.Value {
 	return v
 }
 
-func appendJSON(buf []byte, r record) []byte {
-	buf = append(buf, '{')
-	for i, f := range r {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		key := strings.ReplaceAll(f.key, "-", "_")
-		var val []byte
-		switch x := f.val.(type) {
-		case blob:
-			suffix, raw := jsonData(x)
-			key += suffix
-			val = raw
-		case record:
-			val = appendJSON(nil, x)
-		case records:
-			val = append(val, '[')
-			for i, r := range x {
-				if i > 0 {
-					val = append(val, ',')
-				}
-				val = appendJSON(val, r)
-			}
-			val = append(val, ']')
-		default:
-			v := sxScalar(x)
-			if vv, ok := v.(sx.Value); ok {
-				if s, isSX := sxOnly(vv); isSX {
-					v = s
-				}
-			}
-			var err error
-			if val, err = json.Marshal(v); err != nil {
-				val, _ = json.Marshal(fmt.Sprint(v))
-			}
-		}
-		k, _ := json.Marshal(key)
-		buf = append(buf, k...)
-		buf = append(buf, ':')
-		buf = append(buf, val...)
+// marshalJSON gives r as one JSON object. Every value is a typed Go value
+// that encoding/json encodes; keys are in snake_case and, as encoding/json
+// writes a map, sorted, as in SX output.
+func marshalJSON(r record) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(jsonRecord(r)); err != nil {
+		return nil, fmt.Errorf("print JSON: %w", err)
 	}
-	return append(buf, '}')
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// sxOnly gives the printed form of SX values that have no JSON spelling
-// (keywords, symbols, lists, dicts).
-func sxOnly(v sx.Value) (string, bool) {
-	switch v.(type) {
-	case sx.Keyword, sx.Symbol, sx.List, sx.Vector, *sx.Dict:
-		return sx.Print(v), true
+func jsonRecord(r record) map[string]any {
+	out := make(map[string]any, len(r))
+	for _, f := range r {
+		key := strings.ReplaceAll(f.key, "-", "_")
+		if b, ok := f.val.(blob); ok {
+			suffix, v := jsonData(b)
+			out[key+suffix] = v
+			continue
+		}
+		out[key] = jsonValue(f.val)
 	}
-	return "", false
+	return out
+}
+
+// jsonValue is a field's value (other than a blob) as a value encoding/json
+// encodes.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case record:
+		return jsonRecord(x)
+	case records:
+		vs := make([]map[string]any, len(x))
+		for i, r := range x {
+			vs[i] = jsonRecord(r)
+		}
+		return vs
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case time.Duration:
+		return x.String()
+	case []string:
+		if x == nil {
+			return []string{}
+		}
+	}
+	return v
+}
+
+// row writes r as a row of the table, after the header when it is the
+// first. Nested values and data are shown in SX notation.
+func (o *writer) row(r record) error {
+	var line strings.Builder
+	if !o.header {
+		o.header = true
+		for i, f := range r {
+			if i > 0 {
+				line.WriteByte('\t')
+			}
+			line.WriteString(strings.ToUpper(f.key))
+		}
+		line.WriteByte('\n')
+	}
+	for i, f := range r {
+		if i > 0 {
+			line.WriteByte('\t')
+		}
+		var v sx.Value
+		if b, ok := f.val.(blob); ok {
+			_, v = classify(b)
+		} else {
+			v = sxValue(f.val)
+		}
+		if s, ok := v.(string); ok && s != "" && !strings.ContainsAny(s, "\t\n\r\"") {
+			line.WriteString(s) // plain text needs no quotes in a table
+		} else {
+			line.WriteString(sx.Print(v)) // escapes tabs and new lines
+		}
+	}
+	line.WriteByte('\n')
+	_, err := io.WriteString(o.tw, line.String())
+	return err
 }
 
 func eventRecord(ev ops.Event) record {

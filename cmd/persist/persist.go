@@ -62,15 +62,15 @@ func (m *Main) defaultGlobals() globals {
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.dir, "dir", g.dir, "data directory `DIR` (env PERSIST_DIR)")
-	fs.StringVar(&g.output, "o", g.output, "output `FORMAT`: sx (SX notation) or json (JSON lines)")
+	fs.StringVar(&g.output, "o", g.output, "output `FORMAT`: sx (SX notation), json (JSON lines) or table")
 	fs.Int64Var(&g.segmentSize, "segment-size", g.segmentSize, "`BYTES` at which the log rolls to a new segment (0: the default, 64 MiB)")
 }
 
 func (g *globals) check(cmd string) error {
 	switch g.output {
-	case "sx", "json":
+	case outSX, outJSON, outTable:
 	default:
-		return usagef(cmd, "-o %q: want sx or json", g.output)
+		return usagef(cmd, "-o %q: want sx, json or table", g.output)
 	}
 	if g.dir == "" {
 		return usagef(cmd, "--dir is empty")
@@ -240,7 +240,7 @@ func (m *Main) topUsage(w io.Writer) {
 	fmt.Fprint(w, `persist is a durable event log and key-value store on one data directory.
 
 Usage:
-  persist [--dir DIR] [-o sx|json] SUBCOMMAND [ARGS]
+  persist [--dir DIR] [-o sx|json|table] SUBCOMMAND [ARGS]
 
 Subcommands:
 `)
@@ -255,7 +255,8 @@ Subcommands:
 	fmt.Fprint(w, `
 Global flags (before or after the subcommand):
   --dir DIR   data directory (env PERSIST_DIR, default ./persist-data)
-  -o FORMAT   output: sx (SX notation, the default) or json (JSON lines)
+  -o FORMAT   output: sx (SX notation, the default), json (JSON lines) or
+              table (columns under a header)
 
 Run 'persist SUBCOMMAND --help' for the arguments and an example.
 `)

@@ -131,7 +131,7 @@ func TestAppendRead(t *testing.T) {
 	assert.Contains(t, js[0], `"seq":2`)
 	js = strings.Split(strings.TrimSpace(h.ok("read", "orders", "-o", "json", "--limit", "1")), "\n")
 	require.Len(t, js, 1)
-	assert.Contains(t, js[0], `"data_sx":"{:order 17 :total 42.5}"`)
+	assert.Contains(t, js[0], `"data":{"order":17,"total":42.5}`, "SX data as JSON")
 }
 
 func TestAppendExpectAndIDs(t *testing.T) {
@@ -166,7 +166,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"append", "--bogus", "s", "t", "1"}, 2, "persist: append: flag provided but not defined: -bogus"},
 		{[]string{"frobnicate"}, 2, `persist: unknown subcommand "frobnicate" (see persist --help)`},
 		{[]string{}, 2, "persist: no subcommand (see persist --help)"},
-		{[]string{"-o", "yaml", "streams"}, 2, `persist: streams: -o "yaml": want sx or json`},
+		{[]string{"-o", "yaml", "streams"}, 2, `persist: streams: -o "yaml": want sx, json or table`},
 		{[]string{"kv", "put", "k", "(1 2"}, 2, "persist: kv put: value: not an SX or JSON literal: line 1, col 1: unterminated list"},
 		{[]string{"kv", "frob"}, 2, `persist: kv: unknown subcommand "frob" (see persist kv --help)`},
 		{[]string{"append", "", "t", "1"}, 1, "persist: append: invalid stream: empty"},
@@ -182,7 +182,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	big := filepath.Join(t.TempDir(), "big.sx")
 	require.NoError(t, os.WriteFile(big, []byte(`"`+strings.Repeat("a", ops.MaxDataBytes)+`"`), 0o644))
 	msg := h.fail(1, "append", "s", "t", "@"+big)
-	assert.Equal(t, "persist: append: invalid events[0].data: 1048578 bytes, over the limit of 1048576", msg)
+	assert.Equal(t, "persist: append: event 1 (t) data: "+big+": over the limit of 1048576 bytes", msg)
 	assert.Equal(t, 0, h.opens)
 	res, err := h.store.Streams(ops.Streams{})
 	require.NoError(t, err)

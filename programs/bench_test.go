@@ -10,7 +10,7 @@ import (
 	"rose-ash.com/persist/programs"
 )
 
-func sumStep(n int, ev ops.Event) int { return n + len(ev.Data) }
+func sumStep(n int, ev ops.Event) (int, error) { return n + len(ev.Data), nil }
 
 func BenchmarkProject1000(b *testing.B) {
 	store := newStore(b)

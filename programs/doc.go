@@ -43,6 +43,10 @@
 //   - A position that claims more than its source holds (a State or
 //     snapshot with Seq above the stream's head, a follow checkpoint above
 //     the head) is an error wrapping ErrAhead, never silently resumed.
+//   - A projection step returns its error (a Step); the fold stops at that
+//     event with a *StepError naming the stream, seq and type, and the
+//     state handed in comes back unchanged: a half-folded state is never
+//     returned, so it cannot be checkpointed by mistake.
 //   - Load ignores a snapshot of another version (full replay), but a
 //     snapshot of the right version that fails to decode is an error: the
 //     encoding changed without a new Version.

@@ -14,16 +14,38 @@ type State[S any] struct {
 	Seq   uint64
 }
 
+// Step is a projection's step: the value after one more event. It returns
+// an error for an event it cannot fold (data that does not decode, an
+// event that breaks the projection's rules), which stops the fold.
+type Step[S any] func(S, ops.Event) (S, error)
+
+// StepError is a step that failed: the fold stopped at the event of stream
+// Stream with seq Seq (its Type given too), and nothing after it was
+// folded. Err is the step's error.
+type StepError struct {
+	Stream string
+	Seq    uint64
+	Type   string
+	Err    error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("project %q: step at seq %d (%s): %v", e.Stream, e.Seq, e.Type, e.Err)
+}
+
+// Unwrap gives the step's error.
+func (e *StepError) Unwrap() error { return e.Err }
+
 // Project folds the whole stream into a value: step(step(seed, e1), e2)…,
 // up to the head seen by its first read (see ReadFrom). It is
 // ProjectResume from State{Value: seed}.
 //
 // step must be pure: a function of the value and the event only, with no
 // effects, clock or randomness, so that the same log always gives the same
-// value. It must not change a value it is given in place when that value
-// may be shared (a State kept for later resumption, a snapshot), since
-// Project does not copy values.
-func Project[S any](p *effect.P, stream string, step func(S, ops.Event) S, seed S) (State[S], error) {
+// value (and the same error). It must not change a value it is given in
+// place when that value may be shared (a State kept for later resumption,
+// a snapshot), since Project does not copy values.
+func Project[S any](p *effect.P, stream string, step Step[S], seed S) (State[S], error) {
 	return ProjectResume(p, stream, step, State[S]{Value: seed})
 }
 
@@ -34,15 +56,22 @@ func Project[S any](p *effect.P, stream string, step func(S, ops.Event) S, seed 
 // the whole fold.
 //
 // A state whose Seq is above the stream's head (the stream was replaced)
-// is not resumed: the error wraps ErrAhead. On any error st is returned
-// unchanged.
-func ProjectResume[S any](p *effect.P, stream string, step func(S, ops.Event) S, st State[S]) (State[S], error) {
+// is not resumed: the error wraps ErrAhead. A step that returns an error
+// stops the fold at that event: the error is a *StepError naming the
+// stream and the event's seq, wrapping the step's error. On any error st
+// is returned unchanged, so a caller never holds a state that covers part
+// of a failed fold.
+func ProjectResume[S any](p *effect.P, stream string, step Step[S], st State[S]) (State[S], error) {
 	if step == nil {
-		return st, fmt.Errorf("project %q: nil step", stream)
+		return st, &ops.InvalidError{Op: "programs/project", Field: "step", Reason: "nil"}
 	}
 	next := st
 	head, err := scan(p, stream, st.Seq+1, func(ev ops.Event) error {
-		next.Value = step(next.Value, ev)
+		v, err := step(next.Value, ev)
+		if err != nil {
+			return &StepError{Stream: stream, Seq: ev.Seq, Type: ev.Type, Err: err}
+		}
+		next.Value = v
 		next.Seq = ev.Seq
 		return nil
 	})

@@ -1,6 +1,7 @@
 package programs_test
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -22,7 +23,7 @@ type ledger struct {
 
 // applyLedger is a pure step: deposits add, withdrawals subtract, and the
 // trail records the order the events came in.
-func applyLedger(l ledger, ev ops.Event) ledger {
+func applyLedger(l ledger, ev ops.Event) (ledger, error) {
 	n, _ := strconv.Atoi(string(ev.Data))
 	switch ev.Type {
 	case "deposit":
@@ -34,7 +35,7 @@ func applyLedger(l ledger, ev ops.Event) ledger {
 	}
 	l.Count++
 	l.Trail += fmt.Sprintf("%s%d;", ev.Type[:1], ev.Seq)
-	return l
+	return l, nil
 }
 
 var ledgerEvents = []ops.EventData{
@@ -94,7 +95,7 @@ func TestProjectResumeEveryCut(t *testing.T) {
 		// The cut is the pure fold of the first k events.
 		v := seed
 		for _, ev := range evs[:k] {
-			v = applyLedger(v, ev)
+			v, _ = applyLedger(v, ev)
 		}
 		require.Equal(t, programs.State[ledger]{Value: v, Seq: uint64(k)}, cut)
 
@@ -131,10 +132,12 @@ func TestProjectErrors(t *testing.T) {
 	p := handle(t, newStore(t))
 	_, err := programs.Project[int](p, "s", nil, 0)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "nil step")
-	_, err = programs.Project(p, "", func(n int, _ ops.Event) int { return n + 1 }, 0)
 	var inv *ops.InvalidError
 	require.ErrorAs(t, err, &inv)
+	assert.Equal(t, "step", inv.Field)
+	_, err = programs.Project(p, "", func(n int, _ ops.Event) (int, error) { return n + 1, nil }, 0)
+	require.ErrorAs(t, err, &inv)
+	assert.Equal(t, "stream", inv.Field)
 }
 
 // FuzzProjectResume checks resume == full fold for arbitrary event data and
@@ -155,11 +158,11 @@ func FuzzProjectResume(f *testing.F) {
 		if len(evs) > 200 {
 			evs = evs[:200]
 		}
-		step := func(h uint64, ev ops.Event) uint64 {
+		step := func(h uint64, ev ops.Event) (uint64, error) {
 			for _, b := range ev.Data {
 				h = h*1099511628211 ^ uint64(b)
 			}
-			return h*31 + ev.Seq
+			return h*31 + ev.Seq, nil
 		}
 		p := handle(t, newStore(t))
 		k := int(cut) % (len(evs) + 1)
@@ -180,4 +183,34 @@ func FuzzProjectResume(f *testing.F) {
 		require.Equal(t, full, resumed)
 		require.Equal(t, uint64(len(evs)), full.Seq)
 	})
+}
+
+// TestProjectStepError: a step that fails stops the fold at that event; the
+// error names the stream and seq, and Load passes it on.
+func TestProjectStepError(t *testing.T) {
+	store := newStore(t)
+	p := handle(t, store)
+	_, err := programs.Append(p, "acct", ops.NoStream(), ledgerEvents...)
+	require.NoError(t, err)
+	bad := errors.New("cannot fold")
+	step := func(l ledger, ev ops.Event) (ledger, error) {
+		if ev.Seq == 3 {
+			return l, bad
+		}
+		return applyLedger(l, ev)
+	}
+	seed := ledger{Trail: ">"}
+	st, err := programs.Project(p, "acct", step, seed)
+	var se *programs.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, programs.StepError{Stream: "acct", Seq: 3, Type: "withdraw", Err: bad}, *se)
+	assert.ErrorIs(t, err, bad)
+	assert.EqualError(t, err, `project "acct": step at seq 3 (withdraw): cannot fold`)
+	assert.Equal(t, programs.State[ledger]{Value: seed}, st, "no partial state")
+
+	proj := programs.Projection[ledger]{Name: "acct-view", Stream: "acct", Version: 1, Seed: seed, Step: step}
+	_, err = programs.Load(p, proj)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, uint64(3), se.Seq)
+	assert.Contains(t, err.Error(), `load "acct-view"`)
 }

@@ -21,7 +21,7 @@ type Projection[S any] struct {
 	Stream  string
 	Version uint64
 	Seed    S
-	Step    func(S, ops.Event) S
+	Step    Step[S]
 	Encode  func(S) ([]byte, error)
 	Decode  func([]byte) (S, error)
 }

@@ -199,7 +199,7 @@ func TestCustomCodec(t *testing.T) {
 	mustAppend(t, p, "clicks", "c", "c", "c")
 	proj := programs.Projection[int]{
 		Name: "clicks", Stream: "clicks", Version: 7,
-		Step:   func(n int, _ ops.Event) int { return n + 1 },
+		Step:   func(n int, _ ops.Event) (int, error) { return n + 1, nil },
 		Encode: func(n int) ([]byte, error) { return fmt.Appendf(nil, "n=%d", n), nil },
 		Decode: func(b []byte) (int, error) {
 			var n int

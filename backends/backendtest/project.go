@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"rose-ash.com/persist/effect"
@@ -20,7 +21,10 @@ type tally struct {
 
 // tallyStep folds a "credit"/"debit" event carrying a decimal amount. It is
 // pure and never changes its input in place.
-func tallyStep(t tally, ev ops.Event) tally {
+func tallyStep(t tally, ev ops.Event) (tally, error) { return tallyFold(t, ev), nil }
+
+// tallyFold is tallyStep for callers that fold by hand.
+func tallyFold(t tally, ev ops.Event) tally {
 	n, _ := strconv.Atoi(string(ev.Data))
 	switch ev.Type {
 	case "credit":
@@ -52,7 +56,7 @@ func ledgerTally(upTo int) tally {
 		if i%3 == 0 {
 			typ = "debit"
 		}
-		t = tallyStep(t, ops.Event{Type: typ, Seq: uint64(i), Data: []byte(strconv.Itoa(i * 10))})
+		t = tallyFold(t, ops.Event{Type: typ, Seq: uint64(i), Data: []byte(strconv.Itoa(i * 10))})
 	}
 	return t
 }
@@ -68,6 +72,7 @@ func init() {
 		Case{Name: "isolated", Doc: "a projection of one stream sees none of another stream's events", Run: projectIsolated},
 		Case{Name: "ahead", Doc: "resuming from a seq above the stream's head is an error, not a silent fold", Run: projectAhead},
 		Case{Name: "paged", Doc: "a projection of a stream longer than one page folds every event once", Run: projectPaged},
+		Case{Name: "step-error", Doc: "a failing step stops the fold with an error naming the stream and seq, the state unchanged", Run: projectStepError},
 	)
 }
 
@@ -103,7 +108,7 @@ func projectResumeEqualsFull(e *Env) {
 		cut := programs.State[tally]{}
 		if k > 0 {
 			for _, got := range mustRead(e, "acct", 1, k).Events {
-				cut = programs.State[tally]{Value: tallyStep(cut.Value, got), Seq: got.Seq}
+				cut = programs.State[tally]{Value: tallyFold(cut.Value, got), Seq: got.Seq}
 			}
 		}
 		e.Equal(uint64(k), cut.Seq, "seq of the cut at %d", k)
@@ -120,7 +125,7 @@ func projectResumeTailOnly(e *Env) {
 	ledger(e, "acct")
 	var folded []uint64
 	st, err := Do(e, func(p *effect.P) (programs.State[tally], error) {
-		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) tally {
+		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) (tally, error) {
 			folded = append(folded, ev.Seq)
 			return tallyStep(t, ev)
 		}, programs.State[tally]{Value: ledgerTally(9), Seq: 9})
@@ -131,7 +136,7 @@ func projectResumeTailOnly(e *Env) {
 	mustAppend(e, "acct", ops.Any(), ev("credit", "1000"))
 	folded = nil
 	st2, err := Do(e, func(p *effect.P) (programs.State[tally], error) {
-		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) tally {
+		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) (tally, error) {
 			folded = append(folded, ev.Seq)
 			return tallyStep(t, ev)
 		}, st)
@@ -146,7 +151,7 @@ func projectResumeCurrent(e *Env) {
 	cur := programs.State[tally]{Value: ledgerTally(12), Seq: 12}
 	calls := 0
 	st, err := Do(e, func(p *effect.P) (programs.State[tally], error) {
-		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) tally { calls++; return t }, cur)
+		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) (tally, error) { calls++; return t, nil }, cur)
 	})
 	e.NoError(err, "resume at the head")
 	e.Equal(cur, st, "state")
@@ -179,6 +184,31 @@ func projectAhead(e *Env) {
 	e.True(errors.Is(err, programs.ErrAhead), "resume from seq 20 at head 12: want ErrAhead, got %v", err)
 }
 
+var errBadEvent = errors.New("bad event")
+
+func projectStepError(e *Env) {
+	ledger(e, "acct")
+	start := programs.State[tally]{Value: ledgerTally(2), Seq: 2}
+	var folded []uint64
+	st, err := Do(e, func(p *effect.P) (programs.State[tally], error) {
+		return programs.ProjectResume(p, "acct", func(t tally, ev ops.Event) (tally, error) {
+			if ev.Seq == 7 {
+				return t, errBadEvent
+			}
+			folded = append(folded, ev.Seq)
+			return tallyStep(t, ev)
+		}, start)
+	})
+	var se *programs.StepError
+	if e.True(errors.As(err, &se), "want a *programs.StepError, got %v", err) {
+		e.Equal("acct", se.Stream, "stream of the step error")
+		e.Equal(uint64(7), se.Seq, "seq of the step error")
+	}
+	e.True(errors.Is(err, errBadEvent), "the step's error is wrapped: %v", err)
+	e.Equal(start, st, "state after a failed fold")
+	e.Equal([]uint64{3, 4, 5, 6}, folded, "seqs folded before the failing one")
+}
+
 func projectPaged(e *Env) {
 	n := ops.DefaultPage*2 + 7
 	events := make([]ops.EventData, n)
@@ -187,11 +217,11 @@ func projectPaged(e *Env) {
 	}
 	mustAppend(e, "big", ops.Any(), events...)
 	st, err := Do(e, func(p *effect.P) (programs.State[int], error) {
-		return programs.Project(p, "big", func(sum int, ev ops.Event) int {
+		return programs.Project(p, "big", func(sum int, ev ops.Event) (int, error) {
 			if uint64(sum)+1 != ev.Seq {
-				return -1 << 30 // an event skipped or repeated
+				return 0, fmt.Errorf("seq %d after %d events: an event skipped or repeated", ev.Seq, sum)
 			}
-			return sum + 1
+			return sum + 1, nil
 		}, 0)
 	})
 	e.NoError(err, "project")

@@ -91,7 +91,7 @@ func snapCheckpointLoad(e *Env) {
 	mustAppend(e, "acct", ops.Any(), ev("credit", "5"), ev("debit", "2"))
 	var folded []uint64
 	counting := proj
-	counting.Step = func(t tally, ev ops.Event) tally { folded = append(folded, ev.Seq); return tallyStep(t, ev) }
+	counting.Step = func(t tally, ev ops.Event) (tally, error) { folded = append(folded, ev.Seq); return tallyStep(t, ev) }
 	st, err := Do(e, func(p *effect.P) (programs.State[tally], error) { return programs.Load(p, counting) })
 	e.NoError(err, "load")
 	e.Equal([]uint64{13, 14}, folded, "seqs folded by the load")
@@ -111,7 +111,7 @@ func snapReplayEqualsFull(e *Env) {
 		cut := programs.State[tally]{}
 		if k > 0 {
 			for _, got := range mustRead(e, "acct", 1, k).Events {
-				cut = programs.State[tally]{Value: tallyStep(cut.Value, got), Seq: got.Seq}
+				cut = programs.State[tally]{Value: tallyFold(cut.Value, got), Seq: got.Seq}
 			}
 		}
 		st, err := Do(e, func(p *effect.P) (programs.State[tally], error) {
@@ -138,7 +138,7 @@ func snapVersionMismatch(e *Env) {
 	e.NoError(err, "snapshot-write of version 1")
 	calls := 0
 	v2 := ledgerProjection(2)
-	v2.Step = func(t tally, ev ops.Event) tally { calls++; return tallyStep(t, ev) }
+	v2.Step = func(t tally, ev ops.Event) (tally, error) { calls++; return tallyStep(t, ev) }
 	st, err := Do(e, func(p *effect.P) (programs.State[tally], error) { return programs.Load(p, v2) })
 	e.NoError(err, "load of version 2")
 	e.Equal(programs.State[tally]{Value: ledgerTally(12), Seq: 12}, st, "state of version 2")

@@ -99,9 +99,9 @@ func subReadModel(e *Env) {
 			}
 			st.Value, _ = strconv.Atoi(string(b))
 		}
-		st, err := programs.ProjectResume(p, "acct", func(bal int, ev ops.Event) int {
-			t := tallyStep(tally{Balance: bal}, ev)
-			return t.Balance
+		st, err := programs.ProjectResume(p, "acct", func(bal int, ev ops.Event) (int, error) {
+			t, err := tallyStep(tally{Balance: bal}, ev)
+			return t.Balance, err
 		}, st)
 		if err != nil {
 			return err

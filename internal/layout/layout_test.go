@@ -30,6 +30,8 @@ var allowed = map[string][]string{
 	"backends/postgres":    {"effect", "ops", "github.com/jackc/pgx/v5", "github.com/google/uuid"},
 	"backends/backendtest": {"*"},
 	"backends/crashtest":   {"*"},
+	"remote":               {"effect", "ops", "sx", "github.com/google/uuid"},
+	"server":               {"effect", "ops", "sx", "interp", "programs", "github.com/google/uuid", "github.com/prometheus/client_golang"},
 	"cmd/persist":          {"*"},
 	"internal/layout":      {},
 	"internal/scoreboard":  {},

@@ -1,0 +1,262 @@
+// Package server is the server side of persist's wire protocol: it makes a
+// store (any ops.Backend) a service that many processes, in any language,
+// share over HTTP, with bearer tokens, grants, limits and Prometheus
+// metrics. Package remote is the Go client.
+//
+// This comment is the protocol. A client author should be able to
+// implement it from here alone; an SX kernel host should be able to
+// implement perform over it in an afternoon.
+//
+// # Transport
+//
+// HTTP/1.1 or HTTP/2. Over TLS (the server is given a certificate and a
+// key) HTTP/2 is negotiated by ALPN; over cleartext the server speaks
+// HTTP/1.1 and HTTP/2 with prior knowledge (h2c), meant for loopback.
+// Every request but the health checks carries a bearer token,
+// "Authorization: Bearer <token>", when the server has tokens configured
+// (see Access control). A request may carry "X-Request-Id"; the server
+// echoes it, or makes one, in the answer's X-Request-Id header and in its
+// log lines.
+//
+// # Notations and media types
+//
+// A request body and an answer are written in one of two notations:
+//
+//	SX    Content-Type: application/x-sx    (UTF-8 SX data notation, package sx)
+//	JSON  Content-Type: application/json    (RFC 8259)
+//
+// The request's Content-Type names the notation of its body (a missing one
+// means SX). The answer is in the notation the Accept header names
+// (application/x-sx or application/json), or failing that in the
+// request's notation. Both notations are one conversion apart: an
+// operation is converted to SX as sx.FromGo converts its descriptor (the
+// same text interp's trace prints), and the JSON form is sx.ToJSON of that
+// SX value. So the two carry exactly the same fields under the same names.
+//
+// # Operations
+//
+// An operation is the list of its SX name and a dict of its fields, the
+// fields named in kebab case after the Go descriptor's (FirstSeq is
+// :first-seq); a field left out is its zero value, an unknown field is an
+// error. In JSON it is the array of the name and an object. Every
+// operation of package ops is served:
+//
+//	persist/append         {:stream S :expect E :events [{:id U :type T :data D} ...]}
+//	persist/commit         {:appends [<append fields> ...] :kv [{:key K :value V :delete B :expect E} ...]}
+//	persist/read           {:stream S :from N :limit N}
+//	persist/read-all       {:from N :limit N}
+//	persist/head           {:stream S}
+//	persist/streams        {:prefix P :after A :limit N}
+//	persist/wait           {:stream S :after N :timeout NANOSECONDS}
+//	persist/kv-get         {:key K}
+//	persist/kv-put         {:key K :value V :expect E}
+//	persist/kv-delete      {:key K :expect E}
+//	persist/kv-list        {:prefix P :after A :limit N}
+//	persist/snapshot-read  {:name N}
+//	persist/snapshot-write {:snapshot {:name N :version N :seq N :value V}}
+//	persist/now            (no fields: (persist/now), ["persist/now"])
+//
+// Values: an expectation E is the string "any", "no-stream", "exists" or
+// the decimal head or revision ("3"); an event ID is a UUID string (left
+// out, the store draws one); bytes (data, values) are a string when they
+// are valid UTF-8 and otherwise (bytes "<base64>") in SX, ["bytes",
+// "<base64>"] in JSON; times are RFC 3339 strings with nanoseconds, in
+// UTC; durations are integers of nanoseconds. Numbers are integers that
+// fit in int64.
+//
+// # One operation: POST /v1/op
+//
+// The body is one operation. The answer is 200 OK with the operation's
+// result as sx.FromGo converts the Go result (an AppendResult is
+// {:first-pos 1 :first-seq 1 :head 1 :last-pos 1 :stream "orders"}; the
+// answer of kv-get for an absent key is nil, JSON null; snapshot-write
+// answers {}), or an error (below). An SX exchange:
+//
+//	POST /v1/op HTTP/1.1
+//	Content-Type: application/x-sx
+//	Authorization: Bearer 4f1c...
+//
+//	(persist/append {:stream "orders" :expect "no-stream" :events [{:type "placed" :data "{:order 17}"}]})
+//
+//	HTTP/1.1 200 OK
+//	Content-Type: application/x-sx
+//
+//	{:first-pos 1 :first-seq 1 :head 1 :last-pos 1 :stream "orders"}
+//
+// The same in JSON, and a conflict:
+//
+//	POST /v1/op HTTP/1.1
+//	Content-Type: application/json
+//
+//	["persist/append",{"stream":"orders","expect":"0","events":[{"type":"placed","data":"{\"order\":17}"}]}]
+//
+//	HTTP/1.1 409 Conflict
+//	Content-Type: application/json
+//
+//	{"actual":1,"error":"conflict","expected":"no-stream","message":"persist: conflict on stream \"orders\": expected no stream (head 0), actual head 1","stream":"orders"}
+//
+// An acknowledged write is durable as the store makes it (the file store:
+// fsynced); the answer is written only after the store answered. A client
+// that loses the connection before the answer does not know whether the
+// write happened: it retries with the same event IDs and gets the
+// original result (package ops, Idempotent appends).
+//
+// # Errors
+//
+// An error answer is a status code and a dict with :error, a kind, and
+// :message, the Go error's text; each kind has fields of its own, the Go
+// error's fields:
+//
+//	400 invalid      {:op O :field F :reason R}   the operation breaks a rule (an *ops.InvalidError),
+//	                                              or the body does not decode: :field names where
+//	                                              (events[2].type), "body" when it does not read at all
+//	400 unknown-op   {:op O}                      no operation has that name
+//	401 unauthorized {}                           no token, or one the server does not know
+//	403 forbidden    {:grant G}                   the token lacks grant G, such as "write orders/1"
+//	404 not-found    {}                           no such endpoint
+//	405 method       {}                           the endpoint takes another method
+//	409 conflict     {:stream S :key K :expected E :actual N}   a failed expectation (an *ops.Conflict);
+//	                                              :stream for an append, :key for a kv change
+//	413 too-large    {:limit L :max N}            the body, an event, or a batch is over a limit
+//	415 notation     {}                           a Content-Type that is neither notation
+//	429 too-many     {:limit L :max N}            too many follows open for this token
+//	503 closed       {}                           the store is closed (ops.ErrClosed)
+//	503 unavailable  {}                           the store cannot serve (it failed after an IO error) or
+//	                                              the server is shutting down; retry elsewhere or later
+//	504 timeout      {}                           the operation did not finish within the request time
+//	500 error        {}                           anything else
+//
+// A refused request (401, 403, 413, 415, 429, a body that does not decode)
+// has written nothing.
+//
+// # Several operations: POST /v1/batch
+//
+// The body is a vector of operations (a JSON array of them), at most the
+// server's batch limit (64 by default). They are independent: each is
+// performed on its own, in order, and each has its own answer; a batch is
+// not atomic (a persist/commit is). The answer is 200 OK with a vector of
+// the same length: {:ok <result>} for an operation that succeeded and the
+// error dict for one that did not. A batch that does not decode, or is
+// refused as a whole (too many operations, a token lacking a grant for
+// any of them: nothing is performed then), is an error answer as above.
+//
+//	POST /v1/batch HTTP/1.1
+//	Content-Type: application/x-sx
+//
+//	[(persist/head {:stream "orders"}) (persist/kv-get {:key "cfg"}) (persist/read {:stream ""})]
+//
+//	HTTP/1.1 200 OK
+//	Content-Type: application/x-sx
+//
+//	[{:ok 1} {:ok nil} {:error "invalid" :field "stream" :message "persist/read: invalid stream: empty" :op "persist/read" :reason "empty"}]
+//
+// # Long poll: persist/wait
+//
+// persist/wait is an operation like the others, answered when the stream's
+// head (the global log's last position, for the stream "") passes :after,
+// or its :timeout elapses. The server ends a wait at its own limit (the
+// request time less a margin, 25 s by default; also when :timeout is 0)
+// and answers it as a timeout, {:head N :passed false}: a client that
+// wants to wait longer asks again. A client that goes away ends its wait.
+//
+// # Live follow: GET /v1/follow
+//
+//	GET /v1/follow?stream=orders&from=3&as=sx HTTP/1.1
+//	Accept: text/event-stream
+//
+// follows the stream (or, without stream, the global log) from seq (or
+// position) from, 1 when absent, as Server-Sent Events (the WHATWG
+// EventSource format). Each event of the store is one SSE event whose id
+// is its seq (its position, for the global log) and whose data is the
+// event on one line in the notation as asks for (sx, the default, or
+// json):
+//
+//	HTTP/1.1 200 OK
+//	Content-Type: text/event-stream
+//
+//	id: 3
+//	event: event
+//	data: {:at "2026-12-01T21:50:00.000000001Z" :data "{:order 17}" :id "7b1c..." :pos 9 :seq 3 :stream "orders" :type "placed"}
+//
+//	: ping
+//
+//	event: end
+//	data: {:next 4 :reason "shutdown"}
+//
+// Events come in order, none before it is durable. While there is nothing
+// to send the server writes a comment line (": ping") every 15 s, so that
+// both ends notice a dead connection. When the server shuts down it ends
+// each follow with an end event whose :next is the first seq (position)
+// not yet sent. Delivery is at least once: a client that reconnects sends
+// "Last-Event-ID: <id>" (or from=<id+1>) and gets every event after that
+// id, so an event may come twice but none is lost. The server keeps no
+// state of a follower: the position is the client's.
+//
+// SSE rather than WebSocket: a follow is one-way, from the server; SSE is
+// a plain HTTP response, so it runs over HTTP/1.1 and HTTP/2 alike
+// (WebSocket over HTTP/2 needs RFC 8441, which few stacks have), through
+// proxies and with the same token, limits and logs as every other request;
+// resuming is built into the format (id and Last-Event-ID), and a client
+// is a line reader (curl -N is one).
+//
+// # The SX host contract
+//
+// A kernel host implements perform for persist effects like this: when the
+// machine suspends on (perform (persist/NAME {...})), print the performed
+// value as it stands, a list of the operation's symbol and its field dict,
+// and POST it to /v1/op with Content-Type application/x-sx; read the
+// answer body as one SX value. On 200, resume the machine (cek-resume)
+// with that value; on any other status, resume it by raising the error
+// dict (its :error kind says which, its fields say why), or retry: after a
+// 503 or a lost connection, resend the same request (appends carry event
+// IDs, so a retry is answered as the original). Every answer is data the
+// reader of package sx reads; nothing else is needed.
+//
+// # Access control
+//
+// Tokens are configured with grants; the server keeps only their SHA-256
+// hashes. A grant is one of
+//
+//	read PREFIX      read streams whose names start with PREFIX (read, head, wait,
+//	                 follow, streams listing within PREFIX, snapshot-read of names within)
+//	write PREFIX     append to those streams (also inside a commit), snapshot-write
+//	kv-read PREFIX   kv-get and kv-list of keys starting with PREFIX
+//	kv-write PREFIX  kv-put and kv-delete of those keys (also inside a commit)
+//	admin            everything, and /metrics
+//
+// The empty prefix covers every name. The global log (read-all, a follow or
+// a wait without a stream) needs read on the empty prefix; persist/now
+// needs only a valid token. A commit needs a grant for every part. Without
+// tokens configured the server allows everything and listens only on
+// loopback addresses; it refuses to listen beyond loopback unless tokens
+// are configured.
+//
+// # Limits
+//
+// Defaults, each configurable: a request body of at most 32 MiB; an
+// event's data or a kv value of at most ops.MaxDataBytes (1 MiB); a batch of
+// at most 64 operations; 64 follows open at once per token (per server
+// without tokens); 30 s for a request (a follow is exempt and pings); HTTP
+// header read 10 s, idle connections 120 s, headers of at most 64 KiB.
+// A body over its limit is refused as soon as the limit is passed.
+//
+// # Health and metrics
+//
+// GET /healthz answers 200 while the process serves; GET /readyz answers
+// 200 while the store answers and 503 once the server is shutting down or
+// the store is closed. GET /metrics is Prometheus text from the server's
+// own registry (admin grant needed when tokens are configured):
+// persist_ops_total{op,outcome}, persist_op_seconds{op} (histogram),
+// persist_appended_events_total, persist_appended_bytes_total,
+// persist_followers (gauge), persist_auth_failures_total{reason},
+// persist_http_requests_total{endpoint,code}, persist_inflight_requests.
+//
+// # Shutting down
+//
+// On Shutdown (persist serve: SIGTERM or SIGINT) the server stops taking
+// connections, answers new requests on open connections with 503
+// unavailable, lets the requests in flight finish (waits end early with
+// their timeout answer), ends every follow with its end event, and only
+// then closes the store. Nothing is acknowledged that the store did not
+// acknowledge.
+package server

@@ -44,7 +44,9 @@
 //   - [Replay] answers effects from a Journal without asking the handlers
 //     further out, reports the first effect that differs from the journal as
 //     a [*DivergenceError], and goes live when the journal runs out (or, with
-//     [ReplayOnly], answers [ErrJournalExhausted]).
+//     [ReplayOnly], answers [ErrJournalExhausted]). A program that ends
+//     before its journal does has diverged too: Run and Drive answer a
+//     *DivergenceError naming the first step it did not perform.
 //   - [Inject] fails the k-th effect it counts, before or after it reaches the
 //     handlers further out, with ErrCrash or any error.
 //

@@ -587,3 +587,51 @@ func TestDriveWithProgramHandlers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "at once", got)
 }
+
+// ordersEarly performs the first two appends of orders and stops.
+func ordersEarly(p *effect.P) (string, error) {
+	for i := range 2 {
+		_, err := effect.Perform(p, ops.Append{Stream: "orders", Expect: ops.Exact(uint64(i)),
+			Events: []ops.EventData{{Type: "placed", Data: fmt.Appendf(nil, `{"order":%d}`, i)}}})
+		if err != nil {
+			return "", err
+		}
+	}
+	return "stopped early", nil
+}
+
+// A program that ends before its journal does has diverged: the journal's
+// next step is what it did not perform.
+func TestReplayProgramStopsEarly(t *testing.T) {
+	var j interp.Journal
+	_, err := interp.Run(context.Background(), orders, interp.Record(&j), newStore(), newDisk())
+	require.NoError(t, err)
+	require.Equal(t, 5, j.Len())
+	for _, m := range modes {
+		for _, only := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, replay only %v", m.name, only), func(t *testing.T) {
+				var opts []interp.ReplayOption
+				if only {
+					opts = append(opts, interp.ReplayOnly())
+				}
+				r := interp.Replay(&j, opts...)
+				got, err := m.run(context.Background(), ordersEarly, r, forbidden(t))
+				var div *interp.DivergenceError
+				require.ErrorAs(t, err, &div, "the run returned %q", got)
+				assert.ErrorIs(t, err, interp.ErrDiverged)
+				assert.Empty(t, got)
+				assert.Equal(t, 2, div.Step)
+				assert.True(t, div.Ended)
+				assert.Equal(t, interp.FormatEffect(j.Steps[2].Effect), div.Want)
+				assert.Contains(t, div.Error(), "replay diverged at step 2: the program ended with 3 of the journal's 5 steps not performed, the next")
+				assert.Same(t, div, r.Divergence())
+				assert.Equal(t, div, r.Finish())
+			})
+		}
+	}
+	// A program that uses the whole journal ends without a divergence.
+	r := interp.Replay(&j)
+	_, err = interp.Run(context.Background(), orders, r, forbidden(t))
+	require.NoError(t, err)
+	assert.NoError(t, r.Finish())
+}

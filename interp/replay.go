@@ -19,17 +19,27 @@ var (
 )
 
 // DivergenceError reports that a replayed program performed an effect other
-// than the one its journal holds at that step. Want (the journal's) and Got
+// than the one its journal holds at that step, or (Ended) that it ended
+// with steps of its journal not performed. Want (the journal's) and Got
 // (the program's) are the effects' SX printed forms, as [FormatEffect]
-// gives them.
+// gives them; when Ended, Got is empty and Left counts the steps not
+// performed, Step the first of them.
 type DivergenceError struct {
 	Step      int // index in Journal.Steps, from 0
 	Want, Got string
+	Ended     bool // the program ended before the journal did
+	Left      int  // when Ended: the journal's steps not performed
+	Steps     int  // when Ended: the journal's length
 }
 
 // Error names the step and shows want (-) against got (+), trimmed to the
-// part around the first difference, with a caret under it.
+// part around the first difference, with a caret under it; for a program
+// that ended early it names the step and shows the effect not performed.
 func (d *DivergenceError) Error() string {
+	if d.Ended {
+		return fmt.Sprintf("interp: replay diverged at step %d: the program ended with %d of the journal's %d steps not performed, the next\n- %s",
+			d.Step, d.Left, d.Steps, d.Want)
+	}
 	return fmt.Sprintf("interp: replay diverged at step %d (- journal, + program)\n%s", d.Step, diff(d.Want, d.Got))
 }
 
@@ -59,6 +69,12 @@ type Replayer struct {
 // effect equals the journal's step i (deeply, a nil slice or map equal to an
 // empty one, times equal when they are the same instant); if it does not, it
 // answers a *DivergenceError, and the same error to every later effect.
+//
+// A program that ends before its journal does has diverged too: [Run],
+// [RunStepped] and [Drive] call [Replayer.Finish] on every Replayer among
+// their handlers when the program has returned, and answer its
+// *DivergenceError (Ended) instead of the program's result. A host that
+// drives a program itself calls Finish when it ends.
 //
 // When the journal is exhausted the replay goes live: it forwards every
 // further effect outward, as a program re-run after a crash continues past
@@ -103,6 +119,25 @@ func (r *Replayer) Handle(p *effect.P, e effect.Effect) (any, error) {
 	}
 	r.next++
 	return deepCopy(st.Value), st.Err
+}
+
+// Finish says whether the program, now ended, used its whole journal: nil
+// when it did (or went past it), the divergence found when there was one,
+// and otherwise a *DivergenceError with Ended set naming the first step not
+// performed, which later calls and Divergence return too.
+func (r *Replayer) Finish() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.div != nil {
+		return r.div
+	}
+	n := r.j.Len()
+	if r.next >= n {
+		return nil
+	}
+	st, _ := r.j.step(r.next)
+	r.div = &DivergenceError{Step: r.next, Want: FormatEffect(st.Effect), Ended: true, Left: n - r.next, Steps: n}
+	return r.div
 }
 
 // Replayed returns how many effects were answered from the journal.

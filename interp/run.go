@@ -16,7 +16,8 @@ var ErrCrash = errors.New("interp: crash")
 
 // Run runs prog in place with the handlers hs, innermost first, and returns
 // its result. A panic in prog or in a handler comes back as an
-// *effect.PanicError.
+// *effect.PanicError. When a [Replayer] among hs holds steps the program did
+// not perform, Run returns its *DivergenceError (see [Replayer.Finish]).
 //
 // When a handler answers with an error matching ErrCrash, the run has
 // crashed: from then on no handler is asked anything (an effect that reaches
@@ -29,6 +30,28 @@ func Run[R any](ctx context.Context, prog func(*effect.P) (R, error), hs ...effe
 	if cerr := l.crashed(); cerr != nil {
 		var zero R
 		return zero, cerr
+	}
+	return finish(r, err, hs)
+}
+
+// finish checks, once a program has returned r and err, that every
+// Replayer among hs has seen its whole journal used: a journal not used up
+// is a divergence, answered instead of the program's result. A panic is
+// answered as it is.
+func finish[R any](r R, err error, hs []effect.Handler) (R, error) {
+	if _, panicked := err.(*effect.PanicError); panicked {
+		return r, err
+	}
+	for _, h := range hs {
+		if rp, ok := h.(*Replayer); ok {
+			if ferr := rp.Finish(); ferr != nil {
+				if errors.Is(err, ferr) {
+					return r, err // the program already answered the divergence
+				}
+				var zero R
+				return zero, ferr
+			}
+		}
 	}
 	return r, err
 }
@@ -68,7 +91,8 @@ func Drive[R any](s effect.Suspension[R], hs ...effect.Handler) (R, error) {
 		}
 		s = s.Resume(v, err)
 	}
-	return s.Result()
+	r, err := s.Result()
+	return finish(r, err, hs)
 }
 
 // send asks the handlers of p for the answer to e, turning a panic into an

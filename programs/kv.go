@@ -106,8 +106,12 @@ func list(p *effect.P, prefix string, fn func(ops.KvEntry)) error {
 // written: it reads the key again and calls f again. f runs at most attempts
 // times (an attempts below 1 counts as 1); when every put conflicted, the
 // error wraps ErrRetriesExhausted and the last *ops.Conflict. An error from
-// f is returned as it is and writes nothing.
+// f is returned as it is and writes nothing; a nil f is an
+// *ops.InvalidError.
 func Update(p *effect.P, key string, attempts int, f func(old []byte, found bool) ([]byte, error)) (ops.KvResult, error) {
+	if f == nil {
+		return ops.KvResult{}, &ops.InvalidError{Op: "programs/update", Field: "f", Reason: "nil"}
+	}
 	attempts = max(attempts, 1)
 	var last *ops.Conflict
 	for range attempts {

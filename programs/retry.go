@@ -29,8 +29,12 @@ var ErrRetriesExhausted = errors.New("programs: retries exhausted")
 // head the append expects. When decide returns no events there is nothing to
 // append: AppendRetry returns the zero result and nil. An error from decide
 // is returned as it is, and any error of the append other than a conflict
-// (an *ops.InvalidError, say) ends the loop and is returned as it is.
+// (an *ops.InvalidError, say) ends the loop and is returned as it is. A nil
+// decide is an *ops.InvalidError too.
 func AppendRetry(p *effect.P, stream string, attempts int, decide func(p *effect.P, head uint64) ([]ops.EventData, error)) (ops.AppendResult, error) {
+	if decide == nil {
+		return ops.AppendResult{}, &ops.InvalidError{Op: "programs/append-retry", Field: "decide", Reason: "nil"}
+	}
 	attempts = max(attempts, 1)
 	head, err := Head(p, stream)
 	if err != nil {

@@ -18,6 +18,8 @@ const module = "rose-ash.com/persist"
 // allowed lists, for each package of the module, the module packages and
 // third-party module prefixes it may import directly. "*" allows any.
 var allowed = map[string][]string{
+	"": {"effect", "ops", "platform", "sx", "interp", "programs", "backends/mem", "backends/file",
+		"backends/postgres", "backends/blobdir", "backends/ipfs", "remote", "github.com/google/uuid"},
 	"effect":               {},
 	"sx":                   {},
 	"ops":                  {"effect", "github.com/google/uuid"},

@@ -21,16 +21,21 @@
 //	persist crashtest [--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]
 //
 // The store is the file backend in the data directory --dir (env
-// PERSIST_DIR, default ./persist-data). Commands that write create it;
-// commands that only read refuse a missing directory rather than answer
-// from an empty store. One process at a time opens a data directory: a
-// second one gets "in use by another process". tail is the exception: it
-// opens the directory read-only, without the lock, so "persist tail -f
-// STREAM" in one shell shows what "persist append" writes from another (it
-// looks for new records every 50 ms and shows only complete, checksummed
-// ones). Flags may come before or
-// after the positional arguments; "--" ends them (for data starting with
-// "-"), and --dir, -o and --segment-size are accepted by every subcommand.
+// PERSIST_DIR, default ./persist-data). Commands that write (append, kv put,
+// kv del) create it and open it for writing; one process at a time does
+// that. Commands that only read (read, tail, streams, stat, kv get, kv ls,
+// dump, verify) open it read-only, take no lock and write nothing, so they
+// work beside a process that has the store open for writing (a running
+// program, or "persist append" in another shell): they see what that
+// process has written up to the moment they look, complete and checksummed
+// records only. They refuse a missing directory, or one that holds no
+// store, rather than answer from an empty store. A read-only open never
+// recovers: a torn tail is cut, and leftover files removed, by the next
+// writer. "persist tail -f STREAM" in one shell shows what "persist append"
+// writes from another (it looks for new records every 50 ms). Flags may
+// come before or after the positional arguments; "--" ends them (for data
+// starting with "-"), and --dir, -o and --segment-size are accepted by
+// every subcommand.
 //
 // # Data and values
 //

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -38,9 +39,6 @@ type globals struct {
 	output      string
 	segmentSize int64
 
-	// readOnly is set by a command that only reads and follows (tail): the
-	// file backend is then opened without the lock, beside a writer.
-	readOnly bool
 }
 
 const defaultDir = "./persist-data"
@@ -326,21 +324,28 @@ func (m *Main) ExitCode(err error) int {
 	return 1
 }
 
-// open opens the store named by g. When create is false a missing data
-// directory is an error rather than a new, empty store.
+// open opens the store named by g. A command that writes (create set) opens
+// it for writing, creating it when absent. A command that only reads opens
+// it read-only (file.OpenReadOnly): without the lock, beside a process that
+// has it open for writing, and a missing data directory, or one that holds
+// no store, is an error rather than a new, empty store.
 func (m *Main) open(ctx context.Context, g *globals, create bool) (ops.Backend, error) {
 	if err := requireDir(g.dir); err != nil && !(create && errors.Is(err, errNoDir)) {
 		return nil, err
 	}
 	var b ops.Backend
 	var err error
+	opts := file.Options{SegmentSize: g.segmentSize}
 	switch {
 	case m.Open != nil:
 		b, err = m.Open(ctx, g.dir, create)
-	case g.readOnly:
-		b, err = file.OpenDirReadOnly(ctx, g.dir, file.Options{SegmentSize: g.segmentSize})
+	case !create:
+		b, err = openFileReadOnly(ctx, g.dir, opts, m.getenv)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %s: %w", g.dir, errNoStore)
+		}
 	default:
-		b, err = openFile(ctx, g.dir, file.Options{SegmentSize: g.segmentSize}, m.getenv)
+		b, err = openFile(ctx, g.dir, opts, m.getenv)
 	}
 	if errors.Is(err, platform.ErrLocked) {
 		return nil, fmt.Errorf("open %s: %w", g.dir, errLocked)

@@ -15,10 +15,11 @@ var statCmd = &command{
 	detail: `
 Prints one record: streams, events, kv keys and revision, and for the file
 backend the log's segments and bytes, the last LSN, the report of the
-recovery that opening the store just ran (:recovery) and, once a recovery
-has changed the directory (cut a torn tail, finished a segment roll,
-removed leftover files), the newest such report with its time
-(:last-recovery), which stays until a later one replaces it.`,
+read-only replay that opening the store just ran (:recovery; it changes
+nothing, so it works beside a writer) and, once a writer's recovery has
+changed the directory (cut a torn tail, finished a segment roll, removed
+leftover files), the newest such report with its time (:last-recovery),
+which stays until a later one replaces it.`,
 	example: `  persist stat`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {

@@ -54,6 +54,20 @@ func openFile(ctx context.Context, dir string, opts file.Options, getenv func(st
 	return &fileStore{store: s, os: h}, nil
 }
 
+// openFileReadOnly opens the file backend in dir for reading only
+// (file.OpenReadOnly): no lock, nothing written, beside a writer.
+func openFileReadOnly(ctx context.Context, dir string, opts file.Options, getenv func(string) string) (*fileStore, error) {
+	h, err := platformOS(getenv)
+	if err != nil {
+		return nil, err
+	}
+	s, err := file.OpenReadOnly(effect.Handle(ctx, h), dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &fileStore{store: s, os: h}, nil
+}
+
 // Handle answers the operations of package ops, the store's IO going to the
 // operating system. Only a wait follows the caller's context: a commit,
 // once queued, runs to its end.
@@ -126,6 +140,10 @@ func tornRecord(t *file.TornTail) record {
 // errNoDir is the error of a command that reads a data directory that is
 // not there.
 var errNoDir = errors.New("no data directory (append something first, or set --dir)")
+
+// errNoStore is the error of a command that reads a data directory that
+// holds no store.
+var errNoStore = errors.New("no store in the data directory (append something first, or set --dir)")
 
 // errLocked is the error of opening a data directory another process has
 // open.

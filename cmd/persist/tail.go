@@ -17,8 +17,8 @@ var tailCmd = &command{
 Prints the last N events of STREAM, or with --all the last N of the global
 log in position order. With -f it then waits for new events and prints each
 as soon as it is durable, until interrupted (exit status 0). tail opens
-the data directory read-only and takes no lock, so it follows what other
-processes append meanwhile (persist append from another shell, or a
+the data directory read-only and takes no lock, as every command that only
+reads does, so it follows what other processes append meanwhile (persist append from another shell, or a
 program): it looks for new records every 50 ms, and shows only complete
 records, possibly an instant before the writer has acknowledged them.`,
 	example: `  persist tail -f orders
@@ -41,7 +41,6 @@ records, possibly an instant before the writer has acknowledged them.`,
 					return err
 				}
 			}
-			g.readOnly = true
 			err := m.withStore(ctx, g, false, func(p *effect.P, _ ops.Backend) error {
 				return tail(p, newWriter(m.Stdout, g), stream, *n, *follow)
 			})

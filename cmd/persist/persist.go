@@ -38,7 +38,6 @@ type globals struct {
 	dir         string
 	output      string
 	segmentSize int64
-
 }
 
 const defaultDir = "./persist-data"

@@ -1,0 +1,468 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+// request is one commit-shaped operation waiting for the committer.
+type request struct {
+	op    effect.Effect // Append, KvPut, KvDelete or Commit
+	state atomic.Int32  // reqQueued, reqTaken or reqAbandoned
+	reply chan reply
+	// ids are the IDs the store drew for the events that came without
+	// one, kept so that a retry of the same request stores the same IDs.
+	ids map[[2]int]uuid.UUID
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+type reply struct {
+	res ops.CommitResult
+	err error
+}
+
+// commit hands a commit-shaped operation to the committer and waits for
+// its answer. A caller whose context ends while its commit is still queued
+// gets the context's error and the commit is never tried; once the
+// committer has taken it, the caller waits for the outcome.
+func (s *Store) commit(ctx context.Context, e effect.Effect) (ops.CommitResult, error) {
+	if err := ops.Validate(e); err != nil {
+		return ops.CommitResult{}, err
+	}
+	if s.closed.Load() {
+		return ops.CommitResult{}, ops.ErrClosed
+	}
+	r := &request{op: e, reply: make(chan reply, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.done:
+		return ops.CommitResult{}, ops.ErrClosed
+	case <-ctx.Done():
+		return ops.CommitResult{}, ctx.Err()
+	}
+	select {
+	case rep := <-r.reply:
+		return rep.res, rep.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ops.CommitResult{}, ctx.Err()
+		}
+		rep := <-r.reply
+		return rep.res, rep.err
+	}
+}
+
+// committer takes queued commits, as many as are waiting (up to maxGroup),
+// and stores them in one transaction: group commit. It runs until Close,
+// then answers what is still queued with ops.ErrClosed.
+func (s *Store) committer() {
+	defer s.wg.Done()
+	group := make([]*request, 0, s.opts.maxGroup)
+	for {
+		group = group[:0]
+		select {
+		case r := <-s.reqs:
+			group = append(group, r)
+		case <-s.done:
+			s.drain()
+			return
+		}
+		if !s.opts.noGroup {
+		more:
+			for len(group) < s.opts.maxGroup {
+				select {
+				case r := <-s.reqs:
+					group = append(group, r)
+				default:
+					break more
+				}
+			}
+		}
+		live := group[:0]
+		for _, r := range group {
+			if r.state.CompareAndSwap(reqQueued, reqTaken) {
+				live = append(live, r)
+			}
+		}
+		if len(live) > 0 {
+			s.runGroup(live)
+		}
+	}
+}
+
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.reply <- reply{err: ops.ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// runGroup stores a group of commits in one transaction and answers each.
+// When the transaction fails with an error the server answered (not a lost
+// connection) and the group holds several commits, each is tried alone, so
+// that one commit's fault is not its neighbours'.
+func (s *Store) runGroup(group []*request) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.txTimeout)
+	defer cancel()
+	err := s.tryGroup(ctx, group)
+	if err == nil {
+		return
+	}
+	if len(group) > 1 && sqlState(err) != "" && !errors.Is(err, ErrOutcomeUnknown) {
+		for _, r := range group {
+			if err := s.tryGroup(ctx, []*request{r}); err != nil {
+				r.reply <- reply{err: err}
+			}
+		}
+		return
+	}
+	for _, r := range group {
+		r.reply <- reply{err: err}
+	}
+}
+
+// tryGroup runs one transaction for group. On success it answers every
+// request and returns nil; on failure it answers none and returns the
+// error, which says whether the transaction may have committed
+// (ErrOutcomeUnknown) or not (ErrNotWritten).
+func (s *Store) tryGroup(ctx context.Context, group []*request) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return s.notWritten(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // a no-op after Commit
+
+	// Take the log lock, then read the heads and revisions the group
+	// needs: after the lock nothing else can change them until COMMIT.
+	var streams, keys []string
+	seenS, seenK := map[string]bool{}, map[string]bool{}
+	for _, r := range group {
+		c, _ := ops.AsCommit(r.op)
+		for _, a := range c.Appends {
+			if !seenS[a.Stream] {
+				seenS[a.Stream] = true
+				streams = append(streams, a.Stream)
+			}
+		}
+		for _, k := range c.Kv {
+			if !seenK[k.Key] {
+				seenK[k.Key] = true
+				keys = append(keys, k.Key)
+			}
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.q.lock)
+	if len(streams) > 0 {
+		b.Queue(s.q.prefetchHeads, streams)
+	}
+	if len(keys) > 0 {
+		b.Queue(s.q.prefetchRevs, keys)
+	}
+	v := &view{s: s, ctx: ctx, tx: tx, heads: map[string]uint64{}, revs: map[string]uint64{}, pending: map[string][]pendingEvent{}}
+	br := tx.SendBatch(ctx, b)
+	var lastPos, kvRev int64
+	if err := br.QueryRow().Scan(&lastPos, &kvRev); err != nil {
+		br.Close()
+		return s.notWritten(err)
+	}
+	v.lastPos, v.kvRev = uint64(lastPos), uint64(kvRev)
+	if len(streams) > 0 {
+		if err := scanPairs(br, v.heads); err != nil {
+			br.Close()
+			return s.notWritten(err)
+		}
+	}
+	if len(keys) > 0 {
+		if err := scanPairs(br, v.revs); err != nil {
+			br.Close()
+			return s.notWritten(err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return s.notWritten(err)
+	}
+
+	// Decide every commit in order, each against the state the ones before
+	// it leave, and collect what the group writes.
+	replies := make([]reply, len(group))
+	var w writes
+	startPos, startRev := v.lastPos, v.kvRev
+	for i, r := range group {
+		c, plan, err := ops.CheckOp(r.op, v)
+		if err != nil {
+			if v.err != nil {
+				return s.notWritten(v.err)
+			}
+			replies[i] = reply{err: err}
+			continue
+		}
+		replies[i] = reply{res: s.apply(r, c, plan, v, &w)}
+	}
+	if v.err != nil {
+		return s.notWritten(v.err)
+	}
+
+	if v.lastPos != startPos || v.kvRev != startRev {
+		b := &pgx.Batch{}
+		if len(w.pos) > 0 {
+			b.Queue(s.q.insertEvents, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data)
+			names := make([]string, 0, len(w.heads))
+			heads := make([]int64, 0, len(w.heads))
+			for _, name := range w.headOrder {
+				names = append(names, name)
+				heads = append(heads, int64(w.heads[name]))
+			}
+			b.Queue(s.q.upsertHeads, names, heads)
+		}
+		var putK, delK []string
+		var putV [][]byte
+		var putR []int64
+		for _, key := range w.kvOrder {
+			ch := w.kv[key]
+			if ch.delete {
+				delK = append(delK, key)
+				continue
+			}
+			putK = append(putK, key)
+			putV = append(putV, ch.value)
+			putR = append(putR, int64(ch.rev))
+		}
+		if len(putK) > 0 {
+			b.Queue(s.q.upsertKv, putK, putV, putR)
+		}
+		if len(delK) > 0 {
+			b.Queue(s.q.deleteKv, delK)
+		}
+		b.Queue(s.q.setState, int64(v.lastPos), int64(v.kvRev))
+		b.Queue(s.q.notify, s.channel, strconv.FormatUint(v.lastPos, 10))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return s.notWritten(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return s.commitFailed(err)
+		}
+		s.wake()
+	}
+	for i, r := range group {
+		r.reply <- replies[i]
+	}
+	return nil
+}
+
+// notWritten is the error of a transaction that failed before COMMIT.
+func (s *Store) notWritten(err error) error {
+	if s.closed.Load() && errors.Is(err, context.Canceled) {
+		return ops.ErrClosed
+	}
+	return fmt.Errorf("%w on %s: %w", ErrNotWritten, s.dsn, err)
+}
+
+// commitFailed is the error of a failed COMMIT: when the server answered
+// with an error, nothing was written; when the answer was lost, the
+// outcome is unknown.
+func (s *Store) commitFailed(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) || errors.Is(err, pgx.ErrTxCommitRollback) {
+		return s.notWritten(err)
+	}
+	return fmt.Errorf("%w on %s: %w", ErrOutcomeUnknown, s.dsn, err)
+}
+
+// scanPairs reads (text, bigint) rows of the batch into m.
+func scanPairs(br pgx.BatchResults, m map[string]uint64) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		m[k] = uint64(n)
+	}
+	return rows.Err()
+}
+
+// writes collects the rows a group of commits writes.
+type writes struct {
+	pos, seq, at []int64
+	stream, typ  []string
+	id           []pgtype.UUID
+	data         [][]byte
+	heads        map[string]uint64
+	headOrder    []string
+	kv           map[string]kvChange
+	kvOrder      []string
+}
+
+// setKv records the final change of key in the group.
+func (w *writes) setKv(key string, ch kvChange) {
+	if _, ok := w.kv[key]; !ok {
+		w.kvOrder = append(w.kvOrder, key)
+	}
+	w.kv[key] = ch
+}
+
+type kvChange struct {
+	delete bool
+	value  []byte
+	rev    uint64
+}
+
+// apply records what an accepted commit writes, in w and in the view, and
+// returns its result.
+func (s *Store) apply(r *request, c ops.Commit, plan ops.Plan, v *view, w *writes) ops.CommitResult {
+	res := ops.CommitResult{Appends: make([]ops.AppendResult, len(c.Appends)), Kv: make([]ops.KvResult, len(c.Kv))}
+	if !plan.Writes {
+		for i, ap := range plan.Appends {
+			res.Appends[i] = ap.Result
+		}
+		return res
+	}
+	at := s.opts.clock().UTC().UnixNano()
+	for i, a := range c.Appends {
+		ap := plan.Appends[i]
+		if ap.Retry {
+			res.Appends[i] = ap.Result
+			continue
+		}
+		ar := ap.Result
+		for j, ed := range a.Events {
+			id := ed.ID
+			if id == uuid.Nil {
+				key := [2]int{i, j}
+				if r.ids == nil {
+					r.ids = map[[2]int]uuid.UUID{}
+				}
+				if got, ok := r.ids[key]; ok {
+					id = got
+				} else {
+					id = s.opts.ids()
+					r.ids[key] = id
+				}
+			}
+			v.lastPos++
+			pos := v.lastPos
+			seq := ar.FirstSeq + uint64(j)
+			data := ed.Data
+			if data == nil {
+				data = []byte{}
+			}
+			w.pos = append(w.pos, int64(pos))
+			w.stream = append(w.stream, a.Stream)
+			w.seq = append(w.seq, int64(seq))
+			w.id = append(w.id, pgtype.UUID{Bytes: id, Valid: true})
+			w.typ = append(w.typ, ed.Type)
+			w.at = append(w.at, at)
+			w.data = append(w.data, data)
+			v.pending[a.Stream] = append(v.pending[a.Stream], pendingEvent{id: id, pos: pos})
+			if j == 0 {
+				ar.FirstPos = pos
+			}
+			ar.LastPos = pos
+		}
+		if len(a.Events) > 0 {
+			if w.heads == nil {
+				w.heads = map[string]uint64{}
+			}
+			if _, ok := w.heads[a.Stream]; !ok {
+				w.headOrder = append(w.headOrder, a.Stream)
+			}
+			w.heads[a.Stream] = ar.Head
+			v.heads[a.Stream] = ar.Head
+		}
+		res.Appends[i] = ar
+	}
+	if len(c.Kv) > 0 {
+		v.kvRev++
+		res.Revision = v.kvRev
+		if w.kv == nil {
+			w.kv = map[string]kvChange{}
+		}
+		for i, k := range c.Kv {
+			existed := v.revs[k.Key] > 0
+			res.Kv[i] = ops.KvResult{Key: k.Key, Revision: v.kvRev, Existed: existed}
+			if k.Delete {
+				if existed {
+					w.setKv(k.Key, kvChange{delete: true})
+					v.revs[k.Key] = 0
+				}
+				continue
+			}
+			w.setKv(k.Key, kvChange{value: append([]byte{}, k.Value...), rev: v.kvRev})
+			v.revs[k.Key] = v.kvRev
+		}
+	}
+	return res
+}
+
+// pendingEvent is an event a group writes, seen by the later commits of
+// the same group.
+type pendingEvent struct {
+	id  uuid.UUID
+	pos uint64
+}
+
+// view shows ops.Check the state inside a commit transaction: the stored
+// state (read under the log lock, so it holds still) with the writes of
+// the group's earlier commits over it.
+type view struct {
+	s       *Store
+	ctx     context.Context
+	tx      pgx.Tx
+	lastPos uint64
+	kvRev   uint64
+	heads   map[string]uint64 // stored heads of the group's streams, then updated
+	revs    map[string]uint64 // stored revisions of the group's keys, then updated
+	pending map[string][]pendingEvent
+	err     error // the first database error a view method met
+}
+
+var _ ops.View = (*view)(nil)
+
+func (v *view) Head(stream string) uint64 { return v.heads[stream] }
+
+func (v *view) KvRevision(key string) uint64 { return v.revs[key] }
+
+func (v *view) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) {
+	p := v.pending[stream]
+	stored := v.heads[stream] - uint64(len(p))
+	if seq > stored {
+		e := p[seq-stored-1]
+		return e.id, e.pos, nil
+	}
+	var id uuid.UUID
+	var pos int64
+	if err := v.tx.QueryRow(v.ctx, v.s.q.eventAt, stream, int64(seq)).Scan(&id, &pos); err != nil {
+		err = fmt.Errorf("read event %d of %q: %w", seq, stream, err)
+		if v.err == nil {
+			v.err = err
+		}
+		return uuid.Nil, 0, err
+	}
+	return id, uint64(pos), nil
+}

@@ -1,0 +1,78 @@
+// Package postgres is persist's PostgreSQL backend: a handler for every
+// operation of package ops on a PostgreSQL 13+ database, shared by many
+// processes on many hosts, with the behaviour of the mem and file backends
+// (the conformance suite in backendtest is the proof).
+//
+// # Schema
+//
+// A store lives in one schema (WithSchema, default "persist"), so tenants
+// and tests share a database. Open creates the schema and its tables from
+// the numbered SQL files embedded from migrations/ (0001_init.sql, …), in
+// one transaction under an advisory lock, so that several processes may
+// open a new store at once. The schema_version table holds one row: the
+// number of the last migration applied. A schema whose version is newer
+// than this package knows is refused with ErrSchemaTooNew, never misread.
+//
+// The tables: log_state (one row: the last position of the global log and
+// the last kv revision), streams (name, head), events (pos, stream, seq,
+// id, type, at in Unix nanoseconds, data), kv (key, value, revision) and
+// snapshots. Names are compared in byte order (COLLATE "C"), as in the
+// other backends. A snapshot's version and seq are uint64s stored by their
+// bits in bigint columns.
+//
+// # Commits
+//
+// A commit is one READ COMMITTED transaction: it locks the log_state row
+// (SELECT … FOR UPDATE), reads the heads of its streams and the revisions
+// of its keys, decides every expectation with ops.CheckOp against a view
+// of that state (the same code as mem and file, so the same decisions),
+// writes its events, heads and kv changes with a few array statements,
+// advances log_state, notifies, and commits with the server's synchronous
+// commit. A commit is acknowledged only after COMMIT returned. A failed
+// expectation is a *ops.Conflict and writes nothing. Kv revisions are
+// store-wide, one per commit that touches kv, as in the other backends.
+// An append whose events carry IDs already stored at its place answers the
+// original result, decided from the stored events.
+//
+// Group commit: the commits of one Store's callers go through one
+// committer, which takes every commit waiting (up to 512) and stores them in
+// one transaction, each decided against the state the earlier ones leave;
+// a commit whose expectation fails is answered with its conflict and the
+// others go on. If the server refuses the group's transaction, each commit
+// is tried alone, so one commit's fault is never its neighbours'.
+//
+// Event times come from the Store's clock (WithClock, default the local
+// clock), not the server's, so every backend stamps events the same way;
+// IDs of events appended without one come from WithIDs or a random source.
+//
+// # Readers never skip a committed event
+//
+// Positions are assigned, and log_state advanced, only by a transaction
+// that holds the log_state row lock, and PostgreSQL holds a row lock until
+// the transaction has ended: a transaction T2 that takes positions after
+// T1's can only do so after T1 committed (or rolled back, in which case
+// its positions were never used and T2 takes the same ones: the log has no
+// holes). So the commit of every position p happens before position p+1 is
+// even assigned. PostgreSQL makes a transaction visible to new snapshots
+// before it releases its locks, so any snapshot that sees position p+1
+// also sees every position up to p. A reader that reads the global log
+// from its last position in one statement (which is one snapshot) sees a
+// contiguous prefix of the log, and log_state.last_pos read in that same
+// statement is the end of that prefix: there is no in-flight transaction
+// holding a lower position that could commit later, so there is nothing to
+// skip. This is a proof from the lock, not a timing argument.
+//
+// The price is that commits touching the log or kv are serialized across
+// all processes of a store, each holding the lock through its WAL flush.
+// Group commit wins back the throughput within a process: many callers'
+// commits share one lock hold and one flush.
+//
+// # Errors
+//
+// Open fails with an *OpenError naming the DSN without its password (see
+// Redact) and one of ErrUnreachable, ErrAuth, ErrNoDatabase,
+// ErrPermission (no right to create or change the schema) or
+// ErrSchemaTooNew. A commit that failed before COMMIT is ErrNotWritten:
+// nothing of it is stored. A commit whose connection was lost after COMMIT
+// was sent is ErrOutcomeUnknown: it may be stored or not.
+package postgres

@@ -1,0 +1,54 @@
+package postgres
+
+import "strings"
+
+// queries are the store's SQL statements, with its schema written in.
+type queries struct {
+	lock, prefetchHeads, prefetchRevs, eventAt    string
+	insertEvents, upsertHeads, upsertKv, deleteKv string
+	setState, notify                              string
+	read, readAll, head, lastPos, streams         string
+	kvGet, kvList, snapshotRead, snapshotWrite    string
+}
+
+func newQueries(schema string) queries {
+	s := func(q string) string { return strings.ReplaceAll(q, "{schema}", schema) }
+	return queries{
+		// The row lock every writing commit takes first and holds to COMMIT.
+		lock:          s(`SELECT last_pos, kv_rev FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
+		prefetchHeads: s(`SELECT name, head FROM {schema}.streams WHERE name = ANY($1::text[])`),
+		prefetchRevs:  s(`SELECT key, revision FROM {schema}.kv WHERE key = ANY($1::text[])`),
+		eventAt:       s(`SELECT id, pos FROM {schema}.events WHERE stream = $1 AND seq = $2`),
+		insertEvents: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])`),
+		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)
+			SELECT * FROM unnest($1::text[], $2::bigint[])
+			ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head`),
+		upsertKv: s(`INSERT INTO {schema}.kv (key, value, revision)
+			SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, revision = EXCLUDED.revision`),
+		deleteKv: s(`DELETE FROM {schema}.kv WHERE key = ANY($1::text[])`),
+		setState: s(`UPDATE {schema}.log_state SET last_pos = $1, kv_rev = $2 WHERE id = 1`),
+		notify:   `SELECT pg_notify($1, $2)`,
+		// One statement each, so that the page and the head come from one
+		// snapshot.
+		read: s(`SELECT h.head, e.pos, e.seq, e.id, e.type, e.at, e.data
+			FROM (SELECT coalesce((SELECT head FROM {schema}.streams WHERE name = $1), 0) AS head) h
+			LEFT JOIN LATERAL (SELECT pos, seq, id, type, at, data FROM {schema}.events
+				WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3) e ON true`),
+		readAll: s(`SELECT h.last_pos, e.pos, e.stream, e.seq, e.id, e.type, e.at, e.data
+			FROM (SELECT last_pos FROM {schema}.log_state WHERE id = 1) h
+			LEFT JOIN LATERAL (SELECT pos, stream, seq, id, type, at, data FROM {schema}.events
+				WHERE pos >= $1 AND pos <= h.last_pos ORDER BY pos LIMIT $2) e ON true`),
+		head:    s(`SELECT head FROM {schema}.streams WHERE name = $1`),
+		lastPos: s(`SELECT last_pos FROM {schema}.log_state WHERE id = 1`),
+		streams: s(`SELECT name, head FROM {schema}.streams
+			WHERE name >= $1 AND name > $2 AND starts_with(name, $1) ORDER BY name LIMIT $3`),
+		kvGet: s(`SELECT value, revision FROM {schema}.kv WHERE key = $1`),
+		kvList: s(`SELECT key, value, revision FROM {schema}.kv
+			WHERE key >= $1 AND key > $2 AND starts_with(key, $1) ORDER BY key LIMIT $3`),
+		snapshotRead: s(`SELECT version, seq, value FROM {schema}.snapshots WHERE name = $1`),
+		snapshotWrite: s(`INSERT INTO {schema}.snapshots (name, version, seq, value) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq, value = EXCLUDED.value`),
+	}
+}

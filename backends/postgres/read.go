@@ -1,0 +1,254 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"rose-ash.com/persist/ops"
+)
+
+// nilIfEmpty keeps empty bytes as nil, as the other backends answer them.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func (s *Store) read(ctx context.Context, op ops.Read) (ops.ReadResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.ReadResult{}, err
+	}
+	if s.closed.Load() {
+		return ops.ReadResult{}, ops.ErrClosed
+	}
+	from := max(op.From, 1)
+	rows, err := s.pool.Query(ctx, s.q.read, op.Stream, int64(min(from, 1<<62)), ops.PageLimit(op.Limit))
+	if err != nil {
+		return ops.ReadResult{}, s.dbErr(ops.NameRead, err)
+	}
+	defer rows.Close()
+	var res ops.ReadResult
+	for rows.Next() {
+		var (
+			head         int64
+			pos, seq, at *int64
+			id           *uuid.UUID
+			typ          *string
+			data         []byte
+		)
+		if err := rows.Scan(&head, &pos, &seq, &id, &typ, &at, &data); err != nil {
+			return ops.ReadResult{}, s.dbErr(ops.NameRead, err)
+		}
+		res.Head = uint64(head)
+		if pos == nil {
+			continue
+		}
+		res.Events = append(res.Events, ops.Event{
+			ID: *id, Stream: op.Stream, Seq: uint64(*seq), Pos: uint64(*pos), Type: *typ,
+			At: time.Unix(0, *at).UTC(), Data: nilIfEmpty(data),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return ops.ReadResult{}, s.dbErr(ops.NameRead, err)
+	}
+	return res, nil
+}
+
+func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.ReadAllResult{}, err
+	}
+	if s.closed.Load() {
+		return ops.ReadAllResult{}, ops.ErrClosed
+	}
+	from := max(op.From, 1)
+	rows, err := s.pool.Query(ctx, s.q.readAll, int64(min(from, 1<<62)), ops.PageLimit(op.Limit))
+	if err != nil {
+		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+	}
+	defer rows.Close()
+	var res ops.ReadAllResult
+	for rows.Next() {
+		var (
+			last         int64
+			pos, seq, at *int64
+			stream, typ  *string
+			id           *uuid.UUID
+			data         []byte
+		)
+		if err := rows.Scan(&last, &pos, &stream, &seq, &id, &typ, &at, &data); err != nil {
+			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+		}
+		res.Head = uint64(last)
+		if pos == nil {
+			continue
+		}
+		res.Events = append(res.Events, ops.Event{
+			ID: *id, Stream: *stream, Seq: uint64(*seq), Pos: uint64(*pos), Type: *typ,
+			At: time.Unix(0, *at).UTC(), Data: nilIfEmpty(data),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+	}
+	return res, nil
+}
+
+func (s *Store) head(ctx context.Context, op ops.Head) (uint64, error) {
+	if err := op.Validate(); err != nil {
+		return 0, err
+	}
+	return s.headOf(ctx, op.Stream, ops.NameHead)
+}
+
+// headOf is a stream's head, or the global log's last position for "".
+func (s *Store) headOf(ctx context.Context, stream, op string) (uint64, error) {
+	if s.closed.Load() {
+		return 0, ops.ErrClosed
+	}
+	var h int64
+	var err error
+	if stream == "" {
+		err = s.pool.QueryRow(ctx, s.q.lastPos).Scan(&h)
+	} else {
+		err = s.pool.QueryRow(ctx, s.q.head, stream).Scan(&h)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.dbErr(op, err)
+	}
+	return uint64(h), nil
+}
+
+func (s *Store) streams(ctx context.Context, op ops.Streams) (ops.StreamsResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.StreamsResult{}, err
+	}
+	if s.closed.Load() {
+		return ops.StreamsResult{}, ops.ErrClosed
+	}
+	n := ops.PageLimit(op.Limit)
+	rows, err := s.pool.Query(ctx, s.q.streams, op.Prefix, op.After, n+1)
+	if err != nil {
+		return ops.StreamsResult{}, s.dbErr(ops.NameStreams, err)
+	}
+	var res ops.StreamsResult
+	for rows.Next() {
+		var name string
+		var head int64
+		if err := rows.Scan(&name, &head); err != nil {
+			rows.Close()
+			return ops.StreamsResult{}, s.dbErr(ops.NameStreams, err)
+		}
+		if len(res.Streams) == n {
+			res.More = true
+			continue
+		}
+		res.Streams = append(res.Streams, ops.StreamInfo{Name: name, Head: uint64(head)})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ops.StreamsResult{}, s.dbErr(ops.NameStreams, err)
+	}
+	return res, nil
+}
+
+func (s *Store) kvGet(ctx context.Context, op ops.KvGet) (*ops.KvEntry, error) {
+	if err := op.Validate(); err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, ops.ErrClosed
+	}
+	var value []byte
+	var rev int64
+	err := s.pool.QueryRow(ctx, s.q.kvGet, op.Key).Scan(&value, &rev)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.dbErr(ops.NameKvGet, err)
+	}
+	return &ops.KvEntry{Key: op.Key, Value: nilIfEmpty(value), Revision: uint64(rev)}, nil
+}
+
+func (s *Store) kvList(ctx context.Context, op ops.KvList) (ops.KvListResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.KvListResult{}, err
+	}
+	if s.closed.Load() {
+		return ops.KvListResult{}, ops.ErrClosed
+	}
+	n := ops.PageLimit(op.Limit)
+	rows, err := s.pool.Query(ctx, s.q.kvList, op.Prefix, op.After, n+1)
+	if err != nil {
+		return ops.KvListResult{}, s.dbErr(ops.NameKvList, err)
+	}
+	var res ops.KvListResult
+	for rows.Next() {
+		var e ops.KvEntry
+		var rev int64
+		if err := rows.Scan(&e.Key, &e.Value, &rev); err != nil {
+			rows.Close()
+			return ops.KvListResult{}, s.dbErr(ops.NameKvList, err)
+		}
+		if len(res.Entries) == n {
+			res.More = true
+			continue
+		}
+		e.Value = nilIfEmpty(e.Value)
+		e.Revision = uint64(rev)
+		res.Entries = append(res.Entries, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ops.KvListResult{}, s.dbErr(ops.NameKvList, err)
+	}
+	return res, nil
+}
+
+func (s *Store) snapshotRead(ctx context.Context, op ops.SnapshotRead) (ops.SnapshotResult, error) {
+	if err := op.Validate(); err != nil {
+		return ops.SnapshotResult{}, err
+	}
+	if s.closed.Load() {
+		return ops.SnapshotResult{}, ops.ErrClosed
+	}
+	var version, seq int64
+	var value []byte
+	err := s.pool.QueryRow(ctx, s.q.snapshotRead, op.Name).Scan(&version, &seq, &value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ops.SnapshotResult{Snapshot: ops.Snapshot{Name: op.Name}}, nil
+	}
+	if err != nil {
+		return ops.SnapshotResult{}, s.dbErr(ops.NameSnapshotRead, err)
+	}
+	return ops.SnapshotResult{Found: true, Snapshot: ops.Snapshot{
+		Name: op.Name, Version: uint64(version), Seq: uint64(seq), Value: nilIfEmpty(value),
+	}}, nil
+}
+
+func (s *Store) snapshotWrite(ctx context.Context, op ops.SnapshotWrite) (struct{}, error) {
+	if err := op.Validate(); err != nil {
+		return struct{}{}, err
+	}
+	if s.closed.Load() {
+		return struct{}{}, ops.ErrClosed
+	}
+	sn := op.Snapshot
+	value := sn.Value
+	if value == nil {
+		value = []byte{}
+	}
+	if _, err := s.pool.Exec(ctx, s.q.snapshotWrite, sn.Name, int64(sn.Version), int64(sn.Seq), value); err != nil {
+		return struct{}{}, s.dbErr(ops.NameSnapshotWrite, err)
+	}
+	return struct{}{}, nil
+}

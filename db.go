@@ -7,6 +7,7 @@ import (
 
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/mem"
+	"rose-ash.com/persist/backends/postgres"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
@@ -33,6 +34,7 @@ type config struct {
 	clock      func() time.Time
 	file       file.Options
 	middleware []effect.Handler
+	pg         []postgres.Option
 }
 
 func configure(opts []Option) config {
@@ -45,11 +47,11 @@ func configure(opts []Option) config {
 	return c
 }
 
-// WithClock sets the clock of the in-memory store, which stamps events
+// WithClock sets the clock of the in-memory or PostgreSQL store, which stamps events
 // (their At) and answers persist/now, instead of the system clock: for
-// reproducible tests and examples. OpenMem uses it; Open and New ignore
-// it (a file store reads the operating system's clock, and a backend
-// made by hand brings its own).
+// reproducible tests and examples. OpenMem and OpenPostgres use it; Open
+// and New ignore it (a file store reads the operating system's clock, and
+// a backend made by hand brings its own).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
 }

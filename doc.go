@@ -27,7 +27,9 @@
 // [Open] opens the durable file store in a directory (backends/file: a
 // checksummed append-only log, group commit, crash recovery),
 // [OpenReadOnly] reads one beside the process that writes it, and
-// [OpenMem] makes an in-memory store (backends/mem, the reference). [New]
+// [OpenMem] makes an in-memory store (backends/mem, the reference), and
+// [OpenPostgres] opens a store in a PostgreSQL database that many processes
+// on many hosts share (backends/postgres). [New]
 // makes a DB of any ops.Backend: later backends add their own constructors
 // that end in it, each returning the same *DB.
 //

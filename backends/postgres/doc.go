@@ -62,6 +62,11 @@
 // holding a lower position that could commit later, so there is nothing to
 // skip. This is a proof from the lock, not a timing argument.
 //
+// TestFollowersNeverSkip checks it: 64 writers in four processes append
+// while followers record every position they are given, and none may skip
+// one; TestNaiveSequenceSkips shows the same checker catching the skip that
+// positions from a sequence allow.
+//
 // The price is that commits touching the log or kv are serialized across
 // all processes of a store, each holding the lock through its WAL flush.
 // Group commit wins back the throughput within a process: many callers'

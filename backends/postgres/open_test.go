@@ -79,7 +79,7 @@ func TestOpenNoRightToCreateSchema(t *testing.T) {
 	needServer(t)
 	// A role that may log in but, like every role but the database's
 	// owner, may not create schemas in it.
-	exec(t, `DO $$ BEGIN CREATE ROLE persist_noperm LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	execSQL(t, `DO $$ BEGIN CREATE ROLE persist_noperm LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
 	schema := freshSchema(t)
 	dsn := withDSN(t, func(c *pgx.ConnConfig) { c.User = "persist_noperm"; c.Password = "s3cret" })
 	err := openFails(t, dsn, postgres.ErrPermission, postgres.WithSchema(schema))
@@ -94,7 +94,7 @@ func TestOpenNewerSchemaRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	newer := postgres.SchemaVersion + 1
-	exec(t, fmt.Sprintf("UPDATE %s.schema_version SET version = %d", pgx.Identifier{schema}.Sanitize(), newer))
+	execSQL(t, fmt.Sprintf("UPDATE %s.schema_version SET version = %d", pgx.Identifier{schema}.Sanitize(), newer))
 	err = openFails(t, testDSN(), postgres.ErrSchemaTooNew, postgres.WithSchema(schema))
 	assert.Contains(t, err.Error(), fmt.Sprintf("schema version %d", newer))
 	assert.Contains(t, err.Error(), fmt.Sprintf("up to %d", postgres.SchemaVersion))

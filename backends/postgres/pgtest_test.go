@@ -101,8 +101,8 @@ func mustOpen(t testing.TB, opts ...postgres.Option) *postgres.Store {
 	return s
 }
 
-// exec runs sql on the test server.
-func exec(t testing.TB, sql string, args ...any) {
+// execSQL runs sql on the test server.
+func execSQL(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testDSN())

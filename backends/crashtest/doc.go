@@ -18,8 +18,15 @@
 //     sector at rest, a crash during the recovery (then a second crash
 //     under a drawn fault), an EIO or a misdirected read during recovery;
 //   - run faults strike the running store at effect k (fsync EIO that drops
-//     the pages, write EIO, ENOSPC, a short write, a misdirected write);
-//     the workload goes on and the machine crashes at its end.
+//     the pages, write EIO, ENOSPC, a short write, a misdirected write, and
+//     EIO or ENOSPC at the creates, renames, removes, cuts, reservations
+//     and closes of rolls, store checkpoints and snapshots); the workload
+//     goes on and the machine crashes at its end.
+//
+// The rollckpt workload rolls tiny segments with a store checkpoint due
+// after every commit, so that every roll has a checkpoint due, with a
+// reopen between two rolls; it is sampled for crash and disk faults, but
+// every run fault strikes every effect it applies to (RunAll).
 //
 // The judge ([checker]) opens copies of the disk and checks: every
 // acknowledged write present, byte-identical, at its seq and position;

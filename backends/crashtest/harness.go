@@ -25,8 +25,11 @@ var (
 	// diskFaults strike the disk a crash left, before the restart.
 	diskFaults = []string{"bitflip", "zero-sector", "recovery-crash", "read-eio", "misdirect-read"}
 	// runFaults strike the running store at effect k; the workload goes
-	// on, and the machine crashes at its end.
-	runFaults = []string{"fsync-eio", "write-eio", "enospc", "short-write", "misdirect-write"}
+	// on, and the machine crashes at its end. meta-eio and meta-enospc
+	// strike the effects that are neither a write nor a sync: the creates,
+	// renames, removes, cuts, reservations and closes of a roll, a store
+	// checkpoint, a snapshot or a recovery.
+	runFaults = []string{"fsync-eio", "write-eio", "enospc", "short-write", "misdirect-write", "meta-eio", "meta-enospc"}
 )
 
 // Faults lists every fault of the crash test.
@@ -45,6 +48,12 @@ func applies(f, op string) bool {
 		return op == platform.NameWriteAt
 	case "enospc":
 		return op == platform.NameWriteAt || op == platform.NameFallocate
+	case "meta-eio":
+		return op == platform.NameOpen || op == platform.NameTruncate || op == platform.NameRename ||
+			op == platform.NameRemove || op == platform.NameClose || op == platform.NameFallocate
+	case "meta-enospc":
+		// What needs a new inode or directory block.
+		return op == platform.NameOpen || op == platform.NameRename || op == platform.NameMkdir
 	}
 	return false
 }
@@ -234,7 +243,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			jobs <- func() { sweep(ctx, cfg, w, tapFaults, emit) }
 		}
 		for k, op := range names {
-			if !cfg.picked(w, k) {
+			if !cfg.pickedRun(w, k) {
 				continue
 			}
 			for _, f := range run {
@@ -316,11 +325,8 @@ func Plan(ctx context.Context, cfg Config) ([]Case, error) {
 			continue
 		}
 		for k, op := range names {
-			if !cfg.picked(w, k) {
-				continue
-			}
 			for _, after := range []bool{false, true} {
-				if cfg.One && after != cfg.After {
+				if !cfg.picked(w, k) || (cfg.One && after != cfg.After) {
 					continue
 				}
 				for _, f := range faults {
@@ -335,7 +341,7 @@ func Plan(ctx context.Context, cfg Config) ([]Case, error) {
 				}
 			}
 			for _, f := range faults {
-				if !isRunFault(f) || !applies(f, op) {
+				if !isRunFault(f) || !applies(f, op) || !cfg.pickedRun(w, k) {
 					continue
 				}
 				for d := range cfg.RunDraws {
@@ -358,6 +364,15 @@ func (cfg *Config) picked(w *Workload, k int) bool {
 		return true
 	}
 	return float64(mix(cfg.Seed, w.Name, uint64(k))%1_000_000)/1e6 < cfg.Sample
+}
+
+// pickedRun reports whether the run faults strike effect k of w: every
+// effect of a workload that asks for it, else the crash points picked.
+func (cfg *Config) pickedRun(w *Workload, k int) bool {
+	if w.RunAll && !cfg.One {
+		return true
+	}
+	return cfg.picked(w, k)
 }
 
 // countRun runs w without faults and lists the names of its IO effects;
@@ -534,9 +549,9 @@ func runCase(ctx context.Context, w *Workload, c Case, wrap func(effect.Handler)
 	m.wrap = wrap
 	var act mock.Action
 	switch c.Fault {
-	case "fsync-eio", "write-eio":
+	case "fsync-eio", "write-eio", "meta-eio":
 		act = mock.Action{Kind: mock.ActEIO}
-	case "enospc":
+	case "enospc", "meta-enospc":
 		act = mock.Action{Kind: mock.ActENOSPC}
 	case "short-write":
 		act = mock.Action{Kind: mock.ActShort}

@@ -49,7 +49,10 @@ type Workload struct {
 	// Sampled workloads are large: a campaign checks a seeded sample of
 	// their crash points rather than every one.
 	Sampled bool
-	Steps   []Step
+	// RunAll workloads, sampled or not, have every run fault strike every
+	// effect it applies to.
+	RunAll bool
+	Steps  []Step
 }
 
 // Dir is the data directory of every workload on the mock filesystem.
@@ -61,7 +64,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(),
 	}
 }
 
@@ -216,6 +219,21 @@ func wRoll() *Workload {
 		b.appendTo(fmt.Sprintf("s%d", i%3), ops.Any(), b.ev("big", fmt.Sprintf("%d:%s", i, big)))
 	}
 	b.w.Sampled = true
+	return b.w
+}
+
+func wRollCkpt() *Workload {
+	b := build("rollckpt", "tiny segments and a store checkpoint after every commit: each roll has a checkpoint due; a reopen between rolls", file.Options{CheckpointBytes: 1})
+	big := strings.Repeat("r", 20000) // three fill a segment: the fourth rolls
+	for i := range 4 {
+		b.appendTo("r", ops.Any(), b.ev("big", fmt.Sprintf("%d:%s", i, big)))
+	}
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "rolled", Value: []byte("1")}}})
+	b.step(Step{Kind: StepReopen})
+	for i := 4; i < 7; i++ {
+		b.appendTo("r", ops.Any(), b.ev("big", fmt.Sprintf("%d:%s", i, big)))
+	}
+	b.w.Sampled, b.w.RunAll = true, true
 	return b.w
 }
 

@@ -177,16 +177,6 @@ func (db *DB) handle(ctx context.Context, op string) (*effect.P, error) {
 	return effect.Handle(ctx, db.hs...), nil
 }
 
-// perform performs one operation on the DB's handlers.
-func perform[R any](ctx context.Context, db *DB, op effect.Op[R]) (R, error) {
-	p, err := db.handle(ctx, op.EffectName())
-	if err != nil {
-		var zero R
-		return zero, err
-	}
-	return effect.Perform(p, op)
-}
-
 // call runs a program of package programs on the DB's handlers, a panic
 // in a caller's function coming back as an *effect.PanicError.
 func call[R any](ctx context.Context, db *DB, op string, prog func(p *effect.P) (R, error)) (R, error) {

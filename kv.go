@@ -12,7 +12,10 @@ import (
 // KvGet reads a key (persist/kv-get): its entry and true, or an entry with
 // only Key set and false when the key is absent.
 func (db *DB) KvGet(ctx context.Context, key string) (KvEntry, bool, error) {
-	e, err := perform(ctx, db, ops.KvGet{Key: key})
+	if ctx == nil {
+		return KvEntry{Key: key}, false, nilContext(ops.NameKvGet)
+	}
+	e, err := effect.Perform(effect.Handle(ctx, db.hs...), ops.KvGet{Key: key})
 	if err != nil || e == nil {
 		return KvEntry{Key: key}, false, err
 	}
@@ -24,14 +27,20 @@ func (db *DB) KvGet(ctx context.Context, key string) (KvEntry, bool, error) {
 // Exact(r) at revision r. A failed expectation is a *Conflict and writes
 // nothing.
 func (db *DB) KvPut(ctx context.Context, key string, value []byte, expect Expect) (KvResult, error) {
-	return perform(ctx, db, ops.KvPut{Key: key, Value: value, Expect: expect})
+	if ctx == nil {
+		return KvResult{}, nilContext(ops.NameKvPut)
+	}
+	return effect.Perform(effect.Handle(ctx, db.hs...), ops.KvPut{Key: key, Value: value, Expect: expect})
 }
 
 // KvDelete removes a key if expect holds for its revision
 // (persist/kv-delete). Deleting an absent key is not an error; Existed
 // tells which it was.
 func (db *DB) KvDelete(ctx context.Context, key string, expect Expect) (KvResult, error) {
-	return perform(ctx, db, ops.KvDelete{Key: key, Expect: expect})
+	if ctx == nil {
+		return KvResult{}, nilContext(ops.NameKvDelete)
+	}
+	return effect.Perform(effect.Handle(ctx, db.hs...), ops.KvDelete{Key: key, Expect: expect})
 }
 
 // KvList iterates the entries whose keys start with prefix, in key order
@@ -61,5 +70,8 @@ func (db *DB) KvUpdate(ctx context.Context, key string, attempts int, f func(old
 // first failed expectation is the answer, a *Conflict, and nothing is
 // written.
 func (db *DB) Commit(ctx context.Context, c Commit) (CommitResult, error) {
-	return perform(ctx, db, c)
+	if ctx == nil {
+		return CommitResult{}, nilContext(ops.NameCommit)
+	}
+	return effect.Perform(effect.Handle(ctx, db.hs...), c)
 }

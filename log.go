@@ -15,7 +15,10 @@ import (
 // naming expected and actual, and writes nothing; re-appending a batch
 // whose event IDs are stored whole answers the original result (see ops).
 func (db *DB) Append(ctx context.Context, stream string, expect Expect, events ...EventData) (AppendResult, error) {
-	return perform(ctx, db, ops.Append{Stream: stream, Expect: expect, Events: events})
+	if ctx == nil {
+		return AppendResult{}, nilContext(ops.NameAppend)
+	}
+	return effect.Perform(effect.Handle(ctx, db.hs...), ops.Append{Stream: stream, Expect: expect, Events: events})
 }
 
 // AppendRetry appends what decide makes of the stream's current head,
@@ -68,7 +71,10 @@ func (db *DB) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error] 
 
 // Head is the stream's last seq, 0 when it is empty (persist/head).
 func (db *DB) Head(ctx context.Context, stream string) (uint64, error) {
-	return perform(ctx, db, ops.Head{Stream: stream})
+	if ctx == nil {
+		return 0, nilContext(ops.NameHead)
+	}
+	return effect.Perform(effect.Handle(ctx, db.hs...), ops.Head{Stream: stream})
 }
 
 // Streams iterates the non-empty streams whose names start with prefix,
@@ -86,7 +92,10 @@ func (db *DB) Streams(ctx context.Context, prefix string) iter.Seq2[StreamInfo, 
 // or ctx ends (persist/wait). A timeout is an answer, Passed false, not an
 // error; an ended ctx is the ctx's error.
 func (db *DB) Wait(ctx context.Context, stream string, after uint64, timeout time.Duration) (WaitResult, error) {
-	return perform(ctx, db, ops.Wait{Stream: stream, After: after, Timeout: timeout})
+	if ctx == nil {
+		return WaitResult{}, nilContext(ops.NameWait)
+	}
+	return effect.Perform(effect.Handle(ctx, db.hs...), ops.Wait{Stream: stream, After: after, Timeout: timeout})
 }
 
 // FollowOptions configures Follow; see programs.FollowOptions, of which

@@ -72,6 +72,21 @@
 // Group commit wins back the throughput within a process: many callers'
 // commits share one lock hold and one flush.
 //
+// # Waits and followers across processes
+//
+// Every commit that writes sends a NOTIFY on the schema's channel
+// ("persist_" and 16 hex digits of the schema name's SHA-256), delivered
+// by the server when the commit is visible. A Store's first persist/wait
+// starts a listener: one connection of its own (application_name "persist
+// listen SCHEMA", see ListenerName) that LISTENs and wakes every pending
+// wait of the Store at each notification; the Store's own commits wake
+// them directly. A wait looks at the head itself each time it wakes, so a
+// notification says only "look", and losing one loses nothing: when the
+// listener's connection is lost it wakes the waits, connects again and
+// wakes them once more after LISTEN, and every pending wait also looks
+// every poll interval (WithPollInterval, default 1s) in case a
+// notification was lost some other way (a writer that does not send one).
+//
 // # Errors
 //
 // Open fails with an *OpenError naming the DSN without its password (see

@@ -30,6 +30,10 @@ func (s *Store) wake() {
 	}
 }
 
+// ListenerName is the application_name of the connection the store
+// LISTENs on, as pg_stat_activity shows it.
+func (s *Store) ListenerName() string { return "persist listen " + s.schema }
+
 // startListener starts, once, the goroutine that listens for other
 // processes' commits.
 func (s *Store) startListener() {
@@ -66,7 +70,9 @@ func (s *Store) listen() {
 }
 
 func (s *Store) listenOnce(ctx context.Context) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = s.ListenerName()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return
 	}

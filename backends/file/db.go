@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"os"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -17,8 +18,12 @@ type DB struct {
 var _ ops.Backend = (*DB)(nil)
 
 // OpenDir opens (creating when absent) the store in dir on the real
-// operating system. ctx bounds the recovery only.
+// operating system. ctx bounds the recovery only. The LOCK file records the
+// process's pid (Options.HolderPID) unless opts sets another.
 func OpenDir(ctx context.Context, dir string, opts Options) (*DB, error) {
+	if opts.HolderPID == 0 {
+		opts.HolderPID = os.Getpid()
+	}
 	h := &platform.OS{}
 	s, err := Open(effect.Handle(ctx, h), dir, opts)
 	if err != nil {

@@ -15,7 +15,8 @@
 //
 //	IDENTITY                     "persist store <32 hex digits>\n": the store's random id
 //	RECOVERY                     JSON report of the newest recovery that changed the directory
-//	LOCK                         held with an exclusive lock while the store is open for writing
+//	LOCK                         held with an exclusive lock while the store is open for writing;
+//	                             "pid <n>\n" names the holder when it set Options.HolderPID
 //	log/seg-<16 hex digits>.log  segments, ids 1, 2, 3, ... without gaps
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
@@ -25,7 +26,12 @@
 // IDENTITY is written once: to IDENTITY.tmp, fsync, rename, directory fsync.
 // A second opener of the directory gets "file: data directory ... is locked
 // by another process" (matching platform.ErrLocked); a read-only opener
-// ([OpenReadOnly]) takes no lock and may run beside the writer.
+// ([OpenReadOnly]) takes no lock and may run beside the writer. The lock is
+// the flock on LOCK, never its content: a writer that sets
+// Options.HolderPID (OpenDir does, with its own pid) writes "pid <n>\n" into
+// LOCK once it holds the lock and empties it on Close, so that a refused
+// opener can name the holder ([LockHolder]); a holder killed without closing
+// leaves its pid behind, which the next writer overwrites.
 //
 // # Records
 //

@@ -30,6 +30,10 @@ type Options struct {
 	// checkpoint before a group-commit leader writes a new one. Default
 	// 256 MiB; negative writes checkpoints only on Close.
 	CheckpointBytes int64
+	// HolderPID, when positive, is written into the LOCK file once the
+	// lock is taken, so that a second opener can name the holder
+	// (LockHolder). OpenDir sets the process's own pid; 0 writes nothing.
+	HolderPID int
 }
 
 const (
@@ -189,6 +193,7 @@ func (s *Store) open(p *effect.P) error {
 		return fmt.Errorf("file: lock data directory: %w", err)
 	}
 	s.lockFD = fd
+	recordHolder(p, fd, s.opts.HolderPID)
 	createdDirs := false
 	for _, d := range []string{s.logDir, s.snapDir} {
 		made, err := mkdirIfMissing(p, d)
@@ -346,6 +351,9 @@ func (s *Store) release(p *effect.P) error {
 	s.segs = nil
 	s.snaps.close()
 	if s.lockFD != 0 {
+		if s.opts.HolderPID > 0 {
+			clearHolder(p, s.lockFD)
+		}
 		if err := closeFile(p, s.lockFD); err != nil {
 			errs = append(errs, err)
 		}

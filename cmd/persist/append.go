@@ -20,6 +20,7 @@ func (l *stringList) String() string     { return fmt.Sprint(*l) }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 var appendCmd = &command{
+	writes:  true,
 	name:    "append",
 	args:    "STREAM TYPE DATA [TYPE DATA ...]",
 	summary: "append events to a stream, atomically",

@@ -6,7 +6,7 @@
 //
 //	persist [--dir DIR] [-o sx|json|table] SUBCOMMAND [ARGS]
 //
-//	persist append STREAM TYPE DATA [TYPE DATA ...] [--expect any|no-stream|exists|N] [--id UUID ...]
+//	persist append STREAM TYPE DATA [TYPE DATA ...] [--expect any|no-stream|exists|N] [--id UUID ...] [--lock-wait D]
 //	persist read STREAM [--from N] [--limit N]
 //	persist tail [-f] [-n N] STREAM | --all
 //	persist streams [--prefix P]
@@ -23,7 +23,12 @@
 // The store is the file backend in the data directory --dir (env
 // PERSIST_DIR, default ./persist-data). Commands that write (append, kv put,
 // kv del) create it and open it for writing; one process at a time does
-// that. Commands that only read (read, tail, streams, stat, kv get, kv ls,
+// that. A writer that finds another process holding the store waits for its
+// lock, trying again every few milliseconds, for up to --lock-wait (env
+// PERSIST_LOCK_WAIT, a duration such as 5s or 0; default 5s), so that two
+// shell loops of "persist append" on one directory both succeed; out of
+// time it fails naming the holder's pid, which the holder records in the
+// LOCK file. Commands that only read (read, tail, streams, stat, kv get, kv ls,
 // dump, verify) open it read-only, take no lock and write nothing, so they
 // work beside a process that has the store open for writing (a running
 // program, or "persist append" in another shell): they see what that

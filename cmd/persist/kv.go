@@ -59,6 +59,7 @@ func parseKvExpect(cmd, s string) (ops.Expect, error) {
 }
 
 var kvPutCmd = &command{
+	writes:  true,
 	name:    "put",
 	args:    "KEY VALUE [--expect any|no-stream|exists|REV]",
 	summary: "set a key, if the expectation on its revision holds",
@@ -90,6 +91,7 @@ be present, a number that its revision must be exactly that.`,
 }
 
 var kvDelCmd = &command{
+	writes:  true,
 	name:    "del",
 	args:    "KEY [--expect any|no-stream|exists|REV]",
 	summary: "delete a key, if the expectation on its revision holds",

@@ -160,7 +160,7 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = os.Environ()
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "PERSIST_DIR", envTestClock} {
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "PERSIST_DIR", envTestClock, envLockWait} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"time"
 
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/ops"
@@ -38,7 +39,19 @@ type globals struct {
 	dir         string
 	output      string
 	segmentSize int64
+
+	// lockWait is how long a command that writes waits for another
+	// writer's lock (--lock-wait, env PERSIST_LOCK_WAIT); lockWaitEnv is
+	// the environment's text, checked with the flags.
+	lockWait    time.Duration
+	lockWaitEnv string
 }
+
+// defaultLockWait is how long a writer waits for the lock unless told.
+const defaultLockWait = 5 * time.Second
+
+// envLockWait sets --lock-wait's default.
+const envLockWait = "PERSIST_LOCK_WAIT"
 
 const defaultDir = "./persist-data"
 
@@ -50,9 +63,15 @@ func (m *Main) getenv(key string) string {
 }
 
 func (m *Main) defaultGlobals() globals {
-	g := globals{dir: m.getenv("PERSIST_DIR"), output: "sx"}
+	g := globals{dir: m.getenv("PERSIST_DIR"), output: "sx", lockWait: defaultLockWait}
 	if g.dir == "" {
 		g.dir = defaultDir
+	}
+	if s := m.getenv(envLockWait); s != "" {
+		g.lockWaitEnv = s
+		if d, err := time.ParseDuration(s); err == nil {
+			g.lockWait = d
+		}
 	}
 	return g
 }
@@ -63,7 +82,20 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.Int64Var(&g.segmentSize, "segment-size", g.segmentSize, "`BYTES` at which the log rolls to a new segment (0: the default, 64 MiB)")
 }
 
-func (g *globals) check(cmd string) error {
+// registerLockWait adds --lock-wait, for the commands that write.
+func (g *globals) registerLockWait(fs *flag.FlagSet) {
+	fs.DurationVar(&g.lockWait, "lock-wait", g.lockWait, "`DURATION` to wait for the lock while another process holds the store open for writing, such as 5s or 0 (env "+envLockWait+")")
+}
+
+func (g *globals) check(cmd string, writes bool) error {
+	if writes && g.lockWaitEnv != "" {
+		if d, err := time.ParseDuration(g.lockWaitEnv); err != nil || d < 0 {
+			return usagef(cmd, "%s=%q: want a duration such as 5s or 0", envLockWait, g.lockWaitEnv)
+		}
+	}
+	if g.lockWait < 0 {
+		return usagef(cmd, "--lock-wait %s: want a duration of 0 or more", g.lockWait)
+	}
 	switch g.output {
 	case outSX, outJSON, outTable:
 	default:
@@ -82,6 +114,9 @@ type command struct {
 	summary string
 	detail  string // more prose for --help, may be empty
 	example string
+	// writes is set on a command that opens the store for writing: it
+	// takes --lock-wait.
+	writes bool
 	// sub lists the subcommands of a command group such as kv; a group has
 	// no flags of its own.
 	sub []*command
@@ -198,6 +233,9 @@ func (m *Main) runCommand(ctx context.Context, c *command, label string, g *glob
 	fs := flag.NewFlagSet("persist "+label, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g.register(fs)
+	if c.writes {
+		g.registerLockWait(fs)
+	}
 	run := c.flags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -207,7 +245,7 @@ func (m *Main) runCommand(ctx context.Context, c *command, label string, g *glob
 		}
 		return usagef(label, "%v", err)
 	}
-	if err := g.check(label); err != nil {
+	if err := g.check(label, c.writes); err != nil {
 		return err
 	}
 	return run(ctx, m, g, pos)
@@ -276,6 +314,9 @@ func (m *Main) cmdUsage(w io.Writer, label string, c *command, fs *flag.FlagSet)
 		fs = flag.NewFlagSet(c.name, flag.ContinueOnError)
 		g := m.defaultGlobals()
 		g.register(fs)
+		if c.writes {
+			g.registerLockWait(fs)
+		}
 		c.flags(fs)
 	}
 	var names []string
@@ -344,10 +385,10 @@ func (m *Main) open(ctx context.Context, g *globals, create bool) (ops.Backend, 
 			return nil, fmt.Errorf("open %s: %w", g.dir, errNoStore)
 		}
 	default:
-		b, err = openFile(ctx, g.dir, opts, m.getenv)
+		b, err = m.openWriter(ctx, g, opts)
 	}
 	if errors.Is(err, platform.ErrLocked) {
-		return nil, fmt.Errorf("open %s: %w", g.dir, errLocked)
+		return nil, fmt.Errorf("open %s: %w", g.dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", g.dir, err)

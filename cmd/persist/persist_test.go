@@ -252,7 +252,12 @@ func TestTailFollow(t *testing.T) {
 		require.NoError(t, err)
 		done := make(chan int, 1)
 		go func() {
-			m := &Main{Stdout: pw, Stderr: pw, Getenv: func(string) string { return h.dir },
+			m := &Main{Stdout: pw, Stderr: pw, Getenv: func(k string) string {
+				if k == "PERSIST_DIR" {
+					return h.dir
+				}
+				return ""
+			},
 				Open: func(context.Context, string, bool) (ops.Backend, error) { return shared{h.b}, nil }}
 			args := []string{"tail", "-f", "s"}
 			if all {

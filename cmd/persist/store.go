@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -47,12 +48,66 @@ func openFile(ctx context.Context, dir string, opts file.Options, getenv func(st
 	if err != nil {
 		return nil, err
 	}
+	if opts.HolderPID == 0 {
+		opts.HolderPID = os.Getpid()
+	}
 	s, err := file.Open(effect.Handle(ctx, h), dir, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &fileStore{store: s, os: h}, nil
 }
+
+// lockPoll bounds the pause between two tries for a writer's lock.
+const lockPoll = 50 * time.Millisecond
+
+// openWriter opens the file store in g.dir for writing, waiting up to
+// g.lockWait while another process holds it: it tries again after pauses
+// that grow from 1 ms to lockPoll, with jitter so that waiting writers do
+// not move in step. Out of time, the error names the holder's pid when the
+// holder recorded it (file.LockHolder) and matches platform.ErrLocked.
+func (m *Main) openWriter(ctx context.Context, g *globals, opts file.Options) (*fileStore, error) {
+	deadline := time.Now().Add(g.lockWait)
+	pause := time.Millisecond
+	for {
+		b, err := openFile(ctx, g.dir, opts, m.getenv)
+		if !errors.Is(err, platform.ErrLocked) {
+			return b, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, m.lockedError(ctx, g)
+		}
+		d := min(pause/2+rand.N(pause), left)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(d):
+		}
+		pause = min(2*pause, lockPoll)
+	}
+}
+
+// lockedError says who holds the lock of g.dir, when that is known.
+func (m *Main) lockedError(ctx context.Context, g *globals) error {
+	holder := "another process"
+	if pid, err := file.LockHolder(effect.Handle(ctx, &platform.OS{}), g.dir); err == nil && pid > 0 {
+		holder = fmt.Sprintf("another process (pid %d)", pid)
+	}
+	msg := "in use by " + holder
+	if g.lockWait > 0 {
+		msg += fmt.Sprintf(", its lock not free within %s", g.lockWait)
+	}
+	return &lockedErr{msg: msg + " (one process at a time opens a data directory for writing; see --lock-wait)"}
+}
+
+// lockedErr is the error of a writer that did not get the lock in time.
+type lockedErr struct{ msg string }
+
+func (e *lockedErr) Error() string { return e.msg }
+
+// Is makes errors.Is(err, platform.ErrLocked) match.
+func (e *lockedErr) Is(target error) bool { return target == platform.ErrLocked }
 
 // openFileReadOnly opens the file backend in dir for reading only
 // (file.OpenReadOnly): no lock, nothing written, beside a writer.
@@ -144,10 +199,6 @@ var errNoDir = errors.New("no data directory (append something first, or set --d
 // errNoStore is the error of a command that reads a data directory that
 // holds no store.
 var errNoStore = errors.New("no store in the data directory (append something first, or set --dir)")
-
-// errLocked is the error of opening a data directory another process has
-// open.
-var errLocked = errors.New("in use by another process (one process at a time opens a data directory)")
 
 // requireDir refuses a data directory that is missing or not a directory.
 func requireDir(dir string) error {

@@ -17,6 +17,27 @@
 // a key even across delete and re-create (no ABA for compare-and-set). A
 // missing key has revision 0.
 //
+// # Data
+//
+// An event's Data and a kv Value are bytes, stored and returned exactly as
+// given: no backend reads, rewrites or normalises them. By convention they
+// hold JSON or SX text, and one rule (package sx: sx.DataJSON, sx.Unmarshal)
+// says they mean the same: SX text stands for the JSON value it converts
+// to, so {:order 17} and {"order": 17} are one datum.
+//
+//   - A Go caller sees the bytes as appended (Event.Data). The Go helpers
+//     (programs.Decode and DecodeData, persist.Decode) decode JSON or SX
+//     data into the same Go value, by its JSON field names;
+//     programs.JSONEvent and persist.JSONEvent write JSON.
+//   - The command line stores a DATA literal byte for byte as typed (JSON,
+//     or else SX) and shows stored data as a value: as SX by default, and
+//     as JSON with -o json whichever way it was written (JSON as stored,
+//     SX converted), so "persist -o json read orders | jq .data.order"
+//     prints 17 for both; data with no JSON form and bytes that are
+//     neither are shown under data_sx and data_base64 (see cmd/persist).
+//   - The wire (persist serve, not yet built) must carry the same bytes
+//     unchanged, so a remote caller sees what a Go caller sees.
+//
 // # Expectations and conflicts
 //
 // An append carries an [Expect]: Any, NoStream (head 0), StreamExists (head

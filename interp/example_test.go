@@ -44,3 +44,38 @@ func Example() {
 	// (persist/append {:events [{:data "{\"sku\":\"a1\"}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "no-stream" :stream "orders"}) !! persist: conflict on stream "orders": expected no stream (head 0), actual head 1
 	// true 1
 }
+
+// Record keeps each effect and its answer; Replay answers a second run from
+// the journal, without the store, and reports where a run departs from it.
+func ExampleReplay() {
+	ctx := context.Background()
+	var j interp.Journal
+	head, err := interp.Run(ctx, placeOrder, interp.Record(&j), mem.New())
+	fmt.Println(head, err, j.Len())
+
+	// No store at all: the journal answers.
+	r := interp.Replay(&j, interp.ReplayOnly())
+	head, err = interp.Run(ctx, placeOrder, r)
+	fmt.Println(head, err, r.Replayed())
+
+	// A program that performs something else diverges, as a value.
+	_, err = interp.Run(ctx, func(p *effect.P) (uint64, error) { return programs.Head(p, "orders") }, interp.Replay(&j, interp.ReplayOnly()))
+	fmt.Println(errors.Is(err, interp.ErrDiverged))
+	// Output:
+	// 1 <nil> 1
+	// 1 <nil> 1
+	// true
+}
+
+// Inject crashes the run at the k-th effect it counts.
+func ExampleInject() {
+	ctx := context.Background()
+	store := mem.New()
+	_, err := interp.Run(ctx, placeOrder, &interp.Inject{At: 0, Op: ops.NameAppend}, store)
+	fmt.Println(errors.Is(err, interp.ErrCrash))
+	head, _ := interp.Run(ctx, func(p *effect.P) (uint64, error) { return programs.Head(p, "orders") }, store)
+	fmt.Println("written:", head)
+	// Output:
+	// true
+	// written: 0
+}

@@ -154,7 +154,8 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 
 	// Take the log lock, then read the heads and revisions the group
 	// needs: after the lock nothing else can change them until COMMIT.
-	var streams, keys []string
+	var streams, keys, idStreams []string
+	var ids []pgtype.UUID
 	seenS, seenK := map[string]bool{}, map[string]bool{}
 	for _, r := range group {
 		c, _ := ops.AsCommit(r.op)
@@ -162,6 +163,12 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 			if !seenS[a.Stream] {
 				seenS[a.Stream] = true
 				streams = append(streams, a.Stream)
+			}
+			for _, ev := range a.Events {
+				if ev.ID != uuid.Nil {
+					idStreams = append(idStreams, a.Stream)
+					ids = append(ids, pgtype.UUID{Bytes: ev.ID, Valid: true})
+				}
 			}
 		}
 		for _, k := range c.Kv {
@@ -179,7 +186,13 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 	if len(keys) > 0 {
 		b.Queue(s.q.prefetchRevs, keys)
 	}
-	v := &view{s: s, ctx: ctx, tx: tx, heads: map[string]uint64{}, revs: map[string]uint64{}, pending: map[string][]pendingEvent{}}
+	if len(ids) > 0 {
+		b.Queue(s.q.prefetchIDs, idStreams, ids)
+	}
+	v := &view{
+		s: s, ctx: ctx, tx: tx, heads: map[string]uint64{}, revs: map[string]uint64{},
+		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{},
+	}
 	br := tx.SendBatch(ctx, b)
 	var lastPos, kvRev int64
 	if err := br.QueryRow().Scan(&lastPos, &kvRev); err != nil {
@@ -195,6 +208,12 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 	}
 	if len(keys) > 0 {
 		if err := scanPairs(br, v.revs); err != nil {
+			br.Close()
+			return s.notWritten(err)
+		}
+	}
+	if len(ids) > 0 {
+		if err := scanIDs(br, v.ids); err != nil {
 			br.Close()
 			return s.notWritten(err)
 		}
@@ -307,6 +326,24 @@ func scanPairs(br pgx.BatchResults, m map[string]uint64) error {
 	return rows.Err()
 }
 
+// scanIDs reads (stream, id, seq, pos) rows of the batch into m.
+func scanIDs(br pgx.BatchResults, m map[streamID]seqPos) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k streamID
+		var seq, pos int64
+		if err := rows.Scan(&k.stream, &k.id, &seq, &pos); err != nil {
+			return err
+		}
+		m[k] = seqPos{seq: uint64(seq), pos: uint64(pos)}
+	}
+	return rows.Err()
+}
+
 // writes collects the rows a group of commits writes.
 type writes struct {
 	pos, seq, at []int64
@@ -380,6 +417,7 @@ func (s *Store) apply(r *request, c ops.Commit, plan ops.Plan, v *view, w *write
 			w.at = append(w.at, at)
 			w.data = append(w.data, data)
 			v.pending[a.Stream] = append(v.pending[a.Stream], pendingEvent{id: id, pos: pos})
+			v.ids[streamID{a.Stream, id}] = seqPos{seq: seq, pos: pos}
 			if j == 0 {
 				ar.FirstPos = pos
 			}
@@ -427,6 +465,13 @@ type pendingEvent struct {
 	pos uint64
 }
 
+type streamID struct {
+	stream string
+	id     uuid.UUID
+}
+
+type seqPos struct{ seq, pos uint64 }
+
 // view shows ops.Check the state inside a commit transaction: the stored
 // state (read under the log lock, so it holds still) with the writes of
 // the group's earlier commits over it.
@@ -439,7 +484,8 @@ type view struct {
 	heads   map[string]uint64 // stored heads of the group's streams, then updated
 	revs    map[string]uint64 // stored revisions of the group's keys, then updated
 	pending map[string][]pendingEvent
-	err     error // the first database error a view method met
+	ids     map[streamID]seqPos // the stored and pending events with the IDs the group carries
+	err     error               // the first database error a view method met
 }
 
 var _ ops.View = (*view)(nil)
@@ -447,6 +493,14 @@ var _ ops.View = (*view)(nil)
 func (v *view) Head(stream string) uint64 { return v.heads[stream] }
 
 func (v *view) KvRevision(key string) uint64 { return v.revs[key] }
+
+// FindID answers from the events read before the group was decided: every
+// ID the group's events carry, looked up in the (stream, id) index in one
+// statement, and the group's own writes.
+func (v *view) FindID(stream string, id uuid.UUID) (seq, pos uint64, err error) {
+	sp := v.ids[streamID{stream, id}]
+	return sp.seq, sp.pos, nil
+}
 
 func (v *view) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) {
 	p := v.pending[stream]

@@ -4,11 +4,11 @@ import "strings"
 
 // queries are the store's SQL statements, with its schema written in.
 type queries struct {
-	lock, prefetchHeads, prefetchRevs, eventAt    string
-	insertEvents, upsertHeads, upsertKv, deleteKv string
-	setState, notify                              string
-	read, readAll, head, lastPos, streams         string
-	kvGet, kvList, snapshotRead, snapshotWrite    string
+	lock, prefetchHeads, prefetchRevs, prefetchIDs, eventAt string
+	insertEvents, upsertHeads, upsertKv, deleteKv           string
+	setState, notify                                        string
+	read, readAll, head, lastPos, streams                   string
+	kvGet, kvList, snapshotRead, snapshotWrite              string
 }
 
 func newQueries(schema string) queries {
@@ -18,7 +18,9 @@ func newQueries(schema string) queries {
 		lock:          s(`SELECT last_pos, kv_rev FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
 		prefetchHeads: s(`SELECT name, head FROM {schema}.streams WHERE name = ANY($1::text[])`),
 		prefetchRevs:  s(`SELECT key, revision FROM {schema}.kv WHERE key = ANY($1::text[])`),
-		eventAt:       s(`SELECT id, pos FROM {schema}.events WHERE stream = $1 AND seq = $2`),
+		prefetchIDs: s(`SELECT e.stream, e.id, e.seq, e.pos FROM {schema}.events e
+			JOIN unnest($1::text[], $2::uuid[]) AS k(stream, id) ON e.stream = k.stream AND e.id = k.id`),
+		eventAt: s(`SELECT id, pos FROM {schema}.events WHERE stream = $1 AND seq = $2`),
 		insertEvents: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])`),
 		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)

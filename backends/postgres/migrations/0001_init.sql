@@ -26,6 +26,7 @@ CREATE TABLE {schema}.events (
 	data   bytea NOT NULL,
 	UNIQUE (stream, seq)
 );
+CREATE INDEX events_stream_id ON {schema}.events (stream, id);
 
 CREATE TABLE {schema}.kv (
 	key      text COLLATE "C" PRIMARY KEY,

@@ -76,11 +76,19 @@
 //
 // # Errors and exit status
 //
-// An error is one line on stderr, "persist: ...", and exit status 1; a
-// command line that does not make sense (unknown subcommand or flag, wrong
-// arguments, a malformed literal) exits with status 2. Everything is checked
-// before the store is opened, so a refused command writes nothing; a failed
-// expectation is a conflict the store refuses whole. --help prints the
+// An error is one line on stderr, "persist: ...", and a non-zero exit
+// status that scripts can branch on (persist --help lists them):
+//
+//	0  done
+//	1  an error: IO, damage, a missing store or key, data over the limit
+//	2  a command line that does not make sense (unknown subcommand or flag,
+//	   wrong arguments, a malformed literal)
+//	3  a conflict: an --expect that the store refused whole, nothing written
+//	4  busy: another process held the store open for writing longer than
+//	   --lock-wait
+//
+// Everything is checked before the store is opened, so a refused command
+// writes nothing. --help prints the
 // usage of any subcommand, with an example, on stdout. tail -f ends with
 // status 0 when interrupted. Progress lines for verify and bench go to
 // stderr only when it is a terminal.

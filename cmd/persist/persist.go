@@ -288,6 +288,11 @@ Subcommands:
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprint(w, `
+Exit status: 0 done; 1 an error (IO, damage, a missing store or key);
+2 a command line that does not make sense; 3 a conflict: an --expect the
+store refused, nothing written; 4 busy: another process held the store for
+writing longer than --lock-wait.
+
 Global flags (before or after the subcommand):
   --dir DIR   data directory (env PERSIST_DIR, default ./persist-data)
   -o FORMAT   output: sx (SX notation, the default), json (JSON lines) or
@@ -342,11 +347,24 @@ func (m *Main) cmdUsage(w io.Writer, label string, c *command, fs *flag.FlagSet)
 	fmt.Fprintf(w, "\nExample:\n%s\n", c.example)
 }
 
-// ExitCode prints err as one line on stderr and gives the exit status: 0
-// for nil, 2 for a usage error, 1 for any other error.
+// Exit statuses. A script can branch on them: a conflict means the store
+// holds something other than expected (read and decide again), a busy store
+// that another writer held it for all of --lock-wait (try again later).
+const (
+	exitOK       = 0
+	exitError    = 1 // any other error: IO, damage, a missing store or key
+	exitUsage    = 2 // a command line that does not make sense
+	exitConflict = 3 // an expectation (--expect) that the store refused
+	exitBusy     = 4 // another process held the store for writing too long
+)
+
+// ExitCode prints err as one line on stderr and gives the exit status:
+// exitOK for nil, exitUsage for a usage error, exitConflict for a conflict
+// (ops.ErrConflict), exitBusy when the lock was not got in time
+// (platform.ErrLocked), exitError for any other error.
 func (m *Main) ExitCode(err error) int {
 	if err == nil {
-		return 0
+		return exitOK
 	}
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -358,10 +376,15 @@ func (m *Main) ExitCode(err error) int {
 	msg = strings.TrimPrefix(msg, "persist/")
 	fmt.Fprintf(m.Stderr, "persist: %s\n", msg)
 	var ue *UsageError
-	if errors.As(err, &ue) {
-		return 2
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, ops.ErrConflict):
+		return exitConflict
+	case errors.Is(err, platform.ErrLocked):
+		return exitBusy
 	}
-	return 1
+	return exitError
 }
 
 // open opens the store named by g. A command that writes (create set) opens

@@ -234,8 +234,22 @@ func FuzzDataJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out, err := DataJSON([]byte(s))
+		// Unmarshal, with its fast path for JSON, decodes as json.Unmarshal
+		// of DataJSON does.
+		var viaU, viaD any
+		uerr := Unmarshal([]byte(s), &viaU)
 		if err != nil {
+			if uerr == nil {
+				t.Fatalf("Unmarshal accepted %q, which DataJSON refuses: %v", s, err)
+			}
 			return
+		}
+		derr := json.Unmarshal(out, &viaD)
+		if (uerr == nil) != (derr == nil) {
+			t.Fatalf("Unmarshal(%q): %v; json.Unmarshal of its DataJSON %q: %v", s, uerr, out, derr)
+		}
+		if uerr == nil && !reflect.DeepEqual(viaU, viaD) {
+			t.Fatalf("Unmarshal(%q) = %#v, json of DataJSON = %#v", s, viaU, viaD)
 		}
 		if !json.Valid(out) {
 			t.Fatalf("DataJSON(%q) = %q, not JSON", s, out)

@@ -18,6 +18,7 @@
 //	persist verify
 //	persist dump
 //	persist bench [--duration D] [--events N] [--writers N] [--in DIR] [--keep]
+//	persist version
 //	persist crashtest [--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]
 //
 // The store is the file backend in the data directory --dir (env

@@ -129,7 +129,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd,
-		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd,
+		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd, versionCmd,
 	}
 }
 
@@ -178,6 +178,7 @@ func (m *Main) run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("persist", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g.register(fs)
+	version := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			m.topUsage(m.Stdout)
@@ -186,6 +187,15 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return usagef("", "%v", err)
 	}
 	rest := fs.Args()
+	if *version {
+		if len(rest) > 0 {
+			return usagef("", "--version takes no subcommand")
+		}
+		if err := g.check("", false); err != nil {
+			return err
+		}
+		return writeOne(m, &g, versionRecord())
+	}
 	if len(rest) == 0 {
 		return usagef("", "no subcommand (see persist --help)")
 	}
@@ -295,6 +305,7 @@ writing longer than --lock-wait.
 
 Global flags (before or after the subcommand):
   --dir DIR   data directory (env PERSIST_DIR, default ./persist-data)
+  --version   print the version (as persist version does)
   -o FORMAT   output: sx (SX notation, the default), json (JSON lines) or
               table (columns under a header)
 

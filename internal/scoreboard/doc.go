@@ -8,7 +8,11 @@
 // two levels down, TestConformanceX/SUITE/CASE, are the cases; deeper
 // subtests belong to their case and are not counted. The backend is the
 // last element of the package's import path. A case passes when its
-// subtest passes; a failed or skipped case does not.
+// subtest passes; a failed or skipped case does not. A package may have
+// several conformance tests that run the same cases (a client run against
+// several stores: TestConformanceMem, TestConformanceFile): each case is
+// then counted once for the backend, and passes only when it passed in
+// every test that ran it or named it on its roster.
 //
 // A suite may print, from its top-level test in verbose mode, a roster
 // line "conformance roster: SUITE/CASE SUITE/CASE …" naming every case it

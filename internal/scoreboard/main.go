@@ -26,9 +26,13 @@ type event struct {
 	FailedBuild string
 }
 
-// caseKey names one case of one backend.
+// caseKey names one case of one backend, as one top-level test reported
+// it. A backend whose package has several conformance tests (a client run
+// over several stores) reports each case once per test; the board counts
+// the case once, passed only when every test passed it.
 type caseKey struct {
 	backend, suite, name string
+	test                 string
 }
 
 type board struct {
@@ -86,7 +90,7 @@ func (b *board) add(ev event) {
 	case len(parts) == 1 && ev.Action == "output":
 		appendTo(b.output, ev.Package+"\x00"+parts[0], ev.Output)
 	case len(parts) == 3 && (ev.Action == "pass" || ev.Action == "fail" || ev.Action == "skip"):
-		b.status[caseKey{backendOf(ev.Package), parts[1], parts[2]}] = ev.Action
+		b.status[caseKey{backendOf(ev.Package), parts[1], parts[2], parts[0]}] = ev.Action
 	}
 }
 
@@ -100,7 +104,7 @@ func (b *board) rosters() []string {
 	sort.Strings(keys)
 	var order []string
 	for _, k := range keys {
-		pkg, _, _ := strings.Cut(k, "\x00")
+		pkg, test, _ := strings.Cut(k, "\x00")
 		for _, line := range strings.Split(b.output[k].String(), "\n") {
 			_, list, ok := strings.Cut(line, rosterPrefix)
 			if !ok {
@@ -114,7 +118,7 @@ func (b *board) rosters() []string {
 				if !slices.Contains(order, suite) {
 					order = append(order, suite)
 				}
-				key := caseKey{backendOf(pkg), suite, name}
+				key := caseKey{backendOf(pkg), suite, name, test}
 				if _, reported := b.status[key]; !reported {
 					b.status[key] = ""
 				}
@@ -142,6 +146,21 @@ func (b *board) layout(rosterOrder []string) (suites, backends []string) {
 	return append(slices.Clone(rosterOrder), others...), backends
 }
 
+// merge counts each case of a backend once, whichever tests reported it:
+// it passes only when every report passed, and otherwise takes the first
+// status that is not a pass, in the order fail, skip, missing.
+func (b *board) merge() {
+	rank := map[string]int{"pass": 0, "": 1, "skip": 2, "fail": 3}
+	out := make(map[caseKey]string, len(b.status))
+	for k, st := range b.status {
+		k.test = ""
+		if prev, seen := out[k]; !seen || rank[st] > rank[prev] {
+			out[k] = st
+		}
+	}
+	b.status = out
+}
+
 func run(in io.Reader, stdout, stderr io.Writer) int {
 	b := newBoard()
 	sc := bufio.NewScanner(in)
@@ -163,6 +182,7 @@ func run(in io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	suites, backends := b.layout(b.rosters())
+	b.merge()
 
 	var passed, total int
 	var notPassed []string

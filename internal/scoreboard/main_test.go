@@ -145,3 +145,24 @@ func FuzzRun(f *testing.F) {
 		}
 	})
 }
+
+func TestOneCaseSeveralTests(t *testing.T) {
+	// A client package runs the suite over two stores: each case counts
+	// once, and fails when it failed, or never reported, in either test.
+	const remote = "rose-ash.com/persist/remote"
+	in := stream(t,
+		out(remote, "TestConformanceMem", "conformance roster: log/read log/head kv/get\n"),
+		out(remote, "TestConformanceFile", "conformance roster: log/read log/head kv/get\n"),
+		res(remote, "TestConformanceMem/log/read", "pass"),
+		res(remote, "TestConformanceFile/log/read", "pass"),
+		res(remote, "TestConformanceMem/log/head", "fail"),
+		res(remote, "TestConformanceFile/log/head", "pass"),
+		res(remote, "TestConformanceMem/kv/get", "pass"),
+		// TestConformanceFile/kv/get never reported.
+	)
+	stdout, stderr, code := score(t, in)
+	assert.Equal(t, "log remote 1/2\nkv remote 0/1\ntotal 1/3\n", stdout)
+	assert.Contains(t, stderr, "FAIL remote log/head")
+	assert.Contains(t, stderr, "MISSING remote kv/get")
+	assert.Equal(t, 1, code)
+}

@@ -129,7 +129,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd,
-		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd, versionCmd,
+		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
 	}
 }
 

@@ -1,0 +1,37 @@
+// Package remote is the client side of persist's wire protocol (written out
+// in package server's doc): a [Client] is an ops.Backend whose Handle sends
+// each operation to a persist server and answers with the server's answer,
+// so a program, the programs package and anything built on handlers run
+// unchanged against a shared store by swapping the handler.
+//
+//	c, err := remote.Dial("http://127.0.0.1:7070", remote.Options{Token: tok})
+//	...
+//	r, err := interp.Run(ctx, prog, c)
+//
+// Errors come back as the Go errors they were on the server: a failed
+// expectation as *ops.Conflict (with its expected and actual), an invalid
+// operation as *ops.InvalidError naming the field, a closed store as
+// ops.ErrClosed. What only the wire has is an *Error carrying the protocol's
+// kind (matching ErrUnauthorized, ErrForbidden, ErrUnavailable), and a
+// request that got no answer is an *UnreachableError: a write may or may
+// not have happened, and a retry with the same event IDs is answered as
+// the original.
+//
+// # Decisions
+//
+//   - The client does not retry on its own: whether a write may be sent
+//     again is the program's decision (with event IDs it always may).
+//   - persist/wait is sent again while the server ends it at its own limit
+//     before the caller's timeout; a Wait with Timeout 0 waits until it
+//     passes or the context ends, as on an embedded store.
+//   - Close ends the client, not the store: operations in flight end with
+//     ops.ErrClosed, and so does every later one.
+//   - An operation is validated (ops.Validate) before it is sent: an
+//     invalid one is refused without a round trip, with the error the
+//     server would give. The server validates again.
+//   - Requests are SX unless Options.JSON is set; answers are read in
+//     whichever notation the server answers in.
+//   - [Client.Follow] follows over Server-Sent Events and reconnects by
+//     itself from the last id it delivered, so its callback sees every
+//     event at least once and in order, across server restarts.
+package remote

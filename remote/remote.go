@@ -1,0 +1,444 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/sx"
+)
+
+// Media types of the two notations.
+const (
+	mediaSX   = "application/x-sx"
+	mediaJSON = "application/json"
+)
+
+// Options configure a Client.
+type Options struct {
+	// Token is the bearer token sent with every request; empty sends none.
+	Token string
+	// JSON makes the client write requests and read answers in JSON
+	// instead of SX.
+	JSON bool
+	// HTTP2 makes a cleartext client speak HTTP/2 with prior knowledge
+	// (h2c) over one connection; otherwise it uses HTTP/1.1 with a pool of
+	// connections. Over https HTTP/2 is negotiated either way.
+	HTTP2 bool
+	// HTTPClient replaces the client's own; its Transport is used as it
+	// is, and HTTP2 is ignored.
+	HTTPClient *http.Client
+}
+
+// Client performs persist operations on a server: it is an ops.Backend
+// whose Handle sends each operation to the server and answers with the
+// server's answer. It is safe for concurrent use.
+type Client struct {
+	base  string // scheme://host[:port], no trailing slash
+	token string
+	json  bool
+	hc    *http.Client
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+var _ ops.Backend = (*Client)(nil)
+
+// Dial returns a client of the server at rawURL (http://host:port or
+// https://host:port). It does not connect until the first operation.
+func Dial(rawURL string, opts Options) (*Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("remote: server URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("remote: server URL %q: want http or https", rawURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("remote: server URL %q has no host", rawURL)
+	}
+	c := &Client{base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), token: opts.Token, json: opts.JSON, hc: opts.HTTPClient}
+	if c.hc == nil {
+		t := &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}
+		if opts.HTTP2 && u.Scheme == "http" {
+			var p http.Protocols
+			p.SetUnencryptedHTTP2(true)
+			t.Protocols = &p
+		}
+		c.hc = &http.Client{Transport: t}
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Close ends the client: operations in flight end with ops.ErrClosed, as
+// does every later one. It does not close the server's store.
+func (c *Client) Close() error {
+	c.once.Do(func() {
+		c.cancel()
+		if t, ok := c.hc.Transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+// Handle performs e on the server when it is an operation of package ops,
+// and answers effect.ErrUnhandled for any other effect.
+func (c *Client) Handle(p *effect.P, e effect.Effect) (any, error) {
+	dec, ok := decoderOf(e)
+	if !ok {
+		return nil, effect.ErrUnhandled
+	}
+	// An invalid operation is refused here as the server would refuse it,
+	// without a round trip (and some, such as names that are not UTF-8,
+	// have no JSON form to send).
+	if err := ops.Validate(e); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if p != nil {
+		ctx = p.Context()
+	}
+	if w, isWait := e.(ops.Wait); isWait {
+		return c.wait(ctx, w)
+	}
+	return c.do(ctx, e, dec)
+}
+
+// wait asks again while the server ends the wait at its own limit before
+// the caller's timeout (or, with Timeout 0, until the wait passes).
+func (c *Client) wait(ctx context.Context, w ops.Wait) (any, error) {
+	var deadline time.Time
+	if w.Timeout > 0 {
+		deadline = time.Now().Add(w.Timeout)
+	}
+	for {
+		op := w
+		if !deadline.IsZero() {
+			op.Timeout = time.Until(deadline)
+			if op.Timeout <= 0 {
+				op.Timeout = time.Nanosecond
+			}
+		}
+		v, err := c.do(ctx, op, answerAs[ops.WaitResult])
+		if err != nil {
+			return nil, err
+		}
+		r := v.(ops.WaitResult)
+		if r.Passed || (!deadline.IsZero() && !time.Now().Before(deadline)) {
+			return r, nil
+		}
+	}
+}
+
+func (c *Client) notation() (string, bool) {
+	if c.json {
+		return mediaJSON, true
+	}
+	return mediaSX, false
+}
+
+// encode writes an operation as the protocol does: the list of its name
+// and its fields, as sx.FromGo converts them.
+func encode(e effect.Effect, asJSON bool) ([]byte, error) {
+	fields, err := sx.FromGo(e)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %s: %w", e.EffectName(), err)
+	}
+	v := sx.List{sx.Symbol(e.EffectName())}
+	if d, ok := fields.(*sx.Dict); !ok || d.Len() > 0 {
+		v = append(v, fields)
+	}
+	return encodeValue(v, asJSON)
+}
+
+func encodeValue(v sx.Value, asJSON bool) ([]byte, error) {
+	if asJSON {
+		return sx.ToJSON(v)
+	}
+	return []byte(sx.Print(v)), nil
+}
+
+func decodeValue(b []byte, contentType string) (sx.Value, error) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch mt {
+	case mediaJSON:
+		return sx.FromJSONGo(b)
+	case mediaSX, "":
+		return sx.Read(string(b))
+	}
+	return nil, fmt.Errorf("remote: answer of type %q is neither SX nor JSON: %.200s", contentType, b)
+}
+
+// post sends body to path and reads the answer.
+func (c *Client) post(ctx context.Context, path string, body []byte) (int, sx.Value, error) {
+	if c.ctx.Err() != nil {
+		return 0, nil, ops.ErrClosed
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(c.ctx, cancel)
+	defer stop()
+	media, _ := c.notation()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("remote: %w", err)
+	}
+	req.Header.Set("Content-Type", media)
+	req.Header.Set("Accept", media)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, c.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, c.transportError(ctx, err)
+	}
+	v, err := decodeValue(b, resp.Header.Get("Content-Type"))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("remote: answer %d: %w", resp.StatusCode, err)
+	}
+	return resp.StatusCode, v, nil
+}
+
+// transportError names why a request got no answer: the client closed,
+// the caller's context ended, or the connection failed (ErrUnreachable).
+func (c *Client) transportError(ctx context.Context, err error) error {
+	switch {
+	case c.ctx.Err() != nil:
+		return ops.ErrClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return &UnreachableError{Err: err}
+}
+
+func (c *Client) do(ctx context.Context, e effect.Effect, dec func(sx.Value) (any, error)) (any, error) {
+	_, asJSON := c.notation()
+	body, err := encode(e, asJSON)
+	if err != nil {
+		return nil, err
+	}
+	status, v, err := c.post(ctx, "/v1/op", body)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, decodeError(status, v)
+	}
+	r, err := dec(v)
+	if err != nil {
+		return nil, fmt.Errorf("remote: answer of %s: %w", e.EffectName(), err)
+	}
+	return r, nil
+}
+
+// Result is the answer of one operation of a batch: a value or an error.
+type Result struct {
+	Value any
+	Err   error
+}
+
+// Batch performs several independent operations in one request, in order,
+// each with its own answer (see the protocol's batch form). An operation
+// that is not of package ops is answered effect.ErrUnhandled without being
+// sent. The error is for the batch as a whole: it did not reach the server,
+// or the server refused all of it.
+func (c *Client) Batch(ctx context.Context, batch []effect.Effect) ([]Result, error) {
+	out := make([]Result, len(batch))
+	var sent []int
+	var items sx.Vector
+	_, asJSON := c.notation()
+	for i, e := range batch {
+		if _, ok := decoderOf(e); !ok {
+			out[i].Err = &effect.UnhandledError{Effect: e}
+			continue
+		}
+		fields, err := sx.FromGo(e)
+		if err != nil {
+			out[i].Err = fmt.Errorf("remote: %s: %w", e.EffectName(), err)
+			continue
+		}
+		item := sx.List{sx.Symbol(e.EffectName())}
+		if d, ok := fields.(*sx.Dict); !ok || d.Len() > 0 {
+			item = append(item, fields)
+		}
+		items = append(items, item)
+		sent = append(sent, i)
+	}
+	if len(items) == 0 {
+		return out, nil
+	}
+	body, err := encodeValue(items, asJSON)
+	if err != nil {
+		return nil, err
+	}
+	status, v, err := c.post(ctx, "/v1/batch", body)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, decodeError(status, v)
+	}
+	answers, ok := v.(sx.Vector)
+	if !ok || len(answers) != len(sent) {
+		return nil, fmt.Errorf("remote: batch answer is not a vector of %d answers: %.200s", len(sent), sx.Print(v))
+	}
+	for j, i := range sent {
+		d, _ := answers[j].(*sx.Dict)
+		if ok, found := d.Get(sx.Keyword("ok")); found {
+			dec, _ := decoderOf(batch[i])
+			out[i].Value, out[i].Err = dec(ok)
+			continue
+		}
+		out[i].Err = decodeError(0, answers[j])
+	}
+	return out, nil
+}
+
+// decoderOf gives the decoder of e's answer, if e is an operation of
+// package ops.
+func decoderOf(e effect.Effect) (func(sx.Value) (any, error), bool) {
+	switch e.(type) {
+	case ops.Append:
+		return answerAs[ops.AppendResult], true
+	case ops.Read:
+		return answerAs[ops.ReadResult], true
+	case ops.ReadAll:
+		return answerAs[ops.ReadAllResult], true
+	case ops.Head:
+		return answerAs[uint64], true
+	case ops.Streams:
+		return answerAs[ops.StreamsResult], true
+	case ops.Wait:
+		return answerAs[ops.WaitResult], true
+	case ops.KvGet:
+		return answerAs[*ops.KvEntry], true
+	case ops.KvPut, ops.KvDelete:
+		return answerAs[ops.KvResult], true
+	case ops.KvList:
+		return answerAs[ops.KvListResult], true
+	case ops.SnapshotRead:
+		return answerAs[ops.SnapshotResult], true
+	case ops.SnapshotWrite:
+		return answerAs[struct{}], true
+	case ops.Now:
+		return answerAs[time.Time], true
+	case ops.Commit:
+		return answerAs[ops.CommitResult], true
+	}
+	return nil, false
+}
+
+func answerAs[R any](v sx.Value) (any, error) {
+	var r R
+	if err := sx.ToGo(v, &r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+var (
+	// ErrUnavailable matches an answer saying the store cannot serve or
+	// the server is shutting down (503 unavailable): retry later or
+	// elsewhere.
+	ErrUnavailable = errors.New("remote: server unavailable")
+	// ErrUnauthorized matches a refused token (401).
+	ErrUnauthorized = errors.New("remote: unauthorized")
+	// ErrForbidden matches a request outside the token's grants (403).
+	ErrForbidden = errors.New("remote: forbidden")
+)
+
+// Error is an error answer of the server that is not an ops error (those
+// come back as *ops.Conflict, *ops.InvalidError and ops.ErrClosed).
+type Error struct {
+	Status  int    // the HTTP status; 0 within a batch
+	Kind    string // the protocol's error kind, such as "forbidden"
+	Message string // the server's message
+	Grant   string // the missing grant, for "forbidden"
+	Limit   string // the limit passed, for "too-large" and "too-many"
+	Max     int64
+}
+
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return fmt.Sprintf("remote: server answered %d %s", e.Status, e.Kind)
+}
+
+// Is matches the sentinels of this package by kind.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnavailable:
+		return e.Kind == "unavailable"
+	case ErrUnauthorized:
+		return e.Kind == "unauthorized"
+	case ErrForbidden:
+		return e.Kind == "forbidden"
+	}
+	return false
+}
+
+// UnreachableError is a request that got no answer: the connection could
+// not be made or broke. A write may or may not have happened; retry it
+// with the same event IDs.
+type UnreachableError struct{ Err error }
+
+func (e *UnreachableError) Error() string { return "remote: no answer: " + e.Err.Error() }
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// decodeError turns an error dict back into the Go error it stands for.
+func decodeError(status int, v sx.Value) error {
+	d, ok := v.(*sx.Dict)
+	if !ok {
+		return &Error{Status: status, Kind: "error", Message: fmt.Sprintf("remote: server answered %d: %.200s", status, sx.Print(v))}
+	}
+	str := func(k string) string {
+		x, _ := d.Get(sx.Keyword(k))
+		s, _ := x.(string)
+		return s
+	}
+	num := func(k string) int64 {
+		x, _ := d.Get(sx.Keyword(k))
+		n, _ := x.(int64)
+		return n
+	}
+	switch str("error") {
+	case "conflict":
+		exp, err := ops.ParseExpect(str("expected"))
+		if err == nil && num("actual") >= 0 {
+			return &ops.Conflict{Stream: str("stream"), Key: str("key"), Expected: exp, Actual: uint64(num("actual"))}
+		}
+	case "invalid":
+		return &ops.InvalidError{Op: str("op"), Field: str("field"), Reason: str("reason")}
+	case "closed":
+		return ops.ErrClosed
+	}
+	return &Error{Status: status, Kind: str("error"), Message: str("message"), Grant: str("grant"), Limit: str("limit"), Max: num("max")}
+}

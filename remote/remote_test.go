@@ -1,0 +1,172 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/interp"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/programs"
+	"rose-ash.com/persist/remote"
+	"rose-ash.com/persist/server"
+)
+
+func TestTypedErrorsComeBack(t *testing.T) {
+	c, _ := serve(t, memStore(), server.Options{}, remote.Options{})
+	defer c.Close()
+	p := effect.Handle(context.Background(), c)
+	_, err := programs.Append(p, "s", ops.NoStream(), programs.Event("t", []byte("1")))
+	require.NoError(t, err)
+	_, err = programs.Append(p, "s", ops.NoStream(), programs.Event("t", []byte("2")))
+	var conflict *ops.Conflict
+	require.True(t, errors.As(err, &conflict), "want *ops.Conflict, got %T %v", err, err)
+	assert.Equal(t, ops.Conflict{Stream: "s", Expected: ops.NoStream(), Actual: 1}, *conflict)
+
+	_, err = effect.Perform(p, ops.KvPut{Key: "k", Value: []byte("v"), Expect: ops.Exact(4)})
+	require.True(t, errors.As(err, &conflict))
+	assert.Equal(t, ops.Conflict{Key: "k", Expected: ops.Exact(4), Actual: 0}, *conflict)
+}
+
+func TestProgramRunsUnchanged(t *testing.T) {
+	c, _ := serve(t, memStore(), server.Options{}, remote.Options{JSON: true})
+	defer c.Close()
+	type order struct{ N int }
+	got, err := interp.Run(context.Background(), func(p *effect.P) (int, error) {
+		for i := 1; i <= 3; i++ {
+			ev, err := programs.JSONEvent("placed", order{N: i})
+			if err != nil {
+				return 0, err
+			}
+			if _, err := programs.AppendRetry(p, "orders", 3, func(*effect.P, uint64) ([]ops.EventData, error) {
+				return []ops.EventData{ev}, nil
+			}); err != nil {
+				return 0, err
+			}
+		}
+		st, err := programs.Project(p, "orders", func(s int, ev ops.Event) (int, error) {
+			o, err := programs.Decode[order](ev)
+			return s + o.N, err
+		}, 0)
+		return st.Value, err
+	}, c)
+	require.NoError(t, err)
+	assert.Equal(t, 6, got)
+}
+
+func TestBatch(t *testing.T) {
+	c, _ := serve(t, memStore(), server.Options{}, remote.Options{})
+	defer c.Close()
+	res, err := c.Batch(context.Background(), []effect.Effect{
+		ops.Append{Stream: "a", Events: []ops.EventData{{Type: "t"}}},
+		ops.Append{Stream: "a", Expect: ops.NoStream(), Events: []ops.EventData{{Type: "t"}}},
+		ops.KvGet{Key: "none"},
+		ops.Head{Stream: "a"},
+	})
+	require.NoError(t, err)
+	require.Len(t, res, 4)
+	assert.NoError(t, res[0].Err)
+	assert.Equal(t, uint64(1), res[0].Value.(ops.AppendResult).Head)
+	assert.ErrorIs(t, res[1].Err, ops.ErrConflict)
+	assert.Nil(t, res[2].Value.(*ops.KvEntry))
+	assert.Equal(t, uint64(1), res[3].Value)
+}
+
+func TestClientClose(t *testing.T) {
+	c, _ := serve(t, memStore(), server.Options{}, remote.Options{})
+	defer c.Close()
+	require.NoError(t, c.Client.Close())
+	_, err := effect.Perform(effect.Handle(context.Background(), c), ops.Head{Stream: "s"})
+	assert.ErrorIs(t, err, ops.ErrClosed)
+}
+
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	c, err := remote.Dial("http://"+addr, remote.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = effect.Perform(effect.Handle(context.Background(), c), ops.Head{Stream: "s"})
+	var ue *remote.UnreachableError
+	assert.True(t, errors.As(err, &ue), "got %T %v", err, err)
+}
+
+func TestDialRefusesBadURLs(t *testing.T) {
+	for _, u := range []string{"ftp://x", "127.0.0.1:7070", "http://", "::"} {
+		_, err := remote.Dial(u, remote.Options{})
+		assert.Error(t, err, u)
+	}
+}
+
+// TestFollowAcrossRestart follows a file store's stream while its server
+// shuts down and a new one starts on the same address: every event
+// arrives, in order, none lost.
+func TestFollowAcrossRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	store := fileStore(t, dir)
+	srv, err := server.New(store, server.Options{Limits: server.Limits{Ping: 50 * time.Millisecond}})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	go func() { _ = srv.Serve(ln, "", "") }()
+	c, err := remote.Dial("http://"+addr, remote.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	p := effect.Handle(context.Background(), c)
+	appendN := func(n int) {
+		for range n {
+			_, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t"}}})
+			require.NoError(t, err)
+		}
+	}
+	appendN(5)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan uint64, 100)
+	followed := make(chan error, 1)
+	go func() {
+		_, err := c.Follow(ctx, remote.FollowOptions{Stream: "s", Retry: 20 * time.Millisecond}, func(ev ops.Event) error {
+			got <- ev.Seq
+			if ev.Seq == 10 {
+				return errors.New("enough")
+			}
+			return nil
+		})
+		followed <- err
+	}()
+	for want := uint64(1); want <= 5; want++ {
+		assert.Equal(t, want, <-got)
+	}
+	require.NoError(t, srv.Shutdown(context.Background()))
+
+	srv2, err := server.New(fileStore(t, dir), server.Options{})
+	require.NoError(t, err)
+	var ln2 net.Listener
+	require.Eventually(t, func() bool {
+		ln2, err = net.Listen("tcp", addr)
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	go func() { _ = srv2.Serve(ln2, "", "") }()
+	defer srv2.Shutdown(context.Background())
+	appendN(5)
+	for want := uint64(6); want <= 10; want++ {
+		select {
+		case seq := <-got:
+			assert.Equal(t, want, seq)
+		case <-ctx.Done():
+			t.Fatalf("event %d never arrived", want)
+		}
+	}
+	assert.EqualError(t, <-followed, "enough")
+}

@@ -1,0 +1,345 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/sx"
+)
+
+// Media types of the two notations and of a follow.
+const (
+	MediaSX     = "application/x-sx"
+	MediaJSON   = "application/json"
+	MediaEvents = "text/event-stream"
+)
+
+// Notation is how a body is written: SX or JSON.
+type Notation int
+
+const (
+	SX Notation = iota
+	JSON
+)
+
+// Media is the notation's media type.
+func (n Notation) Media() string {
+	if n == JSON {
+		return MediaJSON
+	}
+	return MediaSX
+}
+
+// NotationOf reads a Content-Type: "" and application/x-sx are SX,
+// application/json is JSON; anything else is not a notation (ok false).
+func NotationOf(contentType string) (Notation, bool) {
+	if contentType == "" {
+		return SX, true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return SX, false
+	}
+	switch mt {
+	case MediaSX:
+		return SX, true
+	case MediaJSON:
+		return JSON, true
+	}
+	return SX, false
+}
+
+// answerNotation is the notation of the answer: the first of the notations
+// Accept names, else the request's.
+func answerNotation(r *http.Request, req Notation) Notation {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case MediaSX:
+			return SX
+		case MediaJSON:
+			return JSON
+		}
+	}
+	return req
+}
+
+// decoders maps each operation's name to the function that reads its fields.
+var decoders = map[string]func(fields sx.Value) (effect.Effect, error){
+	ops.NameAppend:        decodeOp[ops.Append],
+	ops.NameRead:          decodeOp[ops.Read],
+	ops.NameReadAll:       decodeOp[ops.ReadAll],
+	ops.NameHead:          decodeOp[ops.Head],
+	ops.NameStreams:       decodeOp[ops.Streams],
+	ops.NameWait:          decodeOp[ops.Wait],
+	ops.NameKvGet:         decodeOp[ops.KvGet],
+	ops.NameKvPut:         decodeOp[ops.KvPut],
+	ops.NameKvDelete:      decodeOp[ops.KvDelete],
+	ops.NameKvList:        decodeOp[ops.KvList],
+	ops.NameSnapshotRead:  decodeOp[ops.SnapshotRead],
+	ops.NameSnapshotWrite: decodeOp[ops.SnapshotWrite],
+	ops.NameNow:           decodeOp[ops.Now],
+	ops.NameCommit:        decodeOp[ops.Commit],
+}
+
+// OpNames lists the names of the operations the server serves.
+func OpNames() []string {
+	out := make([]string, 0, len(decoders))
+	for n := range decoders {
+		out = append(out, n)
+	}
+	return out
+}
+
+func decodeOp[T effect.Effect](fields sx.Value) (effect.Effect, error) {
+	var op T
+	if fields == nil {
+		return op, nil
+	}
+	if _, ok := fields.(*sx.Dict); !ok {
+		return nil, &ops.InvalidError{Op: op.EffectName(), Field: "fields", Reason: "want a dict of the operation's fields"}
+	}
+	if err := sx.ToGo(fields, &op); err != nil {
+		var ce *sx.ConvertError
+		if errors.As(err, &ce) {
+			field := ce.Path
+			if field == "" {
+				field = "fields"
+			}
+			return nil, &ops.InvalidError{Op: op.EffectName(), Field: field, Reason: ce.Err.Error()}
+		}
+		return nil, &ops.InvalidError{Op: op.EffectName(), Field: "fields", Reason: err.Error()}
+	}
+	return op, nil
+}
+
+// UnknownOpError is an operation name the server does not serve.
+type UnknownOpError struct{ Op string }
+
+func (e *UnknownOpError) Error() string { return fmt.Sprintf("server: unknown operation %q", e.Op) }
+
+// readValue reads a whole body as one value in notation n.
+func readValue(body []byte, n Notation) (sx.Value, error) {
+	var (
+		v   sx.Value
+		err error
+	)
+	if n == JSON {
+		v, err = sx.FromJSONGo(body)
+	} else {
+		v, err = sx.Read(string(body))
+	}
+	if err != nil {
+		return nil, &ops.InvalidError{Field: "body", Reason: err.Error()}
+	}
+	return v, nil
+}
+
+// DecodeOp reads one operation, written in notation n, from body: the list
+// (SX) or array (JSON) of its name and its fields.
+func DecodeOp(body []byte, n Notation) (effect.Effect, error) {
+	v, err := readValue(body, n)
+	if err != nil {
+		return nil, err
+	}
+	return opFromValue(v, "body")
+}
+
+// DecodeBatch reads a vector of operations from body. Each element is
+// decoded on its own: an element that does not decode gives its error at
+// its index, and the others decode as they are. The vector itself must
+// read, and hold at most max elements.
+func DecodeBatch(body []byte, n Notation, max int) ([]effect.Effect, []error, error) {
+	v, err := readValue(body, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	var items []sx.Value
+	switch x := v.(type) {
+	case sx.Vector:
+		items = x
+	case sx.List:
+		items = x
+	default:
+		return nil, nil, &ops.InvalidError{Field: "body", Reason: "want a vector of operations"}
+	}
+	if len(items) > max {
+		return nil, nil, &LimitError{Limit: "batch", Max: int64(max)}
+	}
+	opsOut := make([]effect.Effect, len(items))
+	errs := make([]error, len(items))
+	for i, item := range items {
+		opsOut[i], errs[i] = opFromValue(item, fmt.Sprintf("[%d]", i))
+	}
+	return opsOut, errs, nil
+}
+
+func opFromValue(v sx.Value, where string) (effect.Effect, error) {
+	var items []sx.Value
+	switch x := v.(type) {
+	case sx.List:
+		items = x
+	case sx.Vector:
+		items = x
+	}
+	if len(items) < 1 || len(items) > 2 {
+		return nil, &ops.InvalidError{Field: where, Reason: "want an operation: (name {fields}) or [\"name\", {fields}]"}
+	}
+	var name string
+	switch h := items[0].(type) {
+	case sx.Symbol:
+		name = string(h)
+	case string:
+		name = h
+	default:
+		return nil, &ops.InvalidError{Field: where, Reason: "an operation starts with its name"}
+	}
+	dec := decoders[name]
+	if dec == nil {
+		return nil, &UnknownOpError{Op: name}
+	}
+	var fields sx.Value
+	if len(items) == 2 {
+		fields = items[1]
+	}
+	return dec(fields)
+}
+
+// EncodeOp writes an operation in notation n, as a client sends it: the
+// list of its name and its fields as sx.FromGo converts them.
+func EncodeOp(op effect.Effect, n Notation) ([]byte, error) {
+	v, err := OpValue(op)
+	if err != nil {
+		return nil, err
+	}
+	return EncodeValue(v, n)
+}
+
+// OpValue is an operation as an SX value: (name {fields}), or (name) when
+// it has no fields; the text interp.FormatEffect prints.
+func OpValue(op effect.Effect) (sx.Value, error) {
+	fields, err := sx.FromGo(op)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := fields.(*sx.Dict); ok && d.Len() == 0 {
+		return sx.List{sx.Symbol(op.EffectName())}, nil
+	}
+	return sx.List{sx.Symbol(op.EffectName()), fields}, nil
+}
+
+// EncodeValue writes an SX value in notation n.
+func EncodeValue(v sx.Value, n Notation) ([]byte, error) {
+	if n == JSON {
+		return sx.ToJSON(v)
+	}
+	return []byte(sx.Print(v)), nil
+}
+
+// LimitError is a request over one of the server's limits.
+type LimitError struct {
+	Limit string // "body", "data", "batch", "follows"
+	Max   int64
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("server: %s over the limit of %d", e.Limit, e.Max)
+}
+
+// ForbiddenError is a request its token has no grant for.
+type ForbiddenError struct{ Grant string }
+
+func (e *ForbiddenError) Error() string {
+	return fmt.Sprintf("server: forbidden: the token lacks the grant %q", e.Grant)
+}
+
+var (
+	// ErrUnauthorized is a request without a token the server knows.
+	ErrUnauthorized = errors.New("server: unauthorized: no token or an unknown one")
+	// ErrShuttingDown answers requests that arrive while the server shuts
+	// down.
+	ErrShuttingDown = errors.New("server: shutting down")
+	errNotation     = errors.New("server: Content-Type is neither application/x-sx nor application/json")
+	errNotFound     = errors.New("server: no such endpoint")
+	errMethod       = errors.New("server: method not allowed")
+)
+
+// unavailable reports an error that means the store cannot serve.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// errorAnswer gives the status code and the error dict of err, as the
+// protocol lists them.
+func errorAnswer(err error) (int, *sx.Dict) {
+	d := sx.NewDict(sx.Keyword("message"), err.Error())
+	set := func(k string, v sx.Value) { d.Set(sx.Keyword(k), v) }
+	var (
+		conflict  *ops.Conflict
+		invalid   *ops.InvalidError
+		unknown   *UnknownOpError
+		limit     *LimitError
+		forbidden *ForbiddenError
+		unavail   *unavailableError
+	)
+	status := http.StatusInternalServerError
+	kind := "error"
+	switch {
+	case errors.As(err, &conflict):
+		status, kind = http.StatusConflict, "conflict"
+		if conflict.Stream != "" {
+			set("stream", conflict.Stream)
+		}
+		if conflict.Key != "" {
+			set("key", conflict.Key)
+		}
+		set("expected", conflict.Expected.String())
+		set("actual", int64(conflict.Actual))
+	case errors.As(err, &invalid):
+		status, kind = http.StatusBadRequest, "invalid"
+		if invalid.Op != "" {
+			set("op", invalid.Op)
+		}
+		set("field", invalid.Field)
+		set("reason", invalid.Reason)
+	case errors.As(err, &unknown):
+		status, kind = http.StatusBadRequest, "unknown-op"
+		set("op", unknown.Op)
+	case errors.Is(err, ErrUnauthorized):
+		status, kind = http.StatusUnauthorized, "unauthorized"
+	case errors.As(err, &forbidden):
+		status, kind = http.StatusForbidden, "forbidden"
+		set("grant", forbidden.Grant)
+	case errors.Is(err, errNotFound):
+		status, kind = http.StatusNotFound, "not-found"
+	case errors.Is(err, errMethod):
+		status, kind = http.StatusMethodNotAllowed, "method"
+	case errors.As(err, &limit):
+		status, kind = http.StatusRequestEntityTooLarge, "too-large"
+		if limit.Limit == "follows" {
+			status, kind = http.StatusTooManyRequests, "too-many"
+		}
+		set("limit", limit.Limit)
+		set("max", limit.Max)
+	case errors.Is(err, errNotation):
+		status, kind = http.StatusUnsupportedMediaType, "notation"
+	case errors.Is(err, ops.ErrClosed):
+		status, kind = http.StatusServiceUnavailable, "closed"
+	case errors.As(err, &unavail), errors.Is(err, ErrShuttingDown):
+		status, kind = http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, context.DeadlineExceeded):
+		status, kind = http.StatusGatewayTimeout, "timeout"
+	}
+	set("error", kind)
+	return status, d
+}

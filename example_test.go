@@ -497,3 +497,42 @@ func ExampleJSONEvent() {
 	fmt.Println(ev.Type, string(ev.Data))
 	// Output: placed {"order":17}
 }
+
+func ExampleNewEvent() {
+	ev := persist.NewEvent("placed", []byte(`{:order 17}`))
+	fmt.Println(ev.Type, string(ev.Data), ev.ID.String() == "00000000-0000-0000-0000-000000000000")
+	// Output: placed {:order 17} true
+}
+
+func ExampleWithFileOptions() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "persist-example-")
+	defer os.RemoveAll(dir)
+	db, err := persist.Open(ctx, dir, persist.WithFileOptions(file.Options{SegmentSize: 1 << 20}))
+	fmt.Println(err)
+	_ = db.Close()
+	_, err = persist.Open(ctx, dir, persist.WithFileOptions(file.Options{SegmentSize: 1}))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// file: segment size 1 outside 65536..1073741824
+}
+
+// Expectations guard appends (on a stream's head) and kv changes (on a
+// key's revision) alike.
+func ExampleExact() {
+	ctx := context.Background()
+	db := persist.OpenMem()
+	defer db.Close()
+	_, _ = db.Append(ctx, "s", persist.NoStream(), persist.NewEvent("a", nil))
+	_, err := db.Append(ctx, "s", persist.Exact(1), persist.NewEvent("b", nil))
+	fmt.Println(err)
+	_, err = db.Append(ctx, "s", persist.Exact(1), persist.NewEvent("c", nil))
+	fmt.Println(err)
+	_, err = db.Append(ctx, "s", persist.Exists(), persist.NewEvent("d", nil))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// persist: conflict on stream "s": expected head 1, actual head 2
+	// <nil>
+}

@@ -184,7 +184,7 @@ func (m *Main) run(ctx context.Context, args []string) error {
 			m.topUsage(m.Stdout)
 			return errHelp
 		}
-		return usagef("", "%v", err)
+		return usagef("", "%s", flagError(err))
 	}
 	rest := fs.Args()
 	if *version {
@@ -253,7 +253,7 @@ func (m *Main) runCommand(ctx context.Context, c *command, label string, g *glob
 			m.cmdUsage(m.Stdout, label, c, fs)
 			return errHelp
 		}
-		return usagef(label, "%v", err)
+		return usagef(label, "%s", flagError(err))
 	}
 	if err := g.check(label, c.writes); err != nil {
 		return err

@@ -226,8 +226,14 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 func (s *Store) write(p *effect.P, buf []byte) error {
 	end := s.off + int64(len(buf))
 	if end > s.reserved {
+		// Reserve more, and make the new size durable before any record
+		// goes into it: a record never lies past the durable end of its
+		// segment, so a segment that ends inside a record was cut at rest.
 		grow := max(end-s.reserved, s.opts.SegmentSize/8)
 		if _, err := effect.Perform(p, platform.Fallocate{FD: s.active.fd, Off: s.reserved, Len: grow}); err != nil {
+			return err
+		}
+		if err := fsync(p, s.active.fd); err != nil {
 			return err
 		}
 		s.reserved += grow
@@ -269,32 +275,68 @@ func (s *Store) undo(p *effect.P) {
 	_ = fsync(p, s.active.fd)
 }
 
-// roll seals the active segment and starts the next: seal record, cut the
-// reserved tail, fsync, then the new segment's header through a temporary
-// file, rename, directory fsync.
+// roll seals the active segment and starts the next (segment format
+// version 2). The next segment is made durable first, its header naming
+// the seal to come (see makeSegment); then the active segment is cut to
+// the end of its seal (truncate, fsync), and the seal is written and
+// synced. So a durable seal proves that its successor is durable, and the
+// seal goes into space whose size is durable. The index, LSN and offsets
+// change only once the roll is done; a roll that fails takes back what it
+// made (unroll).
 func (s *Store) roll(p *effect.P) error {
 	old := s.active
-	lsn := s.st.lsn + 1
-	seal, crc := appendRecord(nil, recSeal, s.lastCRC, old.id, lsn, nil)
-	if err := writeAt(p, old.fd, s.off, seal); err != nil {
+	sealLSN := s.st.lsn + 1
+	seal, sealCRC := appendRecord(nil, recSeal, s.lastCRC, old.id, sealLSN, nil)
+	next, hdr, hdrCRC, err := s.makeSegment(p, old.id+1, sealLSN+1, sealCRC)
+	if err != nil {
 		return err
 	}
-	if _, err := effect.Perform(p, platform.Truncate{FD: old.fd, Size: s.off + int64(len(seal))}); err != nil {
-		return err
-	}
-	if err := fsync(p, old.fd); err != nil {
-		return err
-	}
-	// The seal's LSN and bytes are taken only once the next segment
-	// exists: a roll that fails leaves the index as it found it, and the
-	// failed group's undo cuts the seal away.
-	if err := s.startSegment(p, old.id+1, lsn+1, crc); err != nil {
-		return err
+	end := s.off + int64(len(seal))
+	err = func() error {
+		if _, err := effect.Perform(p, platform.Truncate{FD: old.fd, Size: end}); err != nil {
+			return err
+		}
+		if err := fsync(p, old.fd); err != nil {
+			return err
+		}
+		if err := writeAt(p, old.fd, s.off, seal); err != nil {
+			return err
+		}
+		return fsync(p, old.fd)
+	}()
+	if err != nil {
+		s.unroll(p, old, next)
+		return fmt.Errorf("file: seal segment %d: %w", old.id, err)
 	}
 	s.mu.Lock()
-	s.bytes += int64(len(seal))
+	s.segs[next.id] = next
+	s.st.lsn = sealLSN + 1
+	s.bytes += int64(len(seal)) + hdr
 	s.mu.Unlock()
+	s.active, s.off, s.reserved, s.lastCRC, s.headerEnd = next, hdr, s.opts.SegmentSize, hdrCRC, hdr
 	return nil
+}
+
+// unroll takes back a roll that failed after it made the next segment: it
+// cuts what it may have written of the seal (truncate, fsync) and only
+// then removes the next segment (remove, directory fsync), so that a seal
+// that may be durable never lacks its successor. Best effort, as undo: the
+// store is failed whatever this does, and a recovery that finds a
+// successor holding only its header after an unsealed segment takes the
+// roll back itself.
+func (s *Store) unroll(p *effect.P, old, next *segment) {
+	_ = closeFile(p, next.fd)
+	if _, err := effect.Perform(p, platform.Truncate{FD: old.fd, Size: s.off}); err != nil {
+		return
+	}
+	if err := fsync(p, old.fd); err != nil {
+		return
+	}
+	s.reserved = s.off
+	if err := remove(p, next.path); err != nil {
+		return
+	}
+	_ = syncDir(p, s.logDir)
 }
 
 // prepare checks w's commit against the overlay and, unless it conflicts or

@@ -55,9 +55,22 @@
 // in the frame catch stale or misplaced bytes that a CRC alone would accept.
 // Padding must be zero. A frame of all zeros is not a record.
 //
-// The header record's payload is the magic "persistL", the format version
-// (uint32, 1), four zero bytes and the 16-byte store id. A seal record has
-// no payload; it ends a segment that is complete.
+// The header record's payload is the magic "persistL", the segment format
+// version (uint32), four zero bytes and the 16-byte store id. A seal record
+// has no payload; it ends a segment that is complete. This version writes
+// segments of format version 2 and reads versions 1 and 2; a store may
+// hold both (segments made before an upgrade keep version 1). What a
+// segment proves depends on its version:
+//
+//   - Version 2: the segment's successor was made durable before its seal
+//     was written, so a sealed segment proves that its successor exists;
+//     and every record was written into space whose size was already
+//     durable, so the segment never ends inside a record unless it was cut
+//     at rest.
+//   - Version 1: the seal was written before the successor was made, and
+//     records could lie past the durable size: a sealed last segment may
+//     be an interrupted roll, and a record cut by the end of the file may
+//     be a torn write.
 //
 // A commit record holds one commit (one Append, KvPut or KvDelete, or a
 // multi-part Commit): all of it or none. Its payload, with uvarints and a
@@ -93,10 +106,21 @@
 // acknowledged, and no reader or Wait sees anything, before the fdatasync
 // returns.
 //
+// When the reserved space runs out (after a reopen of a segment whose
+// reserved tail Close gave back), the leader reserves more and fsyncs
+// before it writes into it.
+//
 // When a group would take the active segment past Options.SegmentSize, the
-// leader first rolls: seal record, cut the reserved tail (truncate), fsync
-// the old segment, write the next segment's header into seg-<id>.log.tmp
-// (reserved), fsync, rename, fsync the log directory.
+// leader first rolls: it writes the next segment's header (its LSN and
+// chain those of the seal to come) into seg-<id>.log.tmp with the full
+// size reserved, fsyncs it, renames it into place and fsyncs the log
+// directory; then it cuts the old segment to the end of the seal to come
+// (truncate, fsync), writes the seal and fsyncs. The index, LSN and
+// offsets change only when all of that succeeded. A roll that fails takes
+// back what it made: it cuts the old segment back to its last durable
+// record (truncate, fsync) and only then removes the new segment
+// (directory fsync), so a seal that may be durable never lacks its
+// successor.
 //
 // An error on any write, truncate, reservation or sync fails every commit of
 // the group (those that would have been conflicts or retries too, as they
@@ -119,6 +143,13 @@
 //
 //   - Every segment but the last must validate completely and end with its
 //     seal record; any bad record there is ErrCorrupt naming file and offset.
+//     One exception, the state a crash during a roll of version 2 leaves
+//     before the seal is durable: the segment before the last is unsealed,
+//     and the last is of version 2 and holds only its header, whose LSN
+//     and chain are those of a seal at the end of the segment before.
+//     Recovery then takes the roll back: it recovers the segment before as
+//     the last one (below), removes the header-only segment (directory
+//     fsync), and reports it (RecoveryReport.RollUndone).
 //   - With a store checkpoint, the records it covers are checked as frames
 //     only (see below); the rest are replayed.
 //   - In the last segment the scan stops at the first record that does not
@@ -132,12 +163,18 @@
 //     What follows the last valid record is examined twice, the second
 //     time through fresh reads; if the two disagree (a misdirected or
 //     misread read), Open fails with ErrCorrupt rather than take a longer
-//     log for a shorter one. A last segment that ends in its seal has any
-//     reserved zeros behind the seal cut (truncate, fsync).
+//     log for a shorter one. In a last segment of version 2 the damage is
+//     never a torn tail when the file ends inside a record frame, or
+//     inside a record whose frame carries the segment, LSN and chain that
+//     follow the log: its size was durable before the record was written,
+//     so it was cut at rest (ErrCorrupt, nothing changed).
+//   - A last segment of version 2 that ends in its seal is ErrCorrupt: its
+//     successor was durable before the seal, so it has been lost. A last
+//     segment of version 1 that ends in its seal (a crash during a roll of
+//     version 1) has any reserved zeros behind the seal cut (truncate,
+//     fsync) and gets its successor created.
 //   - LSNs, the CRC chain, stream seqs, positions and kv revisions must run
 //     on without gaps, or ErrCorrupt.
-//   - A last segment ending in a seal (a crash during a roll) gets its
-//     successor created.
 //
 // LSNs and segment ids of durable records are never reused. The LSNs of a
 // cut torn tail were never acknowledged and are given to new records.
@@ -145,7 +182,9 @@
 // Limits of these rules: a bit flip at rest inside the very last record of
 // the log, with nothing after it and no store checkpoint covering it, looks
 // exactly like a torn write and is cut (kept in the .torn file) rather
-// than reported; only a checkpoint records how far the log was durable.
+// than reported; so does a cut of a last segment exactly at a record
+// boundary, or one of version 1 anywhere; only a checkpoint records how
+// far the log was durable.
 //
 // Every read from disk checks the frame again (CRC, type, segment id) and
 // that the record holds the seq or position the index names (a misdirected

@@ -18,7 +18,7 @@ import (
 const recoveryFile = "RECOVERY"
 
 // LastRecovery is the newest recovery that changed the data directory: cut
-// a torn tail, finished an interrupted segment roll or removed leftover
+// a torn tail, finished or took back an interrupted segment roll, or removed leftover
 // temporary files. At is the store clock when it ran.
 type LastRecovery struct {
 	At     time.Time
@@ -27,7 +27,7 @@ type LastRecovery struct {
 
 // eventful reports whether r changed something on disk.
 func eventful(r RecoveryReport) bool {
-	return r.Truncated != nil || r.Rolled || len(r.RemovedTmp) > 0
+	return r.Truncated != nil || r.Rolled || r.RollUndone != "" || len(r.RemovedTmp) > 0
 }
 
 // keepRecovery writes the report of an eventful recovery to RECOVERY (tmp,

@@ -11,28 +11,40 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
+// formatVersion is the version of checkpoint and snapshot files.
 const formatVersion = 1
+
+// Segment format versions (the header's version field). Version 2 rolls
+// so that a sealed segment proves its successor durable and writes every
+// record into space whose size is already durable; version 1 segments,
+// written before, are read under their own rules (see the package doc).
+const (
+	segVersion1 = 1
+	segVersion  = 2 // written by this version
+)
 
 var segMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'L'}
 
 // headerPayload is the payload of a segment's header record.
 func headerPayload(dst []byte, store [16]byte) []byte {
 	dst = append(dst, segMagic[:]...)
-	dst = binary.LittleEndian.AppendUint32(dst, formatVersion)
+	dst = binary.LittleEndian.AppendUint32(dst, segVersion)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
 	return append(dst, store[:]...)
 }
 
-func decodeHeader(b []byte) ([16]byte, error) {
+// decodeHeader gives the store id and format version of a segment header.
+func decodeHeader(b []byte) ([16]byte, uint32, error) {
 	var id [16]byte
 	if len(b) != 32 || [8]byte(b[:8]) != segMagic {
-		return id, errors.New("not a segment header")
+		return id, 0, errors.New("not a segment header")
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != formatVersion {
-		return id, fmt.Errorf("unknown format version %d", v)
+	v := binary.LittleEndian.Uint32(b[8:])
+	if v < segVersion1 || v > segVersion {
+		return id, 0, fmt.Errorf("unknown format version %d", v)
 	}
 	copy(id[:], b[16:])
-	return id, nil
+	return id, v, nil
 }
 
 // commitRec is a decoded commit record. Its byte slices alias the record.

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,8 +27,12 @@ type RecoveryReport struct {
 	// nothing was cut.
 	Truncated *TornTail
 	// Rolled is set when the last segment was sealed and recovery began a
-	// new one (a crash during a segment roll).
+	// new one (a crash during a segment roll of format version 1).
 	Rolled bool
+	// RollUndone names the segment recovery removed because it held only
+	// the header a roll had made before the crash stopped it short of
+	// sealing the segment before (format version 2); "" when none.
+	RollUndone string
 	// Checkpoint is the LSN of the store checkpoint recovery started from,
 	// 0 when it replayed the whole log.
 	Checkpoint uint64
@@ -187,8 +192,9 @@ type replayer struct {
 	records int
 	commits int
 	events  uint64
-	full    bool // decode every event (Verify), not just the index fields
-	frames  bool // check frames and the chain only: no decoding, no state
+	version uint32 // format version of the last segment header read
+	full    bool   // decode every event (Verify), not just the index fields
+	frames  bool   // check frames and the chain only: no decoding, no state
 	onRec   func(seg uint64, off int64, f frame, c *commitRec) error
 }
 
@@ -208,10 +214,11 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 		var c *commitRec
 		switch f.typ {
 		case recHeader:
-			sid, err := decodeHeader(f.payload)
+			sid, v, err := decodeHeader(f.payload)
 			if err != nil {
 				return corrupt(path, off, "%v", err)
 			}
+			rp.version = v
 			if sid != rp.store {
 				return corrupt(path, off, "segment belongs to another store")
 			}
@@ -353,6 +360,43 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			return err
 		}
 		s.bytes += end - start
+		version := rp.version
+		if start > 0 {
+			version = check.version
+		}
+		undone := ""
+		if !last && !sealed && i == len(ids)-2 {
+			// An unsealed segment before the last one: a roll (format
+			// version 2) that made its successor and stopped before the
+			// seal, when the successor holds only its header, made for
+			// this segment's end. Then this segment is the last.
+			next := filepath.Join(s.logDir, segName(ids[i+1]))
+			ok, err := s.interruptedRoll(p, next, ids[i+1], id, rp)
+			if err != nil {
+				return err
+			}
+			switch {
+			case ok:
+				last, undone = true, next
+			case s.readOnly:
+				// The writer may have sealed it since it was read: a
+				// commit goes into the successor only after the seal.
+				size, err = fileSize(p, path)
+				if err != nil {
+					return fmt.Errorf("file: stat segment %d: %w", id, err)
+				}
+				again := &segReader{p: p, fd: fd, path: path, id: id, size: size}
+				more, why, err := again.scan(end, rp.segment(path, id, &sealed))
+				if err != nil {
+					return err
+				}
+				s.bytes += more - end
+				end, bad = more, why
+			}
+		}
+		if s.verify {
+			s.ends[id] = end
+		}
 		if !last {
 			switch {
 			case bad != "":
@@ -364,27 +408,56 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			}
 			continue
 		}
+		if sealed && version >= segVersion {
+			// A sealed segment of version 2 proves its successor durable.
+			next := filepath.Join(s.logDir, segName(id+1))
+			found := false
+			if s.readOnly {
+				// Made before the seal, perhaps after the listing.
+				if found, err = exists(p, next); err != nil {
+					return fmt.Errorf("file: stat segment %d: %w", id+1, err)
+				}
+			}
+			if !found {
+				return corrupt(path, end-int64(recordSize(0)), "segment %d is sealed, but its successor %s is missing", id, next)
+			}
+		}
 		if s.readOnly {
 			// Another process may be writing this segment: the first
 			// record that does not validate is the current end, never a
 			// tail to cut (see follow.go).
 			s.follow.seg, s.follow.end, s.follow.sealed, s.follow.rp = seg, end, sealed, rp
-			continue
+			break
 		}
 		if end == 0 {
 			return corrupt(path, 0, "segment header: %s", bad)
 		}
-		if err := s.recoverTail(p, rd, end, bad, sealed, rp); err != nil {
+		if err := s.recoverTail(p, rd, end, bad, sealed, version, rp); err != nil {
 			return err
 		}
 		s.headerEnd = int64(recordSize(32))
 		s.active, s.off, s.lastCRC = seg, end, rp.crc
+		if undone != "" {
+			// Take the roll back: this segment stays the active one.
+			s.report.RollUndone = undone
+			if !s.verify {
+				if err := remove(p, undone); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("file: remove %s: %w", undone, err)
+				}
+				if err := syncDir(p, s.logDir); err != nil {
+					return fmt.Errorf("file: sync log directory: %w", err)
+				}
+			}
+			break
+		}
 		if sealed {
-			// A crash during a roll: the seal is durable, the next segment
-			// is not. Finish the roll.
+			// A crash during a roll of version 1: the seal is durable, the
+			// next segment is not. Finish the roll.
 			s.report.Rolled = true
-			if err := s.startSegment(p, id+1, s.st.lsn+1, rp.crc); err != nil {
-				return err
+			if !s.verify {
+				if err := s.startSegment(p, id+1, s.st.lsn+1, rp.crc); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -400,7 +473,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 
 // recoverTail applies rule 4 to the last segment, whose valid records end
 // at end.
-func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, sealed bool, rp *replayer) error {
+func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, sealed bool, version uint32, rp *replayer) error {
 	s.reserved = r.size
 	if end == r.size {
 		return nil
@@ -410,7 +483,7 @@ func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, se
 		return err
 	}
 	if last == end {
-		if sealed {
+		if sealed && !s.verify {
 			// The seal is durable but the cut of the reserved tail behind
 			// it may not be: cut again, so the segment ends at its seal
 			// once it is no longer the last.
@@ -429,6 +502,15 @@ func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, se
 	if last-end > s.opts.maxUnsynced() {
 		return corrupt(r.path, end, "%s, and the damage spans %d bytes, more than one write", bad, last-end)
 	}
+	if version >= segVersion {
+		if why := cutAtRest(r, end, rp); why != "" {
+			return corrupt(r.path, end, "%s", why)
+		}
+	}
+	if s.verify {
+		s.report.Truncated = &TornTail{File: r.path, Offset: end, Bytes: last - end, Reason: bad}
+		return nil
+	}
 	// A torn tail: keep a copy of the cut bytes, then cut.
 	cut := make([]byte, last-end)
 	n, err := readFull(p, r.fd, end, cut)
@@ -444,6 +526,72 @@ func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, se
 	}
 	s.report.Truncated = &TornTail{File: r.path, Offset: end, Bytes: last - end, KeptIn: kept, Reason: bad}
 	return nil
+}
+
+// cutAtRest tells why the damage at end of a last segment of version 2,
+// whose last non-zero byte lies beyond end, cannot be a torn write: the
+// file ends inside a record frame, or inside a record whose frame follows
+// the log (its segment, LSN and chain). Such a segment holds every record
+// within a size made durable before the record was written, so it was cut
+// at rest. It answers "" when a crash can leave the damage.
+func cutAtRest(r *segReader, end int64, rp *replayer) string {
+	rest := r.size - end
+	b, err := r.at(end, frameSize)
+	if err != nil {
+		return ""
+	}
+	if len(b) < frameSize {
+		return fmt.Sprintf("the segment ends %d bytes into a record frame: cut at rest, not a torn write", rest)
+	}
+	n := frameLen(b)
+	if n == 0 || b[8] < recHeader || b[8] > recSeal || b[9]|b[10]|b[11] != 0 {
+		return ""
+	}
+	lsn := leUint64(b[24:])
+	if leUint64(b[16:]) != r.id || lsn != rp.st.lsn+1 || binary.LittleEndian.Uint32(b[12:]) != rp.crc {
+		return ""
+	}
+	if end+int64(n) <= r.size {
+		return ""
+	}
+	return fmt.Sprintf("the segment ends inside the record of LSN %d, %d of its %d bytes present: cut at rest, not a torn write", lsn, rest, n)
+}
+
+// interruptedRoll reports whether the segment next (id nextID) is what a
+// roll of format version 2 leaves when it stops before the seal of segment
+// id, whose valid records rp has read: a header of version 2 with the LSN
+// and chain of a seal at the end of those records, and only zeros after
+// it.
+func (s *Store) interruptedRoll(p *effect.P, next string, nextID, id uint64, rp *replayer) (bool, error) {
+	size, err := fileSize(p, next)
+	if err != nil {
+		return false, fmt.Errorf("file: stat segment %d: %w", nextID, err)
+	}
+	fd, err := openFile(p, next, os.O_RDONLY)
+	if err != nil {
+		return false, fmt.Errorf("file: open segment %d: %w", nextID, err)
+	}
+	defer func() { _ = closeFile(p, fd) }()
+	r := &segReader{p: p, fd: fd, path: next, id: nextID, size: size}
+	hdr := int64(recordSize(32))
+	b, err := r.at(0, int(hdr))
+	if err != nil {
+		return false, err
+	}
+	f, err := decodeFrame(b)
+	if err != nil || f.typ != recHeader || f.seg != nextID {
+		return false, nil
+	}
+	_, sealCRC := appendRecord(nil, recSeal, rp.crc, id, rp.st.lsn+1, nil)
+	sid, v, err := decodeHeader(f.payload)
+	if err != nil || sid != s.id || v < segVersion || f.lsn != rp.st.lsn+2 || f.prev != sealCRC {
+		return false, nil
+	}
+	last, _, err := r.damage(hdr)
+	if err != nil {
+		return false, err
+	}
+	return last == hdr, nil
 }
 
 // cut truncates the segment r reads to end, durably.
@@ -499,21 +647,38 @@ func (r *segReader) validAt(off int64) bool {
 	return err == nil && f.seg == r.id
 }
 
-// startSegment creates segment id, whose header has LSN lsn and follows
-// the record with checksum prev, and makes it the active segment: header
-// written to a temporary file, synced, renamed into place, directory
-// synced.
+// startSegment creates segment id (makeSegment) and makes it the active
+// segment.
 func (s *Store) startSegment(p *effect.P, id, lsn uint64, prev uint32) error {
+	seg, hdr, crc, err := s.makeSegment(p, id, lsn, prev)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.segs[id] = seg
+	s.st.lsn = lsn
+	s.bytes += hdr
+	s.mu.Unlock()
+	s.active, s.off, s.reserved, s.lastCRC = seg, hdr, s.opts.SegmentSize, crc
+	s.headerEnd = hdr
+	return nil
+}
+
+// makeSegment creates segment id, whose header has LSN lsn and follows the
+// record with checksum prev: header written to a temporary file with the
+// segment's full size reserved, synced, renamed into place, directory
+// synced. It gives the open segment, the header's size and its checksum;
+// on failure it removes what it made.
+func (s *Store) makeSegment(p *effect.P, id, lsn uint64, prev uint32) (*segment, int64, uint32, error) {
 	if id > math.MaxUint32 {
-		return fmt.Errorf("file: segment id %d out of range", id)
+		return nil, 0, 0, fmt.Errorf("file: segment id %d out of range", id)
 	}
 	path := filepath.Join(s.logDir, segName(id))
 	tmp := path + tmpSuffix
 	fd, err := openFile(p, tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		return fmt.Errorf("file: create segment %d: %w", id, err)
+		return nil, 0, 0, fmt.Errorf("file: create segment %d: %w", id, err)
 	}
-	seg := &segment{id: id, path: path, fd: fd}
 	rec, crc := appendRecord(nil, recHeader, prev, id, lsn, func(b []byte) []byte { return headerPayload(b, s.id) })
 	err = func() error {
 		if _, err := effect.Perform(p, platform.Fallocate{FD: fd, Off: 0, Len: s.opts.SegmentSize}); err != nil {
@@ -540,14 +705,7 @@ func (s *Store) startSegment(p *effect.P, id, lsn uint64, prev uint32) error {
 			}
 		}
 		_ = syncDir(p, s.logDir)
-		return fmt.Errorf("file: create segment %d: %w", id, err)
+		return nil, 0, 0, fmt.Errorf("file: create segment %d: %w", id, err)
 	}
-	s.mu.Lock()
-	s.segs[id] = seg
-	s.st.lsn = lsn
-	s.bytes += int64(len(rec))
-	s.mu.Unlock()
-	s.active, s.off, s.reserved, s.lastCRC = seg, int64(len(rec)), s.opts.SegmentSize, crc
-	s.headerEnd = int64(len(rec))
-	return nil
+	return &segment{id: id, path: path, fd: fd}, int64(len(rec)), crc, nil
 }

@@ -141,6 +141,11 @@ type Store struct {
 	// writes; it has no active segment and writes nothing.
 	readOnly bool
 	follow   follower
+
+	// A store that Verify opens decides as Open does but writes nothing;
+	// ends holds where the valid records of each segment end.
+	verify bool
+	ends   map[uint64]int64
 }
 
 var _ effect.Handler = (*Store)(nil)
@@ -411,7 +416,7 @@ func (s *Store) segment(id uint64) (*segment, error) {
 
 // openSegment opens a segment file, for reading only on a read-only store.
 func (s *Store) openSegment(p *effect.P, path string) (platform.FD, error) {
-	if s.readOnly {
+	if s.readOnly || s.verify {
 		return openFile(p, path, os.O_RDONLY)
 	}
 	return openFile(p, path, os.O_RDWR)

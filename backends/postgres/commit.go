@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -74,6 +75,7 @@ func (s *Store) commit(ctx context.Context, e effect.Effect) (ops.CommitResult, 
 func (s *Store) committer() {
 	defer s.wg.Done()
 	group := make([]*request, 0, s.opts.maxGroup)
+	last := 0 // the size of the last group
 	for {
 		group = group[:0]
 		select {
@@ -84,16 +86,9 @@ func (s *Store) committer() {
 			return
 		}
 		if !s.opts.noGroup {
-		more:
-			for len(group) < s.opts.maxGroup {
-				select {
-				case r := <-s.reqs:
-					group = append(group, r)
-				default:
-					break more
-				}
-			}
+			group = s.gather(group, last)
 		}
+		last = len(group)
 		live := group[:0]
 		for _, r := range group {
 			if r.state.CompareAndSwap(reqQueued, reqTaken) {
@@ -104,6 +99,39 @@ func (s *Store) committer() {
 			s.runGroup(live)
 		}
 	}
+}
+
+// gather adds the commits waiting to group. The callers answered by the
+// last group come back a moment later, so while group is smaller than the
+// last one it lingers a little (a fraction of a commit's time) for them:
+// without it, groups alternate between nearly all callers and one.
+func (s *Store) gather(group []*request, last int) []*request {
+	var linger <-chan time.Time
+	for len(group) < s.opts.maxGroup {
+		select {
+		case r := <-s.reqs:
+			group = append(group, r)
+			continue
+		default:
+		}
+		if len(group) >= last || s.opts.linger <= 0 {
+			return group
+		}
+		if linger == nil {
+			t := time.NewTimer(s.opts.linger)
+			defer t.Stop()
+			linger = t.C
+		}
+		select {
+		case r := <-s.reqs:
+			group = append(group, r)
+		case <-linger:
+			return group
+		case <-s.done:
+			return group
+		}
+	}
+	return group
 }
 
 func (s *Store) drain() {

@@ -50,6 +50,7 @@ type options struct {
 	maxConns    int32
 	poll        time.Duration
 	maxGroup    int
+	linger      time.Duration
 	txTimeout   time.Duration
 	noGroup     bool
 	listenRetry time.Duration
@@ -110,7 +111,7 @@ func randomIDs() func() uuid.UUID {
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o := options{
 		schema: DefaultSchema, clock: time.Now, maxConns: 8, poll: time.Second,
-		maxGroup: 512, txTimeout: 30 * time.Second, listenRetry: 100 * time.Millisecond,
+		maxGroup: 512, linger: 300 * time.Microsecond, txTimeout: 30 * time.Second, listenRetry: 100 * time.Millisecond,
 	}
 	for _, opt := range opts {
 		opt(&o)

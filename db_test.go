@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/mem"
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/programs"
 )
@@ -525,4 +527,72 @@ func TestFileDurableAndReadOnly(t *testing.T) {
 	assert.Equal(t, "1", string(evs[0].Data))
 	_, ok := db.Backend().(*file.DB)
 	assert.True(t, ok)
+}
+
+// TestOneCodePath: a method performs the very effects, in the same order,
+// that the program it stands for performs when run directly.
+func TestOneCodePath(t *testing.T) {
+	ctx := context.Background()
+	trace := func(f func(db *persist.DB)) string {
+		var j interp.Journal
+		db := persist.OpenMem(persist.WithClock(func() time.Time { return time.Unix(0, 0) }), persist.WithMiddleware(interp.Record(&j)))
+		defer db.Close()
+		_, _ = db.Append(ctx, "s", persist.NoStream(), persist.NewEvent("seed", nil))
+		j.Truncate(0)
+		f(db)
+		var out []string
+		for _, s := range j.Snapshot() {
+			out = append(out, interp.FormatEffect(s.Effect))
+		}
+		return strings.Join(out, "\n")
+	}
+	decide := func(head uint64) ([]persist.EventData, error) {
+		return []persist.EventData{persist.NewEvent("e", strconv.AppendUint(nil, head, 10))}, nil
+	}
+	incr := func(old []byte, _ bool) ([]byte, error) { return append(old, 'x'), nil }
+	proj := balanceProjection()
+	cases := []struct {
+		name           string
+		method, direct func(db *persist.DB)
+	}{
+		{"AppendRetry",
+			func(db *persist.DB) { _, _ = db.AppendRetry(ctx, "s", 3, decide) },
+			func(db *persist.DB) {
+				_ = db.Run(ctx, func(p *effect.P) error {
+					_, err := programs.AppendRetry(p, "s", 3, func(_ *effect.P, h uint64) ([]ops.EventData, error) { return decide(h) })
+					return err
+				})
+			}},
+		{"KvUpdate",
+			func(db *persist.DB) { _, _ = db.KvUpdate(ctx, "k", 3, incr) },
+			func(db *persist.DB) {
+				_ = db.Run(ctx, func(p *effect.P) error { _, err := programs.Update(p, "k", 3, incr); return err })
+			}},
+		{"Read",
+			func(db *persist.DB) {
+				for range db.Read(ctx, "s", 1) {
+				}
+			},
+			func(db *persist.DB) {
+				_ = db.Run(ctx, func(p *effect.P) error { _, err := programs.ReadFrom(p, "s", 1); return err })
+			}},
+		{"Load",
+			func(db *persist.DB) { _, _ = persist.Load(ctx, db, proj) },
+			func(db *persist.DB) {
+				_ = db.Run(ctx, func(p *effect.P) error { _, err := programs.Load(p, proj); return err })
+			}},
+		{"Append",
+			func(db *persist.DB) { _, _ = db.Append(ctx, "s", persist.Exact(1), persist.NewEvent("e", nil)) },
+			func(db *persist.DB) {
+				_ = db.Run(ctx, func(p *effect.P) error {
+					_, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(1), Events: []ops.EventData{{Type: "e"}}})
+					return err
+				})
+			}},
+	}
+	for _, c := range cases {
+		got, want := trace(c.method), trace(c.direct)
+		assert.NotEmpty(t, want, c.name)
+		assert.Equal(t, want, got, c.name)
+	}
 }

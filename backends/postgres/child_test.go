@@ -77,8 +77,15 @@ func childWriter() error {
 					return
 				}
 				mu.Lock()
+				// Flushed at once: a test may kill this process at any
+				// moment, and an acknowledgement it printed must be out.
 				fmt.Fprintf(out, "ack %s %d %d %d\n", r.Stream, r.Head, r.FirstPos, r.LastPos)
+				err = out.Flush()
 				mu.Unlock()
+				if err != nil {
+					errs <- err
+					return
+				}
 			}
 		})
 	}

@@ -163,7 +163,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"append", "s", "t", "{:a"}, 2, "persist: append: event 1 (t) data: not an SX or JSON literal: line 1, col 1: unterminated dict"},
 		{[]string{"append", "s", "t"}, 2, "persist: append: want STREAM TYPE DATA [TYPE DATA ...], got 2 arguments"},
 		{[]string{"append", "s", "t", "1", "u"}, 2, `persist: append: type "u" has no data`},
-		{[]string{"append", "--bogus", "s", "t", "1"}, 2, "persist: append: flag provided but not defined: -bogus"},
+		{[]string{"append", "--bogus", "s", "t", "1"}, 2, "persist: append: flag provided but not defined: --bogus"},
 		{[]string{"frobnicate"}, 2, `persist: unknown subcommand "frobnicate" (see persist --help)`},
 		{[]string{}, 2, "persist: no subcommand (see persist --help)"},
 		{[]string{"-o", "yaml", "streams"}, 2, `persist: streams: -o "yaml": want sx, json or table`},

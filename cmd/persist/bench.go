@@ -33,7 +33,7 @@ append with fdatasync per event (W1), the same with the writers sharing
 fdatasyncs in groups (W2), 1,000 events per fdatasync (W3), a sequential read
 (W4). Prints one line per workload: events/s for persist and the raw file and
 their ratio. The directory is made in --in (default: beside --dir) and removed
-afterwards unless --keep.`,
+afterwards unless --keep, which names it on stderr.`,
 	example: `  persist bench --duration 2s --events 100000`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		var o benchOptions
@@ -41,7 +41,7 @@ afterwards unless --keep.`,
 		fs.IntVar(&o.events, "events", 1_000_000, "events W3 writes and W4 replays")
 		fs.IntVar(&o.writers, "writers", 64, "concurrent writers of W2")
 		fs.StringVar(&o.in, "in", "", "`DIR` to make the fresh data directory in (default: beside --dir)")
-		fs.BoolVar(&o.keep, "keep", false, "keep the bench directory")
+		fs.BoolVar(&o.keep, "keep", false, "keep the bench directory, and name it on stderr")
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) != 0 {
 				return usagef("bench", "unexpected argument %q", args[0])
@@ -103,7 +103,10 @@ func (m *Main) bench(ctx context.Context, g *globals, o benchOptions) (err error
 	if err != nil {
 		return fmt.Errorf("bench directory: %w", err)
 	}
-	if !o.keep {
+	if o.keep {
+		// Said first, so that an interrupted or failed run names it too.
+		fmt.Fprintf(m.Stderr, "persist: bench keeps its directory %s\n", root)
+	} else {
 		defer func() {
 			if rerr := os.RemoveAll(root); err == nil && rerr != nil {
 				err = fmt.Errorf("remove bench directory: %w", rerr)

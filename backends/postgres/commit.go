@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -156,7 +157,7 @@ func (s *Store) runGroup(group []*request) {
 	if err == nil {
 		return
 	}
-	if len(group) > 1 && sqlState(err) != "" && !errors.Is(err, ErrOutcomeUnknown) {
+	if code := sqlState(err); len(group) > 1 && code != "" && !connectionLost(code) && !errors.Is(err, ErrOutcomeUnknown) {
 		for _, r := range group {
 			if err := s.tryGroup(ctx, []*request{r}); err != nil {
 				r.reply <- reply{err: err}
@@ -165,8 +166,89 @@ func (s *Store) runGroup(group []*request) {
 		return
 	}
 	for _, r := range group {
+		if errors.Is(err, ErrOutcomeUnknown) && resolvable(r) {
+			s.resolve(ctx, r, err)
+			continue
+		}
 		r.reply <- reply{err: err}
 	}
+}
+
+// resolvable reports whether a commit whose outcome is unknown can be
+// resolved by trying it again with the same event IDs: it has appends
+// only (a kv change tried again is not the same change), each expecting
+// an exact head or no stream, so that the retry is recognised at its
+// place if the first try was stored.
+func resolvable(r *request) bool {
+	c, _ := ops.AsCommit(r.op)
+	if len(c.Kv) > 0 || len(c.Appends) == 0 {
+		return false
+	}
+	for _, a := range c.Appends {
+		if k := a.Expect.Kind; k != ops.ExpectExact && k != ops.ExpectNoStream {
+			return false
+		}
+	}
+	return true
+}
+
+// resolve settles a commit whose COMMIT was sent but not answered, by
+// trying it again with the event IDs the first try stored (its own, and
+// those the store drew): if the first try was stored, the retry answers
+// its original result; if not, the retry stores it. It tries until ctx
+// ends, waiting for the server to come back, and answers the first
+// outcome it learns, or first when time runs out.
+func (s *Store) resolve(ctx context.Context, r *request, first error) {
+	rr := &request{op: withIDs(r.op, r.ids), reply: r.reply, ids: r.ids}
+	wait := 50 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			r.reply <- reply{err: first}
+			return
+		case <-s.done:
+			r.reply <- reply{err: first}
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+		err := s.tryGroup(ctx, []*request{rr})
+		if err == nil {
+			return
+		}
+		if sqlState(err) != "" && !errors.Is(err, ErrOutcomeUnknown) {
+			// The server answered: this is the outcome of the retry.
+			r.reply <- reply{err: err}
+			return
+		}
+	}
+}
+
+// withIDs gives the commit-shaped e with ids (drawn by the store for
+// events that came without one) written into its events.
+func withIDs(e effect.Effect, ids map[[2]int]uuid.UUID) effect.Effect {
+	fill := func(i int, a ops.Append) ops.Append {
+		evs := append([]ops.EventData(nil), a.Events...)
+		for j := range evs {
+			if id, ok := ids[[2]int{i, j}]; ok && evs[j].ID == uuid.Nil {
+				evs[j].ID = id
+			}
+		}
+		a.Events = evs
+		return a
+	}
+	switch op := e.(type) {
+	case ops.Append:
+		return fill(0, op)
+	case ops.Commit:
+		apps := make([]ops.Append, len(op.Appends))
+		for i, a := range op.Appends {
+			apps[i] = fill(i, a)
+		}
+		op.Appends = apps
+		return op
+	}
+	return e
 }
 
 // tryGroup runs one transaction for group. On success it answers every
@@ -306,6 +388,18 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return s.notWritten(err)
 		}
+		if f := s.opts.commitFault; f != nil {
+			switch f() {
+			case FaultLostAfterCommit:
+				if err := tx.Commit(ctx); err != nil {
+					return s.commitFailed(err)
+				}
+				s.wake()
+				return s.commitFailed(errFaultLost)
+			case FaultLostBeforeCommit:
+				return s.commitFailed(errFaultLost)
+			}
+		}
 		if err := tx.Commit(ctx); err != nil {
 			return s.commitFailed(err)
 		}
@@ -315,6 +409,13 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		r.reply <- replies[i]
 	}
 	return nil
+}
+
+// connectionLost reports whether a SQLSTATE says the connection or the
+// server went away (class 08, or 57P01-57P03: shutdown, crash, not yet
+// accepting), where trying each commit of a group alone cannot help.
+func connectionLost(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
 }
 
 // notWritten is the error of a transaction that failed before COMMIT.

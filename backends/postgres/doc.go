@@ -91,12 +91,31 @@
 // every poll interval (WithPollInterval, default 1s) in case a
 // notification was lost some other way (a writer that does not send one).
 //
-// # Errors
+// # Errors and faults
 //
 // Open fails with an *OpenError naming the DSN without its password (see
 // Redact) and one of ErrUnreachable, ErrAuth, ErrNoDatabase,
 // ErrPermission (no right to create or change the schema) or
-// ErrSchemaTooNew. A commit that failed before COMMIT is ErrNotWritten:
-// nothing of it is stored. A commit whose connection was lost after COMMIT
-// was sent is ErrOutcomeUnknown: it may be stored or not.
+// ErrSchemaTooNew.
+//
+// A commit that failed before COMMIT is ErrNotWritten: nothing of it is
+// stored (a client killed mid-commit is the same case seen from the
+// server: its transaction is rolled back when its connection goes, and
+// TestKillClientMidCommit checks that). A server restart fails the commits
+// in flight with ErrNotWritten; the pool drops the dead connections and
+// the next commit connects again (TestServerRestart, run with
+// PERSIST_TEST_PG_RESTART=1 because it restarts the machine's server).
+//
+// A commit whose connection was lost after COMMIT was sent may or may not
+// be stored. The store resolves it itself when it can: a commit of appends
+// only, each expecting an exact head or no stream, is tried again with the
+// same event IDs (the caller's, and those the store drew for events that
+// had none) until the commit timeout (WithCommitTimeout) ends: if the
+// first try was stored, the retry is recognised at its place and answers
+// the original result; if not, the retry stores it. Any other commit (one
+// with kv changes, or expecting any head) answers ErrOutcomeUnknown, and
+// the caller resolves it the same way: append again with the same event
+// IDs. Give events IDs when that matters: an event appended without one
+// gets an ID the caller never learns if the answer is lost.
+// WithCommitFault injects such losses for tests.
 package postgres

@@ -54,6 +54,7 @@ type options struct {
 	txTimeout   time.Duration
 	noGroup     bool
 	listenRetry time.Duration
+	commitFault func() Fault
 }
 
 // Option configures a Store.

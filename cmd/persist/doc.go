@@ -19,6 +19,7 @@
 //	persist dump
 //	persist bench [--duration D] [--events N] [--writers N] [--in DIR] [--keep]
 //	persist version
+//	persist completion bash|zsh|fish
 //	persist crashtest [--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]
 //
 // The store is the file backend in the data directory --dir (env
@@ -104,6 +105,16 @@
 // (fdatasync per event; group-committed fdatasyncs shared by the writers;
 // one fdatasync per 1,000 events; a sequential read), and printed as
 // events/s and as the ratio to that limit.
+//
+// # Completion
+//
+// persist completion bash|zsh|fish prints the shell's completion script. It
+// is made by github.com/spf13/cobra (the library of gh, etcdctl and
+// kubectl), which also answers the script's questions ("persist __complete
+// ARGS..."): the command keeps its own parser, and cobra is handed a tree
+// of the same commands and flags, so completion offers exactly what the
+// parser accepts, with stream names and kv keys read from the store in
+// --dir, opened read-only.
 //
 // # Reproducible output
 //

@@ -130,6 +130,7 @@ func commands() []*command {
 	return []*command{
 		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd,
 		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
+		completionCmd,
 	}
 }
 
@@ -174,6 +175,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 func (m *Main) run(ctx context.Context, args []string) error {
+	if isCompleteRequest(args) {
+		return m.complete(ctx, args)
+	}
 	g := m.defaultGlobals()
 	fs := flag.NewFlagSet("persist", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -54,11 +54,20 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leave()
-	if err := s.openFollow(); err != nil {
+	pr, err := s.authenticate(r)
+	if err == nil && !pr.allows(GrantRead, stream) {
+		s.metrics.authFailure("forbidden")
+		err = &ForbiddenError{Grant: Grant{Kind: GrantRead, Prefix: stream}.String()}
+	}
+	if err != nil {
 		s.fail(w, r, n, err)
 		return
 	}
-	defer s.closeFollow()
+	if err := s.openFollow(pr.name()); err != nil {
+		s.fail(w, r, n, err)
+		return
+	}
+	defer s.closeFollow(pr.name())
 
 	rc := http.NewResponseController(w)
 	// A follow outlives the request time: lift the read deadline (which
@@ -192,18 +201,23 @@ func (s *Server) waitPast(ctx context.Context, stream string, after uint64) (boo
 	return v.(ops.WaitResult).Passed, nil
 }
 
-func (s *Server) openFollow() error {
+func (s *Server) openFollow(token string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.follows >= s.limits.Follows {
+	if s.follows[token] >= s.limits.Follows {
 		return &LimitError{Limit: "follows", Max: int64(s.limits.Follows)}
 	}
-	s.follows++
+	s.follows[token]++
+	s.metrics.followers.Inc()
 	return nil
 }
 
-func (s *Server) closeFollow() {
+func (s *Server) closeFollow(token string) {
 	s.mu.Lock()
-	s.follows--
+	s.follows[token]--
+	if s.follows[token] == 0 {
+		delete(s.follows, token)
+	}
 	s.mu.Unlock()
+	s.metrics.followers.Dec()
 }

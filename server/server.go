@@ -10,9 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -81,6 +86,10 @@ type Options struct {
 	// Logger receives one line per request and the server's own events;
 	// nil discards them.
 	Logger *slog.Logger
+	// Tokens are the bearer tokens the server accepts, with their grants.
+	// Without tokens every request is allowed, and the server listens only
+	// on loopback.
+	Tokens []Token
 	// Unavailable lists errors of the store that mean it cannot serve
 	// (such as file.ErrFailed): they are answered 503 unavailable.
 	Unavailable []error
@@ -96,12 +105,15 @@ type Server struct {
 	unav   []error
 	mux    *http.ServeMux
 
+	tokens  map[string]*Token // by the hash of the secret
+	metrics *metrics
+
 	closing  atomic.Bool
 	drain    chan struct{} // closed when shutdown starts
 	inflight sync.WaitGroup
 	mu       sync.Mutex
 	servers  []*http.Server
-	follows  int
+	follows  map[string]int // open follows by token name ("" without tokens)
 	closed   bool
 	closeErr error
 }
@@ -118,7 +130,19 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{})}
+	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
+		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}}
+	for i := range opts.Tokens {
+		t := opts.Tokens[i]
+		t.SHA256 = strings.ToLower(t.SHA256)
+		if len(t.SHA256) != 64 || strings.Trim(t.SHA256, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("server: token %q: sha256 is not 64 hex digits", t.Name)
+		}
+		if s.tokens[t.SHA256] != nil {
+			return nil, fmt.Errorf("server: token %q has the same secret as %q", t.Name, s.tokens[t.SHA256].Name)
+		}
+		s.tokens[t.SHA256] = &t
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,9 +152,10 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /v1/follow", s.serveFollow)
 	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	s.mux.HandleFunc("GET /metrics", s.serveMetrics)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/v1/op", "/v1/batch", "/v1/follow", "/healthz", "/readyz":
+		case "/v1/op", "/v1/batch", "/v1/follow", "/healthz", "/readyz", "/metrics":
 			s.fail(w, r, SX, errMethod)
 		default:
 			s.fail(w, r, SX, errNotFound)
@@ -151,7 +176,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusWriter{ResponseWriter: w}
 	r = r.WithContext(withRequestID(r.Context(), id))
+	s.metrics.inflight.Inc()
 	s.mux.ServeHTTP(rec, r)
+	s.metrics.inflight.Dec()
+	endpoint := r.URL.Path
+	switch endpoint {
+	case "/v1/op", "/v1/batch", "/v1/follow", "/healthz", "/readyz", "/metrics":
+	default:
+		endpoint = "other"
+	}
+	s.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(rec.status())).Inc()
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", rec.status()), slog.Duration("took", time.Since(start)))
@@ -238,12 +272,21 @@ func (s *Server) serveOp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leave()
+	n, _ := NotationOf(r.Header.Get("Content-Type"))
+	pr, err := s.authenticate(r)
+	if err != nil {
+		s.fail(w, r, n, err)
+		return
+	}
 	body, n, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, n, err)
 		return
 	}
 	op, err := DecodeOp(body, n)
+	if err == nil {
+		err = s.authorize(pr, op)
+	}
 	if err == nil {
 		err = s.check(op)
 	}
@@ -267,6 +310,12 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leave()
+	n, _ := NotationOf(r.Header.Get("Content-Type"))
+	pr, err := s.authenticate(r)
+	if err != nil {
+		s.fail(w, r, n, err)
+		return
+	}
 	body, n, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, n, err)
@@ -277,8 +326,14 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, n, err)
 		return
 	}
+	// A grant missing for any operation refuses the whole batch: nothing
+	// is performed.
 	for i, op := range batch {
 		if errs[i] == nil {
+			if err := s.authorize(pr, op); err != nil {
+				s.fail(w, r, n, err)
+				return
+			}
 			errs[i] = s.check(op)
 		}
 	}
@@ -344,6 +399,13 @@ func (s *Server) check(op effect.Effect) error {
 // perform asks the store. A wait is held at most the wait limit, and ends
 // early, answered as timed out, when the server shuts down.
 func (s *Server) perform(ctx context.Context, op effect.Effect) (any, error) {
+	start := time.Now()
+	v, err := s.performOnce(ctx, op)
+	s.metrics.observe(op, s.classify(err), time.Since(start))
+	return v, err
+}
+
+func (s *Server) performOnce(ctx context.Context, op effect.Effect) (any, error) {
 	w, isWait := op.(ops.Wait)
 	if !isWait {
 		return s.store.Handle(effect.Handle(ctx), op)
@@ -430,6 +492,23 @@ func (s *Server) answerValue(w http.ResponseWriter, r *http.Request, n Notation,
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	pr, err := s.authenticate(r)
+	if err == nil && pr.tok != nil && !pr.allows(GrantAdmin, "") {
+		s.metrics.authFailure("forbidden")
+		err = &ForbiddenError{Grant: string(GrantAdmin)}
+	}
+	if err != nil {
+		s.fail(w, r, SX, err)
+		return
+	}
+	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// Registry is the server's Prometheus registry, for a caller that serves
+// metrics elsewhere or adds its own.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	s.answerValue(w, r, SX, http.StatusOK, sx.NewDict(sx.Keyword("ok"), true))

@@ -298,3 +298,5 @@ func TestEveryOpHasADecoder(t *testing.T) {
 		ops.NameNow, ops.NameCommit}
 	assert.ElementsMatch(t, names, server.OpNames())
 }
+
+func memStoreForAuth() ops.Backend { return mem.New() }

@@ -6,41 +6,73 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/server"
+	"rose-ash.com/persist/sx"
 )
 
 var serveCmd = &command{
 	name:    "serve",
-	args:    "[--listen ADDR] [--cert FILE --key FILE]",
+	args:    "[--listen ADDR] [--tokens FILE] [--cert FILE --key FILE] | --mint NAME --grant G...",
 	summary: "serve the store over HTTP to many processes (the wire protocol)",
 	detail: `
 Opens the data directory (creating the store when absent) and serves it
 over HTTP/1.1 and HTTP/2 with the wire protocol of package server: one
 operation per request in SX or JSON (POST /v1/op), batches (POST
 /v1/batch), live follows as Server-Sent Events (GET /v1/follow), and
-/healthz and /readyz. It prints the address it listens on to stderr, then
-one log line per request. Without tokens it listens only on loopback. On
+/healthz, /readyz and /metrics (Prometheus). It prints the address it listens on to stderr, then
+one log line per request.
+
+--tokens names a file of bearer tokens and their grants (SX or JSON), kept
+as SHA-256 hashes, never the secrets:
+  [{:name "feed" :sha256 "<hex>" :grants ["read feed/" "write feed/" "kv-read feed/"]}]
+A grant is read, write, kv-read or kv-write with a name prefix (none: every
+name), or admin. --mint NAME --grant G... draws a new token, prints its
+secret (once) and the entry to add to the tokens file, and exits. Without
+tokens the server listens only on loopback. On
 SIGTERM or SIGINT it stops taking requests, lets those in flight finish,
 ends every follow with a position to resume from, closes the store and
 exits 0.`,
 	example: `  persist serve --listen 127.0.0.1:7070
+  persist serve --mint feed --grant 'read feed/' --grant 'write feed/'
+  persist serve --listen :7070 --tokens tokens.sx --cert cert.pem --key key.pem
   curl -s -H 'Content-Type: application/x-sx' -d '(persist/head {:stream "orders"})' http://127.0.0.1:7070/v1/op`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		listen := fs.String("listen", "127.0.0.1:7070", "`ADDR` to listen on (host:port; port 0 picks a free one)")
 		cert := fs.String("cert", "", "TLS certificate `FILE` (PEM); with --key, serve https")
 		key := fs.String("key", "", "TLS private key `FILE` (PEM)")
 		grace := fs.Duration("grace", 30*time.Second, "how long shutdown waits for requests in flight")
+		tokens := fs.String("tokens", "", "tokens `FILE`: bearer tokens (hashed) and their grants")
+		mint := fs.String("mint", "", "draw a new token called `NAME`, print it and its tokens-file entry, and exit")
+		var grants grantList
+		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write PREFIX, or admin")
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) != 0 {
 				return usagef("serve", "takes no arguments, got %d", len(args))
 			}
+			if *mint != "" {
+				return m.mintToken(*mint, grants)
+			}
+			if len(grants) > 0 {
+				return usagef("serve", "--grant goes with --mint")
+			}
+			var toks []server.Token
+			if *tokens != "" {
+				b, err := os.ReadFile(*tokens)
+				if err != nil {
+					return err
+				}
+				if toks, err = server.ParseTokens(b); err != nil {
+					return fmt.Errorf("%s: %w", *tokens, err)
+				}
+			}
 			if (*cert == "") != (*key == "") {
 				return usagef("serve", "--cert and --key go together")
 			}
-			return m.serve(ctx, g, serveConfig{listen: *listen, cert: *cert, key: *key, grace: *grace})
+			return m.serve(ctx, g, serveConfig{listen: *listen, cert: *cert, key: *key, grace: *grace, tokens: toks})
 		}
 	},
 }
@@ -48,6 +80,38 @@ exits 0.`,
 type serveConfig struct {
 	listen, cert, key string
 	grace             time.Duration
+	tokens            []server.Token
+}
+
+// grantList collects repeated --grant flags.
+type grantList []server.Grant
+
+func (l *grantList) String() string { return fmt.Sprint([]server.Grant(*l)) }
+
+func (l *grantList) Set(s string) error {
+	g, err := server.ParseGrant(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, g)
+	return nil
+}
+
+// mintToken draws a token and prints its secret and its tokens-file entry.
+func (m *Main) mintToken(name string, grants grantList) error {
+	if len(grants) == 0 {
+		return usagef("serve", "--mint needs at least one --grant")
+	}
+	secret, tok, err := server.NewToken(name, grants...)
+	if err != nil {
+		return err
+	}
+	v, err := sx.FromGo(tok)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s\n%s\n", secret, sx.Print(v))
+	return nil
 }
 
 func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
@@ -58,6 +122,7 @@ func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
 	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	srv, err := server.New(b, server.Options{
 		Logger:      log,
+		Tokens:      cfg.tokens,
 		Unavailable: []error{file.ErrFailed, file.ErrReadOnly},
 	})
 	if err != nil {

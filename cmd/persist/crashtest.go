@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"rose-ash.com/persist/backends/crashtest"
@@ -75,11 +76,20 @@ Faults: ` + strings.Join(crashtest.Faults(), ", ") + `.`,
 				}
 				cfg = crashtest.Single(crashtest.Case{Seed: seed, Workload: workload, At: at, After: after, Fault: fault, Draw: draw})
 			}
+			prog := m.newProgress(fmt.Sprintf("crashtest: seed %d", seed), "cases")
+			defer prog.done()
+			var outMu sync.Mutex
 			cfg.OnResult = func(r crashtest.Result) {
-				switch {
-				case r.Err != nil:
+				prog.add(1)
+				if r.Err == nil && !verbose && at < 0 {
+					return
+				}
+				outMu.Lock()
+				defer outMu.Unlock()
+				prog.clear()
+				if r.Err != nil {
 					fmt.Fprintln(m.Stdout, r.Report())
-				case verbose || at >= 0:
+				} else {
 					fmt.Fprintf(m.Stdout, "ok %s: %s (%s)\n", r.Case.Name(), r.Outcome, r.Detail)
 				}
 			}
@@ -87,6 +97,7 @@ Faults: ` + strings.Join(crashtest.Faults(), ", ") + `.`,
 			start := time.Now()
 			for i := range runs {
 				cfg.Seed = seed + uint64(i)
+				prog.describe(fmt.Sprintf("crashtest: seed %d (run %d of %d)", cfg.Seed, i+1, runs))
 				sum, err := crashtest.Run(ctx, cfg)
 				if err != nil {
 					return err
@@ -99,12 +110,12 @@ Faults: ` + strings.Join(crashtest.Faults(), ", ") + `.`,
 				for k, v := range sum.Outcomes {
 					total.Outcomes[k] += v
 				}
-				m.progressf("crashtest: seed %d: %d cases, %d failed", cfg.Seed, sum.Cases, len(sum.Failed))
 				if ctx.Err() != nil {
 					break
 				}
 			}
 			total.Elapsed = time.Since(start)
+			prog.done()
 			total.Print(m.Stdout)
 			if at >= 0 && total.Cases == 0 {
 				return fmt.Errorf("crashtest: no case at %d: the workload has fewer IO effects, or the fault does not strike that effect", at)

@@ -24,7 +24,8 @@ type Main struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	// Progress receives progress lines of long commands (verify, bench);
+	// Progress receives the progress of long commands (crashtest, verify,
+	// dump, bench);
 	// nil means none. The real command sets it to stderr when stderr is a
 	// terminal.
 	Progress io.Writer

@@ -33,9 +33,10 @@ Run it on a store no other process has open for an exact answer.`,
 			if err != nil {
 				return err
 			}
-			m.progressf("verify: checking %s...", g.dir)
 			start := time.Now()
+			prog := m.newProgress("verify: checking "+g.dir, "")
 			rep, err := file.Verify(effect.Handle(ctx, h), g.dir)
+			prog.done()
 			if err != nil {
 				return fmt.Errorf("verify %s: %w", g.dir, err)
 			}

@@ -53,7 +53,7 @@ func mockEvents(t testing.TB, s *file.Store, fs *mock.FS, stream string) []strin
 // A crash at every IO effect of a segment roll, before and after it,
 // under every crash fault: the reopened store holds the two acknowledged
 // appends and all or none of the one in doubt, a second crash after the
-// recovery changes nothing, and Verify agrees. A crash after the next
+// recovery changes nothing, and Verify, run first, says what Open does. A crash after the next
 // segment was made but before the seal was durable leaves a successor
 // holding only its header, which recovery takes back.
 func TestCrashAtEveryRollEffect(t *testing.T) {
@@ -82,8 +82,13 @@ func TestCrashAtEveryRollEffect(t *testing.T) {
 				disk, _ := fs.Crash(mock.Fault{Kind: f, Seed: uint64(k)}, 2)
 				what := fmt.Sprintf("crash at roll effect %d (after %v) under %s", k, after, f)
 
+				vr, verr := file.Verify(effect.Handle(context.Background(), disk.Clone(3)), mockDir)
 				s2, err := file.Open(effect.Handle(context.Background(), disk), mockDir, opts)
 				require.NoError(t, err, what)
+				require.NoError(t, verr, what)
+				rep := s2.Recovery()
+				assert.Equal(t, rep.RollUndone, vr.RollUndone, "verify says what open does: %s", what)
+				assert.Equal(t, rep.Truncated != nil, vr.TornTail != nil, "verify says what open does: %s", what)
 				got := mockEvents(t, s2, disk, "s")
 				if len(got) == 3 {
 					assert.Equal(t, "3"+big, got[2], what)

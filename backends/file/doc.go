@@ -190,6 +190,32 @@
 // that the record holds the seq or position the index names (a misdirected
 // read); a bad record is an error matching ErrCorrupt, never skipped.
 //
+// # Verify and Dump
+//
+// [Verify] checks a store without changing it, and its verdict is Open's:
+// it runs the recovery above in a mode that writes nothing (the same
+// checkpoint chosen, the same rules for the last segment, the same
+// CorruptError with the same file and offset), and reports what Open would
+// do instead of doing it: the torn tail it would cut, the roll it would
+// finish (version 1) or take back (version 2). Then it reads and decodes
+// every record from segment 1 on, store checkpoints or not, and checks
+// every checkpoint and snapshot file. A damaged checkpoint, or a damaged
+// snapshot generation with a good one before it, is what Open and
+// SnapshotRead pass over: Verify lists it (VerifyReport.Skipped) and says
+// ok; a snapshot name none of whose generations validates is ErrCorrupt,
+// as SnapshotRead answers. [Dump] yields the records Verify reads, up to
+// the end Verify finds, then the damage it finds, if any.
+//
+// Both take the store's lock while they run when no other process holds
+// it (only when LOCK exists: they create nothing), so no writer starts
+// meanwhile and the answer is exact. When a writer holds it, they work as
+// a read-only follower does: the end of the log is the first record of
+// the last segment that does not validate, taken once at the start, and
+// they check and yield everything below it and nothing of what the writer
+// is writing (VerifyReport.Live). So they are the entry points to check or
+// dump a store from the command line, whether a program has it open or
+// not; a command line need not open the store first.
+//
 // # Memory
 //
 // The store keeps in memory, per stream, its head, the ID of its last event

@@ -262,7 +262,7 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 // checkpoint when there is one, cuts a torn tail, and readies the active
 // segment.
 func (s *Store) recover(p *effect.P, ids []uint64) error {
-	if len(ids) == 0 && s.readOnly {
+	if len(ids) == 0 && (s.readOnly || s.verify) {
 		// The writer has made the identity but not yet segment 1.
 		s.follow.rp = &replayer{st: s.st, store: s.id}
 		return nil
@@ -345,6 +345,9 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 				return corrupt(path, end, "%d bytes after the seal record", stop-end)
 			}
 			if id < r.seg {
+				if s.verify {
+					s.ends[id] = end
+				}
 				continue
 			}
 			if check.st.lsn != r.lsn || check.crc != r.crc {

@@ -3,13 +3,16 @@ package file
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
 )
 
 // VerifyReport is what Verify checked.
@@ -22,157 +25,272 @@ type VerifyReport struct {
 	KvKeys      int
 	LSN         uint64
 	LogBytes    int64
-	Snapshots   int // snapshot files checked
-	Checkpoints int // store checkpoint files checked
+	Snapshots   int // snapshot files that validate
+	Checkpoints int // store checkpoint files that validate
+	// Checkpoint is the LSN of the store checkpoint Open would start from,
+	// 0 when it would replay the whole log.
+	Checkpoint uint64
 	// TornTail is a torn write at the end of the log that the next Open
 	// will cut; nil when the log ends cleanly.
 	TornTail *TornTail
+	// Rolled is set when the next Open will finish an interrupted segment
+	// roll (format version 1); RollUndone names the header-only segment it
+	// will remove to take one back (format version 2).
+	Rolled     bool
+	RollUndone string
+	// Skipped lists damaged checkpoint and snapshot files that Open and
+	// SnapshotRead pass over for an older good one: not an error, but
+	// worth knowing.
+	Skipped []*CorruptError
+	// Live is set when another process held the store open for writing:
+	// Verify then checked the log below the end it found at its start, as
+	// a read-only follower sees it, and left the tail to the writer.
+	Live bool
 }
 
 var errHalt = errors.New("halt")
 
-// walkLog checks every segment of the store in dir without changing
-// anything: the rules of recovery, except that a torn tail is reported
-// rather than cut.
-func walkLog(p *effect.P, dir string, rp *replayer) (VerifyReport, error) {
+// Verify checks the store in dir, changing nothing. It decides as Open
+// would recover it, with the same rules and the same verdict: a store Open
+// refuses is an error matching ErrCorrupt naming the same file and offset;
+// a torn tail Open would cut is reported (TornTail), as is a roll Open
+// would finish or take back. It checks every store checkpoint and uses
+// the one Open would use, as Open does. Then it checks more than Open:
+// it reads and decodes every record of every segment (frames, checksums,
+// the chain, LSNs, seqs, positions, revisions, every event's encoding) and
+// every snapshot file; a snapshot name none of whose generations validates
+// is ErrCorrupt naming the newest, as SnapshotRead would answer.
+//
+// When no other process has the store open, Verify holds its lock while it
+// runs, so that no writer starts meanwhile, and its answer is exact. When
+// another process holds it (a live store), Verify works as a read-only
+// follower does: it takes the end of the log it finds at its start (the
+// first record of the last segment that does not validate) and checks
+// everything below it, never what the writer is writing; it gives no false
+// alarm, and Live is set. This is the entry point for checking a store
+// from the command line, live or not.
+func Verify(p *effect.P, dir string) (VerifyReport, error) {
 	var rep VerifyReport
-	id, err := readIdentity(p, filepath.Join(dir, identityFile))
-	if err != nil {
-		return rep, fmt.Errorf("file: read identity: %w", err)
+	v, err := openVerify(p, dir)
+	if v != nil {
+		defer v.release(p)
 	}
-	rp.store = id
-	logd := filepath.Join(dir, logDir)
-	ids, err := listSegments(p, logd)
 	if err != nil {
 		return rep, err
 	}
-	if len(ids) > 0 && ids[0] != 1 {
-		return rep, corrupt(filepath.Join(logd, segName(ids[0])), 0, "the log does not begin with segment 1")
+	rep.Live = v.readOnly
+	rep.Checkpoint = v.report.Checkpoint
+	rep.TornTail = v.report.Truncated
+	rep.Rolled, rep.RollUndone = v.report.Rolled, v.report.RollUndone
+	rp := &replayer{st: newState(), store: v.id, full: true}
+	if err := v.walk(p, rp, v.ends, nil); err != nil {
+		return rep, err
 	}
-	for i, sid := range ids {
-		last := i == len(ids)-1
-		path := filepath.Join(logd, segName(sid))
-		if i > 0 && sid != ids[i-1]+1 {
-			return rep, corrupt(path, 0, "segment %d is missing", ids[i-1]+1)
-		}
-		err := func() error {
-			size, err := fileSize(p, path)
-			if err != nil {
-				return err
-			}
-			fd, err := openFile(p, path, os.O_RDONLY)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = closeFile(p, fd) }()
-			r := &segReader{p: p, fd: fd, path: path, id: sid, size: size}
-			sealed := false
-			end, bad, err := r.scan(0, rp.segment(path, sid, &sealed))
-			rep.Segments++
-			rep.LogBytes += end
-			if err != nil {
-				return err
-			}
-			if end == 0 && bad != "" {
-				return corrupt(path, 0, "segment header: %s", bad)
-			}
-			if !last {
-				switch {
-				case bad != "":
-					return corrupt(path, end, "%s", bad)
-				case !sealed:
-					return corrupt(path, end, "sealed segment has no seal record")
-				case end != size:
-					return corrupt(path, end, "%d bytes after the seal record", size-end)
-				}
-				return nil
-			}
-			if end == size {
-				return nil
-			}
-			lastByte, valid, err := examineTail(p, r, end)
-			if err != nil {
-				return err
-			}
-			switch {
-			case lastByte == end:
-				return nil
-			case sealed:
-				return corrupt(path, end, "%d bytes after the seal record", lastByte-end)
-			case valid >= 0:
-				return corrupt(path, end, "%s, and a valid record follows at offset %d", bad, valid)
-			case lastByte-end > (Options{GroupBytes: defaultGroupBytes}).maxUnsynced():
-				return corrupt(path, end, "%s, and the damage spans %d bytes, more than one write", bad, lastByte-end)
-			}
-			rep.TornTail = &TornTail{File: path, Offset: end, Bytes: lastByte - end, Reason: bad}
-			return nil
-		}()
-		if err != nil {
-			return rep, err
-		}
+	rep.Segments = len(v.ends)
+	rep.LogBytes = 0
+	for _, end := range v.ends {
+		rep.LogBytes += end
 	}
 	rep.Records, rep.Commits, rep.Events = rp.records, rp.commits, rp.events
 	rep.LSN = rp.st.lsn
 	rep.Streams, rep.KvKeys = len(rp.st.streams), len(rp.st.kv)
+	if rep.LSN != v.st.lsn {
+		// Open's replay and the full one disagree: a checkpoint that
+		// does not hold what the log does.
+		return rep, corrupt(filepath.Join(v.logDir, ckptName(rep.Checkpoint)), 0,
+			"the checkpoint leads to LSN %d, the log to LSN %d", v.st.lsn, rep.LSN)
+	}
+	if err := v.verifyCheckpoints(p, &rep); err != nil {
+		return rep, err
+	}
+	if err := v.verifySnapshots(p, &rep); err != nil {
+		return rep, err
+	}
 	return rep, nil
 }
 
-// Verify checks every record of every segment of the store in dir (frames,
-// checksums, the checksum chain, LSNs, seqs, positions, revisions, and
-// every event's encoding) and every snapshot file, changing nothing. Damage
-// is an error matching ErrCorrupt that names the file and offset; a torn
-// tail that Open would cut is reported, not an error. Verify takes no lock:
-// run it on a closed store for an exact answer.
-func Verify(p *effect.P, dir string) (VerifyReport, error) {
-	rp := &replayer{st: newState(), full: true}
-	rep, err := walkLog(p, dir, rp)
-	if err != nil {
-		return rep, err
+// openVerify runs the recovery of Open on the store in dir in a mode that
+// writes nothing (see Verify), recording where each segment's valid
+// records end. It returns the store to release even with an error.
+func openVerify(p *effect.P, dir string) (*Store, error) {
+	opts, _ := Options{}.withDefaults()
+	s := newStore(dir, opts)
+	s.verify = true
+	s.ends = make(map[uint64]int64)
+	if ok, err := exists(p, dir); err != nil || !ok {
+		if err == nil {
+			err = fs.ErrNotExist
+		}
+		return s, fmt.Errorf("file: verify %s: %w", dir, err)
 	}
-	logd := filepath.Join(dir, logDir)
-	lsns, err := listCheckpoints(p, logd)
+	segIDs, err := listSegments(p, s.logDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	idPath := filepath.Join(dir, identityFile)
+	id, err := readIdentity(p, idPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && len(segIDs) > 0:
+		return s, corrupt(idPath, 0, "missing, but the log has segments")
+	case errors.Is(err, fs.ErrNotExist):
+		return s, fmt.Errorf("file: verify %s: no store there (no %s): %w", dir, identityFile, err)
+	case err != nil:
+		return s, err
+	}
+	s.id = id
+	// Hold the lock, or learn that a writer holds it. Only a LOCK file
+	// that exists is locked: Verify creates nothing.
+	lockPath := filepath.Join(dir, lockFile)
+	if ok, err := exists(p, lockPath); err == nil && ok {
+		fd, err := effect.Perform(p, platform.Lock{Path: lockPath})
+		switch {
+		case errors.Is(err, platform.ErrLocked):
+			s.readOnly, s.snaps.follow = true, true
+		case err == nil:
+			s.lockFD = fd
+		}
+	}
+	if s.readOnly {
+		// List again: the writer may have rolled before it locked out.
+		if segIDs, err = listSegments(p, s.logDir); err != nil {
+			return s, err
+		}
+	}
+	if err := s.recover(p, segIDs); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// walk reads every record of the segments of v.ends up to their ends (the
+// segment stop names up to offset at), checking each as replay does with
+// rp, which decodes every event.
+func (s *Store) walk(p *effect.P, rp *replayer, ends map[uint64]int64, stop *CorruptError) error {
+	ids := make([]uint64, 0, len(ends))
+	for id := range ends {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	if stop != nil {
+		for id := uint64(1); ; id++ {
+			if _, ok := ends[id]; ok {
+				continue
+			}
+			if filepath.Join(s.logDir, segName(id)) == stop.File {
+				ids = append(ids, id)
+			}
+			break
+		}
+	}
+	for _, id := range ids {
+		path := filepath.Join(s.logDir, segName(id))
+		end, ok := ends[id]
+		if stop != nil && path == stop.File {
+			end, ok = stop.Offset, true
+		}
+		if !ok {
+			break
+		}
+		err := func() error {
+			fd, err := openFile(p, path, os.O_RDONLY)
+			if err != nil {
+				return fmt.Errorf("file: open segment %d: %w", id, err)
+			}
+			defer func() { _ = closeFile(p, fd) }()
+			r := &segReader{p: p, fd: fd, path: path, id: id, size: end}
+			sealed := false
+			got, bad, err := r.scan(0, rp.segment(path, id, &sealed))
+			if err != nil {
+				return err
+			}
+			if bad != "" {
+				return corrupt(path, got, "%s", bad)
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+		if stop != nil && path == stop.File {
+			break
+		}
+	}
+	return nil
+}
+
+// verifyCheckpoints checks every store checkpoint file: one that does not
+// validate is skipped by Open, and listed.
+func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
+	lsns, err := listCheckpoints(p, s.logDir)
 	if err != nil {
-		return rep, fmt.Errorf("file: list checkpoints: %w", err)
+		return fmt.Errorf("file: list checkpoints: %w", err)
 	}
 	for _, lsn := range lsns {
-		path := filepath.Join(logd, ckptName(lsn))
+		path := filepath.Join(s.logDir, ckptName(lsn))
 		b, err := readFile(p, path)
-		if err != nil {
-			return rep, fmt.Errorf("file: read checkpoint: %w", err)
+		if s.readOnly && errors.Is(err, fs.ErrNotExist) {
+			continue // the writer removed it since the listing
 		}
-		r, _, err := decodeCheckpoint(b, rp.store)
+		if err != nil {
+			return fmt.Errorf("file: read checkpoint: %w", err)
+		}
+		r, _, err := decodeCheckpoint(b, s.id)
 		if err == nil && r.lsn != lsn {
 			err = fmt.Errorf("covers LSN %d, named %d", r.lsn, lsn)
 		}
 		if err != nil {
-			return rep, corrupt(path, 0, "%v", err)
+			rep.Skipped = append(rep.Skipped, &CorruptError{File: path, Reason: err.Error()})
+			continue
 		}
 		rep.Checkpoints++
 	}
-	snapd := filepath.Join(dir, snapDir)
-	ents, err := listDir(p, snapd)
-	if err != nil {
-		return rep, fmt.Errorf("file: list snapshots: %w", err)
+	return nil
+}
+
+// verifySnapshots checks every snapshot file: per name, the newest
+// generation that validates is what SnapshotRead serves, and the damaged
+// ones are listed; a name with none is ErrCorrupt naming the newest.
+func (s *Store) verifySnapshots(p *effect.P, rep *VerifyReport) error {
+	if err := s.snaps.load(p, s.snapDir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
 	}
-	for _, e := range ents {
-		if _, _, ok := parseSnapName(e.Name); !ok || e.IsDir {
-			continue
-		}
-		path := filepath.Join(snapd, e.Name)
-		b, err := readFile(p, path)
-		if err != nil {
-			return rep, fmt.Errorf("file: read snapshot: %w", err)
-		}
-		sn, off, err := decodeSnapshot(b)
-		if err == nil && e.Name[:32] != snapKey(sn.Name) {
-			err = fmt.Errorf("file name does not match snapshot %q", sn.Name)
-		}
-		if err != nil {
-			return rep, corrupt(path, off, "%v", err)
-		}
-		rep.Snapshots++
+	keys := make([]string, 0, len(s.snaps.files))
+	for k := range s.snaps.files {
+		keys = append(keys, k)
 	}
-	return rep, nil
+	sort.Strings(keys)
+	for _, key := range keys {
+		files := s.snaps.files[key]
+		var bad []*CorruptError
+		good := false
+		for i := len(files) - 1; i >= 0; i-- {
+			b, err := readFile(p, files[i].path)
+			if s.readOnly && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("file: read snapshot: %w", err)
+			}
+			sn, off, err := decodeSnapshot(b)
+			if err == nil && snapKey(sn.Name) != key {
+				err = fmt.Errorf("holds snapshot %q", sn.Name)
+			}
+			if err != nil {
+				bad = append(bad, &CorruptError{File: files[i].path, Offset: off, Reason: err.Error()})
+				continue
+			}
+			good = true
+			rep.Snapshots++
+		}
+		if !good && len(bad) > 0 {
+			return bad[0]
+		}
+		rep.Skipped = append(rep.Skipped, bad...)
+	}
+	return nil
 }
 
 // Record is one record of the log, as Dump yields it.
@@ -196,11 +314,24 @@ type Record struct {
 var typeNames = map[uint8]string{recHeader: "header", recCommit: "commit", recSeal: "seal"}
 
 // Dump yields every record of the store in dir in log order, checking each
-// as Verify does; the first damage is yielded as an error matching
-// ErrCorrupt, and ends the sequence. It changes nothing and takes no lock.
+// as Verify does. It first decides as Verify does where the log ends (so
+// beside a live writer it works below the end it found at its start, and
+// a torn tail Open would cut is not yielded); damage yields the records
+// before it, then an error matching ErrCorrupt that names it, and ends the
+// sequence. It changes nothing; like Verify, it holds the store's lock
+// while it runs unless another process holds it.
 func Dump(p *effect.P, dir string) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		rp := &replayer{st: newState(), full: true}
+		v, err := openVerify(p, dir)
+		if v != nil {
+			defer v.release(p)
+		}
+		var stop *CorruptError
+		if err != nil && !errors.As(err, &stop) {
+			yield(Record{}, err)
+			return
+		}
+		rp := &replayer{st: newState(), store: v.id, full: true}
 		rp.onRec = func(seg uint64, off int64, f frame, c *commitRec) error {
 			r := Record{
 				File: filepath.Join(dir, logDir, segName(seg)), Segment: seg, Offset: off,
@@ -224,8 +355,17 @@ func Dump(p *effect.P, dir string) iter.Seq2[Record, error] {
 			}
 			return nil
 		}
-		_, err := walkLog(p, dir, rp)
-		if err != nil && !errors.Is(err, errHalt) {
+		if v.id == ([16]byte{}) {
+			yield(Record{}, err)
+			return
+		}
+		werr := v.walk(p, rp, v.ends, stop)
+		switch {
+		case errors.Is(werr, errHalt):
+			return
+		case werr != nil:
+			yield(Record{}, werr)
+		case err != nil:
 			yield(Record{}, err)
 		}
 	}

@@ -1,0 +1,456 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// verdict is what a check says of a store: "ok", "torn" (a tail the next
+// open cuts), "corrupt" or "error", with the file (relative to the data
+// directory) and offset it names, and what the next open does to a roll.
+type verdict struct {
+	Kind   string
+	File   string
+	Offset int64
+	Roll   string
+	Msg    string
+}
+
+func (v verdict) String() string {
+	return fmt.Sprintf("%s %s@%d %s %s", v.Kind, v.File, v.Offset, v.Roll, v.Msg)
+}
+
+func rel(dir, path string) string {
+	r, err := filepath.Rel(dir, path)
+	if err != nil {
+		return path
+	}
+	return r
+}
+
+func errVerdict(dir string, err error) verdict {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return verdict{Kind: "corrupt", File: rel(dir, ce.File), Offset: ce.Offset}
+	}
+	return verdict{Kind: "error", Msg: strings.ReplaceAll(err.Error(), dir, "DIR")}
+}
+
+func rollWord(rolled bool, undone, dir string) string {
+	switch {
+	case rolled:
+		return "finish-roll"
+	case undone != "":
+		return "undo-roll " + rel(dir, undone)
+	}
+	return ""
+}
+
+// openVerdict opens a copy of dir and reads everything back (every
+// stream, the global log, the kv, the snapshots named): Open's verdict.
+func openVerdict(t *testing.T, dir string, snaps []string) verdict {
+	t.Helper()
+	cp := filepath.Join(t.TempDir(), "copy")
+	copyDir(t, dir, cp)
+	e := &env{t: t, dir: cp, os: &platform.OS{}}
+	s, err := Open(e.p(), cp, Options{SegmentSize: minSegmentSize})
+	if err != nil {
+		return errVerdict(cp, err)
+	}
+	e.s = s
+	defer func() { _ = s.Close(e.p()) }()
+	read := func() error {
+		st, err := perform(e, ops.Streams{Limit: ops.MaxPage})
+		if err != nil {
+			return err
+		}
+		for _, x := range st.Streams {
+			for from := uint64(1); from <= x.Head; {
+				r, err := perform(e, ops.Read{Stream: x.Name, From: from, Limit: ops.MaxPage})
+				if err != nil {
+					return err
+				}
+				from += uint64(len(r.Events))
+				if len(r.Events) == 0 {
+					return fmt.Errorf("read %s from %d: nothing", x.Name, from)
+				}
+			}
+		}
+		if _, err := perform(e, ops.ReadAll{Limit: ops.MaxPage}); err != nil {
+			return err
+		}
+		if _, err := perform(e, ops.KvList{Limit: ops.MaxPage}); err != nil {
+			return err
+		}
+		for _, n := range snaps {
+			if _, err := perform(e, ops.SnapshotRead{Name: n}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := read(); err != nil {
+		return errVerdict(cp, err)
+	}
+	rep := s.Recovery()
+	v := verdict{Kind: "ok", Roll: rollWord(rep.Rolled, rep.RollUndone, cp)}
+	if rep.Truncated != nil {
+		v.Kind, v.File, v.Offset = "torn", rel(cp, rep.Truncated.File), rep.Truncated.Offset
+	}
+	return v
+}
+
+func verifyVerdict(t *testing.T, dir string) verdict {
+	t.Helper()
+	rep, err := Verify((&env{t: t, os: &platform.OS{}}).p(), dir)
+	if err != nil {
+		return errVerdict(dir, err)
+	}
+	v := verdict{Kind: "ok", Roll: rollWord(rep.Rolled, rep.RollUndone, dir)}
+	if rep.TornTail != nil {
+		v.Kind, v.File, v.Offset = "torn", rel(dir, rep.TornTail.File), rep.TornTail.Offset
+	}
+	return v
+}
+
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel(src, path))
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	}))
+}
+
+// matrixStore builds a store of several segments, store checkpoints and
+// two snapshots, left closed, or crashed (the directory as a process
+// killed after its last acknowledged commit leaves it), or crashed with no
+// checkpoint at all.
+func matrixStore(t *testing.T, state string) string {
+	opts := Options{SegmentSize: minSegmentSize, CheckpointBytes: 40 << 10}
+	if state == "crashed-no-checkpoint" {
+		opts.CheckpointBytes = -1
+	}
+	e := newEnv(t, opts)
+	fill(t, e, 450)
+	for i := range 3 {
+		must(t, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "proj", Version: 1, Seq: uint64(i + 1), Value: []byte(fmt.Sprintf("state %d", i))}})
+	}
+	must(t, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "other", Version: 1, Seq: 1, Value: []byte("o")}})
+	fill(t, e, 3)
+	out := filepath.Join(t.TempDir(), "store")
+	if state == "closed" {
+		e.close()
+		copyDir(t, e.dir, out)
+		return out
+	}
+	copyDir(t, e.dir, out) // as the killed process left it
+	require.NoError(t, os.Remove(filepath.Join(out, lockFile)))
+	require.NoError(t, os.WriteFile(filepath.Join(out, lockFile), nil, 0o644))
+	if state == "crashed-no-checkpoint" {
+		m, _ := filepath.Glob(filepath.Join(out, logDir, ckptPrefix+"*"))
+		require.Empty(t, m)
+	}
+	return out
+}
+
+type matrixFault struct {
+	name  string
+	apply func(t *testing.T, dir string, recs []Record) bool // false: does not apply
+}
+
+func segList(t testing.TB, dir string) []string { return segPaths(t, dir) }
+
+func flipAt(t testing.TB, path string, off int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	b[off] ^= 0x10
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+}
+
+func zeroAt(t testing.TB, path string, off, n int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	copy(b[off:min(off+n, int64(len(b)))], make([]byte, n))
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+}
+
+// lastCommit is the last commit record of the log.
+func lastCommit(recs []Record) Record {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Type == "commit" {
+			return recs[i]
+		}
+	}
+	return Record{}
+}
+
+// midCommit is a commit in the middle of segment seg.
+func midCommit(recs []Record, seg uint64) Record {
+	var in []Record
+	for _, r := range recs {
+		if r.Segment == seg && r.Type == "commit" {
+			in = append(in, r)
+		}
+	}
+	return in[len(in)/2]
+}
+
+func globOne(t testing.TB, pattern string) []string {
+	m, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	sort.Strings(m)
+	return m
+}
+
+func matrixFaults() []matrixFault {
+	segFile := func(dir string, id int) string { return filepath.Join(dir, logDir, segName(uint64(id))) }
+	return []matrixFault{
+		{"none", func(*testing.T, string, []Record) bool { return true }},
+		{"bitflip-sealed-record", func(t *testing.T, dir string, recs []Record) bool {
+			r := midCommit(recs, 1)
+			flipAt(t, segFile(dir, 1), r.Offset+40)
+			return true
+		}},
+		{"bitflip-sealed-frame", func(t *testing.T, dir string, recs []Record) bool {
+			r := midCommit(recs, 2)
+			flipAt(t, segFile(dir, 2), r.Offset+5)
+			return true
+		}},
+		{"bitflip-last-record", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			flipAt(t, r.File, r.Offset+int64(r.Size)-12)
+			return true
+		}},
+		{"bitflip-last-frame", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			flipAt(t, r.File, r.Offset+26)
+			return true
+		}},
+		{"bitflip-mid-last-segment", func(t *testing.T, dir string, recs []Record) bool {
+			r := midCommit(recs, lastCommit(recs).Segment)
+			flipAt(t, r.File, r.Offset+40)
+			return true
+		}},
+		{"zero-block-sealed", func(t *testing.T, dir string, recs []Record) bool {
+			zeroAt(t, segFile(dir, 1), 8192, 512)
+			return true
+		}},
+		{"zero-block-last-record", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			zeroAt(t, r.File, r.Offset&^511, 512)
+			return true
+		}},
+		{"truncate-last-mid-record", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			require.NoError(t, os.Truncate(r.File, r.Offset+int64(r.Size)/2))
+			return true
+		}},
+		{"truncate-last-at-record", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			require.NoError(t, os.Truncate(r.File, r.Offset))
+			return true
+		}},
+		{"truncate-last-to-zero", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			require.NoError(t, os.Truncate(r.File, 0))
+			return true
+		}},
+		{"truncate-sealed", func(t *testing.T, dir string, recs []Record) bool {
+			require.NoError(t, os.Truncate(segFile(dir, 1), 30000))
+			return true
+		}},
+		{"garbage-after-last", func(t *testing.T, dir string, recs []Record) bool {
+			r := lastCommit(recs)
+			b, err := os.ReadFile(r.File)
+			require.NoError(t, err)
+			end := r.Offset + int64(r.Size)
+			g := []byte(strings.Repeat("\xa5\x17\x00\x03", 100))
+			if int64(len(b)) < end+int64(len(g)) {
+				b = append(b[:end], g...)
+			} else {
+				copy(b[end:], g)
+			}
+			require.NoError(t, os.WriteFile(r.File, b, 0o644))
+			return true
+		}},
+		{"delete-first-segment", func(t *testing.T, dir string, recs []Record) bool {
+			require.NoError(t, os.Remove(segFile(dir, 1)))
+			return true
+		}},
+		{"delete-middle-segment", func(t *testing.T, dir string, recs []Record) bool {
+			require.NoError(t, os.Remove(segFile(dir, 2)))
+			return true
+		}},
+		{"delete-last-segment", func(t *testing.T, dir string, recs []Record) bool {
+			s := segList(t, dir)
+			require.NoError(t, os.Remove(s[len(s)-1]))
+			return true
+		}},
+		{"duplicate-segment-as-next", func(t *testing.T, dir string, recs []Record) bool {
+			s := segList(t, dir)
+			b, err := os.ReadFile(s[0])
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(segFile(dir, len(s)+1), b, 0o644))
+			return true
+		}},
+		{"duplicate-last-as-next", func(t *testing.T, dir string, recs []Record) bool {
+			s := segList(t, dir)
+			b, err := os.ReadFile(s[len(s)-1])
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(segFile(dir, len(s)+1), b, 0o644))
+			return true
+		}},
+		{"swap-segments", func(t *testing.T, dir string, recs []Record) bool {
+			a, b := segFile(dir, 1), segFile(dir, 2)
+			require.NoError(t, os.Rename(a, a+".x"))
+			require.NoError(t, os.Rename(b, a))
+			require.NoError(t, os.Rename(a+".x", b))
+			return true
+		}},
+		{"checkpoint-bitflip-newest", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
+			if len(m) == 0 {
+				return false
+			}
+			flipAt(t, m[len(m)-1], 60)
+			return true
+		}},
+		{"checkpoint-bitflip-all", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
+			for _, f := range m {
+				flipAt(t, f, 45)
+			}
+			return len(m) > 0
+		}},
+		{"checkpoint-truncated", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
+			if len(m) == 0 {
+				return false
+			}
+			require.NoError(t, os.Truncate(m[len(m)-1], 30))
+			return true
+		}},
+		{"checkpoint-misnamed", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
+			if len(m) == 0 {
+				return false
+			}
+			require.NoError(t, os.Rename(m[0], filepath.Join(dir, logDir, ckptName(1<<40))))
+			return true
+		}},
+		{"snapshot-bitflip-newest", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, snapDir, snapKey("proj")+"-*"))
+			flipAt(t, m[len(m)-1], 30)
+			return true
+		}},
+		{"snapshot-bitflip-all", func(t *testing.T, dir string, recs []Record) bool {
+			for _, f := range globOne(t, filepath.Join(dir, snapDir, snapKey("proj")+"-*")) {
+				flipAt(t, f, 26)
+			}
+			return true
+		}},
+		{"snapshot-truncated", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, snapDir, snapKey("other")+"-*"))
+			require.NoError(t, os.Truncate(m[0], 20))
+			return true
+		}},
+		{"snapshot-under-another-name", func(t *testing.T, dir string, recs []Record) bool {
+			m := globOne(t, filepath.Join(dir, snapDir, snapKey("proj")+"-*"))
+			b, err := os.ReadFile(m[0])
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, snapDir, fmt.Sprintf("%s-%016x%s", snapKey("other"), 1<<30, snapSuffix)), b, 0o644))
+			return true
+		}},
+		{"identity-bitflip", func(t *testing.T, dir string, recs []Record) bool {
+			flipAt(t, filepath.Join(dir, identityFile), int64(len(identityPrefix))+3)
+			return true
+		}},
+		{"identity-truncated", func(t *testing.T, dir string, recs []Record) bool {
+			require.NoError(t, os.Truncate(filepath.Join(dir, identityFile), 10))
+			return true
+		}},
+		{"identity-deleted", func(t *testing.T, dir string, recs []Record) bool {
+			require.NoError(t, os.Remove(filepath.Join(dir, identityFile)))
+			return true
+		}},
+		{"identity-of-another-store", func(t *testing.T, dir string, recs []Record) bool {
+			text := identityPrefix + strings.Repeat("ab", 16) + "\n"
+			require.NoError(t, os.WriteFile(filepath.Join(dir, identityFile), []byte(text), 0o644))
+			return true
+		}},
+		{"leftover-tmp", func(t *testing.T, dir string, recs []Record) bool {
+			s := segList(t, dir)
+			require.NoError(t, os.WriteFile(segFile(dir, len(s)+1)+tmpSuffix, []byte("half"), 0o644))
+			return true
+		}},
+	}
+}
+
+// TestVerifyAgreesWithOpen damages closed and crashed stores in every way
+// of the matrix and requires Verify's verdict (ok, torn tail, corrupt,
+// with file and offset, and what happens to a roll) to equal Open's (an
+// open that then reads everything back).
+func TestVerifyAgreesWithOpen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the verify matrix builds several stores")
+	}
+	states := []string{"closed", "crashed", "crashed-no-checkpoint"}
+	snaps := []string{"proj", "other"}
+	cases, kinds := 0, map[string]int{}
+	for _, state := range states {
+		base := matrixStore(t, state)
+		var recs []Record
+		for r, err := range Dump((&env{t: t, os: &platform.OS{}}).p(), base) {
+			require.NoError(t, err)
+			recs = append(recs, r)
+		}
+		require.Greater(t, len(segList(t, base)), 2)
+		for _, f := range matrixFaults() {
+			t.Run(state+"/"+f.name, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "store")
+				copyDir(t, base, dir)
+				for i := range recs {
+					recs[i].File = filepath.Join(dir, rel(base, recs[i].File))
+				}
+				defer func() {
+					for i := range recs {
+						recs[i].File = filepath.Join(base, rel(dir, recs[i].File))
+					}
+				}()
+				if !f.apply(t, dir, recs) {
+					t.Skip("does not apply")
+				}
+				want := openVerdict(t, dir, snaps)
+				got := verifyVerdict(t, dir)
+				assert.Equal(t, want, got, "verify's verdict must be open's")
+				cases++
+				kinds[want.Kind]++
+			})
+		}
+	}
+	t.Logf("verify-vs-open matrix: %d faults x %d states, %d cases run, verdicts %v", len(matrixFaults()), len(states), cases, kinds)
+}

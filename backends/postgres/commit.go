@@ -256,11 +256,24 @@ func withIDs(e effect.Effect, ids map[[2]int]uuid.UUID) effect.Effect {
 // error, which says whether the transaction may have committed
 // (ErrOutcomeUnknown) or not (ErrNotWritten).
 func (s *Store) tryGroup(ctx context.Context, group []*request) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	// Two round trips: BEGIN with the lock and the reads, then the writes
+	// with COMMIT. A transaction left open by an error is rolled back
+	// before the connection goes back to the pool.
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.notWritten(err)
 	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // a no-op after Commit
+	defer func() {
+		if conn.Conn().PgConn().TxStatus() != 'I' && !conn.Conn().IsClosed() {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
+				_ = conn.Conn().Close(rctx)
+			}
+			cancel()
+		}
+		conn.Release()
+	}()
+	tx := conn
 
 	// Take the log lock, then read the heads and revisions the group
 	// needs: after the lock nothing else can change them until COMMIT.
@@ -289,6 +302,7 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		}
 	}
 	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	b.Queue(s.q.lock)
 	if len(streams) > 0 {
 		b.Queue(s.q.prefetchHeads, streams)
@@ -304,6 +318,10 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{},
 	}
 	br := tx.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return s.notWritten(err)
+	}
 	var lastPos, kvRev int64
 	if err := br.QueryRow().Scan(&lastPos, &kvRev); err != nil {
 		br.Close()
@@ -385,28 +403,55 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		}
 		b.Queue(s.q.setState, int64(v.lastPos), int64(v.kvRev))
 		b.Queue(s.q.notify, s.channel, strconv.FormatUint(v.lastPos, 10))
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return s.notWritten(err)
-		}
+		fault := FaultNone
 		if f := s.opts.commitFault; f != nil {
-			switch f() {
-			case FaultLostAfterCommit:
-				if err := tx.Commit(ctx); err != nil {
-					return s.commitFailed(err)
-				}
-				s.wake()
-				return s.commitFailed(errFaultLost)
-			case FaultLostBeforeCommit:
-				return s.commitFailed(errFaultLost)
-			}
+			fault = f()
 		}
-		if err := tx.Commit(ctx); err != nil {
-			return s.commitFailed(err)
+		if fault != FaultLostBeforeCommit {
+			b.Queue("COMMIT")
+		}
+		if err := s.sendCommit(ctx, tx.Conn(), b); err != nil {
+			return err
+		}
+		if fault != FaultNone {
+			if fault == FaultLostAfterCommit {
+				s.wake()
+			}
+			return s.commitFailed(errFaultLost)
 		}
 		s.wake()
 	}
 	for i, r := range group {
 		r.reply <- replies[i]
+	}
+	return nil
+}
+
+// sendCommit sends the writes of a transaction and its COMMIT (the last
+// statement of b, when it is there) in one round trip and reads their
+// answers. A statement the server refuses means nothing was written (the
+// server skips the rest, COMMIT included). An error without the server's
+// answer (a lost connection) means the outcome is unknown once COMMIT was
+// sent, which it was by the time any answer is awaited.
+func (s *Store) sendCommit(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
+	n := b.Len()
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for i := range n {
+		tag, err := br.Exec()
+		if err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				return s.notWritten(err)
+			}
+			return s.commitFailed(err)
+		}
+		if i == n-1 && b.QueuedQueries[i].SQL == "COMMIT" && tag.String() != "COMMIT" {
+			return s.notWritten(fmt.Errorf("COMMIT answered %q", tag.String()))
+		}
+	}
+	if err := br.Close(); err != nil {
+		return s.commitFailed(err)
 	}
 	return nil
 }
@@ -605,9 +650,11 @@ type seqPos struct{ seq, pos uint64 }
 // state (read under the log lock, so it holds still) with the writes of
 // the group's earlier commits over it.
 type view struct {
-	s       *Store
-	ctx     context.Context
-	tx      pgx.Tx
+	s   *Store
+	ctx context.Context
+	tx  interface {
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}
 	lastPos uint64
 	kvRev   uint64
 	heads   map[string]uint64 // stored heads of the group's streams, then updated

@@ -300,3 +300,31 @@ func TestEveryOpHasADecoder(t *testing.T) {
 }
 
 func memStoreForAuth() ops.Backend { return mem.New() }
+
+// TestShutdownDrainsInFlight shuts the server down while a long poll is
+// in flight: the poll is answered (as a timeout, with the head), not cut,
+// and only then is the store closed.
+func TestShutdownDrainsInFlight(t *testing.T) {
+	store := mem.New()
+	srv, err := server.New(store, server.Options{})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	answered := make(chan string, 1)
+	go func() {
+		_, _, body := post(t, hs.URL, "/v1/op", server.MediaSX, `(persist/wait {:stream "s" :after 0 :timeout 20000000000})`)
+		answered <- body
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	require.NoError(t, srv.Shutdown(context.Background()))
+	assert.Less(t, time.Since(start), 10*time.Second, "the wait held up the shutdown")
+	select {
+	case body := <-answered:
+		assert.Equal(t, `{:head 0 :passed false}`, body)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait in flight was not answered")
+	}
+	_, err = effect.Perform(effect.Handle(context.Background(), store), ops.Head{Stream: "s"})
+	assert.ErrorIs(t, err, ops.ErrClosed, "the store is closed after the drain")
+}

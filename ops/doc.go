@@ -35,8 +35,11 @@
 //     SX converted), so "persist -o json read orders | jq .data.order"
 //     prints 17 for both; data with no JSON form and bytes that are
 //     neither are shown under data_sx and data_base64 (see cmd/persist).
-//   - The wire (persist serve, not yet built) must carry the same bytes
-//     unchanged, so a remote caller sees what a Go caller sees.
+//   - The wire (package server, persist serve) carries the bytes
+//     unchanged: as a string when they are valid UTF-8, else as
+//     (bytes "<base64>") in SX and ["bytes", "<base64>"] in JSON. So a
+//     remote caller (package remote) gets the bytes a Go caller gets, and
+//     decodes them by the same rule.
 //
 // # Expectations and conflicts
 //

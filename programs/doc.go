@@ -36,6 +36,13 @@
 //   - Reads are consistent prefixes: ReadFrom, Project and Load page
 //     through persist/read up to the head seen by their first read, and
 //     ignore events appended after it. A from past the head reads nothing.
+//   - Events, AllEvents, Streams and Entries are the paging reads as
+//     iterators (iter.Seq2): a page is read when the range needs it, and
+//     none after the range stops. An error is yielded once, with a zero
+//     value, and ends the iteration. Events and AllEvents give the same
+//     consistent prefix as ReadFrom.
+//   - A nil function where a helper needs one (decide, f, a step, a
+//     follow handler) is an *ops.InvalidError naming it, never a panic.
 //   - Retry loops (AppendRetry, Update) count attempts as calls of the
 //     caller's function, at least one; a conflict carries the new head, so
 //     AppendRetry does not read it again. Exhaustion wraps both

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"rose-ash.com/persist/ops"
 )
@@ -67,34 +68,39 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 		return ops.ReadAllResult{}, ops.ErrClosed
 	}
 	from := max(op.From, 1)
-	rows, err := s.pool.Query(ctx, s.q.readAll, int64(min(from, 1<<62)), ops.PageLimit(op.Limit))
+	limit := ops.PageLimit(op.Limit)
+	rows, err := s.pool.Query(ctx, s.q.readAll, int64(min(from, 1<<62)), limit)
 	if err != nil {
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 	}
 	defer rows.Close()
-	var res ops.ReadAllResult
+	res := ops.ReadAllResult{Events: make([]ops.Event, 0, min(limit, 1024))}
+	var (
+		pos, seq, at, last int64
+		id                 pgtype.UUID
+		data               []byte
+		stream, typ        string
+	)
 	for rows.Next() {
-		var (
-			last         int64
-			pos, seq, at *int64
-			stream, typ  *string
-			id           *uuid.UUID
-			data         []byte
-		)
-		if err := rows.Scan(&last, &pos, &stream, &seq, &id, &typ, &at, &data); err != nil {
+		if err := rows.Scan(&pos, &stream, &seq, &id, &typ, &at, &data, &last); err != nil {
 			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 		}
 		res.Head = uint64(last)
-		if pos == nil {
-			continue
-		}
 		res.Events = append(res.Events, ops.Event{
-			ID: *id, Stream: *stream, Seq: uint64(*seq), Pos: uint64(*pos), Type: *typ,
-			At: time.Unix(0, *at).UTC(), Data: nilIfEmpty(data),
+			ID: id.Bytes, Stream: stream, Seq: uint64(seq), Pos: uint64(pos), Type: typ,
+			At: time.Unix(0, at).UTC(), Data: nilIfEmpty(data),
 		})
+		data = nil
 	}
 	if err := rows.Err(); err != nil {
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+	}
+	if len(res.Events) == 0 {
+		res.Events = nil
+		res.Head, err = s.headOf(ctx, "", ops.NameReadAll)
+		if err != nil {
+			return ops.ReadAllResult{}, err
+		}
 	}
 	return res, nil
 }

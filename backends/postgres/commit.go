@@ -65,9 +65,15 @@ func (s *Store) commit(ctx context.Context, e effect.Effect) (ops.CommitResult, 
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
 			return ops.CommitResult{}, ctx.Err()
 		}
-		rep := <-r.reply
-		return rep.res, rep.err
+	case <-s.done:
+		// The committer may have stopped before it saw this request; if it
+		// did take it, it answers before it stops.
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ops.CommitResult{}, ops.ErrClosed
+		}
 	}
+	rep := <-r.reply
+	return rep.res, rep.err
 }
 
 // committer takes queued commits, as many as are waiting (up to maxGroup),

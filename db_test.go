@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,8 @@ import (
 	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/programs"
+	"rose-ash.com/persist/remote"
+	"rose-ash.com/persist/server"
 )
 
 // stores opens each kind of store a DB can be: in memory, on disk, and a
@@ -33,6 +36,18 @@ func stores(t *testing.T) map[string]func(t *testing.T) *persist.DB {
 			return db
 		},
 		"new": func(t *testing.T) *persist.DB { return persist.New(mem.New()) },
+		// A backend that came later, plugged in unchanged: the wire client
+		// of a server in front of an in-memory store.
+		"remote": func(t *testing.T) *persist.DB {
+			store := mem.New()
+			srv, err := server.New(store, server.Options{})
+			require.NoError(t, err)
+			hs := httptest.NewServer(srv)
+			t.Cleanup(func() { hs.Close(); _ = store.Close() })
+			c, err := remote.Dial(hs.URL, remote.Options{})
+			require.NoError(t, err)
+			return persist.New(c)
+		},
 	}
 }
 

@@ -23,8 +23,8 @@ Opens the data directory (creating the store when absent) and serves it
 over HTTP/1.1 and HTTP/2 with the wire protocol of package server: one
 operation per request in SX or JSON (POST /v1/op), batches (POST
 /v1/batch), live follows as Server-Sent Events (GET /v1/follow), and
-/healthz, /readyz and /metrics (Prometheus). It prints the address it listens on to stderr, then
-one log line per request.
+/healthz, /readyz and /metrics (Prometheus). It prints the address it
+listens on to stderr, then one log line per request.
 
 --tokens names a file of bearer tokens and their grants (SX or JSON), kept
 as SHA-256 hashes, never the secrets:
@@ -32,10 +32,11 @@ as SHA-256 hashes, never the secrets:
 A grant is read, write, kv-read or kv-write with a name prefix (none: every
 name), or admin. --mint NAME --grant G... draws a new token, prints its
 secret (once) and the entry to add to the tokens file, and exits. Without
-tokens the server listens only on loopback. On
-SIGTERM or SIGINT it stops taking requests, lets those in flight finish,
-ends every follow with a position to resume from, closes the store and
-exits 0.`,
+tokens the server listens only on loopback.
+
+On SIGTERM or SIGINT it stops taking requests, lets those in flight
+finish, ends every follow with a position to resume from, closes the store
+and exits 0.`,
 	example: `  persist serve --listen 127.0.0.1:7070
   persist serve --mint feed --grant 'read feed/' --grant 'write feed/'
   persist serve --listen :7070 --tokens tokens.sx --cert cert.pem --key key.pem

@@ -1,0 +1,249 @@
+package remote_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/remote"
+	"rose-ash.com/persist/server"
+)
+
+// The workloads W1-W3 side by side: on the embedded file store, and
+// through a server of the same kind of store on loopback. Bodies are 200
+// bytes of JSON text, as events usually carry (backends/file's benchmarks
+// use zeros, which the wire would carry escaped).
+
+var body = []byte(`{"order":17,"customer":"c-0042","lines":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"` + strings.Repeat("x", 200-101) + `"}`)
+
+// benchTargets gives, for each way of reaching a fresh file store, a
+// factory of perform handles.
+func benchTargets(b *testing.B) []struct {
+	name string
+	open func(b *testing.B) func() *effect.P
+} {
+	return []struct {
+		name string
+		open func(b *testing.B) func() *effect.P
+	}{
+		{"embedded", func(b *testing.B) func() *effect.P {
+			s := fileStore(b, filepath.Join(b.TempDir(), "data"))
+			b.Cleanup(func() { _ = s.Close() })
+			return func() *effect.P { return effect.Handle(context.Background(), s) }
+		}},
+		{"remote", func(b *testing.B) func() *effect.P {
+			c, _ := serve(b, fileStore(b, filepath.Join(b.TempDir(), "data")), server.Options{}, remote.Options{})
+			b.Cleanup(func() { _ = c.Close() })
+			return func() *effect.P { return effect.Handle(context.Background(), c) }
+		}},
+	}
+}
+
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+// W1: one writer, one event per durable append; p50 latency beside the
+// rate.
+func BenchmarkW1(b *testing.B) {
+	for _, tg := range benchTargets(b) {
+		b.Run(tg.name, func(b *testing.B) {
+			p := tg.open(b)()
+			ev := []ops.EventData{{Type: "t", Data: body}}
+			var lat []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: ev}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			b.ReportMetric(float64(percentile(lat, 0.5).Microseconds()), "p50-µs")
+		})
+	}
+}
+
+// W2: 64 writers, each appending one event at a time to its own stream.
+func BenchmarkW2(b *testing.B) {
+	for _, tg := range benchTargets(b) {
+		b.Run(tg.name, func(b *testing.B) {
+			mk := tg.open(b)
+			var next atomic.Int32
+			ev := []ops.EventData{{Type: "t", Data: body}}
+			b.SetParallelism(max(1, 64/runtimeProcs()))
+			b.RunParallel(func(pb *testing.PB) {
+				p := mk()
+				stream := fmt.Sprintf("w%d", next.Add(1))
+				for pb.Next() {
+					if _, err := effect.Perform(p, ops.Append{Stream: stream, Events: ev}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+		})
+	}
+}
+
+// W3: appends of 1,000 events to one stream.
+func BenchmarkW3(b *testing.B) {
+	for _, tg := range benchTargets(b) {
+		b.Run(tg.name, func(b *testing.B) {
+			p := tg.open(b)()
+			batch := make([]ops.EventData, 1000)
+			for i := range batch {
+				batch[i] = ops.EventData{Type: "t", Data: body}
+			}
+			for b.Loop() {
+				if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// KvGet: one kv-get's round trip, embedded and over the wire in each
+// notation.
+func BenchmarkKvGet(b *testing.B) {
+	run := func(b *testing.B, p *effect.P) {
+		if _, err := effect.Perform(p, ops.KvPut{Key: "k", Value: []byte("a value of some length")}); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := effect.Perform(p, ops.KvGet{Key: "k"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/op")
+	}
+	b.Run("embedded", func(b *testing.B) {
+		s := memStore()
+		defer s.Close()
+		run(b, effect.Handle(context.Background(), s))
+	})
+	for _, json := range []bool{false, true} {
+		name := "sx"
+		if json {
+			name = "json"
+		}
+		b.Run(name, func(b *testing.B) {
+			c, _ := serve(b, memStore(), server.Options{}, remote.Options{JSON: json})
+			defer c.Close()
+			run(b, effect.Handle(context.Background(), c))
+		})
+	}
+}
+
+// Followers: 1,000 follows of one stream over SSE; p99 from an append's
+// acknowledgement to its delivery at every follower (0 when a follower had
+// it before the appender had its answer), and the resident memory of the
+// process (server and clients alike) with the follows open.
+func BenchmarkFollowers(b *testing.B) {
+	const followers = 1000
+	c, _ := serve(b, memStore(), server.Options{Limits: server.Limits{Follows: followers}}, remote.Options{})
+	defer c.Close()
+	p := effect.Handle(context.Background(), c)
+	rss0 := rss()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type delivery struct {
+		seq uint64
+		at  time.Time
+	}
+	var (
+		mu        sync.Mutex
+		delivered []delivery
+		count     atomic.Int64
+		ready     sync.WaitGroup
+	)
+	ready.Add(followers)
+	// Each follower first sees a marker event, so all are live before
+	// the timing starts.
+	if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "marker"}}}); err != nil {
+		b.Fatal(err)
+	}
+	for range followers {
+		go func() {
+			_, _ = c.Follow(ctx, remote.FollowOptions{Stream: "s"}, func(ev ops.Event) error {
+				if ev.Seq == 1 {
+					ready.Done()
+					return nil
+				}
+				now := time.Now()
+				mu.Lock()
+				delivered = append(delivered, delivery{ev.Seq, now})
+				mu.Unlock()
+				count.Add(1)
+				return nil
+			})
+		}()
+	}
+	ready.Wait()
+	rss1 := rss()
+	acked := map[uint64]time.Time{}
+	n := int64(0)
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t", Data: body}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		acked[r.Head] = time.Now()
+		n++
+		// Every follower has it before the next append.
+		deadline := time.Now().Add(30 * time.Second)
+		for count.Load() < n*followers {
+			if time.Now().After(deadline) {
+				b.Fatalf("event %d reached %d of %d followers", r.Head, count.Load()-(n-1)*followers, followers)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	b.StopTimer()
+	mu.Lock()
+	lat := make([]time.Duration, 0, len(delivered))
+	for _, d := range delivered {
+		lat = append(lat, max(0, d.at.Sub(acked[d.seq])))
+	}
+	mu.Unlock()
+	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
+	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(rss1-rss0)/(1<<20), "follows-MiB")
+	b.ReportMetric(float64(rss1)/(1<<20), "rss-MiB")
+}
+
+// rss is the process's resident set size in bytes, from /proc.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func runtimeProcs() int { return max(1, runtime.GOMAXPROCS(0)) }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,7 +41,9 @@ func envInt(name string) int {
 }
 
 // childWriter runs PERSIST_CHILD_WRITERS goroutines, each appending
-// PERSIST_CHILD_APPENDS batches of 1 to 3 events to its own stream, and
+// PERSIST_CHILD_APPENDS batches of 1 to 3 events to its own stream (with
+// PERSIST_CHILD_SHARED=1, all to the stream PERSIST_CHILD_PREFIX, each
+// expecting the head it last saw and retrying on a conflict), and
 // prints one line per acknowledged append: "ack stream head firstpos
 // lastpos". With PERSIST_CHILD_NOGROUP=1 every commit is its own
 // transaction, so the process holds many transactions in flight at once.
@@ -61,17 +64,40 @@ func childWriter() error {
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	prefix := os.Getenv("PERSIST_CHILD_PREFIX")
+	shared := os.Getenv("PERSIST_CHILD_SHARED") == "1"
 	for w := range writers {
 		wg.Go(func() {
 			p := effect.Handle(ctx, s)
 			stream := fmt.Sprintf("%s-%d", prefix, w)
+			if shared {
+				stream = prefix
+			}
+			var head uint64
 			for i := range appends {
 				n := 1 + (i+w)%3
 				evs := make([]ops.EventData, n)
 				for j := range evs {
 					evs[j] = ops.EventData{Type: "t", Data: []byte(fmt.Sprintf("%s/%d/%d", stream, i, j))}
 				}
-				r, err := effect.Perform(p, ops.Append{Stream: stream, Events: evs})
+				var r ops.AppendResult
+				var err error
+				if shared {
+					// Optimistic concurrency against the other writers:
+					// expect the head last seen, and on a conflict learn
+					// the new head and try again.
+					for {
+						r, err = effect.Perform(p, ops.Append{Stream: stream, Expect: ops.Exact(head), Events: evs})
+						var c *ops.Conflict
+						if errors.As(err, &c) {
+							head = c.Actual
+							continue
+						}
+						break
+					}
+					head = r.Head
+				} else {
+					r, err = effect.Perform(p, ops.Append{Stream: stream, Events: evs})
+				}
 				if err != nil {
 					errs <- err
 					return

@@ -170,3 +170,48 @@ func TestFollowersNeverSkip(t *testing.T) {
 	}
 	t.Logf("%d writers in %d processes, %d appends, %d events; %d followers saw every position in order", procs*perProc, procs, len(acks), total, followers)
 }
+
+// TestExpectationsAcrossProcesses has 24 writers in three processes append
+// to one stream, each expecting the head it last saw and retrying on a
+// conflict: every acknowledged append must have its own seqs, and the
+// stream must hold exactly the acknowledged events, in one unbroken run.
+func TestExpectationsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	schema := freshSchema(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(schema))
+	require.NoError(t, err)
+	defer s.Close()
+	const procs, perProc, appends = 3, 8, 15
+	var children []*child
+	for i := range procs {
+		children = append(children, startChild(t, "writer", map[string]string{
+			"SCHEMA": schema, "WRITERS": fmt.Sprint(perProc), "APPENDS": fmt.Sprint(appends),
+			"PREFIX": "shared", "SHARED": "1", "NOGROUP": fmt.Sprint(i % 2),
+		}))
+	}
+	var acks []ack
+	for _, c := range children {
+		acks = append(acks, c.wait(t)...)
+	}
+	require.Len(t, acks, procs*perProc*appends)
+	owner := map[uint64]int{}
+	var events uint64
+	for i, a := range acks {
+		n := a.lastPos - a.firstPos + 1
+		events += n
+		for seq := a.head - n + 1; seq <= a.head; seq++ {
+			if j, ok := owner[seq]; ok {
+				t.Fatalf("seq %d acknowledged to two appends: %+v and %+v", seq, acks[j], a)
+			}
+			owner[seq] = i
+		}
+	}
+	p := effect.Handle(ctx, s)
+	head, err := effect.Perform(p, ops.Head{Stream: "shared"})
+	require.NoError(t, err)
+	assert.Equal(t, events, head, "the stream holds exactly the acknowledged events")
+	for seq := uint64(1); seq <= head; seq++ {
+		require.Contains(t, owner, seq, "seq %d belongs to no acknowledged append", seq)
+	}
+}

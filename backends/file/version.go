@@ -1,6 +1,10 @@
 package file
 
-// FormatVersion is the version of the on-disk format this package writes
-// and reads: the one in every segment header and checkpoint (see the
-// package doc).
-const FormatVersion = formatVersion
+// Format versions, as the package doc describes them: FormatVersion is
+// the version of the log's segments that this package writes (it reads
+// every earlier one too), and CheckpointFormatVersion that of its
+// checkpoint and snapshot files.
+const (
+	FormatVersion           = segVersion
+	CheckpointFormatVersion = formatVersion
+)

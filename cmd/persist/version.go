@@ -16,8 +16,8 @@ var versionCmd = &command{
 	detail: `
 Prints one record: the module and its version (as the build recorded it:
 a tagged version, a pseudo-version, or (devel) for a build from a work
-tree), the VCS revision when recorded, the version of the on-disk format
-the file backend reads and writes, and the Go version it was built with.
+tree), the VCS revision when recorded, the versions of the on-disk formats
+the file backend writes (log segments, and checkpoint and snapshot files), and the Go version it was built with.
 persist --version prints the same.`,
 	example: `  persist version -o json`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
@@ -50,6 +50,7 @@ func versionRecord() record {
 		{"module", module},
 		{"version", version},
 		{"format", file.FormatVersion},
+		{"checkpoint-format", file.CheckpointFormatVersion},
 		{"go", runtime.Version()},
 	}
 	if revision != "" {

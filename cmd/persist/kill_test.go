@@ -29,14 +29,24 @@ func killData(w int, seq uint64) []byte {
 	return fmt.Appendf(nil, "{:writer %d :seq %d :pad %q}", w, seq, strings.Repeat("p", int(seq%64)))
 }
 
-// writerMain is the child of the kill test: "persist-writer DIR WRITERS".
+// writerMain is the child of the kill test: "persist-writer DIR WRITERS
+// [PAUSE]".
 // Each writer appends batches of 1 to 3 events to its own stream "w<i>",
 // each batch expecting the head it last saw, and prints "ack <i> <first>
-// <last>" on stdout once the append is acknowledged. It runs until killed.
+// <last>" on stdout once the append is acknowledged, then pauses PAUSE
+// (default none). It runs until killed.
 func writerMain(args []string) int {
-	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: persist-writer DIR WRITERS")
+	if len(args) != 2 && len(args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: persist-writer DIR WRITERS [PAUSE]")
 		return 2
+	}
+	var pause time.Duration
+	if len(args) == 3 {
+		var err error
+		if pause, err = time.ParseDuration(args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
 	}
 	writers, err := strconv.Atoi(args[1])
 	if err != nil {
@@ -81,6 +91,7 @@ func writerMain(args []string) int {
 					return
 				}
 				head = res.Head
+				time.Sleep(pause)
 			}
 		}()
 	}

@@ -19,7 +19,8 @@ Checks every record of every segment (frames, checksums and their chain,
 LSNs, seqs, positions, revisions) and every snapshot file. Prints a summary
 and exits 0 when all is sound; on damage prints the file and byte offset and
 exits 1. A torn tail that the next open will cut is reported, not an error.
-Run it on a store no other process has open for an exact answer.`,
+It takes no lock: beside a writer in another process it checks the log up
+to the end the writer had made durable when verify began.`,
 	example: `  persist verify --dir /var/lib/feed`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {

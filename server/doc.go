@@ -249,7 +249,14 @@
 // persist_ops_total{op,outcome}, persist_op_seconds{op} (histogram),
 // persist_appended_events_total, persist_appended_bytes_total,
 // persist_followers (gauge), persist_auth_failures_total{reason},
-// persist_http_requests_total{endpoint,code}, persist_inflight_requests.
+// persist_http_requests_total{endpoint,code}, persist_inflight_requests,
+// and the Go and process collectors (process_resident_memory_bytes). A
+// store's own figures join through Options.Collectors: persist serve on a
+// file store adds persist_store_syncs_total (fdatasync, fsync and
+// directory syncs, counted by a handler in front of the operating system),
+// persist_store_commits, persist_store_events, persist_store_log_bytes,
+// persist_store_segments and persist_store_failed; the group-commit size is
+// rate(persist_store_commits) / rate(persist_store_syncs_total).
 //
 // # Shutting down
 //

@@ -90,6 +90,9 @@ type Options struct {
 	// Without tokens every request is allowed, and the server listens only
 	// on loopback.
 	Tokens []Token
+	// Collectors are more Prometheus collectors for the server's registry,
+	// such as the store's own figures (fsyncs, log size).
+	Collectors []prometheus.Collector
 	// Unavailable lists errors of the store that mean it cannot serve
 	// (such as file.ErrFailed): they are answered 503 unavailable.
 	Unavailable []error
@@ -132,6 +135,11 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	}
 	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
 		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}}
+	for _, c := range opts.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("server: metrics: %w", err)
+		}
+	}
 	for i := range opts.Tokens {
 		t := opts.Tokens[i]
 		t.SHA256 = strings.ToLower(t.SHA256)

@@ -7,9 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
 	"rose-ash.com/persist/server"
 	"rose-ash.com/persist/sx"
 )
@@ -84,6 +90,61 @@ type serveConfig struct {
 	tokens            []server.Token
 }
 
+// meteredFile is the file store with its syncs counted: a handler in
+// front of the operating system counts the fdatasync and fsync effects the
+// store performs, so that /metrics shows them beside the store's figures.
+type meteredFile struct {
+	*fileStore
+	syncs atomic.Uint64
+	count effect.Handler
+}
+
+func meter(f *fileStore) *meteredFile {
+	mf := &meteredFile{fileStore: f}
+	mf.count = effect.HandlerFunc(func(p *effect.P, e effect.Effect) (any, error) {
+		switch e.(type) {
+		case platform.Fdatasync, platform.Fsync, platform.SyncDir:
+			mf.syncs.Add(1)
+		}
+		return nil, effect.ErrUnhandled
+	})
+	return mf
+}
+
+// Handle answers as fileStore.Handle does, through the counter.
+func (mf *meteredFile) Handle(p *effect.P, e effect.Effect) (any, error) {
+	ctx := context.Background()
+	if _, ok := e.(ops.Wait); ok && p != nil {
+		ctx = p.Context()
+	}
+	return mf.store.Handle(effect.Handle(ctx, mf.count, mf.os), e)
+}
+
+// collectors are the store's figures for Prometheus. Commits per sync
+// (the group-commit size) is the rate of persist_store_commits over the
+// rate of persist_store_syncs_total.
+func (mf *meteredFile) collectors() []prometheus.Collector {
+	stat := func(name, help string, f func(st file.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return f(mf.store.Stats()) })
+	}
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "persist_store_syncs_total", Help: "fdatasync, fsync and directory syncs the file store performed.",
+		}, func() float64 { return float64(mf.syncs.Load()) }),
+		stat("persist_store_commits", "Commits in the store's log.", func(st file.Stats) float64 { return float64(st.Commits) }),
+		stat("persist_store_events", "Events in the store.", func(st file.Stats) float64 { return float64(st.Events) }),
+		stat("persist_store_log_bytes", "Bytes of records in all segments.", func(st file.Stats) float64 { return float64(st.LogBytes) }),
+		stat("persist_store_segments", "Log segments.", func(st file.Stats) float64 { return float64(st.Segments) }),
+		stat("persist_store_failed", "1 when the store refuses writes after an IO error.", func(st file.Stats) float64 {
+			if st.Failed {
+				return 1
+			}
+			return 0
+		}),
+	}
+}
+
 // grantList collects repeated --grant flags.
 type grantList []server.Grant
 
@@ -121,8 +182,14 @@ func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	var collectors []prometheus.Collector
+	if f, ok := b.(*fileStore); ok {
+		mf := meter(f)
+		b, collectors = mf, mf.collectors()
+	}
 	srv, err := server.New(b, server.Options{
 		Logger:      log,
+		Collectors:  collectors,
 		Tokens:      cfg.tokens,
 		Unavailable: []error{file.ErrFailed, file.ErrReadOnly},
 	})

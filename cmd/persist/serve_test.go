@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -238,6 +239,18 @@ func TestServeKillLoad(t *testing.T) {
 	for i, seq := range followed {
 		assert.Equal(t, uint64(i+1), seq, "follower: event %d", i)
 	}
+
+	// The restarted server's metrics count the store's syncs and the
+	// appends it acknowledged.
+	resp, err := http.Get(url + "/metrics")
+	require.NoError(t, err)
+	mb, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	metrics := string(mb)
+	assert.Contains(t, metrics, `persist_ops_total{op="persist/append",outcome="ok"}`)
+	assert.Contains(t, metrics, "persist_store_commits ")
+	assert.Regexp(t, `(?m)^persist_store_syncs_total [1-9]`, metrics, "syncs counted")
 
 	// SIGTERM drains and closes the store: exit status 0.
 	require.NoError(t, srv2.Process.Signal(syscall.SIGTERM))

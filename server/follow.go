@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,16 +83,38 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	next := from
 	var buf []byte
+	write := func(deadline time.Duration) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(deadline))
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
 	end := func(reason string) {
 		d := sx.NewDict(sx.Keyword("next"), int64(next), sx.Keyword("reason"), reason)
 		b, _ := EncodeValue(d, n)
 		buf = append(buf[:0], "event: end\ndata: "...)
 		buf = append(buf, b...)
 		buf = append(buf, "\n\n"...)
-		_ = rc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		_, _ = w.Write(buf)
-		_ = rc.Flush()
+		write(5 * time.Second)
 	}
+	// frame appends one event to buf.
+	frame := func(id uint64, enc []byte) {
+		buf = append(buf, "id: "...)
+		buf = strconv.AppendUint(buf, id, 10)
+		buf = append(buf, "\nevent: event\ndata: "...)
+		buf = append(buf, enc...)
+		buf = append(buf, "\n\n"...)
+		next = id + 1
+	}
+	f, err := s.acquireFeed(stream)
+	if err != nil {
+		end(errorKind(s.classify(err)))
+		return
+	}
+	defer s.releaseFeed(f)
+	ping := time.NewTimer(s.limits.Ping)
+	defer ping.Stop()
 	for {
 		select {
 		case <-s.drain:
@@ -99,63 +122,78 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 			return
 		default:
 		}
-		events, err := s.readFrom(ctx, stream, next)
-		if err != nil {
-			if ctx.Err() == nil {
-				end(errorKind(s.classify(err)))
+		entries, changed, caughtUp, ferr := f.since(next)
+		buf = buf[:0]
+		switch {
+		case !caughtUp:
+			// Behind the feed's ring: read the store.
+			events, err := s.readFrom(ctx, stream, next)
+			if err != nil {
+				if ctx.Err() == nil {
+					end(errorKind(s.classify(err)))
+				}
+				return
 			}
-			return
-		}
-		if len(events) > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(s.limits.Request))
-			buf = buf[:0]
 			for _, ev := range events {
-				at := ev.Seq
+				id := ev.Seq
 				if stream == "" {
-					at = ev.Pos
+					id = ev.Pos
 				}
 				val, err := sx.FromGo(ev)
+				var enc []byte
+				if err == nil {
+					enc, err = EncodeValue(val, n)
+				}
 				if err != nil {
 					end("error")
 					return
 				}
-				b, err := EncodeValue(val, n)
+				frame(id, enc)
+			}
+		case len(entries) > 0:
+			for _, e := range entries {
+				enc, err := e.encoded(n)
 				if err != nil {
 					end("error")
 					return
 				}
-				buf = append(buf, "id: "...)
-				buf = strconv.AppendUint(buf, at, 10)
-				buf = append(buf, "\nevent: event\ndata: "...)
-				buf = append(buf, b...)
-				buf = append(buf, "\n\n"...)
-				next = at + 1
+				frame(e.id, enc)
 			}
-			if _, err := w.Write(buf); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-			if len(events) == followPage {
-				continue
-			}
-		}
-		passed, err := s.waitPast(ctx, stream, next-1)
-		if err != nil {
-			if ctx.Err() == nil {
-				end(errorKind(s.classify(err)))
+		case ferr != nil:
+			if errors.Is(ferr, ErrShuttingDown) {
+				end("shutdown")
+			} else {
+				end(errorKind(s.classify(ferr)))
 			}
 			return
+		default:
+			select {
+			case <-changed:
+				continue
+			case <-ping.C:
+				ping.Reset(s.limits.Ping)
+				buf = append(buf, ": ping\n\n"...)
+				if !write(s.limits.Request) {
+					return
+				}
+				continue
+			case <-s.drain:
+				continue
+			case <-ctx.Done():
+				return
+			}
 		}
-		if !passed {
-			_ = rc.SetWriteDeadline(time.Now().Add(s.limits.Request))
-			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
+		if len(buf) > 0 {
+			if !write(s.limits.Request) {
 				return
 			}
-			if err := rc.Flush(); err != nil {
-				return
+			if !ping.Stop() {
+				select {
+				case <-ping.C:
+				default:
+				}
 			}
+			ping.Reset(s.limits.Ping)
 		}
 	}
 }
@@ -182,23 +220,6 @@ func (s *Server) readFrom(ctx context.Context, stream string, from uint64) ([]op
 		return nil, err
 	}
 	return v.(ops.ReadResult).Events, nil
-}
-
-// waitPast waits, at most a ping interval, for the source to pass after;
-// it ends early, with false, when the server shuts down.
-func (s *Server) waitPast(ctx context.Context, stream string, after uint64) (bool, error) {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(drainContext{s.drain}, cancel)
-	defer stop()
-	v, err := s.store.Handle(effect.Handle(wctx), ops.Wait{Stream: stream, After: after, Timeout: s.limits.Ping})
-	if err != nil {
-		if wctx.Err() != nil && ctx.Err() == nil {
-			return false, nil
-		}
-		return false, err
-	}
-	return v.(ops.WaitResult).Passed, nil
 }
 
 func (s *Server) openFollow(token string) error {

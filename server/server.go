@@ -117,6 +117,9 @@ type Server struct {
 	mu       sync.Mutex
 	servers  []*http.Server
 	follows  map[string]int // open follows by token name ("" without tokens)
+
+	feedMu   sync.Mutex
+	feeds    map[string]*feed // running feeds by source
 	closed   bool
 	closeErr error
 }
@@ -134,7 +137,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
-		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}}
+		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}, feeds: map[string]*feed{}}
 	for _, c := range opts.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("server: metrics: %w", err)

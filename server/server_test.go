@@ -3,10 +3,13 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,4 +330,71 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	}
 	_, err = effect.Perform(effect.Handle(context.Background(), store), ops.Head{Stream: "s"})
 	assert.ErrorIs(t, err, ops.ErrClosed, "the store is closed after the drain")
+}
+
+// TestFollowsShareAFeed follows one stream from several places at once,
+// one of them from before the feed's ring (more than 4,096 events back),
+// while events keep coming: each follow gets every event from its start,
+// in order, once per connection.
+func TestFollowsShareAFeed(t *testing.T) {
+	_, hs, store := newServer(t, server.Options{})
+	p := effect.Handle(context.Background(), store)
+	batch := make([]ops.EventData, 1000)
+	for i := range batch {
+		batch[i] = ops.EventData{Type: "t"}
+	}
+	for range 5 {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch})
+		require.NoError(t, err)
+	}
+	const total = 5000 + 200
+	froms := []uint64{1, 900, 4990, 5001, 5100}
+	results := make([][]string, len(froms))
+	var wg sync.WaitGroup
+	for i, from := range froms {
+		resp, err := http.Get(fmt.Sprintf("%s/v1/follow?stream=s&from=%d", hs.URL, from))
+		require.NoError(t, err)
+		wg.Go(func() {
+			defer resp.Body.Close()
+			results[i] = nil
+			for _, e := range readEvents(t, bufio.NewReader(resp.Body), int(total-from+1)) {
+				results[i] = append(results[i], e.id)
+			}
+		})
+	}
+	for range 200 {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch[:1]})
+		require.NoError(t, err)
+	}
+	wg.Wait()
+	for i, from := range froms {
+		require.Len(t, results[i], int(total-from+1), "from %d", from)
+		for j, id := range results[i] {
+			if id != strconv.FormatUint(from+uint64(j), 10) {
+				t.Fatalf("follow from %d: event %d has id %s", from, j, id)
+			}
+		}
+	}
+}
+
+func TestFollowGlobalLog(t *testing.T) {
+	_, hs, store := newServer(t, server.Options{})
+	p := effect.Handle(context.Background(), store)
+	for _, s := range []string{"a", "b", "a"} {
+		_, err := effect.Perform(p, ops.Append{Stream: s, Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	resp, err := http.Get(hs.URL + "/v1/follow?from=2&as=json")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	evs := readEvents(t, r, 2)
+	assert.Equal(t, "2", evs[0].id, "ids are positions")
+	assert.Contains(t, evs[0].data, `"stream":"b"`)
+	assert.Contains(t, evs[1].data, `"pos":3`)
+	_, err = effect.Perform(p, ops.Append{Stream: "c", Events: []ops.EventData{{Type: "t"}}})
+	require.NoError(t, err)
+	evs = readEvents(t, r, 1)
+	assert.Equal(t, "4", evs[0].id)
+	assert.Contains(t, evs[0].data, `"stream":"c"`)
 }

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/sx"
+)
+
+// feedRing is how many of the latest events a feed keeps for its follows.
+const feedRing = 4096
+
+// A feed tails one source (a stream, or "" for the global log) once for
+// all the follows of it: it reads each new event from the store once and
+// encodes it once per notation, and the follows that are caught up take
+// the bytes from its ring. A follow behind the ring reads the store itself
+// until it reaches the ring. The feed runs while it has follows.
+type feed struct {
+	s      *Server
+	stream string
+	refs   int // guarded by the server's feeds lock
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	ring    []*feedEntry  // ids contiguous, oldest first
+	next    uint64        // the id after the newest event seen
+	changed chan struct{} // closed when the ring grows or the feed ends
+	err     error         // why the feed ended, if it did
+}
+
+type feedEntry struct {
+	id   uint64
+	ev   ops.Event
+	once [2]sync.Once
+	enc  [2][]byte
+	err  [2]error
+}
+
+// encoded is the event in notation n, encoded once.
+func (e *feedEntry) encoded(n Notation) ([]byte, error) {
+	e.once[n].Do(func() {
+		val, err := sx.FromGo(e.ev)
+		if err == nil {
+			e.enc[n], err = EncodeValue(val, n)
+		}
+		e.err[n] = err
+	})
+	return e.enc[n], e.err[n]
+}
+
+// acquireFeed gives the running feed of stream, starting one if there is
+// none; releaseFeed gives it back.
+func (s *Server) acquireFeed(stream string) (*feed, error) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	if f := s.feeds[stream]; f != nil {
+		f.refs++
+		return f, nil
+	}
+	head, err := s.sourceHead(stream)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(drainContext{s.drain}, cancel)
+	f := &feed{s: s, stream: stream, refs: 1, next: head + 1, changed: make(chan struct{}),
+		cancel: func() { stop(); cancel() }}
+	s.feeds[stream] = f
+	go f.run(ctx)
+	return f, nil
+}
+
+func (s *Server) releaseFeed(f *feed) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	f.refs--
+	if f.refs == 0 {
+		delete(s.feeds, f.stream)
+		f.cancel()
+	}
+}
+
+// sourceHead is the last seq of the stream, or the last position of the
+// global log.
+func (s *Server) sourceHead(stream string) (uint64, error) {
+	p := effect.Handle(context.Background())
+	if stream != "" {
+		v, err := s.store.Handle(p, ops.Head{Stream: stream})
+		if err != nil {
+			return 0, err
+		}
+		return v.(uint64), nil
+	}
+	v, err := s.store.Handle(p, ops.ReadAll{Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	return v.(ops.ReadAllResult).Head, nil
+}
+
+// run tails the source until ctx ends or the store fails.
+func (f *feed) run(ctx context.Context) {
+	for {
+		f.mu.Lock()
+		next := f.next
+		f.mu.Unlock()
+		events, err := f.s.readFrom(ctx, f.stream, next)
+		if err == nil && len(events) == 0 {
+			_, err = f.s.store.Handle(effect.Handle(ctx), ops.Wait{Stream: f.stream, After: next - 1, Timeout: f.s.limits.Ping})
+		}
+		if err != nil {
+			f.mu.Lock()
+			if ctx.Err() != nil {
+				err = ErrShuttingDown
+			}
+			f.err = err
+			close(f.changed)
+			f.mu.Unlock()
+			return
+		}
+		if len(events) == 0 {
+			continue
+		}
+		f.mu.Lock()
+		for _, ev := range events {
+			id := ev.Seq
+			if f.stream == "" {
+				id = ev.Pos
+			}
+			f.ring = append(f.ring, &feedEntry{id: id, ev: ev})
+			f.next = id + 1
+		}
+		if len(f.ring) > feedRing {
+			f.ring = append(f.ring[:0:0], f.ring[len(f.ring)-feedRing:]...)
+		}
+		close(f.changed)
+		f.changed = make(chan struct{})
+		f.mu.Unlock()
+	}
+}
+
+// since gives the ring's events from id next on and the channel that
+// closes when there are more. ok is false when next is older than the
+// ring: the follow reads the store itself up to the ring.
+func (f *feed) since(next uint64) (entries []*feedEntry, changed <-chan struct{}, ok bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	start := f.next
+	if len(f.ring) > 0 {
+		start = f.ring[0].id
+	}
+	if next < start {
+		return nil, nil, false, nil
+	}
+	if next < f.next {
+		entries = f.ring[len(f.ring)-int(f.next-next):]
+	}
+	return entries, f.changed, true, f.err
+}

@@ -18,7 +18,7 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
-// request is one commit-shaped operation waiting for the committer.
+// request is one commit-shaped operation waiting for a leader to store it.
 type request struct {
 	op    effect.Effect // Append, KvPut, KvDelete or Commit
 	state atomic.Int32  // reqQueued, reqTaken or reqAbandoned
@@ -39,10 +39,15 @@ type reply struct {
 	err error
 }
 
-// commit hands a commit-shaped operation to the committer and waits for
-// its answer. A caller whose context ends while its commit is still queued
-// gets the context's error and the commit is never tried; once the
-// committer has taken it, the caller waits for the outcome.
+// commit queues a commit-shaped operation and waits for its answer. There
+// is no committer goroutine: the caller that holds the store's commit
+// token is the leader, and stores every queued commit (its own and its
+// neighbours') as one group; the others wait for their answers or for the
+// token. So a lone caller commits on its own goroutine, with no hand-over
+// to another, and concurrent callers share transactions. A caller whose
+// context ends while its commit is still queued gets the context's error
+// and the commit is never tried; once a leader has taken it, the caller
+// waits for the outcome.
 func (s *Store) commit(ctx context.Context, e effect.Effect) (ops.CommitResult, error) {
 	if err := ops.Validate(e); err != nil {
 		return ops.CommitResult{}, err
@@ -58,53 +63,57 @@ func (s *Store) commit(ctx context.Context, e effect.Effect) (ops.CommitResult, 
 	case <-ctx.Done():
 		return ops.CommitResult{}, ctx.Err()
 	}
-	select {
-	case rep := <-r.reply:
-		return rep.res, rep.err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return ops.CommitResult{}, ctx.Err()
-		}
-	case <-s.done:
-		// The committer may have stopped before it saw this request; if it
-		// did take it, it answers before it stops.
-		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return ops.CommitResult{}, ops.ErrClosed
+	for {
+		select {
+		case rep := <-r.reply:
+			return rep.res, rep.err
+		case s.token <- struct{}{}:
+			s.lead()
+			<-s.token
+		case <-ctx.Done():
+			if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+				return ops.CommitResult{}, ctx.Err()
+			}
+			rep := <-r.reply
+			return rep.res, rep.err
+		case <-s.done:
+			// Close answers what is queued once the leader is done; a
+			// request a leader took is answered by it.
+			if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+				return ops.CommitResult{}, ops.ErrClosed
+			}
+			rep := <-r.reply
+			return rep.res, rep.err
 		}
 	}
-	rep := <-r.reply
-	return rep.res, rep.err
 }
 
-// committer takes queued commits, as many as are waiting (up to maxGroup),
-// and stores them in one transaction: group commit. It runs until Close,
-// then answers what is still queued with ops.ErrClosed.
-func (s *Store) committer() {
-	defer s.wg.Done()
-	group := make([]*request, 0, s.opts.maxGroup)
-	last := 0 // the size of the last group
-	for {
-		group = group[:0]
-		select {
-		case r := <-s.reqs:
-			group = append(group, r)
-		case <-s.done:
-			s.drain()
-			return
+// lead runs one group of the commits queued (up to maxGroup); the caller
+// holds the commit token.
+func (s *Store) lead() {
+	if s.closed.Load() {
+		s.drain()
+		return
+	}
+	group := make([]*request, 0, 8)
+	select {
+	case r := <-s.reqs:
+		group = append(group, r)
+	default:
+		return
+	}
+	if !s.opts.noGroup {
+		group = s.gather(group, s.lastGroup)
+	}
+	s.lastGroup = len(group)
+	live := group[:0]
+	for _, r := range group {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			live = append(live, r)
 		}
-		if !s.opts.noGroup {
-			group = s.gather(group, last)
-		}
-		last = len(group)
-		live := group[:0]
-		for _, r := range group {
-			if r.state.CompareAndSwap(reqQueued, reqTaken) {
-				live = append(live, r)
-			}
-		}
-		if len(live) > 0 {
-			s.runGroup(live)
-		}
+	}
+	if len(live) > 0 {
+		s.runGroup(live)
 	}
 }
 
@@ -145,7 +154,9 @@ func (s *Store) drain() {
 	for {
 		select {
 		case r := <-s.reqs:
-			r.reply <- reply{err: ops.ErrClosed}
+			if r.state.CompareAndSwap(reqQueued, reqTaken) {
+				r.reply <- reply{err: ops.ErrClosed}
+			}
 		default:
 			return
 		}

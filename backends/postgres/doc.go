@@ -31,19 +31,25 @@
 // commit. A commit is acknowledged only after COMMIT returned. A failed
 // expectation is a *ops.Conflict and writes nothing. Kv revisions are
 // store-wide, one per commit that touches kv, as in the other backends.
-// An append whose events carry IDs already stored at its place answers the
-// original result, decided from the stored events.
+// An append whose events carry IDs already stored answers as ops says
+// (the original result for a retry), decided from the stored events: the
+// IDs the group's events carry are looked up in the (stream, id) index in
+// one statement.
 //
-// Group commit: the commits of one Store's callers go through one
-// committer, which takes every commit waiting (up to 512) and stores them in
-// one transaction, each decided against the state the earlier ones leave
-// (while a group is smaller than the last one, the committer lingers
-// 300µs for the callers the last group answered, who come back a moment
-// later: without that, groups alternate between nearly all callers and
-// one);
-// a commit whose expectation fails is answered with its conflict and the
-// others go on. If the server refuses the group's transaction, each commit
-// is tried alone, so one commit's fault is never its neighbours'.
+// Group commit: the callers of one Store queue their commits, and the
+// caller that holds the store's commit token leads: it takes every commit
+// waiting (up to 512) and stores them in one transaction, each decided
+// against the state the earlier ones leave, while the others wait for
+// their answers (or for the token, if theirs is still queued when it is
+// released). A lone caller so commits on its own goroutine, with no
+// hand-over. While a group is smaller than the last one, the leader
+// lingers 300µs for the callers the last group answered, who come back a
+// moment later: without that, groups alternate between nearly all callers
+// and one. A commit whose expectation fails is answered with its conflict
+// and the others go on. If the server refuses the group's transaction,
+// each commit is tried alone, so one commit's fault is never its
+// neighbours'. A commit is two round trips: BEGIN with the lock and the
+// reads, then the writes with COMMIT.
 //
 // Event times come from the Store's clock (WithClock, default the local
 // clock), not the server's, so every backend stamps events the same way;

@@ -31,10 +31,12 @@ type Store struct {
 	q       queries
 	opts    options
 
-	reqs   chan *request
-	done   chan struct{} // closed by Close
-	closed atomic.Bool
-	wg     sync.WaitGroup
+	reqs      chan *request
+	token     chan struct{} // held (a value in it) by the caller leading a group
+	lastGroup int           // the size of the last group; the token's holder's
+	done      chan struct{} // closed by Close
+	closed    atomic.Bool
+	wg        sync.WaitGroup
 
 	mu       sync.Mutex
 	changed  chan struct{} // made by a waiter, closed by the next change seen
@@ -88,7 +90,7 @@ func WithCommitTimeout(d time.Duration) Option { return func(o *options) { o.txT
 
 // randomIDs gives version 4 UUIDs from a ChaCha8 stream seeded once from
 // the operating system's random source. It is called by one goroutine at
-// a time (the committer).
+// a time (the holder of the commit token).
 func randomIDs() func() uuid.UUID {
 	var seed [32]byte
 	if _, err := crand.Read(seed[:]); err != nil {
@@ -160,10 +162,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		q:       newQueries(quote(o.schema)),
 		opts:    o,
 		reqs:    make(chan *request, 4096),
+		token:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
-	s.wg.Add(1)
-	go s.committer()
 	return s, nil
 }
 
@@ -183,6 +184,9 @@ func (s *Store) Close() error {
 	}
 	close(s.done)
 	s.wake()
+	s.token <- struct{}{} // the group in flight ends
+	s.drain()
+	<-s.token
 	s.wg.Wait()
 	s.pool.Close()
 	return nil

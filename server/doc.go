@@ -266,4 +266,30 @@
 // their timeout answer), ends every follow with its end event, and only
 // then closes the store. Nothing is acknowledged that the store did not
 // acknowledge.
+//
+// # Decisions where the design was silent
+//
+//   - Operations travel by their SX name and fields, converted by sx.FromGo
+//     and sx.ToGo alone; JSON is the same value through sx.ToJSON and
+//     sx.FromJSONGo. Event data stays bytes on the wire (a string, or
+//     (bytes ...) when not UTF-8), never reinterpreted, so what a client
+//     appends is what every reader gets back, byte for byte.
+//   - A batch runs its operations one after another, in order; it is
+//     refused whole when any operation lacks a grant, and otherwise each
+//     operation succeeds or fails on its own.
+//   - Snapshots are guarded by the stream grants of their name (a
+//     projection's snapshot is usually named after what it folds).
+//   - Listing streams or keys needs a grant covering the listed prefix;
+//     the global log needs read on the empty prefix, since it shows every
+//     stream.
+//   - The data limit is the server's own, at most ops.MaxDataBytes; a
+//     value over it is 413 too-large with :limit "data" (over
+//     ops.MaxDataBytes it is the store's 400 invalid).
+//   - Follows of one source share one tail of the store: the newest 4,096
+//     events are read once and encoded once per notation for all of them;
+//     a follow further behind reads the store itself until it catches up.
+//     No follower state outlives its connection.
+//   - Tokens are compared by the SHA-256 of the presented secret, so the
+//     server never holds a secret, and a lookup's timing depends only on a
+//     hash.
 package server

@@ -43,8 +43,8 @@ type writer struct {
 	w      *bufio.Writer
 	format string
 
-	tw     *tabwriter.Writer // the table, for -o table
-	header bool              // the table's header has been written
+	tw      *tabwriter.Writer // the table, for -o table
+	columns []string          // the table's columns, once its header is written
 }
 
 func newWriter(w io.Writer, g *globals) *writer {
@@ -181,38 +181,60 @@ func jsonValue(v any) any {
 }
 
 // row writes r as a row of the table, after the header when it is the
-// first. Nested values and data are shown in SX notation.
+// first. The header names the first record's fields; a later record shows
+// its values under those names ("-" for one it lacks) and any other field
+// after them as name=value. Nested values and data are shown in SX
+// notation, text without quotes.
 func (o *writer) row(r record) error {
 	var line strings.Builder
-	if !o.header {
-		o.header = true
+	if o.columns == nil {
 		for i, f := range r {
 			if i > 0 {
 				line.WriteByte('\t')
 			}
 			line.WriteString(strings.ToUpper(f.key))
+			o.columns = append(o.columns, f.key)
 		}
 		line.WriteByte('\n')
 	}
-	for i, f := range r {
+	byKey := make(map[string]any, len(r))
+	for _, f := range r {
+		byKey[f.key] = f.val
+	}
+	for i, k := range o.columns {
 		if i > 0 {
 			line.WriteByte('\t')
 		}
-		var v sx.Value
-		if b, ok := f.val.(blob); ok {
-			_, v = classify(b)
-		} else {
-			v = sxValue(f.val)
+		v, ok := byKey[k]
+		if !ok {
+			line.WriteByte('-')
+			continue
 		}
-		if s, ok := v.(string); ok && s != "" && !strings.ContainsAny(s, "\t\n\r\"") {
-			line.WriteString(s) // plain text needs no quotes in a table
-		} else {
-			line.WriteString(sx.Print(v)) // escapes tabs and new lines
+		line.WriteString(cell(v))
+		delete(byKey, k)
+	}
+	for _, f := range r {
+		if _, extra := byKey[f.key]; extra {
+			line.WriteString("\t" + f.key + "=" + cell(f.val))
 		}
 	}
 	line.WriteByte('\n')
 	_, err := io.WriteString(o.tw, line.String())
 	return err
+}
+
+// cell is a field's value as a table shows it.
+func cell(val any) string {
+	var v sx.Value
+	if b, ok := val.(blob); ok {
+		_, v = classify(b)
+	} else {
+		v = sxValue(val)
+	}
+	if s, ok := v.(string); ok && s != "" && !strings.ContainsAny(s, "\t\n\r\" ") {
+		return s // plain text needs no quotes in a table
+	}
+	return sx.Print(v) // escapes tabs and new lines
 }
 
 func eventRecord(ev ops.Event) record {

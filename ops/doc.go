@@ -76,4 +76,34 @@
 // operation against them, and every backend calls it before writing
 // anything: an invalid operation is an [*InvalidError] naming the field and
 // the limit.
+//
+// # Blobs
+//
+// Bytes too large for an event (images, media) go to a blob store, and an
+// event or kv value holds only their [BlobRef]: CID, size and media type.
+// The blob operations [BlobPut], [BlobGet], [BlobHas] and [BlobStat] are
+// effects of their own, answered by a separately injected handler (a
+// [BlobStore]: package blobdir, a local directory, or package ipfs, an IPFS
+// node), which stacks beside the storage backend; no storage backend sees
+// blob bytes. A put reads its body in pieces and a get writes in pieces:
+// neither holds a whole blob in memory.
+//
+// The CID of a blob is the one Kubo's `ipfs add --cid-version=1
+// --raw-leaves --chunker=size-262144` gives (with Kubo's default of 174
+// links per node, the balanced layout and sha2-256), so both stores agree
+// for any size: the bytes are cut into chunks of 256 KiB ([BlobChunkBytes]);
+// each chunk is a raw block (codec raw, 0x55); a blob of one chunk (or none:
+// the empty blob is the empty raw block) is named by that block, "bafk…".
+// Otherwise the chunks are the leaves of a UnixFS File DAG, every leaf at
+// the same depth, each dag-pb node (0x70) holding up to 174 children,
+// filled left to right, named by its root, "bafy…". [BlobDAG] computes it
+// while the bytes stream past; [ReadBlobDAG] reads a DAG back block by
+// block, checking each against its CID before a byte of it is written.
+// [ParseCID] accepts only CIDs of this shape (version 1, raw or dag-pb,
+// sha2-256) and anything else is an error matching [ErrBadCID].
+//
+// The media type is the caller's: stores keep bytes, not metadata, so
+// BlobGet and BlobStat answer a reference without one. A store's size limit
+// ([DefaultMaxBlobBytes] unless its options set another) refuses a bigger
+// put with [ErrBlobTooLarge], having stored nothing.
 package ops

@@ -143,10 +143,10 @@ func TestBlobRefForms(t *testing.T) {
 
 func TestParseCIDErrors(t *testing.T) {
 	for s, want := range map[string]string{
-		"":           "empty",
-		"nonsense":   "malformed CID",
-		"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n": "version 0",
-		"bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua": "codec 0x71",
+		"":         "empty",
+		"nonsense": "malformed CID",
+		"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n":                                                                 "version 0",
+		"bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua":                                                    "codec 0x71",
 		"bafkr2qffyprvhimferhyfkg6af63marfiplxn6euhncxwy3izaefj3g73ilqlzo5kdgvcbm4aknifudqfwb2gnyxwuv5r5ltgtdyyd4xzmxg4": "want sha2-256",
 	} {
 		_, err := ParseCID(s)

@@ -310,9 +310,10 @@ writing longer than --lock-wait.
 
 Global flags (before or after the subcommand):
   --dir DIR   data directory (env PERSIST_DIR, default ./persist-data)
-  --version   print the version (as persist version does)
   -o FORMAT   output: sx (SX notation, the default), json (JSON lines) or
               table (columns under a header)
+
+  persist --version prints the version, as persist version does.
 
 Run 'persist SUBCOMMAND --help' for the arguments and an example.
 `)

@@ -14,8 +14,10 @@ var readCmd = &command{
 	summary: "print a stream's events in order",
 	detail: `
 Prints one event per line: {:at :data :id :pos :seq :stream :type}. The data
-is shown as its SX value (a JSON literal is shown as the equal SX value; with
--o json it is shown as JSON, and SX-only data as a string under data_sx).`,
+is shown as its SX value (a JSON literal as the equal SX value). With -o json
+it is shown as JSON whether it was appended as JSON or as SX ({:order 17} as
+{"order":17}); SX with no JSON form (NaN, a dict with number keys) as its
+text under data_sx. With -o table, one row per event under a header.`,
 	example: `  persist read orders --from 2 --limit 10`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		from := fs.Uint64("from", 1, "first `seq` to print")

@@ -21,6 +21,7 @@ import (
 )
 
 var serveCmd = &command{
+	writes:  true,
 	name:    "serve",
 	args:    "[--listen ADDR] [--tokens FILE] [--cert FILE --key FILE] | --mint NAME --grant G...",
 	summary: "serve the store over HTTP to many processes (the wire protocol)",

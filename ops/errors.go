@@ -3,6 +3,8 @@ package ops
 import (
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 var (
@@ -10,6 +12,8 @@ var (
 	ErrConflict = errors.New("persist: conflict")
 	// ErrInvalid matches every *InvalidError.
 	ErrInvalid = errors.New("persist: invalid operation")
+	// ErrDuplicateID matches every *DuplicateIDError.
+	ErrDuplicateID = errors.New("persist: duplicate event id")
 	// ErrClosed is returned by a backend after Close.
 	ErrClosed = errors.New("persist: store closed")
 )
@@ -73,3 +77,21 @@ func (e *InvalidError) Error() string {
 
 // Is makes errors.Is(err, ErrInvalid) match.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// DuplicateIDError is an append that reuses the ID of an event stored in
+// its stream other than as a retry of a whole stored batch (see the package
+// doc): nothing was written. Seq is where the stored event with that ID is;
+// Index is the event of the append that carries it.
+type DuplicateIDError struct {
+	Stream string
+	ID     uuid.UUID
+	Seq    uint64
+	Index  int
+}
+
+func (e *DuplicateIDError) Error() string {
+	return fmt.Sprintf("persist: event id %s (events[%d]) is already stored in stream %q at seq %d", e.ID, e.Index, e.Stream, e.Seq)
+}
+
+// Is makes errors.Is(err, ErrDuplicateID) match.
+func (e *DuplicateIDError) Is(target error) bool { return target == ErrDuplicateID }

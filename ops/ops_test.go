@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,7 +94,7 @@ func TestValidateNamesField(t *testing.T) {
 	assert.NoError(t, ops.KvGet{Key: "k"}.Validate())
 }
 
-// state is a tiny View for Check.
+// state is a tiny View for Check; FindID scans, which a backend must not.
 type state struct {
 	ids map[string][]uuid.UUID
 	kv  map[string]uint64
@@ -103,18 +104,29 @@ func (s state) Head(stream string) uint64 { return uint64(len(s.ids[stream])) }
 func (s state) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) {
 	return s.ids[stream][seq-1], seq * 10, nil
 }
+func (s state) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
+	for i, x := range s.ids[stream] {
+		if x == id {
+			return uint64(i + 1), uint64(i+1) * 10, nil
+		}
+	}
+	return 0, 0, nil
+}
 func (s state) KvRevision(key string) uint64 { return s.kv[key] }
+
+var _ ops.View = state{}
+
+func evs(ids ...uuid.UUID) []ops.EventData {
+	var out []ops.EventData
+	for _, id := range ids {
+		out = append(out, ops.EventData{ID: id, Type: "t"})
+	}
+	return out
+}
 
 func TestCheck(t *testing.T) {
 	a, b, c := uuid.New(), uuid.New(), uuid.New()
 	st := state{ids: map[string][]uuid.UUID{"s": {a, b}}, kv: map[string]uint64{"k": 5}}
-	evs := func(ids ...uuid.UUID) []ops.EventData {
-		var out []ops.EventData
-		for _, id := range ids {
-			out = append(out, ops.EventData{ID: id, Type: "t"})
-		}
-		return out
-	}
 
 	plan, err := ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Expect: ops.Exact(2), Events: evs(c)}}}, st)
 	require.NoError(t, err)
@@ -127,19 +139,46 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, ops.AppendPlan{Retry: true, Result: ops.AppendResult{Stream: "s", FirstSeq: 2, Head: 2, FirstPos: 20, LastPos: 20}}, plan.Appends[0])
 	assert.False(t, plan.Writes)
 
-	// The same IDs elsewhere are not a retry: with Exact(0) it is a conflict.
-	_, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Expect: ops.NoStream(), Events: evs(b)}}}, st)
+	// Any and Exists retry wherever the batch is stored whole.
+	for _, ex := range []ops.Expect{ops.Any(), ops.Exists()} {
+		plan, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Expect: ex, Events: evs(a, b)}}}, st)
+		require.NoError(t, err)
+		assert.Equal(t, ops.AppendPlan{Retry: true, Result: ops.AppendResult{Stream: "s", FirstSeq: 1, Head: 2, FirstPos: 10, LastPos: 20}}, plan.Appends[0], "%s", ex)
+		plan, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Expect: ex, Events: evs(a)}}}, st)
+		require.NoError(t, err)
+		assert.Equal(t, ops.AppendPlan{Retry: true, Result: ops.AppendResult{Stream: "s", FirstSeq: 1, Head: 1, FirstPos: 10, LastPos: 10}}, plan.Appends[0], "%s", ex)
+	}
+
+	// Any other reuse of a stored ID names the ID and its seq.
+	for _, bad := range []struct {
+		ex     ops.Expect
+		events []ops.EventData
+		dup    ops.DuplicateIDError
+	}{
+		{ops.NoStream(), evs(b), ops.DuplicateIDError{Stream: "s", ID: b, Seq: 2}},         // at another place
+		{ops.Exact(2), evs(a), ops.DuplicateIDError{Stream: "s", ID: a, Seq: 1}},           // after the stream moved on
+		{ops.Any(), evs(c, b), ops.DuplicateIDError{Stream: "s", ID: b, Seq: 2, Index: 1}}, // a new ID, then a stored one
+		{ops.Any(), evs(b, c), ops.DuplicateIDError{Stream: "s", ID: b, Seq: 2}},           // past the head
+		{ops.Any(), evs(b, a), ops.DuplicateIDError{Stream: "s", ID: b, Seq: 2}},           // out of order
+		{ops.Any(), append(evs(a), ops.EventData{Type: "t"}), ops.DuplicateIDError{Stream: "s", ID: a, Seq: 1}},
+	} {
+		_, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Expect: bad.ex, Events: bad.events}}}, st)
+		var dup *ops.DuplicateIDError
+		if assert.True(t, errors.As(err, &dup), "%v", err) {
+			assert.Equal(t, bad.dup, *dup)
+			assert.ErrorIs(t, err, ops.ErrDuplicateID)
+		}
+	}
+	// The same IDs in another stream are no reuse.
+	plan, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "other", Expect: ops.NoStream(), Events: evs(a, b)}}}, st)
+	require.NoError(t, err)
+	assert.False(t, plan.Appends[0].Retry)
+
+	// A new ID under a failed expectation is a conflict.
+	_, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Expect: ops.NoStream(), Events: evs(c)}}}, st)
 	var conflict *ops.Conflict
 	require.True(t, errors.As(err, &conflict))
 	assert.Equal(t, ops.Conflict{Stream: "s", Expected: ops.NoStream(), Actual: 2}, *conflict)
-
-	// Any retries only at the tail.
-	plan, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Events: evs(a, b)}}}, st)
-	require.NoError(t, err)
-	assert.True(t, plan.Appends[0].Retry)
-	plan, err = ops.Check(ops.Commit{Appends: []ops.Append{{Stream: "s", Events: evs(a)}}}, st)
-	require.NoError(t, err)
-	assert.False(t, plan.Appends[0].Retry)
 
 	// A kv expectation that fails fails the whole commit.
 	_, err = ops.Check(ops.Commit{
@@ -150,4 +189,61 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, ops.Conflict{Key: "k", Expected: ops.Exact(4), Actual: 5}, *conflict)
 	assert.ErrorIs(t, err, ops.ErrConflict)
 	assert.Equal(t, `persist: conflict on key "k": expected revision 4, actual revision 5`, err.Error())
+}
+
+func TestDuplicateIDError(t *testing.T) {
+	id := uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+	err := error(&ops.DuplicateIDError{Stream: "s", ID: id, Seq: 4, Index: 1})
+	assert.Equal(t, `persist: event id 6ba7b810-9dad-11d1-80b4-00c04fd430c8 (events[1]) is already stored in stream "s" at seq 4`, err.Error())
+	assert.ErrorIs(t, fmt.Errorf("append: %w", err), ops.ErrDuplicateID)
+	assert.NotErrorIs(t, err, ops.ErrConflict)
+}
+
+func TestDuplicateIDInBatch(t *testing.T) {
+	a, b := uuid.New(), uuid.New()
+	cases := []struct {
+		op     interface{ Validate() error }
+		field  string
+		reason string
+	}{
+		{ops.Append{Stream: "s", Events: evs(a, b, a)}, "events[2].id", "also the ID of events[0]"},
+		{ops.Commit{Appends: []ops.Append{{Stream: "x", Events: evs(a)}, {Stream: "s", Events: evs(b, b)}}}, "appends[1].events[1].id", "also the ID of events[0]"},
+	}
+	many := make([]uuid.UUID, 40)
+	for i := range many {
+		many[i] = uuid.New()
+	}
+	many[33] = many[20]
+	cases = append(cases, struct {
+		op     interface{ Validate() error }
+		field  string
+		reason string
+	}{ops.Append{Stream: "s", Events: evs(many...)}, "events[33].id", "also the ID of events[20]"})
+	for _, c := range cases {
+		err := c.op.Validate()
+		var ie *ops.InvalidError
+		if assert.True(t, errors.As(err, &ie), "%v", err) {
+			assert.Equal(t, c.field, ie.Field)
+			assert.Contains(t, ie.Reason, c.reason)
+		}
+	}
+	// Events without an ID are not duplicates of each other.
+	assert.NoError(t, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t"}, {Type: "t"}, {ID: a, Type: "t"}}}.Validate())
+	// The same ID in two streams of one commit is allowed.
+	assert.NoError(t, ops.Commit{Appends: []ops.Append{{Stream: "x", Events: evs(a)}, {Stream: "s", Events: evs(a)}}}.Validate())
+}
+
+func TestParseEventID(t *testing.T) {
+	id, err := ops.ParseEventID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+	require.NoError(t, err)
+	assert.Equal(t, uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), id)
+	for _, bad := range []string{"00000000-0000-0000-0000-000000000000", "", "x", "6ba7b810-9dad-11d1-80b4-00c04fd430c"} {
+		_, err := ops.ParseEventID(bad)
+		var ie *ops.InvalidError
+		if assert.True(t, errors.As(err, &ie), "%q", bad) {
+			assert.Equal(t, "id", ie.Field)
+		}
+	}
+	_, err = ops.ParseEventID("00000000-0000-0000-0000-000000000000")
+	assert.ErrorContains(t, err, "nil UUID")
 }

@@ -13,6 +13,12 @@ type View interface {
 	// EventAt gives the ID and position of the stored event at seq
 	// (1 <= seq <= Head(stream)).
 	EventAt(stream string, seq uint64) (id uuid.UUID, pos uint64, err error)
+	// FindID gives the seq and position of the event with ID id stored in
+	// stream, seq 0 when the stream holds no event with that ID. It is
+	// called for every event of an append that carries an ID, so it must
+	// not scan the stream: backends keep an index (and confirm its hits
+	// against the stored event).
+	FindID(stream string, id uuid.UUID) (seq, pos uint64, err error)
 	// KvRevision is the key's revision, 0 when it is absent.
 	KvRevision(key string) uint64
 }
@@ -35,16 +41,22 @@ type AppendPlan struct {
 	Result AppendResult
 }
 
-// Check validates c and decides it against the state v: the first failed
-// expectation is a *Conflict, a retried append (see the package doc) is
-// answered from the stored events. Nothing is written by Check; the backend
-// writes what the plan says, atomically, while v stays unchanged.
+// Check validates c and decides it against the state v: a reused event ID
+// is a *DuplicateIDError, the first failed expectation a *Conflict, a
+// retried append (see the package doc) is answered from the stored events.
+// Nothing is written by Check; the backend writes what the plan says,
+// atomically, while v stays unchanged.
 func Check(c Commit, v View) (Plan, error) {
 	if err := c.Validate(); err != nil {
 		return Plan{}, err
 	}
 	return check(c, v)
 }
+
+// Decide is Check for a commit its caller has validated already (with
+// Validate, as itself): a backend that validates each operation on arrival
+// decides it later without validating it twice.
+func Decide(c Commit, v View) (Plan, error) { return check(c, v) }
 
 // CheckOp is Check for any commit-shaped operation (Append, KvPut, KvDelete
 // or Commit): it validates the operation as itself, so an invalid append is
@@ -90,12 +102,14 @@ func CheckAppend(a Append, v View) (AppendPlan, error) {
 
 func checkAppend(a Append, v View) (AppendPlan, error) {
 	head := v.Head(a.Stream)
-	res, retry, err := retryOf(a, head, v)
-	if err != nil {
-		return AppendPlan{}, err
-	}
-	if retry {
-		return AppendPlan{Retry: true, Result: res}, nil
+	if head > 0 {
+		res, retry, err := storedIDs(a, head, v)
+		if err != nil {
+			return AppendPlan{}, err
+		}
+		if retry {
+			return AppendPlan{Retry: true, Result: res}, nil
+		}
 	}
 	if !a.Expect.Holds(head) {
 		return AppendPlan{}, &Conflict{Stream: a.Stream, Expected: a.Expect, Actual: head}
@@ -104,43 +118,65 @@ func checkAppend(a Append, v View) (AppendPlan, error) {
 	return AppendPlan{Result: AppendResult{Stream: a.Stream, FirstSeq: head + 1, Head: head + n}}, nil
 }
 
-// retryOf reports whether a's events, all with IDs, are stored in order at
-// the place a would write them, and if so the original result.
-func retryOf(a Append, head uint64, v View) (AppendResult, bool, error) {
+// storedIDs applies the rule that an event ID is unique within its stream
+// (see the package doc). When a's events all carry IDs stored, in order, at
+// consecutive seqs where a's expectation puts them, a is a retry and the
+// answer is the original result. Otherwise any of its IDs stored in the
+// stream is a *DuplicateIDError naming the first such event.
+func storedIDs(a Append, head uint64, v View) (AppendResult, bool, error) {
+	for i, ev := range a.Events {
+		if ev.ID == uuid.Nil {
+			continue
+		}
+		seq, pos, err := v.FindID(a.Stream, ev.ID)
+		if err != nil {
+			return AppendResult{}, false, err
+		}
+		if seq == 0 {
+			continue
+		}
+		if i == 0 {
+			res, ok, err := retryAt(a, seq, pos, head, v)
+			if err != nil || ok {
+				return res, ok, err
+			}
+		}
+		return AppendResult{}, false, &DuplicateIDError{Stream: a.Stream, ID: ev.ID, Seq: seq, Index: i}
+	}
+	return AppendResult{}, false, nil
+}
+
+// retryAt reports whether a, whose first event is stored at seq and pos, is
+// stored whole from there at the place its expectation names, and if so
+// its original result.
+func retryAt(a Append, seq, pos, head uint64, v View) (AppendResult, bool, error) {
 	n := uint64(len(a.Events))
-	for _, ev := range a.Events {
+	switch a.Expect.Kind {
+	case ExpectExact:
+		if seq != a.Expect.N+1 {
+			return AppendResult{}, false, nil
+		}
+	case ExpectNoStream:
+		if seq != 1 {
+			return AppendResult{}, false, nil
+		}
+	}
+	if n-1 > head-seq {
+		return AppendResult{}, false, nil
+	}
+	res := AppendResult{Stream: a.Stream, FirstSeq: seq, Head: seq + n - 1, FirstPos: pos, LastPos: pos}
+	for i, ev := range a.Events[1:] {
 		if ev.ID == uuid.Nil {
 			return AppendResult{}, false, nil
 		}
-	}
-	var from uint64
-	switch a.Expect.Kind {
-	case ExpectExact:
-		from = a.Expect.N + 1
-	case ExpectNoStream:
-		from = 1
-	default:
-		if head < n {
-			return AppendResult{}, false, nil
-		}
-		from = head - n + 1
-	}
-	if from == 0 || from+n-1 > head || from+n-1 < from {
-		return AppendResult{}, false, nil
-	}
-	res := AppendResult{Stream: a.Stream, FirstSeq: from, Head: from + n - 1}
-	for i, ev := range a.Events {
-		id, pos, err := v.EventAt(a.Stream, from+uint64(i))
+		id, p, err := v.EventAt(a.Stream, seq+1+uint64(i))
 		if err != nil {
 			return AppendResult{}, false, err
 		}
 		if id != ev.ID {
 			return AppendResult{}, false, nil
 		}
-		if i == 0 {
-			res.FirstPos = pos
-		}
-		res.LastPos = pos
+		res.LastPos = p
 	}
 	return res, true, nil
 }

@@ -19,11 +19,28 @@ type Event struct {
 }
 
 // EventData is an event to append: the caller's part of an Event.
-// A zero ID asks the backend for a fresh one.
+// A zero ID asks the backend for a fresh one; in SX forms it is left out
+// (see ParseEventID for the nil UUID written out).
 type EventData struct {
-	ID   uuid.UUID
+	ID   uuid.UUID `sx:"id,omitempty"`
 	Type string
 	Data []byte
+}
+
+// ParseEventID reads an event ID given as text (a command-line flag, an SX
+// or JSON field): a UUID in any form uuid.Parse takes. The nil UUID is
+// refused, since in Go a zero ID asks the backend to assign one: where an
+// absent ID and a written-out nil UUID can be told apart, the nil UUID is a
+// mistake, not a request. Errors are *InvalidError with Field "id".
+func ParseEventID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, &InvalidError{Field: "id", Reason: fmt.Sprintf("%q is not a UUID: %v", s, err)}
+	}
+	if id == uuid.Nil {
+		return uuid.Nil, &InvalidError{Field: "id", Reason: "the nil UUID is not an event ID; leave the ID out to have the backend assign one"}
+	}
+	return id, nil
 }
 
 // ExpectKind says what an Expect checks.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"rose-ash.com/persist/effect"
 )
 
@@ -261,6 +263,11 @@ func (v *validator) commit(c Commit, named bool) {
 			v.fail(part(i, "events"), "no events")
 		}
 		size += len(a.Stream)
+		if len(a.Events) > 1 {
+			if j, k := duplicateID(a.Events); j >= 0 {
+				v.fail(part(i, fmt.Sprintf("events[%d].id", j)), fmt.Sprintf("%s is also the ID of events[%d]: an ID is unique within its stream", a.Events[j].ID, k))
+			}
+		}
 		for j, ev := range a.Events {
 			if r := nameReason(ev.Type, MaxTypeBytes); r != "" {
 				v.fail(part(i, fmt.Sprintf("events[%d].type", j)), r)
@@ -304,4 +311,33 @@ func (v *validator) commit(c Commit, named bool) {
 	if size > MaxCommitBytes {
 		v.fail("size", fmt.Sprintf("%d bytes, over the limit of %d", size, MaxCommitBytes))
 	}
+}
+
+// duplicateID finds the first event whose non-zero ID an earlier event of
+// evs carries too: its index and the earlier one's, or -1.
+func duplicateID(evs []EventData) (int, int) {
+	if len(evs) <= 16 {
+		for j := 1; j < len(evs); j++ {
+			if evs[j].ID == uuid.Nil {
+				continue
+			}
+			for k := range j {
+				if evs[k].ID == evs[j].ID {
+					return j, k
+				}
+			}
+		}
+		return -1, -1
+	}
+	seen := make(map[uuid.UUID]int, len(evs))
+	for j, ev := range evs {
+		if ev.ID == uuid.Nil {
+			continue
+		}
+		if k, ok := seen[ev.ID]; ok {
+			return j, k
+		}
+		seen[ev.ID] = j
+	}
+	return -1, -1
 }

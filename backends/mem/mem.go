@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 )
@@ -24,6 +25,7 @@ type Store struct {
 	closed  bool
 	log     chunked[record] // the global log: log.at(pos)
 	slab    slab            // holds the events' data
+	idIndex *idindex.Index  // (stream, ID) to position: the unique-ID rule
 	streams map[string]*stream
 	names   []string // stream names, sorted
 	kv      map[string]ops.KvEntry
@@ -63,6 +65,7 @@ func (l *chunked[T]) add(v T) {
 
 type stream struct {
 	name string
+	key  uint64          // the name's hash for the ID index
 	pos  chunked[uint64] // pos.at(seq) is the event's global position
 }
 
@@ -138,7 +141,12 @@ func randomIDs() func() uuid.UUID {
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
+	var seed [16]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		panic(fmt.Sprintf("mem: seed the ID index: %v", err))
+	}
 	s := &Store{
+		idIndex: idindex.New(seed),
 		clock:   time.Now,
 		ids:     randomIDs(),
 		streams: make(map[string]*stream),
@@ -233,6 +241,25 @@ func (v view) EventAt(name string, seq uint64) (uuid.UUID, uint64, error) {
 	return v.s.log.at(pos).id, pos, nil
 }
 
+// FindID looks id up in the index and confirms each hit against the
+// stored event, so a fingerprint collision never answers wrong.
+func (v view) FindID(name string, id uuid.UUID) (uint64, uint64, error) {
+	st := v.s.streams[name]
+	if st == nil {
+		return 0, 0, nil
+	}
+	var seq uint64
+	pos, err := v.s.idIndex.Lookup(v.s.idIndex.Hash(st.key, id), func(pos uint64) (bool, error) {
+		r := v.s.log.at(pos)
+		if r.st == st && r.id == id {
+			seq = r.seq
+			return true, nil
+		}
+		return false, nil
+	})
+	return seq, pos, err
+}
+
 func (v view) KvRevision(key string) uint64 { return v.s.kv[key].Revision }
 
 // Commit applies c atomically: see ops.Commit.
@@ -307,7 +334,7 @@ func (s *Store) write(a ops.Append, ap ops.AppendPlan, at time.Time) ops.AppendR
 	}
 	st := s.streams[a.Stream]
 	if st == nil {
-		st = &stream{name: a.Stream}
+		st = &stream{name: a.Stream, key: s.idIndex.StreamKey(a.Stream)}
 		s.streams[a.Stream] = st
 		s.names = insertSorted(s.names, a.Stream)
 	}
@@ -324,6 +351,10 @@ func (s *Store) write(a ops.Append, ap ops.AppendPlan, at time.Time) ops.AppendR
 			typ: ed.Type, at: nanos, data: s.slab.keep(ed.Data),
 		})
 		st.pos.add(pos)
+		if s.idIndex != nil {
+			// Positions rise by one per event, so Add can not fail.
+			_ = s.idIndex.Add(s.idIndex.Hash(st.key, id), pos)
+		}
 		if j == 0 {
 			r.FirstPos = pos
 		}

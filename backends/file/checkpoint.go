@@ -12,8 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
+	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
 )
 
@@ -27,6 +26,15 @@ const (
 )
 
 var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
+
+// Checkpoint format versions: 1 had a last event ID per stream and no ID
+// index; 2 drops the last IDs and ends with the ID index. A version 1
+// checkpoint is still read, its ID index rebuilt from the records it
+// covers.
+const (
+	ckptVersion1 = 1
+	ckptVersion  = 2
+)
 
 // resume is the point of the log a checkpoint covers: the end of the
 // record with LSN lsn and checksum crc, at off of segment seg.
@@ -50,7 +58,7 @@ func parseCkptName(name string) (uint64, bool) {
 func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 	b := make([]byte, 24, 1<<16)
 	copy(b, ckptMagic[:])
-	binary.LittleEndian.PutUint32(b[8:], formatVersion)
+	binary.LittleEndian.PutUint32(b[8:], ckptVersion)
 	b = append(b, id[:]...)
 	b = binary.AppendUvarint(b, r.seg)
 	b = binary.AppendUvarint(b, uint64(r.off))
@@ -68,7 +76,6 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 		x := st.streams[n]
 		b = appendString(b, n)
 		b = binary.AppendUvarint(b, x.head)
-		b = append(b, x.lastID[:]...)
 		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
 		var seq uint64
 		var l loc
@@ -92,6 +99,11 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 		b = binary.AppendUvarint(b, e.rev)
 		b = binary.AppendUvarint(b, uint64(len(e.value)))
 		b = append(b, e.value...)
+	}
+	if st.ids != nil {
+		b, _ = st.ids.AppendBinary(b)
+	} else {
+		b, _ = idindex.New(id).AppendBinary(b) // only a store without events has none
 	}
 	binary.LittleEndian.PutUint64(b[16:], uint64(len(b)-24))
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -128,7 +140,8 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	if len(b) < 24+16+8 || [8]byte(b[:8]) != ckptMagic {
 		return r, nil, errors.New("not a checkpoint file")
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != formatVersion {
+	v := binary.LittleEndian.Uint32(b[8:])
+	if v != ckptVersion && v != ckptVersion1 {
 		return r, nil, fmt.Errorf("unknown format version %d", v)
 	}
 	n := binary.LittleEndian.Uint64(b[16:])
@@ -165,12 +178,13 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		}
 		name := string(d.bytes())
 		x := &streamIdx{head: d.uvarint()}
-		if len(d.b) < 16 {
-			d.fail()
-			break
+		if v == ckptVersion1 {
+			if len(d.b) < 16 {
+				d.fail()
+				break
+			}
+			d.b = d.b[16:] // the stream's last event ID, no longer kept
 		}
-		x.lastID = uuid.UUID(d.b[:16])
-		d.b = d.b[16:]
 		nc := d.count(3)
 		x.chunks = make([]chunk, nc)
 		var seq uint64
@@ -202,6 +216,17 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			e.value = append([]byte(nil), v...)
 		}
 		st.kv[k] = e
+	}
+	if d.err == nil && v == ckptVersion {
+		ids, rest, err := idindex.Decode(d.b, id)
+		if err != nil || ids.Len() != int(st.lastPos) {
+			return r, nil, errors.New("malformed checkpoint ID index")
+		}
+		d.b = rest
+		st.ids = ids
+		for name, x := range st.streams {
+			x.key = ids.StreamKey(name)
+		}
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return r, nil, errors.New("malformed checkpoint body")
@@ -281,6 +306,9 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 		if err != nil || r.lsn != lsns[i] {
 			s.report.CheckpointsSkipped++
 			continue // damaged: an older one, or a full replay
+		}
+		if s.readOnly {
+			st.ids = nil // a follower never writes: it keeps no ID index
 		}
 		if s.readOnly && len(segIDs) > 0 && r.seg > segIDs[len(segIDs)-1] {
 			// Written after a roll the segment listing missed: use an

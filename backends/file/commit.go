@@ -101,22 +101,26 @@ func estimate(c ops.Commit) int {
 }
 
 // overlay is the state as the commits of a group, in order, see it: the
-// durable state plus the earlier commits of the same group.
+// durable state plus the earlier commits of the same group. It is the
+// ops.View the group's commits are decided against (see ids.go).
 type overlay struct {
 	s       *state
+	st      *Store
+	p       *effect.P
 	streams map[string]*pendStream
 	kv      map[string]uint64 // revision, 0 when deleted
 	lsn     uint64
 	pos     uint64
 	rev     uint64
 	crc     uint32
+	last    *recIDs // the durable record read last, for the next lookup
 }
 
 type pendStream struct {
-	base   uint64 // durable head
-	head   uint64
-	lastID uuid.UUID
-	parts  []pendPart // events base+1..head
+	base  uint64 // durable head
+	head  uint64
+	parts []pendPart           // events base+1..head
+	ids   map[uuid.UUID]uint64 // their IDs and seqs
 }
 
 // pendPart is the IDs of one append of the group, from firstSeq and
@@ -137,14 +141,11 @@ func (ps *pendStream) at(seq uint64) (uuid.UUID, uint64) {
 	return uuid.Nil, 0
 }
 
-func (o *overlay) head(stream string) (uint64, uuid.UUID) {
+func (o *overlay) head(stream string) uint64 {
 	if ps := o.streams[stream]; ps != nil {
-		return ps.head, ps.lastID
+		return ps.head
 	}
-	if st := o.s.streams[stream]; st != nil {
-		return st.head, st.lastID
-	}
-	return 0, uuid.UUID{}
+	return o.s.head(stream)
 }
 
 func (o *overlay) kvRev(key string) uint64 {
@@ -191,7 +192,7 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 		}
 	}
 
-	ov := &overlay{s: s.st, lsn: s.st.lsn, pos: s.st.lastPos, rev: s.st.rev, crc: s.lastCRC}
+	ov := &overlay{s: s.st, st: s, p: p, lsn: s.st.lsn, pos: s.st.lastPos, rev: s.st.rev, crc: s.lastCRC}
 	buf := s.wbuf[:0]
 	var pend []pending
 	for _, w := range group {
@@ -339,9 +340,10 @@ func (s *Store) unroll(p *effect.P, old, next *segment) {
 	_ = syncDir(p, s.logDir)
 }
 
-// prepare checks w's commit against the overlay and, unless it conflicts or
-// only repeats stored appends, encodes its record into buf. It reports
-// the extended buffer.
+// prepare checks w's commit against the overlay (ops.Decide: the
+// unique-ID rule, retries, expectations) and, unless it is refused or only
+// repeats stored appends, encodes its record into buf. It reports the
+// extended buffer.
 func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byte, pend *[]pending) []byte {
 	c := w.c
 	res := ops.CommitResult{}
@@ -351,25 +353,15 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 	if len(c.Kv) > 0 {
 		res.Kv = make([]ops.KvResult, len(c.Kv))
 	}
-	replayed := make([]bool, len(c.Appends))
-	for i, a := range c.Appends {
-		cur, _ := ov.head(a.Stream)
-		if r, ok, err := s.replayed(p, ov, a); err != nil {
-			w.err = err
-			return buf
-		} else if ok {
-			res.Appends[i], replayed[i] = r, true
-			continue
-		}
-		if !a.Expect.Holds(cur) {
-			w.err = &ops.Conflict{Stream: a.Stream, Expected: a.Expect, Actual: cur}
-			return buf
-		}
+	plan, err := ops.Decide(c, ov)
+	if err != nil {
+		w.err = err
+		return buf
 	}
-	for _, k := range c.Kv {
-		if cur := ov.kvRev(k.Key); !k.Expect.Holds(cur) {
-			w.err = &ops.Conflict{Key: k.Key, Expected: k.Expect, Actual: cur}
-			return buf
+	replayed := make([]bool, len(c.Appends))
+	for i, ap := range plan.Appends {
+		if ap.Retry {
+			res.Appends[i], replayed[i] = ap.Result, true
 		}
 	}
 
@@ -402,7 +394,7 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 		if replayed[i] {
 			continue
 		}
-		cur, _ := ov.head(a.Stream)
+		cur := ov.head(a.Stream)
 		part := partRec{stream: a.Stream, firstSeq: cur + 1, n: len(a.Events), src: a.Events, ids: make([]uuid.UUID, len(a.Events))}
 		for j, e := range a.Events {
 			id := e.ID
@@ -414,7 +406,6 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 			}
 			part.ids[j] = id
 		}
-		part.lastID = part.ids[len(part.ids)-1]
 		if rec.firstPos == 0 {
 			rec.firstPos = pos
 		}
@@ -455,9 +446,9 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 		return buf
 	}
 	buf, ov.crc = appendRecord(buf, recCommit, ov.crc, s.active.id, ov.lsn, func(b []byte) []byte { return appendCommit(b, &rec) })
-	// What the index keeps: counts, last IDs and kv values, not event bodies.
+	// What the index keeps: counts, IDs and kv values, not event bodies.
 	for i := range rec.parts {
-		rec.parts[i].src, rec.parts[i].ids = nil, nil
+		rec.parts[i].src = nil
 	}
 	*pend = append(*pend, pending{rec: rec, off: int64(start)})
 	return buf
@@ -469,11 +460,13 @@ func (o *overlay) addEvents(stream string, part partRec, pos uint64) {
 	}
 	ps := o.streams[stream]
 	if ps == nil {
-		h, id := o.head(stream)
-		ps = &pendStream{base: h, head: h, lastID: id}
+		h := o.head(stream)
+		ps = &pendStream{base: h, head: h, ids: make(map[uuid.UUID]uint64, len(part.ids))}
 		o.streams[stream] = ps
 	}
 	ps.parts = append(ps.parts, pendPart{firstSeq: part.firstSeq, firstPos: pos, ids: part.ids})
+	for j, id := range part.ids {
+		ps.ids[id] = part.firstSeq + uint64(j)
+	}
 	ps.head += uint64(part.n)
-	ps.lastID = part.lastID
 }

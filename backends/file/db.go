@@ -61,6 +61,28 @@ func (db *DB) Close() error {
 	return db.store.Close(effect.Handle(context.Background(), db.os))
 }
 
+// Reopen closes the store and opens it again from its directory with the
+// same options, as a restart of the process would: the DB then answers
+// from what was durable. It must not run beside other operations on the
+// DB. When the open fails the DB stays closed.
+func (db *DB) Reopen() error {
+	p := effect.Handle(context.Background(), db.os)
+	old := db.store
+	if err := old.Close(p); err != nil {
+		return err
+	}
+	open := Open
+	if old.readOnly {
+		open = OpenReadOnly
+	}
+	s, err := open(p, old.dir, old.opts)
+	if err != nil {
+		return err
+	}
+	db.store = s
+	return nil
+}
+
 // Store gives the store, for Stats and Recovery.
 func (db *DB) Store() *Store { return db.store }
 

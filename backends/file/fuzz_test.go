@@ -81,7 +81,10 @@ func TestRecordRoundTrip(t *testing.T) {
 	c, err := decodeCommit(fr.payload, false, "")
 	require.NoError(t, err)
 	assert.Equal(t, "hello", string(c.parts[0].events[0].data))
-	assert.Equal(t, uuid.UUID{1}, c.parts[0].lastID)
+	assert.Equal(t, uuid.UUID{1}, c.parts[0].id(0))
+	skipped, err := decodeCommit(fr.payload, true, "")
+	require.NoError(t, err)
+	assert.Equal(t, []uuid.UUID{{1}}, skipped.parts[0].ids, "IDs kept when the events are skipped")
 	for i := range b {
 		if i >= frameSize+len(fr.payload) && i < fr.size {
 			continue // padding: checked separately below

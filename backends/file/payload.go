@@ -60,13 +60,21 @@ type partRec struct {
 	stream   string
 	firstSeq uint64
 	events   []evRec
-	n        int       // events, also when they were skipped
-	lastID   uuid.UUID // the last event's ID, also when they were skipped
+	n        int // events, also when they were skipped
 
-	// When encoding a new commit: the caller's events and their IDs, in
-	// place of events.
-	src []ops.EventData
+	// The events' IDs: when decoding with the events skipped, and when
+	// encoding a new commit, where src holds the caller's events in place
+	// of events.
 	ids []uuid.UUID
+	src []ops.EventData
+}
+
+// id is the ID of the part's event j.
+func (p *partRec) id(j int) uuid.UUID {
+	if p.ids != nil {
+		return p.ids[j]
+	}
+	return p.events[j].id
 }
 
 type evRec struct {
@@ -198,8 +206,8 @@ func (d *decoder) count(min int) int {
 }
 
 // decodeCommit decodes a commit payload. With skipEvents, events are
-// walked over but not kept (parts carry only their counts): what recovery
-// needs. only, when not empty, keeps the events of that stream alone.
+// walked over but not kept (parts carry only their counts and IDs): what
+// recovery needs. only, when not empty, keeps the events of that stream alone.
 func decodeCommit(b []byte, skipEvents bool, only string) (commitRec, error) {
 	d := decoder{b: b}
 	var c commitRec
@@ -220,6 +228,9 @@ func decodeCommit(b []byte, skipEvents bool, only string) (commitRec, error) {
 		if keep && p.n > 0 {
 			p.events = make([]evRec, p.n)
 		}
+		if skipEvents && p.n > 0 {
+			p.ids = make([]uuid.UUID, p.n)
+		}
 		for j := 0; j < p.n && d.err == nil; j++ {
 			if len(d.b) < 16 {
 				d.fail()
@@ -237,8 +248,9 @@ func decodeCommit(b []byte, skipEvents bool, only string) (commitRec, error) {
 					prevType = t
 				}
 				p.events[j] = evRec{id: id, typ: t, data: data}
+			} else if skipEvents {
+				p.ids[j] = id
 			}
-			p.lastID = id
 		}
 	}
 	nk := d.count(2)

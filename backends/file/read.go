@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 )
@@ -246,60 +244,4 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int) ([]ops.Event, uint6
 		return nil, 0, fmt.Errorf("%w: position index does not match the log at %d", ErrCorrupt, from)
 	}
 	return out, head, nil
-}
-
-// replayed decides whether append a repeats events stored at the place it
-// would write them (see the package doc), from the stored events.
-func (s *Store) replayed(p *effect.P, ov *overlay, a ops.Append) (ops.AppendResult, bool, error) {
-	k := uint64(len(a.Events))
-	for _, e := range a.Events {
-		if e.ID == uuid.Nil {
-			return ops.AppendResult{}, false, nil
-		}
-	}
-	cur, lastID := ov.head(a.Stream)
-	var first uint64
-	switch a.Expect.Kind {
-	case ops.ExpectExact:
-		first = a.Expect.N + 1
-	case ops.ExpectNoStream:
-		first = 1
-	default:
-		if cur < k {
-			return ops.AppendResult{}, false, nil
-		}
-		first = cur - k + 1
-	}
-	last := first + k - 1
-	if last > cur || (last == cur && lastID != a.Events[k-1].ID) {
-		return ops.AppendResult{}, false, nil
-	}
-	base := cur
-	ps := ov.streams[a.Stream]
-	if ps != nil {
-		base = ps.base
-	}
-	ids := make([]uuid.UUID, 0, k)
-	poss := make([]uint64, 0, k)
-	if first <= base {
-		evs, _, err := s.readStream(p, a.Stream, first, int(min(last, base)-first+1))
-		if err != nil {
-			return ops.AppendResult{}, false, err
-		}
-		for _, e := range evs {
-			ids = append(ids, e.ID)
-			poss = append(poss, e.Pos)
-		}
-	}
-	for seq := max(first, base+1); seq <= last; seq++ {
-		id, pos := ps.at(seq)
-		ids = append(ids, id)
-		poss = append(poss, pos)
-	}
-	for i, e := range a.Events {
-		if ids[i] != e.ID {
-			return ops.AppendResult{}, false, nil
-		}
-	}
-	return ops.AppendResult{Stream: a.Stream, FirstSeq: first, Head: last, FirstPos: poss[0], LastPos: poss[k-1]}, true, nil
 }

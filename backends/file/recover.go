@@ -288,8 +288,14 @@ func (s *Store) recover(p *effect.P, ids []uint64) error {
 // replay rebuilds st from the log, after r when it is not nil.
 func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 	s.st = st
+	rebuild := !s.readOnly && st.indexIDs(s.id)
 	rp := &replayer{st: st, store: s.id}
 	check := &replayer{st: newState(), store: s.id, frames: true}
+	if rebuild {
+		// A checkpoint without an ID index (format 1): index the IDs of
+		// the records it covers while checking their frames.
+		check.onRec = indexCovered(st, s.logDir)
+	}
 	if ids[0] != 1 {
 		return corrupt(filepath.Join(s.logDir, segName(ids[0])), 0, "the log does not begin with segment 1")
 	}

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/uuid"
+	"rose-ash.com/persist/backends/internal/idindex"
 )
 
 // loc is where a commit record starts: segment id and byte offset.
@@ -29,7 +29,7 @@ type posChunk struct {
 
 type streamIdx struct {
 	head   uint64
-	lastID uuid.UUID
+	key    uint64 // the name's hash for the ID index, set when it is kept
 	chunks []chunk
 }
 
@@ -48,6 +48,9 @@ type state struct {
 	keys       []string // sorted keys, rebuilt when keysDirty
 	keysDirty  bool
 	positions  []posChunk
+	// ids indexes every event by stream and ID (the unique-ID rule); nil
+	// in a state that only reads (Verify, Dump, a follower).
+	ids *idindex.Index
 
 	lsn     uint64 // last record's LSN
 	lastPos uint64 // last event's position
@@ -59,6 +62,38 @@ type state struct {
 
 func newState() *state {
 	return &state{streams: make(map[string]*streamIdx), kv: make(map[string]*kvEntry)}
+}
+
+// indexIDs makes the state keep the ID index, keyed by seed (the store
+// id); it reports whether the events already in the state (from a
+// checkpoint without an ID index) must be indexed from the log first.
+func (s *state) indexIDs(seed [16]byte) bool {
+	if s.ids != nil {
+		return false
+	}
+	s.ids = idindex.New(seed)
+	for name, st := range s.streams {
+		st.key = s.ids.StreamKey(name)
+	}
+	return s.lastPos > 0
+}
+
+// indexRecord adds the IDs of commit c to the ID index: for an index being
+// rebuilt from records a checkpoint covers.
+func (s *state) indexRecord(c *commitRec) {
+	pos := c.firstPos
+	for i := range c.parts {
+		p := &c.parts[i]
+		key := s.ids.StreamKey(p.stream)
+		if st := s.streams[p.stream]; st != nil {
+			key = st.key
+		}
+		for j := range p.n {
+			// Positions rise by one per event: Add can not fail.
+			_ = s.ids.Add(s.ids.Hash(key, p.id(j)), pos)
+			pos++
+		}
+	}
 }
 
 func (s *state) head(stream string) uint64 {
@@ -109,16 +144,27 @@ func (s *state) apply(c *commitRec, l loc) {
 		s.lastPos = c.firstPos + uint64(n) - 1
 		s.events += uint64(n)
 	}
-	for _, p := range c.parts {
+	pos := c.firstPos
+	for i := range c.parts {
+		p := &c.parts[i]
 		st := s.streams[p.stream]
 		if st == nil {
 			st = &streamIdx{}
+			if s.ids != nil {
+				st.key = s.ids.StreamKey(p.stream)
+			}
 			s.streams[p.stream] = st
 			s.namesDirty = true
 		}
 		st.chunks = append(st.chunks, chunk{seq: p.firstSeq, loc: l})
 		st.head = p.firstSeq + uint64(p.n) - 1
-		st.lastID = p.lastID
+		if s.ids != nil {
+			for j := range p.n {
+				// Positions rise by one per event: Add can not fail.
+				_ = s.ids.Add(s.ids.Hash(st.key, p.id(j)), pos+uint64(j))
+			}
+		}
+		pos += uint64(p.n)
 	}
 	if len(c.kv) > 0 {
 		s.rev = c.rev

@@ -222,6 +222,7 @@ func (s *Store) open(p *effect.P) error {
 	if err := s.loadIdentity(p, len(segIDs) > 0); err != nil {
 		return err
 	}
+	s.st.indexIDs(s.id)
 	if err := s.recover(p, segIDs); err != nil {
 		return err
 	}

@@ -1,0 +1,160 @@
+package file
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/ops"
+)
+
+// The overlay is the ops.View that a group's commits are decided against:
+// the durable state through the in-memory index, plus the commits of the
+// group before. Lookups of durable events read their record back, since
+// the index keeps no IDs; the group-commit leader makes them, and it alone
+// changes the state, so it reads the state without the lock.
+
+var _ ops.View = (*overlay)(nil)
+
+// Head is the stream's head as the group sees it.
+func (o *overlay) Head(stream string) uint64 { return o.head(stream) }
+
+// KvRevision is the key's revision as the group sees it.
+func (o *overlay) KvRevision(key string) uint64 { return o.kvRev(key) }
+
+// EventAt gives the ID and position of seq: pending in the group, or read
+// from the durable record holding it.
+func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) {
+	if ps := o.streams[stream]; ps != nil && seq > ps.base {
+		id, pos := ps.at(seq)
+		return id, pos, nil
+	}
+	st := o.s.streams[stream]
+	if st == nil || seq == 0 || seq > st.head {
+		return uuid.Nil, 0, fmt.Errorf("file: no seq %d in stream %q", seq, stream)
+	}
+	c := st.chunks[st.chunkFor(seq)]
+	r, err := o.record(c.loc)
+	if err != nil {
+		return uuid.Nil, 0, err
+	}
+	if part := r.part(stream); part != nil && part.firstSeq == c.seq && seq-part.firstSeq < uint64(len(part.ids)) {
+		i := seq - part.firstSeq
+		return part.ids[i], part.firstPos + i, nil
+	}
+	seg := o.st.segs[uint64(c.seg)]
+	return uuid.Nil, 0, corrupt(seg.path, int64(c.off), "the record there does not hold seq %d of stream %q", seq, stream)
+}
+
+// FindID finds id in stream: among the group's pending events, or through
+// the ID index, each hit confirmed by reading the event back.
+func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
+	if ps := o.streams[stream]; ps != nil {
+		if seq, ok := ps.ids[id]; ok {
+			_, pos := ps.at(seq)
+			return seq, pos, nil
+		}
+	}
+	st := o.s.streams[stream]
+	if st == nil || o.s.ids == nil {
+		return 0, 0, nil
+	}
+	var seq uint64
+	pos, err := o.s.ids.Lookup(o.s.ids.Hash(st.key, id), func(pos uint64) (bool, error) {
+		if pos > o.s.lastPos {
+			return false, nil
+		}
+		c := o.s.positions[o.s.posChunkFor(pos)]
+		r, err := o.record(c.loc)
+		if err != nil {
+			return false, err
+		}
+		if r.firstPos != c.pos {
+			seg := o.st.segs[uint64(c.seg)]
+			return false, corrupt(seg.path, int64(c.off), "the record there does not hold position %d", c.pos)
+		}
+		for i := range r.parts {
+			part := &r.parts[i]
+			if i := pos - part.firstPos; pos >= part.firstPos && i < uint64(len(part.ids)) {
+				if part.stream == stream && part.ids[i] == id {
+					seq = part.firstSeq + i
+					return true, nil
+				}
+				return false, nil
+			}
+		}
+		return false, nil
+	})
+	return seq, pos, err
+}
+
+// recIDs is what a lookup needs of a durable commit record: per append
+// part its stream, first seq and position, and its events' IDs.
+type recIDs struct {
+	at       loc
+	firstPos uint64
+	parts    []partIDs
+}
+
+type partIDs struct {
+	stream   string
+	firstSeq uint64
+	firstPos uint64
+	ids      []uuid.UUID
+}
+
+func (r *recIDs) part(stream string) *partIDs {
+	for i := range r.parts {
+		if r.parts[i].stream == stream {
+			return &r.parts[i]
+		}
+	}
+	return nil
+}
+
+// record reads the IDs of the commit record at l, once per group for the
+// record read last.
+func (o *overlay) record(l loc) (*recIDs, error) {
+	if o.last != nil && o.last.at == l {
+		return o.last, nil
+	}
+	seg := o.st.segs[uint64(l.seg)]
+	if seg == nil {
+		return nil, fmt.Errorf("file: segment %d is not open", l.seg)
+	}
+	f, bp, err := o.st.readRecord(o.p, seg, l.off)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseBuf(bp)
+	c, err := decodeCommit(f.payload, true, "")
+	if err != nil {
+		return nil, corrupt(seg.path, int64(l.off), "%v", err)
+	}
+	r := &recIDs{at: l, firstPos: c.firstPos, parts: make([]partIDs, len(c.parts))}
+	pos := c.firstPos
+	for i := range c.parts {
+		part := &c.parts[i]
+		r.parts[i] = partIDs{stream: part.stream, firstSeq: part.firstSeq, firstPos: pos, ids: part.ids}
+		pos += uint64(part.n)
+	}
+	o.last = r
+	return r, nil
+}
+
+// indexCovered is a replayer callback adding the IDs of each commit record
+// to st's ID index: for the records a checkpoint without one covers.
+func indexCovered(st *state, logDir string) func(seg uint64, off int64, f frame, c *commitRec) error {
+	return func(seg uint64, off int64, f frame, _ *commitRec) error {
+		if f.typ != recCommit {
+			return nil
+		}
+		rec, err := decodeCommit(f.payload, true, "")
+		if err != nil {
+			return corrupt(filepath.Join(logDir, segName(seg)), off, "%v", err)
+		}
+		st.indexRecord(&rec)
+		return nil
+	}
+}

@@ -211,6 +211,7 @@ func (m *machine) commit(i int, c ops.Commit) {
 	res, err := effect.Perform(m.sp(), c)
 	e = &m.or.entries[len(m.or.entries)-1]
 	var conflict *ops.Conflict
+	var dup *ops.DuplicateIDError
 	switch {
 	case err == nil:
 		e.status, e.result = Acked, res
@@ -222,10 +223,10 @@ func (m *machine) commit(i int, c ops.Commit) {
 		} else if d := resultDiff(want, res); d != "" {
 			m.violate("step %d: result %s", i, d)
 		}
-	case errors.As(err, &conflict):
+	case errors.As(err, &conflict), errors.As(err, &dup):
 		e.status = Absent
 		if wantErr == nil && !wasFailed {
-			m.violate("step %d: conflict %v, but the model applies it", i, err)
+			m.violate("step %d: refused (%v), but the model applies it", i, err)
 		}
 	default:
 		e.status = Absent

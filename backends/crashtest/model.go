@@ -34,43 +34,57 @@ func (m *model) head(stream string) uint64 { return uint64(len(m.streams[stream]
 
 func (m *model) kvRev(key string) uint64 { return m.kv[key].Revision }
 
-// retried reports whether every event of a is already stored where a
-// retry of it would find it, and its original result.
-func (m *model) retried(a ops.Append) (ops.AppendResult, bool) {
+// retried applies the rule that an event ID is unique within its stream,
+// by a plain scan of the modelled stream: when every event of a carries an
+// ID stored, in order, at consecutive seqs from where a's expectation puts
+// them (seq 1 for NoStream, N+1 for Exact(N), anywhere for Any and
+// Exists), a is a retry and its original result is returned; any other
+// stored ID of a is a *ops.DuplicateIDError naming the first.
+func (m *model) retried(a ops.Append) (ops.AppendResult, bool, error) {
 	evs := m.streams[a.Stream]
-	k := uint64(len(a.Events))
-	for _, e := range a.Events {
+	for i, e := range a.Events {
 		if e.ID == uuid.Nil {
-			return ops.AppendResult{}, false
+			continue
 		}
+		at := slices.IndexFunc(evs, func(x ops.Event) bool { return x.ID == e.ID })
+		if at < 0 {
+			continue
+		}
+		if i == 0 && storedWhole(a, evs, at) {
+			last := at + len(a.Events) - 1
+			return ops.AppendResult{Stream: a.Stream, FirstSeq: uint64(at + 1), Head: uint64(last + 1), FirstPos: evs[at].Pos, LastPos: evs[last].Pos}, true, nil
+		}
+		return ops.AppendResult{}, false, &ops.DuplicateIDError{Stream: a.Stream, ID: e.ID, Seq: uint64(at + 1), Index: i}
 	}
-	cur := uint64(len(evs))
-	var first uint64
+	return ops.AppendResult{}, false, nil
+}
+
+// storedWhole reports whether a's events are evs[at:] in order, at the
+// place a's expectation allows.
+func storedWhole(a ops.Append, evs []ops.Event, at int) bool {
 	switch a.Expect.Kind {
 	case ops.ExpectExact:
-		first = a.Expect.N + 1
-	case ops.ExpectNoStream:
-		first = 1
-	default:
-		if cur < k {
-			return ops.AppendResult{}, false
+		if uint64(at) != a.Expect.N {
+			return false
 		}
-		first = cur - k + 1
+	case ops.ExpectNoStream:
+		if at != 0 {
+			return false
+		}
 	}
-	last := first + k - 1
-	if first == 0 || last > cur || evs[last-1].ID != a.Events[k-1].ID {
-		return ops.AppendResult{}, false
+	if at+len(a.Events) > len(evs) {
+		return false
 	}
 	for i, e := range a.Events {
-		if evs[first-1+uint64(i)].ID != e.ID {
-			return ops.AppendResult{}, false
+		if e.ID == uuid.Nil || evs[at+i].ID != e.ID {
+			return false
 		}
 	}
-	return ops.AppendResult{Stream: a.Stream, FirstSeq: first, Head: last, FirstPos: evs[first-1].Pos, LastPos: evs[last-1].Pos}, true
+	return true
 }
 
 // apply applies c as the file backend does and returns its result, or the
-// conflict that rejects it (then nothing changes).
+// conflict or reused ID that rejects it (then nothing changes).
 func (m *model) apply(c ops.Commit) (ops.CommitResult, error) {
 	res := ops.CommitResult{}
 	if len(c.Appends) > 0 {
@@ -90,7 +104,11 @@ func (m *model) apply(c ops.Commit) (ops.CommitResult, error) {
 	}
 	retried := make([]bool, len(c.Appends))
 	for i, a := range c.Appends {
-		if r, ok := m.retried(a); ok && head(a.Stream) == m.head(a.Stream) {
+		r, ok, err := m.retried(a)
+		if err != nil {
+			return ops.CommitResult{}, err
+		}
+		if ok {
 			res.Appends[i], retried[i] = r, true
 			continue
 		}

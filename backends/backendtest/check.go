@@ -61,6 +61,19 @@ func (e *Env) Conflict(err error, want ops.Conflict, what string, args ...any) b
 	return e.Equal(want, *c, "%s: conflict", label) && ok
 }
 
+// DuplicateID checks that err is an *ops.DuplicateIDError equal to want and
+// matching ops.ErrDuplicateID.
+func (e *Env) DuplicateID(err error, want ops.DuplicateIDError, what string, args ...any) bool {
+	label := fmt.Sprintf(what, args...)
+	var d *ops.DuplicateIDError
+	if !errors.As(err, &d) {
+		e.Errorf("%s: want a *ops.DuplicateIDError %s, got %v", label, show(want), errString(err))
+		return false
+	}
+	ok := e.ErrorIs(err, ops.ErrDuplicateID, "%s", label)
+	return e.Equal(want, *d, "%s: duplicate ID", label) && ok
+}
+
 // Invalid checks that err is an *ops.InvalidError naming field and matching
 // ops.ErrInvalid.
 func (e *Env) Invalid(err error, field, what string, args ...any) bool {

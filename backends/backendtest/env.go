@@ -105,6 +105,22 @@ func (e *Env) Close() error {
 	return e.b.Close()
 }
 
+// Reopener is a durable backend that can close its store and open it again
+// from what it made durable, in place (the same value keeps answering).
+// Cases that reopen do so only on a Reopener; on other backends
+// [Env.Reopen] does nothing and the case checks the same answers without.
+type Reopener interface {
+	Reopen() error
+}
+
+// Reopen closes and reopens the backend when it is a [Reopener].
+func (e *Env) Reopen() error {
+	if r, ok := e.b.(Reopener); ok {
+		return r.Reopen()
+	}
+	return nil
+}
+
 // traceWriter appends trace lines under the Env's lock, so that concurrent
 // programs may share it.
 type traceWriter struct{ e *Env }

@@ -182,6 +182,16 @@ func init() {
 				{Stream: "s", Events: []ops.EventData{ev("t", "3")}},
 			}}, "appends[2].stream"}}
 		}),
+		invalidCase("batch-duplicate-id", "the same event ID twice in one batch is invalid, naming the second", func() []bad {
+			return []bad{
+				{"append", ops.Append{Stream: "s", Events: []ops.EventData{idEv(1, "t", "1"), idEv(1, "t", "2")}}, "events[1].id"},
+				{"append of a stored ID twice", ops.Append{Stream: "base", Events: []ops.EventData{idEv(2, "t", "1"), ev("t", "2"), idEv(2, "t", "3")}}, "events[2].id"},
+				{"commit", ops.Commit{Appends: []ops.Append{
+					{Stream: "x", Events: []ops.EventData{idEv(1, "t", "1")}},
+					{Stream: "s", Events: []ops.EventData{idEv(3, "t", "1"), idEv(4, "t", "2"), idEv(3, "t", "3")}},
+				}}, "appends[1].events[2].id"},
+			}
+		}),
 		invalidCase("commit-key-twice", "a commit changing the same key twice is invalid", func() []bad {
 			return []bad{{"commit", ops.Commit{Kv: []ops.KvChange{
 				{Key: "k", Value: []byte("1")}, {Key: "k", Delete: true},

@@ -8,8 +8,9 @@
 // stream, its seq (1, 2, 3, … within the stream; an empty stream's head is 0),
 // a backend-wide position Pos (1, 2, 3, … across all streams, the order of
 // ReadAll and subscriptions), a type, the time At stamped by the backend from
-// its clock, opaque data bytes, and an ID (a UUID) that makes retries
-// idempotent. Events without an ID get one from the backend.
+// its clock, opaque data bytes, and an ID (a UUID), unique within the
+// stream, that makes retries idempotent. Events without an ID get one from
+// the backend.
 //
 // The kv facet maps keys to values. Every change of kv state (a put or a
 // delete, alone or within a commit) carries a revision: a store-wide counter
@@ -48,24 +49,54 @@
 // against the key's revision: NoStream means the key is absent,
 // StreamExists that it is present, Exact(r) that its revision is r. A failed
 // expectation writes nothing and is returned as a [*Conflict] naming the
-// stream or key, what was expected and what was found.
+// stream or key, what was expected and what was found. An append reusing a
+// stored event ID is refused before its expectation is looked at (see
+// below).
 //
 // # Commits
 //
 // A [Commit] applies appends to several streams and kv changes, each with its
 // own expectation, as one atomic unit: all parts or none. Append, KvPut and
-// KvDelete are one-part commits. The first failed expectation (in the order
-// appends, then kv changes) is the answer, and nothing is written.
+// KvDelete are one-part commits. The first refusal (in the order appends,
+// then kv changes) is the answer, and nothing is written.
 //
-// # Idempotent appends
+// # Event IDs and idempotent appends
 //
-// An append whose events all carry IDs already stored, in the same order, at
-// the place the append would write them answers the original result and
-// writes nothing. The place is seq n+1 for Exact(n), seq 1 for NoStream, and
-// the stream's last len(events) seqs for Any and StreamExists. The answer is
-// decided from the stored events, never from a cache, so it is the same
-// after a restart. Events stored elsewhere with the same IDs do not count:
-// with Any such an append is written again.
+// An event ID is unique within its stream (the same ID may stand in other
+// streams). Every stored event has one: the caller's, or a fresh one the
+// backend draws for an event whose ID is zero. [Check] applies the rule
+// to each append, before its expectation:
+//
+//   - Retry. When every event of the append carries an ID, and those IDs
+//     are stored in the stream, in order, at consecutive seqs starting
+//     where the expectation puts the batch (seq 1 for NoStream, n+1 for
+//     Exact(n), anywhere for Any and Exists), the append answers the
+//     original result (the stored seqs and positions) and writes nothing,
+//     whatever the head is now. Only IDs are compared, not types or data.
+//     The answer is decided from the stored events, never from a cache,
+//     so it is the same after a restart.
+//   - Reuse. Any other append carrying an ID already stored in the stream
+//     (a partial overlap with a stored batch, a stored batch at another
+//     place than Exact names, a stored ID beside new ones) is refused with
+//     a [*DuplicateIDError] naming the ID, the seq that holds it and the
+//     event of the append that carries it (errors.Is ErrDuplicateID);
+//     nothing is written.
+//   - The same ID twice in one append is invalid: an [*InvalidError]
+//     naming the second ("events[2].id", "appends[1].events[2].id").
+//
+// In a [Commit] each append part is decided on its own: a part that is a
+// retry answers its original result while the other parts are written; a
+// reuse in any part refuses the whole commit. A stream appears at most once
+// in a commit, so two parts never share one. Concurrent appends are
+// decided in the order they commit: of two that carry one new ID the first
+// stores it, and the second is then a retry or a reuse.
+//
+// In Go a zero ID asks the backend for one; where an absent ID and a
+// written-out nil UUID can be told apart (a command-line flag, an SX or
+// JSON field), read it with [ParseEventID], which refuses the nil UUID.
+//
+// Backends answer [View.FindID] from an index, without scanning the
+// stream: deciding the rule costs a lookup per event that carries an ID.
 //
 // # Limits
 //

@@ -19,10 +19,10 @@ type Event struct {
 }
 
 // EventData is an event to append: the caller's part of an Event.
-// A zero ID asks the backend for a fresh one; in SX forms it is left out
-// (see ParseEventID for the nil UUID written out).
+// A zero ID asks the backend for a fresh one. A decoder that can tell an
+// absent ID from a written-out nil UUID reads IDs with ParseEventID.
 type EventData struct {
-	ID   uuid.UUID `sx:"id,omitempty"`
+	ID   uuid.UUID
 	Type string
 	Data []byte
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/sx"
@@ -375,7 +377,8 @@ var (
 )
 
 // Error is an error answer of the server that is not an ops error (those
-// come back as *ops.Conflict, *ops.InvalidError and ops.ErrClosed).
+// come back as *ops.Conflict, *ops.DuplicateIDError, *ops.InvalidError and
+// ops.ErrClosed).
 type Error struct {
 	Status  int    // the HTTP status; 0 within a batch
 	Kind    string // the protocol's error kind, such as "forbidden"
@@ -434,6 +437,11 @@ func decodeError(status int, v sx.Value) error {
 		exp, err := ops.ParseExpect(str("expected"))
 		if err == nil && num("actual") >= 0 {
 			return &ops.Conflict{Stream: str("stream"), Key: str("key"), Expected: exp, Actual: uint64(num("actual"))}
+		}
+	case "duplicate-id":
+		id, err := uuid.Parse(str("id"))
+		if err == nil && num("seq") > 0 && num("index") >= 0 {
+			return &ops.DuplicateIDError{Stream: str("stream"), ID: id, Seq: uint64(num("seq")), Index: int(num("index"))}
 		}
 	case "invalid":
 		return &ops.InvalidError{Op: str("op"), Field: str("field"), Reason: str("reason")}

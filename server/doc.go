@@ -117,6 +117,8 @@
 //	405 method       {}                           the endpoint takes another method
 //	409 conflict     {:stream S :key K :expected E :actual N}   a failed expectation (an *ops.Conflict);
 //	                                              :stream for an append, :key for a kv change
+//	409 duplicate-id {:stream S :id U :seq N :index I} an append reusing the ID of the event stored at seq N of
+//	                                              S, carried by its event I (an *ops.DuplicateIDError)
 //	413 too-large    {:limit L :max N}            the body, an event, or a batch is over a limit
 //	415 notation     {}                           a Content-Type that is neither notation
 //	429 too-many     {:limit L :max N}            too many follows open for this token

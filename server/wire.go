@@ -286,6 +286,7 @@ func errorAnswer(err error) (int, *sx.Dict) {
 	set := func(k string, v sx.Value) { d.Set(sx.Keyword(k), v) }
 	var (
 		conflict  *ops.Conflict
+		dup       *ops.DuplicateIDError
 		invalid   *ops.InvalidError
 		unknown   *UnknownOpError
 		limit     *LimitError
@@ -305,6 +306,12 @@ func errorAnswer(err error) (int, *sx.Dict) {
 		}
 		set("expected", conflict.Expected.String())
 		set("actual", int64(conflict.Actual))
+	case errors.As(err, &dup):
+		status, kind = http.StatusConflict, "duplicate-id"
+		set("stream", dup.Stream)
+		set("id", dup.ID.String())
+		set("seq", int64(dup.Seq))
+		set("index", int64(dup.Index))
 	case errors.As(err, &invalid):
 		status, kind = http.StatusBadRequest, "invalid"
 		if invalid.Op != "" {

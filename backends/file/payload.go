@@ -11,7 +11,8 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
-// formatVersion is the version of checkpoint and snapshot files.
+// formatVersion is the version of snapshot files (checkpoints have
+// ckptVersion).
 const formatVersion = 1
 
 // Segment format versions (the header's version field). Version 2 rolls

@@ -53,7 +53,8 @@ func mockEvents(t testing.TB, s *file.Store, fs *mock.FS, stream string) []strin
 // A crash at every IO effect of a segment roll, before and after it,
 // under every crash fault: the reopened store holds the two acknowledged
 // appends and all or none of the one in doubt, a second crash after the
-// recovery changes nothing, and Verify, run first, says what Open does. A crash after the next
+// recovery changes nothing, Verify, run first, says what Open does, and a
+// read-only open serves what Open does. A crash after the next
 // segment was made but before the seal was durable leaves a successor
 // holding only its header, which recovery takes back.
 func TestCrashAtEveryRollEffect(t *testing.T) {
@@ -83,6 +84,10 @@ func TestCrashAtEveryRollEffect(t *testing.T) {
 				what := fmt.Sprintf("crash at roll effect %d (after %v) under %s", k, after, f)
 
 				vr, verr := file.Verify(effect.Handle(context.Background(), disk.Clone(3)), mockDir)
+				ro := disk.Clone(4)
+				rs, err := file.OpenReadOnly(effect.Handle(context.Background(), ro), mockDir, opts)
+				require.NoError(t, err, "read-only: %s", what)
+				roEvents := mockEvents(t, rs, ro, "s")
 				s2, err := file.Open(effect.Handle(context.Background(), disk), mockDir, opts)
 				require.NoError(t, err, what)
 				require.NoError(t, verr, what)
@@ -95,6 +100,7 @@ func TestCrashAtEveryRollEffect(t *testing.T) {
 					got = got[:2]
 				}
 				assert.Equal(t, []string{"1" + big, "2" + big}, got, what)
+				assert.Len(t, roEvents, len(mockEvents(t, s2, disk, "s")), "a read-only open serves what open does: %s", what)
 				if s2.Recovery().RollUndone != "" {
 					undone++
 				}

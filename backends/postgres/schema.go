@@ -73,6 +73,11 @@ func lockKey(schema string) int64 {
 // transaction, so a failed one leaves the schema as it was. A schema of a
 // newer version is refused with ErrSchemaTooNew.
 func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	return migrateTo(ctx, pool, schema, SchemaVersion)
+}
+
+// migrateTo is migrate up to version target (at most SchemaVersion).
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, target int) error {
 	q := quote(schema)
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -120,13 +125,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if have < 0 {
 		return fmt.Errorf("the schema version is %d", have)
 	}
-	for _, m := range migrations[have:] {
+	for _, m := range migrations[min(have, target):target] {
 		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{schema}", q)); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
-	if have < SchemaVersion {
-		if _, err := tx.Exec(ctx, "UPDATE "+q+".schema_version SET version = $1", SchemaVersion); err != nil {
+	if have < target {
+		if _, err := tx.Exec(ctx, "UPDATE "+q+".schema_version SET version = $1", target); err != nil {
 			return fmt.Errorf("write the schema version: %w", err)
 		}
 	}

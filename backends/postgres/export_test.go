@@ -1,0 +1,18 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// MigrateTo brings schema to version target, for tests of migrations from
+// older versions.
+func MigrateTo(ctx context.Context, dsn, schema string, target int) error {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return migrateTo(ctx, pool, schema, target)
+}

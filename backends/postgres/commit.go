@@ -193,20 +193,12 @@ func (s *Store) runGroup(group []*request) {
 
 // resolvable reports whether a commit whose outcome is unknown can be
 // resolved by trying it again with the same event IDs: it has appends
-// only (a kv change tried again is not the same change), each expecting
-// an exact head or no stream, so that the retry is recognised at its
-// place if the first try was stored.
+// only (a kv change tried again is not the same change). Since an event
+// ID is unique within its stream, the retry of a stored batch is known by
+// its IDs whatever its expectation.
 func resolvable(r *request) bool {
 	c, _ := ops.AsCommit(r.op)
-	if len(c.Kv) > 0 || len(c.Appends) == 0 {
-		return false
-	}
-	for _, a := range c.Appends {
-		if k := a.Expect.Kind; k != ops.ExpectExact && k != ops.ExpectNoStream {
-			return false
-		}
-	}
-	return true
+	return len(c.Kv) == 0 && len(c.Appends) > 0
 }
 
 // resolve settles a commit whose COMMIT was sent but not answered, by

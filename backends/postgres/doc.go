@@ -114,14 +114,16 @@
 //
 // A commit whose connection was lost after COMMIT was sent may or may not
 // be stored. The store resolves it itself when it can: a commit of appends
-// only, each expecting an exact head or no stream, is tried again with the
-// same event IDs (the caller's, and those the store drew for events that
-// had none) until the commit timeout (WithCommitTimeout) ends: if the
-// first try was stored, the retry is recognised at its place and answers
-// the original result; if not, the retry stores it. Any other commit (one
-// with kv changes, or expecting any head) answers ErrOutcomeUnknown, and
-// the caller resolves it the same way: append again with the same event
-// IDs. Give events IDs when that matters: an event appended without one
-// gets an ID the caller never learns if the answer is lost.
+// only is tried again with the same event IDs (the caller's, and those the
+// store drew for events that had none) until the commit timeout
+// (WithCommitTimeout) ends. Since an event ID is unique within its stream,
+// a retry of a stored batch is known by its IDs: if the first try was
+// stored, the retry answers the original result; if not, the retry stores
+// it. A commit with kv changes answers ErrOutcomeUnknown (a kv change
+// tried again is not the same change), and so does one whose server stays
+// unreachable; the caller resolves an append the same way, by appending
+// again with the same event IDs. Give events IDs when that matters: an
+// event appended without one gets an ID the caller never learns if the
+// answer is lost.
 // WithCommitFault injects such losses for tests.
 package postgres

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,7 +46,14 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 		conn, err := pgx.Connect(ctx, testDSN())
 		require.NoError(t, err)
 		require.NoError(t, conn.QueryRow(ctx, "SELECT version FROM "+q+".schema_version").Scan(&v))
-		conn.Close(ctx)
 		assert.Equal(t, postgres.SchemaVersion, v)
+		// The unique index stands behind the rule: a second event with a
+		// stored ID in the same stream is refused even by hand.
+		_, err = conn.Exec(ctx, "INSERT INTO "+q+".events (pos, stream, seq, id, type, at, data) SELECT 9, stream, 9, id, type, at, data FROM "+q+".events WHERE pos = 1")
+		var pe *pgconn.PgError
+		if assert.ErrorAs(t, err, &pe) {
+			assert.Equal(t, "23505", pe.Code, "unique violation")
+		}
+		conn.Close(ctx)
 	}
 }

@@ -47,6 +47,11 @@ func benchTargets(b *testing.B) []struct {
 			b.Cleanup(func() { _ = c.Close() })
 			return func() *effect.P { return effect.Handle(context.Background(), c) }
 		}},
+		{"remote-gather", func(b *testing.B) func() *effect.P {
+			c, _ := serve(b, fileStore(b, filepath.Join(b.TempDir(), "data")), server.Options{}, remote.Options{Gather: true})
+			b.Cleanup(func() { _ = c.Close() })
+			return func() *effect.P { return effect.Handle(context.Background(), c) }
+		}},
 	}
 }
 

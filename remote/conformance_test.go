@@ -128,3 +128,12 @@ func TestConformanceMemJSON(t *testing.T) {
 		return c
 	})
 }
+
+// TestConformanceMemGather runs the suite with concurrent operations
+// gathered into batches.
+func TestConformanceMemGather(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) ops.Backend {
+		c, _ := serve(t, memStore(), server.Options{}, remote.Options{Gather: true})
+		return c
+	})
+}

@@ -29,6 +29,11 @@
 //   - An operation is validated (ops.Validate) before it is sent: an
 //     invalid one is refused without a round trip, with the error the
 //     server would give. The server validates again.
+//   - Options.Gather (off by default) sends operations that goroutines
+//     perform at the same time together in batch requests, a few in
+//     flight at once, so that many writers share round trips and the
+//     server's group commit; a lone operation still goes alone at once.
+//     Off, every operation is its own request.
 //   - Requests are SX unless Options.JSON is set; answers are read in
 //     whichever notation the server answers in.
 //   - [Client.Follow] follows over Server-Sent Events and reconnects by

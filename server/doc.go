@@ -134,9 +134,11 @@
 // # Several operations: POST /v1/batch
 //
 // The body is a vector of operations (a JSON array of them), at most the
-// server's batch limit (64 by default). They are independent: each is
-// performed on its own, in order, and each has its own answer; a batch is
-// not atomic (a persist/commit is). The answer is 200 OK with a vector of
+// server's batch limit (64 by default). They are independent: they are
+// performed at the same time, in no set order (so appends in one batch
+// share the store's group commit), and each has its own answer; a batch
+// is not atomic (a persist/commit is), and an operation that must follow
+// another goes in a later request. The answer is 200 OK with a vector of
 // the same length: {:ok <result>} for an operation that succeeded and the
 // error dict for one that did not. A batch that does not decode, or is
 // refused as a whole (too many operations, a token lacking a grant for
@@ -276,9 +278,9 @@
 //     sx.FromJSONGo. Event data stays bytes on the wire (a string, or
 //     (bytes ...) when not UTF-8), never reinterpreted, so what a client
 //     appends is what every reader gets back, byte for byte.
-//   - A batch runs its operations one after another, in order; it is
-//     refused whole when any operation lacks a grant, and otherwise each
-//     operation succeeds or fails on its own.
+//   - A batch runs its operations concurrently, answers in their order;
+//     it is refused whole when any operation lacks a grant, and otherwise
+//     each operation succeeds or fails on its own.
 //   - Snapshots are guarded by the stream grants of their name (a
 //     projection's snapshot is usually named after what it folds).
 //   - Listing streams or keys needs a grant covering the listed prefix;

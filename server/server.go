@@ -350,27 +350,34 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.limits.Request)
 	defer cancel()
+	// The operations are independent: they run at once, so that appends
+	// of one batch share the store's group commit.
 	out := make(sx.Vector, len(batch))
+	var wg sync.WaitGroup
 	for i, op := range batch {
-		var v any
-		err := errs[i]
-		if err == nil {
-			v, err = s.perform(ctx, op)
-		}
-		if err != nil {
-			_, d := errorAnswer(s.classify(err))
-			out[i] = d
-			continue
-		}
-		val, cerr := sx.FromGo(v)
-		if cerr != nil {
-			_, d := errorAnswer(cerr)
-			out[i] = d
-			continue
-		}
-		out[i] = sx.NewDict(sx.Keyword("ok"), val)
+		wg.Go(func() { out[i] = s.batchAnswer(ctx, op, errs[i]) })
 	}
+	wg.Wait()
 	s.answerValue(w, r, n, http.StatusOK, out)
+}
+
+// batchAnswer performs one operation of a batch (unless it was refused
+// with err) and gives its answer: {:ok value} or the error dict.
+func (s *Server) batchAnswer(ctx context.Context, op effect.Effect, err error) sx.Value {
+	var v any
+	if err == nil {
+		v, err = s.perform(ctx, op)
+	}
+	if err != nil {
+		_, d := errorAnswer(s.classify(err))
+		return d
+	}
+	val, cerr := sx.FromGo(v)
+	if cerr != nil {
+		_, d := errorAnswer(cerr)
+		return d
+	}
+	return sx.NewDict(sx.Keyword("ok"), val)
 }
 
 // check applies the server's own limits to an operation before it reaches

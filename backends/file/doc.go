@@ -198,8 +198,11 @@
 // CorruptError with the same file and offset), and reports what Open would
 // do instead of doing it: the torn tail it would cut, the roll it would
 // finish (version 1) or take back (version 2). Then it reads and decodes
-// every record from segment 1 on, store checkpoints or not, and checks
-// every checkpoint and snapshot file. A damaged checkpoint, or a damaged
+// every record from segment 1 on, store checkpoints or not, requires the
+// index of the checkpoint Open would use to equal the one that full
+// replay builds up to the same record (a checkpoint file that validates
+// but holds another index is ErrCorrupt, though Open would trust it), and
+// checks every checkpoint and snapshot file. A damaged checkpoint, or a damaged
 // snapshot generation with a good one before it, is what Open and
 // SnapshotRead pass over: Verify lists it (VerifyReport.Skipped) and says
 // ok; a snapshot name none of whose generations validates is ErrCorrupt,

@@ -1,12 +1,14 @@
 package file
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,9 +59,11 @@ var errHalt = errors.New("halt")
 // would finish or take back. It checks every store checkpoint and uses
 // the one Open would use, as Open does. Then it checks more than Open:
 // it reads and decodes every record of every segment (frames, checksums,
-// the chain, LSNs, seqs, positions, revisions, every event's encoding) and
-// every snapshot file; a snapshot name none of whose generations validates
-// is ErrCorrupt naming the newest, as SnapshotRead would answer.
+// the chain, LSNs, seqs, positions, revisions, every event's encoding),
+// requires the index the checkpoint Open would use to equal the one the
+// full replay builds up to the same record, and checks every snapshot
+// file; a snapshot name none of whose generations validates is ErrCorrupt
+// naming the newest, as SnapshotRead would answer.
 //
 // When no other process has the store open, Verify holds its lock while it
 // runs, so that no writer starts meanwhile, and its answer is exact. When
@@ -83,6 +87,30 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 	rep.TornTail = v.report.Truncated
 	rep.Rolled, rep.RollUndone = v.report.Rolled, v.report.RollUndone
 	rp := &replayer{st: newState(), store: v.id, full: true}
+	if rep.Checkpoint > 0 {
+		// More than Open: the index the checkpoint holds must be the one
+		// a full replay builds up to the same record.
+		path := filepath.Join(v.logDir, ckptName(rep.Checkpoint))
+		b, err := readFile(p, path)
+		if err != nil && !(v.readOnly && errors.Is(err, fs.ErrNotExist)) {
+			return rep, fmt.Errorf("file: read checkpoint: %w", err)
+		}
+		if err == nil {
+			_, ck, err := decodeCheckpoint(b, v.id)
+			if err != nil {
+				return rep, corrupt(path, 0, "%v", err)
+			}
+			rp.onRec = func(_ uint64, _ int64, f frame, _ *commitRec) error {
+				if f.lsn != ck.lsn {
+					return nil
+				}
+				if why := sameIndex(ck, rp.st); why != "" {
+					return corrupt(path, 0, "the checkpoint's index differs from the log's: %s", why)
+				}
+				return nil
+			}
+		}
+	}
 	if err := v.walk(p, rp, v.ends, nil); err != nil {
 		return rep, err
 	}
@@ -107,6 +135,35 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// sameIndex tells how the index a checkpoint holds differs from the one a
+// replay built (its LSN aside), or "" when they agree.
+func sameIndex(ck, st *state) string {
+	switch {
+	case ck.lastPos != st.lastPos || ck.rev != st.rev || ck.events != st.events || ck.commits != st.commits || ck.lastAt != st.lastAt:
+		return fmt.Sprintf("counters (position %d, revision %d, events %d, commits %d) where the log has (%d, %d, %d, %d)",
+			ck.lastPos, ck.rev, ck.events, ck.commits, st.lastPos, st.rev, st.events, st.commits)
+	case len(ck.streams) != len(st.streams):
+		return fmt.Sprintf("%d streams where the log has %d", len(ck.streams), len(st.streams))
+	case !slices.Equal(ck.positions, st.positions):
+		return "the position index"
+	case len(ck.kv) != len(st.kv):
+		return fmt.Sprintf("%d kv keys where the log has %d", len(ck.kv), len(st.kv))
+	}
+	for name, a := range ck.streams {
+		b := st.streams[name]
+		if b == nil || a.head != b.head || !slices.Equal(a.chunks, b.chunks) {
+			return fmt.Sprintf("stream %q", name)
+		}
+	}
+	for key, a := range ck.kv {
+		b := st.kv[key]
+		if b == nil || a.rev != b.rev || !bytes.Equal(a.value, b.value) {
+			return fmt.Sprintf("kv key %q", key)
+		}
+	}
+	return ""
 }
 
 // openVerify runs the recovery of Open on the store in dir in a mode that

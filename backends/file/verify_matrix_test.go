@@ -454,3 +454,35 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 	}
 	t.Logf("verify-vs-open matrix: %d faults x %d states, %d cases run, verdicts %v", len(matrixFaults()), len(states), cases, kinds)
 }
+
+// A checkpoint whose file validates but whose index is not the log's (a
+// bug, not damage: its checksum was computed over the wrong index): Open
+// trusts it, Verify, which replays the whole log, does not.
+func TestVerifyChecksCheckpointIndex(t *testing.T) {
+	e := newEnv(t, Options{})
+	fill(t, e, 20)
+	e.close()
+	files := ckptFiles(t, e.dir)
+	require.NotEmpty(t, files)
+	newest := files[len(files)-1]
+	b, err := os.ReadFile(newest)
+	require.NoError(t, err)
+	r, st, err := decodeCheckpoint(b, e.s0id(t))
+	require.NoError(t, err)
+	st.kv["k0"].value = []byte("not what the log says")
+	require.NoError(t, os.WriteFile(newest, encodeCheckpoint(e.s0id(t), r, st), 0o644))
+
+	_, err = Verify(e.p(), e.dir)
+	var ce *CorruptError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, newest, ce.File)
+	assert.Contains(t, ce.Reason, `kv key "k0"`)
+}
+
+// s0id reads the store id of e's directory.
+func (e *env) s0id(t testing.TB) [16]byte {
+	t.Helper()
+	id, err := readIdentity(e.p(), filepath.Join(e.dir, identityFile))
+	require.NoError(t, err)
+	return id
+}

@@ -44,7 +44,6 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"slices"
 
 	"github.com/google/uuid"
 )
@@ -246,25 +245,21 @@ func (x *Index) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, byte(t.k))
 		b = binary.AppendUvarint(b, uint64(t.n))
 		m := t.mask()
-		live := make([]uint64, 0, t.n)
+		// In position order without a sort: each slot at its relative
+		// position (positions are dense, so this is about the table's size).
+		byRel := make([]uint64, t.last-t.base+1)
 		for _, s := range t.slots {
 			if s != 0 {
-				live = append(live, s)
+				byRel[s&m] = s
 			}
 		}
-		slices.SortFunc(live, func(a, c uint64) int {
-			switch {
-			case a&m < c&m:
-				return -1
-			case a&m > c&m:
-				return 1
-			}
-			return 0
-		})
 		w := fpBytes(t.k)
 		var prev uint64
 		var fb [8]byte
-		for _, s := range live {
+		for _, s := range byRel {
+			if s == 0 {
+				continue
+			}
 			b = binary.AppendUvarint(b, s&m-prev)
 			prev = s & m
 			binary.LittleEndian.PutUint64(fb[:], s>>t.k)

@@ -329,10 +329,13 @@ func duplicateID(evs []EventData) (int, int) {
 		}
 		return -1, -1
 	}
-	seen := make(map[uuid.UUID]int, len(evs))
+	var seen map[uuid.UUID]int // made at the first ID: batches without IDs need none
 	for j, ev := range evs {
 		if ev.ID == uuid.Nil {
 			continue
+		}
+		if seen == nil {
+			seen = make(map[uuid.UUID]int, len(evs)-j)
 		}
 		if k, ok := seen[ev.ID]; ok {
 			return j, k

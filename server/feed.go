@@ -9,8 +9,13 @@ import (
 	"rose-ash.com/persist/sx"
 )
 
-// feedRing is how many of the latest events a feed keeps for its follows.
-const feedRing = 4096
+// feedRing is how many of the latest events a feed keeps for its follows,
+// and feedRingBytes how many bytes of data at most (the newest page is
+// kept whatever its size).
+const (
+	feedRing      = 4096
+	feedRingBytes = 32 << 20
+)
 
 // A feed tails one source (a stream, or "" for the global log) once for
 // all the follows of it: it reads each new event from the store once and
@@ -25,6 +30,7 @@ type feed struct {
 
 	mu      sync.Mutex
 	ring    []*feedEntry  // ids contiguous, oldest first
+	bytes   int           // data bytes in the ring
 	next    uint64        // the id after the newest event seen
 	changed chan struct{} // closed when the ring grows or the feed ends
 	err     error         // why the feed ended, if it did
@@ -130,10 +136,16 @@ func (f *feed) run(ctx context.Context) {
 				id = ev.Pos
 			}
 			f.ring = append(f.ring, &feedEntry{id: id, ev: ev})
+			f.bytes += len(ev.Data)
 			f.next = id + 1
 		}
-		if len(f.ring) > feedRing {
-			f.ring = append(f.ring[:0:0], f.ring[len(f.ring)-feedRing:]...)
+		drop := 0
+		for len(f.ring)-drop > len(events) && (len(f.ring)-drop > feedRing || f.bytes > feedRingBytes) {
+			f.bytes -= len(f.ring[drop].ev.Data)
+			drop++
+		}
+		if drop > 0 {
+			f.ring = append(f.ring[:0:0], f.ring[drop:]...)
 		}
 		close(f.changed)
 		f.changed = make(chan struct{})

@@ -13,7 +13,7 @@ import (
 )
 
 // followPage is how many events a follow reads at once.
-const followPage = 500
+const followPage = 100
 
 func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 	n := SX

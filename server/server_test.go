@@ -398,3 +398,36 @@ func TestFollowGlobalLog(t *testing.T) {
 	assert.Equal(t, "4", evs[0].id)
 	assert.Contains(t, evs[0].data, `"stream":"c"`)
 }
+
+// TestFollowBehindTheRing opens a follow while the stream is empty, lets
+// more events come than the feed keeps, and then follows from the start:
+// the late follow reads the store up to the feed's ring, then the ring.
+func TestFollowBehindTheRing(t *testing.T) {
+	_, hs, store := newServer(t, server.Options{})
+	p := effect.Handle(context.Background(), store)
+	first, err := http.Get(hs.URL + "/v1/follow?stream=s")
+	require.NoError(t, err)
+	defer first.Body.Close()
+	batch := make([]ops.EventData, 1000)
+	for i := range batch {
+		batch[i] = ops.EventData{Type: "t"}
+	}
+	const total = 6000
+	got := make(chan []sseEvent, 1)
+	go func() { got <- readEvents(t, bufio.NewReader(first.Body), total) }()
+	for range total / 1000 {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch})
+		require.NoError(t, err)
+	}
+	late, err := http.Get(hs.URL + "/v1/follow?stream=s&from=1")
+	require.NoError(t, err)
+	defer late.Body.Close()
+	for name, evs := range map[string][]sseEvent{"first": <-got, "late": readEvents(t, bufio.NewReader(late.Body), total)} {
+		require.Len(t, evs, total, name)
+		for i, e := range evs {
+			if e.id != strconv.Itoa(i+1) {
+				t.Fatalf("%s follow: event %d has id %s", name, i, e.id)
+			}
+		}
+	}
+}

@@ -194,3 +194,31 @@ func TestCheckpointWithBadIDIndexIsSkipped(t *testing.T) {
 	assert.Equal(t, 1, e.s.Recovery().CheckpointsSkipped)
 	checkIDRule(t, e, batches, results)
 }
+
+// A checkpoint whose ID index has an entry per event but not the log's
+// hashes (a bug, not damage): Open trusts it, Verify does not.
+func TestVerifyChecksCheckpointIDIndex(t *testing.T) {
+	e := newEnv(t, Options{})
+	idBatches(t, e, 10)
+	e.close()
+	files := ckptFiles(t, e.dir)
+	require.NotEmpty(t, files)
+	newest := files[len(files)-1]
+	b, err := os.ReadFile(newest)
+	require.NoError(t, err)
+	id := e.s0id(t)
+	r, st, err := decodeCheckpoint(b, id)
+	require.NoError(t, err)
+	st.ids = nil
+	st.indexIDs(id)
+	for pos := uint64(1); pos <= st.lastPos; pos++ {
+		require.NoError(t, st.ids.Add(pos*7919, pos))
+	}
+	require.NoError(t, os.WriteFile(newest, encodeCheckpoint(id, r, st), 0o644))
+
+	_, err = Verify(e.p(), e.dir)
+	var ce *CorruptError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, newest, ce.File)
+	assert.Contains(t, ce.Reason, "event ID index")
+}

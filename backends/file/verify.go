@@ -97,6 +97,9 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 		}
 		if err == nil {
 			_, ck, err := decodeCheckpoint(b, v.id)
+			if err == nil && ck.ids != nil {
+				rp.st.indexIDs(v.id) // to compare the ID index too
+			}
 			if err != nil {
 				return rep, corrupt(path, 0, "%v", err)
 			}
@@ -150,6 +153,13 @@ func sameIndex(ck, st *state) string {
 		return "the position index"
 	case len(ck.kv) != len(st.kv):
 		return fmt.Sprintf("%d kv keys where the log has %d", len(ck.kv), len(st.kv))
+	}
+	if ck.ids != nil && st.ids != nil {
+		a, _ := ck.ids.AppendBinary(nil)
+		b, _ := st.ids.AppendBinary(nil)
+		if !bytes.Equal(a, b) {
+			return "the event ID index"
+		}
 	}
 	for name, a := range ck.streams {
 		b := st.streams[name]

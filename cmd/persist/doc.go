@@ -93,7 +93,8 @@
 // writes nothing. --help prints the
 // usage of any subcommand, with an example, on stdout. tail -f ends with
 // status 0 when interrupted. When stderr is a terminal, and only then,
-// crashtest, verify and dump draw a live progress line on it (within a
+// crashtest, verify and dump (when its records go elsewhere than the
+// terminal) draw a live progress line on it (within a
 // second of starting, redrawn ten times a second, erased at the end; drawn
 // by github.com/schollz/progressbar), and bench prints a line as each
 // workload starts.

@@ -32,7 +32,10 @@ dump with an error naming the file and offset. Changes nothing.`,
 				return err
 			}
 			w := newWriter(m.Stdout, g)
-			prog := m.newProgress("dump: "+g.dir, "records")
+			var prog *progress // on the terminal the records are the progress
+			if !m.StdoutTerminal {
+				prog = m.newProgress("dump: "+g.dir, "records")
+			}
 			defer prog.done()
 			for rec, err := range file.Dump(effect.Handle(ctx, h), g.dir) {
 				prog.add(1)

@@ -29,6 +29,9 @@ type Main struct {
 	// nil means none. The real command sets it to stderr when stderr is a
 	// terminal.
 	Progress io.Writer
+	// StdoutTerminal is set when standard output is a terminal: dump then
+	// draws no progress line, its records being the progress.
+	StdoutTerminal bool
 
 	// Open opens the store in dir, creating it when create is set. Nil
 	// means the durable file backend; tests put another backend here.

@@ -17,7 +17,7 @@ var versionCmd = &command{
 Prints one record: the module and its version (as the build recorded it:
 a tagged version, a pseudo-version, or (devel) for a build from a work
 tree), the VCS revision when recorded, the versions of the on-disk formats
-the file backend writes (log segments, and checkpoint and snapshot files), and the Go version it was built with.
+the file backend writes (log segments, store checkpoints, snapshot files), and the Go version it was built with.
 persist --version prints the same.`,
 	example: `  persist version -o json`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
@@ -51,6 +51,7 @@ func versionRecord() record {
 		{"version", version},
 		{"format", file.FormatVersion},
 		{"checkpoint-format", file.CheckpointFormatVersion},
+		{"snapshot-format", file.SnapshotFormatVersion},
 		{"go", runtime.Version()},
 	}
 	if revision != "" {

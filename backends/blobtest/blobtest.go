@@ -212,10 +212,11 @@ var cases = []Case{
 			assert.False(t, has)
 		}
 	}},
-	{"small-reads", "a body read a byte at a time gives the same blob", func(t *testing.T, f Factory) {
+	{"small-reads", "a body read in small pieces (a byte, then 97 at a time) gives the same blob", func(t *testing.T, f Factory) {
 		_, p := open(t, f, 0)
 		b := Data(ops.BlobChunkBytes+999, 8)
-		ref, err := effect.Perform(p, ops.BlobPut{Body: iotest.OneByteReader(bytes.NewReader(b))})
+		body := io.MultiReader(iotest.OneByteReader(bytes.NewReader(b[:1000])), smallReader{bytes.NewReader(b[1000:]), 97})
+		ref, err := effect.Perform(p, ops.BlobPut{Body: body})
 		require.NoError(t, err)
 		assert.Equal(t, ops.BlobCID(b), ref.CID)
 		got, _, err := Get(p, ref.CID)
@@ -267,3 +268,11 @@ var cases = []Case{
 		}
 	}},
 }
+
+// smallReader reads at most n bytes at a time.
+type smallReader struct {
+	r io.Reader
+	n int
+}
+
+func (s smallReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), s.n)]) }

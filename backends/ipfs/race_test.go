@@ -1,0 +1,5 @@
+//go:build race
+
+package ipfs_test
+
+const raceEnabled = true

@@ -365,7 +365,9 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 	var w writes
 	startPos, startRev := v.lastPos, v.kvRev
 	for i, r := range group {
-		c, plan, err := ops.CheckOp(r.op, v)
+		// Validated by commit on arrival; decided here under the lock.
+		c, _ := ops.AsCommit(r.op)
+		plan, err := ops.Decide(c, v)
 		if err != nil {
 			if v.err != nil {
 				return s.notWritten(v.err)

@@ -24,8 +24,9 @@
 //
 // A commit is one READ COMMITTED transaction: it locks the log_state row
 // (SELECT … FOR UPDATE), reads the heads of its streams and the revisions
-// of its keys, decides every expectation with ops.CheckOp against a view
-// of that state (the same code as mem and file, so the same decisions),
+// of its keys, decides every expectation with ops.Decide against a view
+// of that state (the same code as mem and file, so the same decisions;
+// the operation was validated with ops.Validate when it was queued),
 // writes its events, heads and kv changes with a few array statements,
 // advances log_state, notifies, and commits with the server's synchronous
 // commit. A commit is acknowledged only after COMMIT returned. A failed

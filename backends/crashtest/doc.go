@@ -28,6 +28,11 @@
 // reopen between two rolls; it is sampled for crash and disk faults, but
 // every run fault strikes every effect it applies to (RunAll).
 //
+// The ids workload retries stored batches (after other events, as a part
+// of a commit, after a reopen) and reuses stored IDs beside new ones; the
+// model applies the rule that an event ID is unique within its stream, so
+// a store that wrote a reused ID, or refused a retry, fails every case.
+//
 // The judge ([checker]) opens copies of the disk and checks: every
 // acknowledged write present, byte-identical, at its seq and position;
 // nothing never issued; each write in doubt all there or all gone, the

@@ -64,7 +64,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(),
 	}
 }
 
@@ -178,6 +178,30 @@ func wExpect() *Workload {
 		Kv: []ops.KvChange{{Key: "bal", Value: []byte("6"), Expect: ops.Exact(1)}}})
 	b.commit(ops.Commit{Appends: []ops.Append{{Stream: "acct", Expect: ops.Exact(2), Events: b.evs(1, "e%d")}},
 		Kv: []ops.KvChange{{Key: "bal", Value: []byte("0")}}}) // conflict on the append: nothing written
+	return b.w
+}
+
+func wIDs() *Workload {
+	b := build("ids", "event IDs retried whole, reused and refused, across parts of a commit and a reopen", file.Options{})
+	a1, a2 := b.ev("t", "a1"), b.ev("t", "a2")
+	b.appendTo("s", ops.Any(), a1, a2)
+	b.appendTo("s", ops.Any(), b.ev("t", "x"))
+	b.appendTo("s", ops.Any(), a1, a2)              // a retry after another event: nothing written
+	b.appendTo("s", ops.Any(), a2, b.ev("t", "n1")) // a reuse beside a new ID: refused
+	b.appendTo("s", ops.Exact(3), a1)               // a stored batch at another place: refused
+	b.appendTo("t", ops.NoStream(), a1)             // the same ID in another stream: written
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "s", Expect: ops.NoStream(), Events: []ops.EventData{a1, a2}}, // a retried part
+		{Stream: "u", Expect: ops.NoStream(), Events: []ops.EventData{b.ev("t", "u1")}},
+	}})
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "u", Expect: ops.Any(), Events: []ops.EventData{b.ev("t", "u2")}},
+		{Stream: "t", Expect: ops.Any(), Events: []ops.EventData{b.ev("t", "t2"), a1}}, // a reuse: the whole commit refused
+	}})
+	b.step(Step{Kind: StepReopen})
+	b.appendTo("s", ops.Any(), a1, a2)              // a retry after the reopen
+	b.appendTo("s", ops.Any(), b.ev("t", "n2"), a1) // a reuse after the reopen: refused
+	b.appendTo("s", ops.Any(), b.ev("t", "n3"))
 	return b.w
 }
 

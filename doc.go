@@ -73,4 +73,14 @@
 // program written against package programs runs unchanged on a DB with
 // DB.Run or Run, and stepped with interp.RunStepped(ctx, prog,
 // db.Handlers()...).
+//
+// # Blobs
+//
+// Images and media go to a blob store, [Blobs], and events and kv values
+// hold only their [BlobRef] (CID, size, media type). [OpenBlobDir] keeps
+// blobs in a local content-addressed directory, [OpenIPFS] on an IPFS
+// node; the same bytes get the same CID in both, and every read is checked
+// against the CID as it streams. Put and Get stream: no blob is held whole.
+// Give a DB the store's handler (WithMiddleware(blobs.Handler())) and its
+// programs perform the blob operations of package ops as well.
 package persist

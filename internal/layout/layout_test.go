@@ -19,7 +19,7 @@ const module = "rose-ash.com/persist"
 // third-party module prefixes it may import directly. "*" allows any.
 var allowed = map[string][]string{
 	"": {"effect", "ops", "platform", "sx", "interp", "programs", "backends/mem", "backends/file",
-		"backends/postgres", "backends/blobdir", "backends/ipfs", "remote", "github.com/google/uuid"},
+		"backends/postgres", "backends/blobdir", "backends/ipfs", "remote", "github.com/google/uuid", "github.com/ipfs/go-cid"},
 	"effect": {},
 	"sx":     {},
 	"ops": {"effect", "github.com/google/uuid", "github.com/ipfs/go-cid", "github.com/multiformats/go-multihash",

@@ -14,6 +14,9 @@
 //	persist kv put KEY VALUE [--expect any|no-stream|exists|REV]
 //	persist kv del KEY [--expect any|no-stream|exists|REV]
 //	persist kv ls [--prefix P]
+//	persist blob put FILE [--type MEDIA-TYPE] [--blob-dir DIR | --ipfs URL [--ipfs-gateway URL]]
+//	persist blob get CID
+//	persist blob stat CID
 //	persist stat
 //	persist verify
 //	persist dump
@@ -21,6 +24,14 @@
 //	persist version
 //	persist completion bash|zsh|fish
 //	persist crashtest [--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]
+//
+// Blobs (persist blob) go to a blob store of their own, never to the event
+// store: a local content-addressed directory (--blob-dir, env
+// PERSIST_BLOB_DIR, default ./persist-blobs) or an IPFS node (--ipfs, env
+// PERSIST_IPFS, its Kubo RPC API; reads through --ipfs-gateway, env
+// PERSIST_IPFS_GATEWAY, by default port 8080 of the API's host). blob put
+// prints the reference to record in an event; blob get writes the bytes,
+// each checked against the CID before it is written.
 //
 // The store is the file backend in the data directory --dir (env
 // PERSIST_DIR, default ./persist-data). Commands that write (append, kv put,

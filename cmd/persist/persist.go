@@ -132,7 +132,7 @@ type command struct {
 // commands lists the public subcommands, in the order --help shows them.
 func commands() []*command {
 	return []*command{
-		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd,
+		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd, blobCmd,
 		statCmd, verifyCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
 		completionCmd,
 	}

@@ -58,7 +58,8 @@
 //
 // Values: an expectation E is the string "any", "no-stream", "exists" or
 // the decimal head or revision ("3"); an event ID is a UUID string (left
-// out, the store draws one); bytes (data, values) are a string when they
+// out, the store draws one; written out, it is read with ops.ParseEventID,
+// so the nil UUID is refused with 400 naming the field, events[I].id); bytes (data, values) are a string when they
 // are valid UTF-8 and otherwise (bytes "<base64>") in SX, ["bytes",
 // "<base64>"] in JSON; times are RFC 3339 strings with nanoseconds, in
 // UTC; durations are integers of nanoseconds. Numbers are integers that

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/sx"
@@ -119,7 +121,99 @@ func decodeOp[T effect.Effect](fields sx.Value) (effect.Effect, error) {
 		}
 		return nil, &ops.InvalidError{Op: op.EffectName(), Field: "fields", Reason: err.Error()}
 	}
+	if err := checkEventIDs(op.EffectName(), fields.(*sx.Dict)); err != nil {
+		return nil, err
+	}
 	return op, nil
+}
+
+// field is the value under :name in SX or "name" in JSON.
+func field(d *sx.Dict, name string) (sx.Value, bool) {
+	if v, ok := d.Get(sx.Keyword(name)); ok {
+		return v, true
+	}
+	return d.Get(name)
+}
+
+// vector is v's items when it is a vector or a list.
+func vector(v sx.Value) []sx.Value {
+	switch v := v.(type) {
+	case sx.Vector:
+		return v
+	case sx.List:
+		return v
+	}
+	return nil
+}
+
+// dropNilIDs removes from the fields of an append or a commit, as
+// sx.FromGo made them, every event's :id that is the nil UUID: in Go a zero
+// ID asks the store to draw one, and on the wire that is said by leaving
+// :id out.
+func dropNilIDs(fields sx.Value) {
+	d, ok := fields.(*sx.Dict)
+	if !ok {
+		return
+	}
+	nilID := uuid.Nil.String()
+	drop := func(ad *sx.Dict) {
+		evs, _ := field(ad, "events")
+		for _, ev := range vector(evs) {
+			if ed, ok := ev.(*sx.Dict); ok {
+				if id, ok := field(ed, "id"); ok && id == nilID {
+					ed.Delete(sx.Keyword("id"))
+				}
+			}
+		}
+	}
+	drop(d)
+	aps, _ := field(d, "appends")
+	for _, ap := range vector(aps) {
+		if ad, ok := ap.(*sx.Dict); ok {
+			drop(ad)
+		}
+	}
+}
+
+// checkEventIDs reads every event ID written out in the fields of an append
+// or a commit with ops.ParseEventID, so that an explicit nil UUID is
+// refused, naming the field, rather than taken as "draw one": only an :id
+// left out asks the store for a fresh ID.
+func checkEventIDs(op string, fields *sx.Dict) error {
+	events := func(prefix string, d *sx.Dict) error {
+		evs, _ := field(d, "events")
+		for i, ev := range vector(evs) {
+			ed, ok := ev.(*sx.Dict)
+			if !ok {
+				continue
+			}
+			id, ok := field(ed, "id")
+			if !ok {
+				continue
+			}
+			s, _ := id.(string)
+			if _, err := ops.ParseEventID(s); err != nil {
+				var ie *ops.InvalidError
+				errors.As(err, &ie)
+				return &ops.InvalidError{Op: op, Field: fmt.Sprintf("%sevents[%d].id", prefix, i), Reason: ie.Reason}
+			}
+		}
+		return nil
+	}
+	switch op {
+	case ops.NameAppend:
+		return events("", fields)
+	case ops.NameCommit:
+		aps, _ := field(fields, "appends")
+		for j, ap := range vector(aps) {
+			if ad, ok := ap.(*sx.Dict); ok {
+				if err := events(fmt.Sprintf("appends[%d].", j), ad); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // UnknownOpError is an operation name the server does not serve.
@@ -231,6 +325,7 @@ func OpValue(op effect.Effect) (sx.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	dropNilIDs(fields)
 	if d, ok := fields.(*sx.Dict); ok && d.Len() == 0 {
 		return sx.List{sx.Symbol(op.EffectName())}, nil
 	}

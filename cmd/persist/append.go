@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/uuid"
-
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 )
@@ -88,8 +86,12 @@ func parseAppend(args []string, expect string, ids []string, stdin io.Reader) (o
 		}
 		op.Events[i] = ops.EventData{Type: typ, Data: data}
 		if i < len(ids) {
-			id, err := uuid.Parse(ids[i])
+			id, err := ops.ParseEventID(ids[i])
 			if err != nil {
+				var ie *ops.InvalidError
+				if errors.As(err, &ie) {
+					return ops.Append{}, usagef(cmd, "--id %q: %s", ids[i], ie.Reason)
+				}
 				return ops.Append{}, usagef(cmd, "--id %q: %v", ids[i], err)
 			}
 			op.Events[i].ID = id

@@ -19,9 +19,10 @@ import (
 )
 
 var benchCmd = &command{
-	name:    "bench",
-	args:    "[--duration D] [--events N] [--writers N] [--in DIR] [--keep]",
-	summary: "measure persist against the raw limit of the same disk",
+	name:     "bench",
+	fileOnly: "bench measures the file backend against the raw disk, on a fresh directory beside --dir; give --dir",
+	args:     "[--duration D] [--events N] [--writers N] [--in DIR] [--keep]",
+	summary:  "measure persist against the raw limit of the same disk",
 	detail: `
 Runs four workloads on a fresh data directory, with 200-byte event bodies:
   W1  one writer, one event per durable append, for --duration

@@ -12,9 +12,10 @@ import (
 )
 
 var crashtestCmd = &command{
-	name:    "crashtest",
-	args:    "[--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]",
-	summary: "crash the file backend at every IO effect on a simulated disk and check what survives",
+	name:     "crashtest",
+	fileOnly: "crashtest runs the file backend on a simulated disk and has no use for another store",
+	args:     "[--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]",
+	summary:  "crash the file backend at every IO effect on a simulated disk and check what survives",
 	detail: `
 Runs the crash test of the file backend on the mock platform, in memory (no
 data directory is touched): each workload runs once without faults, then is

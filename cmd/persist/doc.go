@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	persist [--dir DIR] [-o sx|json|table] SUBCOMMAND [ARGS]
+//	persist [--dir DIR | --pg DSN | --server URL] [-o sx|json|table] SUBCOMMAND [ARGS]
 //
 //	persist append STREAM TYPE DATA [TYPE DATA ...] [--expect any|no-stream|exists|N] [--id UUID ...] [--lock-wait D]
 //	persist read STREAM [--from N] [--limit N]
@@ -55,6 +55,34 @@
 // starting with "-"), and --dir, -o and --segment-size are accepted by
 // every subcommand.
 //
+// # Other stores: --pg and --server
+//
+// --pg DSN (env PERSIST_PG) works on the PostgreSQL store at DSN (package
+// postgres: a URL or key=value string as libpq takes), in the schema
+// --pg-schema (env PERSIST_PG_SCHEMA, default "persist"), which is created
+// or migrated on open, by any command, since PostgreSQL has no read-only
+// open; errors name the DSN without its password. --server URL (env
+// PERSIST_SERVER) works on the store that "persist serve" at URL serves
+// (package remote), sending --token (env PERSIST_TOKEN) as the bearer
+// token. The schema is a flag of its own rather than a search_path in the
+// DSN, so that the DSN stays the one other tools use and the schema name is
+// checked as package postgres checks it. At most one of --dir, --pg and
+// --server may be given on the command line; without any, PERSIST_SERVER
+// wins, then PERSIST_PG, then the directory; a flag always wins over the
+// environment, and --pg-schema and --token are refused without the store
+// they go with. The flags have no defaults shown in --help, so a password
+// or a token in the environment is never printed.
+//
+// Every command that performs operations (append, read, tail and tail -f,
+// streams, kv get|put|del|ls, stat's counts) prints the same records and
+// exits with the same status on every store; --lock-wait applies to a data
+// directory only. stat shows only streams, events and kv keys on another
+// store (the segment, byte and recovery figures are the file backend's).
+// verify, dump, bench and crashtest work on a data directory only and
+// refuse --pg and --server (or the environment variable that chose them)
+// with a usage error naming it. "persist serve --pg DSN" serves a
+// PostgreSQL store; serve refuses --server.
+//
 // # Data and values
 //
 // Event data and kv values are given as one SX literal ({:order 17},
@@ -99,6 +127,15 @@
 //	3  a conflict: an --expect that the store refused whole, nothing written
 //	4  busy: another process held the store open for writing longer than
 //	   --lock-wait
+//	5  a reused event ID: an --id already stored in the stream for another
+//	   event (ops.ErrDuplicateID), nothing written
+//
+// A reused ID has a status of its own rather than the conflict's: a
+// conflict says the store moved (read and decide again), a reused ID says
+// the ID belongs to another event, which reading again does not mend. A
+// retry of a whole stored append with the same IDs is not a reuse: it
+// succeeds with the original answer. --id values are read with
+// ops.ParseEventID, which refuses the nil UUID (status 2).
 //
 // Everything is checked before the store is opened, so a refused command
 // writes nothing. --help prints the

@@ -10,9 +10,10 @@ import (
 )
 
 var dumpCmd = &command{
-	name:    "dump",
-	args:    "",
-	summary: "print every record of the log, in log order",
+	name:     "dump",
+	fileOnly: "dump prints the records of the log files in a data directory; give --dir (a PostgreSQL store or a server has no such files here)",
+	args:     "",
+	summary:  "print every record of the log, in log order",
 	detail: `
 Prints one line per record: its file, offset, type (header, commit, seal),
 LSN, checksums and size, and for a commit its time, kv revision, events and

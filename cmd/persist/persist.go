@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/backends/postgres"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
 )
@@ -49,7 +50,39 @@ type globals struct {
 	// the environment's text, checked with the flags.
 	lockWait    time.Duration
 	lockWaitEnv string
+
+	// pg is the DSN of a PostgreSQL store (--pg, env PERSIST_PG) and
+	// pgSchema its schema (--pg-schema, env PERSIST_PG_SCHEMA); server the
+	// URL of a persist server (--server, env PERSIST_SERVER) and token the
+	// bearer token sent to it (--token, env PERSIST_TOKEN).
+	// The flags have no defaults, so that --help never shows a password
+	// or a token; check fills them from env, the environment's values.
+	pg, pgSchema, server, token string
+	env                         struct{ pg, pgSchema, server, token string }
+	// set holds the global flags given on the command line, before or
+	// after the subcommand; kind is the backend check chose from them and
+	// the environment.
+	set  map[string]bool
+	kind backendKind
 }
+
+// backendKind is where a command's operations go.
+type backendKind uint8
+
+const (
+	onDir    backendKind = iota // the file backend in --dir
+	onPG                        // a PostgreSQL store, --pg
+	onServer                    // a persist server, --server
+)
+
+// Environment variables of the backend flags.
+const (
+	envDir      = "PERSIST_DIR"
+	envPG       = "PERSIST_PG"
+	envPGSchema = "PERSIST_PG_SCHEMA"
+	envServer   = "PERSIST_SERVER"
+	envToken    = "PERSIST_TOKEN"
+)
 
 // defaultLockWait is how long a writer waits for the lock unless told.
 const defaultLockWait = 5 * time.Second
@@ -67,7 +100,12 @@ func (m *Main) getenv(key string) string {
 }
 
 func (m *Main) defaultGlobals() globals {
-	g := globals{dir: m.getenv("PERSIST_DIR"), output: "sx", lockWait: defaultLockWait}
+	g := globals{
+		dir: m.getenv(envDir), output: "sx", lockWait: defaultLockWait,
+		set: map[string]bool{},
+	}
+	g.env.pg, g.env.pgSchema = m.getenv(envPG), m.getenv(envPGSchema)
+	g.env.server, g.env.token = m.getenv(envServer), m.getenv(envToken)
 	if g.dir == "" {
 		g.dir = defaultDir
 	}
@@ -84,6 +122,104 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.dir, "dir", g.dir, "data directory `DIR` (env PERSIST_DIR)")
 	fs.StringVar(&g.output, "o", g.output, "output `FORMAT`: sx (SX notation), json (JSON lines) or table")
 	fs.Int64Var(&g.segmentSize, "segment-size", g.segmentSize, "`BYTES` at which the log rolls to a new segment (0: the default, 64 MiB)")
+	fs.StringVar(&g.pg, "pg", g.pg, "work on the PostgreSQL store at `DSN` instead of a directory (env "+envPG+")")
+	fs.StringVar(&g.pgSchema, "pg-schema", g.pgSchema, "the PostgreSQL `SCHEMA` that holds the store (env "+envPGSchema+", default persist)")
+	fs.StringVar(&g.server, "server", g.server, "work on the store a persist server at `URL` serves (env "+envServer+")")
+	fs.StringVar(&g.token, "token", g.token, "bearer `TOKEN` sent to --server (env "+envToken+")")
+}
+
+// noteSet records which global flags fs was given.
+func (g *globals) noteSet(fs *flag.FlagSet) {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "dir", "pg", "pg-schema", "server", "token":
+			g.set[f.Name] = true
+		}
+	})
+}
+
+// chooseBackend decides where the operations go: the one of --dir, --pg
+// and --server given on the command line, else PERSIST_SERVER, else
+// PERSIST_PG, else the directory (PERSIST_DIR or the default).
+func (g *globals) chooseBackend(cmd string) error {
+	var given []string
+	for _, f := range []string{"dir", "pg", "server"} {
+		if g.set[f] {
+			given = append(given, "--"+f)
+		}
+	}
+	if len(given) > 1 {
+		return usagef(cmd, "%s name different stores: give at most one of --dir, --pg and --server", strings.Join(given, " and "))
+	}
+	for _, f := range []struct {
+		name     string
+		val, env *string
+	}{{"pg", &g.pg, &g.env.pg}, {"pg-schema", &g.pgSchema, &g.env.pgSchema}, {"server", &g.server, &g.env.server}, {"token", &g.token, &g.env.token}} {
+		if !g.set[f.name] {
+			*f.val = *f.env
+		}
+	}
+	switch {
+	case g.set["dir"]:
+		g.kind = onDir
+	case g.set["pg"]:
+		g.kind = onPG
+	case g.set["server"]:
+		g.kind = onServer
+	case g.server != "":
+		g.kind = onServer
+	case g.pg != "":
+		g.kind = onPG
+	default:
+		g.kind = onDir
+	}
+	switch g.kind {
+	case onPG:
+		if g.pg == "" {
+			return usagef(cmd, "--pg is empty: want a DSN such as postgres://user@host:5432/db")
+		}
+	case onServer:
+		if g.server == "" {
+			return usagef(cmd, "--server is empty: want a URL such as http://127.0.0.1:7070")
+		}
+	}
+	if g.set["pg-schema"] && g.kind != onPG {
+		return usagef(cmd, "--pg-schema goes with --pg")
+	}
+	if g.set["token"] && g.kind != onServer {
+		return usagef(cmd, "--token goes with --server")
+	}
+	return nil
+}
+
+// backendFlag names the flag, or the environment variable, that chose a
+// backend other than the directory.
+func (g *globals) backendFlag() string {
+	switch g.kind {
+	case onPG:
+		if g.set["pg"] {
+			return "--pg"
+		}
+		return envPG
+	case onServer:
+		if g.set["server"] {
+			return "--server"
+		}
+		return envServer
+	}
+	return "--dir"
+}
+
+// where names the store in messages: the directory, the DSN without its
+// password, or the server's URL.
+func (g *globals) where() string {
+	switch g.kind {
+	case onPG:
+		return postgres.Redact(g.pg)
+	case onServer:
+		return g.server
+	}
+	return g.dir
 }
 
 // registerLockWait adds --lock-wait, for the commands that write.
@@ -108,7 +244,7 @@ func (g *globals) check(cmd string, writes bool) error {
 	if g.dir == "" {
 		return usagef(cmd, "--dir is empty")
 	}
-	return nil
+	return g.chooseBackend(cmd)
 }
 
 // command is one subcommand.
@@ -121,6 +257,9 @@ type command struct {
 	// writes is set on a command that opens the store for writing: it
 	// takes --lock-wait.
 	writes bool
+	// fileOnly, when set, says why the command works on a data directory
+	// only: it refuses --pg and --server with that reason.
+	fileOnly string
 	// sub lists the subcommands of a command group such as kv; a group has
 	// no flags of its own.
 	sub []*command
@@ -194,6 +333,7 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		}
 		return usagef("", "%s", flagError(err))
 	}
+	g.noteSet(fs)
 	rest := fs.Args()
 	if *version {
 		if len(rest) > 0 {
@@ -263,8 +403,12 @@ func (m *Main) runCommand(ctx context.Context, c *command, label string, g *glob
 		}
 		return usagef(label, "%s", flagError(err))
 	}
+	g.noteSet(fs)
 	if err := g.check(label, c.writes); err != nil {
 		return err
+	}
+	if c.fileOnly != "" && g.kind != onDir {
+		return usagef(label, "%s: %s", g.backendFlag(), c.fileOnly)
 	}
 	return run(ctx, m, g, pos)
 }
@@ -293,7 +437,7 @@ func (m *Main) topUsage(w io.Writer) {
 	fmt.Fprint(w, `persist is a durable event log and key-value store on one data directory.
 
 Usage:
-  persist [--dir DIR] [-o sx|json|table] SUBCOMMAND [ARGS]
+  persist [--dir DIR | --pg DSN | --server URL] [-o sx|json|table] SUBCOMMAND [ARGS]
 
 Subcommands:
 `)
@@ -309,12 +453,26 @@ Subcommands:
 Exit status: 0 done; 1 an error (IO, damage, a missing store or key);
 2 a command line that does not make sense; 3 a conflict: an --expect the
 store refused, nothing written; 4 busy: another process held the store for
-writing longer than --lock-wait.
+writing longer than --lock-wait; 5 a reused event ID: an --id already
+stored in the stream for another event, nothing written (a retry of the
+whole stored append with the same IDs succeeds instead).
 
 Global flags (before or after the subcommand):
   --dir DIR   data directory (env PERSIST_DIR, default ./persist-data)
+  --pg DSN    the PostgreSQL store at DSN instead (env PERSIST_PG), in
+              --pg-schema SCHEMA (env PERSIST_PG_SCHEMA, default persist)
+  --server URL
+              the store a "persist serve" at URL serves (env
+              PERSIST_SERVER), sending --token TOKEN (env PERSIST_TOKEN)
   -o FORMAT   output: sx (SX notation, the default), json (JSON lines) or
               table (columns under a header)
+
+  At most one of --dir, --pg and --server may be given. Without any, the
+  environment decides: PERSIST_SERVER if set, else PERSIST_PG, else the
+  directory. A flag on the command line always wins over the environment.
+  The commands that read or write events and keys work the same on every
+  store; verify, dump, bench and crashtest work on a directory only, and
+  stat shows the file figures for a directory only.
 
   persist --version prints the version, as persist version does.
 
@@ -376,11 +534,13 @@ const (
 	exitUsage    = 2 // a command line that does not make sense
 	exitConflict = 3 // an expectation (--expect) that the store refused
 	exitBusy     = 4 // another process held the store for writing too long
+	exitDupID    = 5 // an event ID already stored for another event
 )
 
 // ExitCode prints err as one line on stderr and gives the exit status:
 // exitOK for nil, exitUsage for a usage error, exitConflict for a conflict
-// (ops.ErrConflict), exitBusy when the lock was not got in time
+// (ops.ErrConflict), exitDupID for a reused event ID (ops.ErrDuplicateID),
+// exitBusy when the lock was not got in time
 // (platform.ErrLocked), exitError for any other error.
 func (m *Main) ExitCode(err error) int {
 	if err == nil {
@@ -399,6 +559,8 @@ func (m *Main) ExitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, ops.ErrDuplicateID):
+		return exitDupID
 	case errors.Is(err, ops.ErrConflict):
 		return exitConflict
 	case errors.Is(err, platform.ErrLocked):
@@ -413,6 +575,12 @@ func (m *Main) ExitCode(err error) int {
 // has it open for writing, and a missing data directory, or one that holds
 // no store, is an error rather than a new, empty store.
 func (m *Main) open(ctx context.Context, g *globals, create bool) (ops.Backend, error) {
+	switch g.kind {
+	case onPG:
+		return m.openPG(ctx, g)
+	case onServer:
+		return openServer(g)
+	}
 	if err := requireDir(g.dir); err != nil && !(create && errors.Is(err, errNoDir)) {
 		return nil, err
 	}

@@ -26,7 +26,8 @@ var serveCmd = &command{
 	args:    "[--listen ADDR] [--tokens FILE] [--cert FILE --key FILE] | --mint NAME --grant G...",
 	summary: "serve the store over HTTP to many processes (the wire protocol)",
 	detail: `
-Opens the data directory (creating the store when absent) and serves it
+Opens the data directory (creating the store when absent), or with --pg
+the PostgreSQL store (creating its schema when absent), and serves it
 over HTTP/1.1 and HTTP/2 with the wire protocol of package server: one
 operation per request in SX or JSON (POST /v1/op), batches (POST
 /v1/batch), live follows as Server-Sent Events (GET /v1/follow), and
@@ -178,6 +179,9 @@ func (m *Main) mintToken(name string, grants grantList) error {
 }
 
 func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
+	if g.kind == onServer {
+		return usagef("serve", "%s: serve opens a store, a directory (--dir) or PostgreSQL (--pg), and does not relay another server", g.backendFlag())
+	}
 	b, err := m.open(ctx, g, true)
 	if err != nil {
 		return err
@@ -211,7 +215,7 @@ func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
 	if cfg.cert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(m.Stderr, "persist: serving %s on %s://%s\n", g.dir, scheme, ln.Addr())
+	fmt.Fprintf(m.Stderr, "persist: serving %s on %s://%s\n", g.where(), scheme, ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln, cfg.cert, cfg.key) }()
 	select {

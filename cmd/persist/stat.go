@@ -13,8 +13,8 @@ var statCmd = &command{
 	args:    "",
 	summary: "print what the store holds and what its last recovery did",
 	detail: `
-Prints one record: streams, events, kv keys and revision, and for the file
-backend the log's segments and bytes, the last LSN, the report of the
+Prints one record: streams, events, kv keys and revision, and for a data
+directory (not with --pg or --server, where only the counts are shown) the log's segments and bytes, the last LSN, the report of the
 read-only replay that opening the store just ran (:recovery; it changes
 nothing, so it works beside a writer) and, once a writer's recovery has
 changed the directory (cut a torn tail, finished a segment roll, removed

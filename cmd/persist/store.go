@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/backends/postgres"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
+	"rose-ash.com/persist/remote"
 )
 
 // envTestClock, when set to an RFC 3339 time, is the clock of the file
@@ -56,6 +58,30 @@ func openFile(ctx context.Context, dir string, opts file.Options, getenv func(st
 		return nil, err
 	}
 	return &fileStore{store: s, os: h}, nil
+}
+
+// openPG opens the PostgreSQL store at --pg, in --pg-schema when given,
+// creating or migrating its schema. Its errors name the DSN without its
+// password.
+func (m *Main) openPG(ctx context.Context, g *globals) (ops.Backend, error) {
+	var opts []postgres.Option
+	if g.pgSchema != "" {
+		opts = append(opts, postgres.WithSchema(g.pgSchema))
+	}
+	h, err := platformOS(m.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if h.Now != nil {
+		opts = append(opts, postgres.WithClock(h.Now))
+	}
+	return postgres.Open(ctx, g.pg, opts...)
+}
+
+// openServer makes a client of the server at --server; it connects with
+// the first operation.
+func openServer(g *globals) (ops.Backend, error) {
+	return remote.Dial(g.server, remote.Options{Token: g.token})
 }
 
 // lockPoll bounds the pause between two tries for a writer's lock.
@@ -224,7 +250,7 @@ func (m *Main) withStore(ctx context.Context, g *globals, create bool, fn func(p
 	}
 	defer func() {
 		if cerr := b.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close %s: %w", g.dir, cerr)
+			err = fmt.Errorf("close %s: %w", g.where(), cerr)
 		}
 	}()
 	return fn(effect.Handle(ctx, b), b)

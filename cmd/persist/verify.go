@@ -11,9 +11,10 @@ import (
 )
 
 var verifyCmd = &command{
-	name:    "verify",
-	args:    "",
-	summary: "check every record of the data directory, changing nothing",
+	name:     "verify",
+	fileOnly: "verify checks the files of a data directory; give --dir (a PostgreSQL store or a server has no such files here)",
+	args:     "",
+	summary:  "check every record of the data directory, changing nothing",
 	detail: `
 Checks every record of every segment (frames, checksums and their chain,
 LSNs, seqs, positions, revisions) and every snapshot file. Prints a summary

@@ -38,7 +38,14 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PERSIST_DIR", "data")
 			env.Setenv(envTestClock, "2026-01-02T03:04:05Z")
 			setupSim(env)
+			setupPG(env)
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "postgres" {
+				return pgCondition()
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"truncate":   cmdTruncate,
@@ -51,6 +58,9 @@ func TestScripts(t *testing.T) {
 			"crash":      cmdCrash,
 			"restart":    cmdRestart,
 			"disk":       cmdDisk,
+			"waitserve":  cmdWaitserve,
+			"waitgrep":   cmdWaitgrep,
+			"post":       cmdPost,
 		},
 	})
 }
@@ -160,7 +170,7 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = os.Environ()
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "PERSIST_DIR", envTestClock, envLockWait} {
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "PERSIST_DIR", envTestClock, envLockWait, envPG, envPGSchema, envServer, envToken} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()

@@ -270,7 +270,9 @@
 // unavailable, lets the requests in flight finish (waits end early with
 // their timeout answer), ends every follow with its end event, and only
 // then closes the store. Nothing is acknowledged that the store did not
-// acknowledge.
+// acknowledge. Every connection open at Shutdown is told to go away, an
+// HTTP/2 connection whose preface arrives while the server drains
+// included, so a drain lasts as long as the longest request in flight.
 //
 // # Decisions where the design was silent
 //

@@ -615,7 +615,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	var errs []error
 	for _, hs := range servers {
-		if err := hs.Shutdown(ctx); err != nil {
+		if err := shutdownHTTP(ctx, hs); err != nil {
 			errs = append(errs, err)
 			_ = hs.Close()
 		}
@@ -634,6 +634,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeErr = errors.Join(errs...)
 	s.mu.Unlock()
 	return s.closeErr
+}
+
+// retellEvery is how often shutdownHTTP asks http.Server.Shutdown again.
+const retellEvery = 100 * time.Millisecond
+
+// shutdownHTTP drains hs until ctx ends. http.Server.Shutdown tells the
+// HTTP/2 connections to go away once, when it starts: a connection
+// accepted just before whose HTTP/2 preface is read only after that is
+// never told, stays active, and would hold the drain until ctx ends. So
+// Shutdown is asked again every retellEvery; each call tells the HTTP/2
+// connections known by then, and the told ones close once their streams
+// are done.
+func shutdownHTTP(ctx context.Context, hs *http.Server) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, retellEvery)
+		err := hs.Shutdown(rctx)
+		cancel()
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // ErrNotLoopback refuses to listen beyond loopback without tokens.

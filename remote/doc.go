@@ -25,7 +25,9 @@
 //     before the caller's timeout; a Wait with Timeout 0 waits until it
 //     passes or the context ends, as on an embedded store.
 //   - Close ends the client, not the store: operations in flight end with
-//     ops.ErrClosed, and so does every later one.
+//     ops.ErrClosed, and so does every later one. Every connection of the
+//     client's own transport closes, one whose dial finishes after Close
+//     too (a transport given in Options.HTTPClient is the caller's).
 //   - An operation is validated (ops.Validate) before it is sent: an
 //     invalid one is refused without a round trip, with the error the
 //     server would give. The server validates again.

@@ -63,6 +63,14 @@ type Client struct {
 	cancel context.CancelFunc
 	once   sync.Once
 
+	// The connections of the client's own transport, so that Close ends
+	// them all, one whose dial finishes after Close included.
+	dialer *net.Dialer
+	cmu    sync.Mutex
+	closed bool
+	conns  map[*clientConn]struct{}
+	dialed func() // called as a dial finishes; for tests
+
 	gather  bool
 	gmu     sync.Mutex
 	senders int        // requests of the gatherer in flight
@@ -86,9 +94,11 @@ func Dial(rawURL string, opts Options) (*Client, error) {
 	}
 	c := &Client{base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), token: opts.Token, json: opts.JSON, hc: opts.HTTPClient, gather: opts.Gather}
 	if c.hc == nil {
+		c.conns = map[*clientConn]struct{}{}
+		c.dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 		t := &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         c.dial,
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
@@ -106,15 +116,62 @@ func Dial(rawURL string, opts Options) (*Client, error) {
 }
 
 // Close ends the client: operations in flight end with ops.ErrClosed, as
-// does every later one. It does not close the server's store.
+// does every later one, and the connections of the client's own transport
+// close, one still being dialled included. It does not close the server's
+// store.
 func (c *Client) Close() error {
 	c.once.Do(func() {
 		c.cancel()
 		if t, ok := c.hc.Transport.(interface{ CloseIdleConnections() }); ok {
 			t.CloseIdleConnections()
 		}
+		c.cmu.Lock()
+		c.closed = true
+		open := c.conns
+		c.conns = nil
+		c.cmu.Unlock()
+		for cc := range open {
+			_ = cc.Conn.Close()
+		}
 	})
 	return nil
+}
+
+// dial makes a connection of the client's own transport. A dial that
+// finishes after Close is closed at once: the transport would otherwise
+// keep it, idle and open, past Close (a dial outlives the request that
+// started it), and a server shutting down would wait on it.
+func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := c.dialer.DialContext(ctx, network, addr)
+	if c.dialed != nil {
+		c.dialed()
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.closed {
+		_ = conn.Close()
+		return nil, ops.ErrClosed
+	}
+	cc := &clientConn{Conn: conn, c: c}
+	c.conns[cc] = struct{}{}
+	return cc, nil
+}
+
+// clientConn is a connection of the client's own transport; it leaves
+// the client's set when it closes.
+type clientConn struct {
+	net.Conn
+	c *Client
+}
+
+func (cc *clientConn) Close() error {
+	cc.c.cmu.Lock()
+	delete(cc.c.conns, cc)
+	cc.c.cmu.Unlock()
+	return cc.Conn.Close()
 }
 
 // Handle performs e on the server when it is an operation of package ops,

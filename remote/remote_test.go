@@ -3,6 +3,7 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"path/filepath"
 	"testing"
@@ -171,4 +172,39 @@ func TestFollowAcrossRestart(t *testing.T) {
 		}
 	}
 	assert.EqualError(t, <-followed, "enough")
+}
+
+// TestCloseEndsALateDial closes the client while its first request is
+// still dialling: the request ends with ops.ErrClosed, and the connection
+// that the dial makes after Close is closed, not kept idle (over h2c the
+// transport keeps it, having written its preface), so that a server
+// shutting down does not wait on it.
+func TestCloseEndsALateDial(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1", true: "h2c"}[h2], func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer ln.Close()
+			c, err := remote.Dial("http://"+ln.Addr().String(), remote.Options{HTTP2: h2})
+			require.NoError(t, err)
+			entered, release := make(chan struct{}), make(chan struct{})
+			remote.SetDialed(c, func() { close(entered); <-release })
+			answered := make(chan error, 1)
+			go func() {
+				_, err := effect.Perform(effect.Handle(context.Background(), c), ops.Head{Stream: "s"})
+				answered <- err
+			}()
+			<-entered
+			require.NoError(t, c.Close())
+			require.ErrorIs(t, <-answered, ops.ErrClosed)
+			close(release)
+
+			conn, err := ln.Accept()
+			require.NoError(t, err)
+			defer conn.Close()
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+			_, err = io.Copy(io.Discard, conn)
+			require.NoError(t, err, "the connection dialled after Close is still open")
+		})
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/sx"
 )
 
 func blobBytes(n int, seed uint64) []byte {
@@ -236,4 +238,17 @@ func FuzzDecodeBlobNode(f *testing.F) {
 			t.Fatalf("decoded %d links and %d sizes", len(n.Links), len(n.BlockSizes))
 		}
 	})
+}
+
+// The SX form reads back through the sx package's rule (SX stands for the
+// JSON value it converts to).
+func TestBlobRefSXForm(t *testing.T) {
+	r := BlobRef{CID: BlobCID(blobBytes(300000, 2)), Size: 300000, MediaType: "image/png"}
+	var back BlobRef
+	require.NoError(t, sx.Unmarshal([]byte(r.String()), &back))
+	assert.Equal(t, r, back)
+	noType := BlobRef{CID: r.CID, Size: 1}
+	require.NoError(t, sx.Unmarshal([]byte(noType.String()), &back))
+	assert.Equal(t, noType, back)
+	assert.Error(t, sx.Unmarshal([]byte(`{:cid "bafynope" :size 1}`), &back))
 }

@@ -22,6 +22,8 @@ func FuzzDecodeOp(f *testing.F) {
 		`["persist/read",{"stream":"s","from":-1}]`,
 		`[(persist/head {:stream "a"}) ["persist/now"]]`,
 		`(persist/snapshot-write {:snapshot {:name "p" :version 1 :seq 2 :value "x"}})`,
+		`(persist/append {:stream "s" :events [{:id "00000000-0000-0000-0000-000000000000" :type "t"} {:id 7 :type "t"}]})`,
+		`["persist/commit",{"appends":[{"stream":"s","events":[{"id":"not-a-uuid","type":"t"}]}]}]`,
 		`{:a 1}`, `(`, `["persist/head", 3]`, `(persist/head {"stream" "s"})`,
 	} {
 		f.Add([]byte(seed), false)

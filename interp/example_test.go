@@ -41,7 +41,7 @@ func Example() {
 	fmt.Println(errors.As(err, &conflict), conflict.Actual)
 	// Output:
 	// 1 <nil>
-	// (persist/append {:events [{:data "{\"sku\":\"a1\"}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "no-stream" :stream "orders"}) !! persist: conflict on stream "orders": expected no stream (head 0), actual head 1
+	// (persist/append {:events [{:data "{\"sku\":\"a1\"}" :type "placed"}] :expect "no-stream" :stream "orders"}) !! persist: conflict on stream "orders": expected no stream (head 0), actual head 1
 	// true 1
 }
 

@@ -47,9 +47,9 @@ func TestRunBothModes(t *testing.T) {
 // The program's own effects, traced innermost, and the platform effects the
 // store performs, traced between the store and the disk.
 const (
-	wantInnerTrace = `(persist/append {:events [{:data "{\"order\":0}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "no-stream" :stream "orders"}) => {:first-pos 1 :first-seq 1 :head 1 :last-pos 1 :stream "orders"}
-(persist/append {:events [{:data "{\"order\":1}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "1" :stream "orders"}) => {:first-pos 2 :first-seq 2 :head 2 :last-pos 2 :stream "orders"}
-(persist/append {:events [{:data "{\"order\":2}" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "2" :stream "orders"}) => {:first-pos 3 :first-seq 3 :head 3 :last-pos 3 :stream "orders"}
+	wantInnerTrace = `(persist/append {:events [{:data "{\"order\":0}" :type "placed"}] :expect "no-stream" :stream "orders"}) => {:first-pos 1 :first-seq 1 :head 1 :last-pos 1 :stream "orders"}
+(persist/append {:events [{:data "{\"order\":1}" :type "placed"}] :expect "1" :stream "orders"}) => {:first-pos 2 :first-seq 2 :head 2 :last-pos 2 :stream "orders"}
+(persist/append {:events [{:data "{\"order\":2}" :type "placed"}] :expect "2" :stream "orders"}) => {:first-pos 3 :first-seq 3 :head 3 :last-pos 3 :stream "orders"}
 (persist/kv-put {:expect "no-stream" :key "orders/count" :value "3"}) => {:existed false :key "orders/count" :revision 1}
 (persist/kv-get {:key "orders/count"}) => {:key "orders/count" :revision 1 :value "3"}
 `
@@ -79,7 +79,7 @@ func TestTraceSameInPlaceAndStepped(t *testing.T) {
 
 func TestFormatStep(t *testing.T) {
 	appendOp := ops.Append{Stream: "orders", Expect: ops.Exact(2), Events: []ops.EventData{{Type: "placed", Data: []byte("x")}}}
-	const appendForm = `(persist/append {:events [{:data "x" :id "00000000-0000-0000-0000-000000000000" :type "placed"}] :expect "2" :stream "orders"})`
+	const appendForm = `(persist/append {:events [{:data "x" :type "placed"}] :expect "2" :stream "orders"})`
 	cases := []struct {
 		name string
 		e    effect.Effect
@@ -237,8 +237,8 @@ func TestReplayDivergence(t *testing.T) {
 			assert.Equal(t, interp.FormatEffect(j.Steps[1].Effect), div.Want)
 			assert.Contains(t, div.Got, `{\"order\":7}`)
 			assert.Equal(t, `interp: replay diverged at step 1 (- journal, + program)
-- …nts [{:data "{\"order\":1}" :id "00000000-0000-00…
-+ …nts [{:data "{\"order\":7}" :id "00000000-0000-00…
+- …nts [{:data "{\"order\":1}" :type "placed"}] :exp…
++ …nts [{:data "{\"order\":7}" :type "placed"}] :exp…
                            ^`, div.Error())
 			// Every later effect gets the same error.
 			assert.Same(t, div, r.Divergence())

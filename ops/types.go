@@ -19,10 +19,12 @@ type Event struct {
 }
 
 // EventData is an event to append: the caller's part of an Event.
-// A zero ID asks the backend for a fresh one. A decoder that can tell an
-// absent ID from a written-out nil UUID reads IDs with ParseEventID.
+// A zero ID asks the backend for a fresh one; its SX form leaves :id out
+// (sx:",omitzero"), so traces and the wire never show a nil UUID. A decoder
+// that can tell an absent ID from a written-out nil UUID reads IDs with
+// ParseEventID.
 type EventData struct {
-	ID   uuid.UUID
+	ID   uuid.UUID `sx:",omitzero"`
 	Type string
 	Data []byte
 }

@@ -250,7 +250,6 @@ func opValue(e effect.Effect) (sx.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote: %s: %w", e.EffectName(), err)
 	}
-	dropNilIDs(fields)
 	v := sx.List{sx.Symbol(e.EffectName())}
 	if d, ok := fields.(*sx.Dict); !ok || d.Len() > 0 {
 		v = append(v, fields)
@@ -528,35 +527,4 @@ func decodeError(status int, v sx.Value) error {
 		return ops.ErrClosed
 	}
 	return &Error{Status: status, Kind: str("error"), Message: str("message"), Grant: str("grant"), Limit: str("limit"), Max: num("max")}
-}
-
-// dropNilIDs removes from the fields of an append or a commit every event's
-// :id that is the nil UUID: a zero ID in Go asks the store to draw one, and
-// on the wire that is said by leaving :id out (the server refuses a
-// written-out nil UUID).
-func dropNilIDs(fields sx.Value) {
-	d, ok := fields.(*sx.Dict)
-	if !ok {
-		return
-	}
-	nilID := uuid.Nil.String()
-	drop := func(ad *sx.Dict) {
-		evs, _ := ad.Get(sx.Keyword("events"))
-		vec, _ := evs.(sx.Vector)
-		for _, ev := range vec {
-			if ed, ok := ev.(*sx.Dict); ok {
-				if id, ok := ed.Get(sx.Keyword("id")); ok && id == nilID {
-					ed.Delete(sx.Keyword("id"))
-				}
-			}
-		}
-	}
-	drop(d)
-	aps, _ := d.Get(sx.Keyword("appends"))
-	vec, _ := aps.(sx.Vector)
-	for _, ap := range vec {
-		if ad, ok := ap.(*sx.Dict); ok {
-			drop(ad)
-		}
-	}
 }

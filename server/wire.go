@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/sx"
@@ -144,35 +142,6 @@ func vector(v sx.Value) []sx.Value {
 		return v
 	}
 	return nil
-}
-
-// dropNilIDs removes from the fields of an append or a commit, as
-// sx.FromGo made them, every event's :id that is the nil UUID: in Go a zero
-// ID asks the store to draw one, and on the wire that is said by leaving
-// :id out.
-func dropNilIDs(fields sx.Value) {
-	d, ok := fields.(*sx.Dict)
-	if !ok {
-		return
-	}
-	nilID := uuid.Nil.String()
-	drop := func(ad *sx.Dict) {
-		evs, _ := field(ad, "events")
-		for _, ev := range vector(evs) {
-			if ed, ok := ev.(*sx.Dict); ok {
-				if id, ok := field(ed, "id"); ok && id == nilID {
-					ed.Delete(sx.Keyword("id"))
-				}
-			}
-		}
-	}
-	drop(d)
-	aps, _ := field(d, "appends")
-	for _, ap := range vector(aps) {
-		if ad, ok := ap.(*sx.Dict); ok {
-			drop(ad)
-		}
-	}
 }
 
 // checkEventIDs reads every event ID written out in the fields of an append
@@ -325,7 +294,6 @@ func OpValue(op effect.Effect) (sx.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	dropNilIDs(fields)
 	if d, ok := fields.(*sx.Dict); ok && d.Len() == 0 {
 		return sx.List{sx.Symbol(op.EffectName())}, nil
 	}

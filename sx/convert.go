@@ -85,8 +85,10 @@ const bytesSym = Symbol("bytes")
 //     an empty one).
 //   - A struct becomes a Dict keyed by keywords made from its field names in
 //     kebab case (FirstSeq → :first-seq, ID → :id, HTTPServer → :http-server).
-//     A tag sx:"name" renames a field, sx:"-" skips it and sx:",omitempty"
-//     leaves it out when it is zero (or an empty slice, map or string).
+//     A tag sx:"name" renames a field, sx:"-" skips it, sx:",omitempty"
+//     leaves it out when it is zero (or an empty slice, map or string) and
+//     sx:",omitzero" when it is its type's zero value (an array of zeros,
+//     such as a nil UUID, included), as in encoding/json.
 //     Unexported fields and embedded fields of size zero (effect.Returns[R])
 //     are skipped; other untagged embedded structs have their fields lifted
 //     into the outer dict, a shallower field hiding a deeper one of the same
@@ -345,7 +347,7 @@ func fromStruct(rv reflect.Value, depth int) (Value, *ConvertError) {
 		if err != nil {
 			continue // inside a nil embedded pointer
 		}
-		if f.omitEmpty && isEmpty(fv) {
+		if f.omitEmpty && isEmpty(fv) || f.omitZero && fv.IsZero() {
 			continue
 		}
 		v, cerr := fromGo(fv, depth+1)
@@ -372,6 +374,7 @@ type fieldInfo struct {
 	depth     int    // embedding depth
 	goName    string
 	omitEmpty bool
+	omitZero  bool
 }
 
 type structInfo struct {
@@ -412,7 +415,9 @@ func collectFields(t reflect.Type, prefix []int, depth int, open map[reflect.Typ
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		omit := slices.Contains(strings.Split(opts, ","), "omitempty")
+		optList := strings.Split(opts, ",")
+		omit := slices.Contains(optList, "omitempty")
+		omitZero := slices.Contains(optList, "omitzero")
 		index := append(slices.Clip(prefix), i)
 		if f.Anonymous {
 			if f.Type.Size() == 0 {
@@ -449,7 +454,7 @@ func collectFields(t reflect.Type, prefix []int, depth int, open map[reflect.Typ
 		if p := nameProblem(name); p != "" {
 			return fmt.Errorf("field %s: key %q is not a keyword name: %s", f.Name, name, p)
 		}
-		*out = append(*out, fieldInfo{key: name, p: ":" + name, index: index, depth: depth, goName: f.Name, omitEmpty: omit})
+		*out = append(*out, fieldInfo{key: name, p: ":" + name, index: index, depth: depth, goName: f.Name, omitEmpty: omit, omitZero: omitZero})
 	}
 	return nil
 }

@@ -157,6 +157,17 @@ type tagged struct {
 	hidden    int
 }
 
+type zeros struct {
+	ID   [4]byte `sx:",omitzero"`
+	Keep [4]byte `sx:",omitempty"` // an array is never empty
+	N    int     `sx:",omitzero"`
+}
+
+func TestFromGoOmitZero(t *testing.T) {
+	assert.Equal(t, `{:keep [0 0 0 0]}`, Print(mustFromGo(t, zeros{})))
+	assert.Equal(t, `{:id [0 1 0 0] :keep [0 0 0 0] :n 2}`, Print(mustFromGo(t, zeros{ID: [4]byte{0, 1}, N: 2})))
+}
+
 type embedding struct {
 	inner
 	*Deep

@@ -277,21 +277,29 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, Notat
 	return body, n, nil
 }
 
+// request authenticates r and reads its body, answering the error itself
+// when either fails (ok false).
+func (s *Server) request(w http.ResponseWriter, r *http.Request) (pr principal, body []byte, n Notation, ok bool) {
+	n, _ = NotationOf(r.Header.Get("Content-Type"))
+	pr, err := s.authenticate(r)
+	if err == nil {
+		body, n, err = s.readBody(w, r)
+	}
+	if err != nil {
+		s.fail(w, r, n, err)
+		return pr, nil, n, false
+	}
+	return pr, body, n, true
+}
+
 func (s *Server) serveOp(w http.ResponseWriter, r *http.Request) {
 	if !s.enter() {
 		s.fail(w, r, SX, ErrShuttingDown)
 		return
 	}
 	defer s.leave()
-	n, _ := NotationOf(r.Header.Get("Content-Type"))
-	pr, err := s.authenticate(r)
-	if err != nil {
-		s.fail(w, r, n, err)
-		return
-	}
-	body, n, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, r, n, err)
+	pr, body, n, ok := s.request(w, r)
+	if !ok {
 		return
 	}
 	op, err := DecodeOp(body, n)
@@ -321,15 +329,8 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leave()
-	n, _ := NotationOf(r.Header.Get("Content-Type"))
-	pr, err := s.authenticate(r)
-	if err != nil {
-		s.fail(w, r, n, err)
-		return
-	}
-	body, n, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, r, n, err)
+	pr, body, n, ok := s.request(w, r)
+	if !ok {
 		return
 	}
 	batch, errs, err := DecodeBatch(body, n, s.limits.Batch)

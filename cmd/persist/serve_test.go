@@ -38,10 +38,22 @@ func startServe(t *testing.T, dir, listen string) (*exec.Cmd, string, func() str
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	r := bufio.NewReader(stderr)
-	line, err := r.ReadString('\n')
-	require.NoError(t, err, "serve said: %q", line)
-	_, url, ok := strings.Cut(strings.TrimSpace(line), " on ")
-	require.True(t, ok, "serve said: %q", line)
+	// A restart after a kill may first report what recovery did (a torn
+	// tail cut); the line that names the address follows.
+	var said []string
+	var url string
+	for {
+		line, err := r.ReadString('\n')
+		said = append(said, line)
+		require.NoError(t, err, "serve said: %q", said)
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "persist: serving "); ok {
+			_, u, ok := strings.Cut(rest, " on ")
+			require.True(t, ok, "serve said: %q", said)
+			url = u
+			break
+		}
+		require.Contains(t, line, "persist: recovery ", "serve said: %q", said)
+	}
 	done := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(r)

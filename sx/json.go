@@ -203,9 +203,13 @@ func tooDeepJSON() error {
 // and converted with [ToJSON]. JSON is tried first, so text that is both
 // (17, "a", [1, 2], true) keeps its JSON meaning, which is also its SX
 // meaning; null is JSON's null, never the SX symbol. Data that is neither
-// is an error naming both problems.
+// is an error naming both problems. Data that is not valid UTF-8 is an
+// error even where encoding/json would take it, so what DataJSON gives is
+// always JSON text a strict reader accepts. Two equal keys in one object
+// pass as they are: the bytes are the writer's, and RFC 8259 leaves them
+// to the reader.
 func DataJSON(data []byte) ([]byte, error) {
-	if json.Valid(data) {
+	if utf8.Valid(data) && json.Valid(data) {
 		return data, nil
 	}
 	return sxToJSON(data)
@@ -215,8 +219,12 @@ func DataJSON(data []byte) ([]byte, error) {
 // encoding/json decodes the JSON form (json.Unmarshal of [DataJSON]): so
 // {:order 17} and {"order": 17} decode to the same struct, by the struct's
 // JSON field names and tags. Errors of the JSON decoder (a field of the
-// wrong type) are returned as they are.
+// wrong type) are returned as they are. Data that is not valid UTF-8 is an
+// error, as it is for DataJSON, and v is untouched.
 func Unmarshal(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return errors.New("sx: data is neither JSON nor SX: not valid UTF-8")
+	}
 	err := json.Unmarshal(data, v)
 	var syn *json.SyntaxError
 	if err == nil || !errors.As(err, &syn) {

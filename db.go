@@ -8,6 +8,7 @@ import (
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/mem"
 	"rose-ash.com/persist/backends/postgres"
+	"rose-ash.com/persist/remote"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
@@ -35,6 +36,7 @@ type config struct {
 	file       file.Options
 	middleware []effect.Handler
 	pg         []postgres.Option
+	remote     remote.Options
 }
 
 func configure(opts []Option) config {

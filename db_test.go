@@ -21,7 +21,6 @@ import (
 	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/programs"
-	"rose-ash.com/persist/remote"
 	"rose-ash.com/persist/server"
 )
 
@@ -44,9 +43,9 @@ func stores(t *testing.T) map[string]func(t *testing.T) *persist.DB {
 			require.NoError(t, err)
 			hs := httptest.NewServer(srv)
 			t.Cleanup(func() { hs.Close(); _ = store.Close() })
-			c, err := remote.Dial(hs.URL, remote.Options{})
+			db, err := persist.Dial(context.Background(), hs.URL)
 			require.NoError(t, err)
-			return persist.New(c)
+			return db
 		},
 	}
 }

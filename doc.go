@@ -29,7 +29,9 @@
 // [OpenReadOnly] reads one beside the process that writes it, and
 // [OpenMem] makes an in-memory store (backends/mem, the reference), and
 // [OpenPostgres] opens a store in a PostgreSQL database that many processes
-// on many hosts share (backends/postgres). [New]
+// on many hosts share (backends/postgres), and [Dial] uses the store a
+// persist server serves (package remote: each operation travels to the
+// server). [New]
 // makes a DB of any ops.Backend: later backends add their own constructors
 // that end in it, each returning the same *DB.
 //

@@ -8,11 +8,11 @@ import (
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/mem"
 	"rose-ash.com/persist/backends/postgres"
-	"rose-ash.com/persist/remote"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/programs"
+	"rose-ash.com/persist/remote"
 )
 
 // DB is a store opened for use: a backend handler, the middleware in front

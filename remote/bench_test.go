@@ -27,31 +27,55 @@ import (
 
 var body = []byte(`{"order":17,"customer":"c-0042","lines":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"` + strings.Repeat("x", 200-101) + `"}`)
 
-// benchTargets gives, for each way of reaching a fresh file store, a
-// factory of perform handles.
-func benchTargets(b *testing.B) []struct {
+// benchTarget is one way of reaching a fresh file store: open gives a
+// factory of perform handles, called once per writer.
+type benchTarget struct {
 	name string
 	open func(b *testing.B) func() *effect.P
-} {
-	return []struct {
-		name string
-		open func(b *testing.B) func() *effect.P
-	}{
-		{"embedded", func(b *testing.B) func() *effect.P {
-			s := fileStore(b, filepath.Join(b.TempDir(), "data"))
-			b.Cleanup(func() { _ = s.Close() })
-			return func() *effect.P { return effect.Handle(context.Background(), s) }
-		}},
-		{"remote", func(b *testing.B) func() *effect.P {
-			c, _ := serve(b, fileStore(b, filepath.Join(b.TempDir(), "data")), server.Options{}, remote.Options{})
-			b.Cleanup(func() { _ = c.Close() })
+}
+
+// remoteTarget serves a fresh file store on loopback. With perWriter each
+// call of the factory dials a client of its own (a connection of its own,
+// as separate processes would have); otherwise the writers share one
+// client.
+func remoteTarget(name string, copts remote.Options, perWriter bool) benchTarget {
+	return benchTarget{name, func(b *testing.B) func() *effect.P {
+		c, url := serve(b, fileStore(b, filepath.Join(b.TempDir(), "data")), server.Options{}, copts)
+		b.Cleanup(func() { _ = c.Close() })
+		if !perWriter {
 			return func() *effect.P { return effect.Handle(context.Background(), c) }
-		}},
-		{"remote-gather", func(b *testing.B) func() *effect.P {
-			c, _ := serve(b, fileStore(b, filepath.Join(b.TempDir(), "data")), server.Options{}, remote.Options{Gather: true})
-			b.Cleanup(func() { _ = c.Close() })
-			return func() *effect.P { return effect.Handle(context.Background(), c) }
-		}},
+		}
+		return func() *effect.P {
+			own, err := remote.Dial(url, copts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = own.Close() })
+			return effect.Handle(context.Background(), own)
+		}
+	}}
+}
+
+var embeddedTarget = benchTarget{"embedded", func(b *testing.B) func() *effect.P {
+	s := fileStore(b, filepath.Join(b.TempDir(), "data"))
+	b.Cleanup(func() { _ = s.Close() })
+	return func() *effect.P { return effect.Handle(context.Background(), s) }
+}}
+
+// benchTargets are the ways of reaching a store that W1 and W3 compare.
+func benchTargets() []benchTarget {
+	return []benchTarget{
+		embeddedTarget,
+		remoteTarget("remote", remote.Options{}, false),
+		remoteTarget("remote-gather", remote.Options{Gather: true}, false),
+	}
+}
+
+// reportCPU reports the CPU time per operation since start: on a shared,
+// loaded machine a steadier figure of cost than the time per operation.
+func reportCPU(b *testing.B, start time.Duration, perOp int) {
+	if b.N > 0 {
+		b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N*perOp), "cpu-µs/op")
 	}
 }
 
@@ -66,11 +90,12 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 // W1: one writer, one event per durable append; p50 latency beside the
 // rate.
 func BenchmarkW1(b *testing.B) {
-	for _, tg := range benchTargets(b) {
+	for _, tg := range benchTargets() {
 		b.Run(tg.name, func(b *testing.B) {
 			p := tg.open(b)()
 			ev := []ops.EventData{{Type: "t", Data: body}}
 			var lat []time.Duration
+			cpu := cpuTime()
 			for b.Loop() {
 				start := time.Now()
 				if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: ev}); err != nil {
@@ -80,18 +105,24 @@ func BenchmarkW1(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 			b.ReportMetric(float64(percentile(lat, 0.5).Microseconds()), "p50-µs")
+			reportCPU(b, cpu, 1)
 		})
 	}
 }
 
-// W2: 64 writers, each appending one event at a time to its own stream.
+// W2: 64 writers, each appending one event at a time to its own stream;
+// through the server sharing one client (one connection per writer in
+// flight, HTTP/1.1), sharing one client that gathers, and each with a
+// client of its own.
 func BenchmarkW2(b *testing.B) {
-	for _, tg := range benchTargets(b) {
+	targets := append(benchTargets(), remoteTarget("remote-clients", remote.Options{}, true))
+	for _, tg := range targets {
 		b.Run(tg.name, func(b *testing.B) {
 			mk := tg.open(b)
 			var next atomic.Int32
 			ev := []ops.EventData{{Type: "t", Data: body}}
 			b.SetParallelism(max(1, 64/runtimeProcs()))
+			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				p := mk()
 				stream := fmt.Sprintf("w%d", next.Add(1))
@@ -103,25 +134,28 @@ func BenchmarkW2(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			reportCPU(b, cpu, 1)
 		})
 	}
 }
 
 // W3: appends of 1,000 events to one stream.
 func BenchmarkW3(b *testing.B) {
-	for _, tg := range benchTargets(b) {
+	for _, tg := range benchTargets() {
 		b.Run(tg.name, func(b *testing.B) {
 			p := tg.open(b)()
 			batch := make([]ops.EventData, 1000)
 			for i := range batch {
 				batch[i] = ops.EventData{Type: "t", Data: body}
 			}
+			cpu := cpuTime()
 			for b.Loop() {
 				if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: batch}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+			reportCPU(b, cpu, 1000)
 		})
 	}
 }
@@ -133,12 +167,14 @@ func BenchmarkKvGet(b *testing.B) {
 		if _, err := effect.Perform(p, ops.KvPut{Key: "k", Value: []byte("a value of some length")}); err != nil {
 			b.Fatal(err)
 		}
+		cpu := cpuTime()
 		for b.Loop() {
 			if _, err := effect.Perform(p, ops.KvGet{Key: "k"}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/op")
+		reportCPU(b, cpu, 1)
 	}
 	b.Run("embedded", func(b *testing.B) {
 		s := memStore()
@@ -161,10 +197,17 @@ func BenchmarkKvGet(b *testing.B) {
 // Followers: 1,000 follows of one stream over SSE; p99 from an append's
 // acknowledgement to its delivery at every follower (0 when a follower had
 // it before the appender had its answer), and the resident memory of the
-// process (server and clients alike) with the follows open.
+// process (server and clients alike) with the follows open. The follows
+// travel over HTTP/1.1, a connection each, or over HTTP/2 (h2c), many
+// follows to a connection.
 func BenchmarkFollowers(b *testing.B) {
+	b.Run("h1", func(b *testing.B) { benchFollowers(b, remote.Options{}) })
+	b.Run("h2c", func(b *testing.B) { benchFollowers(b, remote.Options{HTTP2: true}) })
+}
+
+func benchFollowers(b *testing.B, copts remote.Options) {
 	const followers = 1000
-	c, _ := serve(b, memStore(), server.Options{Limits: server.Limits{Follows: followers}}, remote.Options{})
+	c, _ := serve(b, memStore(), server.Options{Limits: server.Limits{Follows: followers}}, copts)
 	defer c.Close()
 	p := effect.Handle(context.Background(), c)
 	rss0 := rss()
@@ -207,6 +250,7 @@ func BenchmarkFollowers(b *testing.B) {
 	acked := map[uint64]time.Time{}
 	n := int64(0)
 	b.ResetTimer()
+	cpu := cpuTime()
 	for b.Loop() {
 		r, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t", Data: body}}})
 		if err != nil {
@@ -224,6 +268,7 @@ func BenchmarkFollowers(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	reportCPU(b, cpu, followers)
 	mu.Lock()
 	lat := make([]time.Duration, 0, len(delivered))
 	for _, d := range delivered {

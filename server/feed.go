@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"rose-ash.com/persist/effect"
@@ -19,8 +20,8 @@ const (
 
 // A feed tails one source (a stream, or "" for the global log) once for
 // all the follows of it: it reads each new event from the store once and
-// encodes it once per notation, and the follows that are caught up take
-// the bytes from its ring. A follow behind the ring reads the store itself
+// frames it once per notation, and the follows that are caught up write
+// the frame's bytes from its ring as they are. A follow behind the ring reads the store itself
 // until it reaches the ring. The feed runs while it has follows.
 type feed struct {
 	s      *Server
@@ -28,7 +29,7 @@ type feed struct {
 	refs   int // guarded by the server's feeds lock
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
+	mu      sync.RWMutex  // read-locked by the follows, write-locked by run
 	ring    []*feedEntry  // ids contiguous, oldest first
 	bytes   int           // data bytes in the ring
 	next    uint64        // the id after the newest event seen
@@ -37,23 +38,35 @@ type feed struct {
 }
 
 type feedEntry struct {
-	id   uint64
-	ev   ops.Event
-	once [2]sync.Once
-	enc  [2][]byte
-	err  [2]error
+	id    uint64
+	ev    ops.Event
+	once  [2]sync.Once
+	frame [2][]byte
+	err   [2]error
 }
 
-// encoded is the event in notation n, encoded once.
-func (e *feedEntry) encoded(n Notation) ([]byte, error) {
-	e.once[n].Do(func() {
-		val, err := sx.FromGo(e.ev)
-		if err == nil {
-			e.enc[n], err = EncodeValue(val, n)
-		}
-		e.err[n] = err
-	})
-	return e.enc[n], e.err[n]
+// framed is the event's SSE frame in notation n, made once.
+func (e *feedEntry) framed(n Notation) ([]byte, error) {
+	e.once[n].Do(func() { e.frame[n], e.err[n] = appendFrame(nil, e.id, e.ev, n) })
+	return e.frame[n], e.err[n]
+}
+
+// appendFrame appends the SSE frame of ev, whose id is id, in notation n:
+// "id: ID\nevent: event\ndata: EVENT\n\n".
+func appendFrame(buf []byte, id uint64, ev ops.Event, n Notation) ([]byte, error) {
+	val, err := sx.FromGo(ev)
+	if err != nil {
+		return buf, err
+	}
+	enc, err := EncodeValue(val, n)
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendUint(buf, id, 10)
+	buf = append(buf, "\nevent: event\ndata: "...)
+	buf = append(buf, enc...)
+	return append(buf, "\n\n"...), nil
 }
 
 // acquireFeed gives the running feed of stream, starting one if there is
@@ -157,8 +170,8 @@ func (f *feed) run(ctx context.Context) {
 // closes when there are more. ok is false when next is older than the
 // ring: the follow reads the store itself up to the ring.
 func (f *feed) since(next uint64) (entries []*feedEntry, changed <-chan struct{}, ok bool, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	start := f.next
 	if len(f.ring) > 0 {
 		start = f.ring[0].id

@@ -83,11 +83,21 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	next := from
 	var buf []byte
-	write := func(deadline time.Duration) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(deadline))
+	// The write deadline is renewed once less than half of it is left,
+	// and the ping fires Ping after the last write: neither costs a timer
+	// change per event, which a fan-out to many follows pays per follow.
+	var deadline time.Time
+	lastWrite := time.Now()
+	write := func(limit time.Duration) bool {
+		now := time.Now()
+		if deadline.Sub(now) < limit/2 {
+			deadline = now.Add(limit)
+			_ = rc.SetWriteDeadline(deadline)
+		}
 		if _, err := w.Write(buf); err != nil {
 			return false
 		}
+		lastWrite = now
 		return rc.Flush() == nil
 	}
 	end := func(reason string) {
@@ -96,16 +106,8 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 		buf = append(buf[:0], "event: end\ndata: "...)
 		buf = append(buf, b...)
 		buf = append(buf, "\n\n"...)
+		deadline = time.Time{}
 		write(5 * time.Second)
-	}
-	// frame appends one event to buf.
-	frame := func(id uint64, enc []byte) {
-		buf = append(buf, "id: "...)
-		buf = strconv.AppendUint(buf, id, 10)
-		buf = append(buf, "\nevent: event\ndata: "...)
-		buf = append(buf, enc...)
-		buf = append(buf, "\n\n"...)
-		next = id + 1
 	}
 	f, err := s.acquireFeed(stream)
 	if err != nil {
@@ -139,25 +141,21 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 				if stream == "" {
 					id = ev.Pos
 				}
-				val, err := sx.FromGo(ev)
-				var enc []byte
-				if err == nil {
-					enc, err = EncodeValue(val, n)
-				}
-				if err != nil {
+				if buf, err = appendFrame(buf, id, ev, n); err != nil {
 					end("error")
 					return
 				}
-				frame(id, enc)
+				next = id + 1
 			}
 		case len(entries) > 0:
 			for _, e := range entries {
-				enc, err := e.encoded(n)
+				fr, err := e.framed(n)
 				if err != nil {
 					end("error")
 					return
 				}
-				frame(e.id, enc)
+				buf = append(buf, fr...)
+				next = e.id + 1
 			}
 		case ferr != nil:
 			if errors.Is(ferr, ErrShuttingDown) {
@@ -171,6 +169,10 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 			case <-changed:
 				continue
 			case <-ping.C:
+				if idle := time.Since(lastWrite); idle < s.limits.Ping {
+					ping.Reset(s.limits.Ping - idle)
+					continue
+				}
 				ping.Reset(s.limits.Ping)
 				buf = append(buf, ": ping\n\n"...)
 				if !write(s.limits.Request) {
@@ -183,17 +185,8 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if len(buf) > 0 {
-			if !write(s.limits.Request) {
-				return
-			}
-			if !ping.Stop() {
-				select {
-				case <-ping.C:
-				default:
-				}
-			}
-			ping.Reset(s.limits.Ping)
+		if len(buf) > 0 && !write(s.limits.Request) {
+			return
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package remote_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -13,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -196,59 +200,60 @@ func BenchmarkKvGet(b *testing.B) {
 
 // Followers: 1,000 follows of one stream over SSE; p99 from an append's
 // acknowledgement to its delivery at every follower (0 when a follower had
-// it before the appender had its answer), and the resident memory of the
-// process (server and clients alike) with the follows open. The follows
-// travel over HTTP/1.1, a connection each, or over HTTP/2 (h2c), many
-// follows to a connection.
+// it before the appender had its answer), and the server's memory with
+// the follows open (server-follows-MiB: heap and stacks in use, after a
+// collection, less those before the server started; server-rss-MiB: the
+// resident set of the process). The follows run in a child process (this
+// test binary again, as TestFollowersHost), so that the memory and CPU
+// figures of this process are the server's (and the appender's) alone;
+// cpu-µs/op is per delivery, the server's, and client-cpu-µs/op the
+// followers'. They travel over HTTP/1.1, a connection each, or over
+// HTTP/2 (h2c), many follows to a connection.
 func BenchmarkFollowers(b *testing.B) {
-	b.Run("h1", func(b *testing.B) { benchFollowers(b, remote.Options{}) })
-	b.Run("h2c", func(b *testing.B) { benchFollowers(b, remote.Options{HTTP2: true}) })
+	b.Run("h1", func(b *testing.B) { benchFollowers(b, false) })
+	b.Run("h2c", func(b *testing.B) { benchFollowers(b, true) })
 }
 
-func benchFollowers(b *testing.B, copts remote.Options) {
+const followersEnv = "PERSIST_BENCH_FOLLOWERS"
+
+func benchFollowers(b *testing.B, h2 bool) {
 	const followers = 1000
-	c, _ := serve(b, memStore(), server.Options{Limits: server.Limits{Follows: followers}}, copts)
+	mem0 := memInUse()
+	c, url := serve(b, memStore(), server.Options{Limits: server.Limits{Follows: followers}}, remote.Options{})
 	defer c.Close()
 	p := effect.Handle(context.Background(), c)
-	rss0 := rss()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type delivery struct {
-		seq uint64
-		at  time.Time
-	}
-	var (
-		mu        sync.Mutex
-		delivered []delivery
-		count     atomic.Int64
-		ready     sync.WaitGroup
-	)
-	ready.Add(followers)
 	// Each follower first sees a marker event, so all are live before
 	// the timing starts.
 	if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "marker"}}}); err != nil {
 		b.Fatal(err)
 	}
-	for range followers {
-		go func() {
-			_, _ = c.Follow(ctx, remote.FollowOptions{Stream: "s"}, func(ev ops.Event) error {
-				if ev.Seq == 1 {
-					ready.Done()
-					return nil
-				}
-				now := time.Now()
-				mu.Lock()
-				delivered = append(delivered, delivery{ev.Seq, now})
-				mu.Unlock()
-				count.Add(1)
-				return nil
-			})
-		}()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFollowersHost$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %t", followersEnv, url, followers, h2))
+	cmd.Stderr = os.Stderr
+	toHost, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
 	}
-	ready.Wait()
-	rss1 := rss()
-	acked := map[uint64]time.Time{}
-	n := int64(0)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	expect := func(prefix string) string {
+		for lines.Scan() {
+			if l := lines.Text(); strings.HasPrefix(l, prefix) {
+				return strings.TrimPrefix(l, prefix)
+			}
+		}
+		b.Fatalf("the followers' process ended before %q: %v", prefix, lines.Err())
+		return ""
+	}
+	expect("ready")
+	mem1, rss1 := memInUse(), rss()
 	b.ResetTimer()
 	cpu := cpuTime()
 	for b.Loop() {
@@ -256,29 +261,113 @@ func benchFollowers(b *testing.B, copts remote.Options) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		acked[r.Head] = time.Now()
-		n++
+		fmt.Fprintf(toHost, "ack %d %d\n", r.Head, time.Now().UnixNano())
 		// Every follower has it before the next append.
-		deadline := time.Now().Add(30 * time.Second)
-		for count.Load() < n*followers {
-			if time.Now().After(deadline) {
-				b.Fatalf("event %d reached %d of %d followers", r.Head, count.Load()-(n-1)*followers, followers)
-			}
-			time.Sleep(100 * time.Microsecond)
+		if got := expect("done "); got != strconv.FormatUint(r.Head, 10) {
+			b.Fatalf("the followers finished %s, want %d", got, r.Head)
 		}
 	}
 	b.StopTimer()
 	reportCPU(b, cpu, followers)
+	_ = toHost.Close()
+	var p50, p99, clientCPU float64
+	if _, err := fmt.Sscan(expect("result "), &p50, &p99, &clientCPU); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(p99, "p99-µs")
+	b.ReportMetric(p50, "p50-µs")
+	b.ReportMetric(clientCPU/float64(b.N*followers), "client-cpu-µs/op")
+	b.ReportMetric(float64(int64(mem1)-int64(mem0))/(1<<20), "server-follows-MiB")
+	b.ReportMetric(float64(rss1)/(1<<20), "server-rss-MiB")
+}
+
+// TestFollowersHost is the followers' side of BenchmarkFollowers, run in
+// a process of its own; without its environment variable it does nothing.
+// It follows stream "s" of the server with n follows, says "ready" once
+// every one has seen the marker at seq 1, "done SEQ" once every one has
+// SEQ, reads "ack SEQ UNIXNANO" lines from the benchmark, and at the end of
+// its input says "result P50 P99 CPU": latencies in µs, its CPU time in µs.
+func TestFollowersHost(t *testing.T) {
+	env := os.Getenv(followersEnv)
+	if env == "" {
+		t.Skip("run by BenchmarkFollowers")
+	}
+	var (
+		url string
+		n   int
+		h2  bool
+	)
+	if _, err := fmt.Sscan(env, &url, &n, &h2); err != nil {
+		t.Fatalf("%s=%q: %v", followersEnv, env, err)
+	}
+	c, err := remote.Dial(url, remote.Options{HTTP2: h2})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		at    = map[uint64][]int64{} // delivery times by seq
+		ready sync.WaitGroup
+		out   = bufio.NewWriter(os.Stdout)
+	)
+	say := func(format string, args ...any) {
+		fmt.Fprintf(out, format+"\n", args...)
+		_ = out.Flush()
+	}
+	ready.Add(n)
+	for range n {
+		go func() {
+			_, _ = c.Follow(ctx, remote.FollowOptions{Stream: "s"}, func(ev ops.Event) error {
+				if ev.Seq == 1 {
+					ready.Done()
+					return nil
+				}
+				now := time.Now().UnixNano()
+				mu.Lock()
+				at[ev.Seq] = append(at[ev.Seq], now)
+				if len(at[ev.Seq]) == n {
+					say("done %d", ev.Seq)
+				}
+				mu.Unlock()
+				return nil
+			})
+		}()
+	}
+	ready.Wait()
+	cpu := cpuTime()
+	say("ready")
+	acked := map[uint64]int64{}
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		var seq uint64
+		var ns int64
+		if _, err := fmt.Sscanf(in.Text(), "ack %d %d", &seq, &ns); err == nil {
+			mu.Lock()
+			acked[seq] = ns
+			mu.Unlock()
+		}
+	}
+	used := cpuTime() - cpu
 	mu.Lock()
-	lat := make([]time.Duration, 0, len(delivered))
-	for _, d := range delivered {
-		lat = append(lat, max(0, d.at.Sub(acked[d.seq])))
+	var lat []time.Duration
+	for seq, ts := range at {
+		for _, d := range ts {
+			lat = append(lat, time.Duration(max(0, d-acked[seq])))
+		}
 	}
 	mu.Unlock()
-	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
-	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds()), "p50-µs")
-	b.ReportMetric(float64(rss1-rss0)/(1<<20), "follows-MiB")
-	b.ReportMetric(float64(rss1)/(1<<20), "rss-MiB")
+	say("result %d %d %d", percentile(lat, 0.5).Microseconds(), percentile(lat, 0.99).Microseconds(), used.Microseconds())
+}
+
+// memInUse is the memory the Go runtime holds for live objects and
+// goroutine stacks, after a collection: unlike the resident set, it falls
+// again when memory is freed, so two readings in one process compare.
+func memInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
 }
 
 // rss is the process's resident set size in bytes, from /proc.

@@ -2,13 +2,13 @@ package remote
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"rose-ash.com/persist/ops"
@@ -114,6 +114,7 @@ func (c *Client) followOnce(ctx context.Context, stream string, next uint64, fn 
 		return false, next, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	media := mediaOf(c.json)
 	if resp.StatusCode != http.StatusOK {
 		b := make([]byte, 64<<10)
 		n, _ := resp.Body.Read(b)
@@ -124,18 +125,19 @@ func (c *Client) followOnce(ctx context.Context, stream string, next uint64, fn 
 		return false, next, decodeError(resp.StatusCode, v)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	sc.Buffer(make([]byte, 4<<10), 8<<20)
 	delivered := false
-	var kind, data string
+	var kind string
+	var data []byte
 	for sc.Scan() {
-		line := sc.Text()
+		line := sc.Bytes()
 		switch {
-		case line == "":
+		case len(line) == 0:
 			if kind == "end" {
-				return delivered, next, &Error{Kind: "unavailable", Message: "remote: the server ended the follow: " + data}
+				return delivered, next, &Error{Kind: "unavailable", Message: "remote: the server ended the follow: " + string(data)}
 			}
-			if kind == "event" && data != "" {
-				v, err := decodeValue([]byte(data), mediaOf(c.json))
+			if kind == "event" && len(data) > 0 {
+				v, err := decodeValue(data, media)
 				if err != nil {
 					return delivered, next, err
 				}
@@ -155,18 +157,35 @@ func (c *Client) followOnce(ctx context.Context, stream string, next uint64, fn 
 					next = at + 1
 				}
 			}
-			kind, data = "", ""
-		case strings.HasPrefix(line, ":"):
-		case strings.HasPrefix(line, "event: "):
-			kind = line[len("event: "):]
-		case strings.HasPrefix(line, "data: "):
-			data = line[len("data: "):]
+			kind, data = "", data[:0]
+		case line[0] == ':':
+		case bytes.HasPrefix(line, eventPrefix):
+			kind = eventKind(line[len(eventPrefix):])
+		case bytes.HasPrefix(line, dataPrefix):
+			data = append(data[:0], line[len(dataPrefix):]...)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return delivered, next, c.transportError(ctx, err)
 	}
 	return delivered, next, &UnreachableError{Err: errors.New("follow ended without an end event")}
+}
+
+var (
+	eventPrefix = []byte("event: ")
+	dataPrefix  = []byte("data: ")
+)
+
+// eventKind is an SSE event line's kind, without an allocation for the
+// kinds the protocol has.
+func eventKind(b []byte) string {
+	switch string(b) {
+	case "event":
+		return "event"
+	case "end":
+		return "end"
+	}
+	return string(b)
 }
 
 func mediaOf(asJSON bool) string {

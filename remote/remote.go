@@ -265,7 +265,10 @@ func encodeValue(v sx.Value, asJSON bool) ([]byte, error) {
 }
 
 func decodeValue(b []byte, contentType string) (sx.Value, error) {
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt := contentType
+	if mt != mediaSX && mt != mediaJSON {
+		mt, _, _ = mime.ParseMediaType(contentType)
+	}
 	switch mt {
 	case mediaJSON:
 		return sx.FromJSONGo(b)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,43 @@ type metrics struct {
 	authFailures   *prometheus.CounterVec
 	requests       *prometheus.CounterVec
 	inflight       prometheus.Gauge
+
+	// The series each request touches, looked up once rather than by
+	// hashing their labels per request.
+	byOp     sync.Map // op name -> *opSeries
+	byAnswer sync.Map // answerKey -> prometheus.Counter
+}
+
+// opSeries are the series of one operation that succeeded.
+type opSeries struct {
+	seconds prometheus.Observer
+	ok      prometheus.Counter
+}
+
+type answerKey struct {
+	endpoint string
+	code     int
+}
+
+func (m *metrics) opSeriesOf(name string) *opSeries {
+	if v, ok := m.byOp.Load(name); ok {
+		return v.(*opSeries)
+	}
+	v, _ := m.byOp.LoadOrStore(name, &opSeries{
+		seconds: m.opSeconds.WithLabelValues(name),
+		ok:      m.ops.WithLabelValues(name, "ok"),
+	})
+	return v.(*opSeries)
+}
+
+// request counts one answered request.
+func (m *metrics) request(endpoint string, code int) {
+	k := answerKey{endpoint, code}
+	v, ok := m.byAnswer.Load(k)
+	if !ok {
+		v, _ = m.byAnswer.LoadOrStore(k, m.requests.WithLabelValues(endpoint, strconv.Itoa(code)))
+	}
+	v.(prometheus.Counter).Inc()
 }
 
 func newMetrics() *metrics {
@@ -63,12 +102,13 @@ func (m *metrics) authFailure(reason string) { m.authFailures.WithLabelValues(re
 // observe counts one operation and its outcome.
 func (m *metrics) observe(op effect.Effect, err error, took time.Duration) {
 	name := op.EffectName()
-	m.opSeconds.WithLabelValues(name).Observe(took.Seconds())
+	series := m.opSeriesOf(name)
+	series.seconds.Observe(took.Seconds())
 	if err != nil {
 		m.ops.WithLabelValues(name, errorKind(err)).Inc()
 		return
 	}
-	m.ops.WithLabelValues(name, "ok").Inc()
+	series.ok.Inc()
 	var events, bytes int
 	count := func(a ops.Append) {
 		events += len(a.Events)

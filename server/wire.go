@@ -39,8 +39,11 @@ func (n Notation) Media() string {
 // NotationOf reads a Content-Type: "" and application/x-sx are SX,
 // application/json is JSON; anything else is not a notation (ok false).
 func NotationOf(contentType string) (Notation, bool) {
-	if contentType == "" {
+	switch contentType {
+	case "", MediaSX:
 		return SX, true
+	case MediaJSON:
+		return JSON, true
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -58,7 +61,16 @@ func NotationOf(contentType string) (Notation, bool) {
 // answerNotation is the notation of the answer: the first of the notations
 // Accept names, else the request's.
 func answerNotation(r *http.Request, req Notation) Notation {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	accept := r.Header.Get("Accept")
+	switch accept {
+	case "":
+		return req
+	case MediaSX:
+		return SX
+	case MediaJSON:
+		return JSON
+	}
+	for _, part := range strings.Split(accept, ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
@@ -305,7 +317,7 @@ func EncodeValue(v sx.Value, n Notation) ([]byte, error) {
 	if n == JSON {
 		return sx.ToJSON(v)
 	}
-	return []byte(sx.Print(v)), nil
+	return sx.AppendPrint(nil, v), nil
 }
 
 // LimitError is a request over one of the server's limits.

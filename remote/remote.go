@@ -59,6 +59,8 @@ type Client struct {
 	json  bool
 	hc    *http.Client
 
+	header http.Header // of every request: notation and token; read only
+
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	once   sync.Once
@@ -110,6 +112,11 @@ func Dial(rawURL string, opts Options) (*Client, error) {
 			t.Protocols = &p
 		}
 		c.hc = &http.Client{Transport: t}
+	}
+	media, _ := c.notation()
+	c.header = http.Header{"Content-Type": {media}, "Accept": {media}}
+	if c.token != "" {
+		c.header["Authorization"] = []string{"Bearer " + c.token}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
@@ -261,7 +268,7 @@ func encodeValue(v sx.Value, asJSON bool) ([]byte, error) {
 	if asJSON {
 		return sx.ToJSON(v)
 	}
-	return []byte(sx.Print(v)), nil
+	return sx.AppendPrint(nil, v), nil
 }
 
 func decodeValue(b []byte, contentType string) (sx.Value, error) {
@@ -283,26 +290,33 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (int, sx.Va
 	if c.ctx.Err() != nil {
 		return 0, nil, ops.ErrClosed
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(c.ctx, cancel)
-	defer stop()
-	media, _ := c.notation()
+	// Close ends the request through its context: the client's own when
+	// the caller's is the background, which nothing ends and which holds
+	// no values, and otherwise one that either ends.
+	rctx := c.ctx
+	if ctx != context.Background() {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(c.ctx, cancel)
+		defer stop()
+	}
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, fmt.Errorf("remote: %w", err)
 	}
-	req.Header.Set("Content-Type", media)
-	req.Header.Set("Accept", media)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	// The client's own transport does not change a request's header, so
+	// every request shares one; a transport of the caller's gets a copy.
+	req.Header = c.header
+	if c.conns == nil {
+		req.Header = c.header.Clone()
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, nil, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAll(resp.Body, resp.ContentLength)
 	if err != nil {
 		return 0, nil, c.transportError(ctx, err)
 	}
@@ -311,6 +325,18 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (int, sx.Va
 		return resp.StatusCode, nil, fmt.Errorf("remote: answer %d: %w", resp.StatusCode, err)
 	}
 	return resp.StatusCode, v, nil
+}
+
+// readAll reads an answer's body, into a buffer of the length it declares
+// when it declares one.
+func readAll(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 || length > 64<<20 {
+		return io.ReadAll(r)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(length) + bytes.MinRead)
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // transportError names why a request got no answer: the client closed,

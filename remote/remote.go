@@ -253,13 +253,9 @@ func encode(e effect.Effect, asJSON bool) ([]byte, error) {
 // opValue is the operation as an SX value: (name {fields}), or (name)
 // without fields.
 func opValue(e effect.Effect) (sx.Value, error) {
-	fields, err := sx.FromGo(e)
+	v, err := sx.FromGoForm(e.EffectName(), e)
 	if err != nil {
 		return nil, fmt.Errorf("remote: %s: %w", e.EffectName(), err)
-	}
-	v := sx.List{sx.Symbol(e.EffectName())}
-	if d, ok := fields.(*sx.Dict); !ok || d.Len() > 0 {
-		v = append(v, fields)
 	}
 	return v, nil
 }

@@ -302,14 +302,7 @@ func EncodeOp(op effect.Effect, n Notation) ([]byte, error) {
 // OpValue is an operation as an SX value: (name {fields}), or (name) when
 // it has no fields; the text interp.FormatEffect prints.
 func OpValue(op effect.Effect) (sx.Value, error) {
-	fields, err := sx.FromGo(op)
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := fields.(*sx.Dict); ok && d.Len() == 0 {
-		return sx.List{sx.Symbol(op.EffectName())}, nil
-	}
-	return sx.List{sx.Symbol(op.EffectName()), fields}, nil
+	return sx.FromGoForm(op.EffectName(), op)
 }
 
 // EncodeValue writes an SX value in notation n.

@@ -104,6 +104,21 @@ func FromGo(v any) (Value, error) {
 	return out, nil
 }
 
+// FromGoForm converts v with FromGo and makes the form (name fields): the
+// list of the symbol name and v's value, or (name) alone when v converts to
+// an empty dict. It is how an operation descriptor is written: v is the
+// descriptor, name its operation's name.
+func FromGoForm(name string, v any) (Value, error) {
+	fields, err := FromGo(v)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := fields.(*Dict); ok && d.Len() == 0 {
+		return List{Symbol(name)}, nil
+	}
+	return List{Symbol(name), fields}, nil
+}
+
 // fromGo converts rv, which sits inside depth containers.
 func fromGo(rv reflect.Value, depth int) (Value, *ConvertError) {
 	// Follow pointers and interfaces, stopping at marshalers and *Dict.

@@ -539,3 +539,28 @@ func TestKebab(t *testing.T) {
 		assert.Equal(t, want, kebab(in), in)
 	}
 }
+
+func TestFromGoForm(t *testing.T) {
+	type head struct {
+		Returns[uint64]
+		Stream string
+	}
+	type now struct{ Returns[time.Time] }
+	type bad struct{ F func() }
+
+	v, err := FromGoForm("persist/head", head{Stream: "orders"})
+	require.NoError(t, err)
+	assert.Equal(t, `(persist/head {:stream "orders"})`, Print(v))
+
+	v, err = FromGoForm("persist/now", now{})
+	require.NoError(t, err)
+	assert.Equal(t, `(persist/now)`, Print(v), "no fields: the name alone")
+
+	v, err = FromGoForm("persist/head", head{})
+	require.NoError(t, err)
+	assert.Equal(t, `(persist/head {:stream ""})`, Print(v), "fields of zero value are still fields")
+
+	_, err = FromGoForm("x/bad", bad{F: func() {}})
+	var ce *ConvertError
+	assert.ErrorAs(t, err, &ce, "a value FromGo cannot convert is its error")
+}

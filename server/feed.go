@@ -153,7 +153,7 @@ func (f *feed) run(ctx context.Context) {
 			f.next = id + 1
 		}
 		drop := 0
-		for len(f.ring)-drop > len(events) && (len(f.ring)-drop > feedRing || f.bytes > feedRingBytes) {
+		for len(f.ring)-drop > len(events) && (len(f.ring)-drop > f.s.ringLen || f.bytes > f.s.ringBytes) {
 			f.bytes -= len(f.ring[drop].ev.Data)
 			drop++
 		}

@@ -118,10 +118,12 @@ type Server struct {
 	servers  []*http.Server
 	follows  map[string]int // open follows by token name ("" without tokens)
 
-	feedMu   sync.Mutex
-	feeds    map[string]*feed // running feeds by source
-	closed   bool
-	closeErr error
+	feedMu    sync.Mutex
+	feeds     map[string]*feed // running feeds by source
+	ringLen   int              // feedRing, but for tests
+	ringBytes int              // feedRingBytes, but for tests
+	closed    bool
+	closeErr  error
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -137,7 +139,8 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
-		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}, feeds: map[string]*feed{}}
+		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}, feeds: map[string]*feed{},
+		ringLen: feedRing, ringBytes: feedRingBytes}
 	for _, c := range opts.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("server: metrics: %w", err)

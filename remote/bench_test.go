@@ -35,7 +35,7 @@ var body = []byte(`{"order":17,"customer":"c-0042","lines":[{"sku":"A-1","qty":2
 // factory of perform handles, called once per writer.
 type benchTarget struct {
 	name string
-	open func(b *testing.B) func() *effect.P
+	open func(b *testing.B) (func() *effect.P, *fileBackend)
 }
 
 // remoteTarget serves a fresh file store on loopback. With perWriter each
@@ -43,11 +43,12 @@ type benchTarget struct {
 // as separate processes would have); otherwise the writers share one
 // client.
 func remoteTarget(name string, copts remote.Options, perWriter bool) benchTarget {
-	return benchTarget{name, func(b *testing.B) func() *effect.P {
-		c, url := serve(b, fileStore(b, filepath.Join(b.TempDir(), "data")), server.Options{}, copts)
+	return benchTarget{name, func(b *testing.B) (func() *effect.P, *fileBackend) {
+		store := fileStore(b, filepath.Join(b.TempDir(), "data"))
+		c, url := serve(b, store, server.Options{}, copts)
 		b.Cleanup(func() { _ = c.Close() })
 		if !perWriter {
-			return func() *effect.P { return effect.Handle(context.Background(), c) }
+			return func() *effect.P { return effect.Handle(context.Background(), c) }, store
 		}
 		return func() *effect.P {
 			own, err := remote.Dial(url, copts)
@@ -56,14 +57,14 @@ func remoteTarget(name string, copts remote.Options, perWriter bool) benchTarget
 			}
 			b.Cleanup(func() { _ = own.Close() })
 			return effect.Handle(context.Background(), own)
-		}
+		}, store
 	}}
 }
 
-var embeddedTarget = benchTarget{"embedded", func(b *testing.B) func() *effect.P {
+var embeddedTarget = benchTarget{"embedded", func(b *testing.B) (func() *effect.P, *fileBackend) {
 	s := fileStore(b, filepath.Join(b.TempDir(), "data"))
 	b.Cleanup(func() { _ = s.Close() })
-	return func() *effect.P { return effect.Handle(context.Background(), s) }
+	return func() *effect.P { return effect.Handle(context.Background(), s) }, s
 }}
 
 // benchTargets are the ways of reaching a store that W1 and W3 compare.
@@ -96,7 +97,8 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 func BenchmarkW1(b *testing.B) {
 	for _, tg := range benchTargets() {
 		b.Run(tg.name, func(b *testing.B) {
-			p := tg.open(b)()
+			mk, _ := tg.open(b)
+			p := mk()
 			ev := []ops.EventData{{Type: "t", Data: body}}
 			var lat []time.Duration
 			cpu := cpuTime()
@@ -117,12 +119,14 @@ func BenchmarkW1(b *testing.B) {
 // W2: 64 writers, each appending one event at a time to its own stream;
 // through the server sharing one client (one connection per writer in
 // flight, HTTP/1.1), sharing one client that gathers, and each with a
-// client of its own.
+// client of its own. appends/sync is the group commit's reach: appends per
+// fdatasync of the store.
 func BenchmarkW2(b *testing.B) {
 	targets := append(benchTargets(), remoteTarget("remote-clients", remote.Options{}, true))
 	for _, tg := range targets {
 		b.Run(tg.name, func(b *testing.B) {
-			mk := tg.open(b)
+			mk, store := tg.open(b)
+			syncs := store.syncs.Load()
 			var next atomic.Int32
 			ev := []ops.EventData{{Type: "t", Data: body}}
 			b.SetParallelism(max(1, 64/runtimeProcs()))
@@ -138,6 +142,7 @@ func BenchmarkW2(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			b.ReportMetric(float64(b.N)/float64(max(1, store.syncs.Load()-syncs)), "appends/sync")
 			reportCPU(b, cpu, 1)
 		})
 	}
@@ -147,7 +152,8 @@ func BenchmarkW2(b *testing.B) {
 func BenchmarkW3(b *testing.B) {
 	for _, tg := range benchTargets() {
 		b.Run(tg.name, func(b *testing.B) {
-			p := tg.open(b)()
+			mk, _ := tg.open(b)
+			p := mk()
 			batch := make([]ops.EventData, 1000)
 			for i := range batch {
 				batch[i] = ops.EventData{Type: "t", Data: body}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,8 +60,10 @@ func memStore() ops.Backend {
 // fileBackend runs a file store on the real OS, as file.DB does, with the
 // suite's deterministic clock and event IDs.
 type fileBackend struct {
-	s  *file.Store
-	os *platform.OS
+	s     *file.Store
+	os    *platform.OS
+	syncs atomic.Uint64 // fdatasync and fsync effects performed
+	count effect.Handler
 }
 
 func (b *fileBackend) Handle(p *effect.P, e effect.Effect) (any, error) {
@@ -68,7 +71,7 @@ func (b *fileBackend) Handle(p *effect.P, e effect.Effect) (any, error) {
 	if _, ok := e.(ops.Wait); ok && p != nil {
 		ctx = p.Context()
 	}
-	return b.s.Handle(effect.Handle(ctx, b.os), e)
+	return b.s.Handle(effect.Handle(ctx, b.count, b.os), e)
 }
 
 func (b *fileBackend) Close() error { return b.s.Close(effect.Handle(context.Background(), b.os)) }
@@ -97,13 +100,21 @@ func (r *idReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-func fileStore(t testing.TB, dir string) ops.Backend {
+func fileStore(t testing.TB, dir string) *fileBackend {
 	t.Helper()
 	h := &platform.OS{Now: backendtest.Clock()}
 	s, err := file.Open(effect.Handle(context.Background(), h), dir, file.Options{})
 	require.NoError(t, err)
 	h.Rand = &idReader{next: backendtest.IDs()}
-	return &fileBackend{s: s, os: h}
+	b := &fileBackend{s: s, os: h}
+	b.count = effect.HandlerFunc(func(p *effect.P, e effect.Effect) (any, error) {
+		switch e.(type) {
+		case platform.Fdatasync, platform.Fsync:
+			b.syncs.Add(1)
+		}
+		return nil, effect.ErrUnhandled
+	})
+	return b
 }
 
 func TestConformanceMem(t *testing.T) {

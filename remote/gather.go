@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/sx"
@@ -123,6 +124,20 @@ func (c *Client) sendBatch(batch []*pending) {
 		return
 	}
 	if status != http.StatusOK {
+		if len(batch) > 1 && (status == http.StatusForbidden || status == http.StatusRequestEntityTooLarge) {
+			// Refused whole for what some of its operations ask (a grant
+			// one lacks, a body over the limit together): each goes alone,
+			// for the answer it would have had alone.
+			var wg sync.WaitGroup
+			for _, p := range batch {
+				wg.Go(func() {
+					p.v, p.err = c.do(p.ctx, p.op, p.dec)
+					close(p.done)
+				})
+			}
+			wg.Wait()
+			return
+		}
 		finish(decodeError(status, v))
 		return
 	}

@@ -35,7 +35,10 @@
 //     perform at the same time together in batch requests, a few in
 //     flight at once, so that many writers share round trips and the
 //     server's group commit; a lone operation still goes alone at once.
-//     Off, every operation is its own request.
+//     A batch the server refuses whole for what some of its operations ask
+//     (403 for a grant one lacks, 413 for a body over the limit together)
+//     is sent again one operation a request, so each gets the answer it
+//     would have had alone. Off, every operation is its own request.
 //   - Requests are SX unless Options.JSON is set; answers are read in
 //     whichever notation the server answers in.
 //   - [Client.Follow] follows over Server-Sent Events and reconnects by

@@ -110,6 +110,7 @@ type Server struct {
 
 	tokens  map[string]*Token // by the hash of the secret
 	metrics *metrics
+	workers *workers // run the operations of batches
 
 	closing  atomic.Bool
 	drain    chan struct{} // closed when shutdown starts
@@ -139,7 +140,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
-		tokens: map[string]*Token{}, metrics: newMetrics(), follows: map[string]int{}, feeds: map[string]*feed{},
+		tokens: map[string]*Token{}, metrics: newMetrics(), workers: newWorkers(), follows: map[string]int{}, feeds: map[string]*feed{},
 		ringLen: feedRing, ringBytes: feedRingBytes}
 	for _, c := range opts.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
@@ -391,8 +392,12 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	// of one batch share the store's group commit.
 	out := make(sx.Vector, len(batch))
 	var wg sync.WaitGroup
+	wg.Add(len(batch))
 	for i, op := range batch {
-		wg.Go(func() { out[i] = s.batchAnswer(ctx, op, errs[i]) })
+		s.workers.run(func() {
+			defer wg.Done()
+			out[i] = s.batchAnswer(ctx, op, errs[i])
+		})
 	}
 	wg.Wait()
 	s.answerValue(w, r, n, http.StatusOK, out)

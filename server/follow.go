@@ -129,23 +129,12 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !caughtUp:
 			// Behind the feed's ring: read the store.
-			events, err := s.readFrom(ctx, stream, next)
-			if err != nil {
+			var reason string
+			if buf, next, reason = s.framesFrom(ctx, buf, stream, next, n); reason != "" {
 				if ctx.Err() == nil {
-					end(errorKind(s.classify(err)))
+					end(reason)
 				}
 				return
-			}
-			for _, ev := range events {
-				id := ev.Seq
-				if stream == "" {
-					id = ev.Pos
-				}
-				if buf, err = appendFrame(buf, id, ev, n); err != nil {
-					end("error")
-					return
-				}
-				next = id + 1
 			}
 		case len(entries) > 0:
 			for _, e := range entries {
@@ -189,6 +178,27 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// framesFrom appends to buf the frames of the next page of a follow
+// behind its feed's ring, read from the store, and gives the id after the
+// last; reason is not "" when the follow must end.
+func (s *Server) framesFrom(ctx context.Context, buf []byte, stream string, next uint64, n Notation) ([]byte, uint64, string) {
+	events, err := s.readFrom(ctx, stream, next)
+	if err != nil {
+		return buf, next, errorKind(s.classify(err))
+	}
+	for _, ev := range events {
+		id := ev.Seq
+		if stream == "" {
+			id = ev.Pos
+		}
+		if buf, err = appendFrame(buf, id, ev, n); err != nil {
+			return buf, next, "error"
+		}
+		next = id + 1
+	}
+	return buf, next, ""
 }
 
 func errorKind(err error) string {

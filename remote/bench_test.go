@@ -28,6 +28,21 @@ import (
 // through a server of the same kind of store on loopback. Bodies are 200
 // bytes of JSON text, as events usually carry (backends/file's benchmarks
 // use zeros, which the wire would carry escaped).
+//
+// Each benchmark runs its targets one after the other; -count repeats a
+// target before the next one starts. On a shared machine, alternate whole
+// runs instead and compare the medians, with the load beside them:
+//
+//	go test -c -o remote.test ./remote
+//	for i in 1 2 3; do
+//		uptime
+//		./remote.test -test.run '^$' -test.bench 'W1|W2|W3|KvGet' -test.benchtime 1s
+//		./remote.test -test.run '^$' -test.bench Followers -test.benchtime 100x
+//	done
+//
+// cpu-µs/op, the CPU time of the process per operation (server, clients
+// and store alike; for Followers the server's alone), is steadier under
+// load than the time per operation.
 
 var body = []byte(`{"order":17,"customer":"c-0042","lines":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"` + strings.Repeat("x", 200-101) + `"}`)
 

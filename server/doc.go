@@ -293,9 +293,14 @@
 //     value over it is 413 too-large with :limit "data" (over
 //     ops.MaxDataBytes it is the store's 400 invalid).
 //   - Follows of one source share one tail of the store: the newest 4,096
-//     events are read once and encoded once per notation for all of them;
-//     a follow further behind reads the store itself until it catches up.
-//     No follower state outlives its connection.
+//     events (at most 32 MiB of data, the newest page kept whatever its
+//     size) are read once and framed once per notation, the whole SSE
+//     event, for all of them; a follow further behind reads the store
+//     itself until it catches up. No follower state outlives its
+//     connection. A client with many follows may carry them over HTTP/2,
+//     many to a connection.
+//   - The operations of a batch run at once on workers, goroutines that
+//     outlive one operation and end after 5 s without work.
 //   - Tokens are compared by the SHA-256 of the presented secret, so the
 //     server never holds a secret, and a lookup's timing depends only on a
 //     hash.

@@ -286,7 +286,17 @@ func (r *reader) str() (Value, error) {
 		}
 		i++
 	}
-	buf := make([]byte, 0, 2*(i-start)+16)
+	// An escape is never shorter than what it decodes to, so the raw text
+	// up to the closing quote bounds the string: one allocation, no
+	// growing.
+	end := i
+	for end < len(r.src) && r.src[end] != '"' {
+		if r.src[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	buf := make([]byte, 0, min(end, len(r.src))-start)
 	buf = append(buf, r.src[start+1:i]...)
 	for i < len(r.src) {
 		c := r.src[i]

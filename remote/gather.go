@@ -93,6 +93,7 @@ func (c *Client) sendBatch(batch []*pending) {
 	}
 	items := make(sx.Vector, 0, len(batch))
 	live := batch[:0:0]
+	hint := 0
 	for _, p := range batch {
 		if p.ctx.Err() != nil {
 			p.err = p.ctx.Err()
@@ -107,13 +108,14 @@ func (c *Client) sendBatch(batch []*pending) {
 		}
 		items = append(items, v)
 		live = append(live, p)
+		hint += sizeHint(p.op)
 	}
 	batch = live
 	if len(batch) == 0 {
 		return
 	}
 	_, asJSON := c.notation()
-	body, err := encodeValue(items, asJSON)
+	body, err := encodeValue(items, asJSON, hint)
 	if err != nil {
 		finish(err)
 		return

@@ -247,7 +247,41 @@ func encode(e effect.Effect, asJSON bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return encodeValue(v, asJSON)
+	return encodeValue(v, asJSON, sizeHint(e))
+}
+
+// sizeHint guesses the printed size of an operation from the bytes its
+// events and values carry (an eighth more for escapes), so that printing
+// a large append does not grow its buffer step by step.
+func sizeHint(e effect.Effect) int {
+	n := 128
+	bytes := func(b []byte) { n += len(b) + len(b)/8 + 16 }
+	appendOf := func(a ops.Append) {
+		n += len(a.Stream) + 64
+		for _, ev := range a.Events {
+			n += len(ev.Type) + 64
+			bytes(ev.Data)
+		}
+	}
+	switch o := e.(type) {
+	case ops.Append:
+		appendOf(o)
+	case ops.Commit:
+		for _, a := range o.Appends {
+			appendOf(a)
+		}
+		for _, k := range o.Kv {
+			n += len(k.Key) + 64
+			bytes(k.Value)
+		}
+	case ops.KvPut:
+		n += len(o.Key)
+		bytes(o.Value)
+	case ops.SnapshotWrite:
+		n += len(o.Snapshot.Name)
+		bytes(o.Snapshot.Value)
+	}
+	return n
 }
 
 // opValue is the operation as an SX value: (name {fields}), or (name)
@@ -260,11 +294,12 @@ func opValue(e effect.Effect) (sx.Value, error) {
 	return v, nil
 }
 
-func encodeValue(v sx.Value, asJSON bool) ([]byte, error) {
+// encodeValue writes v in the client's notation; hint is its likely size.
+func encodeValue(v sx.Value, asJSON bool, hint int) ([]byte, error) {
 	if asJSON {
 		return sx.ToJSON(v)
 	}
-	return sx.AppendPrint(nil, v), nil
+	return sx.AppendPrint(make([]byte, 0, hint), v), nil
 }
 
 func decodeValue(b []byte, contentType string) (sx.Value, error) {
@@ -382,6 +417,7 @@ func (c *Client) Batch(ctx context.Context, batch []effect.Effect) ([]Result, er
 	out := make([]Result, len(batch))
 	var sent []int
 	var items sx.Vector
+	hint := 0
 	_, asJSON := c.notation()
 	for i, e := range batch {
 		if _, ok := decoderOf(e); !ok {
@@ -395,11 +431,12 @@ func (c *Client) Batch(ctx context.Context, batch []effect.Effect) ([]Result, er
 		}
 		items = append(items, item)
 		sent = append(sent, i)
+		hint += sizeHint(e)
 	}
 	if len(items) == 0 {
 		return out, nil
 	}
-	body, err := encodeValue(items, asJSON)
+	body, err := encodeValue(items, asJSON, hint)
 	if err != nil {
 		return nil, err
 	}

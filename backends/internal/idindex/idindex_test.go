@@ -253,3 +253,32 @@ func BenchmarkLookupMiss(b *testing.B) {
 		_, _ = x.Lookup(x.Hash(k, uuid.UUID{0xff, byte(n), byte(n >> 8)}), func(uint64) (bool, error) { return false, nil })
 	}
 }
+
+// A clone keeps the entries of its index at the time of the clone while
+// the index takes more, and answers lookups as the index did then.
+func TestCloneIsIndependent(t *testing.T) {
+	x := New([16]byte{9})
+	x.limit = 8 // frozen tables, shared by the clone
+	key := x.StreamKey("s")
+	ids := make([]uuid.UUID, 2000)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	for i := range 1000 {
+		require.NoError(t, x.Add(x.Hash(key, ids[i]), uint64(i+1)))
+	}
+	want, _ := x.AppendBinary(nil)
+	c := x.Clone()
+	for i := 1000; i < len(ids); i++ {
+		require.NoError(t, x.Add(x.Hash(key, ids[i]), uint64(i+1)))
+	}
+	got, _ := c.AppendBinary(nil)
+	assert.Equal(t, want, got, "the clone holds what the index held")
+	assert.Equal(t, 1000, c.Len())
+	pos, err := c.Lookup(c.Hash(key, ids[1500]), func(uint64) (bool, error) { return true, nil })
+	require.NoError(t, err)
+	assert.Zero(t, pos, "an entry added after the clone is not in it")
+	pos, err = c.Lookup(c.Hash(key, ids[500]), func(p uint64) (bool, error) { return p == 501, nil })
+	require.NoError(t, err)
+	assert.Equal(t, uint64(501), pos)
+}

@@ -28,21 +28,29 @@ const (
 var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
 
 // Checkpoint format versions: 1 had a last event ID per stream and no ID
-// index; 2 drops the last IDs and ends with the ID index. A version 1
-// checkpoint is still read, its ID index rebuilt from the records it
-// covers.
+// index; 2 drops the last IDs and ends with the ID index; 3 adds where the
+// last record it covers starts and the checksum of its segment up to the
+// checkpoint, so that Open need not read the records it covers. Versions 1
+// and 2 are still read (Open then checks the frames of what they cover),
+// a version 1 checkpoint's ID index rebuilt from the records it covers.
 const (
 	ckptVersion1 = 1
-	ckptVersion  = 2
+	ckptVersion2 = 2
+	ckptVersion  = 3
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
-// record with LSN lsn and checksum crc, at off of segment seg.
+// record with LSN lsn and checksum crc, at off of segment seg. From
+// version 3 on it also holds where that record starts (last) and the
+// CRC-32C of the segment's bytes before off (sum).
 type resume struct {
-	seg uint64
-	off int64
-	crc uint32
-	lsn uint64
+	seg     uint64
+	off     int64
+	crc     uint32
+	lsn     uint64
+	last    int64
+	sum     uint32
+	version uint32 // the checkpoint's format version
 }
 
 func ckptName(lsn uint64) string { return fmt.Sprintf("%s%016x%s", ckptPrefix, lsn, ckptSuffix) }
@@ -64,6 +72,8 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 	b = binary.AppendUvarint(b, uint64(r.off))
 	b = binary.LittleEndian.AppendUint32(b, r.crc)
 	b = binary.AppendUvarint(b, r.lsn)
+	b = binary.AppendUvarint(b, uint64(r.last))
+	b = binary.LittleEndian.AppendUint32(b, r.sum)
 	b = binary.AppendUvarint(b, st.lastPos)
 	b = binary.AppendUvarint(b, st.rev)
 	b = binary.AppendVarint(b, st.lastAt)
@@ -141,7 +151,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		return r, nil, errors.New("not a checkpoint file")
 	}
 	v := binary.LittleEndian.Uint32(b[8:])
-	if v != ckptVersion && v != ckptVersion1 {
+	if v < ckptVersion1 || v > ckptVersion {
 		return r, nil, fmt.Errorf("unknown format version %d", v)
 	}
 	n := binary.LittleEndian.Uint64(b[16:])
@@ -164,6 +174,18 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	r.crc = binary.LittleEndian.Uint32(d.b)
 	d.b = d.b[4:]
 	r.lsn = d.uvarint()
+	r.version = v
+	if v >= ckptVersion {
+		r.last = int64(d.uvarint())
+		if len(d.b) < 4 {
+			return r, nil, errPayload
+		}
+		r.sum = binary.LittleEndian.Uint32(d.b)
+		d.b = d.b[4:]
+		if r.last < 0 || r.last >= r.off {
+			return r, nil, errors.New("malformed checkpoint resume point")
+		}
+	}
 	st := newState()
 	st.lsn = r.lsn
 	st.lastPos = d.uvarint()
@@ -217,7 +239,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		}
 		st.kv[k] = e
 	}
-	if d.err == nil && v == ckptVersion {
+	if d.err == nil && v >= ckptVersion2 {
 		ids, rest, err := idindex.Decode(d.b, id)
 		if err != nil || ids.Len() != int(st.lastPos) {
 			return r, nil, errors.New("malformed checkpoint ID index")
@@ -260,7 +282,7 @@ func (s *Store) checkpoint(p *effect.P) error {
 	if failed != nil {
 		return fmt.Errorf("%w: no checkpoint: %w", ErrFailed, failed)
 	}
-	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn}
+	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum}
 	if r.lsn == s.ckptLSN {
 		return nil
 	}

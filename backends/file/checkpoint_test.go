@@ -119,7 +119,7 @@ func TestLogShorterThanCheckpointIsCorrupt(t *testing.T) {
 func TestCheckpointEncodingRoundTrip(t *testing.T) {
 	e := newEnv(t, Options{SegmentSize: minSegmentSize})
 	fill(t, e, 250)
-	r := resume{seg: e.s.active.id, off: e.s.off, crc: e.s.lastCRC, lsn: e.s.st.lsn}
+	r := resume{seg: e.s.active.id, off: e.s.off, crc: e.s.lastCRC, lsn: e.s.st.lsn, last: e.s.lastOff, sum: e.s.segSum, version: ckptVersion}
 	b := encodeCheckpoint(e.s.id, r, e.s.st)
 	r2, st, err := decodeCheckpoint(b, e.s.id)
 	require.NoError(t, err)

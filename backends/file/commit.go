@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"hash/crc32"
 	"math"
 
 	"github.com/google/uuid"
@@ -219,6 +220,8 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()
+	s.lastOff = s.off + pend[len(pend)-1].off
+	s.segSum = crc32.Update(s.segSum, castagnoli, buf)
 	s.off += int64(len(buf))
 	s.lastCRC = ov.crc
 }
@@ -287,7 +290,8 @@ func (s *Store) undo(p *effect.P) {
 func (s *Store) roll(p *effect.P) error {
 	old := s.active
 	sealLSN := s.st.lsn + 1
-	seal, sealCRC := appendRecord(nil, recSeal, s.lastCRC, old.id, sealLSN, nil)
+	si := sealInfo{firstLSN: old.first, length: uint64(s.off), sum: s.segSum, lastPos: s.st.lastPos, rev: s.st.rev}
+	seal, sealCRC := sealRecord(old.version, s.lastCRC, old.id, sealLSN, si)
 	next, hdr, hdrCRC, err := s.makeSegment(p, old.id+1, sealLSN+1, sealCRC)
 	if err != nil {
 		return err
@@ -315,6 +319,7 @@ func (s *Store) roll(p *effect.P) error {
 	s.bytes += int64(len(seal)) + hdr
 	s.mu.Unlock()
 	s.active, s.off, s.reserved, s.lastCRC, s.headerEnd = next, hdr, s.opts.SegmentSize, hdrCRC, hdr
+	s.lastOff, s.segSum = 0, next.hdrSum
 	return nil
 }
 

@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 )
 
@@ -198,8 +200,22 @@ func TestFlipInSealedSegment(t *testing.T) {
 	b[target.Offset+40] ^= 0x04
 	require.NoError(t, os.WriteFile(first, b, 0o644))
 
-	_, err = Open(e.p(), e.dir, Options{SegmentSize: minSegmentSize})
+	// With the checkpoint Close wrote, Open trusts the covered segment
+	// (rule 8); a read of the damaged record and Verify find it.
+	s, err := Open(e.p(), e.dir, Options{SegmentSize: minSegmentSize})
+	require.NoError(t, err)
+	assert.Greater(t, s.Recovery().Trusted, 0)
+	requireReadCorrupt(t, s, e, first, target)
+	require.NoError(t, s.Close(e.p()))
+	_, err = Verify(e.p(), e.dir)
 	var ce *CorruptError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, first, ce.File)
+	assert.Equal(t, target.Offset, ce.Offset)
+
+	// Without one, Open reads the segment and refuses it.
+	dropCheckpoints(t, e.dir)
+	_, err = Open(e.p(), e.dir, Options{SegmentSize: minSegmentSize})
 	require.ErrorAs(t, err, &ce)
 	assert.ErrorIs(t, err, ErrCorrupt)
 	assert.Equal(t, first, ce.File)
@@ -250,8 +266,39 @@ func TestZeroedSectorMidLog(t *testing.T) {
 	off := recs[3].Offset
 	copy(b[off:off+512], make([]byte, 512))
 	require.NoError(t, os.WriteFile(path, b, 0o644))
+	// Covered by the checkpoint Close wrote: found by a read and by
+	// Verify, not by Open (rule 8).
+	s, err := Open(e.p(), e.dir, Options{})
+	require.NoError(t, err)
+	requireReadCorrupt(t, s, e, path, recs[3])
+	require.NoError(t, s.Close(e.p()))
+	_, err = Verify(e.p(), e.dir)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	dropCheckpoints(t, e.dir)
 	_, err = Open(e.p(), e.dir, Options{})
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// requireReadCorrupt reads the events of the commit record rec through s
+// and requires the read to fail with ErrCorrupt naming its file and
+// offset.
+func requireReadCorrupt(t *testing.T, s *Store, e *env, file string, rec Record) {
+	t.Helper()
+	require.NotEmpty(t, rec.Events)
+	ev := rec.Events[0]
+	p := effect.Handle(context.Background(), s, e.os)
+	for _, op := range []ops.Read{{Stream: ev.Stream, From: ev.Seq, Limit: 1}} {
+		_, err := effect.Perform(p, op)
+		var ce *CorruptError
+		require.ErrorAs(t, err, &ce, "a read of the damaged record")
+		assert.Equal(t, file, ce.File)
+		assert.Equal(t, rec.Offset, ce.Offset)
+	}
+	_, err := effect.Perform(p, ops.ReadAll{From: ev.Pos, Limit: 1})
+	var ce *CorruptError
+	require.ErrorAs(t, err, &ce, "a read by position of the damaged record")
+	assert.Equal(t, file, ce.File)
+	assert.Equal(t, rec.Offset, ce.Offset)
 }
 
 func TestReopenTwiceIdentical(t *testing.T) {
@@ -301,7 +348,7 @@ func TestMissingNewestSegment(t *testing.T) {
 			var ce *CorruptError
 			require.ErrorAs(t, err, &ce)
 			assert.Equal(t, paths[0], ce.File)
-			assert.Equal(t, int64(len(before)-recordSize(0)), ce.Offset, "the offset of the seal")
+			assert.Equal(t, int64(len(before)-sealSize), ce.Offset, "the offset of the seal")
 			assert.Contains(t, ce.Reason, "successor")
 			assert.Contains(t, ce.Reason, "missing")
 			after, err := os.ReadFile(paths[0])

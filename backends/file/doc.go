@@ -57,11 +57,27 @@
 //
 // The header record's payload is the magic "persistL", the segment format
 // version (uint32), four zero bytes and the 16-byte store id. A seal record
-// has no payload; it ends a segment that is complete. This version writes
-// segments of format version 2 and reads versions 1 and 2; a store may
-// hold both (segments made before an upgrade keep version 1). What a
+// ends a segment that is complete. In a segment of version 3 its payload
+// records what the segment holds, so that a checkpoint covering the
+// segment lets Open trust it without reading it (see Recovery); before
+// version 3 it has none:
+//
+//	offset  size  field
+//	     0     8  LSN of the segment's header record
+//	     8     8  length: bytes before the seal (the seal's offset)
+//	    16     4  CRC-32C of those bytes: every record of the segment, padding included
+//	    20     4  zero
+//	    24     8  position of the last event of the log before the seal (0: none)
+//	    32     8  last kv revision of the log before the seal (0: none)
+//
+// This version writes segments of format version 3 and reads versions 1
+// to 3; a store may hold all three (segments made before an upgrade keep
+// their version; the active segment of an upgraded store keeps its
+// version until it is sealed, with the seal of that version). What a
 // segment proves depends on its version:
 //
+//   - Version 3: as version 2, and its seal records its length, the
+//     checksum of its bytes and where the log stood at its end.
 //   - Version 2: the segment's successor was made durable before its seal
 //     was written, so a sealed segment proves that its successor exists;
 //     and every record was written into space whose size was already
@@ -110,6 +126,10 @@
 // reserved tail Close gave back), the leader reserves more and fsyncs
 // before it writes into it.
 //
+// The leader keeps the CRC-32C of the active segment's durable bytes as it
+// writes them, and where the last record starts, for the seal and for
+// checkpoints.
+//
 // When a group would take the active segment past Options.SegmentSize, the
 // leader first rolls: it writes the next segment's header (its LSN and
 // chain those of the seal to come) into seg-<id>.log.tmp with the full
@@ -150,8 +170,10 @@
 //     Recovery then takes the roll back: it recovers the segment before as
 //     the last one (below), removes the header-only segment (directory
 //     fsync), and reports it (RecoveryReport.RollUndone).
-//   - With a store checkpoint, the records it covers are checked as frames
-//     only (see below); the rest are replayed.
+//   - With a store checkpoint, the records it covers are not replayed: in
+//     segments of version 3 under a checkpoint of format 3 they are not
+//     read at all (rule 8, see Store checkpoints); otherwise they are
+//     checked as frames. The rest are replayed.
 //   - In the last segment the scan stops at the first record that does not
 //     validate. If only zeros follow, that is the end of the log (the
 //     reserved tail). Otherwise it is a torn tail only if no valid record of
@@ -174,7 +196,10 @@
 //     version 1) has any reserved zeros behind the seal cut (truncate,
 //     fsync) and gets its successor created.
 //   - LSNs, the CRC chain, stream seqs, positions and kv revisions must run
-//     on without gaps, or ErrCorrupt.
+//     on without gaps, or ErrCorrupt. A seal of version 3 that recovery
+//     reads after reading its segment's records must hold what they do
+//     (header LSN, length, checksum, position, revision), or ErrCorrupt
+//     naming the seal.
 //
 // LSNs and segment ids of durable records are never reused. The LSNs of a
 // cut torn tail were never acknowledged and are given to new records.
@@ -188,7 +213,13 @@
 //
 // Every read from disk checks the frame again (CRC, type, segment id) and
 // that the record holds the seq or position the index names (a misdirected
-// read); a bad record is an error matching ErrCorrupt, never skipped.
+// read); a bad record is an error matching ErrCorrupt naming file and
+// offset, never skipped. This is what stands, with Verify, for the records
+// Open trusts to a checkpoint: damage there at rest is not found by Open,
+// but by the first read of the damaged record and by Verify; no read
+// serves a damaged byte. (A damaged commit record that no read touches,
+// such as one of kv changes only, whose values the index holds, is found
+// by Verify alone.)
 //
 // # Verify and Dump
 //
@@ -198,7 +229,10 @@
 // CorruptError with the same file and offset), and reports what Open would
 // do instead of doing it: the torn tail it would cut, the roll it would
 // finish (version 1) or take back (version 2). Then it reads and decodes
-// every record from segment 1 on, store checkpoints or not, requires the
+// every record from segment 1 on, store checkpoints or not (so it finds
+// the damage in records Open trusts to a checkpoint, and a seal that does
+// not hold what its segment does: it is stricter than Open there, never
+// laxer), requires the
 // index of the checkpoint Open would use to equal the one that full
 // replay builds up to the same record (a checkpoint file that validates
 // but holds another index is ErrCorrupt, though Open would trust it), and
@@ -252,8 +286,11 @@
 // A checkpoint holds the whole in-memory index (stream heads and record
 // locations, the position index, kv entries, counters, the ID index) as of
 // the end of one record, with that record's segment, end offset, CRC and
-// LSN and the store id: the magic "persistC", the format version (uint32,
-// 2), four zero bytes, the body length (uint64), the body (uvarints;
+// LSN, where that record starts and the CRC-32C of its segment's bytes up
+// to its end, and the store id: the magic "persistC", the format version
+// (uint32, 3), four zero bytes, the body length (uint64), the body
+// (uvarints; the record's start a uvarint after its LSN, the segment
+// checksum 4 bytes after that;
 // record locations delta-encoded; the ID index last, as idindex encodes
 // it: per table its base, size and entries, each a position delta and the
 // hash bits the slot keeps, about 7 bytes an event), the CRC-32C of
@@ -266,18 +303,49 @@
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
-// checkpoint it writes is of format 2.
+// checkpoint it writes is of format 3. Format 2 checkpoints (no record
+// start, no segment checksum) are read as well, and what they cover is
+// checked as frames.
 //
 // Open loads the newest checkpoint that validates (falling back to the
-// previous one), checks the frame, CRC chain and LSN of every record the
-// checkpoint covers (reading them, not decoding them), requires the chain
-// to arrive exactly at the checkpoint's CRC and LSN, and replays only the
-// records after it. A checkpoint file that does not validate is skipped
+// previous one) and replays only the records after it. What it does with
+// the records the checkpoint covers is rule 8 of RELIABILITY.md: its work
+// is the tail's, not the log's. Under a checkpoint of format 3, of each
+// covered segment of version 3 it reads only the header, which must carry
+// the LSN and chain that follow the segment before, and then
+//
+//   - of a segment before the checkpoint's: the seal at its end (the
+//     file ends in it, its LSN after the header's, its header LSN and
+//     length those of the segment), whose LSN and checksum the next
+//     header must follow;
+//   - of the checkpoint's segment: the record the checkpoint ends with,
+//     which must be where it says, with its LSN and checksum, and end at
+//     the checkpoint's offset; the replay after it starts from the
+//     checkpoint's segment checksum.
+//
+// So Open reads a few hundred bytes per covered segment (RecoveryReport
+// Trusted counts them) and fails on a missing, swapped, shortened,
+// lengthened or foreign segment, or a log that does not reach the
+// checkpoint, as before; a damaged record between is left to reads and
+// Verify (see Recovery). A covered segment of version 1 or 2, or any under
+// a checkpoint of format 1 or 2, has the frame, CRC chain and LSN of every
+// record checked (read, not decoded), and the chain must arrive exactly at
+// the checkpoint's CRC and LSN. A checkpoint file that does not validate is skipped
 // (the previous one, or a full replay, is used). A valid checkpoint that
 // the log does not reach or match is ErrCorrupt: it was written only once
 // the records it covers were durable, so the log has lost acknowledged
 // records (a lost or misdirected write), and a shorter log is never
 // served.
+//
+// The seal is also where the format grows next: the in-memory index (the
+// Memory section) is a fold of the segments, and a segment's part of it
+// never changes once it is sealed. An index file written at seal for
+// that segment alone (tmp, fsync, rename, directory fsync; its stream
+// heads and seq -> offset runs, its position -> offset run, its event ID
+// hashes, its kv changes), naming the segment's id, length and checksum
+// as the seal records them, could then be trusted on the same terms as
+// the segment: Open would load none of it eagerly, and a checkpoint would
+// shrink to the active segment's part and the list of index files.
 //
 // # Snapshots
 //

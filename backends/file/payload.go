@@ -17,11 +17,13 @@ const formatVersion = 1
 
 // Segment format versions (the header's version field). Version 2 rolls
 // so that a sealed segment proves its successor durable and writes every
-// record into space whose size is already durable; version 1 segments,
+// record into space whose size is already durable; version 3 adds what
+// the seal records of the segment (see sealInfo); version 1 segments,
 // written before, are read under their own rules (see the package doc).
 const (
 	segVersion1 = 1
-	segVersion  = 2 // written by this version
+	segVersion2 = 2
+	segVersion  = 3 // written by this version
 )
 
 var segMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'L'}

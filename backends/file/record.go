@@ -35,6 +35,7 @@ type frame struct {
 	seg     uint64
 	lsn     uint64
 	payload []byte // aliases the decoded bytes
+	raw     []byte // the whole record, padding included; aliases too
 	size    int    // bytes the record occupies, padding included
 }
 
@@ -100,7 +101,73 @@ func decodeFrame(b []byte) (frame, error) {
 		return frame{}, errors.New("non-zero padding")
 	}
 	f.payload = b[frameSize:end]
+	f.raw = b[:f.size]
 	return f, nil
+}
+
+// sealInfo is the payload of the seal record of a segment of format
+// version 3: what the segment held when it was sealed. Open trusts a
+// sealed segment that a checkpoint covers on its header, its seal and
+// this; Verify checks it against every byte.
+type sealInfo struct {
+	firstLSN uint64 // LSN of the segment's header record
+	length   uint64 // bytes before the seal: where the seal starts
+	sum      uint32 // CRC-32C of those bytes
+	lastPos  uint64 // position of the last event before the seal (0: none)
+	rev      uint64 // last kv revision before the seal (0: none)
+}
+
+// sealPayloadSize is the size of a version 3 seal's payload, and
+// sealSize the size of the record.
+const sealPayloadSize = 40
+
+var sealSize = recordSize(sealPayloadSize)
+
+// sealSizeOf is the size of a seal record in a segment of version v.
+func sealSizeOf(v uint32) int {
+	if v >= segVersion {
+		return sealSize
+	}
+	return recordSize(0)
+}
+
+func (si sealInfo) append(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint64(b, si.firstLSN)
+	b = binary.LittleEndian.AppendUint64(b, si.length)
+	b = binary.LittleEndian.AppendUint32(b, si.sum)
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, si.lastPos)
+	return binary.LittleEndian.AppendUint64(b, si.rev)
+}
+
+// decodeSeal decodes the payload of a seal of segment format version v:
+// empty before version 3.
+func decodeSeal(b []byte, v uint32) (sealInfo, error) {
+	if v < segVersion {
+		if len(b) != 0 {
+			return sealInfo{}, fmt.Errorf("seal of a version %d segment with a %d-byte payload", v, len(b))
+		}
+		return sealInfo{}, nil
+	}
+	if len(b) != sealPayloadSize || binary.LittleEndian.Uint32(b[20:]) != 0 {
+		return sealInfo{}, fmt.Errorf("malformed seal payload (%d bytes)", len(b))
+	}
+	return sealInfo{
+		firstLSN: binary.LittleEndian.Uint64(b),
+		length:   binary.LittleEndian.Uint64(b[8:]),
+		sum:      binary.LittleEndian.Uint32(b[16:]),
+		lastPos:  binary.LittleEndian.Uint64(b[24:]),
+		rev:      binary.LittleEndian.Uint64(b[32:]),
+	}, nil
+}
+
+// sealRecord encodes the seal of a segment of version v that follows the
+// record with checksum prev.
+func sealRecord(v uint32, prev uint32, seg, lsn uint64, si sealInfo) ([]byte, uint32) {
+	if v < segVersion {
+		return appendRecord(nil, recSeal, prev, seg, lsn, nil)
+	}
+	return appendRecord(nil, recSeal, prev, seg, lsn, si.append)
 }
 
 // frameLen reads the total size of the record starting at b (at least

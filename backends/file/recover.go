@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math"
 	"os"
@@ -39,7 +40,11 @@ type RecoveryReport struct {
 	// CheckpointsSkipped counts checkpoints that did not validate or did
 	// not fit the log.
 	CheckpointsSkipped int
-	Duration           time.Duration
+	// Trusted counts the segments of which recovery read only the header
+	// and the seal (or the record the checkpoint ends with), trusting the
+	// records between to the checkpoint that covers them (rule 8).
+	Trusted  int
+	Duration time.Duration
 }
 
 // TornTail is a torn write cut from the end of the log.
@@ -193,6 +198,9 @@ type replayer struct {
 	commits int
 	events  uint64
 	version uint32 // format version of the last segment header read
+	first   uint64 // LSN of the last segment header read
+	sum     uint32 // CRC-32C of the records of that segment read so far
+	last    int64  // offset of the last record read
 	full    bool   // decode every event (Verify), not just the index fields
 	frames  bool   // check frames and the chain only: no decoding, no state
 	onRec   func(seg uint64, off int64, f frame, c *commitRec) error
@@ -218,7 +226,7 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 			if err != nil {
 				return corrupt(path, off, "%v", err)
 			}
-			rp.version = v
+			rp.version, rp.first, rp.sum = v, f.lsn, 0
 			if sid != rp.store {
 				return corrupt(path, off, "segment belongs to another store")
 			}
@@ -241,6 +249,9 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 			rp.events += uint64(rec.events())
 			c = &rec
 		case recSeal:
+			if why := rp.checkSeal(off, f); why != "" {
+				return corrupt(path, off, "%s", why)
+			}
 			*sealed = true
 		}
 		if rp.onRec != nil {
@@ -250,12 +261,42 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 		}
 		rp.st.lsn = f.lsn
 		rp.crc = f.crc
+		rp.sum = crc32.Update(rp.sum, castagnoli, f.raw)
+		rp.last = off
 		rp.records++
 		if *sealed {
 			return errStop
 		}
 		return nil
 	}
+}
+
+// checkSeal tells why the seal f at off does not hold what the records
+// before it in its segment do, or "" when it does.
+func (rp *replayer) checkSeal(off int64, f frame) string {
+	si, err := decodeSeal(f.payload, rp.version)
+	switch {
+	case err != nil:
+		return err.Error()
+	case rp.version < segVersion:
+		return ""
+	case si.firstLSN != rp.first:
+		return fmt.Sprintf("the seal names header LSN %d, the segment begins with LSN %d", si.firstLSN, rp.first)
+	case si.length != uint64(off):
+		return fmt.Sprintf("the seal names a length of %d bytes, it lies at %d", si.length, off)
+	case si.sum != rp.sum:
+		return fmt.Sprintf("the seal's segment checksum %08x does not match the records', %08x", si.sum, rp.sum)
+	case !rp.frames && (si.lastPos != rp.st.lastPos || si.rev != rp.st.rev):
+		return fmt.Sprintf("the seal names position %d and revision %d, the log has %d and %d", si.lastPos, si.rev, rp.st.lastPos, rp.st.rev)
+	}
+	return ""
+}
+
+// sealOf is the seal that would end the segment whose records rp has
+// read, up to end, at LSN lsn.
+func (rp *replayer) sealOf(id uint64, end int64) ([]byte, uint32) {
+	si := sealInfo{firstLSN: rp.first, length: uint64(end), sum: rp.sum, lastPos: rp.st.lastPos, rev: rp.st.rev}
+	return sealRecord(rp.version, rp.crc, id, rp.st.lsn+1, si)
 }
 
 // recover replays the log (rules 3 to 5), from the newest usable store
@@ -332,6 +373,28 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			if stop > size {
 				return corrupt(path, size, "the log ends before the checkpoint at offset %d", r.off)
 			}
+			trusted, err := s.trustCovered(p, fd, path, id, size, r, check)
+			if err != nil {
+				return err
+			}
+			if trusted {
+				s.bytes += stop
+				if id < r.seg {
+					s.report.Segments++
+					if s.verify {
+						s.ends[id] = size
+					}
+					continue
+				}
+				start = r.off
+				rp.version, rp.first, rp.sum, rp.last = check.version, check.first, r.sum, r.last
+			}
+		}
+		if r != nil && id <= r.seg && start == 0 {
+			stop := size
+			if id == r.seg {
+				stop = r.off
+			}
 			rd := &segReader{p: p, fd: fd, path: path, id: id, size: stop}
 			sealed := false
 			end, bad, err := rd.scan(0, check.segment(path, id, &sealed))
@@ -360,6 +423,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 				return corrupt(path, r.off, "the log does not match the checkpoint of LSN %d", r.lsn)
 			}
 			start = r.off
+			rp.version, rp.first, rp.sum, rp.last = check.version, check.first, check.sum, check.last
 		}
 		rd := &segReader{p: p, fd: fd, path: path, id: id, size: size}
 		sealed := false
@@ -370,9 +434,6 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 		}
 		s.bytes += end - start
 		version := rp.version
-		if start > 0 {
-			version = check.version
-		}
 		undone := ""
 		if !last && !sealed && i == len(ids)-2 {
 			// An unsealed segment before the last one: a roll (format
@@ -380,7 +441,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			// seal, when the successor holds only its header, made for
 			// this segment's end. Then this segment is the last.
 			next := filepath.Join(s.logDir, segName(ids[i+1]))
-			ok, err := s.interruptedRoll(p, next, ids[i+1], id, rp)
+			ok, err := s.interruptedRoll(p, next, ids[i+1], id, end, rp)
 			if err != nil {
 				return err
 			}
@@ -417,7 +478,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 			}
 			continue
 		}
-		if sealed && version >= segVersion {
+		if sealed && version >= segVersion2 {
 			// A sealed segment of version 2 proves its successor durable.
 			next := filepath.Join(s.logDir, segName(id+1))
 			found := false
@@ -428,7 +489,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 				}
 			}
 			if !found {
-				return corrupt(path, end-int64(recordSize(0)), "segment %d is sealed, but its successor %s is missing", id, next)
+				return corrupt(path, end-int64(sealSizeOf(version)), "segment %d is sealed, but its successor %s is missing", id, next)
 			}
 		}
 		if s.readOnly {
@@ -446,6 +507,8 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 		}
 		s.headerEnd = int64(recordSize(32))
 		s.active, s.off, s.lastCRC = seg, end, rp.crc
+		seg.version, seg.first = version, rp.first
+		s.segSum, s.lastOff = rp.sum, rp.last
 		if undone != "" {
 			// Take the roll back: this segment stays the active one.
 			s.report.RollUndone = undone
@@ -511,7 +574,7 @@ func (s *Store) recoverTail(p *effect.P, r *segReader, end int64, bad string, se
 	if last-end > s.opts.maxUnsynced() {
 		return corrupt(r.path, end, "%s, and the damage spans %d bytes, more than one write", bad, last-end)
 	}
-	if version >= segVersion {
+	if version >= segVersion2 {
 		if why := cutAtRest(r, end, rp); why != "" {
 			return corrupt(r.path, end, "%s", why)
 		}
@@ -568,10 +631,10 @@ func cutAtRest(r *segReader, end int64, rp *replayer) string {
 
 // interruptedRoll reports whether the segment next (id nextID) is what a
 // roll of format version 2 leaves when it stops before the seal of segment
-// id, whose valid records rp has read: a header of version 2 with the LSN
-// and chain of a seal at the end of those records, and only zeros after
-// it.
-func (s *Store) interruptedRoll(p *effect.P, next string, nextID, id uint64, rp *replayer) (bool, error) {
+// id, whose valid records rp has read up to end: a header of version 2 or
+// later with the LSN and chain of a seal at the end of those records, and
+// only zeros after it.
+func (s *Store) interruptedRoll(p *effect.P, next string, nextID, id uint64, end int64, rp *replayer) (bool, error) {
 	size, err := fileSize(p, next)
 	if err != nil {
 		return false, fmt.Errorf("file: stat segment %d: %w", nextID, err)
@@ -591,9 +654,9 @@ func (s *Store) interruptedRoll(p *effect.P, next string, nextID, id uint64, rp 
 	if err != nil || f.typ != recHeader || f.seg != nextID {
 		return false, nil
 	}
-	_, sealCRC := appendRecord(nil, recSeal, rp.crc, id, rp.st.lsn+1, nil)
+	_, sealCRC := rp.sealOf(id, end)
 	sid, v, err := decodeHeader(f.payload)
-	if err != nil || sid != s.id || v < segVersion || f.lsn != rp.st.lsn+2 || f.prev != sealCRC {
+	if err != nil || sid != s.id || v < segVersion2 || f.lsn != rp.st.lsn+2 || f.prev != sealCRC {
 		return false, nil
 	}
 	last, _, err := r.damage(hdr)
@@ -669,7 +732,7 @@ func (s *Store) startSegment(p *effect.P, id, lsn uint64, prev uint32) error {
 	s.bytes += hdr
 	s.mu.Unlock()
 	s.active, s.off, s.reserved, s.lastCRC = seg, hdr, s.opts.SegmentSize, crc
-	s.headerEnd = hdr
+	s.headerEnd, s.lastOff, s.segSum = hdr, 0, seg.hdrSum
 	return nil
 }
 
@@ -716,5 +779,102 @@ func (s *Store) makeSegment(p *effect.P, id, lsn uint64, prev uint32) (*segment,
 		_ = syncDir(p, s.logDir)
 		return nil, 0, 0, fmt.Errorf("file: create segment %d: %w", id, err)
 	}
-	return &segment{id: id, path: path, fd: fd}, int64(len(rec)), crc, nil
+	seg := &segment{id: id, path: path, fd: fd, version: segVersion, first: lsn, hdrSum: crc32.Checksum(rec, castagnoli)}
+	return seg, int64(len(rec)), crc, nil
+}
+
+// trustCovered applies rule 8 to segment id (of size bytes), which the
+// checkpoint r covers up to r.off, or entirely when id is before r.seg:
+// when the checkpoint is of format 3 and the segment of version 3, it
+// checks the segment's header against the chain check has followed, and
+// then only its seal (a segment before r.seg) or the record the
+// checkpoint ends with (segment r.seg), not the records between: what
+// the seal records of them (Verify checks it) and the frame check of
+// every read stand for them. It advances check past what it trusts and
+// reports true; it reports false, having read nothing into check, when
+// the segment or the checkpoint is of an older format, whose records are
+// then checked as frames.
+func (s *Store) trustCovered(p *effect.P, fd platform.FD, path string, id uint64, size int64, r *resume, check *replayer) (bool, error) {
+	if r.version < ckptVersion {
+		return false, nil
+	}
+	hdrSize := int64(recordSize(32))
+	rd := &segReader{p: p, fd: fd, path: path, id: id, size: size, window: int(hdrSize)}
+	b, err := rd.at(0, int(hdrSize))
+	if err != nil {
+		return false, err
+	}
+	hdr, err := decodeFrame(b)
+	if err != nil || hdr.typ != recHeader {
+		return false, nil // the frame scan names the damage
+	}
+	if _, v, err := decodeHeader(hdr.payload); err != nil || v < segVersion {
+		return false, nil
+	}
+	sealed := false
+	_, bad, err := rd.scan(0, func(off int64, f frame) error {
+		if err := check.segment(path, id, &sealed)(off, f); err != nil {
+			return err
+		}
+		return errStop
+	})
+	if err != nil || bad != "" {
+		return false, err // a bad header: the frame scan names it
+	}
+	s.report.Trusted++
+	if id < r.seg {
+		sealOff := size - int64(sealSize)
+		if sealOff < hdrSize {
+			return false, corrupt(path, hdrSize, "sealed segment has no seal record")
+		}
+		rd.window = sealSize
+		b, err := rd.at(sealOff, sealSize)
+		if err != nil {
+			return false, err
+		}
+		f, err := decodeFrame(b)
+		switch {
+		case err != nil:
+			return false, corrupt(path, sealOff, "sealed segment does not end in its seal record: %v", err)
+		case f.typ != recSeal || f.seg != id:
+			return false, corrupt(path, sealOff, "sealed segment does not end in its seal record")
+		case f.lsn <= hdr.lsn:
+			return false, corrupt(path, sealOff, "seal LSN %d does not follow the header's %d", f.lsn, hdr.lsn)
+		}
+		si, err := decodeSeal(f.payload, segVersion)
+		switch {
+		case err != nil:
+			return false, corrupt(path, sealOff, "%v", err)
+		case si.firstLSN != hdr.lsn || si.length != uint64(sealOff):
+			return false, corrupt(path, sealOff, "the seal names header LSN %d and length %d, the segment has %d and %d", si.firstLSN, si.length, hdr.lsn, sealOff)
+		}
+		check.st.lsn, check.crc, check.last = f.lsn, f.crc, sealOff
+		check.records++
+		return true, nil
+	}
+	// The segment the checkpoint ends in: the record it ends with must be
+	// where it says, with its LSN and checksum.
+	last := hdr
+	if r.last > 0 {
+		rd.window = frameSize
+		b, err := rd.at(r.last, frameSize)
+		if err == nil && len(b) == frameSize && frameLen(b) > 0 {
+			b, err = rd.at(r.last, frameLen(b))
+		}
+		if err != nil {
+			return false, err
+		}
+		if last, err = decodeFrame(b); err != nil {
+			return false, corrupt(path, r.last, "the record the checkpoint of LSN %d ends with: %v", r.lsn, err)
+		}
+		if r.last < hdrSize || last.seg != id || last.typ != recCommit {
+			return false, corrupt(path, r.last, "the log does not match the checkpoint of LSN %d", r.lsn)
+		}
+		check.records++
+	}
+	if last.lsn != r.lsn || last.crc != r.crc || r.last+int64(last.size) != r.off {
+		return false, corrupt(path, r.off, "the log does not match the checkpoint of LSN %d", r.lsn)
+	}
+	check.st.lsn, check.crc, check.last = r.lsn, r.crc, r.last
+	return true, nil
 }

@@ -92,6 +92,11 @@ type segment struct {
 	id   uint64
 	path string
 	fd   platform.FD
+	// For the active segment: its format version and its header's LSN
+	// and checksum, what its seal records.
+	version uint32
+	first   uint64
+	hdrSum  uint32
 }
 
 // Store is a durable persist backend in one data directory. Its methods
@@ -131,6 +136,8 @@ type Store struct {
 	reserved  int64  // end of the space reserved in the active segment
 	lastCRC   uint32 // crc of the last record written
 	headerEnd int64  // end of the active segment's header record
+	lastOff   int64  // where the last durable record of the active segment starts
+	segSum    uint32 // CRC-32C of the active segment's durable records
 	wbuf      []byte
 	ckptLSN   uint64 // LSN the last checkpoint covers
 	ckptBytes int64  // log bytes when it was written

@@ -1,11 +1,14 @@
 package file
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -26,6 +29,10 @@ type verdict struct {
 	Offset int64
 	Roll   string
 	Msg    string
+	// By tells, of Open's verdict, what found the damage: "open" itself,
+	// or a "read" after an open that trusted the damaged record to a
+	// checkpoint (rule 8). Verify's verdict leaves it empty.
+	By string
 }
 
 func (v verdict) String() string {
@@ -67,11 +74,18 @@ func openVerdict(t *testing.T, dir string, snaps []string) verdict {
 	e := &env{t: t, dir: cp, os: &platform.OS{}}
 	s, err := Open(e.p(), cp, Options{SegmentSize: minSegmentSize})
 	if err != nil {
-		return errVerdict(cp, err)
+		v := errVerdict(cp, err)
+		v.By = "open"
+		return v
 	}
 	e.s = s
 	defer func() { _ = s.Close(e.p()) }()
 	read := func() error {
+		// The global log first, so that the first damage found is the
+		// first in the log, as Verify finds it.
+		if _, err := perform(e, ops.ReadAll{Limit: ops.MaxPage}); err != nil {
+			return err
+		}
 		st, err := perform(e, ops.Streams{Limit: ops.MaxPage})
 		if err != nil {
 			return err
@@ -102,7 +116,9 @@ func openVerdict(t *testing.T, dir string, snaps []string) verdict {
 		return nil
 	}
 	if err := read(); err != nil {
-		return errVerdict(cp, err)
+		v := errVerdict(cp, err)
+		v.By = "read"
+		return v
 	}
 	rep := s.Recovery()
 	v := verdict{Kind: "ok", Roll: rollWord(rep.Rolled, rep.RollUndone, cp)}
@@ -178,6 +194,14 @@ func matrixStore(t *testing.T, state string) string {
 type matrixFault struct {
 	name  string
 	apply func(t *testing.T, dir string, recs []Record) bool // false: does not apply
+	// covered: the damage lies in records of segment 1, which a
+	// checkpoint covers in every state that has one: Open trusts them
+	// (rule 8), a read and Verify find it.
+	covered bool
+	// verifyOnly: the bytes every read serves are intact, but what the
+	// seal records of them is not: in a state with a checkpoint covering
+	// the segment, Verify finds it, Open and every read do not.
+	verifyOnly bool
 }
 
 func segList(t testing.TB, dir string) []string { return segPaths(t, dir) }
@@ -229,61 +253,84 @@ func globOne(t testing.TB, pattern string) []string {
 func matrixFaults() []matrixFault {
 	segFile := func(dir string, id int) string { return filepath.Join(dir, logDir, segName(uint64(id))) }
 	return []matrixFault{
-		{"none", func(*testing.T, string, []Record) bool { return true }},
-		{"bitflip-sealed-record", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "none", apply: func(*testing.T, string, []Record) bool { return true }},
+		{name: "bitflip-sealed-record", covered: true, apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := midCommit(recs, 1)
 			flipAt(t, segFile(dir, 1), r.Offset+40)
 			return true
 		}},
-		{"bitflip-sealed-frame", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "bitflip-seal-checksum", apply: func(t *testing.T, dir string, recs []Record) bool {
+			r := sealOf(recs, 1)
+			flipAt(t, segFile(dir, 1), r.Offset+frameSize+16)
+			return true
+		}},
+		{name: "bitflip-seal-length", apply: func(t *testing.T, dir string, recs []Record) bool {
+			r := sealOf(recs, 2)
+			flipAt(t, segFile(dir, 2), r.Offset+frameSize+8)
+			return true
+		}},
+		{name: "seal-checksum-wrong-rechained", verifyOnly: true, apply: func(t *testing.T, dir string, recs []Record) bool {
+			// A seal written with a wrong segment checksum (a bug, not
+			// damage at rest), its frame and the chain after it valid:
+			// Open finds it when it replays the segment (no checkpoint);
+			// with a checkpoint that covers the segment only Verify does.
+			rewriteSeal(t, dir, recs, 1, func(si *sealInfo) { si.sum ^= 0x5a })
+			return true
+		}},
+		{name: "seal-position-wrong-rechained", apply: func(t *testing.T, dir string, recs []Record) bool {
+			// The same with the seal's last position.
+			rewriteSeal(t, dir, recs, 1, func(si *sealInfo) { si.lastPos++ })
+			return true
+		}, verifyOnly: true},
+		{name: "bitflip-sealed-frame", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := midCommit(recs, 2)
 			flipAt(t, segFile(dir, 2), r.Offset+5)
 			return true
 		}},
-		{"bitflip-last-record", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "bitflip-last-record", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			flipAt(t, r.File, r.Offset+int64(r.Size)-12)
 			return true
 		}},
-		{"bitflip-last-frame", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "bitflip-last-frame", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			flipAt(t, r.File, r.Offset+26)
 			return true
 		}},
-		{"bitflip-mid-last-segment", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "bitflip-mid-last-segment", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := midCommit(recs, lastCommit(recs).Segment)
 			flipAt(t, r.File, r.Offset+40)
 			return true
 		}},
-		{"zero-block-sealed", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "zero-block-sealed", covered: true, apply: func(t *testing.T, dir string, recs []Record) bool {
 			zeroAt(t, segFile(dir, 1), 8192, 512)
 			return true
 		}},
-		{"zero-block-last-record", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "zero-block-last-record", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			zeroAt(t, r.File, r.Offset&^511, 512)
 			return true
 		}},
-		{"truncate-last-mid-record", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "truncate-last-mid-record", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			require.NoError(t, os.Truncate(r.File, r.Offset+int64(r.Size)/2))
 			return true
 		}},
-		{"truncate-last-at-record", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "truncate-last-at-record", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			require.NoError(t, os.Truncate(r.File, r.Offset))
 			return true
 		}},
-		{"truncate-last-to-zero", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "truncate-last-to-zero", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			require.NoError(t, os.Truncate(r.File, 0))
 			return true
 		}},
-		{"truncate-sealed", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "truncate-sealed", apply: func(t *testing.T, dir string, recs []Record) bool {
 			require.NoError(t, os.Truncate(segFile(dir, 1), 30000))
 			return true
 		}},
-		{"garbage-after-last", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "garbage-after-last", apply: func(t *testing.T, dir string, recs []Record) bool {
 			r := lastCommit(recs)
 			b, err := os.ReadFile(r.File)
 			require.NoError(t, err)
@@ -297,41 +344,41 @@ func matrixFaults() []matrixFault {
 			require.NoError(t, os.WriteFile(r.File, b, 0o644))
 			return true
 		}},
-		{"delete-first-segment", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "delete-first-segment", apply: func(t *testing.T, dir string, recs []Record) bool {
 			require.NoError(t, os.Remove(segFile(dir, 1)))
 			return true
 		}},
-		{"delete-middle-segment", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "delete-middle-segment", apply: func(t *testing.T, dir string, recs []Record) bool {
 			require.NoError(t, os.Remove(segFile(dir, 2)))
 			return true
 		}},
-		{"delete-last-segment", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "delete-last-segment", apply: func(t *testing.T, dir string, recs []Record) bool {
 			s := segList(t, dir)
 			require.NoError(t, os.Remove(s[len(s)-1]))
 			return true
 		}},
-		{"duplicate-segment-as-next", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "duplicate-segment-as-next", apply: func(t *testing.T, dir string, recs []Record) bool {
 			s := segList(t, dir)
 			b, err := os.ReadFile(s[0])
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(segFile(dir, len(s)+1), b, 0o644))
 			return true
 		}},
-		{"duplicate-last-as-next", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "duplicate-last-as-next", apply: func(t *testing.T, dir string, recs []Record) bool {
 			s := segList(t, dir)
 			b, err := os.ReadFile(s[len(s)-1])
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(segFile(dir, len(s)+1), b, 0o644))
 			return true
 		}},
-		{"swap-segments", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "swap-segments", apply: func(t *testing.T, dir string, recs []Record) bool {
 			a, b := segFile(dir, 1), segFile(dir, 2)
 			require.NoError(t, os.Rename(a, a+".x"))
 			require.NoError(t, os.Rename(b, a))
 			require.NoError(t, os.Rename(a+".x", b))
 			return true
 		}},
-		{"checkpoint-bitflip-newest", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "checkpoint-bitflip-newest", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
 			if len(m) == 0 {
 				return false
@@ -339,14 +386,14 @@ func matrixFaults() []matrixFault {
 			flipAt(t, m[len(m)-1], 60)
 			return true
 		}},
-		{"checkpoint-bitflip-all", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "checkpoint-bitflip-all", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
 			for _, f := range m {
 				flipAt(t, f, 45)
 			}
 			return len(m) > 0
 		}},
-		{"checkpoint-truncated", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "checkpoint-truncated", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
 			if len(m) == 0 {
 				return false
@@ -354,7 +401,7 @@ func matrixFaults() []matrixFault {
 			require.NoError(t, os.Truncate(m[len(m)-1], 30))
 			return true
 		}},
-		{"checkpoint-misnamed", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "checkpoint-misnamed", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*"))
 			if len(m) == 0 {
 				return false
@@ -362,47 +409,47 @@ func matrixFaults() []matrixFault {
 			require.NoError(t, os.Rename(m[0], filepath.Join(dir, logDir, ckptName(1<<40))))
 			return true
 		}},
-		{"snapshot-bitflip-newest", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "snapshot-bitflip-newest", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, snapDir, snapKey("proj")+"-*"))
 			flipAt(t, m[len(m)-1], 30)
 			return true
 		}},
-		{"snapshot-bitflip-all", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "snapshot-bitflip-all", apply: func(t *testing.T, dir string, recs []Record) bool {
 			for _, f := range globOne(t, filepath.Join(dir, snapDir, snapKey("proj")+"-*")) {
 				flipAt(t, f, 26)
 			}
 			return true
 		}},
-		{"snapshot-truncated", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "snapshot-truncated", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, snapDir, snapKey("other")+"-*"))
 			require.NoError(t, os.Truncate(m[0], 20))
 			return true
 		}},
-		{"snapshot-under-another-name", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "snapshot-under-another-name", apply: func(t *testing.T, dir string, recs []Record) bool {
 			m := globOne(t, filepath.Join(dir, snapDir, snapKey("proj")+"-*"))
 			b, err := os.ReadFile(m[0])
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(filepath.Join(dir, snapDir, fmt.Sprintf("%s-%016x%s", snapKey("other"), 1<<30, snapSuffix)), b, 0o644))
 			return true
 		}},
-		{"identity-bitflip", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "identity-bitflip", apply: func(t *testing.T, dir string, recs []Record) bool {
 			flipAt(t, filepath.Join(dir, identityFile), int64(len(identityPrefix))+3)
 			return true
 		}},
-		{"identity-truncated", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "identity-truncated", apply: func(t *testing.T, dir string, recs []Record) bool {
 			require.NoError(t, os.Truncate(filepath.Join(dir, identityFile), 10))
 			return true
 		}},
-		{"identity-deleted", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "identity-deleted", apply: func(t *testing.T, dir string, recs []Record) bool {
 			require.NoError(t, os.Remove(filepath.Join(dir, identityFile)))
 			return true
 		}},
-		{"identity-of-another-store", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "identity-of-another-store", apply: func(t *testing.T, dir string, recs []Record) bool {
 			text := identityPrefix + strings.Repeat("ab", 16) + "\n"
 			require.NoError(t, os.WriteFile(filepath.Join(dir, identityFile), []byte(text), 0o644))
 			return true
 		}},
-		{"leftover-tmp", func(t *testing.T, dir string, recs []Record) bool {
+		{name: "leftover-tmp", apply: func(t *testing.T, dir string, recs []Record) bool {
 			s := segList(t, dir)
 			require.NoError(t, os.WriteFile(segFile(dir, len(s)+1)+tmpSuffix, []byte("half"), 0o644))
 			return true
@@ -446,7 +493,27 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 				}
 				want := openVerdict(t, dir, snaps)
 				got := verifyVerdict(t, dir)
-				assert.Equal(t, want, got, "verify's verdict must be open's")
+				by := want.By
+				want.By = ""
+				hasCkpt := state != "crashed-no-checkpoint"
+				switch {
+				case f.verifyOnly && hasCkpt:
+					assert.Equal(t, "ok", want.Kind, "open and every read find nothing wrong")
+					assert.Equal(t, "corrupt", got.Kind, "verify finds what the seal records wrong")
+					assert.Equal(t, filepath.Join(logDir, segName(1)), got.File)
+					assert.Equal(t, sealOf(recs, 1).Offset, got.Offset, "verify names the seal")
+				case f.covered && hasCkpt:
+					// Found by a read, not by Open; Verify names the first
+					// damaged record of the log, which may be one no read
+					// touches (a kv-only commit, whose values the
+					// checkpoint holds), and never a later one.
+					assert.Equal(t, "read", by, "damage a checkpoint covers is found by reads, not by open")
+					assert.Equal(t, "corrupt", got.Kind)
+					assert.Equal(t, want.File, got.File)
+					assert.LessOrEqual(t, got.Offset, want.Offset)
+				default:
+					assert.Equal(t, want, got, "verify's verdict must be open's")
+				}
 				cases++
 				kinds[want.Kind]++
 			})
@@ -485,4 +552,82 @@ func (e *env) s0id(t testing.TB) [16]byte {
 	id, err := readIdentity(e.p(), filepath.Join(e.dir, identityFile))
 	require.NoError(t, err)
 	return id
+}
+
+// sealOf is the seal record of segment seg.
+func sealOf(recs []Record, seg uint64) Record {
+	for _, r := range recs {
+		if r.Segment == seg && r.Type == "seal" {
+			return r
+		}
+	}
+	panic(fmt.Sprintf("segment %d has no seal", seg))
+}
+
+// rewriteSeal changes the seal of segment seg of the store in dir (whose
+// records are recs) by change, and then writes the log after it again as
+// it would have been written after such a seal: every record's chain and
+// checksum, the checksums later seals and the checkpoints record. So the
+// seal is wrong the way a bug would leave it, with every frame valid.
+func rewriteSeal(t *testing.T, dir string, recs []Record, seg uint64, change func(*sealInfo)) {
+	t.Helper()
+	type fix struct{ crc, sum uint32 } // by LSN: the new checksum, the segment's sum after the record
+	fixed := map[uint64]fix{}
+	var prev uint32
+	have := false
+	for _, path := range segList(t, dir) {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var sum uint32
+		var first uint64
+		for off := 0; off+frameSize <= len(b); {
+			f, err := decodeFrame(b[off:])
+			if err != nil {
+				break // the reserved tail
+			}
+			if f.typ == recHeader {
+				first = f.lsn
+			}
+			if f.seg == seg && f.typ == recSeal {
+				have = true
+				si, err := decodeSeal(f.payload, segVersion)
+				require.NoError(t, err)
+				change(&si)
+				f.payload = si.append(nil)
+			} else if have && f.typ == recSeal {
+				si, err := decodeSeal(f.payload, segVersion)
+				require.NoError(t, err)
+				require.Equal(t, first, si.firstLSN)
+				si.sum = sum
+				f.payload = si.append(nil)
+			}
+			if have {
+				payload := slices.Clone(f.payload)
+				rec, _ := appendRecord(nil, f.typ, prev, f.seg, f.lsn, func(d []byte) []byte { return append(d, payload...) })
+				require.Len(t, rec, f.size)
+				copy(b[off:], rec)
+			}
+			rec := b[off : off+f.size]
+			prev = binary.LittleEndian.Uint32(rec)
+			sum = crc32.Update(sum, castagnoli, rec)
+			fixed[f.lsn] = fix{crc: prev, sum: sum}
+			off += f.size
+		}
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+	}
+	require.True(t, have, "segment %d has a seal", seg)
+	id, err := readIdentity((&env{t: t, os: &platform.OS{}}).p(), filepath.Join(dir, identityFile))
+	require.NoError(t, err)
+	for _, path := range globOne(t, filepath.Join(dir, logDir, ckptPrefix+"*")) {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		r, st, err := decodeCheckpoint(b, id)
+		if err != nil {
+			continue
+		}
+		x, ok := fixed[r.lsn]
+		require.True(t, ok)
+		r.crc, r.sum = x.crc, x.sum
+		require.NoError(t, os.WriteFile(path, encodeCheckpoint(id, r, st), 0o644))
+	}
 }

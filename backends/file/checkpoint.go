@@ -14,6 +14,7 @@ import (
 
 	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
 )
 
 // A store checkpoint is the in-memory index as of one point of the log, so
@@ -63,7 +64,57 @@ func parseCkptName(name string) (uint64, bool) {
 	return lsn, err == nil
 }
 
+// ckptView is the index as of one point of the log, captured for a
+// checkpoint cheaply and immutable from then on, so that it is encoded
+// and written while commits go on: the position index and every stream's
+// locations are append-only (a view keeps their length at the capture),
+// kv entries are replaced, never changed, and the ID index is copied.
+type ckptView struct {
+	r       resume
+	lastPos uint64
+	rev     uint64
+	lastAt  int64
+	events  uint64
+	commits uint64
+	streams []streamView
+	pos     []posChunk
+	kv      map[string]*kvEntry
+	ids     *idindex.Index
+	bytes   int64 // log bytes at the capture
+}
+
+type streamView struct {
+	name   string
+	head   uint64
+	chunks []chunk
+}
+
+// viewOf captures st. The caller keeps st from changing meanwhile (the
+// group-commit leader, Open or Close); what it costs is a copy of the
+// stream heads, the kv map (not the values) and the ID index's slots.
+func viewOf(r resume, st *state) *ckptView {
+	v := &ckptView{
+		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
+		streams: make([]streamView, 0, len(st.streams)),
+		pos:     st.positions[:len(st.positions):len(st.positions)],
+		kv:      maps.Clone(st.kv),
+	}
+	for name, x := range st.streams {
+		v.streams = append(v.streams, streamView{name: name, head: x.head, chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
+	}
+	if st.ids != nil {
+		v.ids = st.ids.Clone()
+	}
+	return v
+}
+
 func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
+	return viewOf(r, st).encode(id)
+}
+
+// encode gives the checkpoint file of v for the store id.
+func (v *ckptView) encode(id [16]byte) []byte {
+	r := v.r
 	b := make([]byte, 24, 1<<16)
 	copy(b, ckptMagic[:])
 	binary.LittleEndian.PutUint32(b[8:], ckptVersion)
@@ -74,17 +125,16 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 	b = binary.AppendUvarint(b, r.lsn)
 	b = binary.AppendUvarint(b, uint64(r.last))
 	b = binary.LittleEndian.AppendUint32(b, r.sum)
-	b = binary.AppendUvarint(b, st.lastPos)
-	b = binary.AppendUvarint(b, st.rev)
-	b = binary.AppendVarint(b, st.lastAt)
-	b = binary.AppendUvarint(b, st.events)
-	b = binary.AppendUvarint(b, st.commits)
+	b = binary.AppendUvarint(b, v.lastPos)
+	b = binary.AppendUvarint(b, v.rev)
+	b = binary.AppendVarint(b, v.lastAt)
+	b = binary.AppendUvarint(b, v.events)
+	b = binary.AppendUvarint(b, v.commits)
 
-	names := slices.Sorted(maps.Keys(st.streams))
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, n := range names {
-		x := st.streams[n]
-		b = appendString(b, n)
+	slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
+	b = binary.AppendUvarint(b, uint64(len(v.streams)))
+	for _, x := range v.streams {
+		b = appendString(b, x.name)
 		b = binary.AppendUvarint(b, x.head)
 		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
 		var seq uint64
@@ -94,24 +144,24 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 			seq, l = c.seq, c.loc
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(st.positions)))
+	b = binary.AppendUvarint(b, uint64(len(v.pos)))
 	var pos uint64
 	var l loc
-	for _, c := range st.positions {
+	for _, c := range v.pos {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 	}
-	keys := slices.Sorted(maps.Keys(st.kv))
+	keys := slices.Sorted(maps.Keys(v.kv))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		e := st.kv[k]
+		e := v.kv[k]
 		b = appendString(b, k)
 		b = binary.AppendUvarint(b, e.rev)
 		b = binary.AppendUvarint(b, uint64(len(e.value)))
 		b = append(b, e.value...)
 	}
-	if st.ids != nil {
-		b, _ = st.ids.AppendBinary(b)
+	if v.ids != nil {
+		b, _ = v.ids.AppendBinary(b)
 	} else {
 		b, _ = idindex.New(id).AppendBinary(b) // only a store without events has none
 	}
@@ -273,24 +323,92 @@ func listCheckpoints(p *effect.P, dir string) ([]uint64, error) {
 
 // checkpoint writes the index as of the end of the durable log, then
 // removes checkpoints before the previous one. The caller owns the log
-// (the group-commit leader, or Close). A failed store writes none: what
-// its index holds may not be what its log holds.
+// (Close). A failed store writes none: what its index holds may not be
+// what its log holds.
 func (s *Store) checkpoint(p *effect.P) error {
+	v := s.captureCheckpoint(true)
+	if v == nil {
+		return nil
+	}
+	return s.writeCheckpoint(p, v)
+}
+
+// ckptDue reports whether a group-commit leader should capture a
+// checkpoint: enough log followed the last one and none is being written.
+func (s *Store) ckptDue() bool {
+	if s.opts.CheckpointBytes <= 0 {
+		return false
+	}
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	return !s.ckptBusy && s.bytes-s.ckptBytes >= s.opts.CheckpointBytes
+}
+
+// captureCheckpoint captures the index as of the end of the durable log
+// (viewOf), for writeCheckpoint, and marks a checkpoint in progress; it
+// gives nil when the store is failed, when one is already in progress
+// (unless wait, which waits for it), or when the last one covers the
+// same LSN. The caller owns the log: the group-commit leader, or Close.
+func (s *Store) captureCheckpoint(wait bool) *ckptView {
 	s.mu.RLock()
 	failed := s.failed
 	s.mu.RUnlock()
 	if failed != nil {
-		return fmt.Errorf("%w: no checkpoint: %w", ErrFailed, failed)
-	}
-	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum}
-	if r.lsn == s.ckptLSN {
 		return nil
 	}
-	path := filepath.Join(s.logDir, ckptName(r.lsn))
-	if err := writeFileAtomic(p, path, encodeCheckpoint(s.id, r, s.st)); err != nil {
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	for s.ckptBusy && wait {
+		s.ckDone.Wait()
+	}
+	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
+	if s.ckptBusy || r.lsn == s.ckptLSN {
+		return nil
+	}
+	s.ckptBusy = true
+	v := viewOf(r, s.st)
+	v.bytes = s.bytes
+	return v
+}
+
+// writeCheckpoint writes the checkpoint of v (tmp, fsync, rename,
+// directory fsync), then removes checkpoints before the previous one. It
+// runs beside commits, on the handle of the goroutine that captured v
+// once it has handed the leadership on (or of Close), and holds nothing
+// commits need but for the instant of the rename: under the state's read
+// lock, so that a store that failed meanwhile renames none.
+func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
+	defer func() {
+		s.ckMu.Lock()
+		s.ckptBusy = false
+		if err == nil {
+			s.ckptLSN, s.ckptBytes = v.r.lsn, v.bytes
+		}
+		s.ckDone.Broadcast()
+		s.ckMu.Unlock()
+	}()
+	path := filepath.Join(s.logDir, ckptName(v.r.lsn))
+	tmp := path + tmpSuffix
+	if err := writeFileSynced(p, tmp, v.encode(s.id)); err != nil {
+		_ = remove(p, tmp)
 		return fmt.Errorf("file: write checkpoint: %w", err)
 	}
-	s.ckptLSN, s.ckptBytes = r.lsn, s.bytes
+	s.mu.RLock()
+	failed := s.failed
+	if failed == nil {
+		_, err = effect.Perform(p, platform.Rename{From: tmp, To: path})
+	}
+	s.mu.RUnlock()
+	if failed != nil || err != nil {
+		_ = remove(p, tmp)
+		if failed != nil {
+			return fmt.Errorf("%w: no checkpoint: %w", ErrFailed, failed)
+		}
+		return fmt.Errorf("file: write checkpoint: %w", err)
+	}
+	if err := syncDir(p, s.logDir); err != nil {
+		return fmt.Errorf("file: write checkpoint: %w", err)
+	}
 	lsns, err := listCheckpoints(p, s.logDir)
 	if err != nil {
 		return fmt.Errorf("file: list checkpoints: %w", err)

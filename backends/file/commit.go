@@ -62,16 +62,21 @@ func (s *Store) commit(p *effect.P, c ops.Commit) (ops.CommitResult, error) {
 	for _, o := range group[1:] {
 		o.done <- struct{}{}
 	}
-	if s.opts.CheckpointBytes > 0 && s.bytes-s.ckptBytes >= s.opts.CheckpointBytes {
-		// Still the leader, so the index holds still. Best effort: the log
-		// stays the truth, and a failed checkpoint only makes the next
-		// Open replay more. A failed store writes none (checkpoint says
-		// so): its index may hold what its log does not.
-		_ = s.checkpoint(p)
+	var ckpt *ckptView
+	if s.ckptDue() {
+		// Still the leader, so the index holds still: capture it, and
+		// write it once the leadership is handed on (checkpoint.go).
+		ckpt = s.captureCheckpoint(false)
 	}
 	s.wmu.Lock()
 	s.handOff()
 	s.wmu.Unlock()
+	if ckpt != nil {
+		// Best effort: the log stays the truth, and a failed checkpoint
+		// only makes the next Open replay more. A store failed meanwhile
+		// writes none.
+		_ = s.writeCheckpoint(p, ckpt)
+	}
 	return w.res, w.err
 }
 

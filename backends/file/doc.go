@@ -118,9 +118,10 @@
 // hold into one buffer, writes it with one io/write-at and one
 // io/fdatasync on its own handle, publishes the new state, answers every
 // writer of the group, and hands the leadership to the first writer that
-// queued meanwhile. No goroutine does IO in the background. Nothing is
-// acknowledged, and no reader or Wait sees anything, before the fdatasync
-// returns.
+// queued meanwhile. The store starts no goroutine: all its IO is done on
+// the handles of the operations it answers (a store checkpoint too, see
+// Store checkpoints). Nothing is acknowledged, and no reader or Wait sees
+// anything, before the fdatasync returns.
 //
 // When the reserved space runs out (after a reopen of a segment whose
 // reserved tail Close gave back), the leader reserves more and fsyncs
@@ -148,8 +149,9 @@
 // store in a failed state: every later commit is
 // ErrFailed (wrapping the first error) until the store is reopened. A sync
 // is never retried. Reads keep working on what was durable. A failed store
-// writes nothing more: no store checkpoint (not by a leader, not at Close)
-// and no snapshot (SnapshotWrite is ErrFailed too). The failing
+// writes nothing more: no store checkpoint (not at Close, and one being
+// written when the store fails is not renamed into place: its temporary
+// file is removed) and no snapshot (SnapshotWrite is ErrFailed too). The failing
 // leader then cuts the active segment back to the end of its last durable
 // record (truncate, fsync) and removes a half-made next segment, best
 // effort: after a failed sync the kernel may keep the failed bytes readable
@@ -290,15 +292,38 @@
 // to its end, and the store id: the magic "persistC", the format version
 // (uint32, 3), four zero bytes, the body length (uint64), the body
 // (uvarints; the record's start a uvarint after its LSN, the segment
-// checksum 4 bytes after that;
-// record locations delta-encoded; the ID index last, as idindex encodes
-// it: per table its base, size and entries, each a position delta and the
-// hash bits the slot keeps, about 7 bytes an event), the CRC-32C of
-// everything before it, and "pers". It is written like a snapshot (tmp,
-// fsync, rename, directory fsync) by Close and by a group-commit leader
-// once Options.CheckpointBytes of log followed the last one, after which
-// all but the newest two are deleted. A checkpoint whose ID index does not
-// hold one entry per event does not validate.
+// checksum 4 bytes after that; record locations delta-encoded; the ID
+// index last, as idindex encodes it: per table its base, size and
+// entries, each a position delta and the hash bits the slot keeps, about
+// 7 bytes an event), the CRC-32C of everything before it, and "pers". It
+// is written like a snapshot (tmp, fsync, rename, directory fsync), after
+// which all but the newest two are deleted, by Close, and once
+// Options.CheckpointBytes of log followed the last one. A checkpoint
+// whose ID index does not hold one entry per event does not validate.
+//
+// Writing a checkpoint makes no writer wait but the one that writes it;
+// the others wait only for its capture. The leader whose group made one
+// due captures the index while it still leads (so it holds still) as an
+// immutable view, cheaply: the position
+// index and every stream's record locations only grow by appending, so
+// the view keeps their lengths; kv entries are replaced by a commit,
+// never changed, so the view keeps a copy of the key map, not of the
+// values; the ID index is copied (idindex Clone: a copy of its current
+// table's slots, 11 to 21 bytes an event). So the capture costs a copy of
+// the stream heads and the key map, and a memory copy of the ID index:
+// linear in streams, keys and events, but a memory copy, not an encoding
+// and not IO; the view's copies are garbage once the checkpoint is
+// written. The leader then hands the leadership on, as after any group,
+// and only then encodes and
+// writes the view, on its own handle, before it answers its own commit
+// (durable, and decided, before the checkpoint began): every other writer
+// goes on meanwhile, and one checkpoint at a time is written (a leader
+// finding one in progress captures none). Its rename is done under the
+// index's read lock, after a look at the failed state, so that a store
+// that failed meanwhile renames none; its other IO holds nothing commits
+// or reads need. A checkpoint that fails removes its temporary file, best
+// effort (the next Open deletes one left), and the next due one tries
+// again; the log stays the truth.
 //
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
@@ -419,7 +444,8 @@
 //     record.
 //   - SnapshotRead of an absent snapshot answers Found false and a
 //     Snapshot zero but for its Name; KvGet of an absent key answers nil.
-//   - Close waits for operations in progress, writes a store checkpoint,
+//   - Close waits for operations in progress (a checkpoint being written
+//     included), writes a store checkpoint,
 //     and gives back the reserved tail of the active segment (truncate,
 //     fsync); a second Close returns ops.ErrClosed. A Wait in progress
 //     returns ops.ErrClosed.

@@ -81,7 +81,18 @@ func remove(p *effect.P, path string) error {
 // path.tmp, fsync it, rename it over path, fsync the directory.
 func writeFileAtomic(p *effect.P, path string, data []byte) error {
 	tmp := path + ".tmp"
-	fd, err := openFile(p, tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err := writeFileSynced(p, tmp, data); err != nil {
+		return err
+	}
+	if _, err := effect.Perform(p, platform.Rename{From: tmp, To: path}); err != nil {
+		return err
+	}
+	return syncDir(p, filepath.Dir(path))
+}
+
+// writeFileSynced creates (or empties) path, writes data and fsyncs it.
+func writeFileSynced(p *effect.P, path string, data []byte) error {
+	fd, err := openFile(p, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
@@ -92,13 +103,7 @@ func writeFileAtomic(p *effect.P, path string, data []byte) error {
 	if cerr := closeFile(p, fd); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	if _, err := effect.Perform(p, platform.Rename{From: tmp, To: path}); err != nil {
-		return err
-	}
-	return syncDir(p, filepath.Dir(path))
+	return err
 }
 
 // readFile reads a whole file.

@@ -538,7 +538,9 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 	s.report.Events = rp.events
 	s.report.LSN = s.st.lsn
 	if r != nil {
+		s.ckMu.Lock()
 		s.ckptLSN, s.ckptBytes = r.lsn, s.bytes
+		s.ckMu.Unlock()
 	}
 	return nil
 }

@@ -176,14 +176,12 @@ func (s *state) apply(c *commitRec, l loc) {
 				}
 				continue
 			}
-			e := s.kv[k.key]
-			if e == nil {
-				e = &kvEntry{}
-				s.kv[k.key] = e
+			// A new entry, never a changed one: a checkpoint being
+			// written may hold the old one (viewOf).
+			if s.kv[k.key] == nil {
 				s.keysDirty = true
 			}
-			e.value = slices.Clone(k.value)
-			e.rev = c.rev
+			s.kv[k.key] = &kvEntry{value: slices.Clone(k.value), rev: c.rev}
 		}
 	}
 	if c.at > s.lastAt {

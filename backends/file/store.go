@@ -139,8 +139,13 @@ type Store struct {
 	lastOff   int64  // where the last durable record of the active segment starts
 	segSum    uint32 // CRC-32C of the active segment's durable records
 	wbuf      []byte
-	ckptLSN   uint64 // LSN the last checkpoint covers
-	ckptBytes int64  // log bytes when it was written
+
+	// The store checkpoint: one at a time, written beside commits.
+	ckMu      sync.Mutex
+	ckDone    *sync.Cond // on ckMu: ckptBusy went false
+	ckptBusy  bool       // one is being written
+	ckptLSN   uint64     // LSN the last checkpoint covers
+	ckptBytes int64      // log bytes when it was written
 
 	snaps snapshots
 
@@ -175,7 +180,7 @@ func Open(p *effect.P, dir string, opts Options) (*Store, error) {
 }
 
 func newStore(dir string, opts Options) *Store {
-	return &Store{
+	s := &Store{
 		dir:      dir,
 		logDir:   filepath.Join(dir, logDir),
 		snapDir:  filepath.Join(dir, snapDir),
@@ -185,6 +190,8 @@ func newStore(dir string, opts Options) *Store {
 		segs:     make(map[uint64]*segment),
 		notify:   make(chan struct{}),
 	}
+	s.ckDone = sync.NewCond(&s.ckMu)
+	return s
 }
 
 func (s *Store) open(p *effect.P) error {

@@ -160,11 +160,11 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(e.value)))
 		b = append(b, e.value...)
 	}
-	if v.ids != nil {
-		b, _ = v.ids.AppendBinary(b)
-	} else {
-		b, _ = idindex.New(id).AppendBinary(b) // only a store without events has none
+	ids := v.ids
+	if ids == nil {
+		ids = idindex.New(id) // only a store without events has none
 	}
+	b = ids.AppendSlots(b)
 	binary.LittleEndian.PutUint64(b[16:], uint64(len(b)-24))
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return append(b, ckptMagic[:4]...)
@@ -290,7 +290,11 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		st.kv[k] = e
 	}
 	if d.err == nil && v >= ckptVersion2 {
-		ids, rest, err := idindex.Decode(d.b, id)
+		decode := idindex.DecodeSlots
+		if v == ckptVersion2 {
+			decode = idindex.Decode
+		}
+		ids, rest, err := decode(d.b, id)
 		if err != nil || ids.Len() != int(st.lastPos) {
 			return r, nil, errors.New("malformed checkpoint ID index")
 		}

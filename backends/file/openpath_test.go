@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -233,5 +234,33 @@ func FuzzDecodeSeal(f *testing.F) {
 			return
 		}
 		assert.True(t, bytes.Equal(b, si.append(nil)), "a seal that decodes encodes to the same bytes")
+	})
+}
+
+func FuzzDecodeCheckpoint(f *testing.F) {
+	id := [16]byte{7, 7}
+	st := newState()
+	st.indexIDs(id)
+	for i := range 20 {
+		c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: fmt.Sprint("s", i%3), firstSeq: st.head(fmt.Sprint("s", i%3)) + 1, n: 1, ids: []uuid.UUID{uuid.New()}}}}
+		if i%4 == 0 {
+			c.rev = st.rev + 1
+			c.kv = []kvRec{{op: kvPut, key: fmt.Sprint("k", i), value: []byte("v")}}
+		}
+		st.apply(&c, loc{seg: 1, off: uint32(64 + 100*i)})
+		st.lsn++
+	}
+	r := resume{seg: 1, off: 64 + 100*20, crc: 9, lsn: st.lsn, last: 64 + 100*19, sum: 5, version: ckptVersion}
+	good := encodeCheckpoint(id, r, st)
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, st, err := decodeCheckpoint(b, id)
+		if err != nil {
+			return
+		}
+		if r.version == ckptVersion {
+			assert.Equal(t, b, encodeCheckpoint(id, r, st), "a checkpoint that decodes encodes to the same bytes")
+		}
 	})
 }

@@ -120,7 +120,10 @@ func (c *checker) check(img *mock.FS, or *oracle, md mode, rnd *rand.Rand) (stri
 		}
 	}
 	if removed > 0 {
-		if err := c.same(noCkpt, da, "an open without store checkpoints (invariant 7)"); err != nil {
+		err := c.same(noCkpt, da, "an open without store checkpoints (invariant 7)")
+		// Damage in records a checkpoint covers is left by Open to the
+		// reads (rule 8 of recovery); a replay of the whole log meets it.
+		if err != nil && !(md == lossy && errors.Is(err, file.ErrCorrupt)) {
 			return "", err
 		}
 	}

@@ -15,8 +15,11 @@
 //     extend-garbage, dirs, keep) decide what of the unsynced state the
 //     crash keeps;
 //   - disk faults strike the disk a crash left: a bit flip or a zeroed
-//     sector at rest, a crash during the recovery (then a second crash
-//     under a drawn fault), an EIO or a misdirected read during recovery;
+//     sector at rest, anywhere, or aimed at what recovery trusts to a
+//     store checkpoint without reading it (a seal record, a commit record
+//     the newest checkpoint covers), a crash during the recovery (then a
+//     second crash under a drawn fault), an EIO or a misdirected read
+//     during recovery;
 //   - run faults strike the running store at effect k (fsync EIO that drops
 //     the pages, write EIO, ENOSPC, a short write, a misdirected write, and
 //     EIO or ENOSPC at the creates, renames, removes, cuts, reservations
@@ -48,9 +51,11 @@
 //
 // Disks damaged behind the store's back (bytes at rest, a misdirected
 // write) are judged leniently in one way only: the store may refuse them
-// with file.ErrCorrupt, or cut a damaged tail that its recovery report
-// names (the limit its package doc states); it may never serve wrong bytes
-// or silently serve less.
+// with file.ErrCorrupt, fail a read with it (damage in records a
+// checkpoint covers is found by the read, and by an open without
+// checkpoints, not by Open), or cut a damaged tail that its recovery
+// report names (the limit its package doc states); it may never serve
+// wrong bytes or silently serve less.
 //
 // Program-level: [RunProgram] runs a persistence program (such as
 // [LedgerProgram], written with package programs) stepped on the file

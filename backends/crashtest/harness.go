@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"path"
 	"runtime"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/mock"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/platform"
@@ -23,7 +25,10 @@ var (
 	// crashFaults strike at the crash point: what the crash keeps.
 	crashFaults = []string{"drop", "prefix", "subset", "torn", "extend-zero", "extend-garbage", "dirs", "keep"}
 	// diskFaults strike the disk a crash left, before the restart.
-	diskFaults = []string{"bitflip", "zero-sector", "recovery-crash", "read-eio", "misdirect-read"}
+	// bitflip-seal and bitflip-covered aim at what Open trusts to a store
+	// checkpoint: a seal record, and a commit record the newest
+	// checkpoint covers.
+	diskFaults = []string{"bitflip", "zero-sector", "bitflip-seal", "bitflip-covered", "recovery-crash", "read-eio", "misdirect-read"}
 	// runFaults strike the running store at effect k; the workload goes
 	// on, and the machine crashes at its end. meta-eio and meta-enospc
 	// strike the effects that are neither a write nor a sync: the creates,
@@ -446,6 +451,12 @@ func diskCase(ck *checker, fs *mock.FS, or *oracle, c Case) (res Result) {
 				res.Detail += "; " + dmg.String()
 			}
 			md = lossy
+		case "bitflip-seal", "bitflip-covered":
+			detail, ok := aimedFlip(ck, img, c.Fault, rnd)
+			res.Detail += "; " + detail
+			if ok {
+				md = lossy
+			}
 		case "recovery-crash":
 			img, res.Detail = crashRecovery(ck, img, rnd, res.Detail)
 		case "read-eio", "misdirect-read":
@@ -459,6 +470,41 @@ func diskCase(ck *checker, fs *mock.FS, or *oracle, c Case) (res Result) {
 	}
 	res.Outcome, res.Err = ck.check(img, or, md, rnd)
 	return res
+}
+
+// aimedFlip flips a bit of img in a record that Open trusts to a store
+// checkpoint (rule 8 of recovery): a seal (bitflip-seal), or a commit
+// record the newest checkpoint covers (bitflip-covered), found by Dump.
+// It reports what it did, and false when img has no such record.
+func aimedFlip(ck *checker, img *mock.FS, fault string, rnd *rand.Rand) (string, bool) {
+	var newest uint64
+	for _, f := range img.Files() {
+		name := path.Base(f.Path)
+		var lsn uint64
+		if n, err := fmt.Sscanf(name, "checkpoint-%016x.ckpt", &lsn); err == nil && n == 1 && lsn > newest {
+			newest = lsn
+		}
+	}
+	var cands []file.Record
+	for r, err := range file.Dump(effect.Handle(ck.ctx, img.Clone(rnd.Uint64())), Dir) {
+		if err != nil {
+			break
+		}
+		switch {
+		case fault == "bitflip-seal" && r.Type == "seal",
+			fault == "bitflip-covered" && r.Type == "commit" && r.LSN <= newest:
+			cands = append(cands, r)
+		}
+	}
+	if len(cands) == 0 {
+		return "no record to aim at", false
+	}
+	r := cands[rnd.IntN(len(cands))]
+	d, ok := img.CorruptRange(mock.BitFlip, r.File, r.Offset, r.Offset+int64(r.Size), rnd.Uint64())
+	if !ok {
+		return "no durable byte to aim at", false
+	}
+	return fmt.Sprintf("%s in the %s record of LSN %d", d, r.Type, r.LSN), true
 }
 
 // crashRecovery opens img, crashes it at a random effect of its recovery,

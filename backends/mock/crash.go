@@ -401,6 +401,45 @@ func (m *FS) Corrupt(kind CorruptKind, within string, seed uint64) (Damage, bool
 	return d, true
 }
 
+// CorruptRange damages the durable bytes of the file at path, as Corrupt
+// does, at a byte chosen with seed in [from, to) (a BitFlip), or the
+// sector holding it (a ZeroSector). It reports false when the file has no
+// durable byte there.
+func (m *FS) CorruptRange(kind CorruptKind, path string, from, to int64, seed uint64) (Damage, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rnd := rand.New(rand.NewPCG(seed, 0x726f74))
+	var t *inode
+	m.walk(m.root, "", func(p string, n *inode) {
+		if p == path && !n.dir {
+			t = n
+		}
+	})
+	if t == nil {
+		return Damage{}, false
+	}
+	to = min(to, t.durable.size)
+	if from < 0 || from >= to {
+		return Damage{}, false
+	}
+	d := Damage{Kind: kind, Path: path, Offset: from + rnd.Int64N(to-from)}
+	var data []byte
+	switch kind {
+	case BitFlip:
+		d.Bit = rnd.IntN(8)
+		data = make([]byte, 1)
+		t.durable.readAt(data, d.Offset)
+		data[0] ^= 1 << d.Bit
+	case ZeroSector:
+		d.Offset &^= SectorSize - 1
+		data = make([]byte, min(SectorSize, t.durable.size-d.Offset))
+	}
+	op := fileOp{kind: opWrite, off: d.Offset, data: data}
+	t.durable.apply(op)
+	t.live.apply(op)
+	return d, true
+}
+
 // walk visits every live entry under n in name order.
 func (m *FS) walk(n *inode, p string, fn func(string, *inode)) {
 	names := make([]string, 0, len(n.live2))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"iter"
 	"os"
@@ -96,19 +97,25 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 			return rep, fmt.Errorf("file: read checkpoint: %w", err)
 		}
 		if err == nil {
-			_, ck, err := decodeCheckpoint(b, v.id)
+			r, ck, err := decodeCheckpoint(b, v.id)
 			if err == nil && ck.ids != nil {
 				rp.st.indexIDs(v.id) // to compare the ID index too
 			}
 			if err != nil {
 				return rep, corrupt(path, 0, "%v", err)
 			}
-			rp.onRec = func(_ uint64, _ int64, f frame, _ *commitRec) error {
+			rp.onRec = func(seg uint64, off int64, f frame, _ *commitRec) error {
 				if f.lsn != ck.lsn {
 					return nil
 				}
 				if why := sameIndex(ck, rp.st); why != "" {
 					return corrupt(path, 0, "the checkpoint's index differs from the log's: %s", why)
+				}
+				// And where it says its last record lies, and the
+				// checksum of its segment up to there (format 3).
+				if sum := crc32.Update(rp.sum, castagnoli, f.raw); r.version >= ckptVersion && (seg != r.seg || off != r.last || sum != r.sum) {
+					return corrupt(path, 0, "the checkpoint names its last record at segment %d offset %d and a segment checksum %08x; the log has %d, %d and %08x",
+						r.seg, r.last, r.sum, seg, off, sum)
 				}
 				return nil
 			}

@@ -631,3 +631,38 @@ func rewriteSeal(t *testing.T, dir string, recs []Record, seg uint64, change fun
 		require.NoError(t, os.WriteFile(path, encodeCheckpoint(id, r, st), 0o644))
 	}
 }
+
+// A checkpoint that names a wrong segment checksum (a bug: its file
+// validates) is found by Verify, which replays the whole log; one that
+// names a wrong last record, by Open as well, which reads that record.
+func TestVerifyChecksCheckpointResume(t *testing.T) {
+	for name, change := range map[string]func(*resume){
+		"checksum":    func(r *resume) { r.sum ^= 1 },
+		"last record": func(r *resume) { r.last -= 8 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			fill(t, e, 20)
+			e.close()
+			files := ckptFiles(t, e.dir)
+			newest := files[len(files)-1]
+			b, err := os.ReadFile(newest)
+			require.NoError(t, err)
+			r, st, err := decodeCheckpoint(b, e.s0id(t))
+			require.NoError(t, err)
+			change(&r)
+			require.NoError(t, os.WriteFile(newest, encodeCheckpoint(e.s0id(t), r, st), 0o644))
+			_, err = Verify(e.p(), e.dir)
+			var ce *CorruptError
+			require.ErrorAs(t, err, &ce)
+			if name == "checksum" {
+				assert.Equal(t, newest, ce.File)
+				return
+			}
+			_, oerr := Open(e.p(), e.dir, Options{})
+			var oce *CorruptError
+			require.ErrorAs(t, oerr, &oce)
+			assert.Equal(t, *oce, *ce, "verify's verdict is open's")
+		})
+	}
+}

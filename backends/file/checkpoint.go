@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -81,6 +82,10 @@ type ckptView struct {
 	kv      map[string]*kvEntry
 	ids     *idindex.Index
 	bytes   int64 // log bytes at the capture
+	// Set by captureCheckpoint instead of ids: the live ID index and a
+	// mark of it, copied as of the mark when the view is written.
+	idsLive *idindex.Index
+	idsMark idindex.Mark
 }
 
 type streamView struct {
@@ -89,10 +94,21 @@ type streamView struct {
 	chunks []chunk
 }
 
-// viewOf captures st. The caller keeps st from changing meanwhile (the
-// group-commit leader, Open or Close); what it costs is a copy of the
-// stream heads, the kv map (not the values) and the ID index's slots.
+// viewOf captures st, the ID index as a copy. The caller keeps st from
+// changing meanwhile.
 func viewOf(r resume, st *state) *ckptView {
+	v := markOf(r, st)
+	if v.idsLive != nil {
+		v.ids, v.idsLive = v.idsLive.Clone(), nil
+	}
+	return v
+}
+
+// markOf captures st but for the ID index, of which it takes a mark (see
+// ckptView). The caller keeps st from changing meanwhile (the
+// group-commit leader, Open or Close); what it costs is a copy of the
+// stream heads and of the kv map (not the values).
+func markOf(r resume, st *state) *ckptView {
 	v := &ckptView{
 		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
 		streams: make([]streamView, 0, len(st.streams)),
@@ -103,7 +119,7 @@ func viewOf(r resume, st *state) *ckptView {
 		v.streams = append(v.streams, streamView{name: name, head: x.head, chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
 	}
 	if st.ids != nil {
-		v.ids = st.ids.Clone()
+		v.idsLive, v.idsMark = st.ids, st.ids.Mark()
 	}
 	return v
 }
@@ -115,7 +131,19 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 // encode gives the checkpoint file of v for the store id.
 func (v *ckptView) encode(id [16]byte) []byte {
 	r := v.r
-	b := make([]byte, 24, 1<<16)
+	// Room for what it takes as a rule (a location about 8 bytes), so
+	// that encoding makes one buffer, not a series of ever larger ones.
+	size := 1024 + 8*len(v.pos) + 24*len(v.kv)
+	for _, x := range v.streams {
+		size += len(x.name) + 8*len(x.chunks) + 24
+	}
+	for k, e := range v.kv {
+		size += len(k) + len(e.value)
+	}
+	if v.ids != nil {
+		size += v.ids.Bytes() + 4096
+	}
+	b := make([]byte, 24, size)
 	copy(b, ckptMagic[:])
 	binary.LittleEndian.PutUint32(b[8:], ckptVersion)
 	b = append(b, id[:]...)
@@ -337,6 +365,33 @@ func (s *Store) checkpoint(p *effect.P) error {
 	return s.writeCheckpoint(p, v)
 }
 
+// ckptPiece is how much of a checkpoint is written before it is synced:
+// a file of tens of MiB flushed by one fsync fills the device's queue,
+// and the commits' fdatasyncs would wait behind it.
+const ckptPiece = 4 << 20
+
+// writePaced creates path and writes data into it piece by piece,
+// syncing each piece's data before the next is written, and fsyncs it.
+func writePaced(p *effect.P, path string, data []byte) error {
+	fd, err := openFile(p, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return err
+	}
+	for off := 0; err == nil && off < len(data); off += ckptPiece {
+		end := min(off+ckptPiece, len(data))
+		if err = writeAt(p, fd, int64(off), data[off:end]); err == nil && end < len(data) {
+			err = fdatasync(p, fd)
+		}
+	}
+	if err == nil {
+		err = fsync(p, fd)
+	}
+	if cerr := closeFile(p, fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // ckptDue reports whether a group-commit leader should capture a
 // checkpoint: enough log followed the last one and none is being written.
 func (s *Store) ckptDue() bool {
@@ -370,7 +425,7 @@ func (s *Store) captureCheckpoint(wait bool) *ckptView {
 		return nil
 	}
 	s.ckptBusy = true
-	v := viewOf(r, s.st)
+	v := markOf(r, s.st)
 	v.bytes = s.bytes
 	return v
 }
@@ -391,9 +446,14 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		s.ckDone.Broadcast()
 		s.ckMu.Unlock()
 	}()
+	if v.idsLive != nil {
+		// Commits change the ID index only under mu held exclusively.
+		v.ids = v.idsLive.CopyAsOf(v.idsMark, func() func() { s.mu.RLock(); return s.mu.RUnlock })
+		v.idsLive = nil
+	}
 	path := filepath.Join(s.logDir, ckptName(v.r.lsn))
 	tmp := path + tmpSuffix
-	if err := writeFileSynced(p, tmp, v.encode(s.id)); err != nil {
+	if err := writePaced(p, tmp, v.encode(s.id)); err != nil {
 		_ = remove(p, tmp)
 		return fmt.Errorf("file: write checkpoint: %w", err)
 	}

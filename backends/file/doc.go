@@ -283,6 +283,10 @@
 // that for an instant while it doubles). Batched commits need far fewer
 // location entries; the ID index takes the same per event.
 //
+// While a store checkpoint is written, the view it was captured as (a
+// copy of the key map and of the stream heads, then of the ID index's
+// current table) and the encoded file are held beside the index.
+//
 // # Store checkpoints
 //
 // A checkpoint holds the whole in-memory index (stream heads and record
@@ -297,35 +301,38 @@
 // entry count and last position, and its slots as they lie in memory, 8
 // bytes each, 10.7 to 21.3 bytes an event, so that Open loads it with a
 // copy and a check of every slot, not an insertion per event), the
-// CRC-32C of everything before it, and "pers". It
-// is written like a snapshot (tmp, fsync, rename, directory fsync), after
-// which all but the newest two are deleted, by Close, and once
-// Options.CheckpointBytes of log followed the last one. A checkpoint
-// whose ID index does not hold one entry per event does not validate.
+// CRC-32C of everything before it, and "pers". It is written like a
+// snapshot (tmp, fsync, rename, directory fsync), after which all but the
+// newest two are deleted, by Close, and once Options.CheckpointBytes of
+// log followed the last one. A checkpoint whose ID index does not hold one
+// entry per event does not validate.
 //
 // Writing a checkpoint makes no writer wait but the one that writes it;
 // the others wait only for its capture. The leader whose group made one
 // due captures the index while it still leads (so it holds still) as an
-// immutable view, cheaply: the position
-// index and every stream's record locations only grow by appending, so
-// the view keeps their lengths; kv entries are replaced by a commit,
-// never changed, so the view keeps a copy of the key map, not of the
-// values; the ID index is copied (idindex Clone: a copy of its current
-// table's slots, 11 to 21 bytes an event). So the capture costs a copy of
-// the stream heads and the key map, and a memory copy of the ID index:
-// linear in streams, keys and events, but a memory copy, not an encoding
-// and not IO; the view's copies are garbage once the checkpoint is
-// written. The leader then hands the leadership on, as after any group,
-// and only then encodes and
-// writes the view, on its own handle, before it answers its own commit
-// (durable, and decided, before the checkpoint began): every other writer
-// goes on meanwhile, and one checkpoint at a time is written (a leader
-// finding one in progress captures none). Its rename is done under the
-// index's read lock, after a look at the failed state, so that a store
-// that failed meanwhile renames none; its other IO holds nothing commits
-// or reads need. A checkpoint that fails removes its temporary file, best
-// effort (the next Open deletes one left), and the next due one tries
-// again; the log stays the truth.
+// immutable view, cheaply: the position index and every stream's record
+// locations only grow by appending, so the view keeps their lengths; kv
+// entries are replaced by a commit, never changed, so the view keeps a
+// copy of the key map, not of the values; of the ID index it takes a
+// mark (idindex Mark, constant time). So the capture costs a copy of the
+// stream heads and of the key map: 0.5 ms with 10,000 streams and 1 M
+// events on this project's 2-core test machine under load. The leader
+// then hands the leadership on, as after any group, and only then, on its
+// own handle and before it answers its own commit (durable, and decided,
+// before the checkpoint began), copies the ID index as of the mark
+// (idindex CopyAsOf: 32 Ki slots at a time under the index's read lock,
+// which commits take exclusively only to publish a group), encodes the
+// view and writes it, syncing every 4 MiB so that one flush of tens of
+// MiB does not fill the device queue ahead of the commits' fdatasyncs.
+// Every other writer goes on meanwhile, and one checkpoint at a time is
+// written (a leader finding one in progress captures none). Its rename is
+// done under the index's read lock, after a look at the failed state, so
+// that a store that failed meanwhile renames none; its other IO holds
+// nothing commits or reads need. A checkpoint that fails removes its
+// temporary file, best effort (the next Open deletes one left), and the
+// next due one tries again; the log stays the truth. What it still takes
+// from commits is the machine's: CPU for the encoding and device time
+// for the file.
 //
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers

@@ -124,7 +124,7 @@ func quantile(d []time.Duration, q float64) time.Duration {
 // PERSIST_BENCH_ROUND commits (default 20,000): without checkpoints, and
 // with a checkpoint due every 2 MiB of log, so that one is being made
 // most of the time. It reports the median over the rounds of each
-// round's p50 and p99.
+// round's p50, p99, p99.9 and maximum.
 func BenchmarkCommitP99Checkpoint(b *testing.B) {
 	events := envInt("PERSIST_BENCH_EVENTS", 200_000)
 	round := envInt("PERSIST_BENCH_ROUND", 20_000)
@@ -140,7 +140,7 @@ func BenchmarkCommitP99Checkpoint(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { _ = s.Close(p) }()
-	var p50, p99 [2][]time.Duration
+	var p50, p99, p999, worst [2][]time.Duration
 	ckpts := 0
 	for b.Loop() {
 		for mode := range 2 {
@@ -152,6 +152,8 @@ func BenchmarkCommitP99Checkpoint(b *testing.B) {
 			lat := writeCommits(b, s, h, round, 64)
 			p50[mode] = append(p50[mode], quantile(lat, 0.50))
 			p99[mode] = append(p99[mode], quantile(lat, 0.99))
+			p999[mode] = append(p999[mode], quantile(lat, 0.999))
+			worst[mode] = append(worst[mode], quantile(lat, 1))
 			if mode == 1 && ckptLSNOf(s) != before {
 				ckpts++
 			}
@@ -162,6 +164,10 @@ func BenchmarkCommitP99Checkpoint(b *testing.B) {
 	b.ReportMetric(med(p99[0]), "p99-plain-ms")
 	b.ReportMetric(med(p50[1]), "p50-ckpt-ms")
 	b.ReportMetric(med(p99[1]), "p99-ckpt-ms")
+	b.ReportMetric(med(p999[0]), "p99.9-plain-ms")
+	b.ReportMetric(med(p999[1]), "p99.9-ckpt-ms")
+	b.ReportMetric(med(worst[0]), "max-plain-ms")
+	b.ReportMetric(med(worst[1]), "max-ckpt-ms")
 	b.ReportMetric(med(p99[1])/med(p99[0]), "p99-ratio")
 	b.ReportMetric(float64(ckpts), "rounds-with-ckpt")
 }
@@ -170,4 +176,37 @@ func ckptLSNOf(s *Store) uint64 {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
 	return s.ckptLSN
+}
+
+// BenchmarkCheckpointParts times, on the store BenchmarkOpenCommits
+// builds, the capture of a checkpoint's view (what writers wait for), and
+// the copy of the ID index and the encoding (what they do not).
+func BenchmarkCheckpointParts(b *testing.B) {
+	events := envInt("PERSIST_BENCH_EVENTS", 200_000)
+	dir := commitsStore(b, events)
+	h := &platform.OS{}
+	p := effect.Handle(context.Background(), h)
+	s, err := Open(p, dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = s.Close(p) }()
+	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
+	b.Run("capture", func(b *testing.B) {
+		for b.Loop() {
+			_ = markOf(r, s.st)
+		}
+	})
+	b.Run("copy-ids", func(b *testing.B) {
+		v := markOf(r, s.st)
+		for b.Loop() {
+			_ = v.idsLive.CopyAsOf(v.idsMark, func() func() { s.mu.RLock(); return s.mu.RUnlock })
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		v := viewOf(r, s.st)
+		for b.Loop() {
+			_ = v.encode(s.id)
+		}
+	})
 }

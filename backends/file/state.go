@@ -49,7 +49,9 @@ type state struct {
 	keysDirty  bool
 	positions  []posChunk
 	// ids indexes every event by stream and ID (the unique-ID rule); nil
-	// in a state that only reads (Verify, Dump, a follower).
+	// in a state that only reads (Verify, Dump, a follower). The store's
+	// is changed only under Store.mu held exclusively: a checkpoint being
+	// written copies it under the read lock (idindex CopyAsOf).
 	ids *idindex.Index
 
 	lsn     uint64 // last record's LSN

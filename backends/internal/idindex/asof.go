@@ -10,7 +10,10 @@ type Mark struct {
 
 // Mark takes a mark of x now.
 func (x *Index) Mark() Mark {
-	cur := x.current()
+	if len(x.tables) == 0 {
+		return Mark{}
+	}
+	cur := x.tables[len(x.tables)-1]
 	return Mark{tables: len(x.tables), slots: &cur.slots[0], last: cur.last}
 }
 
@@ -28,6 +31,9 @@ const copyPiece = 1 << 15
 // the entries of m are put into a fresh table of the new size.
 func (x *Index) CopyAsOf(m Mark, lock func() (unlock func())) *Index {
 	c := &Index{key: x.key, limit: x.limit}
+	if m.tables == 0 {
+		return c
+	}
 	unlock := lock()
 	c.tables = append([]*table(nil), x.tables[:m.tables]...)
 	cur := *c.tables[m.tables-1]
@@ -75,4 +81,41 @@ func (x *Index) CopyAsOf(m Mark, lock func() (unlock func())) *Index {
 		c.tables[m.tables-1] = t
 		return c
 	}
+}
+
+// Same reports whether x and y index the same positions with the same
+// hashes, as far as both keep their bits: two indexes of the same entries
+// whose tables grew differently (a copy as of a mark, a rebuild) are the
+// same though their encodings differ.
+func (x *Index) Same(y *Index) bool {
+	if x.Len() != y.Len() {
+		return false
+	}
+	type entry struct {
+		prefix uint64 // the hash's top bits the slot keeps, left-aligned
+		k      uint
+	}
+	byPos := make(map[uint64]entry, x.Len())
+	for _, t := range x.tables {
+		m := t.mask()
+		for _, s := range t.slots {
+			if s != 0 {
+				byPos[t.base+s&m] = entry{s &^ m, t.k}
+			}
+		}
+	}
+	for _, t := range y.tables {
+		m := t.mask()
+		for _, s := range t.slots {
+			if s == 0 {
+				continue
+			}
+			e, ok := byPos[t.base+s&m]
+			k := max(e.k, t.k)
+			if !ok || e.prefix>>k != (s&^m)>>k {
+				return false
+			}
+		}
+	}
+	return true
 }

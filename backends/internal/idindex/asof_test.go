@@ -56,6 +56,15 @@ func TestCopyAsOf(t *testing.T) {
 				got, _ := c.AppendBinary(nil)
 				assert.Equal(t, want, got)
 			}
+			before := New([16]byte{3})
+			for i := range tc.before {
+				require.NoError(t, before.Add(hs[i], uint64(i+1)))
+			}
+			assert.True(t, c.Same(before), "the same entries as an index built of them")
+			assert.True(t, before.Same(c))
+			if tc.after > 0 {
+				assert.False(t, x.Same(c), "not those added after the mark")
+			}
 			// It encodes and decodes as an index of its own.
 			y, _, err := DecodeSlots(c.AppendSlots(nil), [16]byte{3})
 			require.NoError(t, err)

@@ -161,12 +161,8 @@ func sameIndex(ck, st *state) string {
 	case len(ck.kv) != len(st.kv):
 		return fmt.Sprintf("%d kv keys where the log has %d", len(ck.kv), len(st.kv))
 	}
-	if ck.ids != nil && st.ids != nil {
-		a, _ := ck.ids.AppendBinary(nil)
-		b, _ := st.ids.AppendBinary(nil)
-		if !bytes.Equal(a, b) {
-			return "the event ID index"
-		}
+	if ck.ids != nil && st.ids != nil && !ck.ids.Same(st.ids) {
+		return "the event ID index"
 	}
 	for name, a := range ck.streams {
 		b := st.streams[name]

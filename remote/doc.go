@@ -17,6 +17,18 @@
 // not have happened, and a retry with the same event IDs is answered as
 // the original.
 //
+// The Client is an ops.BlobStore too: the blob operations (put, get, has,
+// stat) travel as streams on the server's blob endpoints, so a program's
+// blob effects run against the server's blob store when the Client is its
+// handler. A put streams the caller's reader as the request body; a get
+// streams the answer to the caller's writer, and is good only when the
+// body is as long as the server announced and hashes to the CID. A body
+// the server cut short (it found stored bytes that do not match) is
+// ErrBlobMismatch once a HEAD with verify confirms the mismatch, and an
+// *UnreachableError when the connection broke instead. The server checks
+// every byte before it sends it, so what reached the writer was checked;
+// the client's own hash is a second check against a faulty path between.
+//
 // # Decisions
 //
 //   - The client does not retry on its own: whether a write may be sent

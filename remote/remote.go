@@ -181,9 +181,13 @@ func (cc *clientConn) Close() error {
 	return cc.Conn.Close()
 }
 
-// Handle performs e on the server when it is an operation of package ops,
-// and answers effect.ErrUnhandled for any other effect.
+// Handle performs e on the server when it is an operation of package ops
+// (the blob operations included, streamed: see blob.go), and answers
+// effect.ErrUnhandled for any other effect.
 func (c *Client) Handle(p *effect.P, e effect.Effect) (any, error) {
+	if v, ok, err := c.handleBlob(p, e); ok {
+		return v, err
+	}
 	dec, ok := decoderOf(e)
 	if !ok {
 		return nil, effect.ErrUnhandled

@@ -26,6 +26,9 @@ const (
 	GrantKvRead  GrantKind = "kv-read"  // get and list keys within the prefix
 	GrantKvWrite GrantKind = "kv-write" // put and delete keys within the prefix
 	GrantAdmin   GrantKind = "admin"    // everything, and /metrics
+
+	GrantBlobRead  GrantKind = "blob-read"  // get and stat blobs (blob grants take no prefix)
+	GrantBlobWrite GrantKind = "blob-write" // put blobs
 )
 
 // Grant allows one kind of access to the names that start with Prefix.
@@ -37,7 +40,7 @@ type Grant struct {
 // String is the grant as the tokens file writes it: "read orders/", or
 // the kind alone for the empty prefix.
 func (g Grant) String() string {
-	if g.Prefix == "" || g.Kind == GrantAdmin {
+	if g.Prefix == "" || g.Kind == GrantAdmin || g.Kind == GrantBlobRead || g.Kind == GrantBlobWrite {
 		return string(g.Kind)
 	}
 	return string(g.Kind) + " " + g.Prefix
@@ -64,12 +67,12 @@ func ParseGrant(s string) (Grant, error) {
 	g := Grant{Kind: GrantKind(kind), Prefix: prefix}
 	switch g.Kind {
 	case GrantRead, GrantWrite, GrantKvRead, GrantKvWrite:
-	case GrantAdmin:
+	case GrantAdmin, GrantBlobRead, GrantBlobWrite:
 		if prefix != "" {
-			return Grant{}, fmt.Errorf("server: grant %q: admin takes no prefix", s)
+			return Grant{}, fmt.Errorf("server: grant %q: %s takes no prefix", s, kind)
 		}
 	default:
-		return Grant{}, fmt.Errorf("server: grant %q: want read, write, kv-read, kv-write or admin", s)
+		return Grant{}, fmt.Errorf("server: grant %q: want read, write, kv-read, kv-write, blob-read, blob-write or admin", s)
 	}
 	return g, nil
 }

@@ -204,6 +204,70 @@
 // resuming is built into the format (id and Last-Event-ID), and a client
 // is a line reader (curl -N is one).
 //
+// # Blobs: POST /v1/blob, GET and HEAD /v1/blob/{cid}
+//
+// A server given a blob store (persist serve --blobs DIR or --ipfs URL)
+// carries blobs as streams, never as one message; events and kv values
+// hold only their references. The bytes are the body itself, not a
+// notation:
+//
+//	POST /v1/blob HTTP/1.1
+//	Content-Type: image/png
+//	Content-Length: 5123
+//
+//	<the bytes>
+//
+//	HTTP/1.1 200 OK
+//	Content-Type: application/x-sx
+//
+//	{:cid "bafkrei…" :size 5123 :type "image/png"}
+//
+// The body streams into the store as it arrives (in pieces, never held
+// whole); the answer is the reference, in the notation Accept names (SX
+// by default). The request's Content-Type is the media type kept in the
+// reference (application/octet-stream, or none, keeps none). A body over
+// the server's blob limit (Limits.Blob, default ops.DefaultMaxBlobBytes)
+// is refused with 413 too-large {:limit "blob" :max N} as soon as the limit
+// is passed (at once when Content-Length says so), and the store's own
+// limit the same way, with :limit "blob"; nothing is stored then.
+//
+//	GET /v1/blob/bafkrei… HTTP/1.1
+//
+//	HTTP/1.1 200 OK
+//	Content-Type: application/octet-stream
+//	Content-Length: 5123
+//	Persist-Blob-Cid: bafkrei…
+//	Persist-Blob-Size: 5123
+//
+//	<the bytes>
+//
+// streams the blob out. The store checks every byte against the CID before
+// the server writes it. When the stored bytes turn out not to match partway,
+// the server cuts the answer short: it aborts the response (the connection
+// closes under HTTP/1.1, the stream is reset under HTTP/2), so the body is
+// shorter than Content-Length and the client's HTTP library reports an
+// unexpected end. That is how a client tells: a body is good only when it
+// is exactly Content-Length bytes long (a client may also hash them to the
+// CID, as package remote does), and a body cut short is never good. To
+// learn why it was cut, the client asks HEAD /v1/blob/{cid}?verify: the
+// server reads the whole blob through the store's checks and answers 200,
+// or 502 when the bytes do not match. A mismatch found before any byte is
+// sent is an ordinary error answer, 502 blob-mismatch.
+//
+// HEAD /v1/blob/{cid} answers 200 with Persist-Blob-Size (a stat, and a
+// has), or 404 when the store lacks the blob. The errors of the blob
+// endpoints are the protocol's, and:
+//
+//	400 invalid        {:field "cid" :reason R}   a malformed CID, or one no blob store makes
+//	404 blob-not-found {}                         the store does not have the blob
+//	413 too-large      {:limit "blob" :max N}     the blob is over the server's (or the store's) limit
+//	501 no-blob-store  {}                         the server was started without a blob store
+//	502 blob-mismatch  {}                         the stored bytes do not match their CID
+//
+// A blob may take longer than the request time: each piece read or
+// written pushes the connection's deadline out by the request time, so a
+// transfer lasts as long as it keeps moving and a stalled one ends.
+//
 // # The SX host contract
 //
 // A kernel host implements perform for persist effects like this: when the
@@ -227,6 +291,8 @@
 //	write PREFIX     append to those streams (also inside a commit), snapshot-write
 //	kv-read PREFIX   kv-get and kv-list of keys starting with PREFIX
 //	kv-write PREFIX  kv-put and kv-delete of those keys (also inside a commit)
+//	blob-read        GET and HEAD of blobs (no prefix: a CID names bytes, not a place)
+//	blob-write       POST of blobs
 //	admin            everything, and /metrics
 //
 // The empty prefix covers every name. The global log (read-all, a follow or
@@ -301,6 +367,11 @@
 //     many to a connection.
 //   - The operations of a batch run at once on workers, goroutines that
 //     outlive one operation and end after 5 s without work.
+//   - Blobs have grants of their own, without a prefix: a CID says what the
+//     bytes are, not whose they are, so a reference in a stream a token may
+//     read does not by itself let it read the bytes; blob-read is granted
+//     to whoever may fetch any stored blob, and blob-write to whoever may
+//     fill the store. Stream and kv grants do not cover blobs.
 //   - Tokens are compared by the SHA-256 of the presented secret, so the
 //     server never holds a secret, and a lookup's timing depends only on a
 //     hash.

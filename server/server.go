@@ -45,6 +45,9 @@ type Limits struct {
 	Wait time.Duration
 	// Ping is how often an idle follow writes a comment. Default 15 s.
 	Ping time.Duration
+	// Blob is the largest blob POST /v1/blob takes, in bytes. Default
+	// ops.DefaultMaxBlobBytes.
+	Blob int64
 }
 
 func (l Limits) withDefaults() (Limits, error) {
@@ -69,8 +72,11 @@ func (l Limits) withDefaults() (Limits, error) {
 	if l.Ping == 0 {
 		l.Ping = 15 * time.Second
 	}
+	if l.Blob == 0 {
+		l.Blob = ops.DefaultMaxBlobBytes
+	}
 	switch {
-	case l.Body < 0, l.Data < 0, l.Batch < 0, l.Follows < 0, l.Request < 0, l.Wait < 0, l.Ping < 0:
+	case l.Body < 0, l.Blob < 0, l.Data < 0, l.Batch < 0, l.Follows < 0, l.Request < 0, l.Wait < 0, l.Ping < 0:
 		return l, errors.New("server: a limit is negative")
 	case l.Data > ops.MaxDataBytes:
 		return l, fmt.Errorf("server: data limit %d is over ops.MaxDataBytes (%d)", l.Data, ops.MaxDataBytes)
@@ -93,6 +99,9 @@ type Options struct {
 	// Collectors are more Prometheus collectors for the server's registry,
 	// such as the store's own figures (fsyncs, log size).
 	Collectors []prometheus.Collector
+	// Blobs is the blob store the blob endpoints serve (nil: none, and
+	// they answer 501). The server owns it: Shutdown closes it.
+	Blobs ops.BlobStore
 	// Unavailable lists errors of the store that mean it cannot serve
 	// (such as file.ErrFailed): they are answered 503 unavailable.
 	Unavailable []error
@@ -103,6 +112,7 @@ type Options struct {
 // store.
 type Server struct {
 	store  ops.Backend
+	blobs  ops.BlobStore
 	limits Limits
 	log    *slog.Logger
 	unav   []error
@@ -139,7 +149,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: store, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
+	s := &Server{store: store, blobs: opts.Blobs, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
 		tokens: map[string]*Token{}, metrics: newMetrics(), workers: newWorkers(), follows: map[string]int{}, feeds: map[string]*feed{},
 		ringLen: feedRing, ringBytes: feedRingBytes}
 	for _, c := range opts.Collectors {
@@ -166,6 +176,8 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/op", s.serveOp)
 	s.mux.HandleFunc("POST /v1/batch", s.serveBatch)
 	s.mux.HandleFunc("GET /v1/follow", s.serveFollow)
+	s.mux.HandleFunc("POST /v1/blob", s.servePutBlob)
+	s.mux.HandleFunc("GET /v1/blob/{cid}", s.serveGetBlob)
 	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux.HandleFunc("GET /metrics", s.serveMetrics)
@@ -194,8 +206,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 	s.metrics.inflight.Dec()
 	endpoint := r.URL.Path
-	switch endpoint {
-	case "/v1/op", "/v1/batch", "/v1/follow", "/healthz", "/readyz", "/metrics":
+	switch {
+	case endpoint == "/v1/op", endpoint == "/v1/batch", endpoint == "/v1/follow", endpoint == "/healthz", endpoint == "/readyz", endpoint == "/metrics":
+	case endpoint == "/v1/blob", strings.HasPrefix(endpoint, "/v1/blob/"):
+		endpoint = "/v1/blob"
 	default:
 		endpoint = "other"
 	}
@@ -671,6 +685,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.blobs != nil {
+		if err := s.blobs.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	s.mu.Lock()
 	s.closeErr = errors.Join(errs...)

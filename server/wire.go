@@ -315,7 +315,7 @@ func EncodeValue(v sx.Value, n Notation) ([]byte, error) {
 
 // LimitError is a request over one of the server's limits.
 type LimitError struct {
-	Limit string // "body", "data", "batch", "follows"
+	Limit string // "body", "data", "batch", "follows", "blob"
 	Max   int64
 }
 
@@ -406,6 +406,20 @@ func errorAnswer(err error) (int, *sx.Dict) {
 		}
 		set("limit", limit.Limit)
 		set("max", limit.Max)
+	case errors.Is(err, ops.ErrBlobTooLarge):
+		// The blob store's own limit, named in its message.
+		status, kind = http.StatusRequestEntityTooLarge, "too-large"
+		set("limit", "blob")
+	case errors.Is(err, ops.ErrBlobNotFound):
+		status, kind = http.StatusNotFound, "blob-not-found"
+	case errors.Is(err, ops.ErrBadCID):
+		status, kind = http.StatusBadRequest, "invalid"
+		set("field", "cid")
+		set("reason", err.Error())
+	case errors.Is(err, ops.ErrBlobMismatch):
+		status, kind = http.StatusBadGateway, "blob-mismatch"
+	case errors.Is(err, errNoBlobs):
+		status, kind = http.StatusNotImplemented, "no-blob-store"
 	case errors.Is(err, errNotation):
 		status, kind = http.StatusUnsupportedMediaType, "notation"
 	case errors.Is(err, ops.ErrClosed):

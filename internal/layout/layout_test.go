@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"backends/postgres":         {"effect", "ops", "github.com/jackc/pgx/v5", "github.com/google/uuid"},
 	"backends/backendtest":      {"*"},
 	"backends/crashtest":        {"*"},
-	"remote":                    {"effect", "ops", "sx", "github.com/google/uuid"},
+	"remote":                    {"effect", "ops", "sx", "github.com/google/uuid", "github.com/ipfs/go-cid"},
 	"server":                    {"effect", "ops", "sx", "interp", "programs", "github.com/google/uuid", "github.com/prometheus/client_golang"},
 	"cmd/persist":               {"*"},
 	"internal/layout":           {},

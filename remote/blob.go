@@ -94,6 +94,12 @@ func (c *Client) blobFailure(ctx context.Context, resp *http.Response) error {
 			return ops.ErrBlobNotFound
 		case http.StatusBadGateway:
 			return fmt.Errorf("%w (the server checked the stored bytes)", ops.ErrBlobMismatch)
+		case http.StatusUnauthorized:
+			return &Error{Status: resp.StatusCode, Kind: "unauthorized", Message: "remote: unauthorized (401)"}
+		case http.StatusForbidden:
+			return &Error{Status: resp.StatusCode, Kind: "forbidden", Grant: "blob-read", Message: "remote: forbidden: the token lacks grant blob-read"}
+		case http.StatusNotImplemented:
+			return &Error{Status: resp.StatusCode, Kind: "no-blob-store", Message: "remote: the server has no blob store"}
 		}
 		return &Error{Status: resp.StatusCode, Kind: "error", Message: fmt.Sprintf("remote: server answered %s", resp.Status)}
 	}

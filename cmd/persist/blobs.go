@@ -12,6 +12,7 @@ import (
 	"rose-ash.com/persist/backends/ipfs"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/remote"
 )
 
 var blobCmd = &command{
@@ -23,11 +24,14 @@ events and kv values hold only their reference, {:cid … :size … :type …}.
 The store is a local directory (--blob-dir, env PERSIST_BLOB_DIR, default
 ./persist-blobs) or an IPFS node (--ipfs, env PERSIST_IPFS: its Kubo RPC
 API, with --ipfs-gateway, env PERSIST_IPFS_GATEWAY, for reads; the
-gateway defaults to port 8080 of the API's host). Both give the same CID
-for the same bytes, and every read is checked against the CID.`,
+gateway defaults to port 8080 of the API's host), or, with --server and
+neither of those, the blob store of that persist server (persist serve
+--blobs DIR or --ipfs URL), the bytes streamed both ways. All give the
+same CID for the same bytes, and every read is checked against the CID.`,
 	example: `  persist blob put avatar.png --type image/png
   persist blob get bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am > out.png
-  persist blob stat bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am`,
+  persist blob stat bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am
+  persist --server http://127.0.0.1:7070 blob put photo.jpg --type image/jpeg`,
 	sub: []*command{blobPutCmd, blobGetCmd, blobStatCmd},
 }
 
@@ -44,7 +48,11 @@ func registerBlobFlags(fs *flag.FlagSet) blobFlags {
 	}
 }
 
-func (f blobFlags) open(ctx context.Context, m *Main, cmd string) (ops.BlobStore, error) {
+func (f blobFlags) open(ctx context.Context, m *Main, g *globals, cmd string) (ops.BlobStore, error) {
+	if g.kind == onServer && *f.dir == "" && *f.api == "" && *f.gateway == "" {
+		// The server's blob store, streamed over its blob endpoints.
+		return remote.Dial(g.server, remote.Options{Token: g.token})
+	}
 	pick := func(flagVal, env string) string {
 		if flagVal != "" {
 			return flagVal
@@ -87,7 +95,7 @@ var blobPutCmd = &command{
 			if len(args) != 1 {
 				return usagef("blob put", "want one FILE, got %d arguments", len(args))
 			}
-			s, err := bf.open(ctx, m, "blob put")
+			s, err := bf.open(ctx, m, g, "blob put")
 			if err != nil {
 				return err
 			}
@@ -138,7 +146,7 @@ an error and a non-zero exit, having written only checked bytes.`,
 			if err != nil {
 				return err
 			}
-			s, err := bf.open(ctx, m, "blob get")
+			s, err := bf.open(ctx, m, g, "blob get")
 			if err != nil {
 				return err
 			}
@@ -164,7 +172,7 @@ var blobStatCmd = &command{
 			if err != nil {
 				return err
 			}
-			s, err := bf.open(ctx, m, "blob stat")
+			s, err := bf.open(ctx, m, g, "blob stat")
 			if err != nil {
 				return err
 			}

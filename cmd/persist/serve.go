@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"rose-ash.com/persist/backends/blobdir"
 	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/backends/ipfs"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
@@ -31,14 +34,16 @@ the PostgreSQL store (creating its schema when absent), and serves it
 over HTTP/1.1 and HTTP/2 with the wire protocol of package server: one
 operation per request in SX or JSON (POST /v1/op), batches (POST
 /v1/batch), live follows as Server-Sent Events (GET /v1/follow), and
-/healthz, /readyz and /metrics (Prometheus). It prints the address it
+/healthz, /readyz and /metrics (Prometheus), and, given a blob store
+(--blobs DIR, or --ipfs URL for an IPFS node), blobs streamed in and out
+(POST /v1/blob, GET and HEAD /v1/blob/CID). It prints the address it
 listens on to stderr, then one log line per request.
 
 --tokens names a file of bearer tokens and their grants (SX or JSON), kept
 as SHA-256 hashes, never the secrets:
   [{:name "feed" :sha256 "<hex>" :grants ["read feed/" "write feed/" "kv-read feed/"]}]
 A grant is read, write, kv-read or kv-write with a name prefix (none: every
-name), or admin. --mint NAME --grant G... draws a new token, prints its
+name), blob-read or blob-write (no prefix), or admin. --mint NAME --grant G... draws a new token, prints its
 secret (once) and the entry to add to the tokens file, and exits. Without
 tokens the server listens only on loopback.
 
@@ -46,6 +51,7 @@ On SIGTERM or SIGINT it stops taking requests, lets those in flight
 finish, ends every follow with a position to resume from, closes the store
 and exits 0.`,
 	example: `  persist serve --listen 127.0.0.1:7070
+  persist serve --listen 127.0.0.1:7070 --blobs ./persist-blobs
   persist serve --mint feed --grant 'read feed/' --grant 'write feed/'
   persist serve --listen :7070 --tokens tokens.sx --cert cert.pem --key key.pem
   curl -s -H 'Content-Type: application/x-sx' -d '(persist/head {:stream "orders"})' http://127.0.0.1:7070/v1/op`,
@@ -56,8 +62,12 @@ and exits 0.`,
 		grace := fs.Duration("grace", 30*time.Second, "how long shutdown waits for requests in flight")
 		tokens := fs.String("tokens", "", "tokens `FILE`: bearer tokens (hashed) and their grants")
 		mint := fs.String("mint", "", "draw a new token called `NAME`, print it and its tokens-file entry, and exit")
+		blobs := fs.String("blobs", "", "serve a blob store in the local `DIR` (created when absent) on /v1/blob")
+		ipfsAPI := fs.String("ipfs", "", "serve a blob store on the IPFS node whose Kubo RPC API is at `URL`")
+		ipfsGW := fs.String("ipfs-gateway", "", "the trustless gateway `URL` of --ipfs (default: port 8080 of its host)")
+		blobMax := fs.Int64("blob-max", 0, "the largest blob in `BYTES` /v1/blob takes (default 4 GiB)")
 		var grants grantList
-		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write PREFIX, or admin")
+		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write PREFIX, blob-read, blob-write, or admin")
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) != 0 {
 				return usagef("serve", "takes no arguments, got %d", len(args))
@@ -81,7 +91,17 @@ and exits 0.`,
 			if (*cert == "") != (*key == "") {
 				return usagef("serve", "--cert and --key go together")
 			}
-			return m.serve(ctx, g, serveConfig{listen: *listen, cert: *cert, key: *key, grace: *grace, tokens: toks})
+			if *blobs != "" && *ipfsAPI != "" {
+				return usagef("serve", "--blobs and --ipfs name two blob stores: give one")
+			}
+			if *ipfsGW != "" && *ipfsAPI == "" {
+				return usagef("serve", "--ipfs-gateway goes with --ipfs")
+			}
+			if *blobMax < 0 {
+				return usagef("serve", "--blob-max is negative")
+			}
+			return m.serve(ctx, g, serveConfig{listen: *listen, cert: *cert, key: *key, grace: *grace, tokens: toks,
+				blobDir: *blobs, ipfsAPI: *ipfsAPI, ipfsGateway: *ipfsGW, blobMax: *blobMax})
 		}
 	},
 }
@@ -90,6 +110,24 @@ type serveConfig struct {
 	listen, cert, key string
 	grace             time.Duration
 	tokens            []server.Token
+	// The blob store, if any: a directory or an IPFS node.
+	blobDir, ipfsAPI, ipfsGateway string
+	blobMax                       int64
+}
+
+// openBlobs opens the blob store serve was given, or none.
+func (cfg serveConfig) openBlobs(ctx context.Context) (ops.BlobStore, error) {
+	switch {
+	case cfg.blobDir != "":
+		return blobdir.OpenDir(ctx, cfg.blobDir, blobdir.Options{MaxBytes: cfg.blobMax})
+	case cfg.ipfsAPI != "":
+		gw := cfg.ipfsGateway
+		if gw == "" {
+			gw = strings.Replace(cfg.ipfsAPI, ":5001", ":8080", 1)
+		}
+		return ipfs.New(ipfs.Options{API: cfg.ipfsAPI, Gateway: gw, MaxBytes: cfg.blobMax})
+	}
+	return nil, nil
 }
 
 // meteredFile is the file store with its syncs counted: a handler in
@@ -192,14 +230,24 @@ func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
 		mf := meter(f)
 		b, collectors = mf, mf.collectors()
 	}
+	blobs, err := cfg.openBlobs(ctx)
+	if err != nil {
+		_ = b.Close()
+		return err
+	}
 	srv, err := server.New(b, server.Options{
 		Logger:      log,
 		Collectors:  collectors,
 		Tokens:      cfg.tokens,
 		Unavailable: []error{file.ErrFailed, file.ErrReadOnly},
+		Blobs:       blobs,
+		Limits:      server.Limits{Blob: cfg.blobMax},
 	})
 	if err != nil {
 		_ = b.Close()
+		if blobs != nil {
+			_ = blobs.Close()
+		}
 		return err
 	}
 	if err := srv.CheckListen(cfg.listen); err != nil {

@@ -14,7 +14,7 @@ import (
 func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	switch e.(type) {
 	case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.Read, ops.ReadAll, ops.Head,
-		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.Now:
+		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.SnapshotNames, ops.Now:
 	default:
 		return nil, effect.ErrUnhandled
 	}
@@ -40,7 +40,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 			if err := s.catchUp(p); err != nil {
 				return nil, err
 			}
-		case ops.SnapshotRead:
+		case ops.SnapshotRead, ops.SnapshotNames:
 			if err := s.snaps.reload(p); err != nil {
 				return nil, err
 			}
@@ -91,6 +91,8 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		return s.kvList(op), nil
 	case ops.SnapshotRead:
 		return s.snaps.read(p, op.Name)
+	case ops.SnapshotNames:
+		return s.snaps.names(p)
 	case ops.SnapshotWrite:
 		s.mu.RLock()
 		failed := s.failed

@@ -201,6 +201,8 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		return s.SnapshotRead(op)
 	case ops.SnapshotWrite:
 		return s.SnapshotWrite(op)
+	case ops.SnapshotNames:
+		return s.SnapshotNames()
 	case ops.Now:
 		if err := s.open(); err != nil {
 			return nil, err

@@ -231,6 +231,8 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		return s.snapshotRead(ctx, op)
 	case ops.SnapshotWrite:
 		return s.snapshotWrite(ctx, op)
+	case ops.SnapshotNames:
+		return s.snapshotNames(ctx)
 	case ops.Now:
 		if s.closed.Load() {
 			return nil, ops.ErrClosed

@@ -1,0 +1,495 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+
+	"rose-ash.com/persist/ops"
+)
+
+// Format names and version: see the package doc.
+const (
+	FormatName    = "persist-export"
+	FormatVersion = 1
+)
+
+// maxLine bounds one line of an export: the largest record is a snapshot
+// of ops.MaxSnapshotBytes, base64 encoded, with its fields.
+const maxLine = ops.MaxSnapshotBytes/3*4 + 4<<10
+
+var (
+	// ErrFormat matches an export that is not well formed: bad JSON, a
+	// record out of order, a count or digest that does not match.
+	ErrFormat = errors.New("transfer: malformed export")
+	// ErrTruncated matches an export that ends before its trailer.
+	ErrTruncated = errors.New("transfer: export is truncated (no trailer)")
+	// ErrNewerVersion matches an export of a format version newer than
+	// this package reads.
+	ErrNewerVersion = errors.New("transfer: export format is newer than this persist reads")
+)
+
+// FormatError is an export that does not decode: Line is the 1-based line
+// of the file where it went wrong.
+type FormatError struct {
+	Line   int
+	Reason string
+	Err    error // ErrFormat, ErrTruncated or ErrNewerVersion
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("%v: line %d: %s", e.Err, e.Line, e.Reason)
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// header is the first line.
+type header struct {
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+}
+
+// record is every line after the header: Kind says which fields it has.
+type record struct {
+	Kind string `json:"kind"`
+	// event
+	Pos    uint64     `json:"pos,omitempty"`
+	Stream string     `json:"stream,omitempty"`
+	Seq    uint64     `json:"seq,omitempty"`
+	ID     *uuid.UUID `json:"id,omitempty"`
+	At     string     `json:"at,omitempty"`
+	Type   *string    `json:"type,omitempty"`
+	Data   *[]byte    `json:"data,omitempty"`
+	// stream, snapshot
+	Name string `json:"name,omitempty"`
+	Head uint64 `json:"head,omitempty"`
+	// kv
+	Key      *string `json:"key,omitempty"`
+	Value    *[]byte `json:"value,omitempty"`
+	Revision uint64  `json:"revision,omitempty"`
+	// snapshot
+	Version *uint64 `json:"version,omitempty"`
+	// end
+	Counts  *Counts `json:"counts,omitempty"`
+	LastPos *uint64 `json:"last-pos,omitempty"`
+	Digest  string  `json:"digest,omitempty"`
+	SHA256  string  `json:"sha256,omitempty"`
+}
+
+// Section order of the records.
+const (
+	secEvent = iota
+	secStream
+	secKv
+	secSnapshot
+	secEnd
+)
+
+var kindSection = map[string]int{"event": secEvent, "stream": secStream, "kv": secKv, "snapshot": secSnapshot, "end": secEnd}
+
+// encoder writes an export, hashing every byte before the trailer.
+type encoder struct {
+	w   *bufio.Writer
+	h   hash.Hash
+	d   *digester
+	n   Counts
+	pos uint64
+}
+
+func newEncoder(w io.Writer) (*encoder, error) {
+	e := &encoder{w: bufio.NewWriterSize(w, 256<<10), h: sha256.New()}
+	if err := e.line(header{Format: FormatName, Version: FormatVersion}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *encoder) line(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("transfer: encode: %w", err)
+	}
+	b = append(b, '\n')
+	e.h.Write(b)
+	if _, err := e.w.Write(b); err != nil {
+		return fmt.Errorf("transfer: write export: %w", err)
+	}
+	return nil
+}
+
+func eventRecord(ev ops.Event) record {
+	id, typ, data := ev.ID, ev.Type, ev.Data
+	if data == nil {
+		data = []byte{}
+	}
+	return record{Kind: "event", Pos: ev.Pos, Stream: ev.Stream, Seq: ev.Seq, ID: &id,
+		At: ev.At.UTC().Format(time.RFC3339Nano), Type: &typ, Data: &data}
+}
+
+func (e *encoder) event(ev ops.Event) error {
+	e.n.Events++
+	e.pos = ev.Pos
+	return e.line(eventRecord(ev))
+}
+
+func (e *encoder) stream(s ops.StreamInfo) error {
+	e.n.Streams++
+	return e.line(record{Kind: "stream", Name: s.Name, Head: s.Head})
+}
+
+func (e *encoder) kv(k ops.KvEntry) error {
+	e.n.Kv++
+	key, val := k.Key, k.Value
+	if val == nil {
+		val = []byte{}
+	}
+	return e.line(record{Kind: "kv", Key: &key, Value: &val, Revision: k.Revision})
+}
+
+func (e *encoder) snapshot(s ops.Snapshot) error {
+	e.n.Snapshots++
+	ver, val := s.Version, s.Value
+	if val == nil {
+		val = []byte{}
+	}
+	return e.line(record{Kind: "snapshot", Name: s.Name, Version: &ver, Seq: s.Seq, Value: &val})
+}
+
+// end writes the trailer and flushes.
+func (e *encoder) end(digest string) error {
+	n, pos := e.n, e.pos
+	sum := hex.EncodeToString(e.h.Sum(nil))
+	if err := e.line(record{Kind: "end", Counts: &n, LastPos: &pos, Digest: digest, SHA256: sum}); err != nil {
+		return err
+	}
+	if err := e.w.Flush(); err != nil {
+		return fmt.Errorf("transfer: write export: %w", err)
+	}
+	return nil
+}
+
+// Decoder reads an export record by record, checking as it goes
+// everything the package doc promises: the header and its version, the
+// order of sections and of records within them, gap-free positions,
+// contiguous seqs, stream heads, and, at the trailer, the counts, the
+// store digest and the SHA-256 of the bytes. Only a Next that returned
+// io.EOF has seen a good trailer: until then nothing read is known good.
+type Decoder struct {
+	r       *bufio.Reader
+	h       hash.Hash
+	line    int
+	sec     int
+	d       *digester
+	n       Counts
+	pos     uint64
+	heads   map[string]uint64
+	streams map[string]bool
+	last    string // the last stream name, key or snapshot name of the section
+	lastRev map[uint64]bool
+	done    bool
+	// Trailer is set once the trailer has been read and checked.
+	Trailer *Trailer
+}
+
+// Trailer is what an export's last line says of it.
+type Trailer struct {
+	Counts  Counts
+	LastPos uint64
+	Digest  string
+}
+
+// Item is one record of an export: exactly one field is set.
+type Item struct {
+	Event    *ops.Event
+	Stream   *ops.StreamInfo
+	Kv       *ops.KvEntry
+	Snapshot *ops.Snapshot
+}
+
+// NewDecoder reads the header of an export from r and returns a decoder
+// of the rest.
+func NewDecoder(r io.Reader) (*Decoder, error) {
+	d := &Decoder{r: bufio.NewReaderSize(r, 256<<10), h: sha256.New(), d: newDigester(), heads: map[string]uint64{}, streams: map[string]bool{}}
+	b, err := d.readLine()
+	if err != nil {
+		if errors.Is(err, ErrTruncated) {
+			return nil, d.fail(ErrFormat, "empty: no header")
+		}
+		return nil, err
+	}
+	d.h.Write(b)
+	var h header
+	// The version first, leniently: a newer header may carry fields this
+	// version does not know, and the error should say newer, not unknown.
+	if err := json.Unmarshal(b, &h); err == nil && h.Format == FormatName && h.Version > FormatVersion {
+		return nil, d.fail(ErrNewerVersion, fmt.Sprintf("version %d; this persist reads version %d and older: upgrade persist to import it", h.Version, FormatVersion))
+	}
+	if err := strict(b, &h); err != nil {
+		return nil, d.fail(ErrFormat, "header: "+err.Error())
+	}
+	if h.Format != FormatName {
+		return nil, d.fail(ErrFormat, fmt.Sprintf("header names format %q, want %q", h.Format, FormatName))
+	}
+	if h.Version > FormatVersion {
+		return nil, d.fail(ErrNewerVersion, fmt.Sprintf("version %d; this persist reads version %d and older: upgrade persist to import it", h.Version, FormatVersion))
+	}
+	if h.Version < 1 {
+		return nil, d.fail(ErrFormat, fmt.Sprintf("version %d", h.Version))
+	}
+	return d, nil
+}
+
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value on the line")
+	}
+	return nil
+}
+
+func (d *Decoder) fail(kind error, reason string) error {
+	return &FormatError{Line: d.line, Reason: reason, Err: kind}
+}
+
+// readLine reads one line, hashing it; its error is a FormatError.
+func (d *Decoder) readLine() ([]byte, error) {
+	d.line++
+	var line []byte
+	for {
+		chunk, err := d.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxLine {
+			return nil, d.fail(ErrFormat, fmt.Sprintf("line longer than %d bytes", maxLine))
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			if len(line) == 0 {
+				return nil, d.fail(ErrTruncated, "the file ends here")
+			}
+			return nil, d.fail(ErrTruncated, "the last line is cut short")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("transfer: read export: %w", err)
+		}
+		break
+	}
+	return line, nil
+}
+
+// Next returns the next record, or io.EOF after a trailer that checked
+// out. Any other error is final.
+func (d *Decoder) Next() (Item, error) {
+	if d.done {
+		return Item{}, io.EOF
+	}
+	b, err := d.readLine()
+	if err != nil {
+		return Item{}, err
+	}
+	var r record
+	if err := strict(b, &r); err != nil {
+		return Item{}, d.fail(ErrFormat, err.Error())
+	}
+	sec, ok := kindSection[r.Kind]
+	if !ok {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("unknown record kind %q", r.Kind))
+	}
+	if sec != secEnd {
+		d.h.Write(b) // every byte before the trailer's line
+	}
+	if sec < d.sec {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("a %s record after the %s section", r.Kind, sectionName(d.sec)))
+	}
+	if sec > d.sec {
+		if d.sec == secEvent {
+			d.streams = map[string]bool{}
+		}
+		d.sec, d.last = sec, ""
+	}
+	switch sec {
+	case secEvent:
+		return d.event(r)
+	case secStream:
+		return d.stream(r)
+	case secKv:
+		return d.kv(r)
+	case secSnapshot:
+		return d.snapshot(r)
+	}
+	return Item{}, d.end(r)
+}
+
+func sectionName(s int) string {
+	for k, v := range kindSection {
+		if v == s {
+			return k
+		}
+	}
+	return "?"
+}
+
+// only checks that r has no fields but those named.
+func (d *Decoder) only(r record, allowed ...string) error {
+	has := map[string]bool{
+		"pos": r.Pos != 0, "stream": r.Stream != "", "seq": r.Seq != 0, "id": r.ID != nil, "at": r.At != "",
+		"type": r.Type != nil, "data": r.Data != nil, "name": r.Name != "", "head": r.Head != 0,
+		"key": r.Key != nil, "value": r.Value != nil, "revision": r.Revision != 0, "version": r.Version != nil,
+		"counts": r.Counts != nil, "last-pos": r.LastPos != nil, "digest": r.Digest != "", "sha256": r.SHA256 != "",
+	}
+	for _, a := range allowed {
+		delete(has, a)
+	}
+	for f, set := range has {
+		if set {
+			return d.fail(ErrFormat, fmt.Sprintf("a %s record has no field %q", r.Kind, f))
+		}
+	}
+	return nil
+}
+
+func (d *Decoder) event(r record) (Item, error) {
+	if err := d.only(r, "pos", "stream", "seq", "id", "at", "type", "data"); err != nil {
+		return Item{}, err
+	}
+	if r.ID == nil || r.Type == nil || r.Data == nil || r.At == "" {
+		return Item{}, d.fail(ErrFormat, "an event needs pos, stream, seq, id, at, type and data")
+	}
+	if r.Pos != d.pos+1 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("event at position %d follows position %d: positions must run 1, 2, 3 … without gaps", r.Pos, d.pos))
+	}
+	if want := d.heads[r.Stream] + 1; r.Seq != want {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("event %d of stream %q has seq %d, want %d", r.Pos, r.Stream, r.Seq, want))
+	}
+	at, err := time.Parse(time.RFC3339Nano, r.At)
+	if err != nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("event %d: at: %v", r.Pos, err))
+	}
+	ev := ops.Event{ID: *r.ID, Stream: r.Stream, Seq: r.Seq, Pos: r.Pos, Type: *r.Type, At: at.UTC(), Data: *r.Data}
+	if len(ev.Data) == 0 {
+		ev.Data = nil
+	}
+	if err := (ops.Append{Stream: ev.Stream, Events: []ops.EventData{{ID: ev.ID, Type: ev.Type, Data: ev.Data}}}).Validate(); err != nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("event %d: %v", r.Pos, err))
+	}
+	if ev.ID == uuid.Nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("event %d has the nil UUID as its ID", r.Pos))
+	}
+	d.pos, d.heads[r.Stream] = r.Pos, r.Seq
+	d.n.Events++
+	d.d.event(ev)
+	return Item{Event: &ev}, nil
+}
+
+func (d *Decoder) stream(r record) (Item, error) {
+	if err := d.only(r, "name", "head"); err != nil {
+		return Item{}, err
+	}
+	if r.Name <= d.last && d.n.Streams > 0 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("stream %q after %q: streams must be in byte order, each once", r.Name, d.last))
+	}
+	if head, ok := d.heads[r.Name]; !ok || head != r.Head {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("stream %q with head %d, but its events give head %d", r.Name, r.Head, d.heads[r.Name]))
+	}
+	d.last = r.Name
+	d.streams[r.Name] = true
+	d.n.Streams++
+	si := ops.StreamInfo{Name: r.Name, Head: r.Head}
+	d.d.stream(si)
+	return Item{Stream: &si}, nil
+}
+
+func (d *Decoder) kv(r record) (Item, error) {
+	if err := d.only(r, "key", "value", "revision"); err != nil {
+		return Item{}, err
+	}
+	if r.Key == nil || r.Value == nil || r.Revision == 0 {
+		return Item{}, d.fail(ErrFormat, "a kv entry needs key, value and a revision above 0")
+	}
+	if *r.Key <= d.last && d.n.Kv > 0 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("key %q after %q: keys must be in byte order, each once", *r.Key, d.last))
+	}
+	e := ops.KvEntry{Key: *r.Key, Value: *r.Value, Revision: r.Revision}
+	if len(e.Value) == 0 {
+		e.Value = nil
+	}
+	if err := (ops.KvPut{Key: e.Key, Value: e.Value}).Validate(); err != nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("kv %q: %v", e.Key, err))
+	}
+	d.last = e.Key
+	d.n.Kv++
+	d.d.kv(e)
+	return Item{Kv: &e}, nil
+}
+
+func (d *Decoder) snapshot(r record) (Item, error) {
+	if err := d.only(r, "name", "version", "seq", "value"); err != nil {
+		return Item{}, err
+	}
+	if r.Version == nil || r.Value == nil {
+		return Item{}, d.fail(ErrFormat, "a snapshot needs name, version, seq and value")
+	}
+	if r.Name <= d.last && d.n.Snapshots > 0 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("snapshot %q after %q: snapshots must be in byte order, each once", r.Name, d.last))
+	}
+	s := ops.Snapshot{Name: r.Name, Version: *r.Version, Seq: r.Seq, Value: *r.Value}
+	if len(s.Value) == 0 {
+		s.Value = nil
+	}
+	if err := (ops.SnapshotWrite{Snapshot: s}).Validate(); err != nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("snapshot %q: %v", s.Name, err))
+	}
+	d.last = s.Name
+	d.n.Snapshots++
+	d.d.snapshot(s)
+	return Item{Snapshot: &s}, nil
+}
+
+func (d *Decoder) end(r record) error {
+	if err := d.only(r, "counts", "last-pos", "digest", "sha256"); err != nil {
+		return err
+	}
+	if r.Counts == nil || r.LastPos == nil || r.Digest == "" || r.SHA256 == "" {
+		return d.fail(ErrFormat, "the trailer needs counts, last-pos, digest and sha256")
+	}
+	if len(d.streams) != len(d.heads) {
+		for name := range d.heads {
+			if !d.streams[name] {
+				return d.fail(ErrFormat, fmt.Sprintf("stream %q has events but no stream record", name))
+			}
+		}
+	}
+	if *r.Counts != d.n {
+		return d.fail(ErrFormat, fmt.Sprintf("the trailer counts %+v, the export holds %+v", *r.Counts, d.n))
+	}
+	if *r.LastPos != d.pos {
+		return d.fail(ErrFormat, fmt.Sprintf("the trailer's last position %d, the events end at %d", *r.LastPos, d.pos))
+	}
+	if got := d.d.sum(); got != r.Digest {
+		return d.fail(ErrFormat, fmt.Sprintf("store digest %s, the trailer says %s", got, r.Digest))
+	}
+	if got := hex.EncodeToString(d.h.Sum(nil)); got != r.SHA256 {
+		return d.fail(ErrFormat, fmt.Sprintf("the bytes before the trailer hash to %s, the trailer says %s", got, r.SHA256))
+	}
+	if _, err := d.r.Peek(1); err != io.EOF {
+		d.line++
+		return d.fail(ErrFormat, "bytes after the trailer")
+	}
+	d.done = true
+	d.Trailer = &Trailer{Counts: d.n, LastPos: d.pos, Digest: r.Digest}
+	return io.EOF
+}

@@ -1,0 +1,320 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+var (
+	// ErrNotEmpty matches an import into a store that holds anything.
+	ErrNotEmpty = errors.New("transfer: the target store is not empty")
+	// ErrDigestMismatch matches an import or migration whose target's
+	// store digest is not the source's.
+	ErrDigestMismatch = errors.New("transfer: store digests differ")
+)
+
+// Clock is the clock of a store being imported into: while an import
+// commits events it answers their time, so that every event keeps the
+// time it had; otherwise it answers Fallback (time.Now when nil). Give
+// its Now to the target store as that store's clock when opening it
+// (mem.WithClock, postgres.WithClock, platform.OS.Now for a file store):
+// only whoever opens the store can let an import choose event times,
+// and no operation of package ops can.
+type Clock struct {
+	Fallback func() time.Time
+
+	mu  sync.Mutex
+	at  time.Time
+	set bool
+}
+
+// Now is the store's clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	at, set := c.at, c.set
+	c.mu.Unlock()
+	if set {
+		return at
+	}
+	if c.Fallback != nil {
+		return c.Fallback()
+	}
+	return time.Now()
+}
+
+func (c *Clock) hold(t time.Time) {
+	c.mu.Lock()
+	c.at, c.set = t, true
+	c.mu.Unlock()
+}
+
+func (c *Clock) release() {
+	c.mu.Lock()
+	c.set = false
+	c.mu.Unlock()
+}
+
+// Target is a store to import into: its handler, and the Clock it was
+// opened with.
+type Target struct {
+	Handler effect.Handler
+	Clock   *Clock
+}
+
+// Import reads an export from r into the empty store t, and checks at the
+// end that the store's digest is the export's. Events keep their IDs,
+// positions, seqs and times; kv entries their revisions; snapshots all
+// their fields. On any error (a truncated, corrupt or newer export, a
+// store that refuses a commit, a digest that differs) the store holds
+// part of the export: Import writes into a store made for it, and the
+// caller publishes that store only when Import succeeded (see the package
+// doc, Atomic imports). The export is read once, as it streams.
+func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
+	start := time.Now()
+	dec, err := NewDecoder(r)
+	if err != nil {
+		return Summary{}, err
+	}
+	im, err := newImporter(ctx, t)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer t.Clock.release()
+	for {
+		it, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return Summary{}, err
+		}
+		switch {
+		case it.Event != nil:
+			err = im.event(*it.Event)
+		case it.Kv != nil:
+			err = im.kv(*it.Kv)
+		case it.Snapshot != nil:
+			err = im.snapshot(*it.Snapshot)
+		}
+		if err != nil {
+			return Summary{}, err
+		}
+	}
+	if err := im.finish(); err != nil {
+		return Summary{}, err
+	}
+	want := dec.Trailer
+	got, err := Digest(ctx, t.Handler)
+	if err != nil {
+		return Summary{}, fmt.Errorf("transfer: digest of the imported store: %w", err)
+	}
+	if got != want.Digest {
+		return Summary{}, fmt.Errorf("%w: the imported store has %s, the export %s (does the target keep event times and positions as given?)", ErrDigestMismatch, got, want.Digest)
+	}
+	return Summary{Counts: want.Counts, LastPos: want.LastPos, Digest: got, Took: time.Since(start)}, nil
+}
+
+// CheckEmpty reports whether the store h answers holds nothing: no event,
+// no kv entry, no snapshot (ErrNotEmpty otherwise).
+func CheckEmpty(ctx context.Context, h effect.Handler) error {
+	p := effect.Handle(ctx, h)
+	r, err := effect.Perform(p, ops.ReadAll{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("transfer: read the target: %w", err)
+	}
+	if r.Head > 0 {
+		return fmt.Errorf("%w: its log runs to position %d", ErrNotEmpty, r.Head)
+	}
+	kv, err := effect.Perform(p, ops.KvList{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("transfer: read the target: %w", err)
+	}
+	if len(kv.Entries) > 0 {
+		return fmt.Errorf("%w: it holds key %q", ErrNotEmpty, kv.Entries[0].Key)
+	}
+	snaps, err := effect.Perform(p, ops.SnapshotNames{})
+	if errors.Is(err, effect.ErrUnhandled) {
+		return ErrNoSnapshotList
+	}
+	if err != nil {
+		return fmt.Errorf("transfer: read the target: %w", err)
+	}
+	if len(snaps) > 0 {
+		return fmt.Errorf("%w: it holds snapshot %q", ErrNotEmpty, snaps[0])
+	}
+	return nil
+}
+
+// Commit limits of the importer: well within ops's, so that a commit is a
+// modest record for every backend.
+const (
+	importEvents = 1000
+	importBytes  = 4 << 20
+)
+
+// importer writes a store's content into a target: events in position
+// order, grouped into commits of events that share a time; kv entries in
+// revision order; snapshots.
+type importer struct {
+	p   *effect.P
+	clk *Clock
+
+	batch   []ops.Event
+	bytes   int
+	streams map[string]bool // streams in the batch
+	pos     uint64          // the last position written
+
+	kvs   []ops.KvEntry
+	snaps []ops.Snapshot
+}
+
+func newImporter(ctx context.Context, t Target) (*importer, error) {
+	if t.Handler == nil || t.Clock == nil {
+		return nil, errors.New("transfer: a target needs its handler and the Clock it was opened with")
+	}
+	if err := CheckEmpty(ctx, t.Handler); err != nil {
+		return nil, err
+	}
+	return &importer{p: effect.Handle(ctx, t.Handler), clk: t.Clock, streams: map[string]bool{}}, nil
+}
+
+// event adds an event; it is written with the batch it joins.
+func (im *importer) event(e ops.Event) error {
+	if n := len(im.batch); n > 0 {
+		last := im.batch[n-1]
+		if !e.At.Equal(im.batch[0].At) || n >= importEvents || im.bytes+len(e.Data) > importBytes ||
+			(e.Stream != last.Stream && im.streams[e.Stream]) {
+			if err := im.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	im.batch = append(im.batch, e)
+	im.bytes += len(e.Data) + len(e.Type) + len(e.Stream)
+	im.streams[e.Stream] = true
+	return nil
+}
+
+// flush commits the batch: one append per run of a stream, each expecting
+// the head the export gives, stamped with the batch's time.
+func (im *importer) flush() error {
+	if len(im.batch) == 0 {
+		return nil
+	}
+	var c ops.Commit
+	for _, e := range im.batch {
+		if n := len(c.Appends); n == 0 || c.Appends[n-1].Stream != e.Stream {
+			c.Appends = append(c.Appends, ops.Append{Stream: e.Stream, Expect: ops.Exact(e.Seq - 1)})
+		}
+		a := &c.Appends[len(c.Appends)-1]
+		a.Events = append(a.Events, ops.EventData{ID: e.ID, Type: e.Type, Data: e.Data})
+	}
+	im.clk.hold(im.batch[0].At)
+	r, err := effect.Perform(im.p, c)
+	im.clk.release()
+	if err != nil {
+		return fmt.Errorf("transfer: write events %d to %d: %w", im.batch[0].Pos, im.batch[len(im.batch)-1].Pos, err)
+	}
+	i := 0
+	for k, a := range c.Appends {
+		first := im.batch[i]
+		got := r.Appends[k]
+		if got.FirstSeq != first.Seq || got.FirstPos != first.Pos {
+			return fmt.Errorf("transfer: event %s of stream %q was stored at position %d, seq %d, not at position %d, seq %d: the target does not keep positions as the source has them",
+				first.ID, a.Stream, got.FirstPos, got.FirstSeq, first.Pos, first.Seq)
+		}
+		i += len(a.Events)
+	}
+	im.pos = im.batch[len(im.batch)-1].Pos
+	im.batch, im.bytes = im.batch[:0], 0
+	clear(im.streams)
+	return nil
+}
+
+func (im *importer) kv(e ops.KvEntry) error {
+	im.kvs = append(im.kvs, e)
+	return nil
+}
+
+func (im *importer) snapshot(s ops.Snapshot) error {
+	im.snaps = append(im.snaps, s)
+	return nil
+}
+
+// finish writes what is pending: the last events, then the kv entries in
+// revision order (entries of one revision in one commit, and before them
+// deletes of an absent key until the store's revision is one below, so
+// that each entry gets its own revision back), then the snapshots.
+func (im *importer) finish() error {
+	if err := im.flush(); err != nil {
+		return err
+	}
+	if err := im.writeKv(); err != nil {
+		return err
+	}
+	for _, s := range im.snaps {
+		if _, err := effect.Perform(im.p, ops.SnapshotWrite{Snapshot: s}); err != nil {
+			return fmt.Errorf("transfer: write snapshot %q: %w", s.Name, err)
+		}
+	}
+	im.snaps = nil
+	return nil
+}
+
+func (im *importer) writeKv() error {
+	slices.SortStableFunc(im.kvs, func(a, b ops.KvEntry) int {
+		switch {
+		case a.Revision < b.Revision:
+			return -1
+		case a.Revision > b.Revision:
+			return 1
+		}
+		return 0
+	})
+	var rev uint64
+	for i := 0; i < len(im.kvs); {
+		j := i
+		for j < len(im.kvs) && im.kvs[j].Revision == im.kvs[i].Revision {
+			j++
+		}
+		want := im.kvs[i].Revision
+		// A delete of a key not yet written moves the revision on and
+		// changes nothing else.
+		for rev+1 < want {
+			if err := im.p.Context().Err(); err != nil {
+				return err
+			}
+			r, err := effect.Perform(im.p, ops.KvDelete{Key: im.kvs[i].Key, Expect: ops.NoStream()})
+			if err != nil {
+				return fmt.Errorf("transfer: move the kv revision to %d: %w", want-1, err)
+			}
+			if r.Revision <= rev {
+				return fmt.Errorf("transfer: the target's kv revision went from %d to %d", rev, r.Revision)
+			}
+			rev = r.Revision
+		}
+		var c ops.Commit
+		for _, e := range im.kvs[i:j] {
+			c.Kv = append(c.Kv, ops.KvChange{Key: e.Key, Value: e.Value, Expect: ops.NoStream()})
+		}
+		r, err := effect.Perform(im.p, c)
+		if err != nil {
+			return fmt.Errorf("transfer: write kv revision %d: %w", want, err)
+		}
+		if r.Revision != want {
+			return fmt.Errorf("transfer: kv revision %d was stored as revision %d: the target's kv revision was not where the import left it", want, r.Revision)
+		}
+		rev = want
+		i = j
+	}
+	im.kvs = nil
+	return nil
+}

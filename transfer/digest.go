@@ -94,12 +94,17 @@ func (d *digester) sum() string {
 // so run it on a store no one writes to (or fenced) for a meaningful
 // answer.
 func Digest(ctx context.Context, h effect.Handler) (string, error) {
+	d, _, err := digestCounts(ctx, h)
+	return d, err
+}
+
+func digestCounts(ctx context.Context, h effect.Handler) (string, Counts, error) {
 	var d *digester
-	_, err := walk(ctx, h, func(d2 *digester) { d = d2 }, nil)
+	w, err := walk(ctx, h, func(d2 *digester) { d = d2 }, nil)
 	if err != nil {
-		return "", err
+		return "", Counts{}, err
 	}
-	return d.sum(), nil
+	return d.sum(), w.counts, nil
 }
 
 // Counts are how many of each kind of record a store (or an export) holds.

@@ -272,7 +272,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd, blobCmd,
-		statCmd, verifyCmd, exportCmd, importCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
+		statCmd, verifyCmd, exportCmd, importCmd, migrateCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
 		completionCmd,
 	}
 }

@@ -93,6 +93,9 @@ const lockPoll = 50 * time.Millisecond
 // not move in step. Out of time, the error names the holder's pid when the
 // holder recorded it (file.LockHolder) and matches platform.ErrLocked.
 func (m *Main) openWriter(ctx context.Context, g *globals, opts file.Options) (*fileStore, error) {
+	if err := checkMoved(g.dir); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(g.lockWait)
 	pause := time.Millisecond
 	for {

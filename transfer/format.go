@@ -345,19 +345,26 @@ func sectionName(s int) string {
 
 // only checks that r has no fields but those named.
 func (d *Decoder) only(r record, allowed ...string) error {
-	has := map[string]bool{
-		"pos": r.Pos != 0, "stream": r.Stream != "", "seq": r.Seq != 0, "id": r.ID != nil, "at": r.At != "",
-		"type": r.Type != nil, "data": r.Data != nil, "name": r.Name != "", "head": r.Head != 0,
-		"key": r.Key != nil, "value": r.Value != nil, "revision": r.Revision != 0, "version": r.Version != nil,
-		"counts": r.Counts != nil, "last-pos": r.LastPos != nil, "digest": r.Digest != "", "sha256": r.SHA256 != "",
+	fields := [...]struct {
+		name string
+		set  bool
+	}{
+		{"pos", r.Pos != 0}, {"stream", r.Stream != ""}, {"seq", r.Seq != 0}, {"id", r.ID != nil}, {"at", r.At != ""},
+		{"type", r.Type != nil}, {"data", r.Data != nil}, {"name", r.Name != ""}, {"head", r.Head != 0},
+		{"key", r.Key != nil}, {"value", r.Value != nil}, {"revision", r.Revision != 0}, {"version", r.Version != nil},
+		{"counts", r.Counts != nil}, {"last-pos", r.LastPos != nil}, {"digest", r.Digest != ""}, {"sha256", r.SHA256 != ""},
 	}
-	for _, a := range allowed {
-		delete(has, a)
-	}
-	for f, set := range has {
-		if set {
-			return d.fail(ErrFormat, fmt.Sprintf("a %s record has no field %q", r.Kind, f))
+next:
+	for _, f := range fields {
+		if !f.set {
+			continue
 		}
+		for _, a := range allowed {
+			if a == f.name {
+				continue next
+			}
+		}
+		return d.fail(ErrFormat, fmt.Sprintf("a %s record has no field %q", r.Kind, f.name))
 	}
 	return nil
 }

@@ -19,8 +19,12 @@
 //	persist blob stat CID
 //	persist stat
 //	persist verify
+//	persist export [FILE | -]
+//	persist import FILE | -
+//	persist migrate --from SRC --to DST [--from-schema S] [--to-schema S] [--lag N]
 //	persist dump
 //	persist bench [--duration D] [--events N] [--writers N] [--in DIR] [--keep]
+//	persist serve [--listen ADDR] [--tokens FILE] [--blobs DIR | --ipfs URL] [--blob-max BYTES]
 //	persist version
 //	persist completion bash|zsh|fish
 //	persist crashtest [--seed S] [--runs N] [--workload W] [--fault F] [--at K [--after] [--draw D]]
@@ -31,7 +35,15 @@
 // PERSIST_IPFS, its Kubo RPC API; reads through --ipfs-gateway, env
 // PERSIST_IPFS_GATEWAY, by default port 8080 of the API's host). blob put
 // prints the reference to record in an event; blob get writes the bytes,
-// each checked against the CID before it is written.
+// each checked against the CID before it is written. With --server (and
+// neither --blob-dir nor --ipfs) the blobs stream to and from the blob
+// store of that server (persist serve --blobs DIR or --ipfs URL).
+//
+// export writes the whole store to a file in the versioned format of
+// package transfer; import loads one into an empty directory or
+// PostgreSQL schema, all of it or nothing; migrate moves a store between
+// directories and PostgreSQL while it takes writes, fencing the source
+// (docs/migration.md).
 //
 // The store is the file backend in the data directory --dir (env
 // PERSIST_DIR, default ./persist-data). Commands that write (append, kv put,

@@ -29,7 +29,7 @@ output. On a data directory export holds the writer's lock, so nothing
 is written meanwhile; on PostgreSQL, quiet the writers first (or use
 persist migrate). Prints the summary, with the digest, to stderr.`,
 	example: `  persist export backup.pexp
-  persist --pg postgres://localhost/app export - | gzip > backup.pexp.gz`,
+  persist export - --pg postgres://localhost/app | gzip > backup.pexp.gz`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) > 1 {
@@ -115,8 +115,8 @@ times, kv entries their revisions. The import fills a store made for it
 --pg-schema) and puts it in place only when the whole export was read,
 checked and its digest matched: a truncated, damaged or newer export is an
 error and the target is left as it was.`,
-	example: `  persist --dir ./restored import backup.pexp
-  gunzip -c backup.pexp.gz | persist --pg postgres://localhost/app import -`,
+	example: `  persist import backup.pexp --dir ./restored
+  gunzip -c backup.pexp.gz | persist import - --pg postgres://localhost/app`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) != 1 {

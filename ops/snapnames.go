@@ -8,8 +8,6 @@ const NameSnapshotNames = "persist/snapshot-names"
 // SnapshotNames lists the names of every stored snapshot, in byte order.
 // It is for tools that walk a whole store (export, digests, migration);
 // a backend that cannot list its snapshots answers effect.ErrUnhandled.
-// The wire protocol does not carry it (a remote client answers
-// ErrUnhandled).
 type SnapshotNames struct {
 	effect.Returns[[]string]
 }

@@ -493,6 +493,8 @@ func decoderOf(e effect.Effect) (func(sx.Value) (any, error), bool) {
 		return answerAs[ops.SnapshotResult], true
 	case ops.SnapshotWrite:
 		return answerAs[struct{}], true
+	case ops.SnapshotNames:
+		return answerAs[[]string], true
 	case ops.Now:
 		return answerAs[time.Time], true
 	case ops.Commit:

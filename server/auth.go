@@ -233,6 +233,8 @@ func (s *Server) authorize(pr principal, op effect.Effect) error {
 		need(GrantRead, o.Name)
 	case ops.SnapshotWrite:
 		need(GrantWrite, o.Snapshot.Name)
+	case ops.SnapshotNames:
+		need(GrantRead, "")
 	case ops.Now:
 	default:
 		err = errors.New("server: no rule for " + op.EffectName())

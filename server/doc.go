@@ -54,6 +54,7 @@
 //	persist/kv-list        {:prefix P :after A :limit N}
 //	persist/snapshot-read  {:name N}
 //	persist/snapshot-write {:snapshot {:name N :version N :seq N :value V}}
+//	persist/snapshot-names (no fields: every snapshot's name, in byte order)
 //	persist/now            (no fields: (persist/now), ["persist/now"])
 //
 // Values: an expectation E is the string "any", "no-stream", "exists" or
@@ -296,8 +297,9 @@
 //	admin            everything, and /metrics
 //
 // The empty prefix covers every name. The global log (read-all, a follow or
-// a wait without a stream) needs read on the empty prefix; persist/now
-// needs only a valid token. A commit needs a grant for every part. Without
+// a wait without a stream) needs read on the empty prefix, and so does
+// persist/snapshot-names, which lists every snapshot; persist/now needs
+// only a valid token. A commit needs a grant for every part. Without
 // tokens configured the server allows everything and listens only on
 // loopback addresses; it refuses to listen beyond loopback unless tokens
 // are configured.

@@ -304,7 +304,7 @@ func TestCheckListen(t *testing.T) {
 func TestEveryOpHasADecoder(t *testing.T) {
 	names := []string{ops.NameAppend, ops.NameRead, ops.NameReadAll, ops.NameHead, ops.NameStreams, ops.NameWait,
 		ops.NameKvGet, ops.NameKvPut, ops.NameKvDelete, ops.NameKvList, ops.NameSnapshotRead, ops.NameSnapshotWrite,
-		ops.NameNow, ops.NameCommit}
+		ops.NameSnapshotNames, ops.NameNow, ops.NameCommit}
 	assert.ElementsMatch(t, names, server.OpNames())
 }
 

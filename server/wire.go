@@ -99,6 +99,7 @@ var decoders = map[string]func(fields sx.Value) (effect.Effect, error){
 	ops.NameKvList:        decodeOp[ops.KvList],
 	ops.NameSnapshotRead:  decodeOp[ops.SnapshotRead],
 	ops.NameSnapshotWrite: decodeOp[ops.SnapshotWrite],
+	ops.NameSnapshotNames: decodeOp[ops.SnapshotNames],
 	ops.NameNow:           decodeOp[ops.Now],
 	ops.NameCommit:        decodeOp[ops.Commit],
 }

@@ -70,8 +70,9 @@
 // consistent cut only of a store no one writes meanwhile: persist export
 // opens a file store as its writer (so no other process writes it), and a
 // PostgreSQL store should be quiet or fenced (see Migrate). Snapshots are
-// listed with ops.SnapshotNames; a store that cannot list them (a
-// remote client) cannot be exported or digested (ErrNoSnapshotList).
+// listed with ops.SnapshotNames (every backend and the wire answer it);
+// a store that cannot list them cannot be exported or digested
+// (ErrNoSnapshotList).
 //
 // # Import
 //

@@ -26,7 +26,8 @@ of the file, so that a cut or damaged export is refused on import (the
 format is written out in package transfer's doc). FILE is written to a
 temporary name and renamed when complete; - or no FILE writes to standard
 output. On a data directory export holds the writer's lock, so nothing
-is written meanwhile; on PostgreSQL, quiet the writers first (or use
+is written meanwhile; on PostgreSQL or a server (--server, with a token
+granted read and kv-read on every name), quiet the writers first (or use
 persist migrate). Prints the summary, with the digest, to stderr.`,
 	example: `  persist export backup.pexp
   persist export - --pg postgres://localhost/app | gzip > backup.pexp.gz`,
@@ -34,9 +35,6 @@ persist migrate). Prints the summary, with the digest, to stderr.`,
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) > 1 {
 				return usagef("export", "want at most one FILE, got %d arguments", len(args))
-			}
-			if g.kind == onServer {
-				return usagef("export", "--server: a served store cannot list its snapshots; export on the server's host with --dir or --pg")
 			}
 			if g.kind == onDir {
 				if err := requireDir(g.dir); err != nil {

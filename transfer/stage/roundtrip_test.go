@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"rose-ash.com/persist/backends/mem"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/remote"
+	"rose-ash.com/persist/server"
 	"rose-ash.com/persist/transfer"
 	"rose-ash.com/persist/transfer/stage"
 )
@@ -175,4 +178,27 @@ func TestRoundTrip(t *testing.T) {
 	kr, err := effect.Perform(p, ops.KvPut{Key: "k", Value: []byte("v")})
 	require.NoError(t, err)
 	assert.Equal(t, kv.Revision+1, kr.Revision)
+}
+
+// TestExportThroughServer: a store served by persist serve exports and
+// digests through a remote client as it does locally.
+func TestExportThroughServer(t *testing.T) {
+	ctx := context.Background()
+	src := mem.New(mem.WithClock(backendtest.Clock()))
+	fill(t, src)
+	want, err := transfer.Digest(ctx, src)
+	require.NoError(t, err)
+	srv, err := server.New(src, server.Options{})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	defer func() { hs.Close(); _ = srv.Shutdown(ctx) }()
+	c, err := remote.Dial(hs.URL, remote.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	got, err := transfer.Digest(ctx, c)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	b, _ := export(t, c)
+	b0, _ := export(t, src)
+	assert.Equal(t, b0, b)
 }

@@ -26,6 +26,13 @@ type request struct {
 	// ids are the IDs the store drew for the events that came without
 	// one, kept so that a retry of the same request stores the same IDs.
 	ids map[[2]int]uuid.UUID
+	// at is the time the store stamped the request's events with, read
+	// from the clock once (when stamped is set), so that a request tried
+	// again (alone after its group failed, or to resolve a lost answer)
+	// stores the same time and the clock is read once per commit, as in
+	// the other backends.
+	at      int64
+	stamped bool
 }
 
 const (
@@ -208,7 +215,7 @@ func resolvable(r *request) bool {
 // ends, waiting for the server to come back, and answers the first
 // outcome it learns, or first when time runs out.
 func (s *Store) resolve(ctx context.Context, r *request, first error) {
-	rr := &request{op: withIDs(r.op, r.ids), reply: r.reply, ids: r.ids}
+	rr := &request{op: withIDs(r.op, r.ids), reply: r.reply, ids: r.ids, at: r.at, stamped: r.stamped}
 	wait := 50 * time.Millisecond
 	for {
 		select {
@@ -565,7 +572,10 @@ func (s *Store) apply(r *request, c ops.Commit, plan ops.Plan, v *view, w *write
 		}
 		return res
 	}
-	at := s.opts.clock().UTC().UnixNano()
+	if !r.stamped {
+		r.at, r.stamped = s.opts.clock().UTC().UnixNano(), true
+	}
+	at := r.at
 	for i, a := range c.Appends {
 		ap := plan.Appends[i]
 		if ap.Retry {

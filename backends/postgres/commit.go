@@ -28,7 +28,7 @@ type request struct {
 	ids map[[2]int]uuid.UUID
 	// at is the time the store stamped the request's events with, read
 	// from the clock once (when stamped is set), so that a request tried
-	// again (alone after its group failed, or to resolve a lost answer)
+	// again (alone after its group failed, or after a guess was refused)
 	// stores the same time and the clock is read once per commit, as in
 	// the other backends.
 	at      int64
@@ -272,9 +272,8 @@ func withIDs(e effect.Effect, ids map[[2]int]uuid.UUID) effect.Effect {
 // error, which says whether the transaction may have committed
 // (ErrOutcomeUnknown) or not (ErrNotWritten).
 func (s *Store) tryGroup(ctx context.Context, group []*request) error {
-	// Two round trips: BEGIN with the lock and the reads, then the writes
-	// with COMMIT. A transaction left open by an error is rolled back
-	// before the connection goes back to the pool.
+	// A transaction left open by an error is rolled back before the
+	// connection goes back to the pool.
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.notWritten(err)
@@ -289,8 +288,25 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		}
 		conn.Release()
 	}()
-	tx := conn
+	if s.guessable(group) {
+		done, err := s.tryGuessed(ctx, conn.Conn(), group)
+		if done {
+			return err
+		}
+		// The guess was refused: end its transaction (this costs a round
+		// trip, but only when the guess was wrong).
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+				return s.notWritten(err)
+			}
+		}
+	}
+	return s.tryLocked(ctx, conn.Conn(), group)
+}
 
+// tryLocked runs one transaction for group in two round trips: BEGIN with
+// the lock and the reads, then the writes with COMMIT.
+func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) error {
 	// Take the log lock, then read the heads and revisions the group
 	// needs: after the lock nothing else can change them until COMMIT.
 	var streams, keys, idStreams []string
@@ -365,6 +381,8 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 	if err := br.Close(); err != nil {
 		return s.notWritten(err)
 	}
+	// The heads read under the lock are committed heads: good guesses.
+	s.learnHeads(streams, v.heads)
 
 	// Decide every commit in order, each against the state the ones before
 	// it leave, and collect what the group writes.
@@ -428,7 +446,7 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 		if fault != FaultLostBeforeCommit {
 			b.Queue("COMMIT")
 		}
-		if err := s.sendCommit(ctx, tx.Conn(), b); err != nil {
+		if err := s.sendCommit(ctx, tx, b); err != nil {
 			return err
 		}
 		if fault != FaultNone {
@@ -438,11 +456,23 @@ func (s *Store) tryGroup(ctx context.Context, group []*request) error {
 			return s.commitFailed(errFaultLost)
 		}
 		s.wake()
+		s.learnHeads(w.headOrder, w.heads)
 	}
 	for i, r := range group {
 		r.reply <- replies[i]
 	}
 	return nil
+}
+
+// learnHeads remembers the heads of names in heads (0 for those missing)
+// as committed heads, the guesses of later groups.
+func (s *Store) learnHeads(names []string, heads map[string]uint64) {
+	if len(s.heads)+len(names) > maxGuessedHeads {
+		clear(s.heads)
+	}
+	for _, name := range names {
+		s.heads[name] = heads[name]
+	}
 }
 
 // sendCommit sends the writes of a transaction and its COMMIT (the last
@@ -653,6 +683,9 @@ func (s *Store) apply(r *request, c ops.Commit, plan ops.Plan, v *view, w *write
 	return res
 }
 
+// errGuessUnknown is what a guessed view answers for a stored event.
+var errGuessUnknown = errors.New("stored event not known to a guess")
+
 // pendingEvent is an event a group writes, seen by the later commits of
 // the same group.
 type pendingEvent struct {
@@ -676,6 +709,10 @@ type view struct {
 	tx  interface {
 		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	}
+	// guessed: the heads are the store's guesses and nothing was read;
+	// the view knows no stored event, and asking for one is an error
+	// (the group is then decided on the stored state).
+	guessed bool
 	lastPos uint64
 	kvRev   uint64
 	heads   map[string]uint64 // stored heads of the group's streams, then updated
@@ -705,6 +742,12 @@ func (v *view) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) {
 	if seq > stored {
 		e := p[seq-stored-1]
 		return e.id, e.pos, nil
+	}
+	if v.guessed {
+		if v.err == nil {
+			v.err = errGuessUnknown
+		}
+		return uuid.Nil, 0, errGuessUnknown
 	}
 	var id uuid.UUID
 	var pos int64

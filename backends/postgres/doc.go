@@ -23,19 +23,40 @@
 // # Commits
 //
 // A commit is one READ COMMITTED transaction: it locks the log_state row
-// (SELECT … FOR UPDATE), reads the heads of its streams and the revisions
-// of its keys, decides every expectation with ops.Decide against a view
-// of that state (the same code as mem and file, so the same decisions;
-// the operation was validated with ops.Validate when it was queued),
-// writes its events, heads and kv changes with a few array statements,
-// advances log_state, notifies, and commits with the server's synchronous
-// commit. A commit is acknowledged only after COMMIT returned. A failed
-// expectation is a *ops.Conflict and writes nothing. Kv revisions are
-// store-wide, one per commit that touches kv, as in the other backends.
-// An append whose events carry IDs already stored answers as ops says
-// (the original result for a retry), decided from the stored events: the
-// IDs the group's events carry are looked up in the (stream, id) index in
-// one statement.
+// (SELECT … FOR UPDATE), decides every expectation with ops.Decide against
+// a view of the state (the same code as mem and file, so the same
+// decisions; the operation was validated with ops.Validate when it was
+// queued), writes its events, heads and kv changes with a few array
+// statements, advances log_state, notifies, and commits with the server's
+// synchronous commit. A commit is acknowledged only after COMMIT returned.
+// A failed expectation is a *ops.Conflict and writes nothing. Kv revisions
+// are store-wide, one per commit that touches kv, as in the other
+// backends. An append whose events carry IDs already stored answers as ops
+// says (the original result for a retry), decided from the stored events.
+//
+// One round trip when the store can guess. A Store remembers the head of
+// every stream it saw committed (by its own commits, or read under the
+// lock). A group of appends (no kv change) is first decided against those
+// guesses, as if no event carried a stored ID, and sent whole in one
+// pipeline: BEGIN, the lock, the events at positions counted on from
+// log_state.last_pos by the statement itself, the heads, log_state and the
+// notification, COMMIT. A wrong guess cannot be stored: a guessed head is
+// a head once committed, and heads only grow, so a stale guess is below
+// the stored head and puts the stream's next event at a seq already
+// stored, which the (stream, seq) unique index refuses; an ID already
+// stored in the stream is refused by the (stream, id) index; positions are
+// never guessed. A refused guess aborts its transaction, nothing of it is
+// stored, and the group is decided again on the stored state, in two round
+// trips: BEGIN with the lock and the reads (heads of its streams,
+// revisions of its keys, and the IDs its events carry, looked up in the
+// (stream, id) index in one statement), then the writes with COMMIT. So
+// are groups with kv changes (a stale revision would not be refused by the
+// server), groups the guesses decide as a conflict, a retry or a reused ID
+// (their answer must name the stored state), and every group under
+// WithoutGuessing. A wrong guess costs two round trips more (the refused
+// pipeline and its ROLLBACK) and an error line in the server's log; it
+// happens when another process appended to the stream since this one last
+// looked, or on a process's first append to a stream that exists.
 //
 // Group commit: the callers of one Store queue their commits, and the
 // caller that holds the store's commit token leads: it takes every commit
@@ -49,8 +70,7 @@
 // and one. A commit whose expectation fails is answered with its conflict
 // and the others go on. If the server refuses the group's transaction,
 // each commit is tried alone, so one commit's fault is never its
-// neighbours'. A commit is two round trips: BEGIN with the lock and the
-// reads, then the writes with COMMIT.
+// neighbours'.
 //
 // Event times come from the Store's clock (WithClock, default the local
 // clock), not the server's, so every backend stamps events the same way;

@@ -16,3 +16,6 @@ func MigrateTo(ctx context.Context, dsn, schema string, target int) error {
 	defer pool.Close()
 	return migrateTo(ctx, pool, schema, target)
 }
+
+// Refused is how many guessed groups the server refused.
+func Refused(s *Store) int64 { return s.refused.Load() }

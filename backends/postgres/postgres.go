@@ -32,9 +32,11 @@ type Store struct {
 	opts    options
 
 	reqs      chan *request
-	token     chan struct{} // held (a value in it) by the caller leading a group
-	lastGroup int           // the size of the last group; the token's holder's
-	done      chan struct{} // closed by Close
+	token     chan struct{}     // held (a value in it) by the caller leading a group
+	lastGroup int               // the size of the last group; the token's holder's
+	heads     map[string]uint64 // committed heads seen, the guesses of groups; the token's holder's
+	refused   atomic.Int64      // guessed groups the server refused (stale guesses)
+	done      chan struct{}     // closed by Close
 	closed    atomic.Bool
 	wg        sync.WaitGroup
 
@@ -55,6 +57,7 @@ type options struct {
 	linger      time.Duration
 	txTimeout   time.Duration
 	noGroup     bool
+	noGuess     bool
 	listenRetry time.Duration
 	commitFault func() Fault
 }
@@ -84,6 +87,12 @@ func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll
 // WithoutGroupCommit makes every commit its own transaction, for
 // measuring what group commit wins.
 func WithoutGroupCommit() Option { return func(o *options) { o.noGroup = true } }
+
+// WithoutGuessing makes every commit read the heads it decides on under
+// the lock (two round trips) instead of first trying the heads the store
+// last saw committed (one round trip), for measuring what guessing wins
+// and for testing the locked path on its own.
+func WithoutGuessing() Option { return func(o *options) { o.noGuess = true } }
 
 // WithCommitTimeout bounds one commit transaction (default 30s).
 func WithCommitTimeout(d time.Duration) Option { return func(o *options) { o.txTimeout = d } }
@@ -163,6 +172,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		opts:    o,
 		reqs:    make(chan *request, 4096),
 		token:   make(chan struct{}, 1),
+		heads:   map[string]uint64{},
 		done:    make(chan struct{}),
 	}
 	return s, nil

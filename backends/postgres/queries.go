@@ -7,6 +7,7 @@ type queries struct {
 	lock, prefetchHeads, prefetchRevs, prefetchIDs, eventAt string
 	insertEvents, upsertHeads, upsertKv, deleteKv           string
 	setState, notify                                        string
+	insertEventsAfter, advance                              string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
 }
@@ -23,6 +24,18 @@ func newQueries(schema string) queries {
 		eventAt: s(`SELECT id, pos FROM {schema}.events WHERE stream = $1 AND seq = $2`),
 		insertEvents: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])`),
+		// A guessed group's events, at positions counted on from the last
+		// position (locked by the transaction): $1 holds 1, 2, ….
+		insertEventsAfter: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
+			SELECT st.last_pos + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data
+			FROM {schema}.log_state st,
+				unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
+				AS u(off, stream, seq, id, type, at, data)
+			WHERE st.id = 1`),
+		// Moves the last position on by a guessed group's events and
+		// notifies the followers.
+		advance: s(`UPDATE {schema}.log_state SET last_pos = last_pos + $1 WHERE id = 1
+			RETURNING pg_notify($2, last_pos::text)`),
 		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)
 			SELECT * FROM unnest($1::text[], $2::bigint[])
 			ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head`),

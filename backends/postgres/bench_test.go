@@ -3,7 +3,10 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,17 +21,79 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
-// The workloads of the figures, each run on the store ("persist") and on
-// the baseline a user would write by hand ("plain"): one INSERT per event
-// into a table with a bigserial position, synchronous commit on, no
-// expectations checked.
+// The workloads of the figures, each run on the store ("persist", and
+// variants with a feature off) and on the baseline a user would write by
+// hand ("plain"): one INSERT per event into a table with a bigserial
+// position, synchronous commit on, no expectations checked.
 //
-//	go test ./backends/postgres -run '^$' -bench . -benchtime 2s
+// The modes of a workload run side by side: each iteration of the
+// benchmark is one round in which every mode runs in turn for a slice of
+// time, so that the load of a shared machine falls on all of them alike.
+// A mode's figure is the median of its rounds, and its ratio to plain is
+// the median of the ratios within each round:
+//
+//	go test ./backends/postgres -run '^$' -bench . -benchtime 10x
 //
 // W1: one writer, one event per append. W2: 64 writers, each its own
-// stream. W3: appends of 1,000 events. W4: replay of the global log.
+// stream. W3: appends of 1,000 events. W4: replay of the global log
+// (PERSIST_BENCH_REPLAY events, default 1,000,000).
 
 var payload = []byte(`{"order":17,"customer":"c-0042","lines":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"x"}`)
+
+// mode is one side of a side-by-side benchmark: run does its work until
+// the deadline has passed (at least one operation) and returns the events
+// it wrote or read.
+type mode struct {
+	name string
+	run  func(deadline time.Time) int
+}
+
+// sideBySide runs every mode for slice in each of b.N rounds, the modes'
+// order turning each round, and reports each mode's median events/s and
+// its median ratio to the last mode (the baseline).
+func sideBySide(b *testing.B, slice time.Duration, modes ...mode) {
+	b.Helper()
+	rates := make([][]float64, len(modes))
+	b.ResetTimer()
+	for round := range b.N {
+		for k := range modes {
+			i := (k + round) % len(modes)
+			start := time.Now()
+			n := modes[i].run(start.Add(slice))
+			rates[i] = append(rates[i], float64(n)/time.Since(start).Seconds())
+		}
+		line := fmt.Sprintf("round %d:", round+1)
+		for i, m := range modes {
+			line += fmt.Sprintf(" %s %.0f", m.name, rates[i][round])
+		}
+		b.Log(line + " events/s")
+	}
+	b.StopTimer()
+	base := rates[len(modes)-1]
+	for i, m := range modes {
+		b.ReportMetric(median(rates[i]), m.name+"-events/s")
+		if i == len(modes)-1 {
+			continue
+		}
+		ratios := make([]float64, len(base))
+		for r := range base {
+			ratios[r] = rates[i][r] / base[r]
+		}
+		b.ReportMetric(median(ratios), m.name+"/"+modes[len(modes)-1].name)
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
 
 // plainTable makes the baseline's table in a fresh schema and returns a
 // pool on it and the table's qualified name.
@@ -47,141 +112,167 @@ func plainTable(b *testing.B, conns int) (*pgxpool.Pool, string) {
 	return pool, q + ".events"
 }
 
-func reportEvents(b *testing.B, events int) {
-	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+// plainInsert is the baseline's statement.
+func plainInsert(table string) string {
+	return "INSERT INTO " + table + " (stream, seq, id, type, at, data) VALUES ($1, $2, $3, 't', $4, $5)"
+}
+
+// appender returns a mode's run for one writer that appends n events at
+// a time to stream, each append expecting the head the last one left.
+func appender(b *testing.B, s *postgres.Store, stream string, n int) func(time.Time) int {
+	p := effect.Handle(context.Background(), s)
+	evs := make([]ops.EventData, n)
+	for i := range evs {
+		evs[i] = ops.EventData{Type: "t", Data: payload}
+	}
+	var head uint64
+	return func(deadline time.Time) int {
+		done := 0
+		for done == 0 || time.Now().Before(deadline) {
+			r, err := effect.Perform(p, ops.Append{Stream: stream, Expect: ops.Exact(head), Events: evs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			head = r.Head
+			done += n
+		}
+		return done
+	}
 }
 
 func BenchmarkW1OneWriter(b *testing.B) {
 	ctx := context.Background()
-	b.Run("persist", func(b *testing.B) {
-		s := mustOpen(b)
-		p := effect.Handle(ctx, s)
-		b.ResetTimer()
-		for i := range b.N {
-			_, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i)), Events: []ops.EventData{{Type: "t", Data: payload}}})
-			if err != nil {
-				b.Fatal(err)
+	pool, table := plainTable(b, 1)
+	seq := 0
+	sideBySide(b, 200*time.Millisecond,
+		mode{"persist", appender(b, mustOpen(b), "s", 1)},
+		mode{"persist-locked", appender(b, mustOpen(b, postgres.WithoutGuessing()), "s", 1)},
+		mode{"plain", func(deadline time.Time) int {
+			done := 0
+			for done == 0 || time.Now().Before(deadline) {
+				seq++
+				if _, err := pool.Exec(ctx, plainInsert(table), "s", seq, uuid.New(), time.Now().UnixNano(), payload); err != nil {
+					b.Fatal(err)
+				}
+				done++
 			}
+			return done
+		}},
+	)
+}
+
+// writers returns a mode's run for 64 writers at once, each appending one
+// event at a time to its own stream through one.
+func writers(b *testing.B, one func(w, seq int) error) func(time.Time) int {
+	const n = 64
+	seqs := make([]int, n)
+	return func(deadline time.Time) int {
+		var wg sync.WaitGroup
+		var total atomic.Int64
+		for w := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for done := false; !done || time.Now().Before(deadline); done = true {
+					seqs[w]++
+					if err := one(w, seqs[w]); err != nil {
+						b.Error(err)
+						return
+					}
+					total.Add(1)
+				}
+			}()
 		}
-		reportEvents(b, b.N)
-	})
-	b.Run("plain", func(b *testing.B) {
-		pool, table := plainTable(b, 1)
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := pool.Exec(ctx, "INSERT INTO "+table+" (stream, seq, id, type, at, data) VALUES ($1, $2, $3, 't', $4, $5)",
-				"s", i+1, uuid.New(), time.Now().UnixNano(), payload); err != nil {
-				b.Fatal(err)
-			}
+		wg.Wait()
+		if b.Failed() {
+			b.FailNow()
 		}
-		reportEvents(b, b.N)
-	})
+		return int(total.Load())
+	}
 }
 
 func BenchmarkW2SixtyFourWriters(b *testing.B) {
 	ctx := context.Background()
-	run := func(b *testing.B, appendOne func(stream string, seq int) error) {
-		var streams atomic.Int64
-		b.SetParallelism(64 / runtime.GOMAXPROCS(0))
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			stream := fmt.Sprintf("s-%d", streams.Add(1))
-			seq := 0
-			for pb.Next() {
-				seq++
-				if err := appendOne(stream, seq); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		reportEvents(b, b.N)
-	}
-	for _, mode := range []struct {
-		name string
-		opts []postgres.Option
-	}{
-		{"persist", nil},
-		{"persist-no-group-commit", []postgres.Option{postgres.WithoutGroupCommit(), postgres.WithMaxConns(64)}},
-	} {
-		b.Run(mode.name, func(b *testing.B) {
-			s := mustOpen(b, mode.opts...)
-			p := effect.Handle(ctx, s)
-			run(b, func(stream string, seq int) error {
-				_, err := effect.Perform(p, ops.Append{Stream: stream, Expect: ops.Exact(uint64(seq - 1)), Events: []ops.EventData{{Type: "t", Data: payload}}})
-				return err
-			})
-		})
-	}
-	b.Run("plain", func(b *testing.B) {
-		pool, table := plainTable(b, 64)
-		run(b, func(stream string, seq int) error {
-			_, err := pool.Exec(ctx, "INSERT INTO "+table+" (stream, seq, id, type, at, data) VALUES ($1, $2, $3, 't', $4, $5)",
-				stream, seq, uuid.New(), time.Now().UnixNano(), payload)
+	store := func(opts ...postgres.Option) func(time.Time) int {
+		p := effect.Handle(ctx, mustOpen(b, opts...))
+		return writers(b, func(w, seq int) error {
+			_, err := effect.Perform(p, ops.Append{Stream: fmt.Sprintf("s-%d", w), Expect: ops.Exact(uint64(seq - 1)), Events: []ops.EventData{{Type: "t", Data: payload}}})
 			return err
 		})
-	})
+	}
+	pool, table := plainTable(b, 64)
+	sideBySide(b, 500*time.Millisecond,
+		mode{"persist", store()},
+		mode{"persist-locked", store(postgres.WithoutGuessing())},
+		mode{"persist-no-group-commit", store(postgres.WithoutGroupCommit(), postgres.WithMaxConns(64))},
+		mode{"plain", writers(b, func(w, seq int) error {
+			_, err := pool.Exec(ctx, plainInsert(table), fmt.Sprintf("s-%d", w), seq, uuid.New(), time.Now().UnixNano(), payload)
+			return err
+		})},
+	)
 }
 
 func BenchmarkW3Appends1000(b *testing.B) {
 	ctx := context.Background()
 	const n = 1000
-	b.Run("persist", func(b *testing.B) {
-		s := mustOpen(b)
-		p := effect.Handle(ctx, s)
-		evs := make([]ops.EventData, n)
-		for i := range evs {
-			evs[i] = ops.EventData{Type: "t", Data: payload}
-		}
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i * n)), Events: evs}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportEvents(b, b.N*n)
-	})
-	b.Run("plain", func(b *testing.B) {
-		pool, table := plainTable(b, 1)
-		b.ResetTimer()
-		for i := range b.N {
-			tx, err := pool.Begin(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := range n {
-				if _, err := tx.Exec(ctx, "INSERT INTO "+table+" (stream, seq, id, type, at, data) VALUES ($1, $2, $3, 't', $4, $5)",
-					"s", i*n+j+1, uuid.New(), time.Now().UnixNano(), payload); err != nil {
+	pool, table := plainTable(b, 1)
+	seq := 0
+	sideBySide(b, time.Second,
+		mode{"persist", appender(b, mustOpen(b), "s", n)},
+		mode{"plain", func(deadline time.Time) int {
+			done := 0
+			for done == 0 || time.Now().Before(deadline) {
+				tx, err := pool.Begin(ctx)
+				if err != nil {
 					b.Fatal(err)
 				}
+				for range n {
+					seq++
+					if _, err := tx.Exec(ctx, plainInsert(table), "s", seq, uuid.New(), time.Now().UnixNano(), payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+				done += n
 			}
-			if err := tx.Commit(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportEvents(b, b.N*n)
-	})
+			return done
+		}},
+	)
 }
 
 // replayEvents is the size of W4's log.
-const replayEvents = 200_000
+func replayEvents(b *testing.B) int {
+	n := 1_000_000
+	if v := os.Getenv("PERSIST_BENCH_REPLAY"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		require.NoError(b, err, "PERSIST_BENCH_REPLAY")
+	}
+	return n
+}
 
 func BenchmarkW4Replay(b *testing.B) {
 	ctx := context.Background()
-	b.Run("persist", func(b *testing.B) {
-		s := mustOpen(b)
-		p := effect.Handle(ctx, s)
-		evs := make([]ops.EventData, ops.MaxCommitEvents)
-		for i := range evs {
-			evs[i] = ops.EventData{Type: "t", Data: payload}
+	total := replayEvents(b)
+	s := mustOpen(b)
+	p := effect.Handle(ctx, s)
+	evs := make([]ops.EventData, ops.MaxCommitEvents)
+	for i := range evs {
+		evs[i] = ops.EventData{Type: "t", Data: payload}
+	}
+	for written := 0; written < total; written += len(evs) {
+		if _, err := effect.Perform(p, ops.Append{Stream: fmt.Sprintf("s-%d", written%7), Events: evs[:min(len(evs), total-written)]}); err != nil {
+			b.Fatal(err)
 		}
-		for written := 0; written < replayEvents; written += len(evs) {
-			if _, err := effect.Perform(p, ops.Append{Stream: fmt.Sprintf("s-%d", written%7), Events: evs}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ResetTimer()
-		for range b.N {
+	}
+	pool, table := plainTable(b, 1)
+	execSQL(b, "INSERT INTO "+table+" (stream, seq, id, type, at, data) SELECT 's-' || (g % 7), g, gen_random_uuid(), 't', 0, $1 FROM generate_series(1, $2) g", payload, total)
+	execSQL(b, "VACUUM ANALYZE "+table)
+	execSQL(b, "VACUUM ANALYZE "+pgx.Identifier{s.Schema()}.Sanitize()+".events")
+	sideBySide(b, 0,
+		mode{"persist", func(time.Time) int {
 			var from uint64 = 1
 			got := 0
 			for {
@@ -195,17 +286,12 @@ func BenchmarkW4Replay(b *testing.B) {
 				}
 				from = page.Events[len(page.Events)-1].Pos + 1
 			}
-			if got < replayEvents {
-				b.Fatalf("replayed %d events, want %d", got, replayEvents)
+			if got != total {
+				b.Fatalf("replayed %d events, want %d", got, total)
 			}
-		}
-		reportEvents(b, b.N*replayEvents)
-	})
-	b.Run("plain", func(b *testing.B) {
-		pool, table := plainTable(b, 1)
-		execSQL(b, "INSERT INTO "+table+" (stream, seq, id, type, at, data) SELECT 's-' || (g % 7), g, gen_random_uuid(), 't', 0, $1 FROM generate_series(1, $2) g", payload, replayEvents)
-		b.ResetTimer()
-		for range b.N {
+			return got
+		}},
+		mode{"plain", func(time.Time) int {
 			rows, err := pool.Query(ctx, "SELECT pos, stream, seq, id, type, at, data FROM "+table+" ORDER BY pos")
 			if err != nil {
 				b.Fatal(err)
@@ -226,10 +312,10 @@ func BenchmarkW4Replay(b *testing.B) {
 			if err := rows.Err(); err != nil {
 				b.Fatal(err)
 			}
-			if got != replayEvents {
-				b.Fatalf("replayed %d events, want %d", got, replayEvents)
+			if got != total {
+				b.Fatalf("replayed %d events, want %d", got, total)
 			}
-		}
-		reportEvents(b, b.N*replayEvents)
-	})
+			return got
+		}},
+	)
 }

@@ -3,11 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"rose-ash.com/persist/ops"
 )
@@ -69,28 +69,28 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 	}
 	from := max(op.From, 1)
 	limit := ops.PageLimit(op.Limit)
-	rows, err := s.pool.Query(ctx, s.q.readAll, int64(min(from, 1<<62)), limit)
+	rows, err := s.pool.Query(ctx, s.q.readAll, binaryResults, int64(min(from, 1<<62)), limit)
 	if err != nil {
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 	}
 	defer rows.Close()
 	res := ops.ReadAllResult{Events: make([]ops.Event, 0, min(limit, 1024))}
-	var (
-		pos, seq, at, last int64
-		id                 pgtype.UUID
-		data               []byte
-		stream, typ        string
-	)
+	var d rowDecoder
 	for rows.Next() {
-		if err := rows.Scan(&pos, &stream, &seq, &id, &typ, &at, &data, &last); err != nil {
+		vals := rows.RawValues()
+		e, err := d.event(vals, 0)
+		if err != nil {
+			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+		}
+		if len(vals) != 8 || vals[7] == nil {
+			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, fmt.Errorf("%w: %d columns", errBadRow, len(vals)))
+		}
+		last, err := int8At(vals, 7)
+		if err != nil {
 			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 		}
 		res.Head = uint64(last)
-		res.Events = append(res.Events, ops.Event{
-			ID: id.Bytes, Stream: stream, Seq: uint64(seq), Pos: uint64(pos), Type: typ,
-			At: time.Unix(0, at).UTC(), Data: nilIfEmpty(data),
-		})
-		data = nil
+		res.Events = append(res.Events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)

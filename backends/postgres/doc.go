@@ -88,10 +88,15 @@
 // before it releases its locks, so any snapshot that sees position p+1
 // also sees every position up to p. A reader that reads the global log
 // from its last position in one statement (which is one snapshot) sees a
-// contiguous prefix of the log, and log_state.last_pos read in that same
-// statement is the end of that prefix: there is no in-flight transaction
-// holding a lower position that could commit later, so there is nothing to
-// skip. This is a proof from the lock, not a timing argument.
+// contiguous prefix of the log, and since a transaction writes its events
+// and log_state.last_pos together, that prefix ends at the snapshot's
+// last_pos: there is no in-flight transaction holding a lower position
+// that could commit later, so there is nothing to skip. This is a proof
+// from the lock, not a timing argument. It also gives read-all its head
+// without reading log_state in the page's statement: a page shorter than
+// its limit ends at the snapshot's last position; a full or empty page
+// reads the head just after it (a later snapshot, which would give a full
+// page the same events).
 //
 // TestFollowersNeverSkip checks it: 64 writers in four processes append
 // while followers record every position they are given, and none may skip

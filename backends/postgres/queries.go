@@ -45,16 +45,18 @@ func newQueries(schema string) queries {
 		deleteKv: s(`DELETE FROM {schema}.kv WHERE key = ANY($1::text[])`),
 		setState: s(`UPDATE {schema}.log_state SET last_pos = $1, kv_rev = $2 WHERE id = 1`),
 		notify:   `SELECT pg_notify($1, $2)`,
-		// One statement each, so that the page and the head come from one
-		// snapshot (an empty page reads the head by itself).
+		// One statement, so that the page and the head come from one
+		// snapshot.
 		read: s(`SELECT h.head, e.pos, e.seq, e.id, e.type, e.at, e.data
 			FROM (SELECT coalesce((SELECT head FROM {schema}.streams WHERE name = $1), 0) AS head) h
 			LEFT JOIN LATERAL (SELECT pos, seq, id, type, at, data FROM {schema}.events
 				WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3) e ON true`),
-		readAll: s(`SELECT pos, stream, seq, id, type, at, data, (SELECT last_pos FROM {schema}.log_state WHERE id = 1)
-			FROM {schema}.events
-			WHERE pos >= $1 AND pos <= (SELECT last_pos FROM {schema}.log_state WHERE id = 1)
-			ORDER BY pos LIMIT $2`),
+		// A snapshot sees events up to its log_state.last_pos and none past
+		// it (both are written by one transaction): read-all needs no
+		// bound, and its head is the page's last position unless the page
+		// is full or empty (see readAll).
+		readAll: s(`SELECT pos, stream, seq, id, type, at, data FROM {schema}.events
+			WHERE pos >= $1 ORDER BY pos LIMIT $2`),
 		head:    s(`SELECT head FROM {schema}.streams WHERE name = $1`),
 		lastPos: s(`SELECT last_pos FROM {schema}.log_state WHERE id = 1`),
 		streams: s(`SELECT name, head FROM {schema}.streams

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,30 +76,32 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 	res := ops.ReadAllResult{Events: make([]ops.Event, 0, min(limit, 1024))}
 	var d rowDecoder
 	for rows.Next() {
-		vals := rows.RawValues()
-		e, err := d.event(vals, 0)
+		e, err := d.event(rows.RawValues(), 0)
 		if err != nil {
 			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 		}
-		if len(vals) != 8 || vals[7] == nil {
-			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, fmt.Errorf("%w: %d columns", errBadRow, len(vals)))
-		}
-		last, err := int8At(vals, 7)
-		if err != nil {
-			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
-		}
-		res.Head = uint64(last)
 		res.Events = append(res.Events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 	}
+	// The page is a run of the contiguous prefix its snapshot sees (see
+	// the package doc): short of the limit, it ends where that prefix
+	// ends, and its last position is the head. A full page is followed
+	// by events or not; the head read after it is the head of a later
+	// snapshot, and that snapshot gives the same full page, since events
+	// never change and positions have no holes. An empty page reads the
+	// head after it, as a wait does.
+	if n := len(res.Events); n > 0 && n < limit {
+		res.Head = res.Events[n-1].Pos
+		return res, nil
+	}
 	if len(res.Events) == 0 {
 		res.Events = nil
-		res.Head, err = s.headOf(ctx, "", ops.NameReadAll)
-		if err != nil {
-			return ops.ReadAllResult{}, err
-		}
+	}
+	res.Head, err = s.headOf(ctx, "", ops.NameReadAll)
+	if err != nil {
+		return ops.ReadAllResult{}, err
 	}
 	return res, nil
 }

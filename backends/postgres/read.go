@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,6 +80,11 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 		e, err := d.event(rows.RawValues(), 0)
 		if err != nil {
 			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+		}
+		if len(res.Events) == cap(res.Events) {
+			// A page past its first 1,024 events is a replay's, and
+			// likely full: grow once to the limit, not step by step.
+			res.Events = slices.Grow(res.Events, limit-len(res.Events))
 		}
 		res.Events = append(res.Events, e)
 	}

@@ -50,17 +50,28 @@ type mode struct {
 
 // sideBySide runs every mode for slice in each of b.N rounds, the modes'
 // order turning each round, and reports each mode's median events/s and
-// its median ratio to the last mode (the baseline).
+// its median ratio to the last mode (the baseline). It also reports the
+// medians of events per WAL sync and WAL bytes per event (pg_stat_wal,
+// PostgreSQL 14+) of each mode: counted server-wide, so other clients of
+// the server move them.
 func sideBySide(b *testing.B, slice time.Duration, modes ...mode) {
 	b.Helper()
 	rates := make([][]float64, len(modes))
+	perSync := make([][]float64, len(modes))
+	walPer := make([][]float64, len(modes))
 	b.ResetTimer()
 	for round := range b.N {
 		for k := range modes {
 			i := (k + round) % len(modes)
+			syncs, bytes := walStats(b)
 			start := time.Now()
 			n := modes[i].run(start.Add(slice))
 			rates[i] = append(rates[i], float64(n)/time.Since(start).Seconds())
+			syncs2, bytes2 := walStats(b)
+			if syncs >= 0 && syncs2 > syncs {
+				perSync[i] = append(perSync[i], float64(n)/float64(syncs2-syncs))
+				walPer[i] = append(walPer[i], float64(bytes2-bytes)/float64(n))
+			}
 		}
 		line := fmt.Sprintf("round %d:", round+1)
 		for i, m := range modes {
@@ -72,6 +83,10 @@ func sideBySide(b *testing.B, slice time.Duration, modes ...mode) {
 	base := rates[len(modes)-1]
 	for i, m := range modes {
 		b.ReportMetric(median(rates[i]), m.name+"-events/s")
+		if len(perSync[i]) > 0 {
+			b.ReportMetric(median(perSync[i]), m.name+"-events/sync")
+			b.ReportMetric(median(walPer[i]), m.name+"-WALbytes/event")
+		}
 		if i == len(modes)-1 {
 			continue
 		}
@@ -81,6 +96,23 @@ func sideBySide(b *testing.B, slice time.Duration, modes ...mode) {
 		}
 		b.ReportMetric(median(ratios), m.name+"/"+modes[len(modes)-1].name)
 	}
+}
+
+// walStats is the server's count of WAL syncs and WAL bytes so far, -1
+// when the server does not tell them.
+func walStats(b *testing.B) (syncs, bytes int64) {
+	b.StopTimer()
+	defer b.StartTimer()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDSN())
+	if err != nil {
+		return -1, -1
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, "SELECT wal_sync, wal_bytes::bigint FROM pg_stat_wal").Scan(&syncs, &bytes); err != nil {
+		return -1, -1
+	}
+	return syncs, bytes
 }
 
 func median(xs []float64) float64 {

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"rose-ash.com/persist/ops"
 )
 
 // maxDepth bounds how deeply deepCopy and sameValue follow a value. Effect
@@ -13,6 +15,12 @@ import (
 const maxDepth = 64
 
 var timeType = reflect.TypeFor[time.Time]()
+
+// pageType is memory a reader lends for an answer (ops.Read.Page): where
+// the answer goes, not part of the question. It is shared, never copied,
+// and any two compare equal, so a journal holds no copy of a page and a
+// replayed read matches whatever page the program lends this time.
+var pageType = reflect.TypeFor[*ops.Page]()
 
 // deepCopy returns a copy of v that shares no slice, map or pointer target
 // with it, as far as exported fields reach. Unexported fields are copied as
@@ -72,7 +80,7 @@ func copyValue(dst, src reflect.Value, depth int) {
 		}
 		dst.Set(m)
 	case reflect.Pointer:
-		if src.IsNil() {
+		if src.IsNil() || src.Type() == pageType {
 			dst.Set(src)
 			return
 		}
@@ -199,6 +207,9 @@ func sameRV(a, b reflect.Value, depth int) bool {
 		}
 		return true
 	case reflect.Pointer:
+		if a.Type() == pageType {
+			return true
+		}
 		if a.IsNil() || b.IsNil() {
 			return a.IsNil() && b.IsNil()
 		}

@@ -27,11 +27,17 @@ type AppendResult struct {
 // Read returns up to Limit events of Stream from seq From (0 and 1 both mean
 // the start), in seq order. Limit 0 means DefaultPage; more than MaxPage is
 // an invalid operation.
+//
+// Page, when set, is memory the caller lends for the answer: its Events
+// may live in the page, valid until the page is used again (see Page). It
+// is not part of the operation's meaning: it is not printed, not sent on
+// the wire, and a backend may ignore it.
 type Read struct {
 	effect.Returns[ReadResult]
 	Stream string
 	From   uint64
 	Limit  int
+	Page   *Page `sx:"-" json:"-"`
 }
 
 // ReadResult is a page of a stream and the stream's head when it was read.
@@ -43,11 +49,12 @@ type ReadResult struct {
 }
 
 // ReadAll returns up to Limit events of every stream from position From (0
-// and 1 both mean the start), in position order.
+// and 1 both mean the start), in position order. Page is as in Read.
 type ReadAll struct {
 	effect.Returns[ReadAllResult]
 	From  uint64
 	Limit int
+	Page  *Page `sx:"-" json:"-"`
 }
 
 // ReadAllResult is a page of the global log and its last position when it

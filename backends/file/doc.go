@@ -263,7 +263,20 @@
 // for reading in position order; the ID index; and every kv entry with its
 // value, so KvGet and KvList never read the disk. A location entry is 16
 // bytes. Event bodies stay on disk: Read and ReadAll read the indexed
-// records back (one or two preads per record). The sorted lists of stream
+// records back, one io/read-at per record (two when it is longer than 8
+// KiB), or one for a run of records that lie within 4 KiB of each other
+// (up to 256 KiB at a time), as the records of the global log and of a
+// stream written in a burst do.
+//
+// A read is decoded into an ops.Page: the records are read into the
+// page's memory and each event's Data aliases its record there, with no
+// intermediate form. A Read or ReadAll that lends a page (ops.Read.Page)
+// gets its events in that page, valid until the page is used again, and
+// allocates nothing per event once the page has grown to the read's size
+// (names and types that change from one record to the next excepted:
+// one string each). One without a page is read into a pooled page and
+// copied out: the events in one allocation, their data in allocations of
+// up to 64 KiB. The sorted lists of stream
 // names and keys that Streams and KvList page through are rebuilt, on the
 // next listing, after a stream or key is added or removed.
 //

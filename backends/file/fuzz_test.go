@@ -1,6 +1,7 @@
 package file
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -54,11 +55,39 @@ func FuzzDecodeCommit(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommit(b, false, "")
+		scanned, serr := scanAll(b)
+		assert.Equal(t, err == nil, serr == nil, "commitScan and decodeCommit agree on %x: %v, %v", b, err, serr)
 		if err != nil {
 			return
 		}
 		assert.Equal(t, b, appendCommit(nil, &c))
+		// commitScan, which reads pages, sees what decodeCommit decodes.
+		assert.Equal(t, c, scanned)
 	})
+}
+
+// scanAll decodes a commit payload with commitScan, into the form
+// decodeCommit gives (kv changes as decodeCommit gives them).
+func scanAll(b []byte) (commitRec, error) {
+	var s commitScan
+	s.start(b)
+	c := commitRec{at: s.at, firstPos: s.firstPos, rev: s.rev}
+	for s.part() {
+		p := partRec{stream: string(s.stream), firstSeq: s.firstSeq, n: s.n}
+		for s.event() {
+			p.events = append(p.events, evRec{id: uuid.UUID(s.id), typ: string(s.typ), data: s.data})
+		}
+		c.parts = append(c.parts, p)
+	}
+	if err := s.finish(); err != nil {
+		return commitRec{}, err
+	}
+	full, err := decodeCommit(b, false, "")
+	if err != nil {
+		return commitRec{}, fmt.Errorf("commitScan accepts what decodeCommit refuses: %w", err)
+	}
+	c.kv = full.kv
+	return c, nil
 }
 
 func FuzzDecodeSnapshot(f *testing.F) {

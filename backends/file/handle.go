@@ -63,13 +63,17 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.Commit:
 		return s.commit(p, op)
 	case ops.Read:
-		evs, head, err := s.readStream(p, op.Stream, op.From, ops.PageLimit(op.Limit))
+		evs, head, err := read(op.Page, func(pg *ops.Page) (uint64, error) {
+			return s.readStream(p, op.Stream, op.From, ops.PageLimit(op.Limit), pg)
+		})
 		if err != nil {
 			return nil, err
 		}
 		return ops.ReadResult{Events: evs, Head: head}, nil
 	case ops.ReadAll:
-		evs, head, err := s.readAll(p, op.From, ops.PageLimit(op.Limit))
+		evs, head, err := read(op.Page, func(pg *ops.Page) (uint64, error) {
+			return s.readAll(p, op.From, ops.PageLimit(op.Limit), pg)
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -285,3 +285,108 @@ func decodeCommit(b []byte, skipEvents bool, only string) (commitRec, error) {
 	}
 	return c, nil
 }
+
+// commitScan walks a commit payload without allocating: its header, then
+// each part and its events, then the kv changes, with the checks
+// decodeCommit makes. Its byte slices alias the payload.
+//
+//	var c commitScan
+//	c.start(payload)
+//	for c.part() {
+//		for j := 0; c.event(); j++ { ... c.id, c.typ, c.data ... }
+//	}
+//	err := c.finish()
+type commitScan struct {
+	d        decoder
+	at       int64
+	firstPos uint64
+	rev      uint64
+	parts    int // parts not begun yet
+
+	// The current part: its stream, first seq and number of events, and
+	// how many of them are still to be read.
+	stream   []byte
+	firstSeq uint64
+	n        int
+	left     int
+
+	// The current event.
+	id   [16]byte
+	typ  []byte
+	data []byte
+}
+
+// start reads the payload's header.
+func (c *commitScan) start(b []byte) {
+	*c = commitScan{d: decoder{b: b}}
+	c.at = c.d.varint()
+	c.firstPos = c.d.uvarint()
+	c.rev = c.d.uvarint()
+	c.parts = c.d.count(3)
+}
+
+// part begins the next part, walking over the events of the current one
+// that were not read; false when no part is left or the payload is
+// malformed.
+func (c *commitScan) part() bool {
+	for c.event() {
+	}
+	if c.parts == 0 || c.d.err != nil {
+		return false
+	}
+	c.parts--
+	c.stream = c.d.bytes()
+	c.firstSeq = c.d.uvarint()
+	c.n = c.d.count(18)
+	c.left = c.n
+	return c.d.err == nil
+}
+
+// event reads the next event of the current part into c.id, c.typ and
+// c.data; false when the part has no more or the payload is malformed.
+func (c *commitScan) event() bool {
+	if c.left == 0 || c.d.err != nil {
+		return false
+	}
+	c.left--
+	if len(c.d.b) < 16 {
+		c.d.fail()
+		return false
+	}
+	c.id = [16]byte(c.d.b[:16])
+	c.d.b = c.d.b[16:]
+	c.typ = c.d.bytes()
+	c.data = c.d.bytes()
+	return c.d.err == nil
+}
+
+// finish walks the rest of the payload and reports whether all of it is
+// well formed.
+func (c *commitScan) finish() error {
+	for c.part() {
+	}
+	nk := c.d.count(2)
+	for i := 0; i < nk && c.d.err == nil; i++ {
+		if len(c.d.b) < 1 {
+			c.d.fail()
+			break
+		}
+		op := c.d.b[0]
+		c.d.b = c.d.b[1:]
+		c.d.bytes()
+		switch op {
+		case kvPut:
+			c.d.bytes()
+		case kvDel:
+		default:
+			c.d.fail()
+		}
+	}
+	if c.d.err != nil {
+		return c.d.err
+	}
+	if len(c.d.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", errPayload, len(c.d.b))
+	}
+	return nil
+}

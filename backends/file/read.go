@@ -87,115 +87,235 @@ func toEvent(stream string, seq, pos uint64, at int64, e *evRec) ops.Event {
 	return ops.Event{ID: e.id, Stream: stream, Seq: seq, Pos: pos, Type: e.typ, At: time.Unix(0, at).UTC(), Data: data}
 }
 
-// arena hands out copies of event data from one allocation per record, so
-// a page of events costs few allocations. Each copy is capped, so appending
-// to one never writes into another.
-type arena struct{ buf []byte }
-
-func (a *arena) reserve(evs []evRec) {
-	n := 0
-	for i := range evs {
-		n += len(evs[i].data)
-	}
-	a.buf = make([]byte, 0, n)
-}
-
-func (a *arena) event(stream string, seq, pos uint64, at time.Time, e *evRec) ops.Event {
-	var data []byte
-	if n := len(e.data); n > 0 {
-		start := len(a.buf)
-		a.buf = append(a.buf, e.data...)
-		data = a.buf[start : start+n : start+n]
-	}
-	return ops.Event{ID: e.id, Stream: stream, Seq: seq, Pos: pos, Type: e.typ, At: at, Data: data}
-}
-
 type chunkRef struct {
-	seq uint64
+	seq uint64 // the first seq (position) the index names at l
 	seg *segment
 	l   loc
 }
 
-// readStream reads up to limit durable events of stream from seq from.
-func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int) ([]ops.Event, uint64, error) {
+// Reads fill an ops.Page: records are read into the page's memory and the
+// events handed out alias it, so a read that is given a page (ops.Read.Page)
+// allocates nothing per event once the page has grown to its size. A read
+// without a page fills a pooled one and copies its events out.
+var pagePool = sync.Pool{New: func() any { return new(ops.Page) }}
+
+// maxPooledPage is the most memory a pooled page may keep.
+const maxPooledPage = 4 << 20
+
+// spanGap is how far apart two records indexed by one read may lie and
+// still be read by one io/read-at: records of one commit after another,
+// as the global log's are, take one read per spanMax bytes or so rather
+// than one each.
+const (
+	spanGap = 4 << 10
+	spanMax = 256 << 10
+)
+
+// recReader reads the records of one read into a page, reading records
+// that lie close together in one io/read-at.
+type recReader struct {
+	p    *effect.P
+	pg   *ops.Page
+	seg  *segment
+	base int64  // file offset of buf[0]
+	buf  []byte // page memory holding the bytes read at base
+}
+
+// record reads and checks the commit record at off of seg. reach is how
+// far past off the read's next records lie that the same io/read-at
+// should fetch (0: none); a record not in what was read before takes a
+// read of reach plus recordWindow bytes. The frame's payload aliases the
+// page.
+func (r *recReader) record(seg *segment, off uint32, reach int) (frame, error) {
+	start := int64(off)
+	var b []byte
+	if seg == r.seg && start >= r.base && start+frameSize <= r.base+int64(len(r.buf)) {
+		b = r.buf[start-r.base:]
+		if size := frameLen(b); size > 0 && size <= len(b) {
+			return r.check(seg, off, b[:size])
+		}
+	}
+	want := reach + recordWindow
+	b = r.pg.Alloc(want)
+	n, err := readFull(r.p, seg.fd, start, b)
+	if err != nil {
+		r.pg.Release(want)
+		return frame{}, fmt.Errorf("file: read segment %d at %d: %w", seg.id, off, err)
+	}
+	size := 0
+	if n >= frameSize {
+		size = frameLen(b)
+	}
+	switch {
+	case size > want:
+		// The record is longer than the window: take room for all of it
+		// (Alloc gives back the same place when it has room there).
+		r.pg.Release(want)
+		c := r.pg.Alloc(size)
+		if &c[0] != &b[0] {
+			copy(c, b[:n])
+		}
+		b = c
+		m, err := readFull(r.p, seg.fd, start+int64(n), b[n:size])
+		if err != nil {
+			return frame{}, fmt.Errorf("file: read segment %d at %d: %w", seg.id, off, err)
+		}
+		n += m
+	case reach == 0 && size > 0 && size <= n:
+		// Keep the record alone: no other is wanted from this window.
+		r.pg.Release(want - size)
+		n = size
+	default:
+		r.pg.Release(want - n)
+	}
+	r.seg, r.base, r.buf = seg, start, b[:n]
+	return r.check(seg, off, b[:n])
+}
+
+func (r *recReader) check(seg *segment, off uint32, b []byte) (frame, error) {
+	f, err := decodeFrame(b)
+	if err == nil && (f.seg != seg.id || f.typ != recCommit) {
+		err = fmt.Errorf("record of segment %d type %d where a commit of segment %d was indexed", f.seg, f.typ, seg.id)
+	}
+	if err != nil {
+		return frame{}, corrupt(seg.path, int64(off), "%v", err)
+	}
+	return f, nil
+}
+
+// reaches gives, for each ref, how far past it the read's next refs lie
+// that one io/read-at should fetch with it: up to the last ref after it in
+// the same segment that lies within spanGap of the one before it, less
+// than spanMax away.
+func reaches(refs []chunkRef, out []int) []int {
+	out = out[:0]
+	for i := range refs {
+		first := int64(refs[i].l.off)
+		end := first
+		for j := i + 1; j < len(refs) && refs[j].seg == refs[i].seg; j++ {
+			o := int64(refs[j].l.off)
+			if o < end || o-end > spanGap || o-first >= spanMax {
+				break
+			}
+			end = o
+		}
+		out = append(out, int(end-first))
+	}
+	return out
+}
+
+// names hands out strings for the names and types a read decodes, one
+// allocation per name that differs from the few seen last.
+type names struct {
+	last [4]string
+	next int
+}
+
+func (n *names) get(b []byte) string {
+	for _, s := range n.last {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	n.last[n.next] = s
+	n.next = (n.next + 1) % len(n.last)
+	return s
+}
+
+func dataOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// readStream reads up to limit durable events of stream from seq from into
+// pg (reset first), and returns the stream's head.
+func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, pg *ops.Page) (uint64, error) {
+	pg.Reset()
 	from = max(from, 1)
+	var refBuf [16]chunkRef
+	refs := refBuf[:0]
 	s.mu.RLock()
 	st := s.st.streams[stream]
 	if st == nil {
 		s.mu.RUnlock()
-		return nil, 0, nil
+		return 0, nil
 	}
 	head := st.head
 	if from > head {
 		s.mu.RUnlock()
-		return nil, head, nil
+		return head, nil
 	}
 	want := head
 	if uint64(limit) <= head-from {
 		want = from + uint64(limit) - 1
 	}
-	var refs []chunkRef
 	for j := st.chunkFor(from); j < len(st.chunks) && st.chunks[j].seq <= want; j++ {
 		c := st.chunks[j]
 		refs = append(refs, chunkRef{seq: c.seq, seg: s.segs[uint64(c.seg)], l: c.loc})
 	}
 	s.mu.RUnlock()
 
-	out := make([]ops.Event, 0, want-from+1)
-	for _, r := range refs {
+	var spanBuf [16]int
+	sp := reaches(refs, spanBuf[:0])
+	rr := recReader{p: p, pg: pg}
+	var types names
+	for i, r := range refs {
 		if r.seg == nil {
-			return nil, 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
+			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
 		}
+		f, err := rr.record(r.seg, r.l.off, sp[i])
+		if err != nil {
+			return 0, err
+		}
+		var c commitScan
+		c.start(f.payload)
+		at := time.Unix(0, c.at).UTC()
+		pos := c.firstPos
 		found := false
-		err := s.readCommit(p, r.seg, r.l, stream, func(c *commitRec) {
-			pos := c.firstPos
-			at := time.Unix(0, c.at).UTC()
-			for i := range c.parts {
-				part := &c.parts[i]
-				if part.stream != stream {
-					pos += uint64(part.n)
+		for !found && c.part() {
+			if string(c.stream) != stream {
+				pos += uint64(c.n)
+				continue
+			}
+			if c.firstSeq != r.seq {
+				break // not the record the index names
+			}
+			found = true
+			for j := uint64(0); c.event(); j++ {
+				seq := c.firstSeq + j
+				if seq < from || seq > want {
 					continue
 				}
-				if part.firstSeq != r.seq {
-					return // not the record the index names
-				}
-				found = true
-				lo, hi := uint64(0), uint64(len(part.events))
-				if from > part.firstSeq {
-					lo = min(from-part.firstSeq, hi)
-				}
-				if want < part.firstSeq+hi-1 {
-					hi = max(want+1-part.firstSeq, lo)
-				}
-				var a arena
-				a.reserve(part.events[lo:hi])
-				for j := lo; j < hi; j++ {
-					out = append(out, a.event(stream, part.firstSeq+j, pos+j, at, &part.events[j]))
-				}
-				return
+				pg.Add(ops.Event{ID: c.id, Stream: stream, Seq: seq, Pos: pos + j, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
 			}
-		})
-		if err == nil && !found {
-			err = corrupt(r.seg.path, int64(r.l.off), "the record there does not hold seq %d of stream %q", r.seq, stream)
 		}
-		if err != nil {
-			return nil, 0, err
+		if err := c.finish(); err != nil {
+			return 0, corrupt(r.seg.path, int64(r.l.off), "%v", err)
+		}
+		if !found {
+			return 0, corrupt(r.seg.path, int64(r.l.off), "the record there does not hold seq %d of stream %q", r.seq, stream)
 		}
 	}
-	if len(out) != int(want-from+1) || (len(out) > 0 && out[0].Seq != from) {
-		return nil, 0, fmt.Errorf("%w: index of stream %q does not match the log at seq %d", ErrCorrupt, stream, from)
+	evs := pg.Events()
+	if len(evs) != int(want-from+1) || (len(evs) > 0 && evs[0].Seq != from) {
+		return 0, fmt.Errorf("%w: index of stream %q does not match the log at seq %d", ErrCorrupt, stream, from)
 	}
-	return out, head, nil
+	return head, nil
 }
 
-// readAll reads up to limit durable events from position from.
-func (s *Store) readAll(p *effect.P, from uint64, limit int) ([]ops.Event, uint64, error) {
+// readAll reads up to limit durable events from position from into pg
+// (reset first), and returns the last position.
+func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page) (uint64, error) {
+	pg.Reset()
 	from = max(from, 1)
 	s.mu.RLock()
 	head := s.st.lastPos
 	if from > head {
 		s.mu.RUnlock()
-		return nil, head, nil
+		return head, nil
 	}
 	want := head
 	if uint64(limit) <= head-from {
@@ -208,40 +328,116 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int) ([]ops.Event, uint6
 	}
 	s.mu.RUnlock()
 
-	out := make([]ops.Event, 0, want-from+1)
-	for _, r := range refs {
+	sp := reaches(refs, make([]int, 0, len(refs)))
+	rr := recReader{p: p, pg: pg}
+	var streams, types names
+	for i, r := range refs {
 		if r.seg == nil {
-			return nil, 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
+			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
 		}
-		found := false
-		err := s.readCommit(p, r.seg, r.l, "", func(c *commitRec) {
-			if c.firstPos != r.seq {
-				return // not the record the index names
-			}
-			found = true
-			pos := c.firstPos
-			at := time.Unix(0, c.at).UTC()
-			for i := range c.parts {
-				part := &c.parts[i]
-				var a arena
-				a.reserve(part.events)
-				for j := range part.events {
-					if pos >= from && pos <= want {
-						out = append(out, a.event(part.stream, part.firstSeq+uint64(j), pos, at, &part.events[j]))
-					}
-					pos++
-				}
-			}
-		})
-		if err == nil && !found {
-			err = corrupt(r.seg.path, int64(r.l.off), "the record there does not hold position %d", r.seq)
-		}
+		f, err := rr.record(r.seg, r.l.off, sp[i])
 		if err != nil {
+			return 0, err
+		}
+		var c commitScan
+		c.start(f.payload)
+		if c.firstPos != r.seq {
+			return 0, corrupt(r.seg.path, int64(r.l.off), "the record there does not hold position %d", r.seq)
+		}
+		at := time.Unix(0, c.at).UTC()
+		pos := c.firstPos
+		for c.part() {
+			if pos+uint64(c.n) <= from || pos > want {
+				pos += uint64(c.n)
+				continue
+			}
+			name := streams.get(c.stream)
+			for j := uint64(0); c.event(); j++ {
+				if pos >= from && pos <= want {
+					pg.Add(ops.Event{ID: c.id, Stream: name, Seq: c.firstSeq + j, Pos: pos, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
+				}
+				pos++
+			}
+		}
+		if err := c.finish(); err != nil {
+			return 0, corrupt(r.seg.path, int64(r.l.off), "%v", err)
+		}
+	}
+	evs := pg.Events()
+	if len(evs) != int(want-from+1) || (len(evs) > 0 && evs[0].Pos != from) {
+		return 0, fmt.Errorf("%w: position index does not match the log at %d", ErrCorrupt, from)
+	}
+	return head, nil
+}
+
+// read runs fill on the caller's page, or on a pooled one whose events it
+// copies out.
+func read(pg *ops.Page, fill func(pg *ops.Page) (uint64, error)) ([]ops.Event, uint64, error) {
+	if pg != nil {
+		head, err := fill(pg)
+		if err != nil {
+			pg.Reset()
 			return nil, 0, err
 		}
+		if pg.Len() == 0 {
+			return nil, head, nil // no events are nil, as from the copying read
+		}
+		return pg.Events(), head, nil
 	}
-	if len(out) != int(want-from+1) || (len(out) > 0 && out[0].Pos != from) {
-		return nil, 0, fmt.Errorf("%w: position index does not match the log at %d", ErrCorrupt, from)
+	pg = pagePool.Get().(*ops.Page)
+	head, err := fill(pg)
+	var out []ops.Event
+	if err == nil {
+		out = copyEvents(pg.Events())
+	}
+	pg.Reset()
+	if pg.Size() <= maxPooledPage {
+		pagePool.Put(pg)
+	}
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, head, nil
+}
+
+// copyArena is the largest allocation event data are copied into together:
+// a caller that keeps one event keeps at most this much memory alive.
+const copyArena = 64 << 10
+
+// copyEvents copies evs, and their data, into fresh memory: the events in
+// one allocation, their data in allocations of up to copyArena bytes
+// (bigger data in their own), each copy capped so that appending to one
+// never writes into another.
+func copyEvents(evs []ops.Event) []ops.Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]ops.Event, len(evs))
+	var arena []byte
+	for i, ev := range evs {
+		n := len(ev.Data)
+		switch {
+		case n == 0:
+		case n > copyArena/4:
+			ev.Data = append([]byte(nil), ev.Data...)
+		default:
+			if cap(arena)-len(arena) < n {
+				total := 0
+				for _, e := range evs[i:] {
+					if len(e.Data) <= copyArena/4 {
+						total += len(e.Data)
+						if total >= copyArena {
+							break
+						}
+					}
+				}
+				arena = make([]byte, 0, min(max(total, n), copyArena))
+			}
+			start := len(arena)
+			arena = append(arena, ev.Data...)
+			ev.Data = arena[start : start+n : start+n]
+		}
+		out[i] = ev
+	}
+	return out
 }

@@ -5,7 +5,10 @@
 // A Store answers every persist operation as ops documents it. It is safe
 // for concurrent programs: one mutex orders all commits, readers share it.
 // Bytes are copied in on write and out on read, so no caller ever aliases
-// the store's memory. Commits are atomic because they are decided (by
+// the store's memory; a read that lends a page (ops.Read.Page) gets its
+// events' data copied into the page instead of fresh memory, so that a
+// reader which keeps a lent event past the next read sees it overwritten
+// here as on the file backend. Commits are atomic because they are decided (by
 // ops.Check) and applied under one lock. Wait blocks on a channel that every
 // commit closes and replaces, so it wakes on append and honours the
 // context of the handle it is answered on; its timeout is measured by the

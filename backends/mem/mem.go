@@ -82,10 +82,27 @@ type record struct {
 
 // event gives r as the event at position pos, with its own copy of the data.
 func (r *record) event(pos uint64) ops.Event {
+	return r.eventWith(pos, clone(r.data))
+}
+
+// eventWith is the event with data in place of a copy of its own.
+func (r *record) eventWith(pos uint64, data []byte) ops.Event {
 	return ops.Event{
 		ID: r.id, Stream: r.st.name, Seq: r.seq, Pos: pos, Type: r.typ,
-		At: time.Unix(0, r.at).UTC(), Data: clone(r.data),
+		At: time.Unix(0, r.at).UTC(), Data: data,
 	}
+}
+
+// fill answers a read given a page (ops.Read.Page): the events at the
+// positions pos(0), pos(1), ... pos(n-1), their data copied into the page.
+func (s *Store) fill(pg *ops.Page, n int, pos func(i int) uint64) []ops.Event {
+	pg.Reset()
+	for i := range n {
+		p := pos(i)
+		r := s.log.at(p)
+		pg.Add(r.eventWith(p, pg.Clone(r.data)))
+	}
+	return pg.Events()
 }
 
 // slabBytes is the size of the slabs event data is kept in: one allocation
@@ -413,6 +430,10 @@ func (s *Store) Read(op ops.Read) (ops.ReadResult, error) {
 		return res, nil
 	}
 	n := min(head-from+1, uint64(ops.PageLimit(op.Limit)))
+	if op.Page != nil {
+		res.Events = s.fill(op.Page, int(n), func(i int) uint64 { return *st.pos.at(from + uint64(i)) })
+		return res, nil
+	}
 	res.Events = make([]ops.Event, n)
 	for i := range res.Events {
 		pos := *st.pos.at(from + uint64(i))
@@ -438,6 +459,10 @@ func (s *Store) ReadAll(op ops.ReadAll) (ops.ReadAllResult, error) {
 		return res, nil
 	}
 	n := min(last-from+1, uint64(ops.PageLimit(op.Limit)))
+	if op.Page != nil {
+		res.Events = s.fill(op.Page, int(n), func(i int) uint64 { return from + uint64(i) })
+		return res, nil
+	}
 	res.Events = make([]ops.Event, n)
 	for i := range res.Events {
 		pos := from + uint64(i)

@@ -41,6 +41,12 @@
 //     none after the range stops. An error is yielded once, with a zero
 //     value, and ends the iteration. Events and AllEvents give the same
 //     consistent prefix as ReadFrom.
+//   - Scan and ScanAll are Events and AllEvents for a reader that only
+//     looks at events, and folds (Project, ProjectResume, Load) read the
+//     same way: their reads lend one ops.Page, so each event, Data
+//     included, is valid until the next step (the next event, the step's
+//     return) and is then overwritten. What must outlive it is copied
+//     (ops.CloneEvent). The copying reads stay for everything else.
 //   - A nil function where a helper needs one (decide, f, a step, a
 //     follow handler) is an *ops.InvalidError naming it, never a panic.
 //   - Retry loops (AppendRetry, Update) count attempts as calls of the

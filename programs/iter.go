@@ -19,7 +19,27 @@ var errStop = errors.New("programs: iteration stopped")
 // iteration. Stopping the range early stops the reads.
 func Events(p *effect.P, stream string, from uint64) iter.Seq2[ops.Event, error] {
 	return func(yield func(ops.Event, error) bool) {
-		_, err := scan(p, stream, from, func(ev ops.Event) error {
+		_, err := scan(p, stream, from, nil, func(ev ops.Event) error {
+			if !yield(ev, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			yield(ops.Event{}, err)
+		}
+	}
+}
+
+// Scan is Events for a reader that only looks at each event: the reads
+// lend one ops.Page, so the event yielded, its Data included, is valid
+// until the next step of the range, when its memory is reused. Keep a copy
+// (ops.CloneEvent) of an event that must outlive the step. On the file
+// backend it allocates nothing per event; a backend that ignores pages
+// gives fresh events, which a caller must not count on.
+func Scan(p *effect.P, stream string, from uint64) iter.Seq2[ops.Event, error] {
+	return func(yield func(ops.Event, error) bool) {
+		_, err := scan(p, stream, from, new(ops.Page), func(ev ops.Event) error {
 			if !yield(ev, nil) {
 				return errStop
 			}
@@ -36,9 +56,19 @@ func Events(p *effect.P, stream string, from uint64) iter.Seq2[ops.Event, error]
 // by its first persist/read-all, a page at a time, as Events does for one
 // stream.
 func AllEvents(p *effect.P, from uint64) iter.Seq2[ops.Event, error] {
+	return allEvents(p, from, nil)
+}
+
+// ScanAll is AllEvents with events lent until the next step, as Scan is
+// Events.
+func ScanAll(p *effect.P, from uint64) iter.Seq2[ops.Event, error] {
+	return allEvents(p, from, new(ops.Page))
+}
+
+func allEvents(p *effect.P, from uint64, pg *ops.Page) iter.Seq2[ops.Event, error] {
 	return func(yield func(ops.Event, error) bool) {
 		from = max(from, 1)
-		page, err := effect.Perform(p, ops.ReadAll{From: from})
+		page, err := effect.Perform(p, ops.ReadAll{From: from, Page: pg})
 		if err != nil {
 			yield(ops.Event{}, err)
 			return
@@ -61,7 +91,7 @@ func AllEvents(p *effect.P, from uint64) iter.Seq2[ops.Event, error] {
 				yield(ops.Event{}, fmt.Errorf("read-all from %d: empty page below the last position %d", from, head))
 				return
 			}
-			if page, err = effect.Perform(p, ops.ReadAll{From: from}); err != nil {
+			if page, err = effect.Perform(p, ops.ReadAll{From: from, Page: pg}); err != nil {
 				yield(ops.Event{}, err)
 				return
 			}

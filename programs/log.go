@@ -36,7 +36,7 @@ func Head(p *effect.P, stream string) (uint64, error) {
 // error the events read before it come back with it.
 func ReadFrom(p *effect.P, stream string, from uint64) ([]ops.Event, error) {
 	var out []ops.Event
-	_, err := scan(p, stream, from, func(ev ops.Event) error {
+	_, err := scan(p, stream, from, nil, func(ev ops.Event) error {
 		out = append(out, ev)
 		return nil
 	})
@@ -51,10 +51,12 @@ func ReadStream(p *effect.P, stream string) ([]ops.Event, error) {
 // scan calls fn for each event of stream from seq from up to the head seen
 // by the first read, a page at a time, and returns that head. An error from
 // fn stops it and is returned as it is. A from past the head calls fn for
-// nothing; callers that hold a position check the head against it.
-func scan(p *effect.P, stream string, from uint64, fn func(ops.Event) error) (uint64, error) {
+// nothing; callers that hold a position check the head against it. With a
+// page, the reads lend it (ops.Read.Page): each event fn gets is valid
+// until fn returns.
+func scan(p *effect.P, stream string, from uint64, pg *ops.Page, fn func(ops.Event) error) (uint64, error) {
 	from = max(from, 1)
-	page, err := effect.Perform(p, ops.Read{Stream: stream, From: from})
+	page, err := effect.Perform(p, ops.Read{Stream: stream, From: from, Page: pg})
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +77,7 @@ func scan(p *effect.P, stream string, from uint64, fn func(ops.Event) error) (ui
 		if len(page.Events) == 0 {
 			return head, fmt.Errorf("read %q from %d: empty page below the head %d", stream, from, head)
 		}
-		if page, err = effect.Perform(p, ops.Read{Stream: stream, From: from}); err != nil {
+		if page, err = effect.Perform(p, ops.Read{Stream: stream, From: from, Page: pg}); err != nil {
 			return head, err
 		}
 	}

@@ -410,6 +410,8 @@ func calls(db *persist.DB, ctx context.Context) map[string]error {
 		"AppendRetry": second(db.AppendRetry(ctx, "s", 1, func(uint64) ([]persist.EventData, error) { return []persist.EventData{ev}, nil })),
 		"Read":        firstErr(db.Read(ctx, "s", 1)),
 		"ReadAll":     firstErr(db.ReadAll(ctx, 1)),
+		"Scan":        firstErr(db.Scan(ctx, "s", 1)),
+		"ScanAll":     firstErr(db.ScanAll(ctx, 1)),
 		"Head":        second(db.Head(ctx, "s")),
 		"Wait":        second(db.Wait(ctx, "s", 0, time.Millisecond)),
 		"Follow":      db.Follow(ctx, persist.FollowOptions{Name: "f", Idle: time.Millisecond, Handle: ok}),
@@ -469,7 +471,7 @@ func TestClosed(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, db.Close())
 		errs := calls(db, ctx)
-		assert.Len(t, errs, 20, "every method")
+		assert.Len(t, errs, 22, "every method")
 		for name, err := range errs {
 			assert.ErrorIs(t, err, persist.ErrClosed, name)
 		}

@@ -56,6 +56,14 @@
 // iteration. Read and ReadAll give a consistent prefix: the events up to
 // the head seen by their first page.
 //
+// Read and ReadAll copy every event out, so the caller may keep them.
+// [DB.Scan] and [DB.ScanAll] read the same events for a caller that only
+// looks at each one (counts, checks, folds): an event, Data included, is
+// lent until the next step of the range and then overwritten, as the
+// reads reuse one page of memory (ops.Page); on a file store they allocate
+// nothing per event. Projections ([Load], [Resume]) fold the same way, so
+// a Step that keeps bytes of an event keeps a copy ([CloneEvent]).
+//
 // The callbacks of AppendRetry and KvUpdate are decisions on the value
 // they are given (a head, an old value) and may run more than once; the
 // handlers of Follow and Subscribe do work and get the call's context.

@@ -69,6 +69,42 @@ func (db *DB) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error] 
 	return programs.AllEvents(p, from)
 }
 
+// Scan iterates the events of stream from seq from as Read does, for a
+// caller that only looks at each event: the event yielded, its Data
+// included, is lent until the next step of the range and then overwritten,
+// since the reads reuse one page of memory (ops.Page). Keep a copy
+// (CloneEvent) of an event that must outlive its step. On a file store it
+// allocates nothing per event once its first page is read; Read, which
+// copies every event out, stays for callers that keep them.
+//
+//	for ev, err := range db.Scan(ctx, "orders", 1) {
+//		if err != nil {
+//			return err
+//		}
+//		total += len(ev.Data) // ev is not kept
+//	}
+func (db *DB) Scan(ctx context.Context, stream string, from uint64) iter.Seq2[Event, error] {
+	p, err := db.handle(ctx, ops.NameRead)
+	if err != nil {
+		return failed[Event](err)
+	}
+	return programs.Scan(p, stream, from)
+}
+
+// ScanAll iterates the global log as ReadAll does, with each event lent
+// until the next step, as Scan does.
+func (db *DB) ScanAll(ctx context.Context, from uint64) iter.Seq2[Event, error] {
+	p, err := db.handle(ctx, ops.NameReadAll)
+	if err != nil {
+		return failed[Event](err)
+	}
+	return programs.ScanAll(p, from)
+}
+
+// CloneEvent copies an event lent by Scan, ScanAll or a projection step
+// into memory of its own (ops.CloneEvent).
+func CloneEvent(ev Event) Event { return ops.CloneEvent(ev) }
+
 // Head is the stream's last seq, 0 when it is empty (persist/head).
 func (db *DB) Head(ctx context.Context, stream string) (uint64, error) {
 	if ctx == nil {

@@ -42,7 +42,8 @@ type (
 	Projection[S any] = programs.Projection[S]
 	// State is a projection's value and the seq it covers.
 	State[S any] = programs.State[S]
-	// Step is a projection's step; its error stops the fold.
+	// Step is a projection's step; its error stops the fold. The event is
+	// lent for the call: keep a copy (CloneEvent) of bytes kept in the value.
 	Step[S any] = programs.Step[S]
 	// StepError is a step that failed, naming the stream and seq.
 	StepError = programs.StepError

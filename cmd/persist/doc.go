@@ -167,8 +167,17 @@
 // 1,000; W4 the replay of W3's stream. Each is set against the raw limit of
 // the same disk measured in the same run on a preallocated plain file
 // (fdatasync per event; group-committed fdatasyncs shared by the writers;
-// one fdatasync per 1,000 events; a sequential read), and printed as
-// events/s and as the ratio to that limit.
+// one fdatasync per 1,000 events; the replay of that file), and printed as
+// events/s and as the ratio to that limit. The raw W3 writes a framed log,
+// each event one record framed as persist frames its records (32-byte
+// frame, CRC-32C, chain, LSN, padding to 8 bytes), and the raw W4 reads it
+// back in 1 MiB reads, decoding every frame and checking every checksum,
+// chain link and LSN: a log reader's work, not a bare file read. persist's
+// W4 reads pages of 1,000 events (the page of Scan and Read) into a page
+// it lends (ops.Read.Page), as a replay that only looks at events does;
+// copy-events-per-sec is the copying read of the same events. W4 runs
+// each of the three replays 5 times, alternating them, and reports the
+// medians.
 //
 // # Completion
 //

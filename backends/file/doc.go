@@ -263,10 +263,19 @@
 // for reading in position order; the ID index; and every kv entry with its
 // value, so KvGet and KvList never read the disk. A location entry is 16
 // bytes. Event bodies stay on disk: Read and ReadAll read the indexed
-// records back, one io/read-at per record (two when it is longer than 8
-// KiB), or one for a run of records that lie within 4 KiB of each other
-// (up to 256 KiB at a time), as the records of the global log and of a
-// stream written in a burst do.
+// records back, one io/read-at per record, or one for a run of records
+// that lie within 4 KiB of each other (up to 256 KiB at a time), as the
+// records of the global log and of a stream written in a burst do. A
+// record read alone takes a first read of 2 KiB and, when it is longer, a
+// second for the rest; one that holds 8 or more of the stream's events is
+// read at once with the size the position index bounds it by (where the
+// next record with events begins). Small records read alone (up to 4 KiB:
+// a commit of a few events) are kept in a cache of Options.ReadCacheBytes
+// (default 32 MiB, first in first out), so that a stream written one
+// event per commit, whose records lie far apart, costs one read per event
+// only the first time: records never change once durable and segment ids
+// are never reused, so an entry never goes stale, and a cached record's
+// frame is checked again when it is served.
 //
 // A read is decoded into an ops.Page: the records are read into the
 // page's memory and each event's Data aliases its record there, with no

@@ -3,6 +3,7 @@ package file
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -10,11 +11,19 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
-// recordWindow is how much a read of a record takes at first; a longer
-// record takes a second read. It does not follow the pooled buffer's
-// capacity: the IO effects of a read depend on the data alone, so that a
-// run on the mock platform is the same run every time.
+// recordWindow is how much a read of a record by readRecord (an ID lookup)
+// takes at first; a longer record takes a second read. It does not follow
+// the pooled buffer's capacity: the IO effects of a read depend on the
+// data alone, so that a run on the mock platform is the same run every
+// time.
 const recordWindow = 8 << 10
+
+// lookWindow is recordWindow for the reads of ops.Read and ops.ReadAll.
+// It is small, since a read of a few records spread over the log (a
+// stream written one event per commit) pays for every byte each one
+// copies: 2 KiB holds a commit of a few events, and a longer record takes
+// a second read.
+const lookWindow = 2 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, recordWindow); return &b }}
 
@@ -88,10 +97,35 @@ func toEvent(stream string, seq, pos uint64, at int64, e *evRec) ops.Event {
 }
 
 type chunkRef struct {
-	seq uint64 // the first seq (position) the index names at l
-	seg *segment
-	l   loc
+	seq  uint64 // the first seq (position) the index names at l
+	seg  *segment
+	l    loc
+	size int // at least the record's size when known (recordBound), else 0
 }
+
+// recordBound is where the next record with events begins after the one at
+// l in its segment, as a distance from l: at least that record's size,
+// and its size but for kv-only records between. It is 0 when no record
+// with events follows in the segment, or when the next lies over
+// boundMax away, which only kv records between make possible.
+func recordBound(ps []posChunk, l loc) int {
+	i := sort.Search(len(ps), func(i int) bool {
+		return ps[i].seg > l.seg || ps[i].seg == l.seg && ps[i].off > l.off
+	})
+	if i < len(ps) && ps[i].seg == l.seg && ps[i].off-l.off <= boundMax {
+		return int(ps[i].off - l.off)
+	}
+	return 0
+}
+
+// boundMax is the largest recordBound a read takes as the size of one
+// read of a record.
+const boundMax = 1 << 20
+
+// boundEvents is how many events of a stream a record must hold for a
+// read to look up its size (recordBound) rather than read lookWindow
+// first: a record of fewer is likely within lookWindow.
+const boundEvents = 8
 
 // Reads fill an ops.Page: records are read into the page's memory and the
 // events handed out alias it, so a read that is given a page (ops.Read.Page)
@@ -114,19 +148,23 @@ const (
 // recReader reads the records of one read into a page, reading records
 // that lie close together in one io/read-at.
 type recReader struct {
-	p    *effect.P
-	pg   *ops.Page
-	seg  *segment
-	base int64  // file offset of buf[0]
-	buf  []byte // page memory holding the bytes read at base
+	p     *effect.P
+	pg    *ops.Page
+	cache *recCache
+	seg   *segment
+	base  int64  // file offset of buf[0]
+	buf   []byte // page memory holding the bytes read at base
 }
 
 // record reads and checks the commit record at off of seg. reach is how
 // far past off the read's next records lie that the same io/read-at
-// should fetch (0: none); a record not in what was read before takes a
-// read of reach plus recordWindow bytes. The frame's payload aliases the
-// page.
-func (r *recReader) record(seg *segment, off uint32, reach int) (frame, error) {
+// should fetch (0: none). A record not in what was read before takes a
+// read of reach plus lookWindow bytes, or, when no other record is wanted,
+// of bound when that is known (the record's recordBound); a longer record
+// takes a second read. A record read on its own (reach 0) comes from the
+// store's cache of small records when it is there, and goes into it when
+// it is small. The frame's payload aliases the page.
+func (r *recReader) record(seg *segment, off uint32, reach, bound int) (frame, error) {
 	start := int64(off)
 	var b []byte
 	if seg == r.seg && start >= r.base && start+frameSize <= r.base+int64(len(r.buf)) {
@@ -135,7 +173,16 @@ func (r *recReader) record(seg *segment, off uint32, reach int) (frame, error) {
 			return r.check(seg, off, b[:size])
 		}
 	}
-	want := reach + recordWindow
+	l := loc{seg: uint32(seg.id), off: off}
+	if reach == 0 {
+		if b, ok := r.cache.get(l, r.pg.Alloc); ok {
+			return r.check(seg, off, b)
+		}
+	}
+	want := reach + lookWindow
+	if reach == 0 && bound > 0 {
+		want = bound
+	}
 	b = r.pg.Alloc(want)
 	n, err := readFull(r.p, seg.fd, start, b)
 	if err != nil {
@@ -169,7 +216,11 @@ func (r *recReader) record(seg *segment, off uint32, reach int) (frame, error) {
 		r.pg.Release(want - n)
 	}
 	r.seg, r.base, r.buf = seg, start, b[:n]
-	return r.check(seg, off, b[:n])
+	f, err := r.check(seg, off, b[:n])
+	if err == nil && reach == 0 {
+		r.cache.put(l, b[:f.size])
+	}
+	return f, err
 }
 
 func (r *recReader) check(seg *segment, off uint32, b []byte) (frame, error) {
@@ -230,6 +281,11 @@ func dataOrNil(b []byte) []byte {
 	return b
 }
 
+func (s *Store) readCache() *recCache {
+	s.cache.setup(s.opts)
+	return &s.cache
+}
+
 // readStream reads up to limit durable events of stream from seq from into
 // pg (reset first), and returns the stream's head.
 func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, pg *ops.Page) (uint64, error) {
@@ -254,19 +310,27 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	}
 	for j := st.chunkFor(from); j < len(st.chunks) && st.chunks[j].seq <= want; j++ {
 		c := st.chunks[j]
-		refs = append(refs, chunkRef{seq: c.seq, seg: s.segs[uint64(c.seg)], l: c.loc})
+		end := head + 1
+		if j+1 < len(st.chunks) {
+			end = st.chunks[j+1].seq
+		}
+		r := chunkRef{seq: c.seq, seg: s.segs[uint64(c.seg)], l: c.loc}
+		if end-c.seq >= boundEvents {
+			r.size = recordBound(s.st.positions, c.loc)
+		}
+		refs = append(refs, r)
 	}
 	s.mu.RUnlock()
 
 	var spanBuf [16]int
 	sp := reaches(refs, spanBuf[:0])
-	rr := recReader{p: p, pg: pg}
+	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var types names
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
 		}
-		f, err := rr.record(r.seg, r.l.off, sp[i])
+		f, err := rr.record(r.seg, r.l.off, sp[i], r.size)
 		if err != nil {
 			return 0, err
 		}
@@ -329,13 +393,13 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page) (uint
 	s.mu.RUnlock()
 
 	sp := reaches(refs, make([]int, 0, len(refs)))
-	rr := recReader{p: p, pg: pg}
+	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var streams, types names
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
 		}
-		f, err := rr.record(r.seg, r.l.off, sp[i])
+		f, err := rr.record(r.seg, r.l.off, sp[i], r.size)
 		if err != nil {
 			return 0, err
 		}

@@ -34,6 +34,10 @@ type Options struct {
 	// lock is taken, so that a second opener can name the holder
 	// (LockHolder). OpenDir sets the process's own pid; 0 writes nothing.
 	HolderPID int
+	// ReadCacheBytes bounds the memory of small records (up to 4 KiB
+	// each: one-event commits and the like) kept once read, so that
+	// reading them again takes no IO. Default 32 MiB; negative keeps none.
+	ReadCacheBytes int
 }
 
 const (
@@ -129,6 +133,8 @@ type Store struct {
 	notify chan struct{}
 	failed error
 	bytes  int64 // log bytes written, all segments
+
+	cache recCache // small records read (read.go)
 
 	// Owned by the current group-commit leader (and by Open and Close).
 	active    *segment

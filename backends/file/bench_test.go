@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -207,6 +208,8 @@ func benchW4(b *testing.B, pg *ops.Page) {
 	p := w4Store(b)
 	from := uint64(1)
 	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for b.Loop() {
 		r, err := effect.Perform(p, ops.Read{Stream: "s", From: from, Limit: 1000, Page: pg})
@@ -223,7 +226,10 @@ func benchW4(b *testing.B, pg *ops.Page) {
 			from = 1
 		}
 	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(after.NumGC-before.NumGC)/(float64(b.N)*1000)*1e6, "GCs/Mevents")
 }
 
 func BenchmarkW4(b *testing.B)     { benchW4(b, nil) }

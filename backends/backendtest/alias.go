@@ -9,6 +9,7 @@ func init() {
 		Case{Name: "append-input", Doc: "changing the data slice given to append afterwards does not change the stored event", Run: aliasAppendInput},
 		Case{Name: "read-output", Doc: "changing the data of events returned by read does not change the store", Run: aliasReadOutput},
 		Case{Name: "read-all-output", Doc: "changing the data of events returned by read-all does not change the store", Run: aliasReadAllOutput},
+		Case{Name: "read-page", Doc: "a read or read-all that lends a page answers the events of one that does not, and changing them does not change the store", Run: aliasReadPage},
 		Case{Name: "kv-put-input", Doc: "changing the value slice given to kv-put afterwards does not change the stored value", Run: aliasKvPutInput},
 		Case{Name: "kv-get-output", Doc: "changing a value returned by kv-get does not change the store", Run: aliasKvGetOutput},
 		Case{Name: "kv-list-output", Doc: "changing a value returned by kv-list does not change the store", Run: aliasKvListOutput},
@@ -52,6 +53,38 @@ func aliasReadAllOutput(e *Env) {
 	r, err = perform(e, ops.ReadAll{})
 	e.NoError(err, "read-all again")
 	e.Equal([]string{"original"}, dataOf(r.Events), "data read-all again")
+}
+
+func aliasReadPage(e *Env) {
+	mustAppend(e, "s", ops.Any(), ev("t", "one"), ev("t", "two"))
+	mustAppend(e, "other", ops.Any(), ev("t", "x"))
+	mustAppend(e, "s", ops.Any(), ev("t", "three"))
+	var pg ops.Page
+	want := mustRead(e, "s", 2, 0)
+	got, err := perform(e, ops.Read{Stream: "s", From: 2, Page: &pg})
+	if !e.NoError(err, "read into a page") {
+		return
+	}
+	e.Equal(want, got, "read into a page")
+	for _, ev := range got.Events {
+		scribble(ev.Data)
+	}
+	e.Equal(want, mustRead(e, "s", 2, 0), "read again after the lent data changed")
+	wantAll, err := perform(e, ops.ReadAll{From: 2})
+	if !e.NoError(err, "read-all") {
+		return
+	}
+	gotAll, err := perform(e, ops.ReadAll{From: 2, Page: &pg})
+	if !e.NoError(err, "read-all into a page") {
+		return
+	}
+	e.Equal(wantAll, gotAll, "read-all into a page")
+	for _, ev := range gotAll.Events {
+		scribble(ev.Data)
+	}
+	again, err := perform(e, ops.ReadAll{From: 2})
+	e.NoError(err, "read-all again")
+	e.Equal(wantAll, again, "read-all again after the lent data changed")
 }
 
 func aliasKvPutInput(e *Env) {

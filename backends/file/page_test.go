@@ -132,3 +132,29 @@ func TestReadIntoPageReportsDamage(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, recs[1].Offset, ce.Offset)
 }
+
+// reaches joins the refs that lie within spanGap of each other in one
+// segment, up to spanMax from the first.
+func TestReaches(t *testing.T) {
+	seg1, seg2 := &segment{id: 1}, &segment{id: 2}
+	ref := func(seg *segment, off int) chunkRef {
+		return chunkRef{seg: seg, l: loc{seg: uint32(seg.id), off: uint32(off)}}
+	}
+	refs := []chunkRef{
+		ref(seg1, 0), ref(seg1, 100), ref(seg1, 200), // a run
+		ref(seg1, 200+spanGap+1), // past the gap
+		ref(seg2, 0),             // another segment
+	}
+	assert.Equal(t, []int{200, 100, 0, 0, 0}, reaches(refs, nil))
+
+	// A run of close records is cut where it reaches spanMax from the
+	// read's first record.
+	many := make([]chunkRef, 100_000)
+	for i := range many {
+		many[i] = ref(seg1, i*288)
+	}
+	r := reaches(many, nil)
+	assert.Equal(t, (spanMax-1)/288*288, r[0])
+	assert.Equal(t, (spanMax-1)/288*288, r[1000])
+	assert.Zero(t, r[len(r)-1])
+}

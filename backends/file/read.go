@@ -240,17 +240,20 @@ func (r *recReader) check(seg *segment, off uint32, b []byte) (frame, error) {
 // than spanMax away.
 func reaches(refs []chunkRef, out []int) []int {
 	out = out[:0]
+	// j is the last ref the read at i fetches; it never moves back as i
+	// moves on, since the runs are cut at the same gaps whatever i is.
+	j := 0
 	for i := range refs {
+		j = max(j, i)
 		first := int64(refs[i].l.off)
-		end := first
-		for j := i + 1; j < len(refs) && refs[j].seg == refs[i].seg; j++ {
-			o := int64(refs[j].l.off)
-			if o < end || o-end > spanGap || o-first >= spanMax {
+		for j+1 < len(refs) && refs[j+1].seg == refs[i].seg {
+			o, prev := int64(refs[j+1].l.off), int64(refs[j].l.off)
+			if o < prev || o-prev > spanGap || o-first >= spanMax {
 				break
 			}
-			end = o
+			j++
 		}
-		out = append(out, int(end-first))
+		out = append(out, int(int64(refs[j].l.off)-first))
 	}
 	return out
 }

@@ -153,3 +153,46 @@ func tailStore(b *testing.B, events, batch int) *effect.P {
 	b.Cleanup(func() { _ = s.Close(p) })
 	return effect.Handle(context.Background(), s, h)
 }
+
+// BenchmarkReadAllOnePerCommit reads the global log of 100,000 events
+// written one per commit to 1,000 streams in turn, in pages of 1,000 (b.N
+// pages, round and round), copying and into a lent page: the replay of a
+// store of small commits, where a record holds one event.
+func BenchmarkReadAllOnePerCommit(b *testing.B) {
+	const events, streams = 100_000, 1000
+	h := &platform.OS{}
+	dir := filepath.Join(b.TempDir(), "data")
+	bp := effect.Handle(context.Background(), nosync{}, h)
+	s, err := Open(bp, dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close(bp) })
+	p := effect.Handle(context.Background(), s, nosync{}, h)
+	ev := []ops.EventData{{Type: "tail", Data: body}}
+	for i := range events {
+		if _, err := effect.Perform(p, ops.Append{Stream: tailName(i % streams), Events: ev}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		pg   *ops.Page
+	}{{"copy", nil}, {"page", new(ops.Page)}} {
+		b.Run(c.name, func(b *testing.B) {
+			from := uint64(1)
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := effect.Perform(p, ops.ReadAll{From: from, Limit: 1000, Page: c.pg})
+				if err != nil || len(r.Events) != 1000 || r.Events[0].Pos != from {
+					b.Fatal(err, len(r.Events))
+				}
+				from += 1000
+				if from > events {
+					from = 1
+				}
+			}
+			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -61,8 +61,9 @@
 // looks at each one (counts, checks, folds): an event, Data included, is
 // lent until the next step of the range and then overwritten, as the
 // reads reuse one page of memory (ops.Page); on a file store they allocate
-// nothing per event. Projections ([Load], [Resume]) fold the same way, so
-// a Step that keeps bytes of an event keeps a copy ([CloneEvent]).
+// nothing per event. Projections ([Load], [Resume]) do not lend: a Step
+// may keep the events it is given, so a projection's value never depends
+// on how its events were read.
 //
 // The callbacks of AppendRetry and KvUpdate are decisions on the value
 // they are given (a head, an old value) and may run more than once; the

@@ -43,7 +43,7 @@ type (
 	// State is a projection's value and the seq it covers.
 	State[S any] = programs.State[S]
 	// Step is a projection's step; its error stops the fold. The event is
-	// lent for the call: keep a copy (CloneEvent) of bytes kept in the value.
+	// the step's to keep, Data included.
 	Step[S any] = programs.Step[S]
 	// StepError is a step that failed, naming the stream and seq.
 	StepError = programs.StepError

@@ -14,7 +14,7 @@ import (
 // one of proj.Version, plus the events after it; else the fold of the whole
 // stream from proj.Seed (programs.Load). It writes nothing; Checkpoint
 // stores a state. A failing step is a *StepError naming the stream and
-// seq. The fold lends each event to the step for the call (see Step).
+// seq. The step may keep the events it is given (see Step).
 func Load[S any](ctx context.Context, db *DB, proj Projection[S]) (State[S], error) {
 	return call(ctx, db, "programs/load", func(p *effect.P) (State[S], error) {
 		return programs.Load(p, proj)

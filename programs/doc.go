@@ -42,11 +42,14 @@
 //     value, and ends the iteration. Events and AllEvents give the same
 //     consistent prefix as ReadFrom.
 //   - Scan and ScanAll are Events and AllEvents for a reader that only
-//     looks at events, and folds (Project, ProjectResume, Load) read the
-//     same way: their reads lend one ops.Page, so each event, Data
-//     included, is valid until the next step (the next event, the step's
-//     return) and is then overwritten. What must outlive it is copied
-//     (ops.CloneEvent). The copying reads stay for everything else.
+//     looks at events: their reads lend one ops.Page, so each event, Data
+//     included, is valid until the next step of the range and is then
+//     overwritten. What must outlive it is copied (ops.CloneEvent). Folds
+//     (Project, ProjectResume, Load) do not lend: a step may keep the
+//     events it is given, since a projection that kept lent bytes would
+//     hold other events' data without a word, and replay must give the
+//     same value always. A hot fold that keeps nothing of its events is a
+//     range over Scan.
 //   - A nil function where a helper needs one (decide, f, a step, a
 //     follow handler) is an *ops.InvalidError naming it, never a panic.
 //   - Retry loops (AppendRetry, Update) count attempts as calls of the

@@ -18,11 +18,10 @@ type State[S any] struct {
 // an error for an event it cannot fold (data that does not decode, an
 // event that breaks the projection's rules), which stops the fold.
 //
-// The event is lent to the step for the call: a fold reads its events
-// into memory it reuses (ops.Page), so the event's Data is overwritten
-// after the step returns. A step that keeps bytes of an event in the value
-// keeps a copy (bytes.Clone, ops.CloneEvent); one that decodes the data
-// (Decode, json.Unmarshal) already has its own.
+// The event is the step's to keep, Data included: a step may hold it in
+// the value it returns, so that a fold gives the same value however it is
+// read. A fold over lent events (Scan, with each event valid only until
+// the next step) is faster and is written with a range over Scan.
 type Step[S any] func(S, ops.Event) (S, error)
 
 // StepError is a step that failed: the fold stopped at the event of stream
@@ -72,7 +71,7 @@ func ProjectResume[S any](p *effect.P, stream string, step Step[S], st State[S])
 		return st, &ops.InvalidError{Op: "programs/project", Field: "step", Reason: "nil"}
 	}
 	next := st
-	head, err := scan(p, stream, st.Seq+1, new(ops.Page), func(ev ops.Event) error {
+	head, err := scan(p, stream, st.Seq+1, nil, func(ev ops.Event) error {
 		v, err := step(next.Value, ev)
 		if err != nil {
 			return &StepError{Stream: stream, Seq: ev.Seq, Type: ev.Type, Err: err}

@@ -214,3 +214,24 @@ func TestProjectStepError(t *testing.T) {
 	assert.Equal(t, uint64(3), se.Seq)
 	assert.Contains(t, err.Error(), `load "acct-view"`)
 }
+
+// TestProjectStepKeepsEvents: a step may keep the events it is given, Data
+// included, across pages of the fold's reads; nothing it kept is written
+// over by a later page.
+func TestProjectStepKeepsEvents(t *testing.T) {
+	p := handle(t, newStore(t))
+	const n = 2345 // three pages of ops.DefaultPage
+	evs := make([]ops.EventData, n)
+	for i := range evs {
+		evs[i] = ops.EventData{Type: "t", Data: []byte(fmt.Sprintf("event %04d", i+1))}
+	}
+	_, err := programs.Append(p, "kept", ops.Any(), evs...)
+	require.NoError(t, err)
+	keep := func(kept [][]byte, ev ops.Event) ([][]byte, error) { return append(kept, ev.Data), nil }
+	st, err := programs.Project(p, "kept", keep, nil)
+	require.NoError(t, err)
+	require.Len(t, st.Value, n)
+	for i, d := range st.Value {
+		require.Equal(t, fmt.Sprintf("event %04d", i+1), string(d), "event %d", i+1)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -78,13 +79,33 @@ func ParseGrant(s string) (Grant, error) {
 }
 
 // Token is a bearer token as the server keeps it: its name (for logs and
-// metrics), the SHA-256 of its secret and its grants. The secret itself is
-// never stored.
+// metrics), the SHA-256 of its secret, its grants and, optionally, when it
+// expires. The secret itself is never stored.
 type Token struct {
 	Name   string
 	SHA256 string `sx:"sha256"` // hex
 	Grants []Grant
+	// Expires, when set, is the instant from which the token is refused
+	// (401, an *ExpiredError); zero means it never expires.
+	Expires time.Time `sx:",omitzero"`
 }
+
+// ExpiredError is a request whose token expired. It is an unauthorized
+// request: errors.Is(err, ErrUnauthorized) holds.
+type ExpiredError struct{ At time.Time }
+
+func (e *ExpiredError) Error() string {
+	return "server: unauthorized: the token expired at " + e.At.UTC().Format(time.RFC3339)
+}
+
+// Is makes an ExpiredError an ErrUnauthorized.
+func (e *ExpiredError) Is(target error) bool { return target == ErrUnauthorized }
+
+// TokenCookie is the cookie in which a browser presents a token's secret
+// (the console's sign-in sets it). The server reads it only on GET
+// requests without an Authorization header, which change nothing, so a
+// request forged from another site gains nothing by it.
+const TokenCookie = "persist_token"
 
 // NewToken draws a fresh secret (32 random bytes, base64url) and returns it
 // with its Token; the caller shows the secret once and keeps the Token.
@@ -161,6 +182,11 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	}
 	h := r.Header.Get("Authorization")
 	scheme, secret, ok := strings.Cut(h, " ")
+	if h == "" && r.Method == http.MethodGet {
+		if c, err := r.Cookie(TokenCookie); err == nil && c.Value != "" {
+			h, scheme, secret, ok = c.Value, "Bearer", c.Value, true
+		}
+	}
 	if h == "" {
 		s.metrics.authFailure("missing")
 		return principal{}, ErrUnauthorized
@@ -169,10 +195,19 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 		s.metrics.authFailure("malformed")
 		return principal{}, ErrUnauthorized
 	}
+	return s.lookup(secret)
+}
+
+// lookup finds the token of a secret.
+func (s *Server) lookup(secret string) (principal, error) {
 	tok := s.tokens[HashSecret(secret)]
 	if tok == nil {
 		s.metrics.authFailure("unknown")
 		return principal{}, ErrUnauthorized
+	}
+	if !tok.Expires.IsZero() && !time.Now().Before(tok.Expires) {
+		s.metrics.authFailure("expired")
+		return principal{}, &ExpiredError{At: tok.Expires}
 	}
 	return principal{tok: tok}, nil
 }

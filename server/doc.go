@@ -296,6 +296,13 @@
 //	blob-write       POST of blobs
 //	admin            everything, and /metrics
 //
+// A token may carry an expiry (:expires, an RFC 3339 time, in the tokens
+// file): from then on it is refused with 401 unauthorized, its :message
+// saying when it expired. A browser may present its token in the cookie
+// persist_token (TokenCookie) instead of the Authorization header, on GET
+// requests only (a follow, /metrics), which change nothing; the header
+// comes first.
+//
 // The empty prefix covers every name. The global log (read-all, a follow or
 // a wait without a stream) needs read on the empty prefix, and so does
 // persist/snapshot-names, which lists every snapshot; persist/now needs
@@ -303,6 +310,15 @@
 // tokens configured the server allows everything and listens only on
 // loopback addresses; it refuses to listen beyond loopback unless tokens
 // are configured.
+//
+// # Pages beside the protocol
+//
+// Mount serves other handlers under a path of their own through the same
+// request log, metrics and request IDs (persist serve mounts the web
+// console, package console, at /console/); a browser asking for "/"
+// (Accept naming text/html) is redirected there, while other clients get
+// the protocol's 404. Access and Authenticate let such pages check a
+// request's token and grants by the rules above.
 //
 // # Limits
 //

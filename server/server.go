@@ -129,6 +129,8 @@ type Server struct {
 	servers  []*http.Server
 	follows  map[string]int // open follows by token name ("" without tokens)
 
+	home string // where a browser asking for "/" goes ("" when nothing is mounted)
+
 	feedMu    sync.Mutex
 	feeds     map[string]*feed // running feeds by source
 	ringLen   int              // feedRing, but for tests
@@ -185,6 +187,15 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 		switch r.URL.Path {
 		case "/v1/op", "/v1/batch", "/v1/follow", "/healthz", "/readyz", "/metrics":
 			s.fail(w, r, SX, errMethod)
+		case "/":
+			s.mu.Lock()
+			home := s.home
+			s.mu.Unlock()
+			if home != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
+				http.Redirect(w, r, home, http.StatusSeeOther)
+				return
+			}
+			s.fail(w, r, SX, errNotFound)
 		default:
 			s.fail(w, r, SX, errNotFound)
 		}

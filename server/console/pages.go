@@ -1,0 +1,449 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/server"
+)
+
+// Page sizes: the default and the most one page shows.
+const (
+	defaultRows = 50
+	maxRows     = 1000
+	liveRows    = 20
+)
+
+// streamRow is one stream of the list: its name, head and the time of its
+// last event.
+type streamRow struct {
+	Name string
+	Head uint64
+	Last time.Time
+}
+
+type streamsView struct {
+	Prefix string
+	Limit  int
+	Rows   []streamRow
+	Next   string // the link to the next page, "" on the last
+	First  string // the link to the first page, "" on it
+	Scoped []string
+}
+
+func (c *Console) streams(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	prefix, after := q.Get("prefix"), q.Get("after")
+	limit, err := limitParam(q, defaultRows, maxRows)
+	if err != nil {
+		return "", err
+	}
+	if err := (ops.Streams{Prefix: prefix, After: after}).Validate(); err != nil {
+		return "", err
+	}
+	scopes := acc.Prefixes(server.GrantRead, prefix)
+	if len(scopes) == 0 {
+		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: prefix}.String()}
+	}
+	infos, more, err := merged(scopes, after, limit, func(p, after string, limit int) ([]ops.StreamInfo, bool, error) {
+		res, err := perform(ctx, c, ops.Streams{Prefix: p, After: after, Limit: limit})
+		return res.Streams, res.More, err
+	}, func(s ops.StreamInfo) string { return s.Name })
+	if err != nil {
+		return "", err
+	}
+	sv := &streamsView{Prefix: prefix, Limit: limit}
+	if len(scopes) > 1 || scopes[0] != prefix {
+		sv.Scoped = scopes
+	}
+	for _, in := range infos {
+		row := streamRow{Name: in.Name, Head: in.Head}
+		last, err := perform(ctx, c, ops.Read{Stream: in.Name, From: in.Head, Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		if len(last.Events) > 0 {
+			row.Last = last.Events[0].At
+		}
+		sv.Rows = append(sv.Rows, row)
+	}
+	lim := 0
+	if limit != defaultRows {
+		lim = limit
+	}
+	if more && len(infos) > 0 {
+		sv.Next = link("", "prefix", prefix, "after", infos[len(infos)-1].Name, "limit", lim)
+	}
+	if after != "" {
+		sv.First = link("", "prefix", prefix, "limit", lim)
+	}
+	v.Title, v.Nav, v.Data = "Streams", "streams", sv
+	return "streams", nil
+}
+
+// merged pages through several disjoint prefixes at once: the first limit
+// names after after, in byte order, of all of them, and whether more
+// follow. Each prefix is asked for one page only, so a page costs the
+// same however many names the store holds.
+func merged[T any](prefixes []string, after string, limit int, list func(prefix, after string, limit int) ([]T, bool, error), name func(T) string) ([]T, bool, error) {
+	var all []T
+	more := false
+	for _, p := range prefixes {
+		xs, m, err := list(p, after, limit)
+		if err != nil {
+			return nil, false, err
+		}
+		all = append(all, xs...)
+		more = more || m
+	}
+	slices.SortFunc(all, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+	if len(all) > limit {
+		all, more = all[:limit], true
+	}
+	return all, more, nil
+}
+
+type streamView struct {
+	Stream    string
+	Head      uint64
+	Order     string // "newest" or "oldest"
+	From      uint64
+	Limit     int
+	Events    []ops.Event
+	Newer     string // the link to the page of newer events
+	Older     string // the link to the page of older events
+	Newest    string
+	Oldest    string
+	LiveLink  string
+	LimitLink int
+}
+
+func (c *Console) stream(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	name := q.Get("name")
+	if err := (ops.Head{Stream: name}).Validate(); err != nil {
+		return "", err
+	}
+	if !acc.Allows(server.GrantRead, name) {
+		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: name}.String()}
+	}
+	order := q.Get("order")
+	switch order {
+	case "":
+		order = "newest"
+	case "newest", "oldest":
+	default:
+		return "", badRequest("order %q: want newest or oldest.", order)
+	}
+	limit, err := limitParam(q, defaultRows, maxRows)
+	if err != nil {
+		return "", err
+	}
+	from, err := seqParam(q, "from")
+	if err != nil {
+		return "", err
+	}
+	head, err := perform(ctx, c, ops.Head{Stream: name})
+	if err != nil {
+		return "", err
+	}
+	if head == 0 {
+		return "", notFound("There is no stream named %q: it has no events.", name)
+	}
+	if from > head {
+		return "", notFound("Seq %d is past the head of %q, which is %d.", from, name, head)
+	}
+	lim := 0
+	if limit != defaultRows {
+		lim = limit
+	}
+	sv := &streamView{Stream: name, Head: head, Order: order, Limit: limit, LimitLink: lim,
+		LiveLink: link("live", "stream", name)}
+	pageLink := func(order string, from uint64) string {
+		return link("stream", "name", name, "order", order, "from", from, "limit", lim)
+	}
+	if order == "oldest" {
+		from = max(from, 1)
+		res, err := perform(ctx, c, ops.Read{Stream: name, From: from, Limit: limit})
+		if err != nil {
+			return "", err
+		}
+		sv.Events = res.Events
+		if last := from + uint64(len(res.Events)); last <= res.Head {
+			sv.Newer = pageLink("oldest", last)
+		}
+		if from > 1 {
+			sv.Older = pageLink("oldest", from-min(from-1, uint64(limit)))
+		}
+	} else {
+		if from == 0 {
+			from = head
+		}
+		lo := from - min(from-1, uint64(limit-1))
+		res, err := perform(ctx, c, ops.Read{Stream: name, From: lo, Limit: int(from - lo + 1)})
+		if err != nil {
+			return "", err
+		}
+		sv.Events = res.Events
+		slices.Reverse(sv.Events)
+		if lo > 1 {
+			sv.Older = pageLink("newest", lo-1)
+		}
+		if from < res.Head {
+			sv.Newer = pageLink("newest", min(res.Head, from+uint64(limit)))
+		}
+	}
+	sv.From = from
+	sv.Newest = pageLink("newest", 0)
+	sv.Oldest = pageLink("oldest", 0)
+	v.Title, v.Nav, v.Data = name, "streams", sv
+	return "stream", nil
+}
+
+type eventView struct {
+	Event      ops.Event
+	Shown      Shown
+	As         string
+	Size       int64
+	StreamLink string
+	SX, JSON   string
+	Prev, Next string
+}
+
+func (c *Console) event(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	name := q.Get("stream")
+	if err := (ops.Head{Stream: name}).Validate(); err != nil {
+		return "", err
+	}
+	seq, err := seqParam(q, "seq")
+	if err != nil {
+		return "", err
+	}
+	if seq == 0 {
+		return "", badRequest("seq: missing; name the event by its stream and seq.")
+	}
+	as := q.Get("as")
+	switch as {
+	case "":
+		as = "sx"
+	case "sx", "json":
+	default:
+		return "", badRequest("as %q: want sx or json.", as)
+	}
+	if !acc.Allows(server.GrantRead, name) {
+		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: name}.String()}
+	}
+	res, err := perform(ctx, c, ops.Read{Stream: name, From: seq, Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if res.Head == 0 {
+		return "", notFound("There is no stream named %q: it has no events.", name)
+	}
+	if len(res.Events) == 0 {
+		return "", notFound("Seq %d is past the head of %q, which is %d.", seq, name, res.Head)
+	}
+	ev := res.Events[0]
+	ev2 := &eventView{Event: ev, Shown: show(ev.Data, as), As: as, Size: int64(len(ev.Data)),
+		StreamLink: link("stream", "name", name, "from", seq),
+		SX:         link("event", "stream", name, "seq", seq),
+		JSON:       link("event", "stream", name, "seq", seq, "as", "json")}
+	keep := ""
+	if as != "sx" {
+		keep = as
+	}
+	if seq > 1 {
+		ev2.Prev = link("event", "stream", name, "seq", seq-1, "as", keep)
+	}
+	if seq < res.Head {
+		ev2.Next = link("event", "stream", name, "seq", seq+1, "as", keep)
+	}
+	v.Title, v.Nav, v.Data = name+" #"+itoa(seq), "streams", ev2
+	return "event", nil
+}
+
+type liveView struct {
+	Stream string // "" for the global log
+	Head   uint64
+	Events []ops.Event
+	Follow string // the follow endpoint's URL
+	Global bool
+}
+
+func (c *Console) live(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	name := q.Get("stream")
+	if name != "" {
+		if err := (ops.Head{Stream: name}).Validate(); err != nil {
+			return "", err
+		}
+	}
+	if !acc.Allows(server.GrantRead, name) {
+		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: name}.String()}
+	}
+	lv := &liveView{Stream: name, Global: name == ""}
+	var events []ops.Event
+	if name == "" {
+		top, err := perform(ctx, c, ops.ReadAll{Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		lv.Head = top.Head
+		if top.Head > 0 {
+			lo := top.Head - min(top.Head-1, liveRows-1)
+			res, err := perform(ctx, c, ops.ReadAll{From: lo, Limit: liveRows})
+			if err != nil {
+				return "", err
+			}
+			events = res.Events
+			if n := len(events); n > 0 {
+				lv.Head = events[n-1].Pos
+			}
+		}
+	} else {
+		head, err := perform(ctx, c, ops.Head{Stream: name})
+		if err != nil {
+			return "", err
+		}
+		lv.Head = head
+		if head > 0 {
+			lo := head - min(head-1, liveRows-1)
+			res, err := perform(ctx, c, ops.Read{Stream: name, From: lo, Limit: liveRows})
+			if err != nil {
+				return "", err
+			}
+			events = res.Events
+			if n := len(events); n > 0 {
+				lv.Head = events[n-1].Seq
+			}
+		}
+	}
+	slices.Reverse(events)
+	lv.Events = events
+	fq := url.Values{"from": {itoa(lv.Head + 1)}, "as": {"json"}}
+	if name != "" {
+		fq.Set("stream", name)
+	}
+	lv.Follow = "/v1/follow?" + fq.Encode()
+	v.Title, v.Nav, v.Data = "Live", "live", lv
+	if name != "" {
+		v.Title = "Live: " + name
+	}
+	return "live", nil
+}
+
+type kvView struct {
+	Prefix  string
+	Limit   int
+	Entries []ops.KvEntry
+	Next    string
+	First   string
+	Scoped  []string
+}
+
+func (c *Console) kv(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	prefix, after := q.Get("prefix"), q.Get("after")
+	limit, err := limitParam(q, defaultRows, maxRows)
+	if err != nil {
+		return "", err
+	}
+	if err := (ops.KvList{Prefix: prefix, After: after}).Validate(); err != nil {
+		return "", err
+	}
+	scopes := acc.Prefixes(server.GrantKvRead, prefix)
+	if len(scopes) == 0 {
+		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantKvRead, Prefix: prefix}.String()}
+	}
+	entries, more, err := merged(scopes, after, limit, func(p, after string, limit int) ([]ops.KvEntry, bool, error) {
+		res, err := perform(ctx, c, ops.KvList{Prefix: p, After: after, Limit: limit})
+		return res.Entries, res.More, err
+	}, func(e ops.KvEntry) string { return e.Key })
+	if err != nil {
+		return "", err
+	}
+	kv := &kvView{Prefix: prefix, Limit: limit, Entries: entries}
+	if len(scopes) > 1 || scopes[0] != prefix {
+		kv.Scoped = scopes
+	}
+	lim := 0
+	if limit != defaultRows {
+		lim = limit
+	}
+	if more && len(entries) > 0 {
+		kv.Next = link("kv", "prefix", prefix, "after", entries[len(entries)-1].Key, "limit", lim)
+	}
+	if after != "" {
+		kv.First = link("kv", "prefix", prefix, "limit", lim)
+	}
+	v.Title, v.Nav, v.Data = "Keys", "kv", kv
+	return "kv", nil
+}
+
+type keyView struct {
+	Entry    ops.KvEntry
+	Shown    Shown
+	As       string
+	Size     int64
+	SX, JSON string
+}
+
+func (c *Console) key(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	key := q.Get("key")
+	if err := (ops.KvGet{Key: key}).Validate(); err != nil {
+		return "", err
+	}
+	as := q.Get("as")
+	switch as {
+	case "":
+		as = "sx"
+	case "sx", "json":
+	default:
+		return "", badRequest("as %q: want sx or json.", as)
+	}
+	if !acc.Allows(server.GrantKvRead, key) {
+		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantKvRead, Prefix: key}.String()}
+	}
+	e, err := perform(ctx, c, ops.KvGet{Key: key})
+	if err != nil {
+		return "", err
+	}
+	if e == nil {
+		return "", notFound("There is no key %q.", key)
+	}
+	v.Title, v.Nav = key, "kv"
+	v.Data = &keyView{Entry: *e, Shown: show(e.Value, as), As: as, Size: int64(len(e.Value)),
+		SX: link("key", "key", key), JSON: link("key", "key", key, "as", "json")}
+	return "key", nil
+}
+
+type stateView struct {
+	Backend  string
+	Started  time.Time
+	Uptime   string
+	Head     uint64
+	Sections []Section
+}
+
+func (c *Console) state(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	if !acc.All() {
+		return "", &server.ForbiddenError{Grant: string(server.GrantAdmin)}
+	}
+	top, err := perform(ctx, c, ops.ReadAll{Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	sv := &stateView{Backend: c.opts.Backend, Started: c.opts.Started,
+		Uptime: time.Since(c.opts.Started).Round(time.Second).String(), Head: top.Head}
+	if c.opts.State != nil {
+		if sv.Sections, err = c.opts.State(ctx); err != nil {
+			return "", err
+		}
+	}
+	v.Title, v.Nav, v.Data = "Store", "state", sv
+	return "state", nil
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -20,6 +20,7 @@ import (
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
 	"rose-ash.com/persist/server"
+	"rose-ash.com/persist/server/console"
 	"rose-ash.com/persist/sx"
 )
 
@@ -36,7 +37,9 @@ operation per request in SX or JSON (POST /v1/op), batches (POST
 /v1/batch), live follows as Server-Sent Events (GET /v1/follow), and
 /healthz, /readyz and /metrics (Prometheus), and, given a blob store
 (--blobs DIR, or --ipfs URL for an IPFS node), blobs streamed in and out
-(POST /v1/blob, GET and HEAD /v1/blob/CID). It prints the address it
+(POST /v1/blob, GET and HEAD /v1/blob/CID); and a web console for
+browsers under /console/ (streams, events, live tail, keys, the store's
+state; sign in with a token). It prints the address it
 listens on to stderr, then one log line per request.
 
 --tokens names a file of bearer tokens and their grants (SX or JSON), kept
@@ -137,10 +140,13 @@ type meteredFile struct {
 	*fileStore
 	syncs atomic.Uint64
 	count effect.Handler
+	// commits0 is the commits in the log when the server started, so that
+	// commits per sync counts the same span as syncs.
+	commits0 uint64
 }
 
 func meter(f *fileStore) *meteredFile {
-	mf := &meteredFile{fileStore: f}
+	mf := &meteredFile{fileStore: f, commits0: f.store.Stats().Commits}
 	mf.count = effect.HandlerFunc(func(p *effect.P, e effect.Effect) (any, error) {
 		switch e.(type) {
 		case platform.Fdatasync, platform.Fsync, platform.SyncDir:
@@ -183,6 +189,79 @@ func (mf *meteredFile) collectors() []prometheus.Collector {
 			return 0
 		}),
 	}
+}
+
+// consoleState is the file store's figures for the console's state page.
+func (mf *meteredFile) consoleState(ctx context.Context) ([]console.Section, error) {
+	st := mf.store.Stats()
+	n := func(v any) string { return fmt.Sprint(v) }
+	store := console.Section{Title: "Log", Rows: []console.Row{
+		{Name: "Segments", Value: n(st.Segments)},
+		{Name: "Bytes in segments", Value: n(st.LogBytes)},
+		{Name: "Last LSN", Value: n(st.LSN)},
+		{Name: "Streams", Value: n(st.Streams)},
+		{Name: "Events", Value: n(st.Events)},
+		{Name: "Kv keys", Value: n(st.KvKeys)},
+		{Name: "Kv revision", Value: n(st.Revision)},
+		{Name: "Snapshots", Value: n(st.Snapshots)},
+		{Name: "Refuses writes after an IO error", Value: n(st.Failed)},
+	}}
+	syncs := mf.syncs.Load()
+	commits := st.Commits - min(st.Commits, mf.commits0)
+	per := "—"
+	if syncs > 0 {
+		per = fmt.Sprintf("%.2f", float64(commits)/float64(syncs))
+	}
+	group := console.Section{Title: "Group commit (since the server started)", Rows: []console.Row{
+		{Name: "Commits", Value: n(commits)},
+		{Name: "Syncs (fdatasync, fsync, directory)", Value: n(syncs)},
+		{Name: "Commits per sync", Value: per},
+		{Name: "Commits in the log", Value: n(st.Commits)},
+	}}
+	out := []console.Section{store, group, recoverySection("Recovery at open", mf.store.Recovery(), time.Time{})}
+	last, found, err := file.ReadLastRecovery(effect.Handle(ctx, mf.os), mf.store.Dir())
+	switch {
+	case err != nil:
+		out = append(out, console.Section{Title: "Last recovery that changed the directory", Rows: []console.Row{{Name: "Error", Value: err.Error()}}})
+	case found:
+		out = append(out, recoverySection("Last recovery that changed the directory", last.Report, last.At))
+	default:
+		out = append(out, console.Section{Title: "Last recovery that changed the directory", Rows: []console.Row{{Name: "None", Value: "no recovery has had to change the directory"}}})
+	}
+	return out, nil
+}
+
+func recoverySection(title string, r file.RecoveryReport, at time.Time) console.Section {
+	n := func(v any) string { return fmt.Sprint(v) }
+	var rows []console.Row
+	if !at.IsZero() {
+		rows = append(rows, console.Row{Name: "At", Value: at.UTC().Format(time.RFC3339Nano)})
+	}
+	rows = append(rows,
+		console.Row{Name: "New directory", Value: n(r.Created)},
+		console.Row{Name: "Segments scanned", Value: n(r.Segments)},
+		console.Row{Name: "Records", Value: n(r.Records)},
+		console.Row{Name: "Commits replayed", Value: n(r.Commits)},
+		console.Row{Name: "Events replayed", Value: n(r.Events)},
+		console.Row{Name: "LSN", Value: n(r.LSN)},
+		console.Row{Name: "Started from checkpoint LSN", Value: n(r.Checkpoint)},
+		console.Row{Name: "Checkpoints skipped", Value: n(r.CheckpointsSkipped)},
+		console.Row{Name: "Segment roll finished", Value: n(r.Rolled)},
+	)
+	if r.RollUndone != "" {
+		rows = append(rows, console.Row{Name: "Segment roll undone", Value: r.RollUndone})
+	}
+	if len(r.RemovedTmp) > 0 {
+		rows = append(rows, console.Row{Name: "Temporary files removed", Value: fmt.Sprint(r.RemovedTmp)})
+	}
+	if r.Truncated != nil {
+		t := r.Truncated
+		rows = append(rows, console.Row{Name: "Torn tail cut", Value: fmt.Sprintf("%d bytes of %s from offset %d (%s); kept in %s", t.Bytes, t.File, t.Offset, t.Reason, t.KeptIn)})
+	}
+	if r.Duration > 0 {
+		rows = append(rows, console.Row{Name: "Took", Value: r.Duration.String()})
+	}
+	return console.Section{Title: title, Rows: rows}
 }
 
 // grantList collects repeated --grant flags.
@@ -248,6 +327,14 @@ func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
 		if blobs != nil {
 			_ = blobs.Close()
 		}
+		return err
+	}
+	copts := console.Options{Backend: g.where(), Started: time.Now()}
+	if mf, ok := b.(*meteredFile); ok {
+		copts.Backend, copts.State = "file store in "+g.where(), mf.consoleState
+	}
+	if _, err := console.Mount(srv, b, copts); err != nil {
+		_ = b.Close()
 		return err
 	}
 	if err := srv.CheckListen(cfg.listen); err != nil {

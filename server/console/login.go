@@ -46,12 +46,13 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	c.render(w, "login", v)
 }
 
-// sameOrigin refuses a form posted from another site: a browser names the
-// page's origin in Origin (and Sec-Fetch-Site); a client that sends
-// neither is not a browser carrying someone else's cookie.
+// sameOrigin refuses a form posted from another site. A browser says
+// where a request comes from in Sec-Fetch-Site, which a page cannot set;
+// failing that (an older browser) in Origin. A client that sends neither
+// is not a browser carrying someone else's cookie.
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
 	}
 	o := r.Header.Get("Origin")
 	if o == "" {

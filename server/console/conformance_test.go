@@ -63,7 +63,7 @@ func newSite(t *testing.T) *site {
 }
 
 // signIn opens the sign-in form, posts the secret and lands on path.
-func (s *site) signIn(t *testing.T, ctx context.Context, secret, path string) {
+func (s *site) signIn(t testing.TB, ctx context.Context, secret, path string) {
 	t.Helper()
 	do(t, ctx,
 		chromedp.Navigate(s.url+"/console/login?next="+url.QueryEscape(path)),
@@ -80,7 +80,7 @@ func rows(t *testing.T, ctx context.Context, table string) int {
 }
 
 // following waits until the live page's follow is open.
-func following(t *testing.T, ctx context.Context) {
+func following(t testing.TB, ctx context.Context) {
 	t.Helper()
 	run(t, ctx, chromedp.Poll[bool](`document.getElementById("live-status").textContent === "Live: following"`))
 }

@@ -61,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"waitserve":  cmdWaitserve,
 			"waitgrep":   cmdWaitgrep,
 			"post":       cmdPost,
+			"get":        cmdGet,
 		},
 	})
 }

@@ -27,7 +27,7 @@ import (
 var serveCmd = &command{
 	writes:  true,
 	name:    "serve",
-	args:    "[--listen ADDR] [--tokens FILE] [--cert FILE --key FILE] | --mint NAME --grant G...",
+	args:    "[--listen ADDR] [--tokens FILE] [--cert FILE --key FILE] | --mint NAME --grant G... [--expires DURATION]",
 	summary: "serve the store over HTTP to many processes (the wire protocol)",
 	detail: `
 Opens the data directory (creating the store when absent), or with --pg
@@ -46,7 +46,9 @@ listens on to stderr, then one log line per request.
 as SHA-256 hashes, never the secrets:
   [{:name "feed" :sha256 "<hex>" :grants ["read feed/" "write feed/" "kv-read feed/"]}]
 A grant is read, write, kv-read or kv-write with a name prefix (none: every
-name), blob-read or blob-write (no prefix), or admin. --mint NAME --grant G... draws a new token, prints its
+name), blob-read or blob-write (no prefix), or admin; an entry may end
+with :expires "<RFC 3339 time>", after which the token is refused. --mint
+NAME --grant G... [--expires DURATION] draws a new token, prints its
 secret (once) and the entry to add to the tokens file, and exits. Without
 tokens the server listens only on loopback.
 
@@ -56,6 +58,7 @@ and exits 0.`,
 	example: `  persist serve --listen 127.0.0.1:7070
   persist serve --listen 127.0.0.1:7070 --blobs ./persist-blobs
   persist serve --mint feed --grant 'read feed/' --grant 'write feed/'
+  persist serve --mint visitor --grant 'read orders/' --expires 24h
   persist serve --listen :7070 --tokens tokens.sx --cert cert.pem --key key.pem
   curl -s -H 'Content-Type: application/x-sx' -d '(persist/head {:stream "orders"})' http://127.0.0.1:7070/v1/op`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
@@ -69,6 +72,7 @@ and exits 0.`,
 		ipfsAPI := fs.String("ipfs", "", "serve a blob store on the IPFS node whose Kubo RPC API is at `URL`")
 		ipfsGW := fs.String("ipfs-gateway", "", "the trustless gateway `URL` of --ipfs (default: port 8080 of its host)")
 		blobMax := fs.Int64("blob-max", 0, "the largest blob in `BYTES` /v1/blob takes (default 4 GiB)")
+		expires := fs.Duration("expires", 0, "with --mint: the token expires after `DURATION` (such as 720h); 0 never")
 		var grants grantList
 		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write PREFIX, blob-read, blob-write, or admin")
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
@@ -76,10 +80,13 @@ and exits 0.`,
 				return usagef("serve", "takes no arguments, got %d", len(args))
 			}
 			if *mint != "" {
-				return m.mintToken(*mint, grants)
+				if *expires < 0 {
+					return usagef("serve", "--expires %s is negative", *expires)
+				}
+				return m.mintToken(*mint, grants, *expires)
 			}
-			if len(grants) > 0 {
-				return usagef("serve", "--grant goes with --mint")
+			if len(grants) > 0 || *expires != 0 {
+				return usagef("serve", "--grant and --expires go with --mint")
 			}
 			var toks []server.Token
 			if *tokens != "" {
@@ -279,13 +286,16 @@ func (l *grantList) Set(s string) error {
 }
 
 // mintToken draws a token and prints its secret and its tokens-file entry.
-func (m *Main) mintToken(name string, grants grantList) error {
+func (m *Main) mintToken(name string, grants grantList, expires time.Duration) error {
 	if len(grants) == 0 {
 		return usagef("serve", "--mint needs at least one --grant")
 	}
 	secret, tok, err := server.NewToken(name, grants...)
 	if err != nil {
 		return err
+	}
+	if expires > 0 {
+		tok.Expires = time.Now().Add(expires).UTC().Truncate(time.Second)
 	}
 	v, err := sx.FromGo(tok)
 	if err != nil {

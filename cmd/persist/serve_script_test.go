@@ -105,6 +105,27 @@ func cmdPost(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d %s\n%s\n", resp.StatusCode, resp.Header.Get("Content-Type"), strings.TrimSpace(string(body)))
 }
 
+// cmdGet is "get URL [TOKEN]": a GET as a browser sends it (Accept
+// text/html), printing the status, the content type and the body.
+func cmdGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: get URL [TOKEN]")
+	}
+	req, err := http.NewRequest(http.MethodGet, args[0], nil)
+	ts.Check(err)
+	req.Header.Set("Accept", "text/html")
+	if len(args) == 2 {
+		req.Header.Set("Authorization", "Bearer "+args[1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%d %s %s\n%s\n", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), strings.TrimSpace(string(body)))
+}
+
 // testPGDSN is the PostgreSQL test server of the [postgres] condition, as
 // in the tests of package postgres: PERSIST_TEST_PG overrides it.
 func testPGDSN() string {

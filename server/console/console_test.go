@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,4 +362,40 @@ func TestPagesWithoutTokens(t *testing.T) {
 	resp, body = f.get(t, "/console/state")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "mem")
+}
+
+func TestConcurrentPages(t *testing.T) {
+	f := newFixture(t)
+	for i := range 20 {
+		f.append(t, fmt.Sprintf("s/%02d", i), "e", `{:n 1}`)
+	}
+	f.put(t, "k", "1")
+	done := make(chan struct{})
+	var writer, wg sync.WaitGroup
+	writer.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			f.append(t, fmt.Sprintf("s/%02d", i%20), "e", fmt.Sprintf(`{:n %d}`, i))
+			f.put(t, "k", fmt.Sprint(i))
+		}
+	})
+	pages := []string{"/console/", "/console/stream?name=s/03", "/console/event?stream=s/03&seq=1",
+		"/console/live", "/console/kv", "/console/key?key=k", "/console/state", "/console/?prefix=s/1&limit=3"}
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 40 {
+				path := pages[(g+i)%len(pages)]
+				resp, body := f.get(t, path)
+				assert.Equal(t, http.StatusOK, resp.StatusCode, path)
+				assert.Contains(t, body, "</html>", path)
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	writer.Wait()
 }

@@ -49,21 +49,7 @@ func BenchmarkConsoleFigures(b *testing.B) {
 	db, err := file.OpenDir(ctx, b.TempDir(), file.Options{})
 	require.NoError(b, err)
 	p := effect.Handle(ctx, db)
-	for i := 0; i < figureStreams; i += 1000 {
-		var appends []ops.Append
-		for j := i; j < i+1000; j++ {
-			appends = append(appends, ops.Append{Stream: fmt.Sprintf("s/%06d", j),
-				Events: []ops.EventData{{Type: "created", Data: []byte(fmt.Sprintf("{:n %d}", j))}}})
-		}
-		_, err := effect.Perform(p, ops.Commit{Appends: appends})
-		require.NoError(b, err)
-	}
-	events := make([]ops.EventData, figureEvents)
-	for i := range events {
-		events[i] = ops.EventData{Type: "tick", Data: []byte(fmt.Sprintf("{:n %d :items [{:sku \"a-%d\" :qty 2}]}", i, i))}
-	}
-	_, err = effect.Perform(p, ops.Append{Stream: "big", Events: events})
-	require.NoError(b, err)
+	seed(b, p, figureStreams, figureEvents)
 
 	admin, adminTok := token(b, "root", "admin")
 	srv, err := server.New(db, server.Options{Tokens: []server.Token{adminTok}})

@@ -137,14 +137,13 @@ func assetHandler(h http.Handler) http.Handler {
 
 // view is what a page's template gets.
 type view struct {
-	Title    string
-	Nav      string // the menu entry of the page
-	Who      string // the token's name, "" without tokens
-	SignOut  bool   // the browser holds the token cookie
-	Status   int
-	Data     any
-	Login    *loginView // the sign-in form on a refusal page
-	NextPath string
+	Title   string
+	Nav     string // the menu entry of the page
+	Who     string // the token's name, "" without tokens
+	SignOut bool   // the browser holds the token cookie
+	Status  int
+	Data    any
+	Login   *loginView // the sign-in form on a refusal page
 }
 
 // handlerFunc is a page: it fills v from the request, or fails with an
@@ -261,7 +260,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, acc server.Access
 // refuse answers a request whose token the server does not take: 401 with
 // the reason and a sign-in form; a cookie holding that token is cleared.
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	if hasCookie(r) {
+	if hasCookie(r) && r.Header.Get("Authorization") == "" {
 		http.SetCookie(w, clearCookie(r))
 	}
 	c.fail(w, r, server.Access{}, err)

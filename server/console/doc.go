@@ -32,7 +32,8 @@
 // tail: it opens the protocol's own follow endpoint (GET /v1/follow, with
 // as=json) as an EventSource and puts each event in as text; every other
 // page works without it. Pages send a Content-Security-Policy that allows
-// only the console's own script and stylesheet, and are never cached.
+// only the console's own script and stylesheet and keep the page out of
+// frames, send the Referer only within the server, and are never cached.
 //
 // A page costs the same however large the store is: a list asks the
 // backend for one page of names (persist/streams, persist/kv-list) and one

@@ -109,18 +109,17 @@ func merged[T any](prefixes []string, after string, limit int, list func(prefix,
 }
 
 type streamView struct {
-	Stream    string
-	Head      uint64
-	Order     string // "newest" or "oldest"
-	From      uint64
-	Limit     int
-	Events    []ops.Event
-	Newer     string // the link to the page of newer events
-	Older     string // the link to the page of older events
-	Newest    string
-	Oldest    string
-	LiveLink  string
-	LimitLink int
+	Stream   string
+	Head     uint64
+	Order    string // "newest" or "oldest"
+	From     uint64
+	Limit    int
+	Events   []ops.Event
+	Newer    string // the link to the page of newer events
+	Older    string // the link to the page of older events
+	Newest   string
+	Oldest   string
+	LiveLink string
 }
 
 func (c *Console) stream(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
@@ -161,7 +160,7 @@ func (c *Console) stream(ctx context.Context, r *http.Request, acc server.Access
 	if limit != defaultRows {
 		lim = limit
 	}
-	sv := &streamView{Stream: name, Head: head, Order: order, Limit: limit, LimitLink: lim,
+	sv := &streamView{Stream: name, Head: head, Order: order, Limit: limit,
 		LiveLink: link("live", "stream", name)}
 	pageLink := func(order string, from uint64) string {
 		return link("stream", "name", name, "order", order, "from", from, "limit", lim)

@@ -207,6 +207,15 @@ var browserCases = []browserCase{
 		assert.Equal(t, "{:burst 40 :rate 200}", text(t, ctx, "#key-value"))
 		screenshot(t, ctx, "kv-key")
 	}},
+	{"state", func(t *testing.T, s *site) {
+		ctx := tab(t)
+		s.signIn(t, ctx, s.admin, "/console/state")
+		assert.NotEmpty(t, text(t, ctx, "#uptime"))
+		assert.NotEqual(t, "0", text(t, ctx, "#global-head"))
+		assert.Equal(t, "Figures", text(t, ctx, "section.figures h2"))
+		assert.Equal(t, "42", text(t, ctx, "section.figures td"))
+		screenshot(t, ctx, "state")
+	}},
 	{"refused", func(t *testing.T, s *site) {
 		ctx := tab(t)
 		resp := run(t, ctx, chromedp.NavigateResponse(s.url+"/console/stream?name=big"))

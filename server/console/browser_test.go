@@ -113,8 +113,15 @@ func startBrowser() (context.Context, error) {
 }
 
 // tab opens a tab in a browser context of its own, closed at the end of
-// the test; it skips the test when there is no browser (fails with CI=true).
+// the test or after 60 s; it skips the test when there is no browser (fails
+// with CI=true).
 func tab(t testing.TB) context.Context {
+	t.Helper()
+	return tabFor(t, 60*time.Second)
+}
+
+// tabFor is tab for a test that may use the tab for up to d.
+func tabFor(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	bctx, err := startBrowser()
 	if err != nil {
@@ -124,7 +131,7 @@ func tab(t testing.TB) context.Context {
 		t.Skipf("skipping the browser test: %v", err)
 	}
 	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	ctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, tcancel := context.WithTimeout(ctx, d)
 	t.Cleanup(func() { tcancel(); cancel() })
 	require.NoError(t, chromedp.Do(ctx), "open a tab")
 	return ctx

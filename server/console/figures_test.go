@@ -64,7 +64,7 @@ func BenchmarkConsoleFigures(b *testing.B) {
 	s := &site{fixture: &fixture{url: hs.URL, store: db, srv: srv}, admin: admin}
 
 	for b.Loop() {
-		tctx := tab(b)
+		tctx := tabFor(b, 10*time.Minute)
 		s.signIn(b, tctx, admin, "/console/")
 
 		var list, stream []paint

@@ -76,8 +76,8 @@ func (b *fileBackend) Handle(p *effect.P, e effect.Effect) (any, error) {
 
 func (b *fileBackend) Close() error { return b.s.Close(effect.Handle(context.Background(), b.os)) }
 
-// idReader serves io/random from a source of UUIDs, so that the store's
-// fresh event IDs are the source's.
+// idReader serves io/random from a source of UUIDs, so that two fresh
+// stores draw the same store id and nonce, and so the same event IDs.
 type idReader struct {
 	mu   sync.Mutex
 	next func() uuid.UUID
@@ -102,10 +102,9 @@ func (r *idReader) Read(b []byte) (int, error) {
 
 func fileStore(t testing.TB, dir string) *fileBackend {
 	t.Helper()
-	h := &platform.OS{Now: backendtest.Clock()}
+	h := &platform.OS{Now: backendtest.Clock(), Rand: &idReader{next: backendtest.IDs()}}
 	s, err := file.Open(effect.Handle(context.Background(), h), dir, file.Options{})
 	require.NoError(t, err)
-	h.Rand = &idReader{next: backendtest.IDs()}
 	b := &fileBackend{s: s, os: h}
 	b.count = effect.HandlerFunc(func(p *effect.P, e effect.Effect) (any, error) {
 		switch e.(type) {

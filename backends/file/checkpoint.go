@@ -32,13 +32,18 @@ var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
 // Checkpoint format versions: 1 had a last event ID per stream and no ID
 // index; 2 drops the last IDs and ends with the ID index; 3 adds where the
 // last record it covers starts and the checksum of its segment up to the
-// checkpoint, so that Open need not read the records it covers. Versions 1
-// and 2 are still read (Open then checks the frames of what they cover),
-// a version 1 checkpoint's ID index rebuilt from the records it covers.
+// checkpoint, so that Open need not read the records it covers, and holds
+// the ID index as its slots; 4 gives each table of the ID index its own
+// position bits and indexes only the events whose IDs do not name their
+// own position (drawn IDs are left out). Versions 1 to 3 are still read:
+// 1 and 2 have what they cover checked as frames and their ID index
+// rebuilt from those records (version 2's is in an encoding no longer
+// read); 3's index, of every event, is used as it is.
 const (
 	ckptVersion1 = 1
 	ckptVersion2 = 2
-	ckptVersion  = 3
+	ckptVersion3 = 3
+	ckptVersion  = 4
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -253,7 +258,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	d.b = d.b[4:]
 	r.lsn = d.uvarint()
 	r.version = v
-	if v >= ckptVersion {
+	if v >= ckptVersion3 {
 		r.last = int64(d.uvarint())
 		if len(d.b) < 4 {
 			return r, nil, errPayload
@@ -317,13 +322,21 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		}
 		st.kv[k] = e
 	}
-	if d.err == nil && v >= ckptVersion2 {
-		decode := idindex.DecodeSlots
-		if v == ckptVersion2 {
-			decode = idindex.Decode
+	if d.err == nil && v == ckptVersion2 {
+		// An ID index in the encoding of version 2, which this version
+		// rebuilds from the log: the checksum above covers it.
+		d.b = nil
+	}
+	if d.err == nil && v >= ckptVersion3 {
+		// Version 3 indexed every event, each table's position bits its
+		// size's; version 4 only the events whose IDs do not name their
+		// own position, none past the last.
+		decode, dense := idindex.DecodeSlots, v == ckptVersion3
+		if dense {
+			decode = idindex.DecodeDenseSlots
 		}
 		ids, rest, err := decode(d.b, id)
-		if err != nil || ids.Len() != int(st.lastPos) {
+		if err != nil || ids.Len() > int(st.lastPos) || ids.Last() > st.lastPos || dense && ids.Len() != int(st.lastPos) {
 			return r, nil, errors.New("malformed checkpoint ID index")
 		}
 		d.b = rest

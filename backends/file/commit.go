@@ -1,12 +1,15 @@
 package file
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 
 	"github.com/google/uuid"
 
+	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
@@ -375,26 +378,17 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 		}
 	}
 
-	// Fresh IDs for events without one, from one io/random.
-	missing := 0
-	for i, a := range c.Appends {
-		if !replayed[i] {
-			for _, e := range a.Events {
-				if e.ID == uuid.Nil {
-					missing++
+	// Fresh IDs for events without one: drawn from their positions under
+	// the nonce of this run of the store (see drawNonce).
+	if s.nonce == nil {
+		for i, a := range c.Appends {
+			if !replayed[i] && slices.ContainsFunc(a.Events, func(e ops.EventData) bool { return e.ID == uuid.Nil }) {
+				if err := s.drawNonce(p); err != nil {
+					w.err = err
+					return buf
 				}
+				break
 			}
-		}
-	}
-	var rnd []byte
-	if missing > 0 {
-		var err error
-		if rnd, err = effect.Perform(p, platform.Random{N: 16 * missing}); err == nil && len(rnd) != 16*missing {
-			err = fmt.Errorf("%d random bytes, want %d", len(rnd), 16*missing)
-		}
-		if err != nil {
-			w.err = fmt.Errorf("file: event ids: %w", err)
-			return buf
 		}
 	}
 
@@ -409,10 +403,7 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 		for j, e := range a.Events {
 			id := e.ID
 			if id == uuid.Nil {
-				copy(id[:], rnd[:16])
-				rnd = rnd[16:]
-				id[6] = id[6]&0x0f | 0x40 // version 4
-				id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+				id = ov.s.ids.Drawn(*s.nonce, pos+uint64(j))
 			}
 			part.ids[j] = id
 		}
@@ -471,12 +462,39 @@ func (o *overlay) addEvents(stream string, part partRec, pos uint64) {
 	ps := o.streams[stream]
 	if ps == nil {
 		h := o.head(stream)
-		ps = &pendStream{base: h, head: h, ids: make(map[uuid.UUID]uint64, len(part.ids))}
+		ps = &pendStream{base: h, head: h}
 		o.streams[stream] = ps
 	}
 	ps.parts = append(ps.parts, pendPart{firstSeq: part.firstSeq, firstPos: pos, ids: part.ids})
+	// The map holds the IDs FindID can not find by the position they
+	// name: not those the store drew (as indexEvent leaves them out).
 	for j, id := range part.ids {
+		if part.src[j].ID == uuid.Nil {
+			continue
+		}
+		if _, p, ok := o.s.ids.DrawnPos(id); ok && p == pos+uint64(j) {
+			continue
+		}
+		if ps.ids == nil {
+			ps.ids = make(map[uuid.UUID]uint64)
+		}
 		ps.ids[id] = part.firstSeq + uint64(j)
 	}
 	ps.head += uint64(part.n)
+}
+
+// drawNonce draws the nonce of the IDs this run of the store draws, once:
+// a fresh one per run keeps the IDs of two copies of one store directory
+// (same store id, same positions) apart.
+func (s *Store) drawNonce(p *effect.P) error {
+	rnd, err := effect.Perform(p, platform.Random{N: 8})
+	if err == nil && len(rnd) != 8 {
+		err = fmt.Errorf("%d random bytes, want 8", len(rnd))
+	}
+	if err != nil {
+		return fmt.Errorf("file: event ids: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(rnd) & (1<<idindex.NonceBits - 1)
+	s.nonce = &n
+	return nil
 }

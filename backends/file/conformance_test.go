@@ -15,8 +15,8 @@ import (
 )
 
 // idReader serves io/random from a source of UUIDs, 16 bytes per UUID, so
-// that the store's fresh event IDs are the source's (its version and
-// variant bits are already those of a version-4 UUID).
+// that two fresh stores draw the same store id and nonce, and so the same
+// event IDs, as the suite's two modes require.
 type idReader struct {
 	mu   sync.Mutex
 	next func() uuid.UUID
@@ -40,13 +40,11 @@ func (r *idReader) Read(b []byte) (int, error) {
 }
 
 func conformanceFactory(t *testing.T) ops.Backend {
-	h := &platform.OS{Now: backendtest.Clock()}
+	h := &platform.OS{Now: backendtest.Clock(), Rand: &idReader{next: backendtest.IDs()}}
 	s, err := Open(effect.Handle(context.Background(), h), filepath.Join(t.TempDir(), "data"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The store id is drawn; event IDs come from the suite's source.
-	h.Rand = &idReader{next: backendtest.IDs()}
 	return &DB{store: s, os: h}
 }
 

@@ -173,7 +173,7 @@
 //     the last one (below), removes the header-only segment (directory
 //     fsync), and reports it (RecoveryReport.RollUndone).
 //   - With a store checkpoint, the records it covers are not replayed: in
-//     segments of version 3 under a checkpoint of format 3 they are not
+//     segments of version 3 under a checkpoint of format 3 or 4 they are not
 //     read at all (rule 8, see Store checkpoints); otherwise they are
 //     checked as frames. The rest are replayed.
 //   - In the last segment the scan stops at the first record that does not
@@ -298,12 +298,36 @@
 // miss (every new ID) reads nothing. Commits of one group see the IDs of
 // the commits before them in the group from a map beside the overlay.
 //
+// Only the IDs callers chose take slots. An event appended without an ID
+// gets one the store draws from its position: idindex.Drawn, a keyed
+// permutation (keyed by the store id) of the position and a 58-bit nonce
+// that the first commit after Open needing one draws with io/random,
+// laid out as a version-4 UUID. Such an ID names its own position (idindex.DrawnPos inverts the
+// permutation), so the index and the group's map leave it out, and a
+// lookup of any ID first reads the event at the position the ID names,
+// when the log has reached it, and compares stream and ID there. Which
+// events are indexed is decided by the IDs in the log alone (an ID that
+// names its own position is not), so recovery, a checkpoint and Verify
+// agree. Drawn IDs are distinct from each other for distinct positions
+// and nonces; without the store id they look like random version-4
+// UUIDs; two copies of one store directory draw different IDs after
+// they are opened, as each open draws its own nonce. A caller-chosen ID
+// collides with an ID the store draws later only if it names that very
+// position under that very nonce: for an ID drawn at random, about one
+// chance in 2^82 per ID (58 nonce bits, and the 64 position bits must
+// name a position the log reaches), where two random version-4 UUIDs
+// collide with one chance in 2^122. One who knows the store id and has
+// seen a drawn ID can aim at a later one; that is not checked, and a
+// lookup of the ID then finds the first of the two events.
+//
 // Measured with one million one-event commits (BenchmarkIDIndexHeap, the
-// log on the mock platform): the in-memory state takes 52.3 bytes per
-// event, 35.5 without the ID index, which is 16.8 (its slots take between
-// 10.7 and 21.3 bytes per event as its table fills and doubles, and twice
-// that for an instant while it doubles). Batched commits need far fewer
-// location entries; the ID index takes the same per event.
+// log on the mock platform): the in-memory state takes 35.5 bytes per
+// event with drawn IDs, 52.3 with IDs the caller chose and 35.5
+// with those and no ID index; the index's slots take 16.8 bytes per
+// event with caller IDs (between 10.7 and 21.3 as its table fills and
+// doubles, and twice that for an instant while it doubles) and none with
+// drawn ones. Batched commits need far fewer location entries; the ID
+// index takes the same per event.
 //
 // While a store checkpoint is written, the view it was captured as (a
 // copy of the key map and of the stream heads, then of the ID index's
@@ -316,18 +340,21 @@
 // the end of one record, with that record's segment, end offset, CRC and
 // LSN, where that record starts and the CRC-32C of its segment's bytes up
 // to its end, and the store id: the magic "persistC", the format version
-// (uint32, 3), four zero bytes, the body length (uint64), the body
+// (uint32, 4), four zero bytes, the body length (uint64), the body
 // (uvarints; the record's start a uvarint after its LSN, the segment
 // checksum 4 bytes after that; record locations delta-encoded; the ID
 // index last, as idindex AppendSlots writes it: per table its base, size,
-// entry count and last position, and its slots as they lie in memory, 8
-// bytes each, 10.7 to 21.3 bytes an event, so that Open loads it with a
-// copy and a check of every slot, not an insertion per event), the
+// position bits, entry count and last position, and its slots as they lie
+// in memory, 8 bytes each, 10.7 to 21.3 bytes an indexed event, so that
+// Open loads it with a copy and a check of every slot, not an insertion
+// per event), the
 // CRC-32C of everything before it, and "pers". It is written like a
 // snapshot (tmp, fsync, rename, directory fsync), after which all but the
 // newest two are deleted, by Close, and once Options.CheckpointBytes of
-// log followed the last one. A checkpoint whose ID index does not hold one
-// entry per event does not validate.
+// log followed the last one. The ID index holds only the events whose IDs
+// do not name their own position (see above): a checkpoint whose ID index
+// holds more entries than events, or an entry past its last position,
+// does not validate.
 //
 // Writing a checkpoint makes no writer wait but the one that writes it;
 // the others wait only for its capture. The leader whose group made one
@@ -359,16 +386,22 @@
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
-// checkpoint it writes is of format 3. Format 2 checkpoints (no record
-// start, no segment checksum, the ID index as idindex AppendBinary writes
-// it: per table its base, size and entries, each a position delta and the
-// hash bits the slot keeps, about 7 bytes an event) are read as well, and
-// what they cover is checked as frames.
+// checkpoint it writes is of format 4. Format 2 checkpoints (no record
+// start, no segment checksum, the ID index of every event in an encoding
+// of entries, a position delta and the hash bits a slot kept, that tables
+// without position bits of their own had) are read the same way: what
+// they cover is checked as frames and their ID index rebuilt from it.
+// Format 3 checkpoints (format 4 without a table's position bits, every
+// table's being its size's, and an ID index of every event, drawn IDs
+// being random then) are used as they are: such an index is the one a
+// rebuild from their log makes, its IDs naming no position of their own,
+// and it takes entries as any other; one that does not hold an entry per
+// event does not validate.
 //
 // Open loads the newest checkpoint that validates (falling back to the
 // previous one) and replays only the records after it. What it does with
 // the records the checkpoint covers is rule 8 of RELIABILITY.md: its work
-// is the tail's, not the log's. Under a checkpoint of format 3, of each
+// is the tail's, not the log's. Under a checkpoint of format 3 or 4, of each
 // covered segment of version 3 it reads only the header, which must carry
 // the LSN and chain that follow the segment before, and then
 //

@@ -47,46 +47,102 @@ func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) 
 	return uuid.Nil, 0, corrupt(seg.path, int64(c.off), "the record there does not hold seq %d of stream %q", seq, stream)
 }
 
-// FindID finds id in stream: among the group's pending events, or through
-// the ID index, each hit confirmed by reading the event back.
+// FindID finds id in stream. An ID that names a position the log (or the
+// group) has reached is first looked for there, since the store does not
+// index the IDs it drew itself (see indexEvent); then among the group's
+// pending IDs, then through the ID index. Every hit is confirmed by
+// reading the event back.
 func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
-	if ps := o.streams[stream]; ps != nil {
+	ids := o.s.ids
+	ps, st := o.streams[stream], o.s.streams[stream]
+	if ids == nil || (ps == nil && st == nil) {
+		return 0, 0, nil
+	}
+	if _, pos, ok := ids.DrawnPos(id); ok && pos <= o.pos {
+		var seq uint64
+		var err error
+		if pos > o.s.lastPos {
+			seq = ps.seqAt(id, pos)
+		} else if st != nil {
+			seq, err = o.durableAt(stream, id, pos)
+		}
+		if err != nil || seq != 0 {
+			return seq, pos, err
+		}
+	}
+	if ps != nil {
 		if seq, ok := ps.ids[id]; ok {
 			_, pos := ps.at(seq)
 			return seq, pos, nil
 		}
 	}
-	st := o.s.streams[stream]
-	if st == nil || o.s.ids == nil {
+	if st == nil {
 		return 0, 0, nil
 	}
 	var seq uint64
-	pos, err := o.s.ids.Lookup(o.s.ids.Hash(st.key, id), func(pos uint64) (bool, error) {
+	pos, err := ids.Lookup(ids.Hash(st.key, id), func(pos uint64) (bool, error) {
 		if pos > o.s.lastPos {
 			return false, nil
 		}
-		c := o.s.positions[o.s.posChunkFor(pos)]
-		r, err := o.record(c.loc)
-		if err != nil {
-			return false, err
-		}
-		if r.firstPos != c.pos {
-			seg := o.st.segs[uint64(c.seg)]
-			return false, corrupt(seg.path, int64(c.off), "the record there does not hold position %d", c.pos)
-		}
-		for i := range r.parts {
-			part := &r.parts[i]
-			if i := pos - part.firstPos; pos >= part.firstPos && i < uint64(len(part.ids)) {
-				if part.stream == stream && part.ids[i] == id {
-					seq = part.firstSeq + i
-					return true, nil
-				}
-				return false, nil
-			}
-		}
-		return false, nil
+		var err error
+		seq, err = o.durableAt(stream, id, pos)
+		return seq != 0, err
 	})
 	return seq, pos, err
+}
+
+// durableAt is the seq of the durable event at pos when it is id in
+// stream, 0 when it is another.
+func (o *overlay) durableAt(stream string, id uuid.UUID, pos uint64) (uint64, error) {
+	c := o.s.positions[o.s.posChunkFor(pos)]
+	r, err := o.record(c.loc)
+	if err != nil {
+		return 0, err
+	}
+	if r.firstPos != c.pos {
+		seg := o.st.segs[uint64(c.seg)]
+		return 0, corrupt(seg.path, int64(c.off), "the record there does not hold position %d", c.pos)
+	}
+	for i := range r.parts {
+		part := &r.parts[i]
+		if i := pos - part.firstPos; pos >= part.firstPos && i < uint64(len(part.ids)) {
+			if part.stream == stream && part.ids[i] == id {
+				return part.firstSeq + i, nil
+			}
+			return 0, nil
+		}
+	}
+	return 0, nil
+}
+
+// seqAt is the seq of the pending event at pos when it is id, 0 when it is
+// another or ps is nil.
+func (ps *pendStream) seqAt(id uuid.UUID, pos uint64) uint64 {
+	if ps == nil {
+		return 0
+	}
+	for _, pp := range ps.parts {
+		if i := pos - pp.firstPos; pos >= pp.firstPos && i < uint64(len(pp.ids)) {
+			if pp.ids[i] == id {
+				return pp.firstSeq + i
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+// indexEvent adds the event at pos with ID id to the ID index, unless the
+// ID names pos: an ID the store drew for it (idindex.Drawn), which FindID
+// finds by DrawnPos without a slot. So only IDs that callers chose take
+// memory, and recovery, a checkpoint and Verify all index exactly the same
+// events, decided by the IDs in the log alone.
+func (s *state) indexEvent(key uint64, id uuid.UUID, pos uint64) {
+	if _, p, ok := s.ids.DrawnPos(id); ok && p == pos {
+		return
+	}
+	// Positions rise: Add can not fail.
+	_ = s.ids.Add(s.ids.Hash(key, id), pos)
 }
 
 // recIDs is what a lookup needs of a durable commit record: per append

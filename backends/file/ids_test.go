@@ -163,7 +163,7 @@ func TestCheckpointFormat1RebuildsIDIndex(t *testing.T) {
 	more, moreRes := idBatches(t, e, 20)
 	e.reopen(Options{SegmentSize: minSegmentSize})
 	checkIDRule(t, e, append(batches, more...), append(results, moreRes...))
-	// The next checkpoint is of format 2 again.
+	// The next checkpoint is of the current format again.
 	ck, err = filepath.Glob(filepath.Join(e.dir, logDir, "*"+ckptSuffix))
 	require.NoError(t, err)
 	b, err = os.ReadFile(ck[len(ck)-1])
@@ -182,10 +182,10 @@ func TestCheckpointWithBadIDIndexIsSkipped(t *testing.T) {
 	id := [16]byte(b[24:40])
 	r, st, err := decodeCheckpoint(b, id)
 	require.NoError(t, err)
-	// An index that lost an entry does not match the positions: refused.
+	// An index with an entry past the last position: refused.
 	st.ids = nil
 	st.indexIDs(id)
-	for pos := uint64(1); pos < st.lastPos; pos++ {
+	for pos := uint64(2); pos <= st.lastPos+1; pos++ {
 		require.NoError(t, st.ids.Add(pos*7919, pos))
 	}
 	bad := encodeCheckpoint(id, r, st)

@@ -137,7 +137,7 @@ func TestSealRecordsTheSegment(t *testing.T) {
 
 // A store written by the version before (segments and checkpoint of
 // format 2) opens, reading what its checkpoint covers as before; new
-// segments are of version 3, the next checkpoint of format 3, and a
+// segments are of version 3, the next checkpoint of the current format, and a
 // reopen trusts the new segments and still checks the old ones' frames.
 func TestVersion2StoreOpens(t *testing.T) {
 	dir := untarStore(t, "v2store.tar.gz")

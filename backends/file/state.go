@@ -91,8 +91,7 @@ func (s *state) indexRecord(c *commitRec) {
 			key = st.key
 		}
 		for j := range p.n {
-			// Positions rise by one per event: Add can not fail.
-			_ = s.ids.Add(s.ids.Hash(key, p.id(j)), pos)
+			s.indexEvent(key, p.id(j), pos)
 			pos++
 		}
 	}
@@ -162,8 +161,7 @@ func (s *state) apply(c *commitRec, l loc) {
 		st.head = p.firstSeq + uint64(p.n) - 1
 		if s.ids != nil {
 			for j := range p.n {
-				// Positions rise by one per event: Add can not fail.
-				_ = s.ids.Add(s.ids.Hash(st.key, p.id(j)), pos+uint64(j))
+				s.indexEvent(st.key, p.id(j), pos+uint64(j))
 			}
 		}
 		pos += uint64(p.n)

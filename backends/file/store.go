@@ -153,6 +153,10 @@ type Store struct {
 	ckptLSN   uint64     // LSN the last checkpoint covers
 	ckptBytes int64      // log bytes when it was written
 
+	// The nonce of the event IDs the leaders draw (idindex.Drawn), drawn
+	// by the first leader that draws an ID; owned by the leader.
+	nonce *uint64
+
 	snaps snapshots
 
 	// A read-only store (OpenReadOnly) follows the log another process

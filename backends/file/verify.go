@@ -113,7 +113,7 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 				}
 				// And where it says its last record lies, and the
 				// checksum of its segment up to there (format 3).
-				if sum := crc32.Update(rp.sum, castagnoli, f.raw); r.version >= ckptVersion && (seg != r.seg || off != r.last || sum != r.sum) {
+				if sum := crc32.Update(rp.sum, castagnoli, f.raw); r.version >= ckptVersion3 && (seg != r.seg || off != r.last || sum != r.sum) {
 					return corrupt(path, 0, "the checkpoint names its last record at segment %d offset %d and a segment checksum %08x; the log has %d, %d and %08x",
 						r.seg, r.last, r.sum, seg, off, sum)
 				}

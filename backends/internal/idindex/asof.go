@@ -28,7 +28,10 @@ const copyPiece = 1 << 15
 // at a time. The tables frozen at m are shared; of the current one, the
 // slots are copied and those added since m dropped, which leaves the
 // table as it was, unless the table grew since (its slots moved): then
-// the entries of m are put into a fresh table of the new size.
+// the entries of m are put into a fresh table of the new size. A table
+// that widened its position bits since keeps them: its entries of m are
+// as they lie now, with the fewer hash bits a wider table keeps (which
+// [Index.Same] allows for).
 func (x *Index) CopyAsOf(m Mark, lock func() (unlock func())) *Index {
 	c := &Index{key: x.key, limit: x.limit}
 	if m.tables == 0 {
@@ -45,8 +48,10 @@ func (x *Index) CopyAsOf(m Mark, lock func() (unlock func())) *Index {
 		for i := 0; i < len(slots) && !moved; i += copyPiece {
 			unlock := lock()
 			now := x.tables[m.tables-1]
-			if &now.slots[0] != &cur.slots[0] {
-				moved = true // it grew meanwhile: start again on its new slots
+			if &now.slots[0] != &cur.slots[0] || now.r != cur.r {
+				// It grew or widened meanwhile: start again on its slots
+				// as they are now, so that every piece has one layout.
+				moved = true
 				cur = *now
 			} else {
 				copy(slots[i:], now.slots[i:min(i+copyPiece, len(slots))])
@@ -56,7 +61,7 @@ func (x *Index) CopyAsOf(m Mark, lock func() (unlock func())) *Index {
 		if moved {
 			continue
 		}
-		t := &table{base: cur.base, k: cur.k, last: m.last, slots: slots}
+		t := &table{base: cur.base, k: cur.k, r: cur.r, last: m.last, slots: slots}
 		mask := t.mask()
 		if !grown {
 			// The slots of m's entries have not moved: drop the rest.
@@ -85,22 +90,22 @@ func (x *Index) CopyAsOf(m Mark, lock func() (unlock func())) *Index {
 
 // Same reports whether x and y index the same positions with the same
 // hashes, as far as both keep their bits: two indexes of the same entries
-// whose tables grew differently (a copy as of a mark, a rebuild) are the
-// same though their encodings differ.
+// whose tables grew or widened differently (a copy as of a mark, a
+// rebuild) are the same though their encodings differ.
 func (x *Index) Same(y *Index) bool {
 	if x.Len() != y.Len() {
 		return false
 	}
 	type entry struct {
 		prefix uint64 // the hash's top bits the slot keeps, left-aligned
-		k      uint
+		r      uint   // how many low bits of the hash it does not keep
 	}
 	byPos := make(map[uint64]entry, x.Len())
 	for _, t := range x.tables {
 		m := t.mask()
 		for _, s := range t.slots {
 			if s != 0 {
-				byPos[t.base+s&m] = entry{s &^ m, t.k}
+				byPos[t.base+s&m] = entry{s &^ m, t.r}
 			}
 		}
 	}
@@ -111,8 +116,8 @@ func (x *Index) Same(y *Index) bool {
 				continue
 			}
 			e, ok := byPos[t.base+s&m]
-			k := max(e.k, t.k)
-			if !ok || e.prefix>>k != (s&^m)>>k {
+			r := max(e.r, t.r)
+			if !ok || e.prefix>>r != (s&^m)>>r {
 				return false
 			}
 		}

@@ -16,11 +16,14 @@ func TestCopyAsOf(t *testing.T) {
 		name          string
 		before, after int
 		limit         uint
+		gap           uint64 // between the positions added after the mark
 	}{
-		{"same table", 1000, 50, 0},
-		{"table grew", 1000, 3000, 0},
-		{"new tables", 1000, 3000, 8},
-		{"empty", 0, 100, 0},
+		{"same table", 1000, 20, 0, 1}, // 1020 positions: no wider position bits
+		{"table grew", 1000, 3000, 0, 1},
+		{"new tables", 1000, 3000, 8, 1},
+		{"empty", 0, 100, 0, 1},
+		{"table widened", 1000, 50, 0, 1 << 20},
+		{"table widened and grew", 1000, 3000, 0, 1 << 12},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := New([16]byte{3})
@@ -37,14 +40,24 @@ func TestCopyAsOf(t *testing.T) {
 			}
 			m := x.Mark()
 			want, _ := x.Clone().AppendBinary(nil)
+			posOf := func(i int) uint64 {
+				if i < tc.before {
+					return uint64(i + 1)
+				}
+				return uint64(tc.before) + uint64(i-tc.before+1)*tc.gap
+			}
+			r := x.current().r
 			for i := tc.before; i < len(hs); i++ {
-				require.NoError(t, x.Add(hs[i], uint64(i+1)))
+				require.NoError(t, x.Add(hs[i], posOf(i)))
+			}
+			if tc.gap > 1 {
+				require.Greater(t, x.current().r, r, "the table widened")
 			}
 			var mu sync.Mutex
 			c := x.CopyAsOf(m, func() func() { mu.Lock(); return mu.Unlock })
 			assert.Equal(t, tc.before, c.Len())
 			for i, h := range hs {
-				pos, err := c.Lookup(h, func(p uint64) (bool, error) { return p == uint64(i+1), nil })
+				pos, err := c.Lookup(h, func(p uint64) (bool, error) { return p == posOf(i), nil })
 				require.NoError(t, err)
 				if i < tc.before {
 					require.Equal(t, uint64(i+1), pos, "entry %d of the mark", i)

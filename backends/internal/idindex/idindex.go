@@ -12,38 +12,61 @@
 //
 // # Layout of a slot
 //
-// A table of 2^k slots holds positions base+1 .. base+2^k-1 (each slot's
-// low k bits are pos-base, 0 meaning empty) and the top 64-k bits of the
-// hash above them. The slot's home is the top k bits of the hash, which the
-// slot itself keeps, so growing the table (k+1) needs no rehash of the
-// keys. A table grows with its entries, up to 2^32 slots; past that, or
-// when a position would not fit (a backend indexing one entry per position
-// never leaves such a gap), it is frozen and a new table starts after it,
-// and lookups probe every table.
+// A table of 2^k slots with r position bits holds positions base+1 ..
+// base+2^r-1: each slot's low r bits are pos-base (0 meaning empty), and
+// the top 64-r bits of the hash sit above them. The slot's home is the top
+// k bits of the hash, which the slot itself keeps (r is at most 64-k), so
+// growing the table (k+1) needs no rehash of the keys. r starts at 4 and
+// widens as positions need it (the low bits of the kept hash give way to
+// position bits), so a backend that indexes only some of its positions
+// leaves gaps between them at no cost in slots; r stays at most
+// max(k, 48-k), so that at least 16 bits of the kept hash tell entries of
+// one home apart, unless the positions are dense. A table grows with its
+// entries, up to 2^32 slots; past that, or when a position would not fit
+// in r bits, it is frozen and a new table starts after it, and lookups
+// probe every table.
 //
 // An Index of n entries holds between 10.7n and 21.3n bytes of slots (8
 // bytes a slot, the table between 3/8 and 3/4 full), and twice that for an
 // instant while it grows.
 //
+// # Drawn IDs
+//
+// [Index.Drawn] gives the ID a backend draws for an event that comes
+// without one, from the event's position and a 58-bit nonce the backend
+// draws at random (once per run, say): a keyed permutation of the 122
+// bits a version-4 UUID leaves free (a Feistel network of eight rounds
+// over two 61-bit halves, keyed by the seed), applied to the nonce and the
+// position. The permutation makes drawn IDs distinct from each other for
+// distinct (nonce, position), and without the seed they look as random
+// as any version-4 UUID. [Index.DrawnPos] inverts it: the position an ID
+// would have been drawn for. So a backend need not index the events whose
+// IDs it drew: such an event's ID names its own position, and a lookup of
+// the ID reads the event there to confirm it. Only IDs that callers chose
+// (and drawn IDs that do not name their own position) need slots.
+//
 // # Encoding
 //
 // [Index.AppendBinary] writes the entries (not the key, which the backend
 // derives again from what it owns): the number of tables, then per table
-// its base (uvarint), k (one byte), its entry count (uvarint), and per
-// entry in position order the position's distance from the previous one
-// (uvarint; the first from base) and the fingerprint's top 64-k bits as
-// ceil((64-k)/8) little-endian bytes. [Decode] rebuilds the same index.
+// its base (uvarint), k (one byte), r (one byte), its entry count
+// (uvarint), and per entry in position order the position's distance from
+// the previous one (uvarint; the first from base) and the kept hash bits,
+// the top 64-r, as ceil((64-r)/8) little-endian bytes. [Decode] rebuilds
+// the same index.
 //
 // An Index is not safe for concurrent use; backends hold it under their own
 // lock.
 package idindex
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -51,20 +74,23 @@ import (
 const (
 	minBits = 4
 	maxBits = 32
+	rounds  = 8 // of the drawn-ID permutation
 )
 
 // Index maps hashed (stream, ID) keys to positions.
 type Index struct {
 	key    [4]uint64
-	tables []*table // frozen tables, oldest first, then the current one
-	limit  uint     // the largest k: maxBits, smaller in tests
+	round  [2 * rounds]uint64 // the permutation's round keys
+	tables []*table           // frozen tables, oldest first, then the current one
+	limit  uint               // the largest k: maxBits, smaller in tests
 }
 
 var _ encoding.BinaryAppender = (*Index)(nil)
 
 type table struct {
 	base  uint64
-	k     uint
+	k     uint // 2^k slots
+	r     uint // position bits: the low r bits of a slot are pos-base
 	n     int
 	last  uint64 // highest position added
 	slots []uint64
@@ -85,6 +111,13 @@ func New(seed [16]byte) *Index {
 		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 		z = (z ^ z>>27) * 0x94d049bb133111eb
 		x.key[i] = z ^ z>>31 ^ b
+	}
+	for i := range x.round {
+		s += 0x9e3779b97f4a7c15
+		z := s
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		x.round[i] = z ^ z>>31 ^ a
 	}
 	return x
 }
@@ -125,6 +158,14 @@ func (x *Index) Len() int {
 	return n
 }
 
+// Last is the highest position added, 0 when none was.
+func (x *Index) Last() uint64 {
+	if len(x.tables) == 0 {
+		return 0
+	}
+	return x.tables[len(x.tables)-1].last
+}
+
 // Bytes is the memory the slots take.
 func (x *Index) Bytes() int {
 	n := 0
@@ -134,11 +175,15 @@ func (x *Index) Bytes() int {
 	return n
 }
 
-func newTable(base uint64, k uint) *table {
-	return &table{base: base, k: k, last: base, slots: make([]uint64, 1<<k)}
+func newTable(base uint64, k, r uint) *table {
+	return &table{base: base, k: k, r: r, last: base, slots: make([]uint64, 1<<k)}
 }
 
-func (t *table) mask() uint64 { return 1<<t.k - 1 }
+// mask selects a slot's position bits.
+func (t *table) mask() uint64 { return 1<<t.r - 1 }
+
+// maxRel is the most position bits a table of 2^k slots takes.
+func maxRel(k uint) uint { return max(k, 48-k) }
 
 // kFor is the size a table of n entries has: the smallest k (at least
 // minBits) with n at most three quarters of 2^k.
@@ -150,10 +195,10 @@ func kFor(n uint64) uint {
 	return k
 }
 
-// put stores a slot of hash top bits fp (low k bits zero) and relative
+// put stores a slot of hash top bits fp (low r bits zero) and relative
 // position rel; the table has room.
 func (t *table) put(fp, rel uint64) {
-	m := t.mask()
+	m := uint64(len(t.slots) - 1)
 	i := fp >> (64 - t.k)
 	for t.slots[i] != 0 {
 		i = (i + 1) & m
@@ -163,18 +208,29 @@ func (t *table) put(fp, rel uint64) {
 }
 
 // grow doubles the table: each slot's home in the larger table is the top
-// k+1 bits of its hash, which its fingerprint holds.
+// k+1 bits of its hash, which the slot keeps (r <= 64-(k+1)).
 func (t *table) grow() {
 	old, m := t.slots, t.mask()
 	t.k++
 	t.slots = make([]uint64, 1<<t.k)
 	t.n = 0
-	nm := t.mask()
 	for _, s := range old {
 		if s != 0 {
-			t.put(s&^nm, s&m)
+			t.put(s&^m, s&m)
 		}
 	}
+}
+
+// widen makes the table keep r position bits (r > t.r, r <= 64-k): the low
+// bits of each kept hash give way. Homes do not move.
+func (t *table) widen(r uint) {
+	old, nm := t.mask(), uint64(1)<<r-1
+	for i, s := range t.slots {
+		if s != 0 {
+			t.slots[i] = s&^nm | s&old
+		}
+	}
+	t.r = r
 }
 
 // Add indexes hash h at position pos, which must be above every position
@@ -189,12 +245,17 @@ func (x *Index) Add(h, pos uint64) error {
 	if full {
 		k++
 	}
-	switch {
-	case (full && cur.k >= x.limit) || pos-cur.base >= 1<<k:
-		cur = newTable(pos-1, minBits)
+	r := max(cur.r, uint(bits.Len64(pos-cur.base)))
+	if k > x.limit || r > maxRel(k) {
+		cur = newTable(pos-1, minBits, minBits)
 		x.tables = append(x.tables, cur)
-	case full:
-		cur.grow()
+	} else {
+		if r > cur.r {
+			cur.widen(r)
+		}
+		if full {
+			cur.grow()
+		}
 	}
 	cur.put(h&^cur.mask(), pos-cur.base)
 	cur.last = pos
@@ -203,7 +264,7 @@ func (x *Index) Add(h, pos uint64) error {
 
 func (x *Index) current() *table {
 	if len(x.tables) == 0 {
-		x.tables = append(x.tables, newTable(0, minBits))
+		x.tables = append(x.tables, newTable(0, minBits, minBits))
 	}
 	return x.tables[len(x.tables)-1]
 }
@@ -214,9 +275,9 @@ func (x *Index) current() *table {
 func (x *Index) Lookup(h uint64, confirm func(pos uint64) (bool, error)) (uint64, error) {
 	for ti := len(x.tables) - 1; ti >= 0; ti-- {
 		t := x.tables[ti]
-		m := t.mask()
+		m, sm := t.mask(), uint64(len(t.slots)-1)
 		fp := h &^ m
-		for i := h >> (64 - t.k); ; i = (i + 1) & m {
+		for i := h >> (64 - t.k); ; i = (i + 1) & sm {
 			s := t.slots[i]
 			if s == 0 {
 				break
@@ -242,18 +303,29 @@ func (x *Index) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(x.tables)))
 	for _, t := range x.tables {
 		b = binary.AppendUvarint(b, t.base)
-		b = append(b, byte(t.k))
+		b = append(b, byte(t.k), byte(t.r))
 		b = binary.AppendUvarint(b, uint64(t.n))
 		m := t.mask()
-		// In position order without a sort: each slot at its relative
-		// position (positions are dense, so this is about the table's size).
-		byRel := make([]uint64, t.last-t.base+1)
-		for _, s := range t.slots {
-			if s != 0 {
-				byRel[s&m] = s
+		var byRel []uint64
+		if span := t.last - t.base + 1; span <= 2*uint64(len(t.slots)) {
+			// Dense positions: each slot at its relative position, in
+			// order without a sort.
+			byRel = make([]uint64, span)
+			for _, s := range t.slots {
+				if s != 0 {
+					byRel[s&m] = s
+				}
 			}
+		} else {
+			byRel = make([]uint64, 0, t.n)
+			for _, s := range t.slots {
+				if s != 0 {
+					byRel = append(byRel, s)
+				}
+			}
+			slices.SortFunc(byRel, func(a, b uint64) int { return cmp.Compare(a&m, b&m) })
 		}
-		w := fpBytes(t.k)
+		w := fpBytes(t.r)
 		var prev uint64
 		var fb [8]byte
 		for _, s := range byRel {
@@ -262,14 +334,14 @@ func (x *Index) AppendBinary(b []byte) ([]byte, error) {
 			}
 			b = binary.AppendUvarint(b, s&m-prev)
 			prev = s & m
-			binary.LittleEndian.PutUint64(fb[:], s>>t.k)
+			binary.LittleEndian.PutUint64(fb[:], s>>t.r)
 			b = append(b, fb[:w]...)
 		}
 	}
 	return b, nil
 }
 
-func fpBytes(k uint) int { return int(64-k+7) / 8 }
+func fpBytes(r uint) int { return int(64-r+7) / 8 }
 
 // ErrMalformed is an encoding that Decode can not read.
 var ErrMalformed = errors.New("idindex: malformed index")
@@ -287,15 +359,17 @@ func Decode(b []byte, seed [16]byte) (*Index, []byte, error) {
 	for ti := uint64(0); ti < nt && d.err == nil; ti++ {
 		base := d.uvarint()
 		k := uint(d.byte())
+		r := uint(d.byte())
 		n := d.uvarint()
-		if d.err != nil || k < minBits || k > maxBits || base < prevLast || n > uint64(len(d.b)) || k != kFor(n) {
+		if d.err != nil || k < minBits || k > maxBits || r < minBits || r > maxRel(k) ||
+			base < prevLast || n > uint64(len(d.b)) || k != kFor(n) {
 			return nil, nil, ErrMalformed
 		}
-		w := fpBytes(k)
+		w := fpBytes(r)
 		if n > uint64(len(d.b)/(1+w)) {
 			return nil, nil, ErrMalformed
 		}
-		t := newTable(base, k)
+		t := newTable(base, k, r)
 		m := t.mask()
 		var rel uint64
 		for range n {
@@ -308,10 +382,10 @@ func Decode(b []byte, seed [16]byte) (*Index, []byte, error) {
 			copy(fb[:], d.b[:w])
 			d.b = d.b[w:]
 			fp := binary.LittleEndian.Uint64(fb[:])
-			if fp>>(64-k) != 0 {
+			if fp>>(64-r) != 0 {
 				return nil, nil, ErrMalformed
 			}
-			t.put(fp<<k, rel)
+			t.put(fp<<r, rel)
 		}
 		t.last = base + rel
 		prevLast = t.last

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -24,7 +25,12 @@ var body = make([]byte, 200)
 
 func benchStore(b *testing.B, opts Options) (*Store, *effect.P, func() *effect.P) {
 	b.Helper()
-	h := &platform.OS{}
+	return benchStoreOn(b, opts, &platform.OS{})
+}
+
+// benchStoreOn is benchStore on the OS handler h.
+func benchStoreOn(b *testing.B, opts Options, h *platform.OS) (*Store, *effect.P, func() *effect.P) {
+	b.Helper()
 	dir := filepath.Join(b.TempDir(), "data")
 	s, err := Open(effect.Handle(context.Background(), h), dir, opts)
 	if err != nil {
@@ -37,9 +43,10 @@ func benchStore(b *testing.B, opts Options) (*Store, *effect.P, func() *effect.P
 
 // rawFile is the baseline: a preallocated file and an append offset.
 type rawFile struct {
-	f   *os.File
-	off int64
-	mu  sync.Mutex
+	f     *os.File
+	off   int64
+	mu    sync.Mutex
+	timer *syncTimer // when set, adds up the time in fdatasync
 }
 
 func newRaw(b *testing.B) *rawFile {
@@ -60,8 +67,13 @@ func (r *rawFile) append(b *testing.B, buf []byte) {
 		b.Fatal(err)
 	}
 	r.off += int64(len(buf))
+	start := time.Now()
 	if err := syscall.Fdatasync(int(r.f.Fd())); err != nil {
 		b.Fatal(err)
+	}
+	if r.timer != nil {
+		r.timer.busy.Add(int64(time.Since(start)))
+		r.timer.n.Add(1)
 	}
 }
 
@@ -86,9 +98,38 @@ func BenchmarkW1Raw(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 }
 
+// syncTimer answers io/fdatasync through the OS handler and adds up the
+// time spent in it: the share of the run the disk was syncing, which the
+// time between groups (hand-off, encoding) takes from.
+type syncTimer struct {
+	os   *platform.OS
+	busy atomic.Int64 // nanoseconds
+	n    atomic.Int64
+}
+
+func (t *syncTimer) Handle(p *effect.P, e effect.Effect) (any, error) {
+	if _, ok := e.(platform.Fdatasync); !ok {
+		return nil, effect.ErrUnhandled
+	}
+	start := time.Now()
+	r, err := t.os.Handle(p, e)
+	t.busy.Add(int64(time.Since(start)))
+	t.n.Add(1)
+	return r, err
+}
+
+func (t *syncTimer) report(b *testing.B, events int) {
+	b.ReportMetric(100*float64(t.busy.Load())/float64(b.Elapsed()), "sync-busy-%")
+	if n := t.n.Load(); n > 0 {
+		b.ReportMetric(float64(events)/float64(n), "events/sync")
+	}
+}
+
 // W2: 64 writers, each appending one event at a time to its own stream.
 func BenchmarkW2(b *testing.B) {
-	_, _, mk := benchStore(b, Options{})
+	timer := &syncTimer{os: &platform.OS{}}
+	s, _, _ := benchStoreOn(b, Options{}, timer.os)
+	mk := func() *effect.P { return effect.Handle(context.Background(), s, timer, timer.os) }
 	var next atomic.Int32
 	ev := []ops.EventData{{Type: "t", Data: body}}
 	b.SetParallelism(max(1, 64/runtimeProcs()))
@@ -104,6 +145,7 @@ func BenchmarkW2(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	timer.report(b, b.N)
 }
 
 // rawGroup is the W2 baseline: a leader/follower group commit over a raw
@@ -148,6 +190,7 @@ func (g *rawGroup) append(b *testing.B, buf []byte) {
 
 func BenchmarkW2Raw(b *testing.B) {
 	g := &rawGroup{r: newRaw(b)}
+	g.r.timer = &syncTimer{}
 	b.SetParallelism(max(1, 64/runtimeProcs()))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -155,6 +198,7 @@ func BenchmarkW2Raw(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	g.r.timer.report(b, b.N)
 }
 
 // W3: appends of 1,000 events to one stream (b.N appends).

@@ -63,6 +63,9 @@ func newRaw(b *testing.B) *rawFile {
 }
 
 func (r *rawFile) append(b *testing.B, buf []byte) {
+	if r.timer != nil {
+		r.timer.writing()
+	}
 	if _, err := r.f.WriteAt(buf, r.off); err != nil {
 		b.Fatal(err)
 	}
@@ -72,8 +75,7 @@ func (r *rawFile) append(b *testing.B, buf []byte) {
 		b.Fatal(err)
 	}
 	if r.timer != nil {
-		r.timer.busy.Add(int64(time.Since(start)))
-		r.timer.n.Add(1)
+		r.timer.synced(start)
 	}
 }
 
@@ -102,26 +104,48 @@ func BenchmarkW1Raw(b *testing.B) {
 // time spent in it: the share of the run the disk was syncing, which the
 // time between groups (hand-off, encoding) takes from.
 type syncTimer struct {
-	os   *platform.OS
-	busy atomic.Int64 // nanoseconds
-	n    atomic.Int64
+	os      *platform.OS
+	busy    atomic.Int64 // nanoseconds in fdatasync
+	n       atomic.Int64 // fdatasyncs
+	gap     atomic.Int64 // nanoseconds from the end of a sync to the next write
+	gaps    atomic.Int64
+	lastEnd atomic.Int64 // unix nanoseconds, 0 before the first sync
 }
 
 func (t *syncTimer) Handle(p *effect.P, e effect.Effect) (any, error) {
-	if _, ok := e.(platform.Fdatasync); !ok {
-		return nil, effect.ErrUnhandled
+	switch e.(type) {
+	case platform.Fdatasync:
+		start := time.Now()
+		r, err := t.os.Handle(p, e)
+		t.synced(start)
+		return r, err
+	case platform.WriteAt:
+		t.writing()
 	}
-	start := time.Now()
-	r, err := t.os.Handle(p, e)
-	t.busy.Add(int64(time.Since(start)))
+	return nil, effect.ErrUnhandled
+}
+
+func (t *syncTimer) writing() {
+	if end := t.lastEnd.Swap(0); end != 0 {
+		t.gap.Add(time.Now().UnixNano() - end)
+		t.gaps.Add(1)
+	}
+}
+
+func (t *syncTimer) synced(start time.Time) {
+	end := time.Now()
+	t.busy.Add(int64(end.Sub(start)))
 	t.n.Add(1)
-	return r, err
+	t.lastEnd.Store(end.UnixNano())
 }
 
 func (t *syncTimer) report(b *testing.B, events int) {
 	b.ReportMetric(100*float64(t.busy.Load())/float64(b.Elapsed()), "sync-busy-%")
 	if n := t.n.Load(); n > 0 {
 		b.ReportMetric(float64(events)/float64(n), "events/sync")
+	}
+	if n := t.gaps.Load(); n > 0 {
+		b.ReportMetric(float64(t.gap.Load())/float64(n)/1e3, "us-sync-to-write")
 	}
 }
 

@@ -143,3 +143,31 @@ func BenchmarkDrawn(b *testing.B) {
 		}
 	}
 }
+
+// Every ID DrawnPos accepts is the drawn ID of what it names, and every
+// drawn ID is accepted.
+func FuzzDrawnPos(f *testing.F) {
+	x := New(seed)
+	first := x.Drawn(1, 1)
+	f.Add(first[:], uint64(0), uint64(0))
+	f.Add(uuid.Nil[:], uint64(1<<NonceBits-1), uint64(1<<64-1))
+	f.Add([]byte("0123456789abcdef"), uint64(42), uint64(7))
+	f.Fuzz(func(t *testing.T, b []byte, nonce, pos uint64) {
+		if len(b) == 16 {
+			id := uuid.UUID(b)
+			if n, p, ok := x.DrawnPos(id); ok {
+				require.NotZero(t, p)
+				require.Less(t, n, uint64(1)<<NonceBits)
+				require.Equal(t, id, x.Drawn(n, p))
+			}
+		}
+		if pos == 0 {
+			return
+		}
+		id := x.Drawn(nonce, pos)
+		n, p, ok := x.DrawnPos(id)
+		require.True(t, ok)
+		require.Equal(t, pos, p)
+		require.Equal(t, nonce&(1<<NonceBits-1), n)
+	})
+}

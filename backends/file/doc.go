@@ -301,24 +301,24 @@
 // Only the IDs callers chose take slots. An event appended without an ID
 // gets one the store draws from its position: idindex.Drawn, a keyed
 // permutation (keyed by the store id) of the position and a 58-bit nonce
-// that the first commit after Open needing one draws with io/random,
-// laid out as a version-4 UUID. Such an ID names its own position (idindex.DrawnPos inverts the
-// permutation), so the index and the group's map leave it out, and a
-// lookup of any ID first reads the event at the position the ID names,
-// when the log has reached it, and compares stream and ID there. Which
-// events are indexed is decided by the IDs in the log alone (an ID that
-// names its own position is not), so recovery, a checkpoint and Verify
-// agree. Drawn IDs are distinct from each other for distinct positions
-// and nonces; without the store id they look like random version-4
-// UUIDs; two copies of one store directory draw different IDs after
-// they are opened, as each open draws its own nonce. A caller-chosen ID
-// collides with an ID the store draws later only if it names that very
-// position under that very nonce: for an ID drawn at random, about one
-// chance in 2^82 per ID (58 nonce bits, and the 64 position bits must
-// name a position the log reaches), where two random version-4 UUIDs
-// collide with one chance in 2^122. One who knows the store id and has
-// seen a drawn ID can aim at a later one; that is not checked, and a
-// lookup of the ID then finds the first of the two events.
+// that the first commit after Open needing one draws with io/random, laid
+// out as a version-4 UUID. Such an ID names its own position
+// (idindex.DrawnPos inverts the permutation), so the index and the
+// group's map leave it out, and a lookup of any ID first reads the event
+// at the position the ID names, when the log has reached it, and compares
+// stream and ID there. Which events are indexed is decided by the IDs in
+// the log alone (an ID that names its own position is not), so recovery,
+// a checkpoint and Verify agree. Drawn IDs are distinct from each other
+// for distinct positions and nonces; without the store id they look like
+// random version-4 UUIDs; two copies of one store directory draw
+// different IDs once reopened, as each open draws its own nonce. A
+// caller-chosen ID collides with an ID the store draws later only if it
+// names that very position under that very nonce: for an ID drawn at
+// random and a log of up to 2^40 events, one chance in 2^82 (58 nonce
+// bits, and 24 of the 64 position bits must be zero), where two random
+// version-4 UUIDs collide with one chance in 2^122. One who knows the
+// store id and has seen a drawn ID can aim at a later one; that is not
+// checked, and a lookup of the ID then finds the first of the two events.
 //
 // Measured with one million one-event commits (BenchmarkIDIndexHeap, the
 // log on the mock platform): the in-memory state takes 35.5 bytes per

@@ -2,6 +2,7 @@ package file
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/ops"
 )
 
@@ -213,4 +215,47 @@ func TestCheckpointVersion3Opens(t *testing.T) {
 	assert.Equal(t, 7, e.s.st.ids.Len(), "the new drawn ID takes no slot, the chosen one does")
 	_, err = Verify(e.p(), filepath.Clean(dir))
 	require.NoError(t, err)
+}
+
+// A checkpoint of format 4 may index fewer events than it covers, but not
+// more, nor any past its last position; one of format 3 indexed every
+// event, and one that does not is refused.
+func TestCheckpointIDIndexBounds(t *testing.T) {
+	id := [16]byte{7, 7}
+	build := func(events int) *state {
+		st := newState()
+		st.indexIDs(id)
+		for i := range events {
+			c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: "s", firstSeq: uint64(i + 1), n: 1, ids: []uuid.UUID{uuid.New()}}}}
+			st.apply(&c, loc{seg: 1, off: uint32(64 + 100*i)})
+			st.lsn++
+		}
+		return st
+	}
+	r := resume{seg: 1, off: 64 + 100*10, crc: 9, last: 64 + 100*9, sum: 5, version: ckptVersion}
+	some := build(10)
+	some.ids = idindex.New(id)
+	for i := 0; i < 10; i += 3 {
+		require.NoError(t, some.ids.Add(uint64(i+1)<<40, uint64(i+1)))
+	}
+	r.lsn = some.lsn
+	_, got, err := decodeCheckpoint(encodeCheckpoint(id, r, some), id)
+	require.NoError(t, err, "fewer entries than events")
+	assert.Equal(t, 4, got.ids.Len())
+
+	past := build(10)
+	past.ids = idindex.New(id)
+	require.NoError(t, past.ids.Add(1<<40, 3))
+	require.NoError(t, past.ids.Add(2<<40, 11))
+	_, _, err = decodeCheckpoint(encodeCheckpoint(id, r, past), id)
+	assert.ErrorContains(t, err, "malformed checkpoint ID index", "an entry past the last position")
+
+	// The same bytes under format 3 (no position bits, which the dense
+	// decoding finds malformed or short of one entry per event): refused.
+	b := encodeCheckpoint(id, r, some)
+	binary.LittleEndian.PutUint32(b[8:], ckptVersion3)
+	end := len(b) - 8
+	binary.LittleEndian.PutUint32(b[end:], crc32.Checksum(b[:end], castagnoli))
+	_, _, err = decodeCheckpoint(b, id)
+	assert.Error(t, err, "format 3 with fewer entries than events")
 }

@@ -29,38 +29,70 @@ type streamRow struct {
 }
 
 type streamsView struct {
+	listNav
+	Rows []streamRow
+}
+
+// listNav is what a page of a list (streams, keys) shows beside its rows:
+// the prefix and page size asked for, the links to the next and the first
+// page ("" where there is none), and, when the grants narrow the prefix,
+// the prefixes the list covers.
+type listNav struct {
 	Prefix string
 	Limit  int
-	Rows   []streamRow
-	Next   string // the link to the next page, "" on the last
-	First  string // the link to the first page, "" on it
+	Next   string
+	First  string
 	Scoped []string
 }
 
-func (c *Console) streams(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+// listPage reads one page of a list of names under the prefix and after
+// the name the query gives, within what grants of kind allow, by list,
+// and makes its links to path.
+func listPage[T any](q url.Values, acc server.Access, kind server.GrantKind, path string, validate func(prefix, after string) error, list func(prefix, after string, limit int) ([]T, bool, error), name func(T) string) ([]T, listNav, error) {
 	prefix, after := q.Get("prefix"), q.Get("after")
 	limit, err := limitParam(q, defaultRows, maxRows)
 	if err != nil {
-		return "", err
+		return nil, listNav{}, err
 	}
-	if err := (ops.Streams{Prefix: prefix, After: after}).Validate(); err != nil {
-		return "", err
+	if err := validate(prefix, after); err != nil {
+		return nil, listNav{}, err
 	}
-	scopes := acc.Prefixes(server.GrantRead, prefix)
+	scopes := acc.Prefixes(kind, prefix)
 	if len(scopes) == 0 {
-		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: prefix}.String()}
+		return nil, listNav{}, &server.ForbiddenError{Grant: server.Grant{Kind: kind, Prefix: prefix}.String()}
 	}
-	infos, more, err := merged(scopes, after, limit, func(p, after string, limit int) ([]ops.StreamInfo, bool, error) {
-		res, err := perform(ctx, c, ops.Streams{Prefix: p, After: after, Limit: limit})
-		return res.Streams, res.More, err
-	}, func(s ops.StreamInfo) string { return s.Name })
+	items, more, err := merged(scopes, after, limit, list, name)
+	if err != nil {
+		return nil, listNav{}, err
+	}
+	nav := listNav{Prefix: prefix, Limit: limit}
+	if len(scopes) > 1 || scopes[0] != prefix {
+		nav.Scoped = scopes
+	}
+	lim := 0
+	if limit != defaultRows {
+		lim = limit
+	}
+	if more && len(items) > 0 {
+		nav.Next = link(path, "prefix", prefix, "after", name(items[len(items)-1]), "limit", lim)
+	}
+	if after != "" {
+		nav.First = link(path, "prefix", prefix, "limit", lim)
+	}
+	return items, nav, nil
+}
+
+func (c *Console) streams(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
+	infos, nav, err := listPage(q, acc, server.GrantRead, "",
+		func(prefix, after string) error { return ops.Streams{Prefix: prefix, After: after}.Validate() },
+		func(p, after string, limit int) ([]ops.StreamInfo, bool, error) {
+			res, err := perform(ctx, c, ops.Streams{Prefix: p, After: after, Limit: limit})
+			return res.Streams, res.More, err
+		}, func(s ops.StreamInfo) string { return s.Name })
 	if err != nil {
 		return "", err
 	}
-	sv := &streamsView{Prefix: prefix, Limit: limit}
-	if len(scopes) > 1 || scopes[0] != prefix {
-		sv.Scoped = scopes
-	}
+	sv := &streamsView{listNav: nav}
 	for _, in := range infos {
 		row := streamRow{Name: in.Name, Head: in.Head}
 		last, err := perform(ctx, c, ops.Read{Stream: in.Name, From: in.Head, Limit: 1})
@@ -71,16 +103,6 @@ func (c *Console) streams(ctx context.Context, r *http.Request, acc server.Acces
 			row.Last = last.Events[0].At
 		}
 		sv.Rows = append(sv.Rows, row)
-	}
-	lim := 0
-	if limit != defaultRows {
-		lim = limit
-	}
-	if more && len(infos) > 0 {
-		sv.Next = link("", "prefix", prefix, "after", infos[len(infos)-1].Name, "limit", lim)
-	}
-	if after != "" {
-		sv.First = link("", "prefix", prefix, "limit", lim)
 	}
 	v.Title, v.Nav, v.Data = "Streams", "streams", sv
 	return "streams", nil
@@ -335,49 +357,21 @@ func (c *Console) live(ctx context.Context, r *http.Request, acc server.Access, 
 }
 
 type kvView struct {
-	Prefix  string
-	Limit   int
+	listNav
 	Entries []ops.KvEntry
-	Next    string
-	First   string
-	Scoped  []string
 }
 
 func (c *Console) kv(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
-	prefix, after := q.Get("prefix"), q.Get("after")
-	limit, err := limitParam(q, defaultRows, maxRows)
+	entries, nav, err := listPage(q, acc, server.GrantKvRead, "kv",
+		func(prefix, after string) error { return ops.KvList{Prefix: prefix, After: after}.Validate() },
+		func(p, after string, limit int) ([]ops.KvEntry, bool, error) {
+			res, err := perform(ctx, c, ops.KvList{Prefix: p, After: after, Limit: limit})
+			return res.Entries, res.More, err
+		}, func(e ops.KvEntry) string { return e.Key })
 	if err != nil {
 		return "", err
 	}
-	if err := (ops.KvList{Prefix: prefix, After: after}).Validate(); err != nil {
-		return "", err
-	}
-	scopes := acc.Prefixes(server.GrantKvRead, prefix)
-	if len(scopes) == 0 {
-		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantKvRead, Prefix: prefix}.String()}
-	}
-	entries, more, err := merged(scopes, after, limit, func(p, after string, limit int) ([]ops.KvEntry, bool, error) {
-		res, err := perform(ctx, c, ops.KvList{Prefix: p, After: after, Limit: limit})
-		return res.Entries, res.More, err
-	}, func(e ops.KvEntry) string { return e.Key })
-	if err != nil {
-		return "", err
-	}
-	kv := &kvView{Prefix: prefix, Limit: limit, Entries: entries}
-	if len(scopes) > 1 || scopes[0] != prefix {
-		kv.Scoped = scopes
-	}
-	lim := 0
-	if limit != defaultRows {
-		lim = limit
-	}
-	if more && len(entries) > 0 {
-		kv.Next = link("kv", "prefix", prefix, "after", entries[len(entries)-1].Key, "limit", lim)
-	}
-	if after != "" {
-		kv.First = link("kv", "prefix", prefix, "limit", lim)
-	}
-	v.Title, v.Nav, v.Data = "Keys", "kv", kv
+	v.Title, v.Nav, v.Data = "Keys", "kv", &kvView{listNav: nav, Entries: entries}
 	return "kv", nil
 }
 

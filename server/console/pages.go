@@ -59,7 +59,7 @@ func listPage[T any](q url.Values, acc server.Access, kind server.GrantKind, pat
 	}
 	scopes := acc.Prefixes(kind, prefix)
 	if len(scopes) == 0 {
-		return nil, listNav{}, &server.ForbiddenError{Grant: server.Grant{Kind: kind, Prefix: prefix}.String()}
+		return nil, listNav{}, forbidden(kind, prefix)
 	}
 	items, more, err := merged(scopes, after, limit, list, name)
 	if err != nil {
@@ -149,8 +149,8 @@ func (c *Console) stream(ctx context.Context, r *http.Request, acc server.Access
 	if err := (ops.Head{Stream: name}).Validate(); err != nil {
 		return "", err
 	}
-	if !acc.Allows(server.GrantRead, name) {
-		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: name}.String()}
+	if err := need(acc, server.GrantRead, name); err != nil {
+		return "", err
 	}
 	order := q.Get("order")
 	switch order {
@@ -247,16 +247,12 @@ func (c *Console) event(ctx context.Context, r *http.Request, acc server.Access,
 	if seq == 0 {
 		return "", badRequest("seq: missing; name the event by its stream and seq.")
 	}
-	as := q.Get("as")
-	switch as {
-	case "":
-		as = "sx"
-	case "sx", "json":
-	default:
-		return "", badRequest("as %q: want sx or json.", as)
+	as, err := asParam(q)
+	if err != nil {
+		return "", err
 	}
-	if !acc.Allows(server.GrantRead, name) {
-		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: name}.String()}
+	if err := need(acc, server.GrantRead, name); err != nil {
+		return "", err
 	}
 	res, err := perform(ctx, c, ops.Read{Stream: name, From: seq, Limit: 1})
 	if err != nil {
@@ -302,8 +298,8 @@ func (c *Console) live(ctx context.Context, r *http.Request, acc server.Access, 
 			return "", err
 		}
 	}
-	if !acc.Allows(server.GrantRead, name) {
-		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantRead, Prefix: name}.String()}
+	if err := need(acc, server.GrantRead, name); err != nil {
+		return "", err
 	}
 	lv := &liveView{Stream: name, Global: name == ""}
 	var events []ops.Event
@@ -388,16 +384,12 @@ func (c *Console) key(ctx context.Context, r *http.Request, acc server.Access, q
 	if err := (ops.KvGet{Key: key}).Validate(); err != nil {
 		return "", err
 	}
-	as := q.Get("as")
-	switch as {
-	case "":
-		as = "sx"
-	case "sx", "json":
-	default:
-		return "", badRequest("as %q: want sx or json.", as)
+	as, err := asParam(q)
+	if err != nil {
+		return "", err
 	}
-	if !acc.Allows(server.GrantKvRead, key) {
-		return "", &server.ForbiddenError{Grant: server.Grant{Kind: server.GrantKvRead, Prefix: key}.String()}
+	if err := need(acc, server.GrantKvRead, key); err != nil {
+		return "", err
 	}
 	e, err := perform(ctx, c, ops.KvGet{Key: key})
 	if err != nil {
@@ -440,3 +432,29 @@ func (c *Console) state(ctx context.Context, r *http.Request, acc server.Access,
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// asParam reads the notation a page shows data in: sx (the default) or
+// json.
+func asParam(q url.Values) (string, error) {
+	switch as := q.Get("as"); as {
+	case "":
+		return "sx", nil
+	case "sx", "json":
+		return as, nil
+	default:
+		return "", badRequest("as %q: want sx or json.", as)
+	}
+}
+
+// need refuses a page whose access holds no grant of kind for name.
+func need(acc server.Access, kind server.GrantKind, name string) error {
+	if !acc.Allows(kind, name) {
+		return forbidden(kind, name)
+	}
+	return nil
+}
+
+// forbidden names the grant a page needs.
+func forbidden(kind server.GrantKind, prefix string) error {
+	return &server.ForbiddenError{Grant: server.Grant{Kind: kind, Prefix: prefix}.String()}
+}

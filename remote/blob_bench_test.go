@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -47,31 +46,13 @@ func BenchmarkServedBlobs(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
-		run("put-file-copy", func(b *testing.B) {
-			f, err := os.Create(plain + ".tmp")
-			require.NoError(b, err)
-			_, err = io.Copy(f, bytes.NewReader(data))
-			require.NoError(b, err)
-			require.NoError(b, f.Sync())
-			require.NoError(b, f.Close())
-			require.NoError(b, os.Rename(plain+".tmp", plain))
-			d, err := os.Open(dir)
-			require.NoError(b, err)
-			require.NoError(b, d.Sync())
-			require.NoError(b, d.Close())
-		})
+		run("put-file-copy", func(b *testing.B) { blobtest.PlainCopy(b, plain, data) })
 		run("get-served", func(b *testing.B) {
 			if _, err := s.Handle(effect.Handle(ctx), ops.BlobGet{CID: c, To: io.Discard}); err != nil {
 				b.Fatal(err)
 			}
 		})
-		run("get-file-read", func(b *testing.B) {
-			f, err := os.Open(plain)
-			require.NoError(b, err)
-			_, err = io.Copy(io.Discard, f)
-			require.NoError(b, err)
-			require.NoError(b, f.Close())
-		})
+		run("get-file-read", func(b *testing.B) { blobtest.PlainRead(b, plain) })
 		require.NoError(b, s.Close())
 	}
 }

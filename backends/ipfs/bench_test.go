@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -68,27 +67,9 @@ func BenchmarkBlobs(b *testing.B) {
 		}
 		plain := filepath.Join(dir, "plain")
 		run("put-blobdir", put(bd))
-		run("put-file-copy", func(b *testing.B) {
-			f, err := os.Create(plain + ".tmp")
-			require.NoError(b, err)
-			_, err = io.Copy(f, bytes.NewReader(data))
-			require.NoError(b, err)
-			require.NoError(b, f.Sync())
-			require.NoError(b, f.Close())
-			require.NoError(b, os.Rename(plain+".tmp", plain))
-			d, err := os.Open(dir)
-			require.NoError(b, err)
-			require.NoError(b, d.Sync())
-			require.NoError(b, d.Close())
-		})
+		run("put-file-copy", func(b *testing.B) { blobtest.PlainCopy(b, plain, data) })
 		run("get-blobdir", get(bd))
-		run("get-file-read", func(b *testing.B) {
-			f, err := os.Open(plain)
-			require.NoError(b, err)
-			_, err = io.Copy(io.Discard, f)
-			require.NoError(b, err)
-			require.NoError(b, f.Close())
-		})
+		run("get-file-read", func(b *testing.B) { blobtest.PlainRead(b, plain) })
 		run("put-ipfs", put(st))
 		run("put-boxo-add", func(b *testing.B) {
 			if _, err := n.importBlob(bytes.NewReader(data), ops.BlobChunkBytes); err != nil {

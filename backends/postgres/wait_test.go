@@ -132,6 +132,16 @@ func TestWaitListenerReconnects(t *testing.T) {
 	conn, err := pgx.Connect(ctx, testDSN())
 	require.NoError(t, err)
 	defer conn.Close(ctx)
+	// The listener connects on its own goroutine: wait until the server
+	// shows it before ending it.
+	var listening int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`,
+			s.ListenerName()).Scan(&listening))
+		if listening > 0 {
+			break
+		}
+	}
 	var ended int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
 		s.ListenerName()).Scan(&ended))

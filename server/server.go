@@ -136,7 +136,8 @@ type Server struct {
 	ringLen   int              // feedRing, but for tests
 	ringBytes int              // feedRingBytes, but for tests
 	closed    bool
-	closeErr  error
+	closeErr  error         // Shutdown's answer, once shut is closed
+	shut      chan struct{} // closed when Shutdown has finished
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -151,7 +152,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: store, blobs: opts.Blobs, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}),
+	s := &Server{store: store, blobs: opts.Blobs, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}), shut: make(chan struct{}),
 		tokens: map[string]*Token{}, metrics: newMetrics(), workers: newWorkers(), follows: map[string]int{}, feeds: map[string]*feed{},
 		ringLen: feedRing, ringBytes: feedRingBytes}
 	for _, c := range opts.Collectors {
@@ -667,11 +668,20 @@ func (s *Server) Serve(ln net.Listener, certFile, keyFile string) error {
 // requests, lets the requests in flight finish (waits answer early), ends
 // every follow with its end event, and then closes the store. If ctx ends
 // first, the connections still open are closed; the store is closed all
-// the same. It returns the store's Close error, or ctx's.
+// the same. It returns the store's Close error, or ctx's. A second call
+// waits for the first to finish (or its own ctx to end) and answers as it
+// did.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		select {
+		case <-s.shut:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		return s.closeErr
 	}
 	s.closed = true
@@ -702,10 +712,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	err := errors.Join(errs...)
 	s.mu.Lock()
-	s.closeErr = errors.Join(errs...)
+	s.closeErr = err
 	s.mu.Unlock()
-	return s.closeErr
+	close(s.shut)
+	return err
 }
 
 // retellEvery is how often shutdownHTTP asks http.Server.Shutdown again.

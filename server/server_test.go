@@ -290,6 +290,21 @@ func TestShutdownRefusesNewRequestsAndClosesStore(t *testing.T) {
 	assert.ErrorIs(t, err, ops.ErrClosed)
 }
 
+// TestShutdownTwiceAtOnce: a second Shutdown while the first runs waits
+// for it and answers as it does, the store closed by then.
+func TestShutdownTwiceAtOnce(t *testing.T) {
+	srv, _, store := newServer(t, server.Options{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- srv.Shutdown(context.Background()) }()
+	}
+	for range 2 {
+		require.NoError(t, <-errs)
+		_, err := effect.Perform(effect.Handle(context.Background(), store), ops.Head{Stream: "s"})
+		assert.ErrorIs(t, err, ops.ErrClosed, "a Shutdown returned before the store was closed")
+	}
+}
+
 func TestCheckListen(t *testing.T) {
 	srv, err := server.New(mem.New(), server.Options{})
 	require.NoError(t, err)

@@ -108,6 +108,105 @@
 // anything: an invalid operation is an [*InvalidError] naming the field and
 // the limit.
 //
+// # Retention and deletion
+//
+// A stream's metadata ([StreamMeta]) sets its limits: MaxCount n keeps the
+// last n events, MaxAge d keeps events younger than d by the backend's
+// clock (an event is hidden once now - At >= d, decided at every read
+// against the clock of that read), TruncateBefore s hides the seqs below
+// s; a zero field sets no limit. [StreamMetaWrite] replaces all three at
+// once (a caller that changes one reads the others first, with an Exact
+// expectation), as atomically and durably as a commit, and raises no seq
+// and takes no position; [StreamMetaRead] reads them. Metadata may be set
+// on a stream not yet written. Limits are refused as an [*InvalidError]
+// naming the field, with nothing changed: max-count or truncate-before
+// above [MaxSeqLimit], a negative max-age or one above [MaxAgeLimit], and
+// (decided against the stream, by [CheckMeta]) a truncate-before beyond
+// the stored head plus one, whose reason names the head. Max-count 0 keeps
+// every event: to hide them all, truncate before head+1 or delete.
+//
+// [StreamDelete] deletes a stream, with an expectation on its head. A soft
+// delete truncates before head+1 and marks the stream deleted: it reads
+// as absent (reads are empty, [Streams] leaves it out, NoStream holds and
+// Exists fails) until it is appended to again. Its numbering goes on: the
+// next append is stored at the old head+1, Exact speaks of the stored head,
+// and the old events stay hidden. A hard delete (Hard) leaves a tombstone:
+// the stream reads as absent for ever and every write to it (append,
+// commit part, metadata, delete) is refused with a [*StreamDeletedError]
+// naming it (errors.Is [ErrStreamDeleted]), nothing written. Deleting a
+// stream never written (head 0) is not an error: a soft delete records
+// the mark (nothing to hide), a hard delete the tombstone, which reserves
+// the name. Deleting a soft-deleted stream again is allowed; a metadata
+// write on a soft-deleted stream replaces its limits and ends the
+// deletion (this is how a soft delete is undone: the old events show
+// again unless the new limits hide them).
+//
+// Hiding is logical and at once: from the moment a metadata write or a
+// delete is acknowledged, no hidden event is served by [Read], [ReadAll],
+// followers or projections built on them, whether or not a compaction has
+// removed it yet. Positions and seqs of the events that stay never change
+// and are never reused. A read from a hidden seq or position goes on at
+// the next visible one. A page may hold fewer events than its limit, or
+// none, when hidden events were skipped: [ReadResult.Next] and
+// [ReadAllResult.Next] say where to read next, and the reader is done when
+// Next is past Head; a backend bounds the stored events one page skips,
+// so a long hidden run gives empty pages with Next moving on, never a
+// stall. Head (of [Head], [ReadResult], [StreamInfo]) stays the stored
+// head, which numbering continues from: on a stream whose events are all
+// hidden it is above 0. [Wait] speaks of stored heads and positions: an
+// append always stores a visible event (a new event is younger than any
+// max-age, within any max-count, and revives a soft-deleted stream), so a
+// follower that wakes finds something to read.
+//
+// The event-ID rule (above) counts visible events only: an ID whose event
+// is hidden is free again, so a retry is recognised only while its events
+// are visible. That keeps the answer the same before and after a
+// compaction removes the hidden event. A [View] that keeps metadata shows
+// it to [Check] as a [StreamView]; [Check], [CheckMeta] and
+// [CheckDelete] decide all of the above for every backend, and
+// [StreamState.Hides] says which stored event a read leaves out.
+//
+// Metadata and deletes are operations of their own, not parts of a
+// [Commit].
+//
+// # Kv history and watch
+//
+// A store keeps the last versions of each key ([DefaultKvHistory] unless
+// its options say another depth, 1 to [MaxKvHistory]; one depth per
+// store), the current one included: a put is a version with its value, a
+// delete of a present key a version marked Deleted. [KvHistory] reads
+// them newest first. Deleting an absent key takes a revision, as it always
+// has in persist (so a commit of only such deletes still has a Revision
+// and raises the store's), but changes no key: it adds no version and no
+// watch change. Etcd takes none; persist keeps its rule so that a commit's
+// revision never depends on the state it finds.
+//
+// [KvWatch] pages the changes under a prefix in revision order, from a
+// revision on, never splitting a revision between pages; [KvWait] waits
+// for the kv revision to pass one, as [Wait] does for the log. A watcher
+// reads pages until Next passes Revision, waits, and reads on from Next:
+// it sees every change once. When a key's old versions fall out of
+// history, the store's compacted revision rises to the highest revision
+// dropped; watching from it or below is a [*CompactedError] (errors.Is
+// [ErrCompacted]) naming both, never a silent gap. The compacted
+// revision is one per store, not per prefix: a watch may be refused for a
+// drop under another prefix, never served with a hole.
+//
+// # Snapshot generations
+//
+// A [SnapshotWrite] stores the newest generation of its name (numbered 1,
+// 2, 3, … per name, never reused) and keeps the newest Keep generations
+// (0 means 1, as before: the write replaces the previous one), dropping
+// older ones in the same write; the Keep of the latest write rules.
+// [SnapshotRead] reads the newest, or the generation it names (Found false
+// when that one is not kept); [SnapshotGenerations] lists the kept ones.
+//
+// # Stat
+//
+// [Stat] answers what a store holds, logically (streams and events
+// visible) and as stored (events stored, kv versions kept, and, where the
+// backend knows them, bytes stored and reclaimable by a compaction).
+//
 // # Blobs
 //
 // Bytes too large for an event (images, media) go to a blob store, and an

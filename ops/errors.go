@@ -95,3 +95,24 @@ func (e *DuplicateIDError) Error() string {
 
 // Is makes errors.Is(err, ErrDuplicateID) match.
 func (e *DuplicateIDError) Is(target error) bool { return target == ErrDuplicateID }
+
+var (
+	// ErrStreamDeleted matches every *StreamDeletedError.
+	ErrStreamDeleted = errors.New("persist: stream deleted")
+	// ErrCompacted matches every *CompactedError.
+	ErrCompacted = errors.New("persist: revision compacted")
+)
+
+func (e *StreamDeletedError) Error() string {
+	return fmt.Sprintf("persist: stream %q is hard-deleted and can not be written again", e.Stream)
+}
+
+// Is makes errors.Is(err, ErrStreamDeleted) match.
+func (e *StreamDeletedError) Is(target error) bool { return target == ErrStreamDeleted }
+
+func (e *CompactedError) Error() string {
+	return fmt.Sprintf("persist: kv revision %d is compacted: history holds changes after revision %d only", e.Revision, e.Compacted)
+}
+
+// Is makes errors.Is(err, ErrCompacted) match.
+func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }

@@ -40,12 +40,16 @@ type Read struct {
 	Page   *Page `sx:"-" json:"-"`
 }
 
-// ReadResult is a page of a stream and the stream's head when it was read.
-// The page is complete up to Head when its last seq is Head (or it is empty
-// and From > Head).
+// ReadResult is a page of a stream and the stream's stored head when it
+// was read. Events hidden by the stream's limits or deletion are left out,
+// so a page may hold fewer than Limit events, or none, while more follow.
+// Next is the seq to read from next (0 from a backend that does not set
+// it: then continue after the last event); the reader has read up to Head
+// when Next > Head.
 type ReadResult struct {
 	Events []Event
 	Head   uint64
+	Next   uint64 `sx:",omitzero"`
 }
 
 // ReadAll returns up to Limit events of every stream from position From (0
@@ -58,10 +62,13 @@ type ReadAll struct {
 }
 
 // ReadAllResult is a page of the global log and its last position when it
-// was read.
+// was read. Hidden events are left out, as in ReadResult; Next is the
+// position to read from next (0 from a backend that does not set it), so a
+// long run of hidden events gives short or empty pages, never a stall.
 type ReadAllResult struct {
 	Events []Event
 	Head   uint64
+	Next   uint64 `sx:",omitzero"`
 }
 
 // Head returns the head (last seq, 0 when empty) of a stream.
@@ -149,22 +156,30 @@ type KvListResult struct {
 	More    bool
 }
 
-// SnapshotRead reads the snapshot called Name.
+// SnapshotRead reads the newest snapshot called Name, or, when
+// Generation is set, that generation of it (see SnapshotWrite).
 type SnapshotRead struct {
 	effect.Returns[SnapshotResult]
-	Name string
+	Name       string
+	Generation uint64 `sx:",omitzero"`
 }
 
 // SnapshotResult is the snapshot; Found is false when there is none.
+// Generation is its generation (0 from a backend that keeps one only).
 type SnapshotResult struct {
-	Snapshot Snapshot
-	Found    bool
+	Snapshot   Snapshot
+	Found      bool
+	Generation uint64 `sx:",omitzero"`
 }
 
-// SnapshotWrite stores a snapshot, replacing the one of the same name.
+// SnapshotWrite stores a snapshot as the newest generation of its name.
+// Generations of a name are numbered 1, 2, 3, … and never reused; the
+// store keeps the newest Keep of them (0 means 1: the write replaces the
+// previous one) and drops older ones in the same write.
 type SnapshotWrite struct {
 	effect.Returns[struct{}]
 	Snapshot Snapshot
+	Keep     int `sx:",omitzero"`
 }
 
 // Now returns the backend's clock.

@@ -41,8 +41,10 @@ type AppendPlan struct {
 	Result AppendResult
 }
 
-// Check validates c and decides it against the state v: a reused event ID
-// is a *DuplicateIDError, the first failed expectation a *Conflict, a
+// Check validates c and decides it against the state v: an append to a
+// hard-deleted stream is a *StreamDeletedError (when v is a StreamView),
+// a reused event ID is a *DuplicateIDError, the first failed expectation a
+// *Conflict, a
 // retried append (see the package doc) is answered from the stored events.
 // Nothing is written by Check; the backend writes what the plan says,
 // atomically, while v stays unchanged.
@@ -102,6 +104,19 @@ func CheckAppend(a Append, v View) (AppendPlan, error) {
 
 func checkAppend(a Append, v View) (AppendPlan, error) {
 	head := v.Head(a.Stream)
+	var st StreamState
+	if sv, ok := v.(StreamView); ok {
+		var err error
+		if st, err = sv.StreamState(a.Stream); err != nil {
+			return AppendPlan{}, err
+		}
+		if st.Tombstone {
+			return AppendPlan{}, &StreamDeletedError{Stream: a.Stream}
+		}
+		if st != (StreamState{}) {
+			v = idView{StreamView: sv, head: head, st: st}
+		}
+	}
 	if head > 0 {
 		res, retry, err := storedIDs(a, head, v)
 		if err != nil {
@@ -111,7 +126,7 @@ func checkAppend(a Append, v View) (AppendPlan, error) {
 			return AppendPlan{Retry: true, Result: res}, nil
 		}
 	}
-	if !a.Expect.Holds(head) {
+	if !holds(a.Expect, head, st) {
 		return AppendPlan{}, &Conflict{Stream: a.Stream, Expected: a.Expect, Actual: head}
 	}
 	n := uint64(len(a.Events))

@@ -143,6 +143,7 @@ func (op SnapshotWrite) Validate() error {
 	v := validator{op: NameSnapshotWrite}
 	v.name("snapshot.name", op.Snapshot.Name, MaxNameBytes)
 	v.data("snapshot.value", op.Snapshot.Value, MaxSnapshotBytes)
+	v.keep(op.Keep)
 	return v.result()
 }
 

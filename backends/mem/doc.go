@@ -30,5 +30,21 @@
 // 188.4 without; the index's slots take 16.8 (between 10.7 and 21.3 as
 // the table fills and doubles).
 //
+// # Retention, history and generations
+//
+// Stream metadata and deletion are kept beside each stream and applied
+// at read time, as package ops says: nothing is ever removed from memory,
+// so Stat counts every hidden event as stored. A read skips at most
+// 160000 hidden events per page (scanBudget) before it answers a short
+// page with Next where it stopped. Reads filter only once some stream has
+// metadata; until then they take the plain path.
+//
+// Kv history keeps the last ops.DefaultKvHistory versions of each key
+// (WithKvHistory sets another depth) in one slice in revision order, with
+// each key's kept revisions beside it: a watch binary-searches its
+// starting revision and scans forward; dropped versions are marked and
+// swept out once they are half the slice. Snapshot generations are a
+// slice per name.
+//
 // Nothing is durable: the state lives as long as the Store.
 package mem

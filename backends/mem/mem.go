@@ -31,7 +31,10 @@ type Store struct {
 	kv      map[string]ops.KvEntry
 	keys    []string // kv keys, sorted
 	kvRev   uint64
-	snaps   map[string]ops.Snapshot
+	hist    kvHistory // kept versions of every key, for persist/kv-history and kv-watch
+	snaps   map[string]*snapGens
+	keep    int           // kv versions kept per key
+	limited bool          // some stream has metadata: reads filter what it hides
 	changed chan struct{} // made by a waiter, closed by the next commit or Close
 }
 
@@ -64,9 +67,11 @@ func (l *chunked[T]) add(v T) {
 }
 
 type stream struct {
-	name string
-	key  uint64          // the name's hash for the ID index
-	pos  chunked[uint64] // pos.at(seq) is the event's global position
+	name   string
+	key    uint64          // the name's hash for the ID index
+	pos    chunked[uint64] // pos.at(seq) is the event's global position
+	state  ops.StreamState // metadata and deletion; zero when none was set
+	listed bool            // in Store.names: it holds an event
 }
 
 // record is a stored event, compactly: its stream's name comes from the
@@ -168,7 +173,8 @@ func New(opts ...Option) *Store {
 		ids:     randomIDs(),
 		streams: make(map[string]*stream),
 		kv:      make(map[string]ops.KvEntry),
-		snaps:   make(map[string]ops.Snapshot),
+		snaps:   make(map[string]*snapGens),
+		keep:    ops.DefaultKvHistory,
 	}
 	for _, o := range opts {
 		o(s)
@@ -220,6 +226,22 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		return s.SnapshotWrite(op)
 	case ops.SnapshotNames:
 		return s.SnapshotNames()
+	case ops.SnapshotGenerations:
+		return s.SnapshotGenerations(op)
+	case ops.StreamMetaRead:
+		return s.StreamMetaRead(op)
+	case ops.StreamMetaWrite:
+		return s.StreamMetaWrite(op)
+	case ops.StreamDelete:
+		return s.StreamDelete(op)
+	case ops.KvHistory:
+		return s.KvHistory(op)
+	case ops.KvWatch:
+		return s.KvWatch(op)
+	case ops.KvWait:
+		return s.KvWait(p, op)
+	case ops.Stat:
+		return s.Stat()
 	case ops.Now:
 		if err := s.open(); err != nil {
 			return nil, err
@@ -245,8 +267,36 @@ func clone(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-// view shows the state to ops.Check; the caller holds mu.
-type view struct{ s *Store }
+// view shows the state to ops.Check; the caller holds mu. at, when set,
+// holds the time the commit is stamped with, read from the clock the
+// first time Check asks for it (only streams with a max-age make it ask).
+type view struct {
+	s  *Store
+	at *time.Time
+}
+
+var _ ops.StreamView = view{}
+
+func (v view) StreamState(name string) (ops.StreamState, error) {
+	if st := v.s.streams[name]; st != nil {
+		return st.state, nil
+	}
+	return ops.StreamState{}, nil
+}
+
+func (v view) EventTime(name string, seq uint64) (time.Time, error) {
+	return time.Unix(0, v.s.log.at(*v.s.streams[name].pos.at(seq)).at).UTC(), nil
+}
+
+func (v view) Now() time.Time {
+	if v.at == nil {
+		return v.s.clock().UTC()
+	}
+	if v.at.IsZero() {
+		*v.at = v.s.clock().UTC()
+	}
+	return *v.at
+}
 
 func (v view) Head(name string) uint64 {
 	if st := v.s.streams[name]; st != nil {
@@ -291,7 +341,8 @@ func (s *Store) commit(e effect.Effect) (ops.CommitResult, error) {
 	if s.closed {
 		return ops.CommitResult{}, ops.ErrClosed
 	}
-	c, plan, err := ops.CheckOp(e, view{s})
+	var at time.Time
+	c, plan, err := ops.CheckOp(e, view{s, &at})
 	if err != nil {
 		return ops.CommitResult{}, err
 	}
@@ -302,7 +353,9 @@ func (s *Store) commit(e effect.Effect) (ops.CommitResult, error) {
 		}
 		return res, nil
 	}
-	at := s.clock().UTC()
+	if at.IsZero() {
+		at = s.clock().UTC()
+	}
 	for i, a := range c.Appends {
 		res.Appends[i] = s.write(a, plan.Appends[i], at)
 	}
@@ -316,13 +369,16 @@ func (s *Store) commit(e effect.Effect) (ops.CommitResult, error) {
 				if existed {
 					delete(s.kv, k.Key)
 					s.keys = removeSorted(s.keys, k.Key)
+					s.hist.add(ops.KvVersion{Key: k.Key, Revision: s.kvRev, Deleted: true}, s.keep)
 				}
 				continue
 			}
 			if !existed {
 				s.keys = insertSorted(s.keys, k.Key)
 			}
-			s.kv[k.Key] = ops.KvEntry{Key: k.Key, Value: clone(k.Value), Revision: s.kvRev}
+			v := clone(k.Value)
+			s.kv[k.Key] = ops.KvEntry{Key: k.Key, Value: v, Revision: s.kvRev}
+			s.hist.add(ops.KvVersion{Key: k.Key, Revision: s.kvRev, Value: v}, s.keep)
 		}
 	}
 	s.wake()
@@ -336,11 +392,15 @@ func (s *Store) append(a ops.Append) (ops.AppendResult, error) {
 	if s.closed {
 		return ops.AppendResult{}, ops.ErrClosed
 	}
-	ap, err := ops.CheckAppend(a, view{s})
+	var at time.Time
+	ap, err := ops.CheckAppend(a, view{s, &at})
 	if err != nil || ap.Retry {
 		return ap.Result, err
 	}
-	r := s.write(a, ap, s.clock().UTC())
+	if at.IsZero() {
+		at = s.clock().UTC()
+	}
+	r := s.write(a, ap, at)
 	s.wake()
 	return r, nil
 }
@@ -351,13 +411,9 @@ func (s *Store) write(a ops.Append, ap ops.AppendPlan, at time.Time) ops.AppendR
 	if ap.Retry {
 		return ap.Result
 	}
-	st := s.streams[a.Stream]
-	if st == nil {
-		st = &stream{name: a.Stream}
-		if s.idIndex != nil {
-			st.key = s.idIndex.StreamKey(a.Stream)
-		}
-		s.streams[a.Stream] = st
+	st := s.stream(a.Stream)
+	if !st.listed {
+		st.listed = true
 		s.names = insertSorted(s.names, a.Stream)
 	}
 	r := ap.Result
@@ -383,6 +439,20 @@ func (s *Store) write(a ops.Append, ap ops.AppendPlan, at time.Time) ops.AppendR
 		r.LastPos = pos
 	}
 	return r
+}
+
+// stream gives the named stream, made empty when absent; the caller
+// holds mu for writing.
+func (s *Store) stream(name string) *stream {
+	st := s.streams[name]
+	if st == nil {
+		st = &stream{name: name}
+		if s.idIndex != nil {
+			st.key = s.idIndex.StreamKey(name)
+		}
+		s.streams[name] = st
+	}
+	return st
 }
 
 // wake releases every waiter; the caller holds mu for writing.
@@ -419,17 +489,21 @@ func (s *Store) Read(op ops.Read) (ops.ReadResult, error) {
 	if s.closed {
 		return ops.ReadResult{}, ops.ErrClosed
 	}
+	from := max(op.From, 1)
 	st := s.streams[op.Stream]
 	if st == nil {
-		return ops.ReadResult{}, nil
+		return ops.ReadResult{Next: from}, nil
 	}
 	head := st.pos.len()
-	from := max(op.From, 1)
-	res := ops.ReadResult{Head: head}
+	if st.state != (ops.StreamState{}) {
+		return s.readLimited(op, st, from), nil
+	}
+	res := ops.ReadResult{Head: head, Next: from}
 	if from > head {
 		return res, nil
 	}
 	n := min(head-from+1, uint64(ops.PageLimit(op.Limit)))
+	res.Next = from + n
 	if op.Page != nil {
 		res.Events = s.fill(op.Page, int(n), func(i int) uint64 { return *st.pos.at(from + uint64(i)) })
 		return res, nil
@@ -454,11 +528,15 @@ func (s *Store) ReadAll(op ops.ReadAll) (ops.ReadAllResult, error) {
 	}
 	last := s.log.len()
 	from := max(op.From, 1)
-	res := ops.ReadAllResult{Head: last}
+	if s.limited {
+		return s.readAllLimited(op, from), nil
+	}
+	res := ops.ReadAllResult{Head: last, Next: from}
 	if from > last {
 		return res, nil
 	}
 	n := min(last-from+1, uint64(ops.PageLimit(op.Limit)))
+	res.Next = from + n
 	if op.Page != nil {
 		res.Events = s.fill(op.Page, int(n), func(i int) uint64 { return from + uint64(i) })
 		return res, nil
@@ -481,7 +559,7 @@ func (s *Store) Head(op ops.Head) (uint64, error) {
 	if s.closed {
 		return 0, ops.ErrClosed
 	}
-	return view{s}.Head(op.Stream), nil
+	return view{s: s}.Head(op.Stream), nil
 }
 
 // Streams answers persist/streams.
@@ -495,15 +573,22 @@ func (s *Store) Streams(op ops.Streams) (ops.StreamsResult, error) {
 		return ops.StreamsResult{}, ops.ErrClosed
 	}
 	var res ops.StreamsResult
-	for _, name := range page(s.names, op.Prefix, op.After, op.Limit, &res.More) {
+	var keep func(string) bool
+	if s.limited {
+		keep = func(name string) bool {
+			st := s.streams[name]
+			return !st.state.Absent(st.pos.len())
+		}
+	}
+	for _, name := range page(s.names, op.Prefix, op.After, op.Limit, &res.More, keep) {
 		res.Streams = append(res.Streams, ops.StreamInfo{Name: name, Head: s.streams[name].pos.len()})
 	}
 	return res, nil
 }
 
-// page returns the sorted names with prefix after after, at most limit, and
-// sets more when others follow.
-func page(sorted []string, prefix, after string, limit int, more *bool) []string {
+// page returns the sorted names with prefix after after that keep (nil:
+// all) accepts, at most limit, and sets more when others follow.
+func page(sorted []string, prefix, after string, limit int, more *bool, keep func(string) bool) []string {
 	start := max(prefix, after)
 	i := sort.SearchStrings(sorted, start)
 	if i < len(sorted) && sorted[i] == after {
@@ -512,6 +597,9 @@ func page(sorted []string, prefix, after string, limit int, more *bool) []string
 	n := ops.PageLimit(limit)
 	var out []string
 	for ; i < len(sorted) && strings.HasPrefix(sorted[i], prefix); i++ {
+		if keep != nil && !keep(sorted[i]) {
+			continue
+		}
 		if len(out) == n {
 			*more = true
 			break
@@ -526,44 +614,12 @@ func (s *Store) Wait(p *effect.P, op ops.Wait) (ops.WaitResult, error) {
 	if err := op.Validate(); err != nil {
 		return ops.WaitResult{}, err
 	}
-	var timeout <-chan time.Time
-	if op.Timeout > 0 {
-		t := time.NewTimer(op.Timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
-	var done <-chan struct{}
-	if p != nil {
-		done = p.Context().Done()
-	}
-	for {
-		s.mu.Lock()
-		closed := s.closed
-		var head uint64
+	return s.waitFor(p, op.Timeout, op.After, func() uint64 {
 		if op.Stream == "" {
-			head = s.log.len()
-		} else {
-			head = view{s}.Head(op.Stream)
+			return s.log.len()
 		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		changed := s.changed
-		s.mu.Unlock()
-		if closed {
-			return ops.WaitResult{}, ops.ErrClosed
-		}
-		if head > op.After {
-			return ops.WaitResult{Head: head, Passed: true}, nil
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			return ops.WaitResult{Head: head}, nil
-		case <-done:
-			return ops.WaitResult{}, p.Context().Err()
-		}
-	}
+		return view{s: s}.Head(op.Stream)
+	})
 }
 
 // KvGet answers persist/kv-get.
@@ -595,7 +651,7 @@ func (s *Store) KvList(op ops.KvList) (ops.KvListResult, error) {
 		return ops.KvListResult{}, ops.ErrClosed
 	}
 	var res ops.KvListResult
-	for _, k := range page(s.keys, op.Prefix, op.After, op.Limit, &res.More) {
+	for _, k := range page(s.keys, op.Prefix, op.After, op.Limit, &res.More, nil) {
 		e := s.kv[k]
 		e.Value = clone(e.Value)
 		res.Entries = append(res.Entries, e)
@@ -613,12 +669,13 @@ func (s *Store) SnapshotRead(op ops.SnapshotRead) (ops.SnapshotResult, error) {
 	if s.closed {
 		return ops.SnapshotResult{}, ops.ErrClosed
 	}
-	snap, ok := s.snaps[op.Name]
+	g, ok := s.snaps[op.Name].find(op.Generation)
 	if !ok {
 		return ops.SnapshotResult{Snapshot: ops.Snapshot{Name: op.Name}}, nil
 	}
+	snap := g.snap
 	snap.Value = clone(snap.Value)
-	return ops.SnapshotResult{Snapshot: snap, Found: true}, nil
+	return ops.SnapshotResult{Snapshot: snap, Found: true, Generation: g.gen}, nil
 }
 
 // SnapshotWrite answers persist/snapshot-write.
@@ -633,6 +690,11 @@ func (s *Store) SnapshotWrite(op ops.SnapshotWrite) (struct{}, error) {
 	}
 	snap := op.Snapshot
 	snap.Value = clone(snap.Value)
-	s.snaps[op.Snapshot.Name] = snap
+	gs := s.snaps[snap.Name]
+	if gs == nil {
+		gs = &snapGens{}
+		s.snaps[snap.Name] = gs
+	}
+	gs.add(snap, max(op.Keep, 1))
 	return struct{}{}, nil
 }

@@ -75,9 +75,15 @@ func Follow(p *effect.P, opts FollowOptions) error {
 		return err
 	}
 	for {
-		events, head, err := f.read()
+		events, head, next, err := f.read()
 		if err != nil {
 			return err
+		}
+		if len(events) == 0 && next > f.pos+1 && next-1 <= head {
+			// Hidden events only: step over them, unhandled. The
+			// checkpoint moves with the next batch handled.
+			f.pos = next - 1
+			continue
 		}
 		if head < f.pos {
 			return fmt.Errorf("follow %q: checkpoint %d, source head %d: %w", opts.Name, f.pos, head, ErrAhead)
@@ -144,20 +150,21 @@ func (f *follower) load() error {
 	return nil
 }
 
-// read returns the next batch after f.pos and the source's head.
-func (f *follower) read() ([]ops.Event, uint64, error) {
+// read returns the next batch after f.pos, the source's head and where
+// the read says to go on (0 when the backend does not say).
+func (f *follower) read() ([]ops.Event, uint64, uint64, error) {
 	if f.opts.Stream == "" {
 		r, err := effect.Perform(f.p, ops.ReadAll{From: f.pos + 1, Limit: f.batch})
 		if err != nil {
-			return nil, 0, fmt.Errorf("follow %q: read-all from %d: %w", f.opts.Name, f.pos+1, err)
+			return nil, 0, 0, fmt.Errorf("follow %q: read-all from %d: %w", f.opts.Name, f.pos+1, err)
 		}
-		return r.Events, r.Head, nil
+		return r.Events, r.Head, r.Next, nil
 	}
 	r, err := effect.Perform(f.p, ops.Read{Stream: f.opts.Stream, From: f.pos + 1, Limit: f.batch})
 	if err != nil {
-		return nil, 0, fmt.Errorf("follow %q: read %q from %d: %w", f.opts.Name, f.opts.Stream, f.pos+1, err)
+		return nil, 0, 0, fmt.Errorf("follow %q: read %q from %d: %w", f.opts.Name, f.opts.Stream, f.pos+1, err)
 	}
-	return r.Events, r.Head, nil
+	return r.Events, r.Head, r.Next, nil
 }
 
 // place is where an event sits in the followed source.

@@ -84,10 +84,13 @@ func allEvents(p *effect.P, from uint64, pg *ops.Page) iter.Seq2[ops.Event, erro
 				}
 				from = ev.Pos + 1
 			}
+			if page.Next > from { // past hidden events (see scan)
+				from = page.Next
+			}
 			if from > head {
 				return
 			}
-			if len(page.Events) == 0 {
+			if len(page.Events) == 0 && page.Next == 0 {
 				yield(ops.Event{}, fmt.Errorf("read-all from %d: empty page below the last position %d", from, head))
 				return
 			}

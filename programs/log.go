@@ -71,10 +71,15 @@ func scan(p *effect.P, stream string, from uint64, pg *ops.Page, fn func(ops.Eve
 			}
 			from = ev.Seq + 1
 		}
+		// A page may end short where hidden events were skipped; Next
+		// says where to go on (0 from a backend that does not set it).
+		if page.Next > from {
+			from = page.Next
+		}
 		if from > head {
 			return head, nil
 		}
-		if len(page.Events) == 0 {
+		if len(page.Events) == 0 && page.Next == 0 {
 			return head, fmt.Errorf("read %q from %d: empty page below the head %d", stream, from, head)
 		}
 		if page, err = effect.Perform(p, ops.Read{Stream: stream, From: from, Page: pg}); err != nil {

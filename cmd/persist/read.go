@@ -61,7 +61,10 @@ func readStream(p *effect.P, w *writer, stream string, from, limit uint64) (uint
 			from = ev.Seq + 1
 			printed++
 		}
-		if len(res.Events) < page || from > res.Head {
+		if res.Next > from { // a short page past hidden events goes on at Next
+			from = res.Next
+		}
+		if from > res.Head || (res.Next == 0 && len(res.Events) < page) {
 			break
 		}
 	}
@@ -88,7 +91,10 @@ func readAll(p *effect.P, w *writer, from, limit uint64) (uint64, error) {
 			from = ev.Pos + 1
 			printed++
 		}
-		if len(res.Events) < page || from > res.Head {
+		if res.Next > from { // a short page past hidden events goes on at Next
+			from = res.Next
+		}
+		if from > res.Head || (res.Next == 0 && len(res.Events) < page) {
 			break
 		}
 	}

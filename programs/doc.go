@@ -75,4 +75,13 @@
 //     (global log) of the last handled event, under "follow/"+Name, with
 //     compare-and-set, so two followers of one name cannot both advance it.
 //     It is at-least-once: the checkpoint follows the handling.
+//   - Readers go on at a page's Next (ops.ReadResult.Next), so a page left
+//     short or empty by a stream's limits is not the end; a follower steps
+//     over a run of hidden events without handing them out, and moves its
+//     checkpoint past them with the next batch it handles.
+//   - ProjectCheckpointed checkpoints a projection by a CheckpointPolicy
+//     (every N events, or after T by the backend's clock, read every 64
+//     events so a remote backend is not asked per event), and at the end
+//     when anything was folded; it keeps the policy's number of snapshot
+//     generations.
 package programs

@@ -50,18 +50,9 @@ func (proj Projection[S]) codec() (func(S) ([]byte, error), func([]byte) (S, err
 //
 // Load writes nothing; Checkpoint stores the state it returns.
 func Load[S any](p *effect.P, proj Projection[S]) (State[S], error) {
-	snap, err := effect.Perform(p, ops.SnapshotRead{Name: proj.Name})
+	st, err := loadSnapshot(p, proj)
 	if err != nil {
 		return State[S]{}, err
-	}
-	st := State[S]{Value: proj.Seed}
-	if snap.Found && snap.Snapshot.Version == proj.Version {
-		_, dec := proj.codec()
-		v, err := dec(snap.Snapshot.Value)
-		if err != nil {
-			return State[S]{}, fmt.Errorf("load %q: decode snapshot of version %d at seq %d: %w", proj.Name, proj.Version, snap.Snapshot.Seq, err)
-		}
-		st = State[S]{Value: v, Seq: snap.Snapshot.Seq}
 	}
 	st, err = ProjectResume(p, proj.Stream, proj.Step, st)
 	if err != nil {
@@ -75,6 +66,11 @@ func Load[S any](p *effect.P, proj Projection[S]) (State[S], error) {
 // folds only the events after st.Seq. st must be a state of this
 // projection (from Load, Project or ProjectResume with proj.Step).
 func Checkpoint[S any](p *effect.P, proj Projection[S], st State[S]) error {
+	return checkpoint(p, proj, st, 0)
+}
+
+// checkpoint is Checkpoint keeping the newest keep generations (0: one).
+func checkpoint[S any](p *effect.P, proj Projection[S], st State[S], keep int) error {
 	enc, _ := proj.codec()
 	value, err := enc(st.Value)
 	if err != nil {
@@ -82,7 +78,7 @@ func Checkpoint[S any](p *effect.P, proj Projection[S], st State[S]) error {
 	}
 	_, err = effect.Perform(p, ops.SnapshotWrite{Snapshot: ops.Snapshot{
 		Name: proj.Name, Version: proj.Version, Seq: st.Seq, Value: value,
-	}})
+	}, Keep: keep})
 	return err
 }
 

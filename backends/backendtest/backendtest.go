@@ -29,10 +29,35 @@ type Case struct {
 	// Concurrent cases run programs on several goroutines at once, so their
 	// traces and results are not compared between the two modes.
 	Concurrent bool
+	// Retention cases check stream metadata and deletion, kv history and
+	// watch, snapshot generations and stat: they run only for a backend
+	// whose Options say it keeps them. Their consistency check allows the
+	// gaps that hidden events leave.
+	Retention bool
 	// Run is the case's body, called once per mode with a fresh backend. It
 	// runs programs with Do and checks their answers with the Env's check
 	// methods.
 	Run func(e *Env)
+}
+
+// Options says which optional parts of the contract a backend keeps.
+type Options struct {
+	// Retention is set by a backend that answers the retention operations
+	// of package ops (stream metadata and deletion, kv history, watch and
+	// wait, snapshot generations, stat) and opens its stores with the
+	// default kv-history depth, ops.DefaultKvHistory.
+	Retention bool
+}
+
+// CasesFor returns the cases of Cases that a backend with options o runs.
+func CasesFor(o Options) []Case {
+	var out []Case
+	for _, c := range Cases() {
+		if !c.Retention || o.Retention {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // FullName is "suite/name", the subtest path below the caller's test.
@@ -57,7 +82,8 @@ func register(suite string, cs ...Case) {
 var suiteOrder = []string{
 	"event", "log", "read-all", "streams", "kv", "commit", "idempotent",
 	"concurrency", "alias", "wait", "limits", "snapshot", "project",
-	"subscribe", "follow", "lifecycle",
+	"subscribe", "follow", "lifecycle", "retention", "delete", "kv-history",
+	"kv-watch", "generations",
 }
 
 // Cases returns every case of the suite, grouped by suite in a fixed order.
@@ -103,7 +129,13 @@ const RosterPrefix = "conformance roster:"
 // not only the first.
 func Run(t *testing.T, open Factory) {
 	t.Helper()
-	RunCases(t, open, Cases())
+	RunCases(t, open, CasesFor(Options{}))
+}
+
+// RunWith is Run for a backend that keeps the optional parts o names.
+func RunWith(t *testing.T, open Factory, o Options) {
+	t.Helper()
+	RunCases(t, open, CasesFor(o))
 }
 
 // RunCases runs the given cases as Run runs the whole suite: a backend's

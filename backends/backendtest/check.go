@@ -87,6 +87,32 @@ func (e *Env) Invalid(err error, field, what string, args ...any) bool {
 	return e.Equal(field, ie.Field, "%s: InvalidError.Field", label) && ok
 }
 
+// StreamDeleted checks that err is an *ops.StreamDeletedError naming
+// stream and matching ops.ErrStreamDeleted.
+func (e *Env) StreamDeleted(err error, stream, what string, args ...any) bool {
+	label := fmt.Sprintf(what, args...)
+	var d *ops.StreamDeletedError
+	if !errors.As(err, &d) {
+		e.Errorf("%s: want an *ops.StreamDeletedError naming %q, got %v", label, stream, errString(err))
+		return false
+	}
+	ok := e.ErrorIs(err, ops.ErrStreamDeleted, "%s", label)
+	return e.Equal(stream, d.Stream, "%s: StreamDeletedError.Stream", label) && ok
+}
+
+// Compacted checks that err is an *ops.CompactedError equal to want and
+// matching ops.ErrCompacted.
+func (e *Env) Compacted(err error, want ops.CompactedError, what string, args ...any) bool {
+	label := fmt.Sprintf(what, args...)
+	var c *ops.CompactedError
+	if !errors.As(err, &c) {
+		e.Errorf("%s: want an *ops.CompactedError %s, got %v", label, show(want), errString(err))
+		return false
+	}
+	ok := e.ErrorIs(err, ops.ErrCompacted, "%s", label)
+	return e.Equal(want, *c, "%s: compacted", label) && ok
+}
+
 func errString(err error) string {
 	if err == nil {
 		return "no error"

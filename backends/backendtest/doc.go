@@ -22,6 +22,19 @@
 // idempotent retries, paging, compare-and-set, revisions, aliasing,
 // clock-stamped times, waits, limits, Close and unknown effects.
 //
+// # Optional parts
+//
+// Cases that check an optional part of the contract run only for a
+// backend whose [Options] say it keeps that part: [RunWith] with
+// Options{Retention: true} adds the suites retention, delete, kv-history,
+// kv-watch and generations (stream metadata and deletion, kv history,
+// watch and wait, snapshot generations, stat and the replay property
+// under retention); [Run] leaves them out. The switch is one field, to be
+// removed once every backend keeps the part. Those cases expect the
+// default kv-history depth, ops.DefaultKvHistory, and their consistency
+// check allows the gaps in positions and seqs that hidden events leave
+// (positions and seqs rise; a head is at least the last visible seq).
+//
 // # Two modes, one meaning
 //
 // Each case runs twice, each time on a fresh backend: in place (programs

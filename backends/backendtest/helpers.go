@@ -144,6 +144,13 @@ func observe(e *Env, snapshots ...string) state {
 			return fail(fmt.Errorf("read-all from %d: %w", from, err))
 		}
 		s.log = append(s.log, r.Events...)
+		if r.Next != 0 { // a page may be short where hidden events were skipped
+			if r.Next > r.Head {
+				break
+			}
+			from = r.Next
+			continue
+		}
 		if len(r.Events) == 0 || r.Events[len(r.Events)-1].Pos >= r.Head {
 			break
 		}

@@ -12,4 +12,6 @@ func factory(t *testing.T) ops.Backend {
 	return mem.New(mem.WithClock(backendtest.Clock()), mem.WithIDs(backendtest.IDs()))
 }
 
-func TestConformance(t *testing.T) { backendtest.Run(t, factory) }
+func TestConformance(t *testing.T) {
+	backendtest.RunWith(t, factory, backendtest.Options{Retention: true})
+}

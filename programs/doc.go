@@ -84,4 +84,9 @@
 //     events so a remote backend is not asked per event), and at the end
 //     when anything was folded; it keeps the policy's number of snapshot
 //     generations.
+//   - Watch delivers kv changes under a prefix once each, paging with
+//     persist/kv-watch and waiting with persist/kv-wait; it has no
+//     checkpoint of its own: it returns the revision to resume from, and a
+//     Handle error returns that change's revision, so it is delivered
+//     again on resumption.
 package programs

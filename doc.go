@@ -85,6 +85,18 @@
 // DB.Run or Run, and stepped with interp.RunStepped(ctx, prog,
 // db.Handlers()...).
 //
+// # Retention and history
+//
+// [DB.SetStreamMeta] sets a stream's limits (keep the last N events, keep
+// events younger than D, truncate before a seq) and [DB.DeleteStream]
+// deletes it, soft or hard; what they hide is gone from every read at
+// once, positions unchanged (the rules are package ops's). [DB.KvHistory]
+// reads a key's last versions and [DB.KvWatch] delivers the changes under
+// a prefix from a revision on; [DB.Stat] tells visible from stored, and
+// [ProjectCheckpointed] checkpoints a projection by a [CheckpointPolicy].
+// They are answered by the backends that keep these operations; another
+// backend answers them with effect.ErrUnhandled until it does.
+//
 // # Blobs
 //
 // Images and media go to a blob store, [Blobs], and events and kv values

@@ -47,6 +47,23 @@ type (
 	Step[S any] = programs.Step[S]
 	// StepError is a step that failed, naming the stream and seq.
 	StepError = programs.StepError
+	// StreamLimits is a stream's retention limits: max-count, max-age,
+	// truncate-before (ops.StreamMeta).
+	StreamLimits = ops.StreamMeta
+	// StreamMetaResult is a stream's limits, deletion state and stored
+	// head.
+	StreamMetaResult = ops.StreamMetaResult
+	// StreamDeletedError refuses a write to a hard-deleted stream.
+	StreamDeletedError = ops.StreamDeletedError
+	// KvVersion is one change of a key: a value with its revision, or a
+	// delete.
+	KvVersion = ops.KvVersion
+	// CompactedError refuses a watch from a revision history dropped.
+	CompactedError = ops.CompactedError
+	// StatResult is what a store holds, visible against stored.
+	StatResult = ops.StatResult
+	// CheckpointPolicy says when ProjectCheckpointed checkpoints.
+	CheckpointPolicy = programs.CheckpointPolicy
 )
 
 // Any expects nothing: the zero Expect.
@@ -71,6 +88,10 @@ var (
 	ErrInvalid = ops.ErrInvalid
 	// ErrClosed is the answer of a closed DB.
 	ErrClosed = ops.ErrClosed
+	// ErrStreamDeleted matches every *StreamDeletedError.
+	ErrStreamDeleted = ops.ErrStreamDeleted
+	// ErrCompacted matches every *CompactedError.
+	ErrCompacted = ops.ErrCompacted
 	// ErrRetriesExhausted is wrapped by AppendRetry and KvUpdate when every
 	// attempt met a conflict.
 	ErrRetriesExhausted = programs.ErrRetriesExhausted

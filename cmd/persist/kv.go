@@ -15,8 +15,10 @@ var kvCmd = &command{
 	summary: "read and change the key-value facet",
 	example: `  persist kv put user/17/name '"Ada"' --expect no-stream
   persist kv get user/17/name
-  persist kv ls --prefix user/`,
-	sub: []*command{kvGetCmd, kvPutCmd, kvDelCmd, kvLsCmd},
+  persist kv ls --prefix user/
+  persist kv history user/17/name
+  persist kv watch --prefix user/`,
+	sub: []*command{kvGetCmd, kvPutCmd, kvDelCmd, kvLsCmd, kvHistoryCmd, kvWatchCmd},
 }
 
 // ErrNotFound is the error of kv get on an absent key.

@@ -271,7 +271,7 @@ type command struct {
 // commands lists the public subcommands, in the order --help shows them.
 func commands() []*command {
 	return []*command{
-		appendCmd, readCmd, tailCmd, streamsCmd, kvCmd, blobCmd,
+		appendCmd, readCmd, tailCmd, streamsCmd, streamCmd, kvCmd, blobCmd,
 		statCmd, verifyCmd, exportCmd, importCmd, migrateCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
 		completionCmd,
 	}

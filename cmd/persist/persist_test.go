@@ -219,7 +219,7 @@ func TestStreamsAndStat(t *testing.T) {
 	h.ok("kv", "put", "k", "1")
 	assert.Equal(t, "{:head 1 :stream \"a\"}\n{:head 2 :stream \"b\"}\n{:head 1 :stream \"c/x\"}\n", h.ok("streams"))
 	assert.Equal(t, "{:head 1 :stream \"c/x\"}\n", h.ok("streams", "--prefix", "c/"))
-	assert.Equal(t, "{:events 4 :kv-keys 1 :streams 3}\n", h.ok("stat"))
+	assert.Equal(t, "{:events 4 :events-stored 4 :events-visible 4 :kv-keys 1 :kv-versions 1 :snapshot-generations 0 :streams 3 :streams-deleted 0}\n", h.ok("stat"))
 }
 
 func TestTail(t *testing.T) {

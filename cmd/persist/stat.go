@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 
 	"rose-ash.com/persist/effect"
@@ -19,7 +20,11 @@ read-only replay that opening the store just ran (:recovery; it changes
 nothing, so it works beside a writer) and, once a writer's recovery has
 changed the directory (cut a torn tail, finished a segment roll, removed
 leftover files), the newest such report with its time (:last-recovery),
-which stays until a later one replaces it.`,
+which stays until a later one replaces it. A backend that tells what
+retention hides adds, visible against stored: :streams-deleted,
+:events-visible, :events-stored, :kv-versions, :snapshot-generations and,
+where it knows them, :bytes-stored, :bytes-reclaimable (what a compaction
+would free) and :last-compaction.`,
 	example: `  persist stat`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
@@ -45,6 +50,46 @@ type statter interface {
 // statRecord counts through the operations of package ops, which every
 // backend answers, and adds what a statter knows.
 func statRecord(p *effect.P, b ops.Backend) (record, error) {
+	rec, err := countRecord(p, b)
+	if err != nil {
+		return nil, err
+	}
+	more, err := retentionRecord(p)
+	if err != nil {
+		return nil, err
+	}
+	return append(rec, more...), nil
+}
+
+// retentionRecord is what persist/stat tells, visible against stored, of
+// a backend that answers it; nothing for one that does not.
+func retentionRecord(p *effect.P) (record, error) {
+	st, err := effect.Perform(p, ops.Stat{})
+	if errors.Is(err, effect.ErrUnhandled) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := record{
+		{"streams-deleted", st.StreamsDeleted},
+		{"events-visible", st.EventsVisible},
+		{"events-stored", st.EventsStored},
+		{"kv-versions", st.KvVersions},
+		{"snapshot-generations", st.Snapshots},
+	}
+	if st.BytesKnown {
+		rec = append(rec, field{"bytes-stored", st.BytesStored}, field{"bytes-reclaimable", st.BytesReclaimable})
+	}
+	if !st.LastCompaction.IsZero() {
+		rec = append(rec, field{"last-compaction", st.LastCompaction})
+	}
+	return rec, nil
+}
+
+// countRecord is the backend's own summary, or counts made through the
+// operations every backend answers.
+func countRecord(p *effect.P, b ops.Backend) (record, error) {
 	if s, ok := b.(statter); ok {
 		return s.statRecord(), nil
 	}

@@ -153,12 +153,15 @@ func openFileReadOnly(ctx context.Context, dir string, opts file.Options, getenv
 }
 
 // Handle answers the operations of package ops, the store's IO going to the
-// operating system. Only a wait follows the caller's context: a commit,
-// once queued, runs to its end.
+// operating system. Only a wait (of the log or of kv) follows the
+// caller's context: a commit, once queued, runs to its end.
 func (f *fileStore) Handle(p *effect.P, e effect.Effect) (any, error) {
 	ctx := context.Background()
-	if _, ok := e.(ops.Wait); ok && p != nil {
-		ctx = p.Context()
+	switch e.(type) {
+	case ops.Wait, ops.KvWait:
+		if p != nil {
+			ctx = p.Context()
+		}
 	}
 	return f.store.Handle(effect.Handle(ctx, f.os), e)
 }

@@ -167,7 +167,9 @@
 // [StreamState.Hides] says which stored event a read leaves out.
 //
 // Metadata and deletes are operations of their own, not parts of a
-// [Commit].
+// [Commit]. [Streams] with Deleted set lists every stream with stored
+// events or state, deleted ones and ones with metadata only included,
+// for tools that walk a whole store.
 //
 // # Kv history and watch
 //

@@ -79,11 +79,16 @@ type Head struct {
 
 // Streams lists non-empty streams whose names start with Prefix, in byte
 // order, after the name After, at most Limit (0 means DefaultPage).
+// Streams that read as absent (soft- or hard-deleted) are left out unless
+// Deleted is set: then every stream with stored events or a stored state
+// (metadata, deletion) is listed, for tools that walk a whole store
+// (export, digests).
 type Streams struct {
 	effect.Returns[StreamsResult]
-	Prefix string
-	After  string
-	Limit  int
+	Prefix  string
+	After   string
+	Limit   int
+	Deleted bool `sx:",omitempty"`
 }
 
 // StreamsResult is a page of streams; More is set when more follow.

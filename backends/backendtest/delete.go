@@ -14,6 +14,7 @@ func init() {
 		Case{Name: "expect", Doc: "a delete whose expectation fails is a conflict naming the head, nothing changed", Run: delExpect},
 		Case{Name: "absent-stream", Doc: "deleting a stream never written is allowed; a hard delete of it reserves the name", Run: delAbsent},
 		Case{Name: "meta-undeletes", Doc: "a metadata write on a soft-deleted stream ends the deletion and its limits alone decide what shows", Run: delMetaUndeletes},
+		Case{Name: "list-deleted", Doc: "the streams listing with Deleted set names deleted streams and streams with metadata only, with their stored heads", Run: delListDeleted},
 		Case{Name: "hidden-id-free", Doc: "the ID of a hidden event is free again: appending it stores a new event", Run: delHiddenIDFree},
 	)
 }
@@ -153,4 +154,24 @@ func delHiddenIDFree(e *Env) {
 	e.NoError(err, "append of the hidden event's ID")
 	e.Equal(uint64(2), r.FirstSeq, "stored as a new event at seq")
 	e.Equal([]string{"again"}, dataOf(readVisible(e, "s", 1, 0)), "events read")
+}
+
+func delListDeleted(e *Env) {
+	mustAppend(e, "a", ops.Any(), ev("t", "a"))
+	mustAppend(e, "b", ops.Any(), numbered(2, "t", "b")...)
+	_, err := deleteStream(e, "b", ops.Any(), false)
+	e.NoError(err, "soft delete b")
+	_, err = deleteStream(e, "c", ops.Any(), true)
+	e.NoError(err, "hard delete c, never written")
+	mustMeta(e, "d", ops.StreamMeta{MaxCount: 1})
+	r, err := perform(e, ops.Streams{Deleted: true})
+	e.NoError(err, "streams with Deleted")
+	e.Equal([]ops.StreamInfo{{Name: "a", Head: 1}, {Name: "b", Head: 2}, {Name: "c"}, {Name: "d"}}, r.Streams, "streams listed with Deleted")
+	r, err = perform(e, ops.Streams{Deleted: true, After: "a", Limit: 2})
+	e.NoError(err, "a page of them")
+	e.Equal([]ops.StreamInfo{{Name: "b", Head: 2}, {Name: "c"}}, r.Streams, "the page after a")
+	e.Equal(true, r.More, "More")
+	r, err = perform(e, ops.Streams{})
+	e.NoError(err, "streams")
+	e.Equal([]ops.StreamInfo{{Name: "a", Head: 1}}, r.Streams, "streams listed without Deleted")
 }

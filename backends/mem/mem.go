@@ -574,13 +574,17 @@ func (s *Store) Streams(op ops.Streams) (ops.StreamsResult, error) {
 	}
 	var res ops.StreamsResult
 	var keep func(string) bool
-	if s.limited {
+	names := s.names
+	switch {
+	case op.Deleted && s.limited:
+		names = s.stateNames()
+	case s.limited:
 		keep = func(name string) bool {
 			st := s.streams[name]
 			return !st.state.Absent(st.pos.len())
 		}
 	}
-	for _, name := range page(s.names, op.Prefix, op.After, op.Limit, &res.More, keep) {
+	for _, name := range page(names, op.Prefix, op.After, op.Limit, &res.More, keep) {
 		res.Streams = append(res.Streams, ops.StreamInfo{Name: name, Head: s.streams[name].pos.len()})
 	}
 	return res, nil

@@ -1,6 +1,7 @@
 package mem
 
 import (
+	"sort"
 	"time"
 
 	"rose-ash.com/persist/ops"
@@ -164,4 +165,19 @@ func (s *Store) Stat() (ops.StatResult, error) {
 		res.Snapshots += uint64(len(g.gens))
 	}
 	return res, nil
+}
+
+// stateNames gives, sorted, the names of every stream with events or a
+// stored state: what persist/streams lists with Deleted set. The caller
+// holds mu; the listing costs a sort of the streams, as a whole-store
+// walk may.
+func (s *Store) stateNames() []string {
+	names := make([]string, 0, len(s.streams))
+	for name, st := range s.streams {
+		if st.listed || st.state != (ops.StreamState{}) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }

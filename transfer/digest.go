@@ -66,6 +66,34 @@ func (d *digester) stream(s ops.StreamInfo) {
 	d.flush()
 }
 
+// hidden is a position a stream's limits hide: its stream, and its seq
+// implied by the order.
+func (d *digester) hidden(pos uint64, stream string) {
+	d.buf = append(d.buf, 'H')
+	d.u64(pos)
+	d.str(stream)
+	d.flush()
+}
+
+// state is a stream's exported state, after its 'S': only for a stream
+// that has one, so a store without metadata digests as in version 1.
+func (d *digester) state(name string, st ops.StreamState) {
+	d.buf = append(d.buf, 'M')
+	d.str(name)
+	d.u64(st.MaxCount)
+	d.u64(uint64(st.MaxAge))
+	d.u64(st.TruncateBefore)
+	d.buf = append(d.buf, boolByte(st.Deleted), boolByte(st.Tombstone))
+	d.flush()
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func (d *digester) kv(e ops.KvEntry) {
 	d.buf = append(d.buf, 'K')
 	d.str(e.Key)
@@ -113,12 +141,14 @@ type Counts struct {
 	Streams   uint64 `json:"streams"`
 	Kv        uint64 `json:"kv"`
 	Snapshots uint64 `json:"snapshots"`
+	Hidden    uint64 `json:"hidden,omitempty"` // hidden positions (version 2)
 }
 
 // visitor receives a store's content in export order.
 type visitor struct {
 	event    func(ops.Event) error
-	stream   func(ops.StreamInfo) error
+	hidden   func(pos uint64, stream string) error
+	stream   func(ops.StreamInfo, ops.StreamState) error
 	kv       func(ops.KvEntry) error
 	snapshot func(ops.Snapshot) error
 }
@@ -139,15 +169,36 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 	if v == nil {
 		v = &visitor{}
 	}
-	// Events up to the head seen on the first page.
+	streams, err := walkStreams(p)
+	if err != nil {
+		return w, err
+	}
+	plan := newHiddenPlan(p, streams)
+	// Events up to the head seen on the first page, and the hidden
+	// positions between them, each given a stream (see hiddenPlan).
 	var pos uint64
-	heads := map[string]uint64{}
-	var names []string
+	hidden := func(upTo uint64) error {
+		for pos+1 < upTo {
+			s, err := plan.take(pos + 1)
+			if err != nil {
+				return err
+			}
+			pos++
+			d.hidden(pos, s)
+			w.counts.Hidden++
+			if v.hidden != nil {
+				if err := v.hidden(pos, s); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
 	first := true
-	for {
-		r, err := effect.Perform(p, ops.ReadAll{From: pos + 1, Limit: ops.MaxPage})
+	for from := uint64(1); ; {
+		r, err := effect.Perform(p, ops.ReadAll{From: from, Limit: ops.MaxPage})
 		if err != nil {
-			return w, fmt.Errorf("transfer: read the log from %d: %w", pos+1, err)
+			return w, fmt.Errorf("transfer: read the log from %d: %w", from, err)
 		}
 		if first {
 			w.lastPos, first = r.Head, false
@@ -156,14 +207,16 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 			if e.Pos > w.lastPos {
 				break
 			}
-			if e.Pos != pos+1 {
-				return w, fmt.Errorf("transfer: the log skips from position %d to %d: export needs a gap-free store", pos, e.Pos)
+			if e.Pos <= pos {
+				return w, fmt.Errorf("transfer: the log gives position %d after %d", e.Pos, pos)
+			}
+			if err := hidden(e.Pos); err != nil {
+				return w, err
+			}
+			if err := plan.visible(e); err != nil {
+				return w, err
 			}
 			pos = e.Pos
-			if _, ok := heads[e.Stream]; !ok {
-				names = append(names, e.Stream)
-			}
-			heads[e.Stream] = e.Seq
 			d.event(e)
 			w.counts.Events++
 			if v.event != nil {
@@ -172,22 +225,42 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 				}
 			}
 		}
-		if pos >= w.lastPos || len(r.Events) == 0 {
+		next := r.Next
+		if next == 0 { // a backend that does not say: gap-free pages
+			if len(r.Events) == 0 {
+				break
+			}
+			next = r.Events[len(r.Events)-1].Pos + 1
+		}
+		if next <= from || next > w.lastPos {
 			break
 		}
+		from = next
 	}
-	if pos < w.lastPos {
-		return w, fmt.Errorf("transfer: the log ended at position %d, before its head %d", pos, w.lastPos)
+	if err := hidden(w.lastPos + 1); err != nil {
+		return w, err
 	}
-	// Streams: those of the events read, in name order, with the heads
-	// those events give (so the export is one cut of the log).
-	sortStrings(names)
-	for _, n := range names {
-		si := ops.StreamInfo{Name: n, Head: heads[n]}
-		d.stream(si)
+	if err := plan.done(); err != nil {
+		return w, err
+	}
+	// Streams in name order: those of the events and hidden positions
+	// read, with the heads they give (so the export is one cut of the
+	// log), and those with a state but nothing in the cut.
+	for _, si := range plan.sorted() {
+		head := si.next - 1
+		st := exportState(si.state, head)
+		if head == 0 && st == (ops.StreamState{}) {
+			continue // written after the cut
+		}
+		w.aged = w.aged || st.MaxAge > 0
+		info := ops.StreamInfo{Name: si.name, Head: head}
+		d.stream(info)
+		if st != (ops.StreamState{}) {
+			d.state(si.name, st)
+		}
 		w.counts.Streams++
 		if v.stream != nil {
-			if err := v.stream(si); err != nil {
+			if err := v.stream(info, st); err != nil {
 				return w, err
 			}
 		}
@@ -244,6 +317,7 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 type walked struct {
 	counts  Counts
 	lastPos uint64
+	aged    bool // some stream has a max-age: what is visible depends on the time
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -5,7 +5,9 @@
 // mem, file and PostgreSQL, is a source and a target, and a program that
 // runs on one runs unchanged on the other.
 //
-// This comment is the export format, version 1.
+// This comment is the export format, version 2. Version 1 files (no
+// hidden positions, no stream state, no time in the trailer) still read
+// and import as they always did.
 //
 // # The export format
 //
@@ -16,31 +18,56 @@
 // that fit in uint64. An unknown field anywhere is an error. The lines
 // are, in this order:
 //
-//	{"format":"persist-export","version":1}
+//	{"format":"persist-export","version":2}
 //	{"kind":"event","pos":1,"stream":"orders","seq":1,"id":"7b1c…","at":"2026-12-01T21:50:00.000000001Z","type":"placed","data":"e306b3JkZXIgMTd9"}
-//	… every event, in position order …
-//	{"kind":"stream","name":"orders","head":3}
+//	{"kind":"hidden","pos":2,"stream":"carts"}
+//	… every visible event and hidden position, in position order …
+//	{"kind":"stream","name":"carts","head":1,"deleted":true,"truncate-before":2}
+//	{"kind":"stream","name":"orders","head":3,"max-count":1000,"max-age-ns":2592000000000000}
 //	… every stream, in byte order of names …
 //	{"kind":"kv","key":"cfg/limit","value":"MTA=","revision":4}
 //	… every kv entry, in byte order of keys …
 //	{"kind":"snapshot","name":"orders","version":2,"seq":3,"value":"…"}
 //	… every snapshot, in byte order of names …
-//	{"kind":"end","counts":{"events":3,"streams":1,"kv":1,"snapshots":1},"last-pos":3,"digest":"sha256:…","sha256":"…"}
+//	{"kind":"end","counts":{"events":3,"streams":2,"kv":1,"snapshots":1,"hidden":1},"last-pos":3,"digest":"sha256:…","sha256":"…","at":"2026-12-02T06:00:00Z"}
 //
 // The header is the first line: format "persist-export" and the version.
 // A reader refuses a version above its own with an error saying the file
 // is newer (ErrNewerVersion), before reading anything else.
 //
 // Events carry everything a store keeps of them: position, stream, seq,
-// ID, time, type and data. Positions run 1, 2, 3 … without a gap (every
-// backend's positions are gap-free), and each stream's seqs run 1, 2, 3 …
-// in position order. Stream records are the stream metadata: every stream
-// that has events, with its head, which must be the seq of its last event.
+// ID, time, type and data. Only visible events are exported (package ops:
+// a hidden event is never served, to an export neither); each position a
+// stream's limits or deletion hide is a hidden record naming a stream, so
+// that positions, counting both, run 1, 2, 3 … without a gap, and each
+// stream's seqs, counting its hidden records, run 1, 2, 3 … in position
+// order. Which stream held the event at a hidden position is not known
+// (nothing serves it); the exporter gives each hidden position to a
+// stream by a rule of what is visible: every limit hides a prefix of its
+// stream, and the hidden positions go, in order, to the stream whose
+// first visible event comes soonest (earliest deadline first, ties by
+// name). A stream whose hidden events are not a prefix (a max-age over
+// times that step back) cannot be exported: the error names it.
+//
+// Stream records are the stream metadata: every stream that has events
+// or hidden positions, with its head (the seq of its last event or hidden
+// position), and every stream with a state but neither, with head 0. A
+// version 2 stream record carries its state when it has one: max-count,
+// max-age-ns (nanoseconds), truncate-before, deleted (it reads as absent)
+// and tombstone (hard-deleted), each left out when zero; the state must
+// keep package ops's rules (a truncate-before at most head+1, a deleted
+// stream truncated before head+1, a tombstone deleted). Kv history and
+// older snapshot generations are not exported: an import starts each
+// key's history at its current value and each snapshot name's
+// generations at the exported one.
 // Kv entries carry their revision (above 0). Snapshots carry name,
 // projection version, seq covered and value.
 //
 // The trailer is the last line. counts and last-pos must match the
-// records; digest is the store digest (below) of the exported content,
+// records (hidden counts hidden records; left out when 0); at, in a
+// version 2 export of a store where a stream has a max-age, is the time
+// of the source's clock when the export began, the time its visibility
+// is of; digest is the store digest (below) of the exported content,
 // and sha256 the hex SHA-256 of every byte of the file before the
 // trailer's line. Nothing may follow it. So a file cut anywhere lacks its
 // trailer (ErrTruncated), and a byte changed anywhere breaks the JSON, an
@@ -56,7 +83,11 @@
 // (str), data (bytes); then each stream in name order, 'S' name (str)
 // head (u64); each kv entry in key order, 'K' key (str) revision (u64)
 // value (bytes); each snapshot in name order, 'P' name (str) version (u64)
-// seq (u64) value (bytes). u64 is 8 bytes big-endian; str and bytes are
+// seq (u64) value (bytes). A hidden position is 'H' pos (u64) stream (str),
+// in the log's order; a stream with a state has, right after its 'S', 'M'
+// name (str) max-count (u64) max-age in nanoseconds (u64) truncate-before
+// (u64) and deleted and tombstone as one byte each (1 or 0). A store
+// without stream state digests as in version 1. u64 is 8 bytes big-endian; str and bytes are
 // their length as u64 and then their bytes. The digest is written
 // "sha256:" and 64 hex digits. Two stores with the same digest hold the
 // same events (IDs, positions, times included), the same kv entries with
@@ -79,6 +110,17 @@
 // Import writes an export into an empty store (no event, no kv entry, no
 // snapshot: ErrNotEmpty otherwise) and keeps everything exactly:
 //
+//   - A hidden position gets a placeholder event in its stream (type
+//     persist/hidden, no data, stamped at the Unix epoch, or on a file
+//     store at the commit before, which it clamps to), and after the last
+//     event each stream gets its state: its limits, then a delete (hard
+//     for a tombstone) when it reads as deleted, each expecting the
+//     exported head. The state hides the placeholders again, so every
+//     visible event keeps its position and seq and the numbering goes on
+//     where it did. What the import keeps is whether a stream reads as
+//     deleted, not the mark of a soft delete that an append has undone
+//     (stream-meta-read's :deleted of such a stream is false after it).
+//
 //   - Events keep their IDs (appended with them), positions and seqs (the
 //     store is empty and gap-free, and each append expects the head the
 //     export gives, so a store that would place an event elsewhere fails
@@ -90,16 +132,23 @@
 //     events of different times in different commits. A file store clamps
 //     a time that steps back to the commit before it; such an export does
 //     not import into a file store (the digest check says so).
+//
 //   - Kv entries keep their revisions: they are written in revision order,
 //     entries sharing a revision in one commit, after deletes of a key not
 //     yet written that move the store's revision on to one below (a kv
 //     commit always takes the next revision). Gaps in the revisions cost
 //     one small commit each. The importer holds the kv entries in memory
 //     to sort them; the events stream through.
+//
 //   - Snapshots are written as they are.
 //
-// Import ends by computing the target's digest: it must be the export's,
-// or the import fails with ErrDigestMismatch.
+// Import ends by computing the target's digest, with the target's clock
+// held at the trailer's at when it has one (what a max-age hides depends
+// on the time): it must be the export's, or the import fails with
+// ErrDigestMismatch. A max-age that hides more while a long export runs
+// is followed (the plan gives the newly hidden position to its stream
+// and looks again), but a file store's placeholders may then be younger
+// than the export's time and show: the digest check says so.
 //
 // # Atomic imports
 //
@@ -124,5 +173,15 @@
 // # Migrate
 //
 // Migrate moves a store a service is writing to another backend without
-// losing or duplicating a write; see its doc and docs/migration.md.
+// losing or duplicating a write; see its doc and docs/migration.md. It
+// copies the log event by event and refuses a source whose log shows a
+// gap (hidden events): move such a store with export and import.
+//
+// # Walking a store with stream state
+//
+// Export and Digest list every stream (ops.Streams with Deleted) and read
+// the state of each (persist/stream-meta-read) and, for one with a state,
+// its first visible event: two operations per stream and one more per
+// stream with a state, before the log. A backend that does not answer
+// stream-meta-read has no stream state, and its streams cost one listing.
 package transfer

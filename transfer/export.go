@@ -2,10 +2,12 @@ package transfer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
 )
 
 // Summary is what an export or an import did.
@@ -24,6 +26,12 @@ type Summary struct {
 // writer lock; see the package doc for a live store).
 func Export(ctx context.Context, h effect.Handler, w io.Writer) (Summary, error) {
 	start := time.Now()
+	// The time visibility is decided at: the source's clock as the walk
+	// begins. An import checks its digest with its clock held there.
+	at, err := effect.Perform(effect.Handle(ctx, h), ops.Now{})
+	if err != nil {
+		return Summary{}, fmt.Errorf("transfer: read the source's clock: %w", err)
+	}
 	enc, err := newEncoder(w)
 	if err != nil {
 		return Summary{}, err
@@ -31,6 +39,7 @@ func Export(ctx context.Context, h effect.Handler, w io.Writer) (Summary, error)
 	var d *digester
 	wk, err := walk(ctx, h, func(x *digester) { d = x }, &visitor{
 		event:    enc.event,
+		hidden:   enc.hidden,
 		stream:   enc.stream,
 		kv:       enc.kv,
 		snapshot: enc.snapshot,
@@ -39,7 +48,10 @@ func Export(ctx context.Context, h effect.Handler, w io.Writer) (Summary, error)
 		return Summary{}, err
 	}
 	digest := d.sum()
-	if err := enc.end(digest); err != nil {
+	if !wk.aged {
+		at = time.Time{} // visibility does not depend on the time: say none
+	}
+	if err := enc.end(digest, at, wk.lastPos); err != nil {
 		return Summary{}, err
 	}
 	return Summary{Counts: wk.counts, LastPos: wk.lastPos, Digest: digest, Took: time.Since(start)}, nil

@@ -20,7 +20,7 @@ import (
 // Format names and version: see the package doc.
 const (
 	FormatName    = "persist-export"
-	FormatVersion = 1
+	FormatVersion = 2
 )
 
 // maxLine bounds one line of an export: the largest record is a snapshot
@@ -72,6 +72,12 @@ type record struct {
 	// stream, snapshot
 	Name string `json:"name,omitempty"`
 	Head uint64 `json:"head,omitempty"`
+	// stream, version 2: its state, when it has one
+	MaxCount       uint64 `json:"max-count,omitempty"`
+	MaxAgeNanos    int64  `json:"max-age-ns,omitempty"`
+	TruncateBefore uint64 `json:"truncate-before,omitempty"`
+	Deleted        bool   `json:"deleted,omitempty"`
+	Tombstone      bool   `json:"tombstone,omitempty"`
 	// kv
 	Key      *string `json:"key,omitempty"`
 	Value    *[]byte `json:"value,omitempty"`
@@ -94,7 +100,7 @@ const (
 	secEnd
 )
 
-var kindSection = map[string]int{"event": secEvent, "stream": secStream, "kv": secKv, "snapshot": secSnapshot, "end": secEnd}
+var kindSection = map[string]int{"event": secEvent, "hidden": secEvent, "stream": secStream, "kv": secKv, "snapshot": secSnapshot, "end": secEnd}
 
 // encoder writes an export, hashing every byte before the trailer.
 type encoder struct {
@@ -141,9 +147,17 @@ func (e *encoder) event(ev ops.Event) error {
 	return e.line(eventRecord(ev))
 }
 
-func (e *encoder) stream(s ops.StreamInfo) error {
+func (e *encoder) hidden(pos uint64, stream string) error {
+	e.n.Hidden++
+	e.pos = pos
+	return e.line(record{Kind: "hidden", Pos: pos, Stream: stream})
+}
+
+func (e *encoder) stream(s ops.StreamInfo, st ops.StreamState) error {
 	e.n.Streams++
-	return e.line(record{Kind: "stream", Name: s.Name, Head: s.Head})
+	return e.line(record{Kind: "stream", Name: s.Name, Head: s.Head,
+		MaxCount: st.MaxCount, MaxAgeNanos: int64(st.MaxAge), TruncateBefore: st.TruncateBefore,
+		Deleted: st.Deleted, Tombstone: st.Tombstone})
 }
 
 func (e *encoder) kv(k ops.KvEntry) error {
@@ -164,11 +178,17 @@ func (e *encoder) snapshot(s ops.Snapshot) error {
 	return e.line(record{Kind: "snapshot", Name: s.Name, Version: &ver, Seq: s.Seq, Value: &val})
 }
 
-// end writes the trailer and flushes.
-func (e *encoder) end(digest string) error {
-	n, pos := e.n, e.pos
+// end writes the trailer, with the time of the source's clock the
+// export's visibility is of when it depends on the time (at not zero),
+// and flushes.
+func (e *encoder) end(digest string, at time.Time, lastPos uint64) error {
+	n := e.n
 	sum := hex.EncodeToString(e.h.Sum(nil))
-	if err := e.line(record{Kind: "end", Counts: &n, LastPos: &pos, Digest: digest, SHA256: sum}); err != nil {
+	r := record{Kind: "end", Counts: &n, LastPos: &lastPos, Digest: digest, SHA256: sum}
+	if !at.IsZero() {
+		r.At = at.UTC().Format(time.RFC3339Nano)
+	}
+	if err := e.line(r); err != nil {
 		return err
 	}
 	if err := e.w.Flush(); err != nil {
@@ -184,6 +204,8 @@ func (e *encoder) end(digest string) error {
 // store digest and the SHA-256 of the bytes. Only a Next that returned
 // io.EOF has seen a good trailer: until then nothing read is known good.
 type Decoder struct {
+	version int
+	hidden  map[string]uint64 // hidden positions of each stream
 	r       *bufio.Reader
 	h       hash.Hash
 	line    int
@@ -200,25 +222,40 @@ type Decoder struct {
 	Trailer *Trailer
 }
 
-// Trailer is what an export's last line says of it.
+// Trailer is what an export's last line says of it. At is the time of
+// the source's clock the export's visibility is of (version 2; zero in
+// version 1).
 type Trailer struct {
 	Counts  Counts
 	LastPos uint64
 	Digest  string
+	At      time.Time
 }
 
-// Item is one record of an export: exactly one field is set.
+// Item is one record of an export: exactly one of Event, Hidden, Stream,
+// Kv and Snapshot is set; State goes with Stream.
 type Item struct {
 	Event    *ops.Event
+	Hidden   *Hidden
 	Stream   *ops.StreamInfo
+	State    ops.StreamState // the stream's state (version 2), zero when none
 	Kv       *ops.KvEntry
 	Snapshot *ops.Snapshot
+}
+
+// Hidden is a position the source's stream limits hide (version 2): an
+// import puts a placeholder event there, in Stream at Seq, which the
+// stream's state hides again.
+type Hidden struct {
+	Pos    uint64
+	Stream string
+	Seq    uint64
 }
 
 // NewDecoder reads the header of an export from r and returns a decoder
 // of the rest.
 func NewDecoder(r io.Reader) (*Decoder, error) {
-	d := &Decoder{r: bufio.NewReaderSize(r, 256<<10), h: sha256.New(), d: newDigester(), heads: map[string]uint64{}, streams: map[string]bool{}}
+	d := &Decoder{r: bufio.NewReaderSize(r, 256<<10), h: sha256.New(), d: newDigester(), heads: map[string]uint64{}, streams: map[string]bool{}, hidden: map[string]uint64{}}
 	b, err := d.readLine()
 	if err != nil {
 		if errors.Is(err, ErrTruncated) {
@@ -245,6 +282,7 @@ func NewDecoder(r io.Reader) (*Decoder, error) {
 	if h.Version < 1 {
 		return nil, d.fail(ErrFormat, fmt.Sprintf("version %d", h.Version))
 	}
+	d.version = h.Version
 	return d, nil
 }
 
@@ -323,6 +361,9 @@ func (d *Decoder) Next() (Item, error) {
 	}
 	switch sec {
 	case secEvent:
+		if r.Kind == "hidden" {
+			return d.hiddenPos(r)
+		}
 		return d.event(r)
 	case secStream:
 		return d.stream(r)
@@ -353,6 +394,8 @@ func (d *Decoder) only(r record, allowed ...string) error {
 		{"type", r.Type != nil}, {"data", r.Data != nil}, {"name", r.Name != ""}, {"head", r.Head != 0},
 		{"key", r.Key != nil}, {"value", r.Value != nil}, {"revision", r.Revision != 0}, {"version", r.Version != nil},
 		{"counts", r.Counts != nil}, {"last-pos", r.LastPos != nil}, {"digest", r.Digest != ""}, {"sha256", r.SHA256 != ""},
+		{"max-count", r.MaxCount != 0}, {"max-age-ns", r.MaxAgeNanos != 0}, {"truncate-before", r.TruncateBefore != 0},
+		{"deleted", r.Deleted}, {"tombstone", r.Tombstone},
 	}
 next:
 	for _, f := range fields {
@@ -402,22 +445,77 @@ func (d *Decoder) event(r record) (Item, error) {
 	return Item{Event: &ev}, nil
 }
 
+// hiddenPos reads a hidden position (version 2): the next position, at
+// the next seq of its stream.
+func (d *Decoder) hiddenPos(r record) (Item, error) {
+	if d.version < 2 {
+		return Item{}, d.fail(ErrFormat, "a hidden record in a version 1 export")
+	}
+	if err := d.only(r, "pos", "stream"); err != nil {
+		return Item{}, err
+	}
+	if r.Pos != d.pos+1 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("hidden position %d follows position %d: positions must run 1, 2, 3 … without gaps", r.Pos, d.pos))
+	}
+	if err := (ops.Head{Stream: r.Stream}).Validate(); err != nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("hidden position %d: %v", r.Pos, err))
+	}
+	seq := d.heads[r.Stream] + 1
+	d.pos, d.heads[r.Stream] = r.Pos, seq
+	d.hidden[r.Stream]++
+	d.n.Hidden++
+	d.d.hidden(r.Pos, r.Stream)
+	return Item{Hidden: &Hidden{Pos: r.Pos, Stream: r.Stream, Seq: seq}}, nil
+}
+
 func (d *Decoder) stream(r record) (Item, error) {
-	if err := d.only(r, "name", "head"); err != nil {
+	allowed := []string{"name", "head"}
+	if d.version >= 2 {
+		allowed = append(allowed, "max-count", "max-age-ns", "truncate-before", "deleted", "tombstone")
+	}
+	if err := d.only(r, allowed...); err != nil {
 		return Item{}, err
 	}
 	if r.Name <= d.last && d.n.Streams > 0 {
 		return Item{}, d.fail(ErrFormat, fmt.Sprintf("stream %q after %q: streams must be in byte order, each once", r.Name, d.last))
 	}
-	if head, ok := d.heads[r.Name]; !ok || head != r.Head {
-		return Item{}, d.fail(ErrFormat, fmt.Sprintf("stream %q with head %d, but its events give head %d", r.Name, r.Head, d.heads[r.Name]))
+	st := ops.StreamState{StreamMeta: ops.StreamMeta{MaxCount: r.MaxCount, MaxAge: time.Duration(r.MaxAgeNanos), TruncateBefore: r.TruncateBefore},
+		Deleted: r.Deleted, Tombstone: r.Tombstone}
+	head, ok := d.heads[r.Name]
+	if (!ok && st == (ops.StreamState{})) || head != r.Head {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("stream %q with head %d, but its events give head %d", r.Name, r.Head, head))
+	}
+	if err := d.checkState(r.Name, head, st); err != nil {
+		return Item{}, err
 	}
 	d.last = r.Name
 	d.streams[r.Name] = true
 	d.n.Streams++
 	si := ops.StreamInfo{Name: r.Name, Head: r.Head}
 	d.d.stream(si)
-	return Item{Stream: &si}, nil
+	if st != (ops.StreamState{}) {
+		d.d.state(r.Name, st)
+	}
+	return Item{Stream: &si, State: st}, nil
+}
+
+// checkState checks a stream's exported state against the rules of
+// package ops and the stream's records.
+func (d *Decoder) checkState(name string, head uint64, st ops.StreamState) error {
+	if err := (ops.StreamMetaWrite{Stream: name, Meta: st.StreamMeta}).Validate(); err != nil {
+		return d.fail(ErrFormat, fmt.Sprintf("stream %q: %v", name, err))
+	}
+	switch {
+	case st.TruncateBefore > head+1:
+		return d.fail(ErrFormat, fmt.Sprintf("stream %q truncates before %d, beyond its head %d plus one", name, st.TruncateBefore, head))
+	case st.Tombstone && !st.Deleted:
+		return d.fail(ErrFormat, fmt.Sprintf("stream %q is tombstoned but not deleted", name))
+	case st.Deleted && st.TruncateBefore != head+1:
+		return d.fail(ErrFormat, fmt.Sprintf("stream %q is deleted but truncates before %d, not its head %d plus one", name, st.TruncateBefore, head))
+	case d.hidden[name] > 0 && st == (ops.StreamState{}):
+		return d.fail(ErrFormat, fmt.Sprintf("stream %q has hidden positions but no state that hides them", name))
+	}
+	return nil
 }
 
 func (d *Decoder) kv(r record) (Item, error) {
@@ -467,11 +565,23 @@ func (d *Decoder) snapshot(r record) (Item, error) {
 }
 
 func (d *Decoder) end(r record) error {
-	if err := d.only(r, "counts", "last-pos", "digest", "sha256"); err != nil {
+	allowed := []string{"counts", "last-pos", "digest", "sha256"}
+	if d.version >= 2 {
+		allowed = append(allowed, "at")
+	}
+	if err := d.only(r, allowed...); err != nil {
 		return err
 	}
 	if r.Counts == nil || r.LastPos == nil || r.Digest == "" || r.SHA256 == "" {
 		return d.fail(ErrFormat, "the trailer needs counts, last-pos, digest and sha256")
+	}
+	var at time.Time
+	if r.At != "" {
+		t, err := time.Parse(time.RFC3339Nano, r.At)
+		if err != nil {
+			return d.fail(ErrFormat, fmt.Sprintf("the trailer's at: %v", err))
+		}
+		at = t.UTC()
 	}
 	if len(d.streams) != len(d.heads) {
 		for name := range d.heads {
@@ -497,6 +607,6 @@ func (d *Decoder) end(r record) error {
 		return d.fail(ErrFormat, "bytes after the trailer")
 	}
 	d.done = true
-	d.Trailer = &Trailer{Counts: d.n, LastPos: d.pos, Digest: r.Digest}
+	d.Trailer = &Trailer{Counts: d.n, LastPos: d.pos, Digest: r.Digest, At: at}
 	return io.EOF
 }

@@ -99,6 +99,10 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 		switch {
 		case it.Event != nil:
 			err = im.event(*it.Event)
+		case it.Hidden != nil:
+			err = im.hidden(*it.Hidden)
+		case it.Stream != nil:
+			im.stream(*it.Stream, it.State)
 		case it.Kv != nil:
 			err = im.kv(*it.Kv)
 		case it.Snapshot != nil:
@@ -112,7 +116,12 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 		return Summary{}, err
 	}
 	want := dec.Trailer
+	if !want.At.IsZero() {
+		// What is visible is decided at the export's time: check there.
+		t.Clock.hold(want.At)
+	}
 	got, err := Digest(ctx, t.Handler)
+	t.Clock.release()
 	if err != nil {
 		return Summary{}, fmt.Errorf("transfer: digest of the imported store: %w", err)
 	}
@@ -172,9 +181,20 @@ type importer struct {
 	streams map[string]bool // streams in the batch
 	pos     uint64          // the last position written
 
-	kvs   []ops.KvEntry
-	snaps []ops.Snapshot
+	kvs    []ops.KvEntry
+	snaps  []ops.Snapshot
+	states []streamState // stream states, written after the events
 }
+
+type streamState struct {
+	name  string
+	head  uint64
+	state ops.StreamState
+}
+
+// HiddenType is the type of the placeholder events an import puts at
+// hidden positions (see Hidden); the stream's state hides them again.
+const HiddenType = "persist/hidden"
 
 func newImporter(ctx context.Context, t Target) (*importer, error) {
 	if t.Handler == nil || t.Clock == nil {
@@ -200,6 +220,44 @@ func (im *importer) event(e ops.Event) error {
 	im.batch = append(im.batch, e)
 	im.bytes += len(e.Data) + len(e.Type) + len(e.Stream)
 	im.streams[e.Stream] = true
+	return nil
+}
+
+// hidden adds a placeholder at a hidden position, stamped at the Unix
+// epoch, so that a max-age hides it too (a file store, which clamps a time
+// that steps back to the commit before, stamps it with that commit's).
+func (im *importer) hidden(h Hidden) error {
+	return im.event(ops.Event{Stream: h.Stream, Seq: h.Seq, Pos: h.Pos, Type: HiddenType, At: time.Unix(0, 0).UTC()})
+}
+
+// stream notes a stream's state, to write once its events are.
+func (im *importer) stream(si ops.StreamInfo, st ops.StreamState) {
+	if st != (ops.StreamState{}) {
+		im.states = append(im.states, streamState{name: si.Name, head: si.Head, state: st})
+	}
+}
+
+// writeStates gives each stream its state: its limits, then a delete
+// (hard for a tombstone) when it reads as deleted; each expecting the
+// head the export gives.
+func (im *importer) writeStates() error {
+	for _, s := range im.states {
+		meta := s.state.StreamMeta
+		if s.state.Deleted {
+			meta.TruncateBefore = 0 // the delete truncates
+		}
+		if meta != (ops.StreamMeta{}) {
+			if _, err := effect.Perform(im.p, ops.StreamMetaWrite{Stream: s.name, Expect: ops.Exact(s.head), Meta: meta}); err != nil {
+				return fmt.Errorf("transfer: write the limits of stream %q: %w", s.name, err)
+			}
+		}
+		if s.state.Deleted {
+			if _, err := effect.Perform(im.p, ops.StreamDelete{Stream: s.name, Expect: ops.Exact(s.head), Hard: s.state.Tombstone}); err != nil {
+				return fmt.Errorf("transfer: delete stream %q: %w", s.name, err)
+			}
+		}
+	}
+	im.states = nil
 	return nil
 }
 
@@ -255,6 +313,9 @@ func (im *importer) snapshot(s ops.Snapshot) error {
 // that each entry gets its own revision back), then the snapshots.
 func (im *importer) finish() error {
 	if err := im.flush(); err != nil {
+		return err
+	}
+	if err := im.writeStates(); err != nil {
 		return err
 	}
 	if err := im.writeKv(); err != nil {

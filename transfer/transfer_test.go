@@ -113,10 +113,10 @@ func TestBadExports(t *testing.T) {
 		assert.Error(t, err, "byte %d changed", i)
 	}
 
-	newer := bytes.Replace(b, []byte(`"version":1}`), []byte(`"version":2,"extra":true}`), 1)
+	newer := bytes.Replace(b, []byte(`"persist-export","version":2}`), []byte(`"persist-export","version":3,"extra":true}`), 1)
 	_, err = transfer.Verify(bytes.NewReader(newer))
 	require.ErrorIs(t, err, transfer.ErrNewerVersion)
-	assert.Contains(t, err.Error(), "version 2")
+	assert.Contains(t, err.Error(), "version 3")
 
 	_, err = transfer.Verify(bytes.NewReader(append(bytes.Clone(b), "{}\n"...)))
 	require.ErrorIs(t, err, transfer.ErrFormat)
@@ -167,6 +167,8 @@ func FuzzDecoder(f *testing.F) {
 	f.Add(good[:len(good)/2])
 	f.Add([]byte(`{"format":"persist-export","version":1}` + "\n"))
 	f.Add([]byte(`{"format":"persist-export","version":9}` + "\n"))
+	f.Add(asVersion1(f, good))
+	f.Add(exportOf(f, retained(f)))
 	f.Add([]byte("{\"format\":\"persist-export\",\"version\":1}\n{\"kind\":\"end\",\"counts\":{\"events\":0,\"streams\":0,\"kv\":0,\"snapshots\":0},\"last-pos\":0,\"digest\":\"x\",\"sha256\":\"y\"}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dec, err := transfer.NewDecoder(bytes.NewReader(b))
@@ -189,6 +191,11 @@ func FuzzDecoder(f *testing.F) {
 			// it must fail cleanly.
 			return
 		}
-		assert.Equal(t, b, exportOf(t, dst))
+		got, err := transfer.Digest(context.Background(), dst)
+		require.NoError(t, err)
+		assert.Equal(t, dec.Trailer.Digest, got)
+		if bytes.HasPrefix(b, []byte(`{"format":"persist-export","version":2}`)) && dec.Trailer.At.IsZero() {
+			assert.Equal(t, b, exportOf(t, dst), "a version 2 export re-exports to itself")
+		}
 	})
 }

@@ -71,3 +71,16 @@ func TestStatVisibleAgainstStored(t *testing.T) {
 	assert.Equal(t, int64(3), get(t, d, "events-stored"))
 	assert.Equal(t, int64(0), get(t, d, "streams-deleted"))
 }
+
+func TestExportImportCarriesRetention(t *testing.T) {
+	h := newHarness(t)
+	h.ok("append", "s", "e", "1", "e", "2", "e", "3")
+	h.ok("append", "gone", "e", "1")
+	h.ok("stream", "meta", "s", "--max-count", "1")
+	h.ok("stream", "delete", "gone", "--hard")
+	out, errs, code := h.run(context.Background(), "", "export", "-")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, `"kind":"hidden"`)
+	assert.Contains(t, out, `"tombstone":true`)
+	assert.Contains(t, errs, ":hidden 3", "the summary counts the hidden positions")
+}

@@ -85,8 +85,12 @@ persist migrate). Prints the summary, with the digest, to stderr.`,
 }
 
 func summaryRecord(what string, s transfer.Summary) record {
-	return record{{"done", what}, {"events", s.Counts.Events}, {"streams", s.Counts.Streams}, {"kv", s.Counts.Kv},
+	r := record{{"done", what}, {"events", s.Counts.Events}, {"streams", s.Counts.Streams}, {"kv", s.Counts.Kv},
 		{"snapshots", s.Counts.Snapshots}, {"last-pos", s.LastPos}, {"digest", s.Digest}}
+	if s.Counts.Hidden > 0 { // positions a stream's limits hide
+		r = append(r, field{"hidden", s.Counts.Hidden})
+	}
+	return r
 }
 
 // writeSummary prints what an export or import did: to stderr when the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -126,8 +127,9 @@ func parseCount(flagName, s string) (uint64, error) {
 // the rule it breaks.
 func parseAge(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
+		const maxDays = math.MaxInt64 / int64(24*time.Hour) // what a Duration holds
 		n, err := strconv.ParseInt(days, 10, 64)
-		if err == nil && n > -1<<20 && n < 1<<20 {
+		if err == nil && n >= -maxDays && n <= maxDays {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	} else if d, err := time.ParseDuration(s); err == nil {

@@ -84,3 +84,20 @@ func TestExportImportCarriesRetention(t *testing.T) {
 	assert.Contains(t, out, `"tombstone":true`)
 	assert.Contains(t, errs, ":hidden 3", "the summary counts the hidden positions")
 }
+
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"30d", "720h", "90m", "-1h", "0", "d", "1e3d", "9999999d", " 3d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseAge(s)
+		if err != nil {
+			assert.Contains(t, err.Error(), "--max-age")
+			return
+		}
+		if days, ok := strings.CutSuffix(s, "d"); ok {
+			assert.Zero(t, d%(24*time.Hour), "%q is whole days", s)
+			assert.NotEmpty(t, days)
+		}
+	})
+}

@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/sx"
 )
 
 // metaView is a StreamView over one stream of head events stamped one
@@ -147,4 +149,34 @@ func TestCheckRetryOnlyWhileVisible(t *testing.T) {
 	v.st = ops.StreamState{StreamMeta: ops.StreamMeta{MaxAge: 3 * time.Second}} // now = t0+5s: seqs 1, 2 are hidden
 	_, err = ops.CheckAppend(retry, v)
 	assert.ErrorIs(t, err, ops.ErrDuplicateID, "a batch whose first event is hidden is no retry: its visible part is a reuse")
+}
+
+// The new operations and answers print in SX by their names, fields in
+// kebab case, the zero-valued optional ones left out.
+func TestRetentionSXForms(t *testing.T) {
+	cases := []struct {
+		op   effect.Effect
+		want string
+	}{
+		{ops.StreamMetaWrite{Stream: "s", Expect: ops.Exact(3), Meta: ops.StreamMeta{MaxCount: 5, MaxAge: time.Second}},
+			`(persist/stream-meta-write {:expect "3" :meta {:max-age 1000000000 :max-count 5 :truncate-before 0} :stream "s"})`},
+		{ops.StreamDelete{Stream: "s", Hard: true}, `(persist/stream-delete {:expect "any" :hard true :stream "s"})`},
+		{ops.StreamDelete{Stream: "s"}, `(persist/stream-delete {:expect "any" :stream "s"})`},
+		{ops.KvWatch{Prefix: "p/", From: 4}, `(persist/kv-watch {:from 4 :limit 0 :prefix "p/"})`},
+		{ops.KvWait{After: 2}, `(persist/kv-wait {:after 2 :timeout 0})`},
+		{ops.SnapshotRead{Name: "n"}, `(persist/snapshot-read {:name "n"})`},
+		{ops.SnapshotRead{Name: "n", Generation: 2}, `(persist/snapshot-read {:generation 2 :name "n"})`},
+		{ops.Stat{}, `(persist/stat)`},
+	}
+	for _, c := range cases {
+		v, err := sx.FromGoForm(c.op.EffectName(), c.op)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, sx.Print(v))
+	}
+	v, err := sx.FromGo(ops.StreamMetaResult{Stream: "s", Head: 2, StreamState: ops.StreamState{Deleted: true, StreamMeta: ops.StreamMeta{TruncateBefore: 3}}})
+	require.NoError(t, err)
+	assert.Equal(t, `{:deleted true :head 2 :max-age 0 :max-count 0 :stream "s" :tombstone false :truncate-before 3}`, sx.Print(v), "the state's fields are lifted into the answer")
+	v, err = sx.FromGo(ops.KvVersion{Key: "k", Revision: 3, Deleted: true})
+	require.NoError(t, err)
+	assert.Equal(t, `{:deleted true :key "k" :revision 3}`, sx.Print(v))
 }

@@ -17,6 +17,7 @@ func init() {
 		Case{Name: "overwrite", Doc: "a second put replaces the value, reports the key existed, and raises the revision", Run: kvOverwrite},
 		Case{Name: "delete", Doc: "a deleted key is absent and unlisted; the delete reports it existed", Run: kvDelete},
 		Case{Name: "delete-absent", Doc: "deleting an absent key is not an error and reports it did not exist", Run: kvDeleteAbsent},
+		Case{Name: "delete-absent-revision", Doc: "deleting an absent key takes the next revision (see ops: persist's rule, not etcd's), and the next change the one after", Run: kvDeleteAbsentRevision},
 		Case{Name: "empty-value", Doc: "a key put with an empty value is present with an empty value", Run: kvEmptyValue},
 		Case{Name: "binary-value", Doc: "values are opaque bytes: NUL and invalid UTF-8 come back unchanged", Run: kvBinaryValue},
 		Case{Name: "has", Doc: "Has tells present keys from absent and deleted ones", Run: kvHas},
@@ -89,6 +90,14 @@ func kvDeleteAbsent(e *Env) {
 	e.NoError(err, "delete of an absent key")
 	e.Equal(false, d.Existed, "Existed")
 	e.Equal(false, mustGet(e, "ghost").Found, "Found after deleting an absent key")
+}
+
+func kvDeleteAbsentRevision(e *Env) {
+	mustPut(e, "a", "1")
+	d, err := perform(e, ops.KvDelete{Key: "ghost"})
+	e.NoError(err, "delete of an absent key")
+	e.Equal(ops.KvResult{Key: "ghost", Revision: 2, Existed: false}, d, "delete of an absent key")
+	e.Equal(uint64(3), mustPut(e, "a", "2").Revision, "revision of the next put")
 }
 
 func kvEmptyValue(e *Env) {

@@ -31,17 +31,17 @@ func (s *Store) readLimited(op ops.Read, st *stream, from uint64) ops.ReadResult
 	if st.state.MaxAge > 0 {
 		now = s.clock()
 	}
-	var pos []uint64
-	for scanned := 0; seq <= head && len(pos) < limit && scanned < scanBudget; scanned++ {
+	out := s.collector(op.Page, int(min(uint64(limit), head+1-min(seq, head+1))))
+	for scanned := 0; seq <= head && out.n < limit && scanned < scanBudget; scanned++ {
 		p := *st.pos.at(seq)
 		seq++
 		if st.state.MaxAge > 0 && hidden(st, s.log.at(p), now) {
 			continue
 		}
-		pos = append(pos, p)
+		out.add(p)
 	}
 	res.Next = seq
-	res.Events = s.events(op.Page, pos)
+	res.Events = out.events()
 	return res
 }
 
@@ -52,34 +52,57 @@ func (s *Store) readAllLimited(op ops.ReadAll, from uint64) ops.ReadAllResult {
 	res := ops.ReadAllResult{Head: last}
 	limit := ops.PageLimit(op.Limit)
 	now := s.clock()
-	var pos []uint64
+	out := s.collector(op.Page, int(min(uint64(limit), last+1-min(from, last+1))))
 	p := from
-	for scanned := 0; p <= last && len(pos) < limit && scanned < scanBudget; scanned++ {
+	for scanned := 0; p <= last && out.n < limit && scanned < scanBudget; scanned++ {
 		r := s.log.at(p)
 		if !hidden(r.st, r, now) {
-			pos = append(pos, p)
+			out.add(p)
 		}
 		p++
 	}
 	res.Next = p
-	res.Events = s.events(op.Page, pos)
+	res.Events = out.events()
 	return res
 }
 
-// events gives the events at the positions pos, in the page when one is
-// lent, else in fresh memory; nil when there are none.
-func (s *Store) events(pg *ops.Page, pos []uint64) []ops.Event {
+// collector gathers the events of a filtered read: into the page when
+// one is lent, else into a slice of at most size events.
+type collector struct {
+	s   *Store
+	pg  *ops.Page
+	out []ops.Event
+	n   int
+}
+
+func (s *Store) collector(pg *ops.Page, size int) *collector {
+	c := &collector{s: s, pg: pg}
 	if pg != nil {
-		return s.fill(pg, len(pos), func(i int) uint64 { return pos[i] })
+		pg.Reset()
+	} else if size > 0 {
+		c.out = make([]ops.Event, 0, size)
 	}
-	if len(pos) == 0 {
+	return c
+}
+
+func (c *collector) add(pos uint64) {
+	r := c.s.log.at(pos)
+	if c.pg != nil {
+		c.pg.Add(r.eventWith(pos, c.pg.Clone(r.data)))
+	} else {
+		c.out = append(c.out, r.event(pos))
+	}
+	c.n++
+}
+
+func (c *collector) events() []ops.Event {
+	if c.pg != nil {
+		return c.pg.Events()
+	}
+	if len(c.out) == 0 {
 		return nil
 	}
-	out := make([]ops.Event, len(pos))
-	for i, p := range pos {
-		out[i] = s.log.at(p).event(p)
-	}
-	return out
+	return c.out
 }
 
 // StreamMetaRead answers persist/stream-meta-read.

@@ -154,9 +154,10 @@
 // stall. Head (of [Head], [ReadResult], [StreamInfo]) stays the stored
 // head, which numbering continues from: on a stream whose events are all
 // hidden it is above 0. [Wait] speaks of stored heads and positions: an
-// append always stores a visible event (a new event is younger than any
-// max-age, within any max-count, and revives a soft-deleted stream), so a
-// follower that wakes finds something to read.
+// append always stores a visible event (its last event is younger than
+// any max-age, within any max-count, and revives a soft-deleted stream;
+// a batch longer than a max-count hides its own first events at once),
+// so a follower that wakes finds something to read.
 //
 // The event-ID rule (above) counts visible events only: an ID whose event
 // is hidden is free again, so a retry is recognised only while its events

@@ -1,6 +1,7 @@
 package programs_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/programs"
 )
@@ -316,4 +318,24 @@ func TestPublishReadBackFailure(t *testing.T) {
 	assert.Contains(t, err.Error(), "read back seq 1..1")
 	assert.Equal(t, uint64(1), res.Head, "the append stays and its result comes back")
 	assert.Empty(t, log.get())
+}
+
+// A batch partly hidden by its stream's max-count fires the subscribers
+// for its visible events only.
+func TestPublishUnderMaxCount(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	_, err := interp.Run(ctx, func(p *effect.P) (ops.StreamMetaResult, error) {
+		return effect.Perform(p, ops.StreamMetaWrite{Stream: "s", Meta: ops.StreamMeta{MaxCount: 2}})
+	}, s)
+	require.NoError(t, err)
+	h := programs.NewHub()
+	var seen []uint64
+	h.Subscribe("s", func(_ *effect.P, ev ops.Event) error { seen = append(seen, ev.Seq); return nil })
+	res, err := interp.Run(ctx, func(p *effect.P) (ops.AppendResult, error) {
+		return h.Publish(p, "s", ops.Any(), programs.Event("t", nil), programs.Event("t", nil), programs.Event("t", nil))
+	}, s)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), res.Head)
+	assert.Equal(t, []uint64{2, 3}, seen)
 }

@@ -1,6 +1,9 @@
 package backendtest
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"rose-ash.com/persist/effect"
@@ -25,6 +28,7 @@ func init() {
 		Case{Name: "read-all-hidden-run", Doc: "paging read-all by Next over a long hidden run always moves on and reaches the visible events after it", Run: retHiddenRun},
 		Case{Name: "follow-hidden", Doc: "a follower of the global log and of a stream is never handed a hidden event, and catches up past them", Run: retFollowHidden},
 		Case{Name: "project-hidden", Doc: "a projection folds only the visible events", Run: retProjectHidden},
+		Case{Name: "concurrent-truncate", Concurrent: true, Doc: "appends racing with metadata writes lose nothing: numbering stays gapless and what shows is what the last truncation leaves", Run: retConcurrentTruncate},
 		Case{Name: "stat-counts", Doc: "stat counts visible against stored events and deleted streams", Run: retStat},
 	)
 }
@@ -327,5 +331,57 @@ func retStat(e *Env) {
 	e.True(st.EventsStored >= st.EventsVisible && st.EventsStored <= 7, "events stored %d between visible %d and appended 7", st.EventsStored, st.EventsVisible)
 	if st.BytesKnown {
 		e.True(st.BytesReclaimable <= st.BytesStored, "bytes reclaimable %d within bytes stored %d", st.BytesReclaimable, st.BytesStored)
+	}
+}
+
+func retConcurrentTruncate(e *Env) {
+	const writers, each = 4, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := appendTo(e, "s", ops.Any(), ev("t", fmt.Sprintf("w%d-%d", w, i))); err != nil {
+					e.Errorf("append: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	var last ops.StreamMetaResult
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 20 {
+			h, err := perform(e, ops.Head{Stream: "s"})
+			if err != nil {
+				e.Errorf("head: %v", err)
+				return
+			}
+			r, err := setMeta(e, "s", ops.Exact(h), ops.StreamMeta{TruncateBefore: h + 1})
+			if errors.Is(err, ops.ErrConflict) {
+				continue // an append came between: try again at the new head
+			}
+			if err != nil {
+				e.Errorf("stream-meta-write: %v", err)
+				return
+			}
+			if r.Head < last.Head {
+				e.Errorf("metadata answers went back from head %d to %d", last.Head, r.Head)
+			}
+			last = r
+		}
+	}()
+	wg.Wait()
+	e.Equal(uint64(writers*each), mustHead(e, "s"), "head after every append")
+	m := mustMetaRead(e, "s")
+	got := readVisible(e, "s", 1, 0)
+	e.Equal(int(writers*each+1-int(max(m.TruncateBefore, 1))), len(got), "events visible under truncate-before %d", m.TruncateBefore)
+	for i, ev := range got {
+		if want := max(m.TruncateBefore, 1) + uint64(i); ev.Seq != want {
+			e.Errorf("visible event %d has seq %d, want %d", i, ev.Seq, want)
+			break
+		}
 	}
 }

@@ -26,7 +26,8 @@ func init() {
 		Case{Name: "resume-hidden-seq", Doc: "a read from a hidden seq goes on at the next visible one", Run: retResumeHiddenSeq},
 		Case{Name: "resume-hidden-position", Doc: "a read-all from a hidden position goes on at the next visible one", Run: retResumeHiddenPos},
 		Case{Name: "read-all-hidden-run", Doc: "paging read-all by Next over a long hidden run always moves on and reaches the visible events after it", Run: retHiddenRun},
-		Case{Name: "follow-hidden", Doc: "a follower of the global log and of a stream is never handed a hidden event, and catches up past them", Run: retFollowHidden},
+		Case{Name: "follow-hidden", Doc: "a follower of the global log and of a stream is never handed an event max-count hides, and catches up past them", Run: retFollowHidden},
+		Case{Name: "follow-truncated", Doc: "a follower is never handed an event truncate-before or a soft delete hides", Run: retFollowTruncated},
 		Case{Name: "project-hidden", Doc: "a projection folds only the visible events", Run: retProjectHidden},
 		Case{Name: "concurrent-truncate", Concurrent: true, Doc: "appends racing with metadata writes lose nothing: numbering stays gapless and what shows is what the last truncation leaves", Run: retConcurrentTruncate},
 		Case{Name: "stat-counts", Doc: "stat counts visible against stored events and deleted streams", Run: retStat},
@@ -299,6 +300,34 @@ func retFollowHidden(e *Env) {
 		}
 		e.Equal(want, seen, "events handed to the follower of %q", stream)
 	}
+}
+
+// followAll runs a follower of stream ("" for the global log) until it is
+// idle and gives the data of the events it was handed.
+func followAll(e *Env, name, stream string) []string {
+	var seen []string
+	_, err := Do(e, func(p *effect.P) (struct{}, error) {
+		return struct{}{}, programs.Follow(p, programs.FollowOptions{
+			Name: name, Stream: stream, Batch: 2, Idle: 20 * time.Millisecond,
+			Handle: func(_ *effect.P, ev ops.Event) error { seen = append(seen, string(ev.Data)); return nil },
+		})
+	})
+	e.NoError(err, "follow %q", stream)
+	return seen
+}
+
+func retFollowTruncated(e *Env) {
+	mustAppend(e, "t", ops.Any(), numbered(4, "t", "t")...)
+	mustAppend(e, "d", ops.Any(), numbered(2, "t", "d")...)
+	mustAppend(e, "t", ops.Any(), ev("t", "t5"))
+	mustMeta(e, "t", ops.StreamMeta{TruncateBefore: 4})
+	_, err := deleteStream(e, "d", ops.Any(), false)
+	e.NoError(err, "soft delete d")
+	e.Equal([]string{"t4", "t5"}, followAll(e, "all", ""), "events handed to the follower of the global log")
+	e.Equal([]string{"t4", "t5"}, followAll(e, "t", "t"), "events handed to the follower of t")
+	e.Equal([]string(nil), followAll(e, "d", "d"), "events handed to the follower of the deleted d")
+	mustAppend(e, "d", ops.Any(), ev("t", "d3"))
+	e.Equal([]string{"d3"}, followAll(e, "d", "d"), "the follower of d resumed after its append")
 }
 
 func retProjectHidden(e *Env) {

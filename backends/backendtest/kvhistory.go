@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"rose-ash.com/persist/effect"
@@ -267,7 +268,8 @@ func genBadKeep(e *Env) {
 }
 
 // retentionSettings are the limits the replay property runs under, on a
-// 12-event ledger.
+// 12-event ledger, before the drawn ones (truncate-before 13 is head+1:
+// everything hidden).
 var retentionSettings = []ops.StreamMeta{
 	{},
 	{MaxCount: 5},
@@ -277,10 +279,28 @@ var retentionSettings = []ops.StreamMeta{
 	{MaxCount: 1},
 }
 
+// randomSettings adds n limits drawn from a fixed seed (the same in both
+// modes) to the settings the replay property runs under.
+func randomSettings(n int) []ops.StreamMeta {
+	r := rand.New(rand.NewPCG(13, 17))
+	out := append([]ops.StreamMeta(nil), retentionSettings...)
+	for range n {
+		var m ops.StreamMeta
+		if r.IntN(2) == 0 {
+			m.MaxCount = uint64(r.IntN(14))
+		}
+		if r.IntN(2) == 0 {
+			m.TruncateBefore = uint64(r.IntN(14))
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 func genReplayRetention(e *Env) {
 	ledger(e, "acct")
 	proj := ledgerProjection(1)
-	for _, m := range retentionSettings {
+	for _, m := range randomSettings(10) {
 		mustMeta(e, "acct", m)
 		visible := readVisible(e, "acct", 1, 0)
 		full, err := Do(e, projectProg("acct"))

@@ -43,8 +43,10 @@
 // (WithKvHistory sets another depth) in one slice in revision order, with
 // each key's kept revisions beside it: a watch binary-searches its
 // starting revision and scans forward; dropped versions are marked and
-// swept out once they are half the slice. Snapshot generations are a
-// slice per name.
+// swept out once they are half the slice. A deleted key's versions stay
+// (its delete the newest) until later versions of the key push them out:
+// history is by key, not by age. Snapshot generations are a slice per
+// name.
 //
 // Nothing is durable: the state lives as long as the Store.
 package mem

@@ -18,7 +18,14 @@ import "rose-ash.com/persist/effect"
 //     durable backend, survives a crash.
 //   - Results never alias the backend's memory, and the backend never keeps
 //     the caller's slices: bytes are copied in and out.
-//   - Wait honours the context of the handle it is given.
+//   - Wait and KvWait honour the context of the handle they are given.
+//   - Stream metadata and deletion are decided by CheckMeta and
+//     CheckDelete, and appends by Check against a View that is a
+//     StreamView; reads leave out what StreamState.Hides. The retention
+//     operations (stream metadata and deletion, kv history, watch and
+//     wait, snapshot generations, stat) are answered by a backend that
+//     keeps them (its conformance run sets backendtest's Retention);
+//     another answers them with ErrUnhandled until it does.
 //   - After Close, every operation returns ErrClosed.
 type Backend interface {
 	effect.Handler

@@ -38,12 +38,17 @@ var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
 // own position (drawn IDs are left out). Versions 1 to 3 are still read:
 // 1 and 2 have what they cover checked as frames and their ID index
 // rebuilt from those records (version 2's is in an encoding no longer
-// read); 3's index, of every event, is used as it is.
+// read); 3's index, of every event, is used as it is. Version 5 adds, after
+// the ID index, the retention section: the kv history and the stream
+// metadata (retention.appendSection); before it a store had neither, and
+// its kv history starts at the checkpoint (kvHist.seed).
 const (
 	ckptVersion1 = 1
 	ckptVersion2 = 2
 	ckptVersion3 = 3
-	ckptVersion  = 4
+	ckptVersion4 = 4
+	ckptVersion5 = 5
+	ckptVersion  = ckptVersion5
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -86,7 +91,8 @@ type ckptView struct {
 	pos     []posChunk
 	kv      map[string]*kvEntry
 	ids     *idindex.Index
-	bytes   int64 // log bytes at the capture
+	ret     retention // stream metadata and kv history (retention.go)
+	bytes   int64     // log bytes at the capture
 	// Set by captureCheckpoint instead of ids: the live ID index and a
 	// mark of it, copied as of the mark when the view is written.
 	idsLive *idindex.Index
@@ -119,6 +125,7 @@ func markOf(r resume, st *state) *ckptView {
 		streams: make([]streamView, 0, len(st.streams)),
 		pos:     st.positions[:len(st.positions):len(st.positions)],
 		kv:      maps.Clone(st.kv),
+		ret:     st.ret.clone(),
 	}
 	for name, x := range st.streams {
 		v.streams = append(v.streams, streamView{name: name, head: x.head, chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
@@ -198,6 +205,7 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		ids = idindex.New(id) // only a store without events has none
 	}
 	b = ids.AppendSlots(b)
+	b = v.ret.appendSection(b)
 	binary.LittleEndian.PutUint64(b[16:], uint64(len(b)-24))
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return append(b, ckptMagic[:4]...)
@@ -344,6 +352,11 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		for name, x := range st.streams {
 			x.key = ids.StreamKey(name)
 		}
+	}
+	if v >= ckptVersion5 {
+		st.ret.decodeSection(&d)
+	} else {
+		st.ret.hist.seed(st.kv, st.rev)
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return r, nil, errors.New("malformed checkpoint body")

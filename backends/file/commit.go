@@ -20,6 +20,8 @@ type writer struct {
 	c    ops.Commit
 	size int // estimate of its record's size
 
+	meta *metaOp // a metadata write or delete instead of c (retention.go)
+
 	res  ops.CommitResult
 	err  error
 	lead bool          // set when it is handed the leadership
@@ -32,13 +34,23 @@ type writer struct {
 // and hands the leadership to the first writer that queued meanwhile.
 func (s *Store) commit(p *effect.P, c ops.Commit) (ops.CommitResult, error) {
 	w := &writer{c: c, size: estimate(c), done: make(chan struct{}, 1)}
+	if err := s.enqueue(p, w); err != nil {
+		return ops.CommitResult{}, err
+	}
+	return w.res, w.err
+}
+
+// enqueue runs w through the group-commit queue; it returns an error only
+// when w was to lead on a handle whose context had ended, with nothing
+// done.
+func (s *Store) enqueue(p *effect.P, w *writer) error {
 	s.wmu.Lock()
 	s.queue = append(s.queue, w)
 	if s.leading {
 		s.wmu.Unlock()
 		<-w.done
 		if !w.lead {
-			return w.res, w.err
+			return nil
 		}
 		s.wmu.Lock()
 	}
@@ -48,7 +60,7 @@ func (s *Store) commit(p *effect.P, c ops.Commit) (ops.CommitResult, error) {
 		s.queue = s.queue[1:]
 		s.handOff()
 		s.wmu.Unlock()
-		return ops.CommitResult{}, err
+		return err
 	}
 	// Take a group from the front of the queue (w is first).
 	n, bytes := 0, 0
@@ -80,7 +92,7 @@ func (s *Store) commit(p *effect.P, c ops.Commit) (ops.CommitResult, error) {
 		// writes none.
 		_ = s.writeCheckpoint(p, ckpt)
 	}
-	return w.res, w.err
+	return nil
 }
 
 // handOff makes the first queued writer the leader, or ends the
@@ -122,7 +134,9 @@ type overlay struct {
 	pos     uint64
 	rev     uint64
 	crc     uint32
-	last    *recIDs // the durable record read last, for the next lookup
+	last    *recIDs                    // the durable record read last, for the next lookup
+	at      int64                      // the group's commit time
+	meta    map[string]ops.StreamState // stream states the group set (retention.go)
 }
 
 type pendStream struct {
@@ -201,7 +215,7 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 		}
 	}
 
-	ov := &overlay{s: s.st, st: s, p: p, lsn: s.st.lsn, pos: s.st.lastPos, rev: s.st.rev, crc: s.lastCRC}
+	ov := &overlay{s: s.st, st: s, p: p, lsn: s.st.lsn, pos: s.st.lastPos, rev: s.st.rev, crc: s.lastCRC, at: at}
 	buf := s.wbuf[:0]
 	var pend []pending
 	for _, w := range group {
@@ -358,6 +372,9 @@ func (s *Store) unroll(p *effect.P, old, next *segment) {
 // repeats stored appends, encodes its record into buf. It reports the
 // extended buffer.
 func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byte, pend *[]pending) []byte {
+	if w.meta != nil {
+		return s.prepareMeta(ov, w, at, buf, pend)
+	}
 	c := w.c
 	res := ops.CommitResult{}
 	if len(c.Appends) > 0 {

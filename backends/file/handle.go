@@ -14,7 +14,8 @@ import (
 func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	switch e.(type) {
 	case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.Read, ops.ReadAll, ops.Head,
-		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.SnapshotNames, ops.Now:
+		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.SnapshotNames, ops.Now,
+		ops.StreamMetaRead, ops.StreamMetaWrite, ops.StreamDelete, ops.KvHistory, ops.KvWatch, ops.KvWait, ops.Stat:
 	default:
 		return nil, effect.ErrUnhandled
 	}
@@ -27,6 +28,9 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		}
 		return s.wait(p, w)
 	}
+	if w, ok := e.(ops.KvWait); ok {
+		return s.kvWait(p, w)
+	}
 	s.opMu.RLock()
 	defer s.opMu.RUnlock()
 	if s.closed.Load() {
@@ -34,9 +38,10 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	}
 	if s.readOnly {
 		switch e.(type) {
-		case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.SnapshotWrite:
+		case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.SnapshotWrite, ops.StreamMetaWrite, ops.StreamDelete:
 			return nil, ErrReadOnly
-		case ops.Read, ops.ReadAll, ops.Head, ops.Streams, ops.KvGet, ops.KvList:
+		case ops.Read, ops.ReadAll, ops.Head, ops.Streams, ops.KvGet, ops.KvList,
+			ops.StreamMetaRead, ops.KvHistory, ops.KvWatch, ops.Stat:
 			if err := s.catchUp(p); err != nil {
 				return nil, err
 			}
@@ -63,21 +68,21 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.Commit:
 		return s.commit(p, op)
 	case ops.Read:
-		evs, head, err := read(op.Page, func(pg *ops.Page) (uint64, error) {
-			return s.readStream(p, op.Stream, op.From, ops.PageLimit(op.Limit), pg)
-		})
-		if err != nil {
-			return nil, err
-		}
-		return ops.ReadResult{Events: evs, Head: head}, nil
+		return s.readVisible(p, op)
 	case ops.ReadAll:
-		evs, head, err := read(op.Page, func(pg *ops.Page) (uint64, error) {
-			return s.readAll(p, op.From, ops.PageLimit(op.Limit), pg)
-		})
-		if err != nil {
-			return nil, err
-		}
-		return ops.ReadAllResult{Events: evs, Head: head}, nil
+		return s.readAllVisible(p, op)
+	case ops.StreamMetaRead:
+		return s.metaRead(op), nil
+	case ops.StreamMetaWrite:
+		return s.streamMeta(p, &metaOp{write: &op})
+	case ops.StreamDelete:
+		return s.streamMeta(p, &metaOp{del: &op})
+	case ops.KvHistory:
+		return s.kvHistory(p, op)
+	case ops.KvWatch:
+		return s.kvWatch(p, op)
+	case ops.Stat:
+		return s.stat(p)
 	case ops.Head:
 		s.mu.RLock()
 		defer s.mu.RUnlock()
@@ -141,7 +146,13 @@ func (s *Store) sorted(fn func(st *state)) {
 func (s *Store) streams(op ops.Streams) ops.StreamsResult {
 	var res ops.StreamsResult
 	s.sorted(func(st *state) {
-		names, more := page(st.names, op.Prefix, op.After, ops.PageLimit(op.Limit))
+		var names []string
+		var more bool
+		if st.ret.meta == nil {
+			names, more = page(st.names, op.Prefix, op.After, ops.PageLimit(op.Limit))
+		} else {
+			names, more = pageListed(st, op.Prefix, op.After, ops.PageLimit(op.Limit))
+		}
 		res.More = more
 		for _, n := range names {
 			res.Streams = append(res.Streams, ops.StreamInfo{Name: n, Head: st.streams[n].head})

@@ -57,6 +57,7 @@ type commitRec struct {
 	rev      uint64 // kv revision, 0 when there are no kv changes
 	parts    []partRec
 	kv       []kvRec
+	meta     []metaRec // stream metadata changes (retention.go)
 }
 
 type partRec struct {
@@ -135,7 +136,7 @@ func appendCommit(dst []byte, c *commitRec) []byte {
 			dst = append(dst, k.value...)
 		}
 	}
-	return dst
+	return appendMeta(dst, c.meta)
 }
 
 func appendEvent(dst []byte, id uuid.UUID, typ string, data []byte) []byte {
@@ -277,6 +278,7 @@ func decodeCommit(b []byte, skipEvents bool, only string) (commitRec, error) {
 			d.fail()
 		}
 	}
+	c.meta = d.meta()
 	if d.err != nil {
 		return commitRec{}, d.err
 	}
@@ -382,6 +384,7 @@ func (c *commitScan) finish() error {
 			c.d.fail()
 		}
 	}
+	c.d.meta()
 	if c.d.err != nil {
 		return c.d.err
 	}

@@ -290,8 +290,9 @@ func (s *Store) readCache() *recCache {
 }
 
 // readStream reads up to limit durable events of stream from seq from into
-// pg (reset first), and returns the stream's head.
-func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, pg *ops.Page) (uint64, error) {
+// pg (reset first), leaving out those h hides (h nil: none), and returns
+// the stream's head.
+func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, pg *ops.Page, h *hider) (uint64, error) {
 	pg.Reset()
 	from = max(from, 1)
 	var refBuf [16]chunkRef
@@ -329,6 +330,7 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	sp := reaches(refs, spanBuf[:0])
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var types names
+	read, first := 0, uint64(0) // events read, hidden ones included, and the first
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
@@ -356,6 +358,12 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 				if seq < from || seq > want {
 					continue
 				}
+				if read++; read == 1 {
+					first = seq
+				}
+				if h != nil && h.hides(stream, seq, at) {
+					continue
+				}
 				pg.Add(ops.Event{ID: c.id, Stream: stream, Seq: seq, Pos: pos + j, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
 			}
 		}
@@ -366,16 +374,16 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 			return 0, corrupt(r.seg.path, int64(r.l.off), "the record there does not hold seq %d of stream %q", r.seq, stream)
 		}
 	}
-	evs := pg.Events()
-	if len(evs) != int(want-from+1) || (len(evs) > 0 && evs[0].Seq != from) {
+	if read != int(want-from+1) || first != from {
 		return 0, fmt.Errorf("%w: index of stream %q does not match the log at seq %d", ErrCorrupt, stream, from)
 	}
 	return head, nil
 }
 
 // readAll reads up to limit durable events from position from into pg
-// (reset first), and returns the last position.
-func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page) (uint64, error) {
+// (reset first), leaving out those h hides (h nil: none), and returns the
+// last position.
+func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hider) (uint64, error) {
 	pg.Reset()
 	from = max(from, 1)
 	s.mu.RLock()
@@ -398,6 +406,7 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page) (uint
 	sp := reaches(refs, make([]int, 0, len(refs)))
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var streams, types names
+	read, first := 0, uint64(0) // events read, hidden ones included, and the first
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
@@ -421,7 +430,12 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page) (uint
 			name := streams.get(c.stream)
 			for j := uint64(0); c.event(); j++ {
 				if pos >= from && pos <= want {
-					pg.Add(ops.Event{ID: c.id, Stream: name, Seq: c.firstSeq + j, Pos: pos, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
+					if read++; read == 1 {
+						first = pos
+					}
+					if h == nil || !h.hides(name, c.firstSeq+j, at) {
+						pg.Add(ops.Event{ID: c.id, Stream: name, Seq: c.firstSeq + j, Pos: pos, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
+					}
 				}
 				pos++
 			}
@@ -430,8 +444,7 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page) (uint
 			return 0, corrupt(r.seg.path, int64(r.l.off), "%v", err)
 		}
 	}
-	evs := pg.Events()
-	if len(evs) != int(want-from+1) || (len(evs) > 0 && evs[0].Pos != from) {
+	if read != int(want-from+1) || first != from {
 		return 0, fmt.Errorf("%w: position index does not match the log at %d", ErrCorrupt, from)
 	}
 	return head, nil

@@ -53,6 +53,9 @@ type state struct {
 	// is changed only under Store.mu held exclusively: a checkpoint being
 	// written copies it under the read lock (idindex CopyAsOf).
 	ids *idindex.Index
+	// ret is the stream metadata and the kv history (retention.go,
+	// kvhistory.go).
+	ret retention
 
 	lsn     uint64 // last record's LSN
 	lastPos uint64 // last event's position
@@ -132,10 +135,10 @@ func (s *state) check(c *commitRec) string {
 	if len(c.kv) == 0 && c.rev != 0 {
 		return "revision without kv changes"
 	}
-	if c.events() == 0 && len(c.kv) == 0 {
+	if c.events() == 0 && len(c.kv) == 0 && len(c.meta) == 0 {
 		return "empty commit"
 	}
-	return ""
+	return s.ret.check(c)
 }
 
 // apply adds commit c, stored at l, to the index. kv values are copied.
@@ -167,6 +170,7 @@ func (s *state) apply(c *commitRec, l loc) {
 		pos += uint64(p.n)
 	}
 	if len(c.kv) > 0 {
+		s.ret.hist.apply(c, l, s.kv)
 		s.rev = c.rev
 		for _, k := range c.kv {
 			if k.op == kvDel {
@@ -183,6 +187,9 @@ func (s *state) apply(c *commitRec, l loc) {
 			}
 			s.kv[k.key] = &kvEntry{value: slices.Clone(k.value), rev: c.rev}
 		}
+	}
+	if len(c.meta) > 0 {
+		s.ret.applyMeta(c)
 	}
 	if c.at > s.lastAt {
 		s.lastAt = c.at

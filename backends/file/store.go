@@ -38,6 +38,12 @@ type Options struct {
 	// each: one-event commits and the like) kept once read, so that
 	// reading them again takes no IO. Default 32 MiB; negative keeps none.
 	ReadCacheBytes int
+	// KvHistory is how many versions of each kv key the store keeps for
+	// persist/kv-history and kv-watch, the current one included: 1 to
+	// ops.MaxKvHistory, 0 meaning ops.DefaultKvHistory. A depth lowered
+	// since the last run drops what it no longer keeps at Open; one raised
+	// keeps more from then on.
+	KvHistory int
 }
 
 const (
@@ -61,6 +67,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CheckpointBytes == 0 {
 		o.CheckpointBytes = defaultCheckpointBytes
+	}
+	if o.KvHistory != 0 {
+		if err := ops.ValidateKvHistory(o.KvHistory); err != nil {
+			return o, fmt.Errorf("file: option %w", err)
+		}
 	}
 	return o, nil
 }
@@ -201,6 +212,7 @@ func newStore(dir string, opts Options) *Store {
 		notify:   make(chan struct{}),
 	}
 	s.ckDone = sync.NewCond(&s.ckMu)
+	s.st.ret.hist.setDepth(opts.KvHistory)
 	return s
 }
 

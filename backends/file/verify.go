@@ -164,6 +164,9 @@ func sameIndex(ck, st *state) string {
 	if ck.ids != nil && st.ids != nil && !ck.ids.Same(st.ids) {
 		return "the event ID index"
 	}
+	if why := ck.ret.sameAs(&st.ret); why != "" {
+		return why
+	}
 	for name, a := range ck.streams {
 		b := st.streams[name]
 		if b == nil || a.head != b.head || !slices.Equal(a.chunks, b.chunks) {

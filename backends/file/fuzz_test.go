@@ -3,10 +3,13 @@ package file
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
 )
 
 func sampleRecord() []byte {
@@ -53,6 +56,8 @@ func FuzzDecodeCommit(f *testing.F) {
 	fr, _ := decodeFrame(sampleRecord())
 	f.Add(fr.payload)
 	f.Add([]byte{0, 0, 0, 0, 0})
+	meta := commitRec{at: 5, meta: []metaRec{{stream: "s", state: ops.StreamState{StreamMeta: ops.StreamMeta{MaxCount: 3, MaxAge: time.Hour, TruncateBefore: 2}}}, {stream: "gone", state: ops.StreamState{Deleted: true, Tombstone: true, StreamMeta: ops.StreamMeta{TruncateBefore: 9}}}}}
+	f.Add(appendCommit(nil, &meta))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommit(b, false, "")
 		scanned, serr := scanAll(b)
@@ -86,7 +91,7 @@ func scanAll(b []byte) (commitRec, error) {
 	if err != nil {
 		return commitRec{}, fmt.Errorf("commitScan accepts what decodeCommit refuses: %w", err)
 	}
-	c.kv = full.kv
+	c.kv, c.meta = full.kv, full.meta
 	return c, nil
 }
 

@@ -170,8 +170,14 @@ func (h *kvHist) decode(d *decoder) {
 	nk := d.count(2)
 	h.keys = make(map[string][]uint64, nk)
 	var kept uint64
-	for range nk {
+	prev := ""
+	for i := range nk {
 		k := string(d.bytes())
+		if i > 0 && k <= prev {
+			d.fail() // keys in byte order, each once
+			return
+		}
+		prev = k
 		nr := d.count(1)
 		if d.err != nil || nr == 0 || nr > h.keep() {
 			d.fail()
@@ -187,10 +193,6 @@ func (h *kvHist) decode(d *decoder) {
 			}
 			prev += delta
 			revs[i] = prev
-		}
-		if _, dup := h.keys[k]; dup {
-			d.fail()
-			return
 		}
 		h.keys[k] = revs
 		kept += uint64(nr)

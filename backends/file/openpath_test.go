@@ -247,11 +247,15 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			c.rev = st.rev + 1
 			c.kv = []kvRec{{op: kvPut, key: fmt.Sprint("k", i), value: []byte("v")}}
 		}
+		if i%5 == 0 {
+			c.meta = []metaRec{{stream: fmt.Sprint("s", i%3), state: ops.StreamState{StreamMeta: ops.StreamMeta{MaxCount: uint64(i + 1)}, Deleted: i%2 == 0}}}
+		}
 		st.apply(&c, loc{seg: 1, off: uint32(64 + 100*i)})
 		st.lsn++
 	}
 	r := resume{seg: 1, off: 64 + 100*20, crc: 9, lsn: st.lsn, last: 64 + 100*19, sum: 5, version: ckptVersion}
 	good := encodeCheckpoint(id, r, st)
+	require.NotEmpty(f, st.ret.meta, "the seed holds stream metadata")
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Fuzz(func(t *testing.T, b []byte) {

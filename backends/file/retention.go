@@ -176,15 +176,16 @@ func (r *retention) decodeSection(d *decoder) {
 		d.b = d.b[1:]
 		return
 	}
-	for _, m := range d.meta() {
+	prev := ""
+	for i, m := range d.meta() {
 		if r.meta == nil {
 			r.meta = make(map[string]ops.StreamState)
 		}
-		if _, dup := r.meta[m.stream]; dup || m.state == (ops.StreamState{}) {
-			d.fail()
+		if i > 0 && m.stream <= prev || m.state == (ops.StreamState{}) {
+			d.fail() // names in byte order, each once, each with a state
 			return
 		}
-		r.meta[m.stream] = m.state
+		r.meta[m.stream], prev = m.state, m.stream
 	}
 }
 

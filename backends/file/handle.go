@@ -151,11 +151,11 @@ func (s *Store) streams(op ops.Streams) ops.StreamsResult {
 		if st.ret.meta == nil {
 			names, more = page(st.names, op.Prefix, op.After, ops.PageLimit(op.Limit))
 		} else {
-			names, more = pageListed(st, op.Prefix, op.After, ops.PageLimit(op.Limit))
+			names, more = pageListed(st, op.Prefix, op.After, ops.PageLimit(op.Limit), op.Deleted)
 		}
 		res.More = more
 		for _, n := range names {
-			res.Streams = append(res.Streams, ops.StreamInfo{Name: n, Head: st.streams[n].head})
+			res.Streams = append(res.Streams, ops.StreamInfo{Name: n, Head: st.head(n)})
 		}
 	})
 	return res

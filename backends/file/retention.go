@@ -496,8 +496,20 @@ func (s *Store) stat(p *effect.P) (ops.StatResult, error) {
 }
 
 // pageListed is page over the sorted stream names, leaving out those
-// that read as absent; the caller holds s.mu.
-func pageListed(st *state, prefix, after string, limit int) ([]string, bool) {
+// that read as absent, or, with all, over every stream with events or a
+// state (metadata-only ones included, sorted anew: a whole-store walk
+// pays for a sort); the caller holds s.mu.
+func pageListed(st *state, prefix, after string, limit int, all bool) ([]string, bool) {
+	if all {
+		names := slices.Clone(st.names)
+		for n := range st.ret.meta {
+			if st.streams[n] == nil {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		return page(names, prefix, after, limit)
+	}
 	start := prefix
 	if after >= start {
 		start = after + "\x00"

@@ -132,3 +132,22 @@ func BenchmarkCampaign(b *testing.B) {
 		require.NoError(b, err)
 	}
 }
+
+// The meta workload: metadata writes and deletes among appends, every
+// crash point under every fault, with the invariant that what a stream's
+// state hides stays hidden, nothing visible is lost and positions do not
+// change (model.diff).
+func TestCampaignMeta(t *testing.T) {
+	sum, err := Run(context.Background(), Config{Seed: 5, Workloads: []string{"meta"}, Draws: 1, RunDraws: 1})
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, sum.Cases, 500)
+	var b strings.Builder
+	sum.Print(&b)
+	t.Log(b.String())
+}

@@ -140,6 +140,8 @@ func (m *machine) step(i int, st Step) {
 		m.commit(i, st.Commit)
 	case StepSnapshot:
 		m.snapshot(i, st.Snap)
+	case StepMeta:
+		m.metaStep(i, *st.Meta)
 	case StepRead:
 		m.read(i)
 	case StepReopen:
@@ -166,7 +168,7 @@ func (m *machine) step(i int, st Step) {
 		// event IDs a stored one answers its original result.
 		for _, d := range doubts {
 			e := m.or.entries[d]
-			if !e.snap && len(e.commit.Kv) == 0 {
+			if !e.snap && e.meta == nil && len(e.commit.Kv) == 0 {
 				m.commit(i, e.commit)
 			}
 		}
@@ -212,6 +214,7 @@ func (m *machine) commit(i int, c ops.Commit) {
 	e = &m.or.entries[len(m.or.entries)-1]
 	var conflict *ops.Conflict
 	var dup *ops.DuplicateIDError
+	var deleted *ops.StreamDeletedError
 	switch {
 	case err == nil:
 		e.status, e.result = Acked, res
@@ -223,7 +226,7 @@ func (m *machine) commit(i int, c ops.Commit) {
 		} else if d := resultDiff(want, res); d != "" {
 			m.violate("step %d: result %s", i, d)
 		}
-	case errors.As(err, &conflict), errors.As(err, &dup):
+	case errors.As(err, &conflict), errors.As(err, &dup), errors.As(err, &deleted):
 		e.status = Absent
 		if wantErr == nil && !wasFailed {
 			m.violate("step %d: refused (%v), but the model applies it", i, err)

@@ -24,10 +24,12 @@ type model struct {
 	// snapAlt, when not nil, lists per snapshot name the older generations
 	// a store may fall back to when the newest is damaged (or none).
 	snapAlt map[string][]ops.Snapshot
+	// states holds the streams' metadata and deletion (retention.go).
+	states map[string]ops.StreamState
 }
 
 func newModel() *model {
-	return &model{streams: map[string][]ops.Event{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}}
+	return &model{streams: map[string][]ops.Event{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{}}
 }
 
 func (m *model) head(stream string) uint64 { return uint64(len(m.streams[stream])) }
@@ -42,14 +44,16 @@ func (m *model) kvRev(key string) uint64 { return m.kv[key].Revision }
 // stored ID of a is a *ops.DuplicateIDError naming the first.
 func (m *model) retried(a ops.Append) (ops.AppendResult, bool, error) {
 	evs := m.streams[a.Stream]
+	first := m.firstVisible(a.Stream) // a hidden event's ID is free again
 	for i, e := range a.Events {
 		if e.ID == uuid.Nil {
 			continue
 		}
-		at := slices.IndexFunc(evs, func(x ops.Event) bool { return x.ID == e.ID })
+		at := slices.IndexFunc(evs[first:], func(x ops.Event) bool { return x.ID == e.ID })
 		if at < 0 {
 			continue
 		}
+		at += first
 		if i == 0 && storedWhole(a, evs, at) {
 			last := at + len(a.Events) - 1
 			return ops.AppendResult{Stream: a.Stream, FirstSeq: uint64(at + 1), Head: uint64(last + 1), FirstPos: evs[at].Pos, LastPos: evs[last].Pos}, true, nil
@@ -104,6 +108,9 @@ func (m *model) apply(c ops.Commit) (ops.CommitResult, error) {
 	}
 	retried := make([]bool, len(c.Appends))
 	for i, a := range c.Appends {
+		if m.state(a.Stream).Tombstone {
+			return ops.CommitResult{}, &ops.StreamDeletedError{Stream: a.Stream}
+		}
 		r, ok, err := m.retried(a)
 		if err != nil {
 			return ops.CommitResult{}, err
@@ -112,7 +119,7 @@ func (m *model) apply(c ops.Commit) (ops.CommitResult, error) {
 			res.Appends[i], retried[i] = r, true
 			continue
 		}
-		if !a.Expect.Holds(head(a.Stream)) {
+		if !m.holds(a.Expect, a.Stream, head(a.Stream)) {
 			return ops.CommitResult{}, &ops.Conflict{Stream: a.Stream, Expected: a.Expect, Actual: head(a.Stream)}
 		}
 		heads[a.Stream] = head(a.Stream) + uint64(len(a.Events))
@@ -179,6 +186,7 @@ type view struct {
 	kv      map[string]ops.KvEntry
 	snaps   map[string]ops.Snapshot // the names the workload wrote
 	lsn     uint64
+	states  map[string]ops.StreamState
 }
 
 // diff describes how v differs from m (event times aside), or "" when it
@@ -197,11 +205,21 @@ func (m *model) diff(v *view) string {
 	for s := range v.streams {
 		names[s] = true
 	}
+	for s := range m.states {
+		names[s] = true
+	}
+	for s := range v.states {
+		names[s] = true
+	}
 	for _, s := range sortedKeys(names) {
 		want, got := m.streams[s], v.streams[s]
 		if uint64(len(want)) != v.heads[s] {
 			add("stream %q: head %d, want %d", s, v.heads[s], len(want))
 		}
+		if m.state(s) != v.states[s] {
+			add("stream %q: state %+v, want %+v", s, v.states[s], m.state(s))
+		}
+		want = want[min(m.firstVisible(s), len(want)):] // what its state hides stays hidden
 		for i := 0; i < max(len(want), len(got)); i++ {
 			switch {
 			case i >= len(got):
@@ -215,12 +233,12 @@ func (m *model) diff(v *view) string {
 			}
 		}
 	}
-	if len(m.log) != len(v.log) {
-		add("global log: %d events, want %d", len(v.log), len(m.log))
+	if log := m.visibleLog(); len(log) != len(v.log) {
+		add("global log: %d visible events, want %d", len(v.log), len(log))
 	} else {
-		for i := range m.log {
-			if d := eventDiff(m.log[i], v.log[i]); d != "" {
-				add("global log: position %d: %s", i+1, d)
+		for i := range log {
+			if d := eventDiff(log[i], v.log[i]); d != "" {
+				add("global log: position %d: %s", log[i].Pos, d)
 			}
 		}
 	}

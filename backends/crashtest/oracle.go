@@ -35,6 +35,7 @@ type entry struct {
 	snap   bool
 	commit ops.Commit
 	snapV  ops.Snapshot
+	meta   *metaWrite // a metadata write or delete (retention.go)
 	status Status
 	result ops.CommitResult
 }
@@ -92,6 +93,15 @@ func (o *oracle) fold(doubts []int, take uint) (*model, error) {
 				m.snapAlt[old.Name] = append(m.snapAlt[old.Name], old)
 			}
 			m.snaps[e.snapV.Name] = e.snapV
+			continue
+		}
+		if e.meta != nil {
+			if _, err := m.applyMeta(*e.meta); err != nil {
+				if e.stored() {
+					return nil, fmt.Errorf("acknowledged step %d does not apply to the model: %w", e.step, err)
+				}
+				return nil, errNoFit
+			}
 			continue
 		}
 		if _, err := m.apply(e.commit); err != nil {

@@ -15,10 +15,12 @@ import (
 // entry, the snapshots named, and the store's last LSN. It checks on the
 // way that every stream's seqs run 1..head (invariant 4).
 func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
-	v := &view{streams: map[string][]ops.Event{}, heads: map[string]uint64{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}}
+	v := &view{streams: map[string][]ops.Event{}, heads: map[string]uint64{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{}}
 	after := ""
 	for {
-		r, err := effect.Perform(p, ops.Streams{After: after, Limit: ops.MaxPage})
+		// Deleted lists the streams that read as absent too, so that
+		// their stored heads and states are checked.
+		r, err := effect.Perform(p, ops.Streams{After: after, Limit: ops.MaxPage, Deleted: true})
 		if err != nil {
 			return nil, fmt.Errorf("streams: %w", err)
 		}
@@ -31,25 +33,36 @@ func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
 		}
 	}
 	for name, head := range v.heads {
+		mr, err := effect.Perform(p, ops.StreamMetaRead{Stream: name})
+		if err != nil {
+			return nil, fmt.Errorf("stream-meta-read %s: %w", name, err)
+		}
+		if mr.StreamState != (ops.StreamState{}) {
+			v.states[name] = mr.StreamState
+		}
+		// The visible events run on without gaps to the head (the
+		// workloads set only seq-based limits), from wherever the
+		// stream's state lets them start (invariant 4).
 		var evs []ops.Event
 		for from := uint64(1); from <= head; {
 			r, err := effect.Perform(p, ops.Read{Stream: name, From: from, Limit: ops.MaxPage})
 			if err != nil {
 				return nil, fmt.Errorf("read %s from %d: %w", name, from, err)
 			}
-			if len(r.Events) == 0 {
-				break
-			}
 			for _, e := range r.Events {
-				if e.Seq != from || e.Stream != name {
-					return nil, fmt.Errorf("read %s: seq %d of %q where seq %d belongs (invariant 4)", name, e.Seq, e.Stream, from)
+				if e.Stream != name || e.Seq < from || len(evs) > 0 && e.Seq != evs[len(evs)-1].Seq+1 {
+					return nil, fmt.Errorf("read %s: seq %d of %q after seq %d from %d (invariant 4)", name, e.Seq, e.Stream, lastSeq(evs), from)
 				}
 				evs = append(evs, e)
-				from++
 			}
+			next := r.Next
+			if next <= from {
+				return nil, fmt.Errorf("read %s from %d: next %d does not move on", name, from, next)
+			}
+			from = next
 		}
-		if uint64(len(evs)) != head {
-			return nil, fmt.Errorf("read %s: %d events below head %d (invariant 4)", name, len(evs), head)
+		if len(evs) > 0 && lastSeq(evs) != head {
+			return nil, fmt.Errorf("read %s: visible events end at seq %d below head %d (invariant 4)", name, lastSeq(evs), head)
 		}
 		v.streams[name] = evs
 	}
@@ -58,16 +71,19 @@ func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read-all from %d: %w", from, err)
 		}
-		if len(r.Events) == 0 {
-			break
-		}
 		for _, e := range r.Events {
-			if e.Pos != from {
-				return nil, fmt.Errorf("read-all: position %d where %d belongs", e.Pos, from)
+			if e.Pos < from || len(v.log) > 0 && e.Pos <= v.log[len(v.log)-1].Pos {
+				return nil, fmt.Errorf("read-all: position %d read from %d after %d", e.Pos, from, len(v.log))
 			}
 			v.log = append(v.log, e)
-			from++
 		}
+		if from > r.Head {
+			break
+		}
+		if r.Next <= from {
+			return nil, fmt.Errorf("read-all from %d: next %d does not move on", from, r.Next)
+		}
+		from = r.Next
 	}
 	after = ""
 	for {
@@ -129,6 +145,21 @@ func (v *view) digest() string {
 		s := v.snaps[k]
 		fmt.Fprintf(h, "snap %q %d %d %x\n", k, s.Version, s.Seq, s.Value)
 	}
+	states := make([]string, 0, len(v.states))
+	for k := range v.states {
+		states = append(states, k)
+	}
+	sort.Strings(states)
+	for _, k := range states {
+		fmt.Fprintf(h, "state %q %+v\n", k, v.states[k])
+	}
 	fmt.Fprintf(h, "lsn %d\n", v.lsn)
 	return fmt.Sprintf("%x", h.Sum(nil)[:12])
+}
+
+func lastSeq(evs []ops.Event) uint64 {
+	if len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].Seq
 }

@@ -30,6 +30,8 @@ const (
 	// left, and retries every append that was in doubt (idempotently, by
 	// its event IDs).
 	StepCrash
+	// StepMeta performs Meta: a stream metadata write or a delete.
+	StepMeta
 )
 
 // Step is one step of a workload.
@@ -38,6 +40,7 @@ type Step struct {
 	Commit ops.Commit
 	Snap   ops.Snapshot
 	Fault  mock.FaultKind
+	Meta   *metaWrite
 }
 
 // Workload is a fixed sequence of steps on a new store in one data
@@ -64,7 +67,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(),
 	}
 }
 

@@ -99,6 +99,9 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.KvList:
 		return s.kvList(op), nil
 	case ops.SnapshotRead:
+		if op.Generation != 0 {
+			return nil, errNoGenerations(ops.NameSnapshotRead, "generation", "read generation %d of snapshot %q", op.Generation, op.Name)
+		}
 		return s.snaps.read(p, op.Name)
 	case ops.SnapshotNames:
 		return s.snaps.names(p)
@@ -109,6 +112,9 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		if failed != nil {
 			// A failed store writes nothing more until it is reopened.
 			return nil, fmt.Errorf("%w: %w", ErrFailed, failed)
+		}
+		if op.Keep > 1 {
+			return nil, errNoGenerations(ops.NameSnapshotWrite, "keep", "keep %d generations of snapshot %q", op.Keep, op.Snapshot.Name)
 		}
 		if err := s.snaps.write(p, op.Snapshot); err != nil {
 			return nil, err

@@ -330,7 +330,7 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	sp := reaches(refs, spanBuf[:0])
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var types names
-	read, first := 0, uint64(0) // events read, hidden ones included, and the first
+	hidden := 0 // events read and left out
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
@@ -358,10 +358,8 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 				if seq < from || seq > want {
 					continue
 				}
-				if read++; read == 1 {
-					first = seq
-				}
 				if h != nil && h.hides(stream, seq, at) {
+					hidden++
 					continue
 				}
 				pg.Add(ops.Event{ID: c.id, Stream: stream, Seq: seq, Pos: pos + j, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
@@ -374,7 +372,7 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 			return 0, corrupt(r.seg.path, int64(r.l.off), "the record there does not hold seq %d of stream %q", r.seq, stream)
 		}
 	}
-	if read != int(want-from+1) || first != from {
+	if evs := pg.Events(); len(evs)+hidden != int(want-from+1) || (hidden == 0 && len(evs) > 0 && evs[0].Seq != from) {
 		return 0, fmt.Errorf("%w: index of stream %q does not match the log at seq %d", ErrCorrupt, stream, from)
 	}
 	return head, nil
@@ -406,7 +404,7 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 	sp := reaches(refs, make([]int, 0, len(refs)))
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var streams, types names
-	read, first := 0, uint64(0) // events read, hidden ones included, and the first
+	hidden := 0 // events read and left out
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)
@@ -430,10 +428,9 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 			name := streams.get(c.stream)
 			for j := uint64(0); c.event(); j++ {
 				if pos >= from && pos <= want {
-					if read++; read == 1 {
-						first = pos
-					}
-					if h == nil || !h.hides(name, c.firstSeq+j, at) {
+					if h != nil && h.hides(name, c.firstSeq+j, at) {
+						hidden++
+					} else {
 						pg.Add(ops.Event{ID: c.id, Stream: name, Seq: c.firstSeq + j, Pos: pos, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
 					}
 				}
@@ -444,7 +441,7 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 			return 0, corrupt(r.seg.path, int64(r.l.off), "%v", err)
 		}
 	}
-	if read != int(want-from+1) || first != from {
+	if evs := pg.Events(); len(evs)+hidden != int(want-from+1) || (hidden == 0 && len(evs) > 0 && evs[0].Pos != from) {
 		return 0, fmt.Errorf("%w: position index does not match the log at %d", ErrCorrupt, from)
 	}
 	return head, nil

@@ -204,8 +204,9 @@ func (h *kvHist) decode(d *decoder) {
 
 // sameAs tells how h (a checkpoint's) differs from the history a replay
 // built up to the same record, or "" when they agree: the same records,
-// and each key's kept revisions the newest of the replay's (a replay may
-// keep more when the depth was raised since).
+// and for each key the newest revisions the two keep alike (the depths
+// may differ: Verify replays with the default, the store may have been
+// run with another).
 func (h *kvHist) sameAs(o *kvHist) string {
 	if h.partial || o.partial {
 		return "" // history began at a checkpoint that held none
@@ -218,7 +219,8 @@ func (h *kvHist) sameAs(o *kvHist) string {
 	}
 	for k, revs := range h.keys {
 		theirs := o.keys[k]
-		if len(theirs) < len(revs) || !slices.Equal(revs, theirs[len(theirs)-len(revs):]) {
+		n := min(len(revs), len(theirs))
+		if n == 0 || !slices.Equal(revs[len(revs)-n:], theirs[len(theirs)-n:]) {
 			return fmt.Sprintf("the kv history of key %q", k)
 		}
 	}

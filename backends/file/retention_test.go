@@ -138,6 +138,16 @@ func TestRetentionDepthOption(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, uint64(3), ce.Compacted)
 
+	e.reopen(Options{KvHistory: 20})
+	for i := range 25 {
+		must(t, e, ops.KvPut{Key: "k", Value: []byte(fmt.Sprint(i))})
+	}
+	e.close()
+	_, err = Verify(e.p(), e.dir)
+	require.NoError(t, err, "Verify, replaying with the default depth, agrees with a checkpoint of a deeper history")
+	e.open(Options{KvHistory: 20})
+	assert.Len(t, must(t, e, ops.KvHistory{Key: "k"}).Versions, 20)
+
 	_, err = Open(e.p(), t.TempDir(), Options{KvHistory: ops.MaxKvHistory + 1})
 	assert.ErrorContains(t, err, "kv-history")
 }

@@ -47,8 +47,10 @@ const (
 	ckptVersion2 = 2
 	ckptVersion3 = 3
 	ckptVersion4 = 4
-	ckptVersion5 = 5
-	ckptVersion  = ckptVersion5
+	// ckptVersionRetention is the first version with the retention
+	// section after the ID index: every later version keeps it.
+	ckptVersionRetention = 5
+	ckptVersion          = ckptVersionRetention
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -353,7 +355,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			x.key = ids.StreamKey(name)
 		}
 	}
-	if v >= ckptVersion5 {
+	if v >= ckptVersionRetention {
 		st.ret.decodeSection(&d)
 	} else {
 		st.ret.hist.seed(st.kv, st.rev)

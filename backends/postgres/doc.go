@@ -37,10 +37,14 @@
 // One round trip when the store can guess. A Store remembers the head of
 // every stream it saw committed (by its own commits, or read under the
 // lock). A group of appends (no kv change) is first decided against those
-// guesses, as if no event carried a stored ID, and sent whole in one
-// pipeline: BEGIN, the lock, the events at positions counted on from
-// log_state.last_pos by the statement itself, the heads, log_state and the
-// notification, COMMIT. A wrong guess cannot be stored: a guessed head is
+// guesses, as if no event carried a stored ID, and sent as one statement
+// (so one implicit transaction, one round trip, one prepared plan): its
+// first part moves log_state.last_pos on, which takes the lock and
+// returns the latest last position, and the parts that read it write the
+// events at positions counted on from there and the heads, and notify.
+// Every part but the lock reads the lock's answer, so the lock is taken
+// first, as in every other commit (no deadlock). A wrong guess cannot be
+// stored: a guessed head is
 // a head once committed, and heads only grow, so a stale guess is below
 // the stored head and puts the stream's next event at a seq already
 // stored, which the (stream, seq) unique index refuses; an ID already
@@ -53,8 +57,8 @@
 // are groups with kv changes (a stale revision would not be refused by the
 // server), groups the guesses decide as a conflict, a retry or a reused ID
 // (their answer must name the stored state), and every group under
-// WithoutGuessing. A wrong guess costs two round trips more (the refused
-// pipeline and its ROLLBACK) and an error line in the server's log; it
+// WithoutGuessing. A wrong guess costs one round trip more (the refused
+// statement) and an error line in the server's log; it
 // happens when another process appended to the stream since this one last
 // looked, or on a process's first append to a stream that exists.
 //

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -83,27 +82,28 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 		return false, nil
 	}
 
-	names := make([]string, 0, len(w.heads))
-	heads := make([]int64, 0, len(w.heads))
-	for _, name := range w.headOrder {
-		names = append(names, name)
-		heads = append(heads, int64(w.heads[name]))
-	}
-	n := int64(len(w.pos))
-	b := &pgx.Batch{}
-	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
-	b.Queue(s.q.lock)
-	b.Queue(s.q.insertEventsAfter, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data)
-	b.Queue(s.q.upsertHeads, names, heads)
-	b.Queue(s.q.advance, n, s.channel)
 	fault := FaultNone
 	if f := s.opts.commitFault; f != nil {
 		fault = f()
 	}
-	if fault != FaultLostBeforeCommit {
-		b.Queue("COMMIT")
+	var base uint64
+	var err error
+	switch {
+	case fault == FaultLostBeforeCommit:
+		// As if the connection was lost with the statement sent: it is
+		// never run.
+		err = s.commitFailed(errFaultLost)
+	case len(w.pos) == 1:
+		base, err = s.sendGuessed(ctx, conn, s.q.guessedOne, w.stream[0], w.seq[0], w.id[0], w.typ[0], w.at[0], w.data[0], s.channel)
+	default:
+		names := make([]string, 0, len(w.heads))
+		heads := make([]int64, 0, len(w.heads))
+		for _, name := range w.headOrder {
+			names = append(names, name)
+			heads = append(heads, int64(w.heads[name]))
+		}
+		base, err = s.sendGuessed(ctx, conn, s.q.guessed, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data, names, heads, s.channel)
 	}
-	base, err := s.sendGuessed(ctx, conn, b)
 	if errors.Is(err, errRefused) {
 		s.refused.Add(1)
 		return false, nil
@@ -132,48 +132,28 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 	return true, nil
 }
 
-// errRefused says that the server refused a guessed group's statements:
+// errRefused says that the server refused a guessed group's statement:
 // nothing of it is stored.
 var errRefused = errors.New("guessed group refused")
 
-// sendGuessed sends a guessed group's transaction in one round trip and
-// returns the last position before the group's events (read under the
-// lock). It returns errRefused when the server refused a statement (the
-// transaction is then aborted and nothing is stored), ErrNotWritten when
-// the batch never reached the server, and ErrOutcomeUnknown when the
-// answer was lost after the batch, COMMIT included, was sent.
-func (s *Store) sendGuessed(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) (uint64, error) {
-	n := b.Len()
-	br := conn.SendBatch(ctx, b)
-	defer br.Close()
-	fail := func(err error) (uint64, error) {
-		var pe *pgconn.PgError
-		switch {
-		case errors.As(err, &pe):
-			return 0, errRefused
-		case pgconn.SafeToRetry(err):
-			return 0, s.notWritten(err)
-		}
-		return 0, s.commitFailed(err)
+// sendGuessed runs a guessed group's statement (queries.guessed or
+// guessedOne) in one round trip, as one implicit transaction, and returns
+// the last position before the group's events (read under the lock). It
+// returns errRefused when the server refused the statement (a stale guess
+// or a stored ID: nothing is stored), ErrNotWritten when the statement
+// never reached the server, and ErrOutcomeUnknown when the answer was lost
+// after it was sent.
+func (s *Store) sendGuessed(ctx context.Context, conn *pgx.Conn, sql string, args ...any) (uint64, error) {
+	var base int64
+	err := conn.QueryRow(ctx, sql, args...).Scan(&base, nil)
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return uint64(base), nil
+	case errors.As(err, &pe):
+		return 0, errRefused
+	case pgconn.SafeToRetry(err):
+		return 0, s.notWritten(err)
 	}
-	if _, err := br.Exec(); err != nil {
-		return fail(err)
-	}
-	var base, kvRev int64
-	if err := br.QueryRow().Scan(&base, &kvRev); err != nil {
-		return fail(err)
-	}
-	for i := 2; i < n; i++ {
-		tag, err := br.Exec()
-		if err != nil {
-			return fail(err)
-		}
-		if i == n-1 && b.QueuedQueries[i].SQL == "COMMIT" && tag.String() != "COMMIT" {
-			return 0, s.notWritten(fmt.Errorf("COMMIT answered %q", tag.String()))
-		}
-	}
-	if err := br.Close(); err != nil {
-		return fail(err)
-	}
-	return uint64(base), nil
+	return 0, s.commitFailed(err)
 }

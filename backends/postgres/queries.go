@@ -7,7 +7,7 @@ type queries struct {
 	lock, prefetchHeads, prefetchRevs, prefetchIDs, eventAt string
 	insertEvents, upsertHeads, upsertKv, deleteKv           string
 	setState, notify                                        string
-	insertEventsAfter, advance                              string
+	guessed, guessedOne                                     string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
 }
@@ -24,18 +24,37 @@ func newQueries(schema string) queries {
 		eventAt: s(`SELECT id, pos FROM {schema}.events WHERE stream = $1 AND seq = $2`),
 		insertEvents: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])`),
-		// A guessed group's events, at positions counted on from the last
-		// position (locked by the transaction): $1 holds 1, 2, ….
-		insertEventsAfter: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
-			SELECT st.last_pos + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data
-			FROM {schema}.log_state st,
-				unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
-				AS u(off, stream, seq, id, type, at, data)
-			WHERE st.id = 1`),
-		// Moves the last position on by a guessed group's events and
-		// notifies the followers.
-		advance: s(`UPDATE {schema}.log_state SET last_pos = last_pos + $1 WHERE id = 1
-			RETURNING pg_notify($2, last_pos::text)`),
+		// A guessed group in one statement, so in one implicit transaction
+		// and one round trip: it takes the log lock first (st, whose UPDATE
+		// every other part reads, so it runs first, and whose RETURNING is
+		// the locked, latest last position), writes the events at positions
+		// counted on from it and the heads, and notifies. A stale guess or
+		// a stored ID is refused by a unique index, which aborts the whole
+		// statement: nothing of it is stored.
+		//
+		// $1..$7: the events (offsets 1, 2, … from the last position,
+		// streams, seqs, IDs, types, times, data); $8, $9: the streams and
+		// their new heads; $10: the channel.
+		guessed: s(`WITH st AS (
+				UPDATE {schema}.log_state SET last_pos = last_pos + cardinality($1::bigint[]) WHERE id = 1
+				RETURNING last_pos),
+			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
+				SELECT st.last_pos - cardinality($1::bigint[]) + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data FROM st,
+					unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
+					AS u(off, stream, seq, id, type, at, data)),
+			h AS (INSERT INTO {schema}.streams (name, head) SELECT u.name, u.head FROM st, unnest($8::text[], $9::bigint[]) AS u(name, head)
+				ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head)
+			SELECT st.last_pos - cardinality($1::bigint[]), pg_notify($10, st.last_pos::text) FROM st`),
+		// guessed for a group of one event, without arrays: $1..$6 the
+		// event's stream, seq (its stream's new head), ID, type, time and
+		// data; $7 the channel.
+		guessedOne: s(`WITH st AS (
+				UPDATE {schema}.log_state SET last_pos = last_pos + 1 WHERE id = 1 RETURNING last_pos),
+			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
+				SELECT st.last_pos, $1, $2, $3, $4, $5, $6 FROM st),
+			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM st
+				ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head)
+			SELECT st.last_pos - 1, pg_notify($7, st.last_pos::text) FROM st`),
 		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)
 			SELECT * FROM unnest($1::text[], $2::bigint[])
 			ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head`),

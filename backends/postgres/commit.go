@@ -347,21 +347,21 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	}
 	v := &view{
 		s: s, ctx: ctx, tx: tx, heads: map[string]uint64{}, revs: map[string]uint64{},
-		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{},
+		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{}, states: map[string]ops.StreamState{},
 	}
 	br := tx.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		return s.notWritten(err)
 	}
-	var lastPos, kvRev int64
-	if err := br.QueryRow().Scan(&lastPos, &kvRev); err != nil {
+	var lastPos, kvRev, metaGen int64
+	if err := br.QueryRow().Scan(&lastPos, &kvRev, &metaGen); err != nil {
 		br.Close()
 		return s.notWritten(err)
 	}
 	v.lastPos, v.kvRev = uint64(lastPos), uint64(kvRev)
 	if len(streams) > 0 {
-		if err := scanPairs(br, v.heads); err != nil {
+		if err := scanStreams(br, v.heads, v.states); err != nil {
 			br.Close()
 			return s.notWritten(err)
 		}
@@ -381,8 +381,10 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	if err := br.Close(); err != nil {
 		return s.notWritten(err)
 	}
-	// The heads read under the lock are committed heads: good guesses.
-	s.learnHeads(streams, v.heads)
+	// The heads and states read under the lock are committed ones: good
+	// guesses, at the metadata generation read with the lock.
+	s.learnGen(uint64(metaGen))
+	s.learnHeads(streams, v.heads, v.states)
 
 	// Decide every commit in order, each against the state the ones before
 	// it leave, and collect what the group writes.
@@ -390,8 +392,11 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	var w writes
 	startPos, startRev := v.lastPos, v.kvRev
 	for i, r := range group {
-		// Validated by commit on arrival; decided here under the lock.
+		// Validated by commit on arrival; decided here under the lock, at
+		// the time the commit is stamped with.
 		c, _ := ops.AsCommit(r.op)
+		s.stamp(r)
+		v.now = time.Unix(0, r.at)
 		plan, err := ops.Decide(c, v)
 		if err != nil {
 			if v.err != nil {
@@ -437,6 +442,10 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 		if len(delK) > 0 {
 			b.Queue(s.q.deleteKv, delK)
 		}
+		if len(w.hist.rev) > 0 {
+			b.Queue(s.q.insertHistory, w.hist.rev, w.hist.key, w.hist.value)
+			b.Queue(s.q.trimHistory, w.kvOrder, s.opts.kvHistory)
+		}
 		b.Queue(s.q.setState, int64(v.lastPos), int64(v.kvRev))
 		b.Queue(s.q.notify, s.channel, strconv.FormatUint(v.lastPos, 10))
 		fault := FaultNone
@@ -456,7 +465,7 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 			return s.commitFailed(errFaultLost)
 		}
 		s.wake()
-		s.learnHeads(w.headOrder, w.heads)
+		s.learnHeads(w.headOrder, w.heads, v.states)
 	}
 	for i, r := range group {
 		r.reply <- replies[i]
@@ -465,13 +474,39 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 }
 
 // learnHeads remembers the heads of names in heads (0 for those missing)
-// as committed heads, the guesses of later groups.
-func (s *Store) learnHeads(names []string, heads map[string]uint64) {
+// and their states (zero for those missing) as committed, the guesses of
+// later groups.
+func (s *Store) learnHeads(names []string, heads map[string]uint64, states map[string]ops.StreamState) {
 	if len(s.heads)+len(names) > maxGuessedHeads {
 		clear(s.heads)
+		clear(s.states)
 	}
 	for _, name := range names {
 		s.heads[name] = heads[name]
+		if st := states[name]; st != (ops.StreamState{}) {
+			s.states[name] = st
+		} else {
+			delete(s.states, name)
+		}
+	}
+}
+
+// learnGen takes gen, the metadata generation read under the lock, as
+// the generation of the guesses: when it moved, every state remembered
+// may be stale, so they are all forgotten.
+func (s *Store) learnGen(gen uint64) {
+	if gen != s.metaGen {
+		clear(s.heads)
+		clear(s.states)
+		s.metaGen = gen
+	}
+}
+
+// stamp reads the clock for r once: the time its events are stamped with
+// and its expectations decided at (max-age), however often it is tried.
+func (s *Store) stamp(r *request) {
+	if !r.stamped {
+		r.at, r.stamped = s.opts.clock().UTC().UnixNano(), true
 	}
 }
 
@@ -548,6 +583,41 @@ func scanPairs(br pgx.BatchResults, m map[string]uint64) error {
 	return rows.Err()
 }
 
+// scanStreams reads prefetchHeads rows of the batch into heads and
+// states (only streams with a state of their own).
+func scanStreams(br pgx.BatchResults, heads map[string]uint64, states map[string]ops.StreamState) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var head int64
+		st, err := scanState(rows, &name, &head)
+		if err != nil {
+			return err
+		}
+		heads[name] = uint64(head)
+		if st != (ops.StreamState{}) {
+			states[name] = st
+		}
+	}
+	return rows.Err()
+}
+
+// scanState scans a row of (name, head, max_count, max_age,
+// truncate_before, deleted, tombstone).
+func scanState(row pgx.Row, name *string, head *int64) (ops.StreamState, error) {
+	var count, age, before int64
+	var st ops.StreamState
+	if err := row.Scan(name, head, &count, &age, &before, &st.Deleted, &st.Tombstone); err != nil {
+		return ops.StreamState{}, err
+	}
+	st.MaxCount, st.MaxAge, st.TruncateBefore = uint64(count), time.Duration(age), uint64(before)
+	return st, nil
+}
+
 // scanIDs reads (stream, id, seq, pos) rows of the batch into m.
 func scanIDs(br pgx.BatchResults, m map[streamID]seqPos) error {
 	rows, err := br.Query()
@@ -576,6 +646,18 @@ type writes struct {
 	headOrder    []string
 	kv           map[string]kvChange
 	kvOrder      []string
+	hist         struct { // the kv versions, in order
+		rev   []int64
+		key   []string
+		value [][]byte // nil for a delete
+	}
+}
+
+// addVersion records a kv version for the history.
+func (w *writes) addVersion(rev uint64, key string, value []byte) {
+	w.hist.rev = append(w.hist.rev, int64(rev))
+	w.hist.key = append(w.hist.key, key)
+	w.hist.value = append(w.hist.value, value)
 }
 
 // setKv records the final change of key in the group.
@@ -602,9 +684,7 @@ func (s *Store) apply(r *request, c ops.Commit, plan ops.Plan, v *view, w *write
 		}
 		return res
 	}
-	if !r.stamped {
-		r.at, r.stamped = s.opts.clock().UTC().UnixNano(), true
-	}
+	s.stamp(r)
 	at := r.at
 	for i, a := range c.Appends {
 		ap := plan.Appends[i]
@@ -672,11 +752,14 @@ func (s *Store) apply(r *request, c ops.Commit, plan ops.Plan, v *view, w *write
 			if k.Delete {
 				if existed {
 					w.setKv(k.Key, kvChange{delete: true})
+					w.addVersion(v.kvRev, k.Key, nil)
 					v.revs[k.Key] = 0
 				}
 				continue
 			}
-			w.setKv(k.Key, kvChange{value: append([]byte{}, k.Value...), rev: v.kvRev})
+			value := append([]byte{}, k.Value...)
+			w.setKv(k.Key, kvChange{value: value, rev: v.kvRev})
+			w.addVersion(v.kvRev, k.Key, value)
 			v.revs[k.Key] = v.kvRev
 		}
 	}
@@ -718,11 +801,37 @@ type view struct {
 	heads   map[string]uint64 // stored heads of the group's streams, then updated
 	revs    map[string]uint64 // stored revisions of the group's keys, then updated
 	pending map[string][]pendingEvent
-	ids     map[streamID]seqPos // the stored and pending events with the IDs the group carries
-	err     error               // the first database error a view method met
+	ids     map[streamID]seqPos        // the stored and pending events with the IDs the group carries
+	states  map[string]ops.StreamState // stored states of the group's streams (guessed: remembered)
+	now     time.Time                  // the time of the commit being decided
+	err     error                      // the first database error a view method met
 }
 
-var _ ops.View = (*view)(nil)
+var _ ops.StreamView = (*view)(nil)
+
+func (v *view) StreamState(stream string) (ops.StreamState, error) { return v.states[stream], nil }
+
+func (v *view) Now() time.Time { return v.now }
+
+// EventTime reads the time of a stored event, for a stream with a
+// max-age; a guessed view knows none.
+func (v *view) EventTime(stream string, seq uint64) (time.Time, error) {
+	if v.guessed {
+		if v.err == nil {
+			v.err = errGuessUnknown
+		}
+		return time.Time{}, errGuessUnknown
+	}
+	var at int64
+	if err := v.tx.QueryRow(v.ctx, v.s.q.eventTime, stream, int64(seq)).Scan(&at); err != nil {
+		err = fmt.Errorf("read the time of event %d of %q: %w", seq, stream, err)
+		if v.err == nil {
+			v.err = err
+		}
+		return time.Time{}, err
+	}
+	return time.Unix(0, at), nil
+}
 
 func (v *view) Head(stream string) uint64 { return v.heads[stream] }
 

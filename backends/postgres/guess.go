@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -51,13 +52,16 @@ func (s *Store) guessable(group []*request) bool {
 func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request) (bool, error) {
 	v := &view{
 		s: s, ctx: ctx, guessed: true, heads: map[string]uint64{}, revs: map[string]uint64{},
-		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{},
+		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{}, states: map[string]ops.StreamState{},
 	}
 	for _, r := range group {
 		c, _ := ops.AsCommit(r.op)
 		for _, a := range c.Appends {
 			if h, ok := s.heads[a.Stream]; ok {
 				v.heads[a.Stream] = h
+			}
+			if st, ok := s.states[a.Stream]; ok {
+				v.states[a.Stream] = st
 			}
 		}
 	}
@@ -67,6 +71,8 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 	var w writes
 	for i, r := range group {
 		c, _ := ops.AsCommit(r.op)
+		s.stamp(r)
+		v.now = time.Unix(0, r.at)
 		plan, err := ops.Decide(c, v)
 		if err != nil || v.err != nil || !plan.Writes {
 			return false, nil
@@ -94,15 +100,25 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 		// never run.
 		err = s.commitFailed(errFaultLost)
 	case len(w.pos) == 1:
-		base, err = s.sendGuessed(ctx, conn, s.q.guessedOne, w.stream[0], w.seq[0], w.id[0], w.typ[0], w.at[0], w.data[0], s.channel)
-	default:
-		names := make([]string, 0, len(w.heads))
-		heads := make([]int64, 0, len(w.heads))
-		for _, name := range w.headOrder {
-			names = append(names, name)
-			heads = append(heads, int64(w.heads[name]))
+		sql := s.q.guessedOne
+		if s.guessedNew(w.stream[0]) {
+			sql = s.q.guessedOneNew
 		}
-		base, err = s.sendGuessed(ctx, conn, s.q.guessed, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data, names, heads, s.channel)
+		base, err = s.sendGuessed(ctx, conn, sql, w.stream[0], w.seq[0], w.id[0], w.typ[0], w.at[0], w.data[0], s.channel, int64(s.metaGen))
+	default:
+		var known, created []string
+		var knownHeads, createdHeads []int64
+		for _, name := range w.headOrder {
+			if s.guessedNew(name) {
+				created = append(created, name)
+				createdHeads = append(createdHeads, int64(w.heads[name]))
+				continue
+			}
+			known = append(known, name)
+			knownHeads = append(knownHeads, int64(w.heads[name]))
+		}
+		base, err = s.sendGuessed(ctx, conn, s.q.guessed, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data,
+			known, knownHeads, s.channel, int64(s.metaGen), created, createdHeads)
 	}
 	if errors.Is(err, errRefused) {
 		s.refused.Add(1)
@@ -118,7 +134,7 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 		return true, s.commitFailed(errFaultLost)
 	}
 	s.wake()
-	s.learnHeads(w.headOrder, w.heads)
+	s.learnHeads(w.headOrder, w.heads, v.states)
 	for i, r := range group {
 		res := replies[i].res
 		for j := range res.Appends {
@@ -130,6 +146,16 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 		r.reply <- replies[i]
 	}
 	return true, nil
+}
+
+// guessedNew reports whether a guess takes stream for one with no stored
+// row: its head is guessed 0 and no state is remembered. Such a guess
+// inserts the row, so the row's key refuses it when the stream exists
+// after all (with events, metadata or a tombstone the store never saw);
+// a stream the store knows has a row, which the guess updates.
+func (s *Store) guessedNew(stream string) bool {
+	_, hasState := s.states[stream]
+	return s.heads[stream] == 0 && !hasState
 }
 
 // errRefused says that the server refused a guessed group's statement:
@@ -150,7 +176,9 @@ func (s *Store) sendGuessed(ctx context.Context, conn *pgx.Conn, sql string, arg
 	switch {
 	case err == nil:
 		return uint64(base), nil
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, pgx.ErrNoRows):
+		// A unique index refused a stale guess, or the metadata
+		// generation moved and nothing was written.
 		return 0, errRefused
 	case pgconn.SafeToRetry(err):
 		return 0, s.notWritten(err)

@@ -32,11 +32,13 @@ type Store struct {
 	opts    options
 
 	reqs      chan *request
-	token     chan struct{}     // held (a value in it) by the caller leading a group
-	lastGroup int               // the size of the last group; the token's holder's
-	heads     map[string]uint64 // committed heads seen, the guesses of groups; the token's holder's
-	refused   atomic.Int64      // guessed groups the server refused (stale guesses)
-	done      chan struct{}     // closed by Close
+	token     chan struct{}              // held (a value in it) by the caller leading a group
+	lastGroup int                        // the size of the last group; the token's holder's
+	heads     map[string]uint64          // committed heads seen, the guesses of groups; the token's holder's
+	states    map[string]ops.StreamState // non-zero states of the streams in heads; the token's holder's
+	metaGen   uint64                     // the metadata generation heads and states were seen at; the token's holder's
+	refused   atomic.Int64               // guessed groups the server refused (stale guesses)
+	done      chan struct{}              // closed by Close
 	closed    atomic.Bool
 	wg        sync.WaitGroup
 
@@ -60,6 +62,7 @@ type options struct {
 	noGuess     bool
 	listenRetry time.Duration
 	commitFault func() Fault
+	kvHistory   int
 }
 
 // Option configures a Store.
@@ -94,6 +97,14 @@ func WithoutGroupCommit() Option { return func(o *options) { o.noGroup = true } 
 // and for testing the locked path on its own.
 func WithoutGuessing() Option { return func(o *options) { o.noGuess = true } }
 
+// WithKvHistory sets how many versions of each key the store keeps in
+// its history, the current one included (ops.DefaultKvHistory unless
+// set). The depth is the opening store's: stores on one schema should
+// agree on it, since each trims the keys it writes. An n outside
+// 1..ops.MaxKvHistory makes Open fail with the *ops.InvalidError that
+// names it.
+func WithKvHistory(n int) Option { return func(o *options) { o.kvHistory = n } }
+
 // WithCommitTimeout bounds one commit transaction (default 30s).
 func WithCommitTimeout(d time.Duration) Option { return func(o *options) { o.txTimeout = d } }
 
@@ -124,6 +135,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o := options{
 		schema: DefaultSchema, clock: time.Now, maxConns: 8, poll: time.Second,
 		maxGroup: 512, linger: 300 * time.Microsecond, txTimeout: 30 * time.Second, listenRetry: 100 * time.Millisecond,
+		kvHistory: ops.DefaultKvHistory,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -136,6 +148,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return &OpenError{DSN: red, Schema: o.schema, Kind: classify(err), Err: err}
 	}
 	if err := checkSchema(o.schema); err != nil {
+		return nil, &OpenError{DSN: red, Schema: o.schema, Err: err}
+	}
+	if err := ops.ValidateKvHistory(o.kvHistory); err != nil {
 		return nil, &OpenError{DSN: red, Schema: o.schema, Err: err}
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -173,6 +188,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		reqs:    make(chan *request, 4096),
 		token:   make(chan struct{}, 1),
 		heads:   map[string]uint64{},
+		states:  map[string]ops.StreamState{},
 		done:    make(chan struct{}),
 	}
 	return s, nil
@@ -243,6 +259,22 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 		return s.snapshotWrite(ctx, op)
 	case ops.SnapshotNames:
 		return s.snapshotNames(ctx)
+	case ops.StreamMetaRead:
+		return s.streamMetaRead(ctx, op)
+	case ops.StreamMetaWrite:
+		return s.streamMetaWrite(ctx, op)
+	case ops.StreamDelete:
+		return s.streamDelete(ctx, op)
+	case ops.KvHistory:
+		return s.kvHistory(ctx, op)
+	case ops.KvWatch:
+		return s.kvWatch(ctx, op)
+	case ops.KvWait:
+		return s.kvWait(ctx, op)
+	case ops.SnapshotGenerations:
+		return s.snapshotGenerations(ctx, op)
+	case ops.Stat:
+		return s.stat(ctx)
 	case ops.Now:
 		if s.closed.Load() {
 			return nil, ops.ErrClosed

@@ -7,7 +7,12 @@ type queries struct {
 	lock, prefetchHeads, prefetchRevs, prefetchIDs, eventAt string
 	insertEvents, upsertHeads, upsertKv, deleteKv           string
 	setState, notify                                        string
-	guessed, guessedOne                                     string
+	guessed, guessedOne, guessedOneNew                      string
+	eventTime, insertHistory, trimHistory                   string
+	readLimited, readAllLimited, limited                    string
+	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens      string
+	snapshotReadGen, snapshotPrune, stat, statStreams       string
+	kvWatchRevision                                         string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
 }
@@ -16,9 +21,10 @@ func newQueries(schema string) queries {
 	s := func(q string) string { return strings.ReplaceAll(q, "{schema}", schema) }
 	return queries{
 		// The row lock every writing commit takes first and holds to COMMIT.
-		lock:          s(`SELECT last_pos, kv_rev FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
-		prefetchHeads: s(`SELECT name, head FROM {schema}.streams WHERE name = ANY($1::text[])`),
-		prefetchRevs:  s(`SELECT key, revision FROM {schema}.kv WHERE key = ANY($1::text[])`),
+		lock: s(`SELECT last_pos, kv_rev, meta_gen FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
+		prefetchHeads: s(`SELECT name, head, max_count, max_age, truncate_before, deleted, tombstone
+			FROM {schema}.streams WHERE name = ANY($1::text[])`),
+		prefetchRevs: s(`SELECT key, revision FROM {schema}.kv WHERE key = ANY($1::text[])`),
 		prefetchIDs: s(`SELECT e.stream, e.id, e.seq, e.pos FROM {schema}.events e
 			JOIN unnest($1::text[], $2::uuid[]) AS k(stream, id) ON e.stream = k.stream AND e.id = k.id`),
 		eventAt: s(`SELECT id, pos FROM {schema}.events WHERE stream = $1 AND seq = $2`),
@@ -33,27 +39,38 @@ func newQueries(schema string) queries {
 		// statement: nothing of it is stored.
 		//
 		// $1..$7: the events (offsets 1, 2, … from the last position,
-		// streams, seqs, IDs, types, times, data); $8, $9: the streams and
-		// their new heads; $10: the channel.
+		// streams, seqs, IDs, types, times, data); $8, $9: the known
+		// streams (a row stored) and their new heads; $10: the channel;
+		// $11: the metadata generation the group was decided at (when it
+		// moved, st updates nothing, so nothing is written and no row
+		// comes back); $12, $13: the streams guessed new and their heads
+		// (a row already stored refuses the statement by its key).
 		guessed: s(`WITH st AS (
-				UPDATE {schema}.log_state SET last_pos = last_pos + cardinality($1::bigint[]) WHERE id = 1
-				RETURNING last_pos),
+				UPDATE {schema}.log_state SET last_pos = last_pos + cardinality($1::bigint[])
+				WHERE id = 1 AND meta_gen = $11 RETURNING last_pos),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 				SELECT st.last_pos - cardinality($1::bigint[]) + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data FROM st,
 					unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
 					AS u(off, stream, seq, id, type, at, data)),
-			h AS (INSERT INTO {schema}.streams (name, head) SELECT u.name, u.head FROM st, unnest($8::text[], $9::bigint[]) AS u(name, head)
-				ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head)
+			known AS (UPDATE {schema}.streams s SET head = u.head FROM st, unnest($8::text[], $9::bigint[]) AS u(name, head)
+				WHERE s.name = u.name),
+			created AS (INSERT INTO {schema}.streams (name, head) SELECT u.name, u.head FROM st, unnest($12::text[], $13::bigint[]) AS u(name, head))
 			SELECT st.last_pos - cardinality($1::bigint[]), pg_notify($10, st.last_pos::text) FROM st`),
-		// guessed for a group of one event, without arrays: $1..$6 the
-		// event's stream, seq (its stream's new head), ID, type, time and
-		// data; $7 the channel.
+		// guessed for a group of one event to a known stream, without
+		// arrays: $1..$6 the event's stream, seq (its stream's new head),
+		// ID, type, time and data; $7 the channel; $8 the metadata
+		// generation. guessedOneNew is the same for a stream guessed new.
 		guessedOne: s(`WITH st AS (
-				UPDATE {schema}.log_state SET last_pos = last_pos + 1 WHERE id = 1 RETURNING last_pos),
+				UPDATE {schema}.log_state SET last_pos = last_pos + 1 WHERE id = 1 AND meta_gen = $8 RETURNING last_pos),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 				SELECT st.last_pos, $1, $2, $3, $4, $5, $6 FROM st),
-			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM st
-				ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head)
+			h AS (UPDATE {schema}.streams SET head = $2 FROM st WHERE name = $1)
+			SELECT st.last_pos - 1, pg_notify($7, st.last_pos::text) FROM st`),
+		guessedOneNew: s(`WITH st AS (
+				UPDATE {schema}.log_state SET last_pos = last_pos + 1 WHERE id = 1 AND meta_gen = $8 RETURNING last_pos),
+			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
+				SELECT st.last_pos, $1, $2, $3, $4, $5, $6 FROM st),
+			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM st)
 			SELECT st.last_pos - 1, pg_notify($7, st.last_pos::text) FROM st`),
 		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)
 			SELECT * FROM unnest($1::text[], $2::bigint[])
@@ -66,10 +83,104 @@ func newQueries(schema string) queries {
 		notify:   `SELECT pg_notify($1, $2)`,
 		// One statement, so that the page and the head come from one
 		// snapshot.
-		read: s(`SELECT h.head, e.pos, e.seq, e.id, e.type, e.at, e.data
-			FROM (SELECT coalesce((SELECT head FROM {schema}.streams WHERE name = $1), 0) AS head) h
+		// h.limited says that the stream has a state of its own: then no
+		// events come, and the read is made again with readLimited.
+		read: s(`SELECT h.head, h.limited, e.pos, e.seq, e.id, e.type, e.at, e.data
+			FROM (SELECT coalesce(max(head), 0) AS head,
+					coalesce(bool_or(max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone), false) AS limited
+				FROM {schema}.streams WHERE name = $1) h
 			LEFT JOIN LATERAL (SELECT pos, seq, id, type, at, data FROM {schema}.events
-				WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3) e ON true`),
+				WHERE stream = $1 AND seq >= $2 AND NOT h.limited ORDER BY seq LIMIT $3) e ON true`),
+		// read with the stream's state, in one snapshot: $1 stream, $2
+		// from, $3 limit, $4 now (Unix ns). The events the limits hide are
+		// left out (firstSeq and the max-age bound, as ops.StreamState
+		// says); h.first is the first seq the seq-based limits leave.
+		readLimited: s(`SELECT h.head, h.max_count, h.max_age, h.truncate_before, h.deleted, h.tombstone,
+				e.pos, e.seq, e.id, e.type, e.at, e.data
+			FROM (SELECT coalesce(max(head), 0) AS head, coalesce(max(max_count), 0) AS max_count,
+					coalesce(max(max_age), 0) AS max_age, coalesce(max(truncate_before), 0) AS truncate_before,
+					coalesce(bool_or(deleted), false) AS deleted, coalesce(bool_or(tombstone), false) AS tombstone
+				FROM {schema}.streams WHERE name = $1) h
+			LEFT JOIN LATERAL (SELECT pos, seq, id, type, at, data FROM {schema}.events
+				WHERE stream = $1 AND NOT h.tombstone
+					AND seq >= greatest($2, h.truncate_before, CASE WHEN h.max_count > 0 THEN h.head - h.max_count + 1 ELSE 0 END)
+					AND (h.max_age = 0 OR $4 - at < h.max_age)
+				ORDER BY seq LIMIT $3) e ON true`),
+		// Whether any stream has a state of its own: read-all filters
+		// only then.
+		limited: s(`SELECT EXISTS (SELECT 1 FROM {schema}.streams
+			WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)`),
+		// read-all leaving out hidden events, over at most $3 positions
+		// from $1 (so a long hidden run ends the page short), with the
+		// last position of the same snapshot: $2 limit, $4 now.
+		readAllLimited: s(`WITH lim AS MATERIALIZED (SELECT name, head, max_count, max_age, truncate_before, tombstone
+				FROM {schema}.streams
+				WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
+			SELECT e.pos, e.stream, e.seq, e.id, e.type, e.at, e.data, (SELECT last_pos FROM {schema}.log_state WHERE id = 1)
+			FROM {schema}.events e LEFT JOIN lim ON lim.name = e.stream
+			WHERE e.pos >= $1 AND e.pos < $1 + $3 AND (lim.name IS NULL OR (NOT lim.tombstone
+				AND e.seq >= greatest(lim.truncate_before, CASE WHEN lim.max_count > 0 THEN lim.head - lim.max_count + 1 ELSE 0 END)
+				AND (lim.max_age = 0 OR $4 - e.at < lim.max_age)))
+			ORDER BY e.pos LIMIT $2`),
+		eventTime: s(`SELECT at FROM {schema}.events WHERE stream = $1 AND seq = $2`),
+		// A group's kv versions, then each touched key's versions beyond
+		// the depth ($2) dropped, raising the compacted revision.
+		insertHistory: s(`INSERT INTO {schema}.kv_history (revision, key, value)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])`),
+		trimHistory: s(`WITH d AS (DELETE FROM {schema}.kv_history h USING (
+					SELECT key, revision FROM (SELECT key, revision,
+						row_number() OVER (PARTITION BY key ORDER BY revision DESC) AS n
+						FROM {schema}.kv_history WHERE key = ANY($1::text[])) x WHERE n > $2) o
+				WHERE h.key = o.key AND h.revision = o.revision RETURNING h.revision)
+			UPDATE {schema}.log_state SET kv_compacted = greatest(kv_compacted, coalesce((SELECT max(revision) FROM d), 0))
+			WHERE id = 1`),
+		// A stream's new state, and the store's metadata generation moved
+		// on: $1 stream, $2..$6 the state.
+		metaWrite: s(`WITH m AS (INSERT INTO {schema}.streams (name, head, max_count, max_age, truncate_before, deleted, tombstone)
+				VALUES ($1, 0, $2, $3, $4, $5, $6)
+				ON CONFLICT (name) DO UPDATE SET max_count = EXCLUDED.max_count, max_age = EXCLUDED.max_age,
+					truncate_before = EXCLUDED.truncate_before, deleted = EXCLUDED.deleted, tombstone = EXCLUDED.tombstone)
+			UPDATE {schema}.log_state SET meta_gen = meta_gen + 1 WHERE id = 1 RETURNING meta_gen`),
+		kvHistory: s(`SELECT revision, value FROM {schema}.kv_history WHERE key = $1 ORDER BY revision DESC LIMIT $2`),
+		// Changes under $1 from revision $2 on, at most $3 rows (the
+		// caller cuts the last revision if it may be split), with the kv
+		// revision and compacted revision of the same snapshot.
+		kvWatch: s(`SELECT st.kv_rev, st.kv_compacted, h.revision, h.key, h.value
+			FROM {schema}.log_state st LEFT JOIN LATERAL (SELECT revision, key, value FROM {schema}.kv_history
+				WHERE revision >= $2 AND key >= $1 AND starts_with(key, $1) ORDER BY revision, key LIMIT $3) h ON true
+			WHERE st.id = 1`),
+		// Every change under $1 of revision $2, and the first change after
+		// it, with the revisions of kvWatch.
+		kvWatchRevision: s(`SELECT st.kv_rev, st.kv_compacted, h.revision, h.key, h.value
+			FROM {schema}.log_state st LEFT JOIN LATERAL (
+				(SELECT revision, key, value FROM {schema}.kv_history
+					WHERE revision = $2 AND key >= $1 AND starts_with(key, $1) ORDER BY key)
+				UNION ALL
+				(SELECT revision, key, value FROM {schema}.kv_history
+					WHERE revision > $2 AND key >= $1 AND starts_with(key, $1) ORDER BY revision, key LIMIT 1)) h ON true
+			WHERE st.id = 1`),
+		kvRev: s(`SELECT kv_rev FROM {schema}.log_state WHERE id = 1`),
+		// Every stream row with its visible events counted at $1 (Unix
+		// ns), by ops.StreamState's rules.
+		statStreams: s(`SELECT name, head, max_count, max_age, truncate_before, deleted, tombstone,
+				CASE WHEN tombstone THEN 0
+				WHEN max_age = 0 THEN greatest(head - f.first + 1, 0)
+				ELSE (SELECT count(*) FROM {schema}.events e WHERE e.stream = name AND e.seq >= f.first AND $1 - e.at < max_age)
+				END
+			FROM {schema}.streams, LATERAL (SELECT least(greatest(truncate_before, 1,
+				CASE WHEN max_count > 0 AND head > max_count THEN head - max_count + 1 ELSE 0 END), head + 1) AS first) f`),
+		snapshotGens: s(`SELECT generation, version, seq FROM {schema}.snapshots WHERE name = $1 ORDER BY generation DESC`),
+		snapshotReadGen: s(`SELECT version, seq, value, generation FROM {schema}.snapshots
+			WHERE name = $1 AND ($2 = 0 OR generation = $2) ORDER BY generation DESC LIMIT 1`),
+		// Drops the generations of $1 older than the newest $2.
+		snapshotPrune: s(`DELETE FROM {schema}.snapshots WHERE name = $1 AND generation <= (
+			SELECT max(generation) FROM {schema}.snapshots WHERE name = $1) - $2`),
+		stat: s(`SELECT (SELECT count(*) FROM {schema}.events),
+			(SELECT count(*) FROM {schema}.kv), (SELECT kv_rev FROM {schema}.log_state WHERE id = 1),
+			(SELECT count(*) FROM {schema}.kv_history), (SELECT count(*) FROM {schema}.snapshots),
+			pg_total_relation_size('{schema}.events'::regclass) + pg_total_relation_size('{schema}.kv_history'::regclass)
+				+ pg_total_relation_size('{schema}.kv'::regclass) + pg_total_relation_size('{schema}.snapshots'::regclass)
+				+ pg_total_relation_size('{schema}.streams'::regclass)`),
 		// A snapshot sees events up to its log_state.last_pos and none past
 		// it (both are written by one transaction): read-all needs no
 		// bound, and its head is the page's last position unless the page
@@ -78,13 +189,20 @@ func newQueries(schema string) queries {
 			WHERE pos >= $1 ORDER BY pos LIMIT $2`),
 		head:    s(`SELECT head FROM {schema}.streams WHERE name = $1`),
 		lastPos: s(`SELECT last_pos FROM {schema}.log_state WHERE id = 1`),
+		// Streams that read as present (ops.StreamState.Absent).
 		streams: s(`SELECT name, head FROM {schema}.streams
-			WHERE name >= $1 AND name > $2 AND starts_with(name, $1) ORDER BY name LIMIT $3`),
+			WHERE name >= $1 AND name > $2 AND starts_with(name, $1) AND head > 0
+				AND NOT (tombstone OR (deleted AND head < truncate_before))
+			ORDER BY name LIMIT $3`),
 		kvGet: s(`SELECT value, revision FROM {schema}.kv WHERE key = $1`),
 		kvList: s(`SELECT key, value, revision FROM {schema}.kv
 			WHERE key >= $1 AND key > $2 AND starts_with(key, $1) ORDER BY key LIMIT $3`),
-		snapshotRead: s(`SELECT version, seq, value FROM {schema}.snapshots WHERE name = $1`),
-		snapshotWrite: s(`INSERT INTO {schema}.snapshots (name, version, seq, value) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq, value = EXCLUDED.value`),
+		snapshotRead: s(`SELECT version, seq, value FROM {schema}.snapshots WHERE name = $1 ORDER BY generation DESC LIMIT 1`),
+		// The next generation of a name: one more than the newest stored.
+		// The newest is never dropped (a write keeps at least itself), so
+		// a generation is never reused.
+		snapshotWrite: s(`INSERT INTO {schema}.snapshots (name, generation, version, seq, value)
+			SELECT $1, coalesce(max(generation), 0) + 1, $2, $3, $4 FROM {schema}.snapshots WHERE name = $1
+			RETURNING generation`),
 	}
 }

@@ -34,6 +34,7 @@ func (s *Store) read(ctx context.Context, op ops.Read) (ops.ReadResult, error) {
 	}
 	defer rows.Close()
 	var res ops.ReadResult
+	limited := false
 	for rows.Next() {
 		var (
 			head         int64
@@ -42,7 +43,7 @@ func (s *Store) read(ctx context.Context, op ops.Read) (ops.ReadResult, error) {
 			typ          *string
 			data         []byte
 		)
-		if err := rows.Scan(&head, &pos, &seq, &id, &typ, &at, &data); err != nil {
+		if err := rows.Scan(&head, &limited, &pos, &seq, &id, &typ, &at, &data); err != nil {
 			return ops.ReadResult{}, s.dbErr(ops.NameRead, err)
 		}
 		res.Head = uint64(head)
@@ -57,6 +58,11 @@ func (s *Store) read(ctx context.Context, op ops.Read) (ops.ReadResult, error) {
 	if err := rows.Err(); err != nil {
 		return ops.ReadResult{}, s.dbErr(ops.NameRead, err)
 	}
+	rows.Close()
+	if limited {
+		return s.readLimited(ctx, op, from)
+	}
+	res.Next = from + uint64(len(res.Events))
 	return res, nil
 }
 
@@ -69,6 +75,11 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 	}
 	from := max(op.From, 1)
 	limit := ops.PageLimit(op.Limit)
+	if lim, err := s.limited(ctx, ops.NameReadAll); err != nil {
+		return ops.ReadAllResult{}, err
+	} else if lim {
+		return s.readAllLimited(ctx, op, from)
+	}
 	rows, err := s.pool.Query(ctx, s.q.readAll, binaryResults, int64(min(from, 1<<62)), limit)
 	if err != nil {
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
@@ -98,6 +109,7 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 	// snapshot, and that snapshot gives the same full page, since events
 	// never change and positions have no holes. An empty page reads the
 	// head after it, as a wait does.
+	res.Next = from + uint64(len(res.Events))
 	if n := len(res.Events); n > 0 && n < limit {
 		res.Head = res.Events[n-1].Pos
 		return res, nil
@@ -234,16 +246,16 @@ func (s *Store) snapshotRead(ctx context.Context, op ops.SnapshotRead) (ops.Snap
 	if s.closed.Load() {
 		return ops.SnapshotResult{}, ops.ErrClosed
 	}
-	var version, seq int64
+	var version, seq, gen int64
 	var value []byte
-	err := s.pool.QueryRow(ctx, s.q.snapshotRead, op.Name).Scan(&version, &seq, &value)
+	err := s.pool.QueryRow(ctx, s.q.snapshotReadGen, op.Name, int64(min(op.Generation, 1<<62))).Scan(&version, &seq, &value, &gen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ops.SnapshotResult{Snapshot: ops.Snapshot{Name: op.Name}}, nil
 	}
 	if err != nil {
 		return ops.SnapshotResult{}, s.dbErr(ops.NameSnapshotRead, err)
 	}
-	return ops.SnapshotResult{Found: true, Snapshot: ops.Snapshot{
+	return ops.SnapshotResult{Found: true, Generation: uint64(gen), Snapshot: ops.Snapshot{
 		Name: op.Name, Version: uint64(version), Seq: uint64(seq), Value: nilIfEmpty(value),
 	}}, nil
 }
@@ -255,12 +267,7 @@ func (s *Store) snapshotWrite(ctx context.Context, op ops.SnapshotWrite) (struct
 	if s.closed.Load() {
 		return struct{}{}, ops.ErrClosed
 	}
-	sn := op.Snapshot
-	value := sn.Value
-	if value == nil {
-		value = []byte{}
-	}
-	if _, err := s.pool.Exec(ctx, s.q.snapshotWrite, sn.Name, int64(sn.Version), int64(sn.Seq), value); err != nil {
+	if err := s.writeSnapshot(ctx, op.Snapshot, op.Keep); err != nil {
 		return struct{}{}, s.dbErr(ops.NameSnapshotWrite, err)
 	}
 	return struct{}{}, nil

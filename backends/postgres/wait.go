@@ -99,13 +99,22 @@ func (s *Store) wait(ctx context.Context, op ops.Wait) (ops.WaitResult, error) {
 	if err := op.Validate(); err != nil {
 		return ops.WaitResult{}, err
 	}
+	return s.waitFor(ctx, op.Timeout, op.After, func(ctx context.Context) (uint64, error) {
+		return s.headOf(ctx, op.Stream, ops.NameWait)
+	})
+}
+
+// waitFor blocks until cur passes after, the timeout (0: none) elapses,
+// the context ends or the store closes, looking at cur at every wake-up
+// and every poll interval.
+func (s *Store) waitFor(ctx context.Context, timeoutAfter time.Duration, after uint64, cur func(context.Context) (uint64, error)) (ops.WaitResult, error) {
 	if s.closed.Load() {
 		return ops.WaitResult{}, ops.ErrClosed
 	}
 	s.startListener()
 	var timeout <-chan time.Time
-	if op.Timeout > 0 {
-		t := time.NewTimer(op.Timeout)
+	if timeoutAfter > 0 {
+		t := time.NewTimer(timeoutAfter)
 		defer t.Stop()
 		timeout = t.C
 	}
@@ -113,14 +122,14 @@ func (s *Store) wait(ctx context.Context, op ops.Wait) (ops.WaitResult, error) {
 	defer poll.Stop()
 	for {
 		changed := s.changes()
-		head, err := s.headOf(ctx, op.Stream, ops.NameWait)
+		head, err := cur(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ops.WaitResult{}, ctx.Err()
 			}
 			return ops.WaitResult{}, err
 		}
-		if head > op.After {
+		if head > after {
 			return ops.WaitResult{Head: head, Passed: true}, nil
 		}
 		select {

@@ -631,7 +631,11 @@ func scanIDs(br pgx.BatchResults, m map[streamID]seqPos) error {
 		if err := rows.Scan(&k.stream, &k.id, &seq, &pos); err != nil {
 			return err
 		}
-		m[k] = seqPos{seq: uint64(seq), pos: uint64(pos)}
+		// A hidden event's ID is free again, so a stream may hold it
+		// twice: the newest event is the one a visible ID names.
+		if uint64(seq) > m[k].seq {
+			m[k] = seqPos{seq: uint64(seq), pos: uint64(pos)}
+		}
 	}
 	return rows.Err()
 }

@@ -34,33 +34,51 @@
 // backends. An append whose events carry IDs already stored answers as ops
 // says (the original result for a retry), decided from the stored events.
 //
-// One round trip when the store can guess. A Store remembers the head of
-// every stream it saw committed (by its own commits, or read under the
-// lock). A group of appends (no kv change) is first decided against those
-// guesses, as if no event carried a stored ID, and sent as one statement
-// (so one implicit transaction, one round trip, one prepared plan): its
-// first part moves log_state.last_pos on, which takes the lock and
-// returns the latest last position, and the parts that read it write the
-// events at positions counted on from there and the heads, and notify.
-// Every part but the lock reads the lock's answer, so the lock is taken
-// first, as in every other commit (no deadlock). A wrong guess cannot be
-// stored: a guessed head is
-// a head once committed, and heads only grow, so a stale guess is below
-// the stored head and puts the stream's next event at a seq already
-// stored, which the (stream, seq) unique index refuses; an ID already
-// stored in the stream is refused by the (stream, id) index; positions are
-// never guessed. A refused guess aborts its transaction, nothing of it is
-// stored, and the group is decided again on the stored state, in two round
-// trips: BEGIN with the lock and the reads (heads of its streams,
-// revisions of its keys, and the IDs its events carry, looked up in the
-// (stream, id) index in one statement), then the writes with COMMIT. So
-// are groups with kv changes (a stale revision would not be refused by the
-// server), groups the guesses decide as a conflict, a retry or a reused ID
-// (their answer must name the stored state), and every group under
+// One round trip when the store can guess. A Store remembers the head and
+// state (limits, deletion) of every stream it saw committed (by its own
+// commits, or read under the lock), and the store's metadata generation
+// they were seen at (log_state.meta_gen, moved on by every metadata write
+// and delete of any process, under the lock). A group of appends whose
+// events carry no IDs of the caller's (and no kv change) is first decided
+// against those guesses and sent as one statement (so one implicit
+// transaction, one round trip, one prepared plan): its first part moves
+// log_state.last_pos on if meta_gen is still the remembered generation,
+// which takes the lock and returns the latest last position, and the parts
+// that read it write the events at positions counted on from there and
+// the heads, and notify. Every part but the lock reads the lock's answer,
+// so the lock is taken first, as in every other commit (no deadlock).
+//
+// A wrong guess cannot be stored. Heads: a guessed head is a head once
+// committed, and heads only grow, so a stale guess is below the stored
+// head and puts the stream's next event at a seq already stored, which
+// the (stream, seq) unique index refuses, aborting the statement. States:
+// a state can change only with meta_gen, so a guess decided on a stale
+// state finds meta_gen moved, its lock part updates nothing, and no other
+// part writes (they all read the lock part's row): nothing is stored, no
+// row comes back. Streams the store knows nothing of are guessed new
+// (head 0, no state) and their rows inserted, so a stream that exists
+// after all (with events, limits or a tombstone this store never saw)
+// refuses the statement by the streams key. So no guess lets an append
+// through to a hard-deleted stream or past an expectation the stored
+// state fails. Positions are never guessed. IDs: the store's drawn IDs are
+// random (122 bits) and taken as unused; a caller's ID must be looked up,
+// visible or not (a hidden event's ID is free again, so no index can
+// decide it), so groups with caller IDs go the locked way.
+//
+// A refused guess, and every group the guesses do not settle, is decided
+// on the stored state in two round trips: BEGIN with the lock and the
+// reads (heads and states of its streams, revisions of its keys, and the
+// IDs its events carry, looked up in the (stream, id) index in one
+// statement), then the writes with COMMIT. So are groups with kv changes
+// (a stale revision would not be refused by the server), groups the
+// guesses decide as a conflict, a retry, a reused ID or a tombstone (their
+// answer must name the stored state), groups on a stream with a max-age
+// (deciding a retry needs event times), and every group under
 // WithoutGuessing. A wrong guess costs one round trip more (the refused
-// statement) and an error line in the server's log; it
-// happens when another process appended to the stream since this one last
-// looked, or on a process's first append to a stream that exists.
+// statement) and, when an index refused it, an error line in the server's
+// log; it happens when another process appended to the stream since this
+// one last looked, after any metadata change, or on a process's first
+// append to a stream that exists.
 //
 // Group commit: the callers of one Store queue their commits, and the
 // caller that holds the store's commit token leads: it takes every commit

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -17,7 +18,11 @@ const maxGuessedHeads = 1 << 16
 
 // guessable reports whether a group can be tried on guessed state: it
 // changes no kv entry (a stale kv revision would not be caught by the
-// server) and guessing is not turned off.
+// server), none of its events carries an ID of the caller's (whether it
+// is stored, and visible, is decided from the stored events under the
+// lock: no index can say it, since a hidden event's ID is free again),
+// and guessing is not turned off. The IDs the store draws are random
+// (122 bits), so a guess takes them as unused.
 func (s *Store) guessable(group []*request) bool {
 	if s.opts.noGuess {
 		return false
@@ -26,6 +31,13 @@ func (s *Store) guessable(group []*request) bool {
 		c, _ := ops.AsCommit(r.op)
 		if len(c.Kv) > 0 {
 			return false
+		}
+		for _, a := range c.Appends {
+			for _, ev := range a.Events {
+				if ev.ID != uuid.Nil {
+					return false
+				}
+			}
 		}
 	}
 	return true

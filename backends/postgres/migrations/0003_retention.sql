@@ -13,6 +13,13 @@ ALTER TABLE {schema}.streams
 	ADD COLUMN truncate_before bigint NOT NULL DEFAULT 0,
 	ADD COLUMN deleted boolean NOT NULL DEFAULT false,
 	ADD COLUMN tombstone boolean NOT NULL DEFAULT false;
+-- An event ID is unique among a stream's visible events only: the ID of
+-- a hidden event is free again (see package ops), so the (stream, id)
+-- index can no longer be unique. Commits decide the rule under the log
+-- lock from the stored events (see doc.go).
+DROP INDEX {schema}.events_stream_id;
+CREATE INDEX events_stream_id ON {schema}.events (stream, id);
+
 -- The streams with a state of their own, for read-all to filter by.
 CREATE INDEX streams_limited ON {schema}.streams (name)
 	WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone;

@@ -13,12 +13,50 @@
 // number of the last migration applied. A schema whose version is newer
 // than this package knows is refused with ErrSchemaTooNew, never misread.
 //
-// The tables: log_state (one row: the last position of the global log and
-// the last kv revision), streams (name, head), events (pos, stream, seq,
-// id, type, at in Unix nanoseconds, data), kv (key, value, revision) and
-// snapshots. Names are compared in byte order (COLLATE "C"), as in the
-// other backends. A snapshot's version and seq are uint64s stored by their
-// bits in bigint columns.
+// The tables: log_state (one row: the last position of the global log,
+// the last kv revision, the metadata generation and the highest kv
+// revision dropped from history), streams (name, head, and the stream's
+// limits and deletion), events (pos, stream, seq, id, type, at in Unix
+// nanoseconds, data), kv (key, value, revision), kv_history (revision,
+// key, value; NULL for a delete) and snapshots (name, generation,
+// version, seq, value). Names are compared in byte order (COLLATE "C"),
+// as in the other backends. A snapshot's version and seq are uint64s
+// stored by their bits in bigint columns. Migration 3 takes an older
+// store forward: its kv entries become the first history, and every
+// revision before it counts as compacted (what history it misses is
+// unknown), so a watch of a migrated store starts after them.
+//
+// # Retention, deletion, kv history and snapshots
+//
+// A stream's metadata and deletion live in its streams row, which may
+// exist with head 0; a write of either is one transaction under the log
+// lock (so it is ordered with every commit) that decides with ops.CheckMeta
+// or ops.CheckDelete and moves log_state.meta_gen on. Commits decide with
+// the stream's state read under the lock (ops.StreamView, with the commit's
+// own time as now), so a tombstone refuses every append and expectations
+// read a soft-deleted stream as ops says; guessed commits are refused when
+// meta_gen moved (see Commits). Hiding is logical, decided at each read: a
+// read of a stream with a state filters in SQL by the seq-based limits and
+// max-age (against the store's clock); read-all filters only while some
+// stream has a state (one EXISTS over a partial index first), over at most
+// 160,000 positions per page, so a long hidden run gives short pages with
+// Next moving on. Nothing is removed from the tables: there is no
+// compaction in this backend yet, and Stat estimates the bytes a DELETE of
+// the hidden events would reclaim from their share of the events. A read
+// of a stream with a max-age scans the hidden events before its first
+// visible one.
+//
+// Kv history: every put, and every delete of a present key, adds a row to
+// kv_history in the commit's transaction, and the same transaction drops
+// each touched key's rows past the store's depth (WithKvHistory, default
+// ops.DefaultKvHistory), raising log_state.kv_compacted to the highest
+// revision it dropped. A watch reads a page and the compacted revision in
+// one snapshot, so a From at or below it is an *ops.CompactedError, never
+// a gap. persist/kv-wait waits as persist/wait does, on the same
+// notifications. Snapshot generations are rows of (name, generation): a
+// write inserts the next generation and deletes those past its Keep in
+// one transaction; the newest is never deleted, so a generation is never
+// reused.
 //
 // # Commits
 //

@@ -1,0 +1,119 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/backends/postgres"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+)
+
+// TestGuessesSeeOtherProcessesDeletes has one store delete and limit
+// streams that another store on the same schema has guesses for (or none
+// at all): every append of the other must be decided on the stored state,
+// never let through by a stale guess.
+func TestGuessesSeeOtherProcessesDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := mustOpen(t)
+	b, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(a.Schema()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	pa, pb := effect.Handle(ctx, a), effect.Handle(ctx, b)
+	ev := []ops.EventData{{Type: "t"}}
+	app := func(p *effect.P, stream string, e ops.Expect) (ops.AppendResult, error) {
+		return effect.Perform(p, ops.Append{Stream: stream, Expect: e, Events: ev})
+	}
+
+	// a learns heads of h and s.
+	for _, name := range []string{"h", "s"} {
+		_, err := app(pa, name, ops.Any())
+		require.NoError(t, err)
+		_, err = app(pa, name, ops.Exact(1))
+		require.NoError(t, err)
+	}
+	// b hard-deletes h, and tombstones n, which a never saw.
+	_, err = effect.Perform(pb, ops.StreamDelete{Stream: "h", Expect: ops.Exact(2), Hard: true})
+	require.NoError(t, err)
+	_, err = effect.Perform(pb, ops.StreamDelete{Stream: "n", Expect: ops.Any(), Hard: true})
+	require.NoError(t, err)
+	for _, name := range []string{"h", "n"} {
+		_, err = app(pa, name, ops.Any())
+		var del *ops.StreamDeletedError
+		require.True(t, errors.As(err, &del), "append to the hard-deleted %s: want a StreamDeletedError, got %v", name, err)
+		assert.Equal(t, name, del.Stream)
+	}
+	// b soft-deletes s: a's guess of head 2 no longer speaks for it.
+	// NoStream holds on a soft-deleted stream; Exists fails.
+	_, err = effect.Perform(pb, ops.StreamDelete{Stream: "s", Expect: ops.Exact(2)})
+	require.NoError(t, err)
+	_, err = app(pa, "s", ops.Exists())
+	var c *ops.Conflict
+	require.True(t, errors.As(err, &c), "Exists on a soft-deleted stream: want a conflict, got %v", err)
+	r, err := app(pa, "s", ops.NoStream())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), r.FirstSeq, "numbering goes on after a soft delete")
+	page, err := effect.Perform(pb, ops.Read{Stream: "s"})
+	require.NoError(t, err)
+	require.Len(t, page.Events, 1, "only the event after the delete shows")
+	assert.Equal(t, uint64(3), page.Events[0].Seq)
+
+	// Nothing was stored for the refused appends: the global log holds
+	// the four first events and the one after the soft delete.
+	all, err := effect.Perform(pa, ops.ReadAll{})
+	require.NoError(t, err)
+	var seen []uint64
+	for _, e := range all.Events {
+		seen = append(seen, e.Pos)
+	}
+	assert.Equal(t, []uint64{5}, seen, "h's events are hidden, s's before the delete too")
+	assert.Equal(t, uint64(5), all.Head)
+	assert.Positive(t, postgres.Refused(a), "a's stale guesses were refused")
+}
+
+// TestMaxCountWithGuesses appends past a max-count set by another store:
+// the guessed commits keep the numbering, and reads show only the last
+// events, in the stream and in the global log.
+func TestMaxCountWithGuesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := mustOpen(t)
+	b, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(a.Schema()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	pa, pb := effect.Handle(ctx, a), effect.Handle(ctx, b)
+	for i := range 3 {
+		_, err := effect.Perform(pa, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i)), Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	_, err = effect.Perform(pb, ops.StreamMetaWrite{Stream: "s", Expect: ops.Any(), Meta: ops.StreamMeta{MaxCount: 2}})
+	require.NoError(t, err)
+	for i := 3; i < 6; i++ {
+		_, err := effect.Perform(pa, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i)), Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	page, err := effect.Perform(pb, ops.Read{Stream: "s"})
+	require.NoError(t, err)
+	require.Len(t, page.Events, 2)
+	assert.Equal(t, []uint64{5, 6}, []uint64{page.Events[0].Seq, page.Events[1].Seq})
+	assert.Equal(t, uint64(6), page.Head)
+	assert.Equal(t, uint64(7), page.Next)
+	all, err := effect.Perform(pb, ops.ReadAll{From: 2, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, all.Events, 1)
+	assert.Equal(t, uint64(5), all.Events[0].Pos, "a read from a hidden position goes on at the next visible one")
+	assert.Equal(t, uint64(6), all.Next)
+	st, err := effect.Perform(pa, ops.Stat{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), st.EventsStored)
+	assert.Equal(t, uint64(2), st.EventsVisible)
+	assert.Equal(t, uint64(1), st.Streams)
+	// Only the first append after the metadata write was refused (the
+	// generation moved); the next ones guessed right again.
+	assert.Equal(t, int64(1), postgres.Refused(a))
+}

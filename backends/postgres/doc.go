@@ -99,7 +99,8 @@
 // refuses the statement by the streams key. So no guess lets an append
 // through to a hard-deleted stream or past an expectation the stored
 // state fails. Positions are never guessed. IDs: the store's drawn IDs are
-// random (122 bits) and taken as unused; a caller's ID must be looked up,
+// time-ordered with 74 random bits (drawn per store, so unique for every
+// practical purpose) and taken as unused; a caller's ID must be looked up,
 // visible or not (a hidden event's ID is free again, so no index can
 // decide it), so groups with caller IDs go the locked way.
 //
@@ -134,7 +135,8 @@
 //
 // Event times come from the Store's clock (WithClock, default the local
 // clock), not the server's, so every backend stamps events the same way;
-// IDs of events appended without one come from WithIDs or a random source.
+// IDs of events appended without one come from WithIDs or, by default,
+// are version 7 UUIDs (time-ordered, for the locality of the ID index).
 //
 // # Readers never skip a committed event
 //

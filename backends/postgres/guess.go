@@ -21,8 +21,8 @@ const maxGuessedHeads = 1 << 16
 // server), none of its events carries an ID of the caller's (whether it
 // is stored, and visible, is decided from the stored events under the
 // lock: no index can say it, since a hidden event's ID is free again),
-// and guessing is not turned off. The IDs the store draws are random
-// (122 bits), so a guess takes them as unused.
+// and guessing is not turned off. The IDs the store draws carry 74
+// random bits beside the millisecond, so a guess takes them as unused.
 func (s *Store) guessable(group []*request) bool {
 	if s.opts.noGuess {
 		return false

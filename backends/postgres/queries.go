@@ -111,17 +111,20 @@ func newQueries(schema string) queries {
 		limited: s(`SELECT EXISTS (SELECT 1 FROM {schema}.streams
 			WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)`),
 		// read-all leaving out hidden events, over at most $3 positions
-		// from $1 (so a long hidden run ends the page short), with the
-		// last position of the same snapshot: $2 limit, $4 now.
+		// from $1 (so a long hidden run ends the page short), each row
+		// led by the last position of the same snapshot (one row with
+		// NULL events when none is visible): $2 limit, $4 now.
 		readAllLimited: s(`WITH lim AS MATERIALIZED (SELECT name, head, max_count, max_age, truncate_before, tombstone
 				FROM {schema}.streams
 				WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
-			SELECT e.pos, e.stream, e.seq, e.id, e.type, e.at, e.data, (SELECT last_pos FROM {schema}.log_state WHERE id = 1)
-			FROM {schema}.events e LEFT JOIN lim ON lim.name = e.stream
-			WHERE e.pos >= $1 AND e.pos < $1 + $3 AND (lim.name IS NULL OR (NOT lim.tombstone
-				AND e.seq >= greatest(lim.truncate_before, CASE WHEN lim.max_count > 0 THEN lim.head - lim.max_count + 1 ELSE 0 END)
-				AND (lim.max_age = 0 OR $4 - e.at < lim.max_age)))
-			ORDER BY e.pos LIMIT $2`),
+			SELECT st.last_pos, e.* FROM {schema}.log_state st LEFT JOIN LATERAL (
+				SELECT e.pos, e.stream, e.seq, e.id, e.type, e.at, e.data
+				FROM {schema}.events e LEFT JOIN lim ON lim.name = e.stream
+				WHERE e.pos >= $1 AND e.pos < $1 + $3 AND (lim.name IS NULL OR (NOT lim.tombstone
+					AND e.seq >= greatest(lim.truncate_before, CASE WHEN lim.max_count > 0 THEN lim.head - lim.max_count + 1 ELSE 0 END)
+					AND (lim.max_age = 0 OR $4 - e.at < lim.max_age)))
+				ORDER BY e.pos LIMIT $2) e ON true
+			WHERE st.id = 1`),
 		eventTime: s(`SELECT at FROM {schema}.events WHERE stream = $1 AND seq = $2`),
 		// A group's kv versions, then each touched key's versions beyond
 		// the depth ($2) dropped, raising the compacted revision.

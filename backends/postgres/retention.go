@@ -180,11 +180,19 @@ func (s *Store) readAllLimited(ctx context.Context, op ops.ReadAll, from uint64)
 	last := int64(-1)
 	for rows.Next() {
 		raw := rows.RawValues()
-		e, err := d.event(raw, 0)
+		if len(raw) != 8 || raw[0] == nil {
+			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, fmt.Errorf("%w: %d columns", errBadRow, len(raw)))
+		}
+		l, err := int8At(raw, 0)
 		if err != nil {
 			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 		}
-		if err := rows.Scan(nil, nil, nil, nil, nil, nil, nil, &last); err != nil {
+		last = l
+		if raw[1] == nil {
+			continue // no visible event in the window
+		}
+		e, err := d.event(raw, 1)
+		if err != nil {
 			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 		}
 		res.Events = append(res.Events, e)
@@ -193,14 +201,7 @@ func (s *Store) readAllLimited(ctx context.Context, op ops.ReadAll, from uint64)
 		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
 	}
 	if last < 0 {
-		// No visible event in the window: the head of a later snapshot
-		// is as good, since the window holds nothing visible in it
-		// either unless it was appended since, which Next does not pass.
-		h, err := s.headOf(ctx, "", ops.NameReadAll)
-		if err != nil {
-			return ops.ReadAllResult{}, err
-		}
-		last = int64(h)
+		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, errors.New("no log_state row"))
 	}
 	res.Head = uint64(last)
 	if n := len(res.Events); n == limit {

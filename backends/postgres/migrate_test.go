@@ -37,6 +37,16 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 		e, err := effect.Perform(p, ops.KvGet{Key: "k"})
 		require.NoError(t, err)
 		assert.NotNil(t, e)
+		// The kv entry is the first history; the revisions before the
+		// migration count as compacted, so a watch can not start in them.
+		h, err := effect.Perform(p, ops.KvHistory{Key: "k"})
+		require.NoError(t, err)
+		assert.Equal(t, []ops.KvVersion{{Key: "k", Revision: 1, Value: []byte("v")}}, h.Versions)
+		_, err = effect.Perform(p, ops.KvWatch{From: 1})
+		var ce *ops.CompactedError
+		if assert.ErrorAs(t, err, &ce, "a watch from before the migration") {
+			assert.Equal(t, uint64(1), ce.Compacted)
+		}
 		r, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(2), Events: []ops.EventData{{Type: "t"}}})
 		require.NoError(t, err)
 		assert.Equal(t, uint64(3), r.LastPos)

@@ -40,7 +40,8 @@ func newQueries(schema string) queries {
 		//
 		// $1..$7: the events (offsets 1, 2, … from the last position,
 		// streams, seqs, IDs, types, times, data); $8, $9: the known
-		// streams (a row stored) and their new heads; $10: the channel;
+		// streams (a row stored: the upsert updates it, by the key's
+		// index whatever the number of streams) and their new heads; $10: the channel;
 		// $11: the metadata generation the group was decided at (when it
 		// moved, st updates nothing, so nothing is written and no row
 		// comes back); $12, $13: the streams guessed new and their heads
@@ -52,8 +53,9 @@ func newQueries(schema string) queries {
 				SELECT st.last_pos - cardinality($1::bigint[]) + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data FROM st,
 					unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
 					AS u(off, stream, seq, id, type, at, data)),
-			known AS (UPDATE {schema}.streams s SET head = u.head FROM st, unnest($8::text[], $9::bigint[]) AS u(name, head)
-				WHERE s.name = u.name),
+			known AS (INSERT INTO {schema}.streams (name, head)
+				SELECT u.name, u.head FROM st, unnest($8::text[], $9::bigint[]) AS u(name, head)
+				ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head),
 			created AS (INSERT INTO {schema}.streams (name, head) SELECT u.name, u.head FROM st, unnest($12::text[], $13::bigint[]) AS u(name, head))
 			SELECT st.last_pos - cardinality($1::bigint[]), pg_notify($10, st.last_pos::text) FROM st`),
 		// guessed for a group of one event to a known stream, without

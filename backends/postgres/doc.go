@@ -40,11 +40,14 @@
 // max-age (against the store's clock); read-all filters only while some
 // stream has a state (one EXISTS over a partial index first), over at most
 // 160,000 positions per page, so a long hidden run gives short pages with
-// Next moving on. Nothing is removed from the tables: there is no
-// compaction in this backend yet, and Stat estimates the bytes a DELETE of
-// the hidden events would reclaim from their share of the events. A read
-// of a stream with a max-age scans the hidden events before its first
-// visible one.
+// Next moving on; once any metadata changed (meta_gen above 0) read-all
+// always takes the filtered way, which pages over position holes with its
+// snapshot's last position. Hidden events stay in the table until Compact
+// deletes them (one DELETE under the log lock that also moves meta_gen
+// on, since a stale guessed head could otherwise name a freed seq, then a
+// VACUUM); Stat estimates the bytes that would reclaim from the hidden
+// events' share of the stored ones. A read of a stream with a max-age
+// scans the hidden events before its first visible one.
 //
 // Kv history: every put, and every delete of a present key, adds a row to
 // kv_history in the commit's transaction, and the same transaction drops

@@ -12,7 +12,7 @@ type queries struct {
 	readLimited, readAllLimited, limited                    string
 	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens      string
 	snapshotReadGen, snapshotPrune, stat, statStreams       string
-	kvWatchRevision                                         string
+	kvWatchRevision, compact, bumpGen                       string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
 }
@@ -108,10 +108,13 @@ func newQueries(schema string) queries {
 					AND seq >= greatest($2, h.truncate_before, CASE WHEN h.max_count > 0 THEN h.head - h.max_count + 1 ELSE 0 END)
 					AND (h.max_age = 0 OR $4 - at < h.max_age)
 				ORDER BY seq LIMIT $3) e ON true`),
-		// Whether any stream has a state of its own: read-all filters
-		// only then.
+		// Whether read-all must filter: some stream has a state of its
+		// own, or one had (meta_gen moved: a metadata write, a delete or
+		// a compaction), so that positions may have holes, which the
+		// filtered read-all pages over with its snapshot's last position.
 		limited: s(`SELECT EXISTS (SELECT 1 FROM {schema}.streams
-			WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)`),
+			WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
+			OR (SELECT meta_gen > 0 FROM {schema}.log_state WHERE id = 1)`),
 		// read-all leaving out hidden events, over at most $3 positions
 		// from $1 (so a long hidden run ends the page short), each row
 		// led by the last position of the same snapshot (one row with
@@ -165,6 +168,15 @@ func newQueries(schema string) queries {
 					WHERE revision > $2 AND key >= $1 AND starts_with(key, $1) ORDER BY revision, key LIMIT 1)) h ON true
 			WHERE st.id = 1`),
 		kvRev: s(`SELECT kv_rev FROM {schema}.log_state WHERE id = 1`),
+		// Deletes the events hidden at $1 (Unix ns), by the rules of
+		// readLimited.
+		compact: s(`DELETE FROM {schema}.events e USING {schema}.streams lim
+			WHERE lim.name = e.stream
+				AND (lim.max_count > 0 OR lim.max_age > 0 OR lim.truncate_before > 0 OR lim.deleted OR lim.tombstone)
+				AND (lim.tombstone
+					OR e.seq < greatest(lim.truncate_before, CASE WHEN lim.max_count > 0 THEN lim.head - lim.max_count + 1 ELSE 0 END)
+					OR (lim.max_age > 0 AND $1 - e.at >= lim.max_age))`),
+		bumpGen: s(`UPDATE {schema}.log_state SET meta_gen = meta_gen + 1 WHERE id = 1 RETURNING meta_gen`),
 		// Every stream row with its visible events counted at $1 (Unix
 		// ns), by ops.StreamState's rules.
 		statStreams: s(`SELECT name, head, max_count, max_age, truncate_before, deleted, tombstone,

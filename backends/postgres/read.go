@@ -62,7 +62,13 @@ func (s *Store) read(ctx context.Context, op ops.Read) (ops.ReadResult, error) {
 	if limited {
 		return s.readLimited(ctx, op, from)
 	}
-	res.Next = from + uint64(len(res.Events))
+	// Seqs may have holes where Compact deleted events of a stream whose
+	// limits were lifted later: go on after the last event read.
+	if n := len(res.Events); n > 0 {
+		res.Next = res.Events[n-1].Seq + 1
+	} else {
+		res.Next = max(from, res.Head+1)
+	}
 	return res, nil
 }
 
@@ -109,6 +115,8 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 	// snapshot, and that snapshot gives the same full page, since events
 	// never change and positions have no holes. An empty page reads the
 	// head after it, as a wait does.
+	// This path runs only on a store whose metadata never changed (see
+	// queries.limited), so its positions have no holes.
 	res.Next = from + uint64(len(res.Events))
 	if n := len(res.Events); n > 0 && n < limit {
 		res.Head = res.Events[n-1].Pos

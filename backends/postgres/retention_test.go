@@ -117,3 +117,61 @@ func TestMaxCountWithGuesses(t *testing.T) {
 	// generation moved); the next ones guessed right again.
 	assert.Equal(t, int64(1), postgres.Refused(a))
 }
+
+// TestCompact deletes what limits and deletes hide: reads answer as
+// before, the stored count drops to the visible one, positions stay, and
+// another store's stale guess is refused rather than stored at a freed
+// seq.
+func TestCompact(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := mustOpen(t)
+	b, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(a.Schema()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	pa, pb := effect.Handle(ctx, a), effect.Handle(ctx, b)
+	ev := []ops.EventData{{Type: "t"}}
+	for i := range 4 {
+		_, err := effect.Perform(pa, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i)), Events: ev})
+		require.NoError(t, err)
+		_, err = effect.Perform(pa, ops.Append{Stream: "d", Events: ev})
+		require.NoError(t, err)
+	}
+	// b learns s's head 4, then a limits s and hard-deletes d.
+	_, err = effect.Perform(pb, ops.Append{Stream: "s", Expect: ops.Exact(4), Events: ev})
+	require.NoError(t, err)
+	_, err = effect.Perform(pa, ops.StreamMetaWrite{Stream: "s", Expect: ops.Any(), Meta: ops.StreamMeta{MaxCount: 2}})
+	require.NoError(t, err)
+	_, err = effect.Perform(pa, ops.StreamDelete{Stream: "d", Expect: ops.Any(), Hard: true})
+	require.NoError(t, err)
+	before, err := effect.Perform(pa, ops.ReadAll{})
+	require.NoError(t, err)
+
+	res, err := a.Compact(ctx, false)
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), res.Events, "s's seqs 1-3 and d's four events")
+	assert.True(t, res.Vacuumed)
+	after, err := effect.Perform(pa, ops.ReadAll{})
+	require.NoError(t, err)
+	assert.Equal(t, before.Events, after.Events, "the visible events and their positions are unchanged")
+	assert.Equal(t, before.Head, after.Head)
+	st, err := effect.Perform(pa, ops.Stat{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), st.EventsStored)
+	assert.Equal(t, st.EventsVisible, st.EventsStored)
+
+	// a appends on (its guess moved with the compaction); b's guess of
+	// head 5 is stale and names seq 6, freed by nothing, but the
+	// generation moved: refused, then decided on the stored head.
+	_, err = effect.Perform(pa, ops.Append{Stream: "s", Expect: ops.Exact(5), Events: ev})
+	require.NoError(t, err)
+	_, err = effect.Perform(pb, ops.Append{Stream: "s", Expect: ops.Exact(5), Events: ev})
+	var c *ops.Conflict
+	require.True(t, errors.As(err, &c), "want a conflict, got %v", err)
+	assert.Equal(t, uint64(6), c.Actual)
+	page, err := effect.Perform(pb, ops.Read{Stream: "s"})
+	require.NoError(t, err)
+	require.Len(t, page.Events, 2)
+	assert.Equal(t, []uint64{5, 6}, []uint64{page.Events[0].Seq, page.Events[1].Seq})
+	assert.Equal(t, uint64(10), page.Events[1].Pos, "positions go on from the log's last, not from the events left")
+}

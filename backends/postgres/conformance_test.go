@@ -12,4 +12,6 @@ func factory(t *testing.T) ops.Backend {
 	return mustOpen(t, postgres.WithClock(backendtest.Clock()), postgres.WithIDs(backendtest.IDs()), postgres.WithMaxConns(4))
 }
 
-func TestConformance(t *testing.T) { backendtest.Run(t, factory) }
+func TestConformance(t *testing.T) {
+	backendtest.RunWith(t, factory, backendtest.Options{Retention: true})
+}

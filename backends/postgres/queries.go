@@ -12,7 +12,7 @@ type queries struct {
 	readLimited, readAllLimited, limited                    string
 	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens      string
 	snapshotReadGen, snapshotPrune, stat, statStreams       string
-	kvWatchRevision, compact, bumpGen                       string
+	kvWatchRevision, compact, bumpGen, streamsAll           string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
 }
@@ -210,6 +210,12 @@ func newQueries(schema string) queries {
 		streams: s(`SELECT name, head FROM {schema}.streams
 			WHERE name >= $1 AND name > $2 AND starts_with(name, $1) AND head > 0
 				AND NOT (tombstone OR (deleted AND head < truncate_before))
+			ORDER BY name LIMIT $3`),
+		// Every stream with events or a state of its own, deleted ones
+		// included (Streams with Deleted).
+		streamsAll: s(`SELECT name, head FROM {schema}.streams
+			WHERE name >= $1 AND name > $2 AND starts_with(name, $1)
+				AND (head > 0 OR max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
 			ORDER BY name LIMIT $3`),
 		kvGet: s(`SELECT value, revision FROM {schema}.kv WHERE key = $1`),
 		kvList: s(`SELECT key, value, revision FROM {schema}.kv

@@ -168,7 +168,11 @@ func (s *Store) streams(ctx context.Context, op ops.Streams) (ops.StreamsResult,
 		return ops.StreamsResult{}, ops.ErrClosed
 	}
 	n := ops.PageLimit(op.Limit)
-	rows, err := s.pool.Query(ctx, s.q.streams, op.Prefix, op.After, n+1)
+	sql := s.q.streams
+	if op.Deleted {
+		sql = s.q.streamsAll
+	}
+	rows, err := s.pool.Query(ctx, sql, op.Prefix, op.After, n+1)
 	if err != nil {
 		return ops.StreamsResult{}, s.dbErr(ops.NameStreams, err)
 	}

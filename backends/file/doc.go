@@ -20,7 +20,10 @@
 //	log/seg-<16 hex digits>.log  segments, ids 1, 2, 3, ... without gaps
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
-//	snap/<key>-<gen>.snap        snapshots; key: 32 hex digits of SHA-256 of the name
+//	snap/<key>-<gen>-k<keep>.snap
+//	                             snapshot generations; key: 32 hex digits of SHA-256 of the
+//	                             name, gen: 16 hex digits, keep: the write's Keep in decimal
+//	snap/<key>-<gen>.snap        a snapshot written by format 1 (gen numbered store-wide)
 //	*.tmp                        half-written files; recovery deletes them
 //
 // IDENTITY is written once: to IDENTITY.tmp, fsync, rename, directory fsync.
@@ -264,7 +267,8 @@
 // checks every checkpoint and snapshot file. A damaged checkpoint, or a damaged
 // snapshot generation with a good one before it, is what Open and
 // SnapshotRead pass over: Verify lists it (VerifyReport.Skipped) and says
-// ok; a snapshot name none of whose generations validates is ErrCorrupt,
+// ok; a snapshot name none of whose files a read of the newest would
+// serve (its kept generations and the fallback) validates is ErrCorrupt,
 // as SnapshotRead answers. [Dump] yields the records Verify reads, up to
 // the end Verify finds, then the damage it finds, if any.
 //
@@ -551,12 +555,46 @@
 // # Snapshots
 //
 // A snapshot file is the magic "persistS", the format version (uint32), four
-// zero bytes, the body length (uint64), the body (name, projection version,
-// seq, value: uvarint-prefixed as above), the CRC-32C of everything before
-// it, and "pers". SnapshotWrite writes a new generation (tmp, fsync, rename,
-// directory fsync) and only then deletes generations older than the
-// previous one. SnapshotRead serves the newest generation that validates,
-// falls back to the previous one, and returns ErrCorrupt when none does.
+// zero bytes, the body length (uint64), the body, the CRC-32C of everything
+// before it, and "pers". The body of format 2 (written by this version) is
+// the name, the generation, the Keep of the write, the projection version,
+// the seq and the value, uvarint-prefixed as above; that of format 1 has no
+// generation and no Keep. The file's name repeats the generation and Keep
+// (format 1: the generation only), so that the kept generations are known
+// from a directory listing; a file whose body names another snapshot,
+// generation or Keep than its file name is damaged (misdirected), as is a
+// format 1 body under a format 2 name.
+//
+// Generations are numbered per name, 1, 2, 3, …: a write takes the highest
+// number any file of the name has, plus one, so no number is ever reused,
+// after a reopen or once older generations are dropped (the newest is never
+// dropped). The number is taken when the write starts: a write that fails
+// gives it back only if no file of it reached the directory, a crash before
+// its rename was durable likewise (it was never acknowledged). A format 1
+// store numbered its files store-wide: those files keep their numbers as
+// generations, with Keep 1, and their name goes on from the highest.
+//
+// The kept generations of a name are the newest Keep of its files, by the
+// Keep of the newest file (the latest write rules); they are what
+// persist/snapshot-generations lists, newest first, and what a SnapshotRead
+// of a Generation serves (Found false for any other number). SnapshotWrite
+// writes the new generation (tmp, fsync, rename, directory fsync) and only
+// then deletes the files beyond the newest max(Keep, 2), then fsyncs the
+// directory: with Keep 1 the previous generation stays on disk as the
+// fallback, unlisted and not readable by number. A crash between the rename
+// and the deletions leaves older files that are neither kept nor served;
+// the next write of the name deletes them.
+//
+// A SnapshotRead of the newest (Generation 0) serves the newest kept
+// generation that validates, then the older kept ones, then the fallback,
+// and answers the Generation it served; ErrCorrupt (the newest damaged file)
+// when none does. A SnapshotRead of a damaged generation by number is
+// ErrCorrupt: it does not fall back. A listing leaves a damaged kept
+// generation out (Verify names it in VerifyReport.Skipped), and is
+// ErrCorrupt when none of the kept generations validates. A listing
+// reads each generation once: what it tells (version, seq) is cached by
+// path, as a file is never rewritten. Stat's Snapshots counts the kept
+// generations of every name.
 //
 // # Read-only followers
 //
@@ -584,9 +622,10 @@
 // the next segment once the writer has created it. A catch-up that finds
 // nothing new costs one pread. Wait polls: catch up, check, sleep 50 ms,
 // until the head passes, the timeout elapses, the context ends or the
-// store closes. SnapshotRead lists the snapshot files again first. Stats
-// and Recovery do no IO: they tell what the last catch-up saw. Close only
-// closes the follower's files.
+// store closes. SnapshotRead, SnapshotNames and SnapshotGenerations list
+// the snapshot files again first (a generation the writer removed since is
+// passed over). Stats and Recovery do no IO: they tell what the last
+// catch-up saw. Close only closes the follower's files.
 //
 // A follower sees only complete records whose CRC validates; a record the
 // writer is half-way through writing is the end of the log until it is
@@ -614,10 +653,6 @@
 //   - A metadata write or delete is refused with the error ops names and
 //     writes no record; one that is decided writes one record, even when
 //     the state does not change.
-//   - Snapshot generations are not numbered per name yet: a SnapshotRead
-//     of a named generation and a SnapshotWrite keeping more than one are
-//     refused (*ops.InvalidError naming generation or keep), nothing read
-//     or written, and persist/snapshot-generations is not handled.
 //   - Commits are decided by ops.Decide against the durable state and the
 //     commits before them in the group. In a Commit, each append part is
 //     checked for the idempotent-retry rule on its own: a part that

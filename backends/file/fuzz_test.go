@@ -96,13 +96,18 @@ func scanAll(b []byte) (commitRec, error) {
 }
 
 func FuzzDecodeSnapshot(f *testing.F) {
-	f.Add(encodeSnapshot(snapSample()))
+	f.Add(encodeSnapshot(snapRec{Snapshot: snapSample(), format: snapFormat, gen: 3, keep: 2}))
+	f.Add(encodeSnapshot(snapRec{Snapshot: snapSample(), format: snapFormat1}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sn, _, err := decodeSnapshot(b)
+		r, _, err := decodeSnapshot(b)
 		if err != nil {
 			return
 		}
-		assert.Equal(t, b, encodeSnapshot(sn))
+		assert.Equal(t, b, encodeSnapshot(r), "a file decodes only from its own encoding")
+		if r.format >= snapFormat2 {
+			assert.NotZero(t, r.gen, "generation")
+			assert.True(t, r.keep >= 1 && r.keep <= ops.MaxSnapshotGenerations, "keep %d", r.keep)
+		}
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	switch e.(type) {
 	case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.Read, ops.ReadAll, ops.Head,
-		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.SnapshotNames, ops.Now,
+		ops.Streams, ops.Wait, ops.KvGet, ops.KvList, ops.SnapshotRead, ops.SnapshotWrite, ops.SnapshotNames, ops.SnapshotGenerations, ops.Now,
 		ops.StreamMetaRead, ops.StreamMetaWrite, ops.StreamDelete, ops.KvHistory, ops.KvWatch, ops.KvWait, ops.Stat:
 	default:
 		return nil, effect.ErrUnhandled
@@ -45,7 +45,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 			if err := s.catchUp(p); err != nil {
 				return nil, err
 			}
-		case ops.SnapshotRead, ops.SnapshotNames:
+		case ops.SnapshotRead, ops.SnapshotNames, ops.SnapshotGenerations:
 			if err := s.snaps.reload(p); err != nil {
 				return nil, err
 			}
@@ -99,12 +99,11 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.KvList:
 		return s.kvList(op), nil
 	case ops.SnapshotRead:
-		if op.Generation != 0 {
-			return nil, errNoGenerations(ops.NameSnapshotRead, "generation", "read generation %d of snapshot %q", op.Generation, op.Name)
-		}
-		return s.snaps.read(p, op.Name)
+		return s.snaps.read(p, op.Name, op.Generation)
 	case ops.SnapshotNames:
 		return s.snaps.names(p)
+	case ops.SnapshotGenerations:
+		return s.snaps.generations(p, op.Name)
 	case ops.SnapshotWrite:
 		s.mu.RLock()
 		failed := s.failed
@@ -113,10 +112,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 			// A failed store writes nothing more until it is reopened.
 			return nil, fmt.Errorf("%w: %w", ErrFailed, failed)
 		}
-		if op.Keep > 1 {
-			return nil, errNoGenerations(ops.NameSnapshotWrite, "keep", "keep %d generations of snapshot %q", op.Keep, op.Snapshot.Name)
-		}
-		if err := s.snaps.write(p, op.Snapshot); err != nil {
+		if err := s.snaps.write(p, op.Snapshot, op.Keep); err != nil {
 			return nil, err
 		}
 		return struct{}{}, nil

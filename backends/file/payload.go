@@ -11,9 +11,14 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
-// formatVersion is the version of snapshot files (checkpoints have
-// ckptVersion).
-const formatVersion = 1
+// Snapshot file format versions (checkpoints have ckptVersion). Format 2
+// numbers generations per name and records each file's generation and
+// Keep in its body; format 1 files, written before, are still read.
+const (
+	snapFormat1 = 1
+	snapFormat2 = 2
+	snapFormat  = snapFormat2 // written by this version
+)
 
 // Segment format versions (the header's version field). Version 2 rolls
 // so that a sealed segment proves its successor durable and writes every

@@ -527,10 +527,3 @@ func pageListed(st *state, prefix, after string, limit int, all bool) ([]string,
 	}
 	return out, false
 }
-
-// errNoGenerations refuses what asks for snapshot generations, which this
-// backend does not number per name yet: a read of a named generation, a
-// write keeping more than one. Nothing is read or written.
-func errNoGenerations(op, field, format string, args ...any) error {
-	return &ops.InvalidError{Op: op, Field: field, Reason: "file: snapshot generations are not kept by this backend: can not " + fmt.Sprintf(format, args...)}
-}

@@ -221,17 +221,3 @@ func TestRetentionStatBytes(t *testing.T) {
 	assert.True(t, st.BytesKnown)
 	assert.Equal(t, uint64(e.s.Stats().LogBytes), st.BytesStored)
 }
-
-func TestSnapshotGenerationsRefused(t *testing.T) {
-	e := newEnv(t, Options{})
-	_, err := perform(e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "p", Value: []byte("v")}, Keep: 3})
-	var ie *ops.InvalidError
-	require.ErrorAs(t, err, &ie)
-	assert.Equal(t, "keep", ie.Field)
-	r := must(t, e, ops.SnapshotRead{Name: "p"})
-	assert.False(t, r.Found, "a refused write writes nothing")
-	must(t, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "p", Value: []byte("v")}, Keep: 1})
-	_, err = perform(e, ops.SnapshotRead{Name: "p", Generation: 1})
-	require.ErrorAs(t, err, &ie)
-	assert.Equal(t, "generation", ie.Field)
-}

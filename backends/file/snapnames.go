@@ -10,32 +10,40 @@ import (
 )
 
 // names answers ops.SnapshotNames: the snapshot files are keyed by a hash
-// of the name, so each name is read from the newest generation of its key
-// that validates (the generation a read would use).
+// of the name, so each name is read from the generation of its key that a
+// read of the newest would serve (from the cache when it was read or
+// written before).
 func (ss *snapshots) names(p *effect.P) ([]string, error) {
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
 	var names []string
-	for _, files := range ss.files {
+	for key, files := range ss.files {
 		var firstErr error
 		found := false
-		for i := len(files) - 1; i >= 0 && !found; i-- {
-			b, err := readFile(p, files[i].path)
+		for _, f := range candidates(files) {
+			if m, ok := ss.cached(f.path); ok {
+				names = append(names, m.name)
+				found = true
+				break
+			}
+			r, err := readSnap(p, f, key)
 			if ss.follow && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				if firstErr == nil {
+					firstErr = err
+				}
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("file: list snapshots: %w", err)
 			}
-			sn, off, err := decodeSnapshot(b)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = corrupt(files[i].path, off, "%v", err)
-				}
-				continue
-			}
-			names = append(names, sn.Name)
+			ss.remember(f.path, r)
+			names = append(names, r.Name)
 			found = true
+			break
 		}
 		if !found && firstErr != nil {
 			return nil, firstErr

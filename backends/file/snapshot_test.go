@@ -30,7 +30,7 @@ func TestSnapshots(t *testing.T) {
 	must(t, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "proj/a", Version: 2, Seq: 10, Value: val}})
 	copy(val, "XXXXXXX")
 	got = must(t, e, ops.SnapshotRead{Name: "proj/a"})
-	assert.Equal(t, ops.SnapshotResult{Snapshot: ops.Snapshot{Name: "proj/a", Version: 2, Seq: 10, Value: []byte("state-1")}, Found: true}, got)
+	assert.Equal(t, ops.SnapshotResult{Snapshot: ops.Snapshot{Name: "proj/a", Version: 2, Seq: 10, Value: []byte("state-1")}, Found: true, Generation: 1}, got)
 
 	for i, v := range []string{"state-2", "state-3", "state-4"} {
 		must(t, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "proj/a", Version: 2, Seq: uint64(11 + i), Value: []byte(v)}})

@@ -320,9 +320,11 @@ func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
 	return nil
 }
 
-// verifySnapshots checks every snapshot file: per name, the newest
-// generation that validates is what SnapshotRead serves, and the damaged
-// ones are listed; a name with none is ErrCorrupt naming the newest.
+// verifySnapshots checks every snapshot file, kept generations, the
+// fallback and files an interrupted write left alike: the damaged ones
+// are listed; a name none of whose files a SnapshotRead would serve
+// (the kept generations and the fallback) validates is ErrCorrupt naming
+// the newest.
 func (s *Store) verifySnapshots(p *effect.P, rep *VerifyReport) error {
 	if err := s.snaps.load(p, s.snapDir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -339,23 +341,24 @@ func (s *Store) verifySnapshots(p *effect.P, rep *VerifyReport) error {
 		files := s.snaps.files[key]
 		var bad []*CorruptError
 		good := false
+		served := make(map[string]bool)
+		for _, f := range candidates(files) {
+			served[f.path] = true
+		}
 		for i := len(files) - 1; i >= 0; i-- {
-			b, err := readFile(p, files[i].path)
+			_, err := readSnap(p, files[i], key)
 			if s.readOnly && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				bad = append(bad, ce)
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("file: read snapshot: %w", err)
 			}
-			sn, off, err := decodeSnapshot(b)
-			if err == nil && snapKey(sn.Name) != key {
-				err = fmt.Errorf("holds snapshot %q", sn.Name)
-			}
-			if err != nil {
-				bad = append(bad, &CorruptError{File: files[i].path, Offset: off, Reason: err.Error()})
-				continue
-			}
-			good = true
+			good = good || served[files[i].path]
 			rep.Snapshots++
 		}
 		if !good && len(bad) > 0 {

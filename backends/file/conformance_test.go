@@ -48,17 +48,6 @@ func conformanceFactory(t *testing.T) ops.Backend {
 	return &DB{store: s, os: h}
 }
 
-func TestConformance(t *testing.T) { backendtest.Run(t, conformanceFactory) }
-
-// TestConformanceRetention runs the retention cases (stream metadata and
-// deletion, kv history, watch and wait, stat), all but the snapshot
-// generations, which this backend does not keep yet.
-func TestConformanceRetention(t *testing.T) {
-	var cs []backendtest.Case
-	for _, c := range backendtest.Cases() {
-		if c.Retention && c.Suite != "generations" {
-			cs = append(cs, c)
-		}
-	}
-	backendtest.RunCases(t, conformanceFactory, cs)
+func TestConformance(t *testing.T) {
+	backendtest.RunWith(t, conformanceFactory, backendtest.Options{Retention: true})
 }

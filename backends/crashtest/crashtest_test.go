@@ -151,3 +151,22 @@ func TestCampaignMeta(t *testing.T) {
 	sum.Print(&b)
 	t.Log(b.String())
 }
+
+// TestCampaignSnapshotGenerations crashes the snapshot workload, whose
+// writes keep 2, 3 and 2 generations: after every crash, the generations a
+// store lists and reads back by number are the newest Keep of the
+// surviving writes.
+func TestCampaignSnapshotGenerations(t *testing.T) {
+	sum, err := Run(context.Background(), Config{Seed: 7, Workloads: []string{"snapshot"}, Draws: 1, RunDraws: 1, Sample: 0.25})
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, sum.Cases, 500)
+	var b strings.Builder
+	sum.Print(&b)
+	t.Log(b.String())
+}

@@ -47,7 +47,9 @@
 // workload runs); a new append after recovery at the next position and a
 // fresh LSN, durable at once (10). The model the state is compared with is
 // the fold of the surviving writes in issue order by the rules of package
-// ops.
+// ops; for snapshots, the newest of each name and its kept generations
+// (listed, newest first, and each read back by its number) are the newest
+// Keep of the surviving writes of that name, the Keep of the last ruling.
 //
 // Disks damaged behind the store's back (bytes at rest, a misdirected
 // write) are judged leniently in one way only: the store may refuse them

@@ -139,7 +139,7 @@ func (m *machine) step(i int, st Step) {
 	case StepCommit:
 		m.commit(i, st.Commit)
 	case StepSnapshot:
-		m.snapshot(i, st.Snap)
+		m.snapshot(i, st.Snap, st.Keep)
 	case StepMeta:
 		m.metaStep(i, *st.Meta)
 	case StepRead:
@@ -243,9 +243,9 @@ func (m *machine) commit(i int, c ops.Commit) {
 	}
 }
 
-func (m *machine) snapshot(i int, s ops.Snapshot) {
-	m.or.entries = append(m.or.entries, entry{step: i, snap: true, snapV: s, status: InFlight})
-	_, err := effect.Perform(m.sp(), ops.SnapshotWrite{Snapshot: s})
+func (m *machine) snapshot(i int, s ops.Snapshot, keep int) {
+	m.or.entries = append(m.or.entries, entry{step: i, snap: true, snapV: s, keep: keep, status: InFlight})
+	_, err := effect.Perform(m.sp(), ops.SnapshotWrite{Snapshot: s, Keep: keep})
 	e := &m.or.entries[len(m.or.entries)-1]
 	if err == nil {
 		e.status = Acked

@@ -24,12 +24,19 @@ type model struct {
 	// snapAlt, when not nil, lists per snapshot name the older generations
 	// a store may fall back to when the newest is damaged (or none).
 	snapAlt map[string][]ops.Snapshot
+	// gens holds per snapshot name every surviving write in issue order,
+	// keep the Keep of the last: the kept generations are the newest keep
+	// of gens. A model not built by a fold has gens nil and is not
+	// checked for generations.
+	gens map[string][]ops.Snapshot
+	keep map[string]int
 	// states holds the streams' metadata and deletion (retention.go).
 	states map[string]ops.StreamState
 }
 
 func newModel() *model {
-	return &model{streams: map[string][]ops.Event{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{}}
+	return &model{streams: map[string][]ops.Event{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{},
+		gens: map[string][]ops.Snapshot{}, keep: map[string]int{}}
 }
 
 func (m *model) head(stream string) uint64 { return uint64(len(m.streams[stream])) }
@@ -185,6 +192,7 @@ type view struct {
 	log     []ops.Event
 	kv      map[string]ops.KvEntry
 	snaps   map[string]ops.Snapshot // the names the workload wrote
+	gens    map[string][]snapGen    // their kept generations, newest first
 	lsn     uint64
 	states  map[string]ops.StreamState
 }
@@ -277,11 +285,53 @@ func (m *model) diff(v *view) string {
 			add("snapshot %q present, want absent", name)
 		}
 	}
+	if m.gens != nil {
+		m.diffGens(v, add)
+	}
 	return strings.Join(out, "; ")
+}
+
+// diffGens compares the kept generations a store lists (each read back by
+// its number, view.go) with the newest keep writes of each name; on a
+// damaged disk (snapAlt set) a listing may leave a damaged generation out,
+// so each listed one need only be one the name's writes hold.
+func (m *model) diffGens(v *view, add func(string, ...any)) {
+	for name, all := range m.gens {
+		got := v.gens[name]
+		if m.snapAlt != nil {
+			for _, g := range got {
+				if !slices.ContainsFunc(all, func(s ops.Snapshot) bool { return sameSnap(s, g.snap) }) {
+					add("snapshot %q generation %d: version %d seq %d was never written", name, g.gen, g.snap.Version, g.snap.Seq)
+				}
+			}
+			continue
+		}
+		want := all[max(0, len(all)-m.keep[name]):]
+		if len(got) != len(want) {
+			add("snapshot %q: %d generations kept, want %d", name, len(got), len(want))
+			continue
+		}
+		for i, g := range got {
+			if w := want[len(want)-1-i]; !sameSnap(g.snap, w) {
+				add("snapshot %q generation %d: version %d seq %d, want version %d seq %d", name, g.gen, g.snap.Version, g.snap.Seq, w.Version, w.Seq)
+			}
+		}
+	}
+	for name, got := range v.gens {
+		if _, ok := m.gens[name]; !ok && len(got) > 0 {
+			add("snapshot %q lists generations, want none", name)
+		}
+	}
 }
 
 func sameSnap(a, b ops.Snapshot) bool {
 	return a.Name == b.Name && a.Version == b.Version && a.Seq == b.Seq && bytes.Equal(a.Value, b.Value)
+}
+
+// snapGen is one kept generation as a store lists and reads it.
+type snapGen struct {
+	gen  uint64
+	snap ops.Snapshot
 }
 
 func eventDiff(want, got ops.Event) string {

@@ -35,6 +35,7 @@ type entry struct {
 	snap   bool
 	commit ops.Commit
 	snapV  ops.Snapshot
+	keep   int        // a snapshot's Keep
 	meta   *metaWrite // a metadata write or delete (retention.go)
 	status Status
 	result ops.CommitResult
@@ -93,6 +94,8 @@ func (o *oracle) fold(doubts []int, take uint) (*model, error) {
 				m.snapAlt[old.Name] = append(m.snapAlt[old.Name], old)
 			}
 			m.snaps[e.snapV.Name] = e.snapV
+			m.gens[e.snapV.Name] = append(m.gens[e.snapV.Name], e.snapV)
+			m.keep[e.snapV.Name] = max(e.keep, 1)
 			continue
 		}
 		if e.meta != nil {

@@ -15,7 +15,7 @@ import (
 // entry, the snapshots named, and the store's last LSN. It checks on the
 // way that every stream's seqs run 1..head (invariant 4).
 func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
-	v := &view{streams: map[string][]ops.Event{}, heads: map[string]uint64{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{}}
+	v := &view{streams: map[string][]ops.Event{}, heads: map[string]uint64{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{}, gens: map[string][]snapGen{}}
 	after := ""
 	for {
 		// Deleted lists the streams that read as absent too, so that
@@ -107,9 +107,37 @@ func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
 		if r.Found {
 			v.snaps[n] = r.Snapshot
 		}
+		if err := readGens(p, v, n); err != nil {
+			return nil, err
+		}
 	}
 	v.lsn = s.Stats().LSN
 	return v, nil
+}
+
+// readGens lists the kept generations of snapshot name and reads each
+// back by its number: numbers strictly falling, each generation found and
+// as the listing describes it.
+func readGens(p *effect.P, v *view, name string) error {
+	l, err := effect.Perform(p, ops.SnapshotGenerations{Name: name})
+	if err != nil {
+		return fmt.Errorf("snapshot-generations %s: %w", name, err)
+	}
+	for i, g := range l.Generations {
+		if i > 0 && g.Generation >= l.Generations[i-1].Generation {
+			return fmt.Errorf("snapshot-generations %s: generation %d after %d, want newest first", name, g.Generation, l.Generations[i-1].Generation)
+		}
+		r, err := effect.Perform(p, ops.SnapshotRead{Name: name, Generation: g.Generation})
+		if err != nil {
+			return fmt.Errorf("snapshot-read %s generation %d: %w", name, g.Generation, err)
+		}
+		if !r.Found || r.Generation != g.Generation || r.Snapshot.Version != g.Version || r.Snapshot.Seq != g.Seq {
+			return fmt.Errorf("snapshot-read %s generation %d: found %v generation %d version %d seq %d, listed as version %d seq %d",
+				name, g.Generation, r.Found, r.Generation, r.Snapshot.Version, r.Snapshot.Seq, g.Version, g.Seq)
+		}
+		v.gens[name] = append(v.gens[name], snapGen{gen: g.Generation, snap: r.Snapshot})
+	}
+	return nil
 }
 
 // digest summarises a view, event times and LSN included: two opens of one
@@ -144,6 +172,9 @@ func (v *view) digest() string {
 	for _, k := range snaps {
 		s := v.snaps[k]
 		fmt.Fprintf(h, "snap %q %d %d %x\n", k, s.Version, s.Seq, s.Value)
+		for _, g := range v.gens[k] {
+			fmt.Fprintf(h, "gen %d %d %d %x\n", g.gen, g.snap.Version, g.snap.Seq, g.snap.Value)
+		}
 	}
 	states := make([]string, 0, len(v.states))
 	for k := range v.states {

@@ -19,7 +19,7 @@ type StepKind uint8
 const (
 	// StepCommit performs Commit (an append, a kv change or several parts).
 	StepCommit StepKind = iota + 1
-	// StepSnapshot writes Snap.
+	// StepSnapshot writes Snap, keeping Keep generations of its name.
 	StepSnapshot
 	// StepRead reads every stream, the global log and the kv back and
 	// checks them against what was acknowledged.
@@ -39,6 +39,7 @@ type Step struct {
 	Kind   StepKind
 	Commit ops.Commit
 	Snap   ops.Snapshot
+	Keep   int // for StepSnapshot: ops.SnapshotWrite's Keep
 	Fault  mock.FaultKind
 	Meta   *metaWrite
 }
@@ -265,10 +266,10 @@ func wRollCkpt() *Workload {
 }
 
 func wSnapshot() *Workload {
-	b := build("snapshot", "snapshot cycles and store checkpoints, with reopens", file.Options{CheckpointBytes: 512})
-	for i := range 3 {
+	b := build("snapshot", "snapshot cycles keeping generations (Keep 2, 3, 2: a write that drops, one that keeps all, one that drops two) and store checkpoints, with reopens", file.Options{CheckpointBytes: 512})
+	for i, keep := range []int{2, 3, 2} {
 		b.appendTo("p", ops.Any(), b.evs(2, "p%d")...)
-		b.step(Step{Kind: StepSnapshot, Snap: ops.Snapshot{Name: "proj", Version: 1, Seq: uint64(2 * (i + 1)), Value: []byte(fmt.Sprintf("state after %d", 2*(i+1)))}})
+		b.step(Step{Kind: StepSnapshot, Keep: keep, Snap: ops.Snapshot{Name: "proj", Version: 1, Seq: uint64(2 * (i + 1)), Value: []byte(fmt.Sprintf("state after %d", 2*(i+1)))}})
 		b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "cursor", Value: []byte(fmt.Sprint(i))}}})
 		if i == 1 {
 			b.step(Step{Kind: StepReopen})

@@ -199,3 +199,38 @@ func TestSnapshotFileNames(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSnapshotGenerations compares, side by side, a snapshot write
+// that keeps one generation with one that keeps ten (the same IO: one
+// file written, one dropped), and a listing of ten kept generations from
+// the cache with one that reads every file (a store just opened).
+func BenchmarkSnapshotGenerations(b *testing.B) {
+	val := make([]byte, 4<<10)
+	for _, keep := range []int{1, 10} {
+		b.Run(fmt.Sprintf("write/keep-%d", keep), func(b *testing.B) {
+			e := newEnv(b, Options{})
+			b.SetBytes(int64(len(val)))
+			for i := 0; b.Loop(); i++ {
+				must(b, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "p", Seq: uint64(i), Value: val}, Keep: keep})
+			}
+		})
+	}
+	for _, cold := range []bool{false, true} {
+		b.Run(fmt.Sprintf("list/cold-%v", cold), func(b *testing.B) {
+			e := newEnv(b, Options{})
+			for i := range 10 {
+				must(b, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "p", Seq: uint64(i), Value: val}, Keep: 10})
+			}
+			for b.Loop() {
+				if cold {
+					e.s.snaps.metaMu.Lock()
+					e.s.snaps.meta = nil
+					e.s.snaps.metaMu.Unlock()
+				}
+				if r := must(b, e, ops.SnapshotGenerations{Name: "p"}); len(r.Generations) != 10 {
+					b.Fatalf("%d generations listed, want 10", len(r.Generations))
+				}
+			}
+		})
+	}
+}

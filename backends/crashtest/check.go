@@ -127,6 +127,24 @@ func (c *checker) check(img *mock.FS, or *oracle, md mode, rnd *rand.Rand) (stri
 			return "", err
 		}
 	}
+	// And the segment index files are a shortcut too: an open without
+	// them rebuilds what it reads from the segments.
+	noIdx := img.Clone(rnd.Uint64())
+	removed = 0
+	for _, f := range noIdx.Files() {
+		if !f.Dir && strings.HasSuffix(f.Path, ".idx") {
+			if err := noIdx.Remove(f.Path); err != nil {
+				return "", err
+			}
+			removed++
+		}
+	}
+	if removed > 0 {
+		err := c.same(noIdx, da, "an open without segment index files (invariant 7)")
+		if err != nil && !(md == lossy && errors.Is(err, file.ErrCorrupt)) {
+			return "", err
+		}
+	}
 	// Invariant 8: recovery is idempotent, even cut short by a crash after
 	// it finished: what it did and did not make durable changes nothing.
 	kinds := []mock.FaultKind{mock.Drop, mock.Prefix, mock.Torn, mock.Keep}

@@ -27,8 +27,12 @@ var (
 	// diskFaults strike the disk a crash left, before the restart.
 	// bitflip-seal and bitflip-covered aim at what Open trusts to a store
 	// checkpoint: a seal record, and a commit record the newest
-	// checkpoint covers.
-	diskFaults = []string{"bitflip", "zero-sector", "bitflip-seal", "bitflip-covered", "recovery-crash", "read-eio", "misdirect-read"}
+	// checkpoint covers. idx-missing, idx-torn and idx-bitflip strike a
+	// segment index file (removed, its last sector zeroed, a bit
+	// flipped): the store rebuilds it from its segment, so nothing may be
+	// lost or wrong.
+	diskFaults = []string{"bitflip", "zero-sector", "bitflip-seal", "bitflip-covered", "recovery-crash", "read-eio", "misdirect-read",
+		"idx-missing", "idx-torn", "idx-bitflip"}
 	// runFaults strike the running store at effect k; the workload goes
 	// on, and the machine crashes at its end. meta-eio and meta-enospc
 	// strike the effects that are neither a write nor a sync: the creates,
@@ -457,6 +461,8 @@ func diskCase(ck *checker, fs *mock.FS, or *oracle, c Case) (res Result) {
 			if ok {
 				md = lossy
 			}
+		case "idx-missing", "idx-torn", "idx-bitflip":
+			res.Detail += "; " + indexFault(img, c.Fault, rnd)
 		case "recovery-crash":
 			img, res.Detail = crashRecovery(ck, img, rnd, res.Detail)
 		case "read-eio", "misdirect-read":
@@ -505,6 +511,40 @@ func aimedFlip(ck *checker, img *mock.FS, fault string, rnd *rand.Rand) (string,
 		return "no durable byte to aim at", false
 	}
 	return fmt.Sprintf("%s in the %s record of LSN %d", d, r.Type, r.LSN), true
+}
+
+// indexFault damages one segment index file of img, chosen with rnd:
+// removes it (idx-missing), zeroes its last durable sector (idx-torn) or
+// flips a bit of it (idx-bitflip). It reports what it did.
+func indexFault(img *mock.FS, fault string, rnd *rand.Rand) string {
+	var cands []mock.FileInfo
+	for _, f := range img.Files() {
+		if !f.Dir && strings.HasSuffix(f.Path, ".idx") && f.Durable > 0 {
+			cands = append(cands, f)
+		}
+	}
+	if len(cands) == 0 {
+		return "no index file to strike"
+	}
+	f := cands[rnd.IntN(len(cands))]
+	switch fault {
+	case "idx-missing":
+		if err := img.Remove(f.Path); err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("removed %s", f.Path)
+	case "idx-torn":
+		d, ok := img.CorruptRange(mock.ZeroSector, f.Path, max(f.Durable-1, 0), f.Durable, rnd.Uint64())
+		if !ok {
+			return "no durable byte to zero"
+		}
+		return d.String()
+	}
+	d, ok := img.CorruptRange(mock.BitFlip, f.Path, 0, f.Durable, rnd.Uint64())
+	if !ok {
+		return "no durable byte to flip"
+	}
+	return d.String()
 }
 
 // crashRecovery opens img, crashes it at a random effect of its recovery,

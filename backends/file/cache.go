@@ -29,18 +29,34 @@ const (
 	cacheRecordMax = 4 << 10
 )
 
-func (c *recCache) setup(opts Options) {
+func (c *recCache) setup(opts Options) { c.setupSize(opts.ReadCacheBytes, defaultReadCache) }
+
+// setupSize sets the cache up once with size bytes: def when size is 0,
+// none when it is negative.
+func (c *recCache) setupSize(size, def int) {
 	c.once.Do(func() {
 		switch {
-		case opts.ReadCacheBytes > 0:
-			c.max = opts.ReadCacheBytes
-		case opts.ReadCacheBytes == 0:
-			c.max = defaultReadCache
+		case size > 0:
+			c.max = size
+		case size == 0:
+			c.max = def
 		}
 		if c.max > 0 {
 			c.m = make(map[loc][]byte)
 		}
 	})
+}
+
+// peek gives the entry at l itself, if the cache holds it: entries are
+// never changed, so the caller may read it while the cache drops it.
+func (c *recCache) peek(l loc) ([]byte, bool) {
+	if c.max == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[l]
+	return b, ok
 }
 
 // get copies the record at l into what alloc gives, if the cache holds

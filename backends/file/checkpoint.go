@@ -42,6 +42,9 @@ var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
 // the ID index, the retention section: the kv history and the stream
 // metadata (retention.appendSection); before it a store had neither, and
 // its kv history starts at the checkpoint (kvHist.seed).
+// Version 6 names the segment index files that hold the locations of
+// sealed segments (after the counters), and gives each stream its runs
+// in them (after its head); versions 3 to 5 are read as naming none.
 const (
 	ckptVersion1 = 1
 	ckptVersion2 = 2
@@ -50,7 +53,9 @@ const (
 	// ckptVersionRetention is the first version with the retention
 	// section after the ID index: every later version keeps it.
 	ckptVersionRetention = 5
-	ckptVersion          = ckptVersionRetention
+	// ckptVersionIndex is the first version naming segment index files.
+	ckptVersionIndex = 6
+	ckptVersion      = ckptVersionIndex
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -91,6 +96,7 @@ type ckptView struct {
 	commits uint64
 	streams []streamView
 	pos     []posChunk
+	indexed []segIdx
 	kv      map[string]*kvEntry
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
@@ -104,6 +110,7 @@ type ckptView struct {
 type streamView struct {
 	name   string
 	head   uint64
+	runs   []run
 	chunks []chunk
 }
 
@@ -126,11 +133,12 @@ func markOf(r resume, st *state) *ckptView {
 		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
 		streams: make([]streamView, 0, len(st.streams)),
 		pos:     st.positions[:len(st.positions):len(st.positions)],
+		indexed: st.indexed[:len(st.indexed):len(st.indexed)],
 		kv:      maps.Clone(st.kv),
 		ret:     st.ret.clone(),
 	}
 	for name, x := range st.streams {
-		v.streams = append(v.streams, streamView{name: name, head: x.head, chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
+		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
 	}
 	if st.ids != nil {
 		v.idsLive, v.idsMark = st.ids, st.ids.Mark()
@@ -147,9 +155,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	r := v.r
 	// Room for what it takes as a rule (a location about 8 bytes), so
 	// that encoding makes one buffer, not a series of ever larger ones.
-	size := 1024 + 8*len(v.pos) + 24*len(v.kv)
+	size := 1024 + 8*len(v.pos) + 24*len(v.kv) + 32*len(v.indexed)
 	for _, x := range v.streams {
-		size += len(x.name) + 8*len(x.chunks) + 24
+		size += len(x.name) + 8*len(x.chunks) + 12*len(x.runs) + 24
 	}
 	for k, e := range v.kv {
 		size += len(k) + len(e.value)
@@ -173,11 +181,33 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	b = binary.AppendUvarint(b, v.events)
 	b = binary.AppendUvarint(b, v.commits)
 
+	b = binary.AppendUvarint(b, uint64(len(v.indexed)))
+	var seg uint32
+	for _, e := range v.indexed {
+		b = binary.AppendUvarint(b, uint64(e.seg-seg))
+		b = binary.AppendUvarint(b, e.firstPos)
+		b = binary.AppendUvarint(b, e.lastPos)
+		b = binary.AppendUvarint(b, uint64(e.nPos))
+		b = binary.AppendUvarint(b, uint64(e.nStream))
+		b = binary.LittleEndian.AppendUint32(b, e.hdrCRC)
+		seg = e.seg
+	}
+
 	slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
 	b = binary.AppendUvarint(b, uint64(len(v.streams)))
 	for _, x := range v.streams {
 		b = appendString(b, x.name)
 		b = binary.AppendUvarint(b, x.head)
+		b = binary.AppendUvarint(b, uint64(len(x.runs)))
+		var rseq uint64
+		var rseg uint32
+		for _, r := range x.runs {
+			b = binary.AppendUvarint(b, r.seq-rseq)
+			b = binary.AppendUvarint(b, uint64(r.seg-rseg))
+			b = binary.AppendUvarint(b, uint64(r.first))
+			b = binary.AppendUvarint(b, uint64(r.n))
+			rseq, rseg = r.seq, r.seg
+		}
 		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
 		var seq uint64
 		var l loc
@@ -286,6 +316,25 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	st.lastAt = d.varint()
 	st.events = d.uvarint()
 	st.commits = d.uvarint()
+	if v >= ckptVersionIndex {
+		ni := d.count(9)
+		var seg uint32
+		for range ni {
+			if d.err != nil {
+				break
+			}
+			e := segIdx{seg: seg + d.u32(), firstPos: d.uvarint(), lastPos: d.uvarint(), nPos: d.u32(), nStream: d.u32()}
+			if len(d.b) < 4 || e.seg <= seg || e.lastPos > st.lastPos || e.nPos > 0 && (e.firstPos == 0 || e.firstPos > e.lastPos) ||
+				len(st.indexed) > 0 && e.lastPos < st.indexed[len(st.indexed)-1].lastPos {
+				d.fail()
+				break
+			}
+			e.hdrCRC = binary.LittleEndian.Uint32(d.b)
+			d.b = d.b[4:]
+			st.indexed = append(st.indexed, e)
+			seg = e.seg
+		}
+	}
 	ns := d.count(20)
 	for range ns {
 		if d.err != nil {
@@ -299,6 +348,24 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 				break
 			}
 			d.b = d.b[16:] // the stream's last event ID, no longer kept
+		}
+		if v >= ckptVersionIndex {
+			nr := d.count(4)
+			var rseq uint64
+			var rseg uint32
+			for range nr {
+				if d.err != nil {
+					break
+				}
+				r := run{seq: rseq + d.uvarint(), seg: rseg + d.u32(), first: d.u32(), n: d.u32()}
+				e := st.indexedSeg(r.seg)
+				if e == nil || r.n == 0 || r.seq <= rseq || r.first < e.streamBase() || uint64(r.first)+uint64(r.n) > uint64(e.streamBase())+uint64(e.nStream) {
+					d.fail()
+					break
+				}
+				x.runs = append(x.runs, r)
+				rseq, rseg = r.seq, r.seg
+			}
 		}
 		nc := d.count(3)
 		x.chunks = make([]chunk, nc)
@@ -448,6 +515,11 @@ func (s *Store) captureCheckpoint(wait bool) *ckptView {
 	for s.ckptBusy && wait {
 		s.ckDone.Wait()
 	}
+	if d := s.pendDrop.Swap(nil); d != nil {
+		s.mu.Lock()
+		s.st.applyDrop(d)
+		s.mu.Unlock()
+	}
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
 	if s.ckptBusy || r.lsn == s.ckptLSN {
 		return nil
@@ -479,6 +551,10 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		v.ids = v.idsLive.CopyAsOf(v.idsMark, func() func() { s.mu.RLock(); return s.mu.RUnlock })
 		v.idsLive = nil
 	}
+	d, err := s.writeIndexes(p, v)
+	if err != nil {
+		return err
+	}
 	path := filepath.Join(s.logDir, ckptName(v.r.lsn))
 	tmp := path + tmpSuffix
 	if err := writePaced(p, tmp, v.encode(s.id)); err != nil {
@@ -500,6 +576,9 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	}
 	if err := syncDir(p, s.logDir); err != nil {
 		return fmt.Errorf("file: write checkpoint: %w", err)
+	}
+	if d != nil {
+		s.pendDrop.Store(d)
 	}
 	lsns, err := listCheckpoints(p, s.logDir)
 	if err != nil {

@@ -238,6 +238,9 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 		s.st.apply(&pend[i].rec, loc{seg: uint32(s.active.id), off: uint32(s.off + pend[i].off)})
 	}
 	s.st.lsn = ov.lsn
+	if d := s.pendDrop.Swap(nil); d != nil {
+		s.st.applyDrop(d)
+	}
 	s.bytes += int64(len(buf))
 	close(s.notify)
 	s.notify = make(chan struct{})

@@ -20,6 +20,7 @@
 //	log/seg-<16 hex digits>.log  segments, ids 1, 2, 3, ... without gaps
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
+//	log/seg-<id>.idx             segment index files: the record locations of a sealed segment
 //	snap/<key>-<gen>-k<keep>.snap
 //	                             snapshot generations; key: 32 hex digits of SHA-256 of the
 //	                             name, gen: 16 hex digits, keep: the write's Keep in decimal
@@ -199,7 +200,7 @@
 //     the last one (below), removes the header-only segment (directory
 //     fsync), and reports it (RecoveryReport.RollUndone).
 //   - With a store checkpoint, the records it covers are not replayed: in
-//     segments of version 3 under a checkpoint of format 3 to 5 they are not
+//     segments of version 3 under a checkpoint of format 3 or later they are not
 //     read at all (rule 8, see Store checkpoints); otherwise they are
 //     checked as frames. The rest are replayed.
 //   - In the last segment the scan stops at the first record that does not
@@ -289,7 +290,10 @@
 // entry (first position, segment, offset) per commit record with events
 // for reading in position order; the ID index; and every kv entry with its
 // value, so KvGet and KvList never read the disk. A location entry is 16
-// bytes. Event bodies stay on disk: Read and ReadAll read the indexed
+// bytes. The location entries of sealed segments that a checkpoint has
+// covered live in segment index files instead (see Segment index files):
+// in memory are only those of the active segment and of segments sealed
+// since the last checkpoint, plus a run per stream and indexed segment. Event bodies stay on disk: Read and ReadAll read the indexed
 // records back, one io/read-at per record, or one for a run of records
 // that lie within 4 KiB of each other (up to 256 KiB at a time), as the
 // records of the global log and of a stream written in a burst do. A
@@ -367,9 +371,14 @@
 // the end of one record, with that record's segment, end offset, CRC and
 // LSN, where that record starts and the CRC-32C of its segment's bytes up
 // to its end, and the store id: the magic "persistC", the format version
-// (uint32, 5), four zero bytes, the body length (uint64), the body
+// (uint32, 6), four zero bytes, the body length (uint64), the body
 // (uvarints; the record's start a uvarint after its LSN, the segment
-// checksum 4 bytes after that; record locations delta-encoded; the ID
+// checksum 4 bytes after that; after the counters the segment index files
+// it names (count, then per file: segment as a delta, first position,
+// last position, position entries, stream entries, header checksum as 4
+// bytes); per stream after its head its runs (count, then per run: seq
+// delta, segment delta, first file entry, entries); record locations of
+// the segments not indexed delta-encoded; the ID
 // index after the kv entries, as idindex AppendSlots writes it: per table its base, size,
 // position bits, entry count and last position, and its slots as they lie
 // in memory, 8 bytes each, 10.7 to 21.3 bytes an indexed event, so that
@@ -432,10 +441,14 @@
 // the replay's, its kv records too, and each key's revisions to be the
 // newest of the replay's (a depth raised since keeps more in a replay).
 //
+// Format 6 adds the segment index files and runs named above; a
+// checkpoint of format 5 or older names none (every location is in it)
+// and the next checkpoint writes the files.
+//
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
-// checkpoint it writes is of format 5. Format 2 checkpoints (no record
+// checkpoint it writes is of format 6. Format 2 checkpoints (no record
 // start, no segment checksum, the ID index of every event in an encoding
 // of entries, a position delta and the hash bits a slot kept, that tables
 // without position bits of their own had) are read the same way: what
@@ -450,7 +463,7 @@
 // Open loads the newest checkpoint that validates (falling back to the
 // previous one) and replays only the records after it. What it does with
 // the records the checkpoint covers is rule 8 of RELIABILITY.md: its work
-// is the tail's, not the log's. Under a checkpoint of format 3 to 5, of each
+// is the tail's, not the log's. Under a checkpoint of format 3 or later, of each
 // covered segment of version 3 it reads only the header, which must carry
 // the LSN and chain that follow the segment before, and then
 //
@@ -477,15 +490,80 @@
 // records (a lost or misdirected write), and a shorter log is never
 // served.
 //
-// The seal is also where the format grows next: the in-memory index (the
-// Memory section) is a fold of the segments, and a segment's part of it
-// never changes once it is sealed. An index file written at seal for
-// that segment alone (tmp, fsync, rename, directory fsync; its stream
-// heads and seq -> offset runs, its position -> offset run, its event ID
-// hashes, its kv changes), naming the segment's id, length and checksum
-// as the seal records them, could then be trusted on the same terms as
-// the segment: Open would load none of it eagerly, and a checkpoint would
-// shrink to the active segment's part and the list of index files.
+// # Segment index files
+//
+// A sealed segment's part of the in-memory index never changes, so the
+// checkpoint that first covers a sealed segment moves that part into the
+// segment's index file, log/seg-<id>.idx, and keeps in memory only a few
+// words per segment and per stream in it. The file holds the segment's
+// position run (one entry per commit record with events: its first
+// position and offset) and its streams' seq runs (one entry per commit
+// record and stream it touches: the stream's first seq there and the
+// record's offset; the streams in byte order of their names, each one's
+// entries by seq). All integers little-endian:
+//
+//	offset  size  field
+//	     0     8  magic "persistI"
+//	     8     4  format version (1)
+//	    12     4  zero
+//	    16    16  store id
+//	    32     8  segment id
+//	    40     4  entries of the position run (P)
+//	    44     4  entries of the stream runs, all streams (S)
+//	    48     4  blocks: ceil(P/340) + ceil(S/340)
+//	    52     4  CRC-32C of the blocks' checksums, in order
+//	    56     4  zero
+//	    60     4  CRC-32C of bytes 0..60: the header checksum
+//	    64        blocks of 4096 bytes: up to 340 entries of 12 bytes (key
+//	              uint64: position or seq; offset uint32), zero padding,
+//	              and at 4092 the CRC-32C of the segment id (uint64), the
+//	              block number (uint32) and the block's first 4092 bytes
+//
+// The position entries fill the first blocks; the stream entries start
+// at the next block. Entry i of the file lies in block i/340; a stream's
+// entries are named by the checkpoint as a range of file entries. The
+// file is a function of its segment alone: a rebuild from the segment
+// gives the same bytes, so the header checksum names the content.
+//
+// Writing: a checkpoint captured while segment N is active writes the
+// files of the sealed segments before N that the checkpoint before it
+// did not name (each to seg-<id>.idx.tmp, paced as the checkpoint is and
+// fsynced), renames them into place and fsyncs the log directory, and
+// only then writes the checkpoint (format 6) that names them, with each
+// file's segment, first and last position, entry counts and header
+// checksum, and each stream's runs (per indexed segment it appears in:
+// first seq, segment, first file entry, entries). The checkpoint's
+// in-memory part then holds only the locations of the segments after
+// the indexed ones. Once the checkpoint is in place the live index drops
+// the locations the files took over; the group-commit leader (or the
+// next capture) does that, since the leader reads the state unlocked.
+// Files are never removed; a crash between a file's rename and its
+// checkpoint leaves a file that the next checkpoint writes again, the
+// same bytes.
+//
+// Reading: Open reads no index file. A read that needs a location in an
+// indexed segment opens the segment's file on first use and checks its
+// header against what the checkpoint names (magic, version, store id,
+// segment, block count, header checksum), reads the 4 KiB blocks a
+// binary search over the entries needs, checks each block's checksum,
+// and keeps checked blocks in a cache of Options.IndexCacheBytes
+// (default 4 MiB, first in first out). The record an entry names is
+// read and checked as any other (frame, segment, the seq or position it
+// must hold), so a wrong entry is an error naming the segment file and
+// offset, never wrong events. A file that is missing, cut short, does
+// not validate, or is not the one the checkpoint names is rebuilt from
+// its segment (every record read and decoded), in memory; the rebuilt
+// index must have the header checksum and counts the checkpoint names,
+// or the read is ErrCorrupt. The next checkpoint rewrites a rebuilt
+// file. Verify checks every file the checkpoint names against the index
+// the full replay builds for its segment (VerifyReport.Indexes) and
+// lists the missing or damaged ones (VerifyReport.IndexesBad) without
+// failing, since reads repair them; a checkpoint naming a file the log
+// does not build is ErrCorrupt.
+//
+// What stays in memory per indexed segment is one segIdx (32 bytes), and
+// per stream and indexed segment it appears in one run (24 bytes); the
+// ID index and the kv entries stay in memory as before (see Memory).
 //
 // # Retention and deletion
 //

@@ -34,7 +34,10 @@ func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) 
 	if st == nil || seq == 0 || seq > st.head {
 		return uuid.Nil, 0, fmt.Errorf("file: no seq %d in stream %q", seq, stream)
 	}
-	c := st.chunks[st.chunkFor(seq)]
+	c, err := o.st.seqLoc(o.p, st, seq)
+	if err != nil {
+		return uuid.Nil, 0, err
+	}
 	r, err := o.record(c.loc)
 	if err != nil {
 		return uuid.Nil, 0, err
@@ -94,7 +97,10 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 // durableAt is the seq of the durable event at pos when it is id in
 // stream, 0 when it is another.
 func (o *overlay) durableAt(stream string, id uuid.UUID, pos uint64) (uint64, error) {
-	c := o.s.positions[o.s.posChunkFor(pos)]
+	c, err := o.st.posLoc(o.p, pos)
+	if err != nil {
+		return 0, err
+	}
 	r, err := o.record(c.loc)
 	if err != nil {
 		return 0, err

@@ -147,6 +147,7 @@ func TestCheckpointFormat1RebuildsIDIndex(t *testing.T) {
 	id := [16]byte(b[24:40])
 	r, st, err := decodeCheckpoint(b, id)
 	require.NoError(t, err)
+	inlineFromDisk(t, e.dir, st)
 	v1 := encodeCheckpointV1(id, r, st)
 	r1, st1, err := decodeCheckpoint(v1, id)
 	require.NoError(t, err, "format 1 is still read")

@@ -184,6 +184,16 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// u32 is a uvarint that must fit in 32 bits.
+func (d *decoder) u32() uint32 {
+	v := d.uvarint()
+	if v > 1<<32-1 {
+		d.fail()
+		return 0
+	}
+	return uint32(v)
+}
+
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
 	if n <= 0 || n != uvarintLen(uint64(v)<<1^uint64(v>>63)) {

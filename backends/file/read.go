@@ -312,6 +312,19 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	if uint64(limit) <= head-from {
 		want = from + uint64(limit) - 1
 	}
+	var runBuf [2]idxRef
+	runs := runBuf[:0]
+	if i := st.runFor(from); i >= 0 {
+		for ; i < len(st.runs) && st.runs[i].seq <= want; i++ {
+			r := st.runs[i]
+			if e := s.st.indexedSeg(r.seg); e != nil {
+				runs = append(runs, idxRef{e: *e, seg: s.segs[uint64(r.seg)], first: r.first, n: r.n})
+			} else {
+				s.mu.RUnlock()
+				return 0, fmt.Errorf("%w: segment %d of stream %q is not indexed", ErrCorrupt, r.seg, stream)
+			}
+		}
+	}
 	for j := st.chunkFor(from); j < len(st.chunks) && st.chunks[j].seq <= want; j++ {
 		c := st.chunks[j]
 		end := head + 1
@@ -325,6 +338,16 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 		refs = append(refs, r)
 	}
 	s.mu.RUnlock()
+	if len(runs) > 0 {
+		var err error
+		var ir []chunkRef
+		for _, r := range runs {
+			if ir, err = s.resolve(p, r, from, want, ir); err != nil {
+				return 0, err
+			}
+		}
+		refs = append(ir, refs...)
+	}
 
 	var spanBuf [16]int
 	sp := reaches(refs, spanBuf[:0])
@@ -394,12 +417,30 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 	if uint64(limit) <= head-from {
 		want = from + uint64(limit) - 1
 	}
+	var runs []idxRef
+	if i := s.st.indexedFor(from); i >= 0 {
+		for ; i < len(s.st.indexed) && s.st.indexed[i].firstPos <= want; i++ {
+			if e := s.st.indexed[i]; e.nPos > 0 {
+				runs = append(runs, idxRef{e: e, seg: s.segs[uint64(e.seg)], n: e.nPos})
+			}
+		}
+	}
 	var refs []chunkRef
 	for j := s.st.posChunkFor(from); j < len(s.st.positions) && s.st.positions[j].pos <= want; j++ {
 		c := s.st.positions[j]
 		refs = append(refs, chunkRef{seq: c.pos, seg: s.segs[uint64(c.seg)], l: c.loc})
 	}
 	s.mu.RUnlock()
+	if len(runs) > 0 {
+		var err error
+		var ir []chunkRef
+		for _, r := range runs {
+			if ir, err = s.resolve(p, r, from, want, ir); err != nil {
+				return 0, err
+			}
+		}
+		refs = append(ir, refs...)
+	}
 
 	sp := reaches(refs, make([]int, 0, len(refs)))
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}

@@ -790,7 +790,7 @@ func (s *Store) makeSegment(p *effect.P, id, lsn uint64, prev uint32) (*segment,
 
 // trustCovered applies rule 8 to segment id (of size bytes), which the
 // checkpoint r covers up to r.off, or entirely when id is before r.seg:
-// when the checkpoint is of format 3 or 4 and the segment of version 3, it
+// when the checkpoint is of format 3 or later and the segment of version 3, it
 // checks the segment's header against the chain check has followed, and
 // then only its seal (a segment before r.seg) or the record the
 // checkpoint ends with (segment r.seg), not the records between: what

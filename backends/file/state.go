@@ -28,8 +28,12 @@ type posChunk struct {
 }
 
 type streamIdx struct {
-	head   uint64
-	key    uint64 // the name's hash for the ID index, set when it is kept
+	head uint64
+	key  uint64 // the name's hash for the ID index, set when it is kept
+	// runs locate the stream's records in sealed segments whose index
+	// files hold them, one per segment, by seq; chunks the rest, from
+	// where the runs end.
+	runs   []run
 	chunks []chunk
 }
 
@@ -48,6 +52,10 @@ type state struct {
 	keys       []string // sorted keys, rebuilt when keysDirty
 	keysDirty  bool
 	positions  []posChunk
+	// indexed are the sealed segments whose locations lie in their index
+	// files (segindex.go), sorted by segment; positions and every
+	// stream's chunks hold only the segments after them.
+	indexed []segIdx
 	// ids indexes every event by stream and ID (the unique-ID rule); nil
 	// in a state that only reads (Verify, Dump, a follower). The store's
 	// is changed only under Store.mu held exclusively: a checkpoint being
@@ -239,6 +247,56 @@ func page(sorted []string, prefix, after string, limit int) ([]string, bool) {
 		out = append(out, sorted[i])
 	}
 	return out, false
+}
+
+// runFor finds the index of the run holding seq, -1 when seq lies past
+// the runs.
+func (st *streamIdx) runFor(seq uint64) int {
+	if len(st.runs) == 0 || len(st.chunks) > 0 && st.chunks[0].seq <= seq {
+		return -1
+	}
+	i := sort.Search(len(st.runs), func(i int) bool { return st.runs[i].seq > seq })
+	return max(i-1, 0)
+}
+
+// indexedSeg gives the indexed segment seg, nil when it is not indexed.
+func (s *state) indexedSeg(seg uint32) *segIdx {
+	i := sort.Search(len(s.indexed), func(i int) bool { return s.indexed[i].seg >= seg })
+	if i < len(s.indexed) && s.indexed[i].seg == seg {
+		return &s.indexed[i]
+	}
+	return nil
+}
+
+// drop is what a checkpoint moved into index files: the segments up to
+// upTo, and the runs that replace their chunks, per stream. The owner of
+// the log applies it (applyDrop), so that the group-commit leader, which
+// reads the state without the lock, never sees it change under it.
+type drop struct {
+	upTo uint32
+	idx  []segIdx
+	runs map[string][]run
+}
+
+// applyDrop replaces the locations of the segments d indexed by their
+// index files; the caller holds the store's lock exclusively and owns
+// the log.
+func (s *state) applyDrop(d *drop) {
+	if len(d.idx) == 0 || len(s.indexed) > 0 && s.indexed[len(s.indexed)-1].seg >= d.idx[0].seg {
+		return
+	}
+	s.indexed = append(s.indexed, d.idx...)
+	k := sort.Search(len(s.positions), func(i int) bool { return s.positions[i].seg > d.upTo })
+	s.positions = slices.Clone(s.positions[k:])
+	for name, rs := range d.runs {
+		x := s.streams[name]
+		if x == nil {
+			continue
+		}
+		x.runs = append(x.runs, rs...)
+		k := sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].seg > d.upTo })
+		x.chunks = slices.Clone(x.chunks[k:])
+	}
 }
 
 // chunkFor finds the index of the chunk holding seq.

@@ -44,6 +44,10 @@ type Options struct {
 	// since the last run drops what it no longer keeps at Open; one raised
 	// keeps more from then on.
 	KvHistory int
+	// IndexCacheBytes bounds the memory of segment index blocks (4 KiB
+	// each) kept once read: the record locations of sealed segments.
+	// Default 4 MiB; negative keeps none.
+	IndexCacheBytes int
 }
 
 const (
@@ -145,7 +149,10 @@ type Store struct {
 	failed error
 	bytes  int64 // log bytes written, all segments
 
-	cache recCache // small records read (read.go)
+	cache recCache   // small records read (read.go)
+	idx   indexFiles // segment index files (segindex.go)
+	// A drop a checkpoint made, for the owner of the log to apply.
+	pendDrop atomic.Pointer[drop]
 
 	// Owned by the current group-commit leader (and by Open and Close).
 	active    *segment
@@ -391,6 +398,9 @@ func (s *Store) release(p *effect.P) error {
 		}
 	}
 	s.segs = nil
+	if err := s.idx.close(p); err != nil {
+		errs = append(errs, err)
+	}
 	s.snaps.close()
 	if s.lockFD != 0 {
 		if s.opts.HolderPID > 0 {

@@ -45,6 +45,13 @@ type VerifyReport struct {
 	// SnapshotRead pass over for an older good one: not an error, but
 	// worth knowing.
 	Skipped []*CorruptError
+	// Indexes counts the segment index files the checkpoint Open would
+	// use names, each checked against the index its segment builds;
+	// IndexesBad lists those missing or damaged, which reads rebuild
+	// from their segments and the next checkpoint rewrites: not an
+	// error either.
+	Indexes    int
+	IndexesBad []*CorruptError
 	// Live is set when another process held the store open for writing:
 	// Verify then checked the log below the end it found at its start, as
 	// a read-only follower sees it, and left the tail to the writer.
@@ -108,7 +115,14 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 				if f.lsn != ck.lsn {
 					return nil
 				}
-				if why := sameIndex(ck, rp.st); why != "" {
+				why, err := v.expandIndexed(p, ck, rp.st, &rep)
+				if err != nil {
+					return err
+				}
+				if why == "" {
+					why = sameIndex(ck, rp.st)
+				}
+				if why != "" {
 					return corrupt(path, 0, "the checkpoint's index differs from the log's: %s", why)
 				}
 				// And where it says its last record lies, and the

@@ -1,0 +1,724 @@
+package file
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
+)
+
+// A segment index file holds the record locations of one sealed segment
+// (its position run and its streams' seq runs), so that the in-memory
+// index keeps only a few words per segment and per stream in it. See the
+// package doc (Segment index files).
+
+var idxMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'I'}
+
+const (
+	idxVersion   = 1
+	idxHeader    = 64
+	idxBlockSize = 4096
+	idxEntry     = 12                            // key uint64, offset uint32
+	idxPerBlock  = (idxBlockSize - 4) / idxEntry // 340
+	idxSuffix    = ".idx"
+
+	defaultIndexCache = 4 << 20
+)
+
+func idxName(seg uint32) string { return fmt.Sprintf("seg-%016x%s", seg, idxSuffix) }
+
+// segIdx is a sealed segment whose locations lie in its index file: what
+// the checkpoint that names the file records of it.
+type segIdx struct {
+	seg      uint32
+	firstPos uint64 // first position of its events (0: none)
+	lastPos  uint64 // last position of its events, or of the log before it when it has none
+	nPos     uint32 // entries of the position run
+	nStream  uint32 // entries of the stream runs, all streams
+	hdrCRC   uint32 // the file header's checksum: it names the file's content
+}
+
+func blocksFor(n uint32) uint32 { return (n + idxPerBlock - 1) / idxPerBlock }
+
+// run is the part of one stream's locations that lies in the index file
+// of segment seg: entries first..first+n-1 of the file's stream runs,
+// from seq on.
+type run struct {
+	seq   uint64
+	seg   uint32
+	first uint32
+	n     uint32
+}
+
+// segStreams is one stream's record locations in one segment.
+type segStreams struct {
+	name   string
+	chunks []chunk
+}
+
+// encodeIndex gives the index file of segment seg holding pos (its
+// position run) and streams (sorted by name, each its chunks in seg), and
+// the segIdx and runs (one per stream, in the order given) naming it.
+func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams) ([]byte, segIdx, []run) {
+	e := segIdx{seg: seg, nPos: uint32(len(pos))}
+	if len(pos) > 0 {
+		e.firstPos = pos[0].pos
+	}
+	runs := make([]run, len(streams))
+	for i, x := range streams {
+		runs[i] = run{seq: x.chunks[0].seq, seg: seg, first: blocksFor(e.nPos)*idxPerBlock + e.nStream, n: uint32(len(x.chunks))}
+		e.nStream += uint32(len(x.chunks))
+	}
+	pb, sb := blocksFor(e.nPos), blocksFor(e.nStream)
+	b := make([]byte, idxHeader+int(pb+sb)*idxBlockSize)
+	put := func(i uint32, key uint64, off uint32) {
+		o := idxHeader + int(i/idxPerBlock)*idxBlockSize + int(i%idxPerBlock)*idxEntry
+		binary.LittleEndian.PutUint64(b[o:], key)
+		binary.LittleEndian.PutUint32(b[o+8:], off)
+	}
+	for i, c := range pos {
+		put(uint32(i), c.pos, c.off)
+	}
+	i := pb * idxPerBlock
+	for _, x := range streams {
+		for _, c := range x.chunks {
+			put(i, c.seq, c.off)
+			i++
+		}
+	}
+	var sums []byte
+	for blk := range pb + sb {
+		o := idxHeader + int(blk)*idxBlockSize
+		sum := blockSum(seg, blk, b[o:o+idxBlockSize-4])
+		binary.LittleEndian.PutUint32(b[o+idxBlockSize-4:], sum)
+		sums = binary.LittleEndian.AppendUint32(sums, sum)
+	}
+	copy(b, idxMagic[:])
+	binary.LittleEndian.PutUint32(b[8:], idxVersion)
+	copy(b[16:32], id[:])
+	binary.LittleEndian.PutUint64(b[32:], uint64(seg))
+	binary.LittleEndian.PutUint32(b[40:], e.nPos)
+	binary.LittleEndian.PutUint32(b[44:], e.nStream)
+	binary.LittleEndian.PutUint32(b[48:], pb+sb)
+	binary.LittleEndian.PutUint32(b[52:], crc32.Checksum(sums, castagnoli))
+	e.hdrCRC = crc32.Checksum(b[:60], castagnoli)
+	binary.LittleEndian.PutUint32(b[60:], e.hdrCRC)
+	return b, e, runs
+}
+
+// blockSum is a block's checksum, seeded with its segment and number so
+// that a block of another file or place does not validate.
+func blockSum(seg, blk uint32, b []byte) uint32 {
+	var seed [12]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(seg))
+	binary.LittleEndian.PutUint32(seed[8:], blk)
+	return crc32.Update(crc32.Checksum(seed[:], castagnoli), castagnoli, b)
+}
+
+// checkIndexHeader tells why h, the first idxHeader bytes of an index
+// file, is not the file e names for store id, or "" when it is.
+func checkIndexHeader(h []byte, id [16]byte, e *segIdx) string {
+	switch {
+	case len(h) < idxHeader || [8]byte(h[:8]) != idxMagic:
+		return "not a segment index file"
+	case binary.LittleEndian.Uint32(h[8:]) != idxVersion:
+		return fmt.Sprintf("unknown format version %d", binary.LittleEndian.Uint32(h[8:]))
+	case crc32.Checksum(h[:60], castagnoli) != binary.LittleEndian.Uint32(h[60:]):
+		return "header checksum mismatch"
+	case [16]byte(h[16:32]) != id:
+		return "index of another store"
+	case binary.LittleEndian.Uint64(h[32:]) != uint64(e.seg):
+		return fmt.Sprintf("index of segment %d", binary.LittleEndian.Uint64(h[32:]))
+	case binary.LittleEndian.Uint32(h[60:]) != e.hdrCRC:
+		return "not the index file the checkpoint names"
+	case binary.LittleEndian.Uint32(h[48:]) != blocksFor(e.nPos)+blocksFor(e.nStream):
+		return "block count does not match its entries"
+	}
+	return ""
+}
+
+// splitChunks gives, of the chunks of one stream, those of the segments
+// before upTo+1 grouped by segment (each non-empty), and the rest.
+func splitChunks(chunks []chunk, upTo uint32) (map[uint32][]chunk, []chunk) {
+	k := sort.Search(len(chunks), func(i int) bool { return chunks[i].seg > upTo })
+	if k == 0 {
+		return nil, chunks
+	}
+	by := make(map[uint32][]chunk)
+	for _, c := range chunks[:k] {
+		by[c.seg] = append(by[c.seg], c)
+	}
+	return by, chunks[k:]
+}
+
+// indexFiles are the store's open segment index files and the cache of
+// their blocks. A file is opened on first use; its header is checked
+// once. A file that is missing or does not validate is rebuilt from its
+// segment, in memory, and rewritten by the next checkpoint.
+type indexFiles struct {
+	cache recCache // blocks, keyed by segment and block number
+	mu    sync.Mutex
+	files map[uint32]*idxFile
+}
+
+type idxFile struct {
+	mu      sync.Mutex
+	fd      platform.FD
+	checked bool
+	rebuilt []byte // the file as the segment rebuilds it, when the file is bad
+	why     string // what was wrong with the file
+}
+
+func (x *indexFiles) file(seg uint32) *idxFile {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.files == nil {
+		x.files = make(map[uint32]*idxFile)
+	}
+	f := x.files[seg]
+	if f == nil {
+		f = &idxFile{}
+		x.files[seg] = f
+	}
+	return f
+}
+
+// close closes the open index files.
+func (x *indexFiles) close(p *effect.P) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var errs []error
+	for _, f := range x.files {
+		if f.fd != 0 {
+			if err := closeFile(p, f.fd); err != nil {
+				errs = append(errs, err)
+			}
+			f.fd = 0
+		}
+	}
+	x.files = nil
+	return errors.Join(errs...)
+}
+
+// rebuiltSegs lists the segments whose index files were found bad, for
+// the next checkpoint to rewrite.
+func (x *indexFiles) rebuiltSegs() map[uint32]bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out map[uint32]bool
+	for seg, f := range x.files {
+		f.mu.Lock()
+		if f.rebuilt != nil {
+			if out == nil {
+				out = make(map[uint32]bool)
+			}
+			out[seg] = true
+		}
+		f.mu.Unlock()
+	}
+	return out
+}
+
+// forget drops what is kept of the file of seg once it was rewritten.
+func (x *indexFiles) forget(p *effect.P, seg uint32) {
+	x.mu.Lock()
+	f := x.files[seg]
+	delete(x.files, seg)
+	x.mu.Unlock()
+	if f != nil && f.fd != 0 {
+		_ = closeFile(p, f.fd)
+	}
+}
+
+func (s *Store) indexCache() *recCache {
+	s.idx.cache.setupSize(s.opts.IndexCacheBytes, defaultIndexCache)
+	return &s.idx.cache
+}
+
+// idxBlock gives block blk of e's index file, checked.
+func (s *Store) idxBlock(p *effect.P, e *segIdx, blk uint32) ([]byte, error) {
+	cache := s.indexCache()
+	key := loc{seg: e.seg, off: blk}
+	if b, ok := cache.peek(key); ok {
+		return b, nil
+	}
+	f := s.idx.file(e.seg)
+	fd, rebuilt, err := s.openIndex(p, f, e)
+	if err != nil {
+		return nil, err
+	}
+	var b []byte
+	if rebuilt == nil {
+		b = make([]byte, idxBlockSize)
+		n, err := readFull(p, fd, idxHeader+int64(blk)*idxBlockSize, b)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("file: read %s at %d: %w", idxName(e.seg), idxHeader+int64(blk)*idxBlockSize, err)
+		case n != idxBlockSize:
+			rebuilt, err = s.indexBad(p, f, e, fmt.Sprintf("block %d cut short", blk))
+		case blockSum(e.seg, blk, b[:idxBlockSize-4]) != binary.LittleEndian.Uint32(b[idxBlockSize-4:]):
+			rebuilt, err = s.indexBad(p, f, e, fmt.Sprintf("block %d checksum mismatch", blk))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if rebuilt != nil {
+		o := idxHeader + int(blk)*idxBlockSize
+		if o+idxBlockSize > len(rebuilt) {
+			return nil, fmt.Errorf("%w: index of segment %d has no block %d", ErrCorrupt, e.seg, blk)
+		}
+		return rebuilt[o : o+idxBlockSize], nil
+	}
+	cache.put(key, b)
+	return b, nil
+}
+
+// openIndex opens and checks e's index file once; it gives the file as
+// rebuilt instead when the file is bad.
+func (s *Store) openIndex(p *effect.P, f *idxFile, e *segIdx) (platform.FD, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rebuilt != nil || f.checked {
+		return f.fd, f.rebuilt, nil
+	}
+	path := filepath.Join(s.logDir, idxName(e.seg))
+	fd, err := openFile(p, path, os.O_RDONLY)
+	if err != nil {
+		return s.rebuiltOr(p, f, e, fmt.Sprintf("cannot open: %v", err))
+	}
+	h := make([]byte, idxHeader)
+	n, err := readFull(p, fd, 0, h)
+	if err != nil {
+		_ = closeFile(p, fd)
+		return 0, nil, fmt.Errorf("file: read %s: %w", path, err)
+	}
+	if why := checkIndexHeader(h[:n], s.id, e); why != "" {
+		_ = closeFile(p, fd)
+		return s.rebuiltOr(p, f, e, why)
+	}
+	f.fd, f.checked = fd, true
+	return fd, nil, nil
+}
+
+// rebuiltOr rebuilds the file e names, which was found bad for why (f.mu
+// held), or gives an error naming both when its segment does not.
+func (s *Store) rebuiltOr(p *effect.P, f *idxFile, e *segIdx, why string) (platform.FD, []byte, error) {
+	if b := s.rebuildLocked(p, f, e, why); b != nil {
+		return 0, b, nil
+	}
+	return 0, nil, fmt.Errorf("%w: index file of segment %d: %s", ErrCorrupt, e.seg, f.why)
+}
+
+func (s *Store) indexBad(p *effect.P, f *idxFile, e *segIdx, why string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rebuilt != nil {
+		return f.rebuilt, nil
+	}
+	_, b, err := s.rebuiltOr(p, f, e, why)
+	return b, err
+}
+
+// rebuildLocked rebuilds e's index file from its segment (f.mu held); it
+// gives nil, with the reason kept, when the segment does not rebuild the
+// file the checkpoint names, which a read then reports.
+func (s *Store) rebuildLocked(p *effect.P, f *idxFile, e *segIdx, why string) []byte {
+	b, err := s.rebuildIndex(p, e)
+	if err != nil {
+		f.why = why + "; rebuild: " + err.Error()
+		return nil
+	}
+	f.rebuilt, f.why = b, why
+	return b
+}
+
+// rebuildIndex reads segment e.seg and encodes its index file, which must
+// be the one e names.
+func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
+	s.mu.RLock()
+	seg := s.segs[uint64(e.seg)]
+	s.mu.RUnlock()
+	if seg == nil {
+		return nil, fmt.Errorf("file: segment %d is not open", e.seg)
+	}
+	b, got, err := indexSegment(p, s.id, seg)
+	if err != nil {
+		return nil, err
+	}
+	if got.hdrCRC != e.hdrCRC || got.firstPos != e.firstPos || got.nPos != e.nPos || got.nStream != e.nStream {
+		return nil, corrupt(seg.path, 0, "the segment's locations differ from those its checkpoint names")
+	}
+	return b, nil
+}
+
+// indexSegment reads every record of seg and encodes its index file.
+func indexSegment(p *effect.P, id [16]byte, seg *segment) ([]byte, segIdx, error) {
+	size, err := fileSize(p, seg.path)
+	if err != nil {
+		return nil, segIdx{}, err
+	}
+	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: 1 << 20}
+	st := newState()
+	var ferr error
+	_, _, err = r.scan(0, func(off int64, f frame) error {
+		switch f.typ {
+		case recCommit:
+			c, err := decodeCommit(f.payload, true, "")
+			if err != nil {
+				ferr = corrupt(seg.path, off, "%v", err)
+				return errStop
+			}
+			st.apply(&c, loc{seg: uint32(seg.id), off: uint32(off)})
+		case recSeal:
+			return errStop
+		}
+		return nil
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, segIdx{}, err
+	}
+	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)))
+	if len(st.positions) > 0 {
+		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
+	}
+	return b, e, nil
+}
+
+// segStreams gives every stream's chunks in segment seg, sorted by name.
+func (s *state) segStreams(seg uint32) []segStreams {
+	var out []segStreams
+	for name, x := range s.streams {
+		var cs []chunk
+		for _, c := range x.chunks {
+			if c.seg == seg {
+				cs = append(cs, c)
+			}
+		}
+		if len(cs) > 0 {
+			out = append(out, segStreams{name: name, chunks: cs})
+		}
+	}
+	slices.SortFunc(out, func(a, b segStreams) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// idxAt gives entry i of e's index file (stream entries follow the
+// position entries' blocks).
+func (s *Store) idxAt(p *effect.P, e *segIdx, i uint32) (uint64, uint32, error) {
+	b, err := s.idxBlock(p, e, i/idxPerBlock)
+	if err != nil {
+		return 0, 0, err
+	}
+	o := int(i%idxPerBlock) * idxEntry
+	return binary.LittleEndian.Uint64(b[o:]), binary.LittleEndian.Uint32(b[o+8:]), nil
+}
+
+// idxFind gives the last entry in first..first+n-1 whose key is at most
+// key (first when none is), as an index into the file.
+func (s *Store) idxFind(p *effect.P, e *segIdx, first, n uint32, key uint64) (uint32, error) {
+	var err error
+	i := sort.Search(int(n), func(i int) bool {
+		if err != nil {
+			return true
+		}
+		k, _, kerr := s.idxAt(p, e, first+uint32(i))
+		if kerr != nil {
+			err = kerr
+			return true
+		}
+		return k > key
+	})
+	if err != nil {
+		return 0, err
+	}
+	return first + uint32(max(i-1, 0)), nil
+}
+
+// streamBase is the file index of e's first stream entry.
+func (e *segIdx) streamBase() uint32 { return blocksFor(e.nPos) * idxPerBlock }
+
+// indexedFor finds the indexed segment whose positions hold pos, -1
+// when none does. The indexed list is sorted by segment; lastPos never
+// falls along it (a segment without events has the last position before
+// it), so the first whose lastPos reaches pos holds events and pos.
+func (s *state) indexedFor(pos uint64) int {
+	i := sort.Search(len(s.indexed), func(i int) bool { return s.indexed[i].lastPos >= pos })
+	if i == len(s.indexed) || s.indexed[i].nPos == 0 || s.indexed[i].firstPos > pos {
+		return -1
+	}
+	return i
+}
+
+// writeIndexes writes the index files of the segments sealed when v was
+// captured that v does not name yet, and rewrites those found bad (tmp,
+// fsync, rename, then one directory fsync), and moves their locations in
+// v into the files it names. It gives what the live state is to drop
+// once the checkpoint naming them is in place (nil when nothing moved).
+func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
+	if v.r.seg <= 1 || v.r.seg-1 > 1<<32-1 {
+		return nil, nil
+	}
+	upTo := uint32(v.r.seg - 1)
+	var have uint32
+	if n := len(v.indexed); n > 0 {
+		have = v.indexed[n-1].seg
+	}
+	redo := s.idx.rebuiltSegs()
+	if have >= upTo && len(redo) == 0 {
+		return nil, nil
+	}
+	var files []string
+	write := func(seg uint32, b []byte) error {
+		path := filepath.Join(s.logDir, idxName(seg))
+		if err := writePaced(p, path+tmpSuffix, b); err != nil {
+			_ = remove(p, path+tmpSuffix)
+			return fmt.Errorf("file: write index of segment %d: %w", seg, err)
+		}
+		files = append(files, path)
+		return nil
+	}
+	for seg := range redo {
+		f := s.idx.file(seg)
+		f.mu.Lock()
+		b := f.rebuilt
+		f.mu.Unlock()
+		if err := write(seg, b); err != nil {
+			return nil, err
+		}
+	}
+	var d *drop
+	if have < upTo {
+		d = &drop{upTo: upTo, runs: make(map[string][]run)}
+		k := sort.Search(len(v.pos), func(i int) bool { return v.pos[i].seg > upTo })
+		posBy := make(map[uint32][]posChunk)
+		for _, c := range v.pos[:k] {
+			posBy[c.seg] = append(posBy[c.seg], c)
+		}
+		slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
+		strBy := make(map[uint32][]segStreams)
+		for i := range v.streams {
+			x := &v.streams[i]
+			by, rest := splitChunks(x.chunks, upTo)
+			for seg, cs := range by {
+				strBy[seg] = append(strBy[seg], segStreams{name: x.name, chunks: cs})
+			}
+			x.chunks = rest
+		}
+		newRuns := make(map[string][]run)
+		last := uint64(0) // the last position before the segment
+		if n := len(v.indexed); n > 0 {
+			last = v.indexed[n-1].lastPos
+		}
+		for seg := have + 1; seg <= upTo; seg++ {
+			pos := posBy[seg]
+			b, e, runs := encodeIndex(s.id, seg, pos, strBy[seg])
+			e.lastPos = last
+			if len(pos) > 0 {
+				next := v.lastPos + 1
+				if k < len(v.pos) {
+					next = v.pos[k].pos
+				}
+				for later := seg + 1; later <= upTo; later++ {
+					if nb := posBy[later]; len(nb) > 0 {
+						next = nb[0].pos
+						break
+					}
+				}
+				e.lastPos = next - 1
+			}
+			last = e.lastPos
+			if err := write(seg, b); err != nil {
+				return nil, err
+			}
+			d.idx = append(d.idx, e)
+			for i, x := range strBy[seg] {
+				newRuns[x.name] = append(newRuns[x.name], runs[i])
+			}
+		}
+		v.indexed = append(slices.Clip(v.indexed), d.idx...)
+		v.pos = v.pos[k:]
+		for i := range v.streams {
+			x := &v.streams[i]
+			if rs := newRuns[x.name]; len(rs) > 0 {
+				x.runs = append(slices.Clip(x.runs), rs...)
+			}
+		}
+		d.runs = newRuns
+	}
+	for _, path := range files {
+		if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
+			_ = remove(p, path+tmpSuffix)
+			return nil, fmt.Errorf("file: write index: %w", err)
+		}
+	}
+	if err := syncDir(p, s.logDir); err != nil {
+		return nil, fmt.Errorf("file: write index: %w", err)
+	}
+	for seg := range redo {
+		s.idx.forget(p, seg)
+	}
+	return d, nil
+}
+
+// idxRef is a run or an indexed segment's positions to resolve into
+// chunkRefs outside the store's lock: entries from..n-1 of e's file (an
+// index into it), with keys up to want.
+type idxRef struct {
+	e     segIdx
+	seg   *segment
+	first uint32
+	n     uint32
+}
+
+// resolve appends the refs of r's entries holding keys from..want.
+func (s *Store) resolve(p *effect.P, r idxRef, from, want uint64, refs []chunkRef) ([]chunkRef, error) {
+	j, err := s.idxFind(p, &r.e, r.first, r.n, from)
+	if err != nil {
+		return refs, err
+	}
+	for ; j < r.first+r.n; j++ {
+		key, off, err := s.idxAt(p, &r.e, j)
+		if err != nil {
+			return refs, err
+		}
+		if key > want {
+			break
+		}
+		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: off}})
+	}
+	return refs, nil
+}
+
+// seqLoc gives the location of the record holding seq of x (seq within
+// its head). The caller holds the store's lock or owns the log.
+func (s *Store) seqLoc(p *effect.P, x *streamIdx, seq uint64) (chunk, error) {
+	i := x.runFor(seq)
+	if i < 0 {
+		return x.chunks[x.chunkFor(seq)], nil
+	}
+	r := x.runs[i]
+	e := s.st.indexedSeg(r.seg)
+	if e == nil {
+		return chunk{}, fmt.Errorf("%w: segment %d is not indexed", ErrCorrupt, r.seg)
+	}
+	j, err := s.idxFind(p, e, r.first, r.n, seq)
+	if err != nil {
+		return chunk{}, err
+	}
+	key, off, err := s.idxAt(p, e, j)
+	return chunk{seq: key, loc: loc{seg: r.seg, off: off}}, err
+}
+
+// posLoc gives the location of the record holding position pos (within
+// the log). The caller holds the store's lock or owns the log.
+func (s *Store) posLoc(p *effect.P, pos uint64) (posChunk, error) {
+	i := s.st.indexedFor(pos)
+	if i < 0 {
+		return s.st.positions[s.st.posChunkFor(pos)], nil
+	}
+	e := &s.st.indexed[i]
+	j, err := s.idxFind(p, e, 0, e.nPos, pos)
+	if err != nil {
+		return posChunk{}, err
+	}
+	key, off, err := s.idxAt(p, e, j)
+	return posChunk{pos: key, loc: loc{seg: e.seg, off: off}}, err
+}
+
+// expandIndexed checks the index files that ck, a checkpoint's state,
+// names against the ones st, a full replay up to the same record, builds
+// for their segments, and puts their locations back into ck's positions
+// and chunks (read through ck's runs), so that ck compares with st as a
+// checkpoint without index files does. It gives why ck differs from st,
+// or "" when it does not; a file that is missing or differs from what
+// its segment builds is listed in rep, since reads rebuild it.
+func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (string, error) {
+	files := make(map[uint32][]byte, len(ck.indexed))
+	var pos []posChunk
+	for _, e := range ck.indexed {
+		var sp []posChunk
+		for _, c := range st.positions {
+			if c.seg == e.seg {
+				sp = append(sp, c)
+			}
+		}
+		b, got, _ := encodeIndex(s.id, e.seg, sp, st.segStreams(e.seg))
+		if got.hdrCRC != e.hdrCRC || got.nPos != e.nPos || got.nStream != e.nStream || got.firstPos != e.firstPos {
+			return fmt.Sprintf("the index file it names for segment %d", e.seg), nil
+		}
+		path := filepath.Join(s.logDir, idxName(e.seg))
+		disk, err := readFile(p, path)
+		switch {
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("file: read %s: %w", path, err)
+		case err != nil:
+			rep.IndexesBad = append(rep.IndexesBad, &CorruptError{File: path, Reason: "missing"})
+		case !bytes.Equal(disk, b):
+			why := "differs from the index its segment builds"
+			if len(disk) >= idxHeader {
+				if h := checkIndexHeader(disk[:idxHeader], s.id, &e); h != "" {
+					why = h
+				}
+			}
+			rep.IndexesBad = append(rep.IndexesBad, &CorruptError{File: path, Reason: why})
+		default:
+			rep.Indexes++
+		}
+		files[e.seg] = b
+		pos = append(pos, sp...)
+	}
+	return ck.inline(files, pos), nil
+}
+
+// inline puts the locations of s's indexed segments back into its
+// positions (pos, those of the indexed segments) and chunks, read from
+// files (each indexed segment's file) through its runs; it gives why
+// that fails, or "".
+func (s *state) inline(files map[uint32][]byte, pos []posChunk) string {
+	if len(s.indexed) == 0 {
+		return ""
+	}
+	for name, x := range s.streams {
+		var cs []chunk
+		for _, r := range x.runs {
+			b := files[r.seg]
+			for i := r.first; i < r.first+r.n; i++ {
+				o := idxHeader + int(i/idxPerBlock)*idxBlockSize + int(i%idxPerBlock)*idxEntry
+				if o+idxEntry > len(b) {
+					return fmt.Sprintf("stream %q's runs", name)
+				}
+				cs = append(cs, chunk{seq: binary.LittleEndian.Uint64(b[o:]), loc: loc{seg: r.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
+			}
+		}
+		x.chunks = append(cs, x.chunks...)
+		x.runs = nil
+	}
+	s.positions = append(pos, s.positions...)
+	s.indexed = nil
+	return ""
+}
+
+// indexPositions reads the position run of an index file.
+func indexPositions(b []byte, e *segIdx) []posChunk {
+	out := make([]posChunk, 0, e.nPos)
+	for i := range e.nPos {
+		o := idxHeader + int(i/idxPerBlock)*idxBlockSize + int(i%idxPerBlock)*idxEntry
+		out = append(out, posChunk{pos: binary.LittleEndian.Uint64(b[o:]), loc: loc{seg: e.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
+	}
+	return out
+}

@@ -1,0 +1,243 @@
+package file
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
+)
+
+// inlineFromDisk puts the locations the index files in dir hold back into
+// st, a checkpoint's state, as a checkpoint without index files has them.
+func inlineFromDisk(t testing.TB, dir string, st *state) {
+	t.Helper()
+	files := make(map[uint32][]byte)
+	var pos []posChunk
+	for i := range st.indexed {
+		e := &st.indexed[i]
+		b, err := os.ReadFile(filepath.Join(dir, logDir, idxName(e.seg)))
+		require.NoError(t, err)
+		files[e.seg] = b
+		pos = append(pos, indexPositions(b, e)...)
+	}
+	require.Empty(t, st.inline(files, pos))
+}
+
+// indexedStore writes n commits into a store with small segments, events
+// in 7 streams (some commits with several events, some with kv changes
+// only, some with caller IDs), closes it so that its sealed segments have
+// index files, and gives every event written by position.
+func indexedStore(t *testing.T, n int) (*env, []ops.Event) {
+	t.Helper()
+	e := newEnv(t, Options{SegmentSize: minSegmentSize, CheckpointBytes: 48 << 10})
+	var all []ops.Event
+	for i := range n {
+		if i%23 == 5 {
+			must(t, e, ops.KvPut{Key: fmt.Sprint("k", i%5), Value: []byte("v")})
+			continue
+		}
+		stream := fmt.Sprint("s", i%7)
+		evs := []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%d %0100d", i, 0)}}
+		if i%11 == 0 {
+			evs = append(evs, ops.EventData{ID: uuid.New(), Type: "u", Data: fmt.Appendf(nil, "%d.1", i)})
+		}
+		res := must(t, e, ops.Append{Stream: stream, Events: evs})
+		for j, ev := range evs {
+			id := ev.ID
+			all = append(all, ops.Event{ID: id, Stream: stream, Seq: res.FirstSeq + uint64(j), Pos: res.FirstPos + uint64(j), Type: ev.Type, Data: ev.Data})
+		}
+	}
+	e.close()
+	e.open(Options{SegmentSize: minSegmentSize, CheckpointBytes: 48 << 10})
+	return e, all
+}
+
+// checkReads reads every stream whole and from several seqs, and the
+// global log in pages, and compares with want.
+func checkReads(t *testing.T, e *env, want []ops.Event) {
+	t.Helper()
+	by := make(map[string][]ops.Event)
+	for _, ev := range want {
+		by[ev.Stream] = append(by[ev.Stream], ev)
+	}
+	same := func(got, want []ops.Event, what string) {
+		t.Helper()
+		require.Len(t, got, len(want), what)
+		for i := range want {
+			w := want[i]
+			g := got[i]
+			if w.ID != uuid.Nil {
+				assert.Equal(t, w.ID, g.ID, what)
+			}
+			require.Equal(t, []any{w.Stream, w.Seq, w.Pos, w.Type, string(w.Data)}, []any{g.Stream, g.Seq, g.Pos, g.Type, string(g.Data)}, what)
+		}
+	}
+	for stream, evs := range by {
+		got := must(t, e, ops.Read{Stream: stream, Limit: len(evs) + 1})
+		same(got.Events, evs, stream)
+		for _, from := range []int{2, len(evs) / 3, len(evs) / 2, len(evs) - 10} {
+			got := must(t, e, ops.Read{Stream: stream, From: uint64(from), Limit: 25})
+			same(got.Events, evs[from-1:min(from-1+25, len(evs))], fmt.Sprint(stream, " from ", from))
+		}
+	}
+	for from := 1; from <= len(want); from += 97 {
+		got := must(t, e, ops.ReadAll{From: uint64(from), Limit: 150})
+		same(got.Events, want[from-1:min(from-1+150, len(want))], fmt.Sprint("all from ", from))
+	}
+}
+
+func TestIndexFilesServeSealedSegments(t *testing.T) {
+	e, want := indexedStore(t, 3000)
+	st := e.s.st
+	require.NotEmpty(t, st.indexed, "sealed segments are indexed")
+	for _, c := range st.positions {
+		assert.Greater(t, c.seg, st.indexed[len(st.indexed)-1].seg, "no location of an indexed segment in memory")
+	}
+	for name, x := range st.streams {
+		require.NotEmpty(t, x.runs, name)
+		for _, c := range x.chunks {
+			assert.Greater(t, c.seg, st.indexed[len(st.indexed)-1].seg, name)
+		}
+	}
+	checkReads(t, e, want)
+	// Events drawn IDs name their positions, in indexed segments too.
+	for _, ev := range want[:50] {
+		if ev.ID == uuid.Nil {
+			continue
+		}
+		_, err := perform(e, ops.Append{Stream: ev.Stream, Events: []ops.EventData{{ID: uuid.New(), Type: "t"}, {ID: ev.ID, Type: "t"}}})
+		var dup *ops.DuplicateIDError
+		require.ErrorAs(t, err, &dup, "an indexed ID is refused")
+		assert.Equal(t, ev.Seq, dup.Seq)
+	}
+	e.close()
+	rep, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+	assert.Equal(t, len(st.indexed), rep.Indexes, "every index file checked")
+	assert.Empty(t, rep.IndexesBad)
+}
+
+// The faults an index file can suffer: every one is repaired from its
+// segment, never served.
+var indexFaults = map[string]func(t *testing.T, path string){
+	"missing": func(t *testing.T, path string) { require.NoError(t, os.Remove(path)) },
+	"torn": func(t *testing.T, path string) {
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		require.NoError(t, os.Truncate(path, fi.Size()-idxBlockSize/2))
+	},
+	"bitflip-block":  func(t *testing.T, path string) { flipAt(t, path, idxHeader+100) },
+	"bitflip-header": func(t *testing.T, path string) { flipAt(t, path, 41) },
+	"stale": func(t *testing.T, path string) {
+		// Another segment's index in its place.
+		other := filepath.Join(filepath.Dir(path), idxName(1))
+		b, err := os.ReadFile(other)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+	},
+}
+
+func TestIndexFileFaultsAreRebuilt(t *testing.T) {
+	for name, fault := range indexFaults {
+		t.Run(name, func(t *testing.T) {
+			e, want := indexedStore(t, 2000)
+			require.Greater(t, len(e.s.st.indexed), 2)
+			seg := e.s.st.indexed[1].seg
+			path := filepath.Join(e.dir, logDir, idxName(seg))
+			good, err := os.ReadFile(path)
+			require.NoError(t, err)
+			e.close()
+			fault(t, path)
+
+			rep, err := Verify(e.p(), e.dir)
+			require.NoError(t, err, "a bad index file is no corruption of the store")
+			require.Len(t, rep.IndexesBad, 1)
+			assert.Equal(t, path, rep.IndexesBad[0].File)
+
+			e.open(Options{SegmentSize: minSegmentSize})
+			checkReads(t, e, want)
+			// The next checkpoint rewrites it.
+			must(t, e, ops.Append{Stream: "s0", Events: []ops.EventData{{Type: "t"}}})
+			e.close()
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, good, b, "rewritten as it was")
+			rep, err = Verify(e.p(), e.dir)
+			require.NoError(t, err)
+			assert.Empty(t, rep.IndexesBad)
+		})
+	}
+}
+
+// Checkpoints made while commits and reads go on move sealed segments'
+// locations into index files under them (run with -race).
+func TestIndexFilesWhileWriting(t *testing.T) {
+	e := newEnv(t, Options{SegmentSize: minSegmentSize, CheckpointBytes: 32 << 10})
+	const writers, each = 4, 400
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var readErr atomic.Value
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for w := range writers {
+				r, err := perform(e, ops.Read{Stream: fmt.Sprint("w", w), Limit: 10000})
+				if err == nil {
+					for i, ev := range r.Events {
+						if ev.Seq != uint64(i+1) {
+							err = fmt.Errorf("stream w%d: seq %d at %d", w, ev.Seq, i)
+							break
+						}
+					}
+				}
+				if err != nil {
+					readErr.Store(err)
+					return
+				}
+			}
+		}
+	}()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := perform(e, ops.Append{Stream: fmt.Sprint("w", w), Events: []ops.EventData{{ID: uuid.New(), Type: "t", Data: fmt.Appendf(nil, "%d %0200d", i, 0)}}})
+				if err != nil {
+					readErr.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-readerDone
+	if err, _ := readErr.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen(Options{SegmentSize: minSegmentSize})
+	require.NotEmpty(t, e.s.st.indexed)
+	all := must(t, e, ops.ReadAll{Limit: writers*each + 1})
+	require.Len(t, all.Events, writers*each)
+	for i, ev := range all.Events {
+		require.Equal(t, uint64(i+1), ev.Pos)
+	}
+	e.close()
+	_, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+}

@@ -258,6 +258,10 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	require.NotEmpty(f, st.ret.meta, "the seed holds stream metadata")
 	f.Add(good)
 	f.Add(good[:len(good)/2])
+	// One naming the index file of segment 1, its records' locations
+	// moved there.
+	st2, r2 := indexedState(id)
+	f.Add(encodeCheckpoint(id, r2, st2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, st, err := decodeCheckpoint(b, id)
 		if err != nil {

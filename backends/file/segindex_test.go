@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -240,4 +241,107 @@ func TestIndexFilesWhileWriting(t *testing.T) {
 	e.close()
 	_, err := Verify(e.p(), e.dir)
 	require.NoError(t, err)
+}
+
+// A read-only follower reads sealed segments through the index files the
+// writer's checkpoint names, and rebuilds a missing one without writing.
+func TestFollowerReadsIndexFiles(t *testing.T) {
+	e, want := indexedStore(t, 1500)
+	require.NotEmpty(t, e.s.st.indexed)
+	seg := e.s.st.indexed[0].seg
+	require.NoError(t, os.Remove(filepath.Join(e.dir, logDir, idxName(seg))))
+	f, err := OpenReadOnly(e.p(), e.dir, Options{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, f.Close(e.p())) }()
+	writer := e.s
+	e.s = f
+	checkReads(t, e, want)
+	e.s = writer
+	_, err = os.Stat(filepath.Join(e.dir, logDir, idxName(seg)))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the follower writes nothing")
+}
+
+// indexedState is a state of 40 commits in segments 1 and 2 whose
+// segment 1 is indexed, and the resume point at its end; it also gives
+// segment 1's index file.
+func indexedStateFile(id [16]byte) (*state, resume, []byte) {
+	st := newState()
+	st.indexIDs(id)
+	for i := range 40 {
+		name := fmt.Sprint("s", i%3)
+		c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: name, firstSeq: st.head(name) + 1, n: 1, ids: []uuid.UUID{uuid.New()}}}}
+		if i%4 == 0 {
+			c.rev = st.rev + 1
+			c.kv = []kvRec{{op: kvPut, key: fmt.Sprint("k", i), value: []byte("v")}}
+		}
+		st.apply(&c, loc{seg: uint32(1 + i/20), off: uint32(64 + 100*(i%20))})
+		st.lsn++
+	}
+	b, e, runs := encodeIndex(id, 1, st.positions[:20], st.segStreams(1))
+	e.lastPos = 20
+	d := &drop{upTo: 1, idx: []segIdx{e}, runs: make(map[string][]run)}
+	for i, x := range st.segStreams(1) {
+		d.runs[x.name] = []run{runs[i]}
+	}
+	st.applyDrop(d)
+	return st, resume{seg: 2, off: 64 + 100*20, crc: 9, lsn: st.lsn, last: 64 + 100*19, sum: 5, version: ckptVersion}, b
+}
+
+func indexedState(id [16]byte) (*state, resume) {
+	st, r, _ := indexedStateFile(id)
+	return st, r
+}
+
+func TestIndexedCheckpointRoundTrip(t *testing.T) {
+	id := [16]byte{3}
+	st, r, file := indexedStateFile(id)
+	require.Len(t, st.indexed, 1)
+	b := encodeCheckpoint(id, r, st)
+	r2, st2, err := decodeCheckpoint(b, id)
+	require.NoError(t, err)
+	assert.Equal(t, r, r2)
+	assert.Equal(t, st.indexed, st2.indexed)
+	for name, x := range st.streams {
+		assert.Equal(t, x.runs, st2.streams[name].runs, name)
+		assert.Equal(t, x.chunks, st2.streams[name].chunks, name)
+	}
+	assert.Equal(t, st.positions, st2.positions)
+	// Put back, the locations are those of the state before the drop.
+	pos := indexPositions(file, &st2.indexed[0])
+	require.Empty(t, st2.inline(map[uint32][]byte{1: file}, pos))
+	assert.Len(t, st2.positions, 40)
+	for name, x := range st2.streams {
+		assert.Len(t, x.chunks, int(x.head), name)
+		for i, c := range x.chunks {
+			assert.Equal(t, uint64(i+1), c.seq, name)
+		}
+	}
+}
+
+// FuzzIndexFile checks that the header and block checks accept only the
+// file a checkpoint names: whatever else lies in its place is rebuilt.
+func FuzzIndexFile(f *testing.F) {
+	id := [16]byte{5}
+	st, _, good := indexedStateFile(id)
+	e := st.indexed[0]
+	f.Add(good)
+	f.Add(good[:idxHeader])
+	f.Add(good[:len(good)-1])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < idxHeader || checkIndexHeader(b[:idxHeader], id, &e) != "" {
+			return
+		}
+		blocks := blocksFor(e.nPos) + blocksFor(e.nStream)
+		for blk := range blocks {
+			o := idxHeader + int(blk)*idxBlockSize
+			if o+idxBlockSize > len(b) {
+				return
+			}
+			if blockSum(e.seg, blk, b[o:o+idxBlockSize-4]) != binary.LittleEndian.Uint32(b[o+idxBlockSize-4:]) {
+				return
+			}
+		}
+		n := idxHeader + int(blocks)*idxBlockSize
+		assert.Equal(t, good, b[:n], "a file that passes every check is the one named")
+	})
 }

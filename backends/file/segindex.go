@@ -591,15 +591,19 @@ func (s *Store) resolve(p *effect.P, r idxRef, from, want uint64, refs []chunkRe
 	if err != nil {
 		return refs, err
 	}
+	var b []byte
 	for ; j < r.first+r.n; j++ {
-		key, off, err := s.idxAt(p, &r.e, j)
-		if err != nil {
-			return refs, err
+		if b == nil || j%idxPerBlock == 0 {
+			if b, err = s.idxBlock(p, &r.e, j/idxPerBlock); err != nil {
+				return refs, err
+			}
 		}
+		o := int(j%idxPerBlock) * idxEntry
+		key := binary.LittleEndian.Uint64(b[o:])
 		if key > want {
 			break
 		}
-		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: off}})
+		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
 	}
 	return refs, nil
 }

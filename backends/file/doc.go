@@ -537,6 +537,10 @@
 // the indexed ones. Once the checkpoint is in place the live index drops
 // the locations the files took over; the group-commit leader (or the
 // next capture) does that, since the leader reads the state unlocked.
+// Between checkpoints the locations of the segments sealed since the
+// last one stay in memory, so that part is bounded by
+// Options.CheckpointBytes of log (16 bytes per record and per record and
+// stream), not by the log.
 // Files are never removed; a crash between a file's rename and its
 // checkpoint leaves a file that the next checkpoint writes again, the
 // same bytes.

@@ -148,20 +148,6 @@ func checkIndexHeader(h []byte, id [16]byte, e *segIdx) string {
 	return ""
 }
 
-// splitChunks gives, of the chunks of one stream, those of the segments
-// before upTo+1 grouped by segment (each non-empty), and the rest.
-func splitChunks(chunks []chunk, upTo uint32) (map[uint32][]chunk, []chunk) {
-	k := sort.Search(len(chunks), func(i int) bool { return chunks[i].seg > upTo })
-	if k == 0 {
-		return nil, chunks
-	}
-	by := make(map[uint32][]chunk)
-	for _, c := range chunks[:k] {
-		by[c.seg] = append(by[c.seg], c)
-	}
-	return by, chunks[k:]
-}
-
 // indexFiles are the store's open segment index files and the cache of
 // their blocks. A file is opened on first use; its header is checked
 // once. A file that is missing or does not validate is rebuilt from its
@@ -503,57 +489,70 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 	}
 	var d *drop
 	if have < upTo {
-		d = &drop{upTo: upTo, runs: make(map[string][]run)}
-		k := sort.Search(len(v.pos), func(i int) bool { return v.pos[i].seg > upTo })
-		posBy := make(map[uint32][]posChunk)
-		for _, c := range v.pos[:k] {
-			posBy[c.seg] = append(posBy[c.seg], c)
-		}
+		// One segment at a time, its locations sub-slices of the view's
+		// (sorted by segment), so that what this holds beside the view
+		// is one file's bytes.
+		d = &drop{upTo: upTo}
 		slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
-		strBy := make(map[uint32][]segStreams)
-		for i := range v.streams {
-			x := &v.streams[i]
-			by, rest := splitChunks(x.chunks, upTo)
-			for seg, cs := range by {
-				strBy[seg] = append(strBy[seg], segStreams{name: x.name, chunks: cs})
-			}
-			x.chunks = rest
-		}
+		cur := make([]int, len(v.streams)) // per stream, its first chunk past the segment done
 		newRuns := make(map[string][]run)
 		last := uint64(0) // the last position before the segment
 		if n := len(v.indexed); n > 0 {
 			last = v.indexed[n-1].lastPos
 		}
+		var ss []segStreams
+		var which []int
+		pi := 0
 		for seg := have + 1; seg <= upTo; seg++ {
-			pos := posBy[seg]
-			b, e, runs := encodeIndex(s.id, seg, pos, strBy[seg])
-			e.lastPos = last
-			if len(pos) > 0 {
-				next := v.lastPos + 1
-				if k < len(v.pos) {
-					next = v.pos[k].pos
+			for pi < len(v.pos) && v.pos[pi].seg < seg {
+				pi++
+			}
+			pj := pi
+			for pj < len(v.pos) && v.pos[pj].seg == seg {
+				pj++
+			}
+			ss, which = ss[:0], which[:0]
+			for i := range v.streams {
+				x := &v.streams[i]
+				a := cur[i]
+				for a < len(x.chunks) && x.chunks[a].seg < seg {
+					a++
 				}
-				for later := seg + 1; later <= upTo; later++ {
-					if nb := posBy[later]; len(nb) > 0 {
-						next = nb[0].pos
-						break
-					}
+				b := a
+				for b < len(x.chunks) && x.chunks[b].seg == seg {
+					b++
+				}
+				cur[i] = b
+				if b > a {
+					ss = append(ss, segStreams{name: x.name, chunks: x.chunks[a:b]})
+					which = append(which, i)
+				}
+			}
+			blob, e, runs := encodeIndex(s.id, seg, v.pos[pi:pj], ss)
+			e.lastPos = last
+			if pj > pi {
+				next := v.lastPos + 1
+				if pj < len(v.pos) {
+					next = v.pos[pj].pos
 				}
 				e.lastPos = next - 1
 			}
 			last = e.lastPos
-			if err := write(seg, b); err != nil {
+			if err := write(seg, blob); err != nil {
 				return nil, err
 			}
 			d.idx = append(d.idx, e)
-			for i, x := range strBy[seg] {
-				newRuns[x.name] = append(newRuns[x.name], runs[i])
+			for j, i := range which {
+				name := v.streams[i].name
+				newRuns[name] = append(newRuns[name], runs[j])
 			}
+			pi = pj
 		}
 		v.indexed = append(slices.Clip(v.indexed), d.idx...)
-		v.pos = v.pos[k:]
+		v.pos = v.pos[sort.Search(len(v.pos), func(i int) bool { return v.pos[i].seg > upTo }):]
 		for i := range v.streams {
 			x := &v.streams[i]
+			x.chunks = x.chunks[sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].seg > upTo }):]
 			if rs := newRuns[x.name]; len(rs) > 0 {
 				x.runs = append(slices.Clip(x.runs), rs...)
 			}

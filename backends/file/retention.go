@@ -412,9 +412,12 @@ func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, er
 		s.mu.RUnlock()
 		return time.Time{}, fmt.Errorf("file: stream %q has no seq %d", stream, seq)
 	}
-	c := x.chunks[x.chunkFor(seq)]
+	c, err := s.seqLoc(p, x, seq) // may read an index file: the leader owns the state
 	seg := s.segs[uint64(c.seg)]
 	s.mu.RUnlock()
+	if err != nil {
+		return time.Time{}, err
+	}
 	if seg == nil {
 		return time.Time{}, fmt.Errorf("file: segment %d is not open", c.seg)
 	}

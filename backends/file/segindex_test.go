@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -344,4 +345,24 @@ func FuzzIndexFile(f *testing.F) {
 		n := idxHeader + int(blocks)*idxBlockSize
 		assert.Equal(t, good, b[:n], "a file that passes every check is the one named")
 	})
+}
+
+// A stream with a max-age asks the times of events in indexed segments
+// (the ID rule sees only visible events): they are read through the
+// index files too.
+func TestIndexedEventTimes(t *testing.T) {
+	e, want := indexedStore(t, 1500)
+	var ev ops.Event
+	for _, w := range want {
+		if w.ID != uuid.Nil && w.Pos < e.s.st.indexed[0].lastPos {
+			ev = w
+			break
+		}
+	}
+	require.NotZero(t, ev.Seq, "an event with a caller ID in an indexed segment")
+	must(t, e, ops.StreamMetaWrite{Stream: ev.Stream, Meta: ops.StreamMeta{MaxAge: 24 * time.Hour}})
+	_, err := perform(e, ops.Append{Stream: ev.Stream, Events: []ops.EventData{{ID: uuid.New(), Type: "t"}, {ID: ev.ID, Type: "t"}}})
+	var dup *ops.DuplicateIDError
+	require.ErrorAs(t, err, &dup, "the ID of a visible event in an indexed segment is refused")
+	assert.Equal(t, ev.Seq, dup.Seq)
 }

@@ -96,7 +96,8 @@ type ckptView struct {
 	commits uint64
 	streams []streamView
 	pos     []posChunk
-	indexed []segIdx
+	indexed []segIdx // none in a view encoded as an older version
+	version uint32   // the format to encode: 0 the current, an older one to test reading it
 	kv      map[string]*kvEntry
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
@@ -167,7 +168,11 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	}
 	b := make([]byte, 24, size)
 	copy(b, ckptMagic[:])
-	binary.LittleEndian.PutUint32(b[8:], ckptVersion)
+	ver := v.version
+	if ver == 0 {
+		ver = ckptVersion
+	}
+	binary.LittleEndian.PutUint32(b[8:], ver)
 	b = append(b, id[:]...)
 	b = binary.AppendUvarint(b, r.seg)
 	b = binary.AppendUvarint(b, uint64(r.off))
@@ -181,8 +186,10 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	b = binary.AppendUvarint(b, v.events)
 	b = binary.AppendUvarint(b, v.commits)
 
-	b = binary.AppendUvarint(b, uint64(len(v.indexed)))
 	var seg uint32
+	if ver >= ckptVersionIndex {
+		b = binary.AppendUvarint(b, uint64(len(v.indexed)))
+	}
 	for _, e := range v.indexed {
 		b = binary.AppendUvarint(b, uint64(e.seg-seg))
 		b = binary.AppendUvarint(b, e.firstPos)
@@ -198,7 +205,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	for _, x := range v.streams {
 		b = appendString(b, x.name)
 		b = binary.AppendUvarint(b, x.head)
-		b = binary.AppendUvarint(b, uint64(len(x.runs)))
+		if ver >= ckptVersionIndex {
+			b = binary.AppendUvarint(b, uint64(len(x.runs)))
+		}
 		var rseq uint64
 		var rseg uint32
 		for _, r := range x.runs {

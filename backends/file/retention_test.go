@@ -183,7 +183,7 @@ func TestRetentionOldCheckpoint(t *testing.T) {
 	c := commitRec{at: 1, rev: 1, kv: []kvRec{{op: kvPut, key: "k", value: []byte("v")}}}
 	st.apply(&c, loc{seg: 1, off: 64})
 	st.lsn = 2
-	b := encodeCheckpoint(id, resume{seg: 1, off: 200, crc: 1, lsn: 2, last: 64, sum: 1}, st)
+	b := encodeCheckpointAs(id, resume{seg: 1, off: 200, crc: 1, lsn: 2, last: 64, sum: 1}, st, ckptVersionRetention)
 	// Cut the retention section and mark the file as format 4.
 	section := st.ret.appendSection(nil)
 	body := b[:len(b)-8-len(section)]

@@ -366,3 +366,12 @@ func TestIndexedEventTimes(t *testing.T) {
 	require.ErrorAs(t, err, &dup, "the ID of a visible event in an indexed segment is refused")
 	assert.Equal(t, ev.Seq, dup.Seq)
 }
+
+// encodeCheckpointAs encodes the checkpoint of st as format version ver
+// (5 or 6), for tests of reading older files; st has no indexed segment
+// when ver is older than 6.
+func encodeCheckpointAs(id [16]byte, r resume, st *state, ver uint32) []byte {
+	v := viewOf(r, st)
+	v.version = ver
+	return v.encode(id)
+}

@@ -75,6 +75,7 @@ func (l Limits) withDefaults() (Limits, error) {
 	if l.Blob == 0 {
 		l.Blob = ops.DefaultMaxBlobBytes
 	}
+
 	switch {
 	case l.Body < 0, l.Blob < 0, l.Data < 0, l.Batch < 0, l.Follows < 0, l.Request < 0, l.Wait < 0, l.Ping < 0:
 		return l, errors.New("server: a limit is negative")
@@ -89,8 +90,8 @@ func (l Limits) withDefaults() (Limits, error) {
 // Options configure a Server.
 type Options struct {
 	Limits Limits
-	// Logger receives one line per request and the server's own events;
-	// nil discards them.
+	// Logger receives the server's own events (at Info and above) and one
+	// line per request (at Debug); nil discards them.
 	Logger *slog.Logger
 	// Tokens are the bearer tokens the server accepts, with their grants.
 	// Without tokens every request is allowed, and the server listens only
@@ -226,8 +227,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		endpoint = "other"
 	}
 	s.metrics.request(endpoint, rec.status())
-	if s.log.Enabled(r.Context(), slog.LevelInfo) {
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	// One line per request is Debug: at the default Info level it costs a
+	// check, not a formatted write per operation.
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status()), slog.Duration("took", time.Since(start)))
 	}

@@ -40,7 +40,9 @@ operation per request in SX or JSON (POST /v1/op), batches (POST
 (POST /v1/blob, GET and HEAD /v1/blob/CID); and a web console for
 browsers under /console/ (streams, events, live tail, keys, the store's
 state; sign in with a token). It prints the address it
-listens on to stderr, then one log line per request.
+listens on to stderr, then its log: warnings and failed requests; with
+--log-level debug also one line per request (a pipe, POST /v1/pipe, is one
+request however many operations it carries).
 
 --tokens names a file of bearer tokens and their grants (SX or JSON), kept
 as SHA-256 hashes, never the secrets:
@@ -72,6 +74,7 @@ and exits 0.`,
 		ipfsAPI := fs.String("ipfs", "", "serve a blob store on the IPFS node whose Kubo RPC API is at `URL`")
 		ipfsGW := fs.String("ipfs-gateway", "", "the trustless gateway `URL` of --ipfs (default: port 8080 of its host)")
 		blobMax := fs.Int64("blob-max", 0, "the largest blob in `BYTES` /v1/blob takes (default 4 GiB)")
+		logLevel := fs.String("log-level", "info", "`LEVEL` of the log on stderr: debug (one line per request), info, warn or error")
 		expires := fs.Duration("expires", 0, "with --mint: the token expires after `DURATION` (such as 720h); 0 never")
 		var grants grantList
 		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write PREFIX, blob-read, blob-write, or admin")
@@ -110,8 +113,12 @@ and exits 0.`,
 			if *blobMax < 0 {
 				return usagef("serve", "--blob-max is negative")
 			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+				return usagef("serve", "--log-level %q: want debug, info, warn or error", *logLevel)
+			}
 			return m.serve(ctx, g, serveConfig{listen: *listen, cert: *cert, key: *key, grace: *grace, tokens: toks,
-				blobDir: *blobs, ipfsAPI: *ipfsAPI, ipfsGateway: *ipfsGW, blobMax: *blobMax})
+				blobDir: *blobs, ipfsAPI: *ipfsAPI, ipfsGateway: *ipfsGW, blobMax: *blobMax, logLevel: level})
 		}
 	},
 }
@@ -123,6 +130,7 @@ type serveConfig struct {
 	// The blob store, if any: a directory or an IPFS node.
 	blobDir, ipfsAPI, ipfsGateway string
 	blobMax                       int64
+	logLevel                      slog.Level
 }
 
 // openBlobs opens the blob store serve was given, or none.
@@ -313,7 +321,7 @@ func (m *Main) serve(ctx context.Context, g *globals, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	var collectors []prometheus.Collector
 	if f, ok := b.(*fileStore); ok {
 		mf := meter(f)

@@ -87,7 +87,8 @@ func benchTargets() []benchTarget {
 	return []benchTarget{
 		embeddedTarget,
 		remoteTarget("remote", remote.Options{}, false),
-		remoteTarget("remote-gather", remote.Options{Gather: true}, false),
+		remoteTarget("remote-op", remote.Options{NoPipe: true}, false),
+		remoteTarget("remote-gather", remote.Options{NoPipe: true, Gather: true}, false),
 	}
 }
 

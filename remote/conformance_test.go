@@ -139,11 +139,20 @@ func TestConformanceMemJSON(t *testing.T) {
 	})
 }
 
-// TestConformanceMemGather runs the suite with concurrent operations
-// gathered into batches.
+// TestConformanceMemGather runs the suite without the pipe, with
+// concurrent operations gathered into batches.
 func TestConformanceMemGather(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) ops.Backend {
-		c, _ := serve(t, memStore(), server.Options{}, remote.Options{Gather: true})
+		c, _ := serve(t, memStore(), server.Options{}, remote.Options{NoPipe: true, Gather: true})
+		return c
+	})
+}
+
+// TestConformanceMemPerRequest runs the suite with every operation its own
+// request, as an SX host performs them.
+func TestConformanceMemPerRequest(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) ops.Backend {
+		c, _ := serve(t, memStore(), server.Options{}, remote.Options{NoPipe: true})
 		return c
 	})
 }

@@ -43,14 +43,30 @@
 //   - An operation is validated (ops.Validate) before it is sent: an
 //     invalid one is refused without a round trip, with the error the
 //     server would give. The server validates again.
-//   - Options.Gather (off by default) sends operations that goroutines
-//     perform at the same time together in batch requests, a few in
-//     flight at once, so that many writers share round trips and the
-//     server's group commit; a lone operation still goes alone at once.
-//     A batch the server refuses whole for what some of its operations ask
+//   - Operations travel on a pipe (POST /v1/pipe): one long-lived request
+//     per client whose body carries each operation as a frame with an ID
+//     and whose answer carries the answers as they finish, so that
+//     goroutines performing at the same time share one connection, one
+//     write and one flush per burst, and the server's group commit, while
+//     a lone operation pays one frame each way and no request. A caller
+//     adds its frame to the pipe's buffer; the transport takes everything
+//     buffered at once (after letting the callers woken by the same burst
+//     of answers add theirs); the answers are split by ID on one reader and
+//     decoded by their callers. persist/wait and blobs still go as requests
+//     of their own. A pipe the server ends with its end frame (shutting
+//     down, idle) left its unanswered operations unperformed: they are sent
+//     again on a new pipe, up to three times; a pipe that breaks without one
+//     answers them *UnreachableError. The pipe opens on the first operation
+//     and again after it ends. Against a server without pipes (found by a
+//     404 to POST, or, when the answer does not come within a second, to a
+//     GET of /v1/pipe) the client sends each operation as its own request.
+//   - Options.NoPipe sends each operation as its own request (POST /v1/op),
+//     and with Options.Gather operations that goroutines perform at the
+//     same time together in batch requests, a few in flight at once. A
+//     batch the server refuses whole for what some of its operations ask
 //     (403 for a grant one lacks, 413 for a body over the limit together)
 //     is sent again one operation a request, so each gets the answer it
-//     would have had alone. Off, every operation is its own request.
+//     would have had alone.
 //   - Requests are SX unless Options.JSON is set; answers are read in
 //     whichever notation the server answers in.
 //   - [Client.Follow] follows over Server-Sent Events and reconnects by

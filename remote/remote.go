@@ -38,13 +38,19 @@ type Options struct {
 	// (h2c) over one connection; otherwise it uses HTTP/1.1 with a pool of
 	// connections. Over https HTTP/2 is negotiated either way.
 	HTTP2 bool
-	// Gather makes operations that several goroutines perform at the same
-	// time travel together: while a few requests are in flight, the
+	// Gather, with NoPipe (or against a server without pipes), makes
+	// operations that several goroutines perform at the same time travel
+	// together: while a few requests are in flight, the
 	// operations that arrive wait and go in batch requests after them. It trades a
 	// little latency under load for far fewer round trips, and lets the
 	// server group-commit concurrent appends. persist/wait always travels
 	// alone.
 	Gather bool
+	// NoPipe makes every operation its own request (POST /v1/op, or
+	// /v1/batch with Gather) instead of a frame on the client's pipe
+	// (POST /v1/pipe), as an SX host that performs one request per
+	// operation does.
+	NoPipe bool
 	// HTTPClient replaces the client's own; its Transport is used as it
 	// is, and HTTP2 is ignored.
 	HTTPClient *http.Client
@@ -73,6 +79,11 @@ type Client struct {
 	conns  map[*clientConn]struct{}
 	dialed func() // called as a dial finishes; for tests
 
+	usePipe bool
+	pmu     sync.Mutex // opening the pipe
+	pipe    *pipe      // the live pipe, or nil
+	noPipe  bool       // the server has none
+
 	gather  bool
 	gmu     sync.Mutex
 	senders int        // requests of the gatherer in flight
@@ -94,7 +105,7 @@ func Dial(rawURL string, opts Options) (*Client, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("remote: server URL %q has no host", rawURL)
 	}
-	c := &Client{base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), token: opts.Token, json: opts.JSON, hc: opts.HTTPClient, gather: opts.Gather}
+	c := &Client{base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), token: opts.Token, json: opts.JSON, hc: opts.HTTPClient, gather: opts.Gather, usePipe: !opts.NoPipe}
 	if c.hc == nil {
 		c.conns = map[*clientConn]struct{}{}
 		c.dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
@@ -204,6 +215,9 @@ func (c *Client) Handle(p *effect.P, e effect.Effect) (any, error) {
 	}
 	if w, isWait := e.(ops.Wait); isWait {
 		return c.wait(ctx, w)
+	}
+	if c.usePipe {
+		return c.piped(ctx, e, dec)
 	}
 	if c.gather {
 		return c.gathered(ctx, e, dec)

@@ -3,15 +3,21 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/backends/mem"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/ops"
@@ -206,5 +212,76 @@ func TestCloseEndsALateDial(t *testing.T) {
 			_, err = io.Copy(io.Discard, conn)
 			require.NoError(t, err, "the connection dialled after Close is still open")
 		})
+	}
+}
+
+// TestPipeFallsBackToRequests talks to a server without /v1/pipe (an
+// older one, whose 404 waits for a body that does not end): the client
+// finds out and sends each operation as its own request instead.
+func TestPipeFallsBackToRequests(t *testing.T) {
+	srv, err := server.New(mem.New(), server.Options{})
+	require.NoError(t, err)
+	var piped atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/pipe" {
+			if r.Method == http.MethodPost {
+				piped.Add(1)
+			}
+			http.NotFound(w, r)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	c, err := remote.Dial(hs.URL, remote.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	p := effect.Handle(context.Background(), c)
+	for range 3 {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	h, err := effect.Perform(p, ops.Head{Stream: "s"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), h)
+	assert.Equal(t, int32(1), piped.Load(), "the pipe is asked for once")
+}
+
+// TestPipeCarriesConcurrentOperations performs many operations at once
+// through one client: they share its pipe, each gets its own answer, and
+// a refused one does not disturb the others.
+func TestPipeCarriesConcurrentOperations(t *testing.T) {
+	secret, tok, err := server.NewToken("w", server.Grant{Kind: server.GrantWrite, Prefix: "ok/"}, server.Grant{Kind: server.GrantRead, Prefix: "ok/"})
+	require.NoError(t, err)
+	c, _ := serve(t, mem.New(), server.Options{Tokens: []server.Token{tok}}, remote.Options{Token: secret})
+	defer c.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 64)
+	for i := range 64 {
+		wg.Go(func() {
+			stream := fmt.Sprintf("ok/%d", i)
+			if i%8 == 0 {
+				stream = fmt.Sprintf("no/%d", i)
+			}
+			p := effect.Handle(context.Background(), c)
+			for range 10 {
+				if _, errs[i] = effect.Perform(p, ops.Append{Stream: stream, Events: []ops.EventData{{Type: "t"}}}); errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	p := effect.Handle(context.Background(), c)
+	for i, err := range errs {
+		if i%8 == 0 {
+			assert.ErrorIs(t, err, remote.ErrForbidden, "writer %d", i)
+			continue
+		}
+		require.NoError(t, err, "writer %d", i)
+		h, err := effect.Perform(p, ops.Head{Stream: fmt.Sprintf("ok/%d", i)})
+		require.NoError(t, err)
+		assert.Equal(t, uint64(10), h)
 	}
 }

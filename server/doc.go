@@ -117,6 +117,7 @@
 //	403 forbidden    {:grant G}                   the token lacks grant G, such as "write orders/1"
 //	404 not-found    {}                           no such endpoint
 //	405 method       {}                           the endpoint takes another method
+//	408 idle         {}                           (a pipe's end frame only) no frame within the idle limit
 //	409 conflict     {:stream S :key K :expected E :actual N}   a failed expectation (an *ops.Conflict);
 //	                                              :stream for an append, :key for a kv change
 //	409 duplicate-id {:stream S :id U :seq N :index I} an append reusing the ID of the event stored at seq N of
@@ -155,6 +156,67 @@
 //	Content-Type: application/x-sx
 //
 //	[{:ok 1} {:ok nil} {:error "invalid" :field "stream" :message "persist/read: invalid stream: empty" :op "persist/read" :reason "empty"}]
+//
+// # Many operations on one stream: POST /v1/pipe
+//
+// A pipe carries any number of operations on one long-lived request, with
+// many in flight at once, answered as they finish: the form for a client
+// that performs many operations (package remote sends every operation
+// but waits and blobs this way). The request body and the answer body are
+// each a sequence of frames, one a line (a frame never holds a raw
+// newline: both notations escape it), in the notation of the request's
+// Content-Type (answers in the notation Accept names, as elsewhere). A
+// client frame is the vector of an ID it chooses, a non-negative integer
+// of at most 18 digits unique among its operations in flight, and an
+// operation; a server frame is the ID and the operation's answer, {:ok
+// <result>} or the error dict, exactly as in a batch:
+//
+//	POST /v1/pipe HTTP/1.1
+//	Content-Type: application/x-sx
+//	Transfer-Encoding: chunked
+//
+//	[1 (persist/append {:stream "orders" :events [{:type "placed"}]})]
+//	[2 (persist/kv-get {:key "cfg"})]
+//
+//	HTTP/1.1 200 OK
+//	Content-Type: application/x-sx
+//
+//	[2 {:ok nil}]
+//	[1 {:ok {:first-pos 1 :first-seq 1 :head 1 :last-pos 1 :stream "orders"}}]
+//
+// In JSON a frame is [1,["persist/kv-get",{"key":"cfg"}]] and its answer
+// [1,{"ok":null}]. The server answers the header at once (200, or an error
+// answer as for /v1/op when the token is refused or the Content-Type is
+// neither notation) and then reads frames while it writes answers, under
+// HTTP/1.1 (full duplex) as under HTTP/2. The operations of a pipe are
+// independent, as in a batch: they run at once, in no set order (appends
+// sent together share a group commit), and an operation that must follow
+// another is sent after the other's answer. Each operation is checked on
+// its own: its grants (a missing one is its 403 forbidden answer, not the
+// pipe's), the server's limits, the token's expiry, the request time. At
+// most Limits.Pipe operations (256 by default) are in flight on a pipe:
+// the server reads no further frame until one is answered. Answers that
+// finish together are written and flushed together. A blank line is
+// ignored.
+//
+// A pipe ends when the client ends its body (the server answers what is in
+// flight, then ends the answer), or when the server ends it: on shutdown,
+// after PipeIdle (120 s by default) without a frame, or at a frame that is
+// not [ID OPERATION] on one line or reuses an ID in flight (an operation
+// that does not decode is only that frame's 400 invalid answer). The
+// server then reads no further frame, answers every frame it read, and
+// writes the end frame, the ID nil (JSON null) and why:
+//
+//	[nil {:error "unavailable" :message "server: shutting down"}]
+//	[nil {:error "idle" :message "server: pipe idle: no frame within the idle limit"}]
+//	[nil {:error "invalid" :field "frame" :reason "want [ID OPERATION] on one line" :message "..."}]
+//
+// So an operation sent on a pipe and not answered before its end frame
+// was not performed: a client sends it again on a new pipe. A pipe that
+// breaks without an end frame leaves the operations in flight unknown, as
+// any lost connection does (retry with the same event IDs). A client that
+// wants an operation bounded by its own time limit stops waiting for its
+// answer; the server still answers it.
 //
 // # Long poll: persist/wait
 //
@@ -275,7 +337,9 @@
 // machine suspends on (perform (persist/NAME {...})), print the performed
 // value as it stands, a list of the operation's symbol and its field dict,
 // and POST it to /v1/op with Content-Type application/x-sx; read the
-// answer body as one SX value. On 200, resume the machine (cek-resume)
+// answer body as one SX value. (A host with many machines in flight may
+// instead write [ID <the value>] lines on one pipe and resume each machine
+// with the :ok of the answer carrying its ID; nothing else changes.) On 200, resume the machine (cek-resume)
 // with that value; on any other status, resume it by raising the error
 // dict (its :error kind says which, its fields say why), or retry: after a
 // 503 or a lost connection, resend the same request (appends carry event
@@ -317,7 +381,14 @@
 // request log, metrics and request IDs (persist serve mounts the web
 // console, package console, at /console/); a browser asking for "/"
 // (Accept naming text/html) is redirected there, while other clients get
-// the protocol's 404. Access and Authenticate let such pages check a
+// the protocol's 404.
+//
+// # Logs
+//
+// The Logger gets the server's own events at Info and above (a request
+// that failed with a 5xx answer, at Warn) and one line per request at
+// Debug, with its id, method, path, status and time: a pipe is one request
+// however many operations it carries. Access and Authenticate let such pages check a
 // request's token and grants by the rules above.
 //
 // # Limits
@@ -325,7 +396,9 @@
 // Defaults, each configurable: a request body of at most 32 MiB; an
 // event's data or a kv value of at most ops.MaxDataBytes (1 MiB); a batch of
 // at most 64 operations; 64 follows open at once per token (per server
-// without tokens); 30 s for a request (a follow is exempt and pings); HTTP
+// without tokens); 256 operations in flight per pipe, which ends after
+// 120 s without a frame; 30 s for a request (a follow and a pipe are
+// exempt, while each operation of a pipe has it; a follow pings); HTTP
 // header read 10 s, idle connections 120 s, headers of at most 64 KiB.
 // A body over its limit is refused as soon as the limit is passed.
 //
@@ -383,8 +456,15 @@
 //     itself until it catches up. No follower state outlives its
 //     connection. A client with many follows may carry them over HTTP/2,
 //     many to a connection.
-//   - The operations of a batch run at once on workers, goroutines that
-//     outlive one operation and end after 5 s without work.
+//   - The operations of a batch or a pipe run at once on workers,
+//     goroutines that outlive one operation and end after 5 s without
+//     work. A pipe's frames are decoded on their workers, so a burst of
+//     frames decodes at once; a pipe's reader only splits lines and IDs.
+//   - A pipe's answers are written by whichever worker finishes first
+//     while no write is under way, after letting the answers finished
+//     with it (one group commit) join; the others add to its buffer, so a
+//     burst of answers costs one write and one flush, and no goroutine
+//     waits only to write.
 //   - Blobs have grants of their own, without a prefix: a CID says what the
 //     bytes are, not whose they are, so a reference in a stream a token may
 //     read does not by itself let it read the bytes; blob-read is granted

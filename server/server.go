@@ -48,6 +48,13 @@ type Limits struct {
 	// Blob is the largest blob POST /v1/blob takes, in bytes. Default
 	// ops.DefaultMaxBlobBytes.
 	Blob int64
+	// Pipe is the most operations one pipe (POST /v1/pipe) has in flight;
+	// the server reads no further frames until one is answered. Default
+	// 256.
+	Pipe int
+	// PipeIdle is how long a pipe may go without a frame before the
+	// server ends it. Default 120 s.
+	PipeIdle time.Duration
 }
 
 func (l Limits) withDefaults() (Limits, error) {
@@ -75,9 +82,14 @@ func (l Limits) withDefaults() (Limits, error) {
 	if l.Blob == 0 {
 		l.Blob = ops.DefaultMaxBlobBytes
 	}
-
+	if l.Pipe == 0 {
+		l.Pipe = 256
+	}
+	if l.PipeIdle == 0 {
+		l.PipeIdle = 120 * time.Second
+	}
 	switch {
-	case l.Body < 0, l.Blob < 0, l.Data < 0, l.Batch < 0, l.Follows < 0, l.Request < 0, l.Wait < 0, l.Ping < 0:
+	case l.Body < 0, l.Blob < 0, l.Data < 0, l.Batch < 0, l.Follows < 0, l.Request < 0, l.Wait < 0, l.Ping < 0, l.Pipe < 0, l.PipeIdle < 0:
 		return l, errors.New("server: a limit is negative")
 	case l.Data > ops.MaxDataBytes:
 		return l, fmt.Errorf("server: data limit %d is over ops.MaxDataBytes (%d)", l.Data, ops.MaxDataBytes)
@@ -179,6 +191,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /v1/op", s.serveOp)
 	s.mux.HandleFunc("POST /v1/batch", s.serveBatch)
+	s.mux.HandleFunc("POST /v1/pipe", s.servePipe)
 	s.mux.HandleFunc("GET /v1/follow", s.serveFollow)
 	s.mux.HandleFunc("POST /v1/blob", s.servePutBlob)
 	s.mux.HandleFunc("GET /v1/blob/{cid}", s.serveGetBlob)
@@ -187,7 +200,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /metrics", s.serveMetrics)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/v1/op", "/v1/batch", "/v1/follow", "/healthz", "/readyz", "/metrics":
+		case "/v1/op", "/v1/batch", "/v1/pipe", "/v1/follow", "/healthz", "/readyz", "/metrics":
 			s.fail(w, r, SX, errMethod)
 		case "/":
 			s.mu.Lock()
@@ -220,7 +233,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.inflight.Dec()
 	endpoint := r.URL.Path
 	switch {
-	case endpoint == "/v1/op", endpoint == "/v1/batch", endpoint == "/v1/follow", endpoint == "/healthz", endpoint == "/readyz", endpoint == "/metrics":
+	case endpoint == "/v1/op", endpoint == "/v1/batch", endpoint == "/v1/pipe", endpoint == "/v1/follow", endpoint == "/healthz", endpoint == "/readyz", endpoint == "/metrics":
 	case endpoint == "/v1/blob", strings.HasPrefix(endpoint, "/v1/blob/"):
 		endpoint = "/v1/blob"
 	default:

@@ -427,6 +427,12 @@ func errorAnswer(err error) (int, *sx.Dict) {
 		status, kind = http.StatusServiceUnavailable, "closed"
 	case errors.As(err, &unavail), errors.Is(err, ErrShuttingDown):
 		status, kind = http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, errPipeIdle):
+		status, kind = http.StatusRequestTimeout, "idle"
+	case errors.As(err, new(*pipeFrameError)):
+		status, kind = http.StatusBadRequest, "invalid"
+		set("field", "frame")
+		set("reason", err.(*pipeFrameError).reason)
 	case errors.Is(err, context.DeadlineExceeded):
 		status, kind = http.StatusGatewayTimeout, "timeout"
 	}

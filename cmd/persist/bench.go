@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/crc32"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,12 +21,14 @@ import (
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
+	"rose-ash.com/persist/remote"
+	"rose-ash.com/persist/server"
 )
 
 var benchCmd = &command{
 	name:     "bench",
 	fileOnly: "bench measures the file backend against the raw disk, on a fresh directory beside --dir; give --dir",
-	args:     "[--duration D] [--events N] [--writers N] [--in DIR] [--keep]",
+	args:     "[--duration D] [--events N] [--writers N] [--in DIR] [--keep] [--via-server]",
 	summary:  "measure persist against the raw limit of the same disk",
 	detail: `
 Runs four workloads on a fresh data directory, with 200-byte event bodies:
@@ -45,9 +48,17 @@ events into a page it lends (ops.Read.Page), as a replay that only looks at even
 copy-events-per-sec is the copying read of the same events. W4 runs each of
 its three replays 5 times, alternating them, and reports the medians. Prints
 one line per workload: events/s for persist and the raw file and their
-ratio. The directory is made in --in (default: beside --dir) and removed
+ratio, and for W1 the median latency of an append (p50-us).
+
+With --via-server, W1, W2 and W3 also run through a persist server: a
+second fresh store served on a loopback port by this process, reached by
+the remote client (package remote, its pipe) as another process would,
+each server run right after the embedded one. Those lines add
+server-events-per-sec, server-ratio (server against embedded), and for W1
+server-p50-us. The directory is made in --in (default: beside --dir) and removed
 afterwards unless --keep, which names it on stderr.`,
-	example: `  persist bench --duration 2s --events 100000`,
+	example: `  persist bench --duration 2s --events 100000
+  persist bench --duration 2s --events 100000 --via-server`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *Main, *globals, []string) error {
 		var o benchOptions
 		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long W1 and W2 run")
@@ -55,6 +66,7 @@ afterwards unless --keep, which names it on stderr.`,
 		fs.IntVar(&o.writers, "writers", 64, "concurrent writers of W2")
 		fs.StringVar(&o.in, "in", "", "`DIR` to make the fresh data directory in (default: beside --dir)")
 		fs.BoolVar(&o.keep, "keep", false, "keep the bench directory, and name it on stderr")
+		fs.BoolVar(&o.viaServer, "via-server", false, "also run W1-W3 through a server on loopback, beside the embedded runs")
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) != 0 {
 				return usagef("bench", "unexpected argument %q", args[0])
@@ -76,11 +88,12 @@ afterwards unless --keep, which names it on stderr.`,
 }
 
 type benchOptions struct {
-	duration time.Duration
-	events   int
-	writers  int
-	in       string
-	keep     bool
+	duration  time.Duration
+	events    int
+	writers   int
+	in        string
+	keep      bool
+	viaServer bool
 }
 
 const (
@@ -96,6 +109,7 @@ var benchData = []byte(`"` + strings.Repeat("x", benchBody-2) + `"`)
 type result struct {
 	events  int
 	elapsed time.Duration
+	p50     time.Duration // the median latency of one append, where measured
 }
 
 func (r result) rate() float64 {
@@ -143,30 +157,52 @@ func (m *Main) bench(ctx context.Context, g *globals, o benchOptions) (err error
 	}()
 	raw := &rawDisk{dir: root}
 
+	// via is the store behind a loopback server, when --via-server.
+	var via ops.Backend
+	if o.viaServer {
+		var stop func() error
+		via, stop, err = m.benchServer(ctx, g, filepath.Join(root, "served"))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := stop(); err == nil {
+				err = serr
+			}
+		}()
+	}
 	type workload struct {
 		name, what  string
 		run, rawRun func() (result, error)
 		copyRun     func() (result, error) // W4: the copying read beside the lent one
 		rounds      int                    // runs of each, alternated; medians are reported
+		srvRun      func() (result, error) // through the server, with --via-server
 	}
 	ws := []workload{
 		{"W1", "one writer, one event per append",
 			func() (result, error) { return benchWriters(ctx, b, 1, o.duration, "w1-") },
-			func() (result, error) { return raw.appendSync(ctx, 1, o.duration) }, nil, 1},
+			func() (result, error) { return raw.appendSync(ctx, 1, o.duration) }, nil, 1, nil},
 		{"W2", fmt.Sprintf("%d writers, own streams, one event per append", o.writers),
 			func() (result, error) { return benchWriters(ctx, b, o.writers, o.duration, "w2-") },
-			func() (result, error) { return raw.appendSync(ctx, o.writers, o.duration) }, nil, 1},
+			func() (result, error) { return raw.appendSync(ctx, o.writers, o.duration) }, nil, 1, nil},
 		{"W3", fmt.Sprintf("%d events to one stream in appends of %d", o.events, benchBatch),
-			func() (result, error) { return benchBatches(ctx, b, o.events) },
-			func() (result, error) { return raw.batches(ctx, o.events) }, nil, 1},
+			func() (result, error) { return benchBatches(ctx, b, "w3", o.events) },
+			func() (result, error) { return raw.batches(ctx, o.events) }, nil, 1, nil},
 		{"W4", "replay of the W3 stream in order",
 			func() (result, error) { return benchReplay(ctx, b, o.events, new(ops.Page)) },
 			func() (result, error) { return raw.replay(ctx, o.events) },
-			func() (result, error) { return benchReplay(ctx, b, o.events, nil) }, replayRounds},
+			func() (result, error) { return benchReplay(ctx, b, o.events, nil) }, replayRounds, nil},
+	}
+	if via != nil {
+		// Streams of their own, so that a store given by Main.Open for both
+		// keeps the runs apart.
+		ws[0].srvRun = func() (result, error) { return benchWriters(ctx, via, 1, o.duration, "v1-") }
+		ws[1].srvRun = func() (result, error) { return benchWriters(ctx, via, o.writers, o.duration, "v2-") }
+		ws[2].srvRun = func() (result, error) { return benchBatches(ctx, via, "v3", o.events) }
 	}
 	w := newWriter(m.Stdout, g)
 	for _, wl := range ws {
-		var gots, lims, copies []result
+		var gots, lims, copies, srvs []result
 		for round := range wl.rounds {
 			m.progressf("bench: %s %s: persist (%d of %d)...", wl.name, wl.what, round+1, wl.rounds)
 			got, err := wl.run()
@@ -179,6 +215,14 @@ func (m *Main) bench(ctx context.Context, g *globals, o benchOptions) (err error
 				return fmt.Errorf("%s raw: %w", wl.name, err)
 			}
 			gots, lims = append(gots, got), append(lims, lim)
+			if wl.srvRun != nil {
+				m.progressf("bench: %s %s: through the server (%d of %d)...", wl.name, wl.what, round+1, wl.rounds)
+				sr, err := wl.srvRun()
+				if err != nil {
+					return fmt.Errorf("%s through the server: %w", wl.name, err)
+				}
+				srvs = append(srvs, sr)
+			}
 			if wl.copyRun != nil {
 				m.progressf("bench: %s %s: persist, copying read (%d of %d)...", wl.name, wl.what, round+1, wl.rounds)
 				cp, err := wl.copyRun()
@@ -204,6 +248,20 @@ func (m *Main) bench(ctx context.Context, g *globals, o benchOptions) (err error
 		}
 		if copies != nil {
 			rec = append(rec, field{"copy-events-per-sec", int64(median(copies).rate())})
+		}
+		if got.p50 > 0 {
+			rec = append(rec, field{"p50-us", got.p50.Microseconds()})
+		}
+		if srvs != nil {
+			sr := median(srvs)
+			sratio := 0.0
+			if got.rate() > 0 {
+				sratio = sr.rate() / got.rate()
+			}
+			rec = append(rec, field{"server-events-per-sec", int64(sr.rate())}, field{"server-ratio", round(sratio, 3)})
+			if sr.p50 > 0 {
+				rec = append(rec, field{"server-p50-us", sr.p50.Microseconds()})
+			}
 		}
 		if wl.rounds > 1 {
 			rec = append(rec, field{"rounds", wl.rounds})
@@ -246,6 +304,7 @@ func benchWriters(ctx context.Context, b ops.Backend, n int, d time.Duration, pr
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
+	var lat []time.Duration // with one writer, each append's latency
 	for i := range n {
 		wg.Add(1)
 		go func() {
@@ -253,10 +312,17 @@ func benchWriters(ctx context.Context, b ops.Backend, n int, d time.Duration, pr
 			p := effect.Handle(ctx, b)
 			stream := fmt.Sprintf("%s%03d", prefix, i)
 			ev := []ops.EventData{{Type: "bench", Data: benchData}}
-			for time.Now().Before(deadline) {
+			for {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
 				if _, err := effect.Perform(p, ops.Append{Stream: stream, Events: ev}); err != nil {
 					errs <- err
 					return
+				}
+				if n == 1 {
+					lat = append(lat, time.Since(t0))
 				}
 				total.Add(1)
 			}
@@ -268,11 +334,16 @@ func benchWriters(ctx context.Context, b ops.Backend, n int, d time.Duration, pr
 	if err := <-errs; err != nil {
 		return result{}, err
 	}
-	return result{events: int(total.Load()), elapsed: elapsed}, nil
+	r := result{events: int(total.Load()), elapsed: elapsed}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		r.p50 = lat[len(lat)/2]
+	}
+	return r, nil
 }
 
-// benchBatches appends events to one stream in appends of benchBatch.
-func benchBatches(ctx context.Context, b ops.Backend, events int) (result, error) {
+// benchBatches appends events to stream in appends of benchBatch.
+func benchBatches(ctx context.Context, b ops.Backend, stream string, events int) (result, error) {
 	p := effect.Handle(ctx, b)
 	batch := make([]ops.EventData, benchBatch)
 	for i := range batch {
@@ -280,7 +351,7 @@ func benchBatches(ctx context.Context, b ops.Backend, events int) (result, error
 	}
 	start := time.Now()
 	for done := 0; done < events; done += benchBatch {
-		if _, err := effect.Perform(p, ops.Append{Stream: "w3", Expect: ops.Exact(uint64(done)), Events: batch}); err != nil {
+		if _, err := effect.Perform(p, ops.Append{Stream: stream, Expect: ops.Exact(uint64(done)), Events: batch}); err != nil {
 			return result{}, err
 		}
 	}
@@ -603,4 +674,51 @@ func (r *rawDisk) replay(ctx context.Context, events int) (result, error) {
 		lsn++
 	}
 	return result{events: events, elapsed: time.Since(start)}, nil
+}
+
+// benchServer opens a fresh store in dir, serves it on a loopback port
+// from this process, and dials it as another process would: the client
+// is the store the server runs are measured through. stop closes the
+// client and shuts the server down, which closes the store.
+func (m *Main) benchServer(ctx context.Context, g *globals, dir string) (ops.Backend, func() error, error) {
+	var (
+		b   ops.Backend
+		err error
+	)
+	if m.Open != nil {
+		b, err = m.Open(ctx, dir, true)
+	} else {
+		b, err = openFile(ctx, dir, file.Options{SegmentSize: g.segmentSize}, m.getenv)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	srv, err := server.New(b, server.Options{Unavailable: []error{file.ErrFailed}})
+	if err != nil {
+		_ = b.Close()
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = srv.Shutdown(ctx)
+		return nil, nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln, "", "") }()
+	c, err := remote.Dial("http://"+ln.Addr().String(), remote.Options{})
+	if err != nil {
+		_ = srv.Shutdown(ctx)
+		return nil, nil, err
+	}
+	stop := func() error {
+		_ = c.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		if serr := <-served; err == nil {
+			err = serr
+		}
+		return err
+	}
+	return c, stop, nil
 }

@@ -351,3 +351,22 @@ func TestBenchOnMem(t *testing.T) {
 	assert.Equal(t, int64(2000), get(t, readSX(t, lines[2]), "events"))
 	assert.Equal(t, int64(2000), get(t, readSX(t, lines[3]), "events"))
 }
+
+// TestBenchViaServer runs W1-W3 through a loopback server beside the
+// embedded runs: each of those lines carries the server's figures and
+// their ratio to the embedded ones; W4 carries none.
+func TestBenchViaServer(t *testing.T) {
+	h := newHarness(t)
+	out := h.ok("bench", "--duration", "50ms", "--events", "2000", "--writers", "4", "--in", t.TempDir(), "--via-server")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 4)
+	for i, l := range lines[:3] {
+		d := readSX(t, l)
+		assert.Equal(t, fmt.Sprintf("W%d", i+1), get(t, d, "workload"))
+		assert.Positive(t, get(t, d, "server-events-per-sec"), l)
+		assert.Positive(t, get(t, d, "server-ratio"), l)
+	}
+	assert.Positive(t, get(t, readSX(t, lines[0]), "p50-us"))
+	assert.Positive(t, get(t, readSX(t, lines[0]), "server-p50-us"))
+	assert.NotContains(t, lines[3], "server-")
+}

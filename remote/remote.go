@@ -216,6 +216,9 @@ func (c *Client) Handle(p *effect.P, e effect.Effect) (any, error) {
 	if w, isWait := e.(ops.Wait); isWait {
 		return c.wait(ctx, w)
 	}
+	if w, isWait := e.(ops.KvWait); isWait {
+		return c.kvWait(ctx, w)
+	}
 	if c.usePipe {
 		return c.piped(ctx, e, dec)
 	}
@@ -239,6 +242,29 @@ func (c *Client) wait(ctx context.Context, w ops.Wait) (any, error) {
 			if op.Timeout <= 0 {
 				op.Timeout = time.Nanosecond
 			}
+		}
+		v, err := c.do(ctx, op, answerAs[ops.WaitResult])
+		if err != nil {
+			return nil, err
+		}
+		r := v.(ops.WaitResult)
+		if r.Passed || (!deadline.IsZero() && !time.Now().Before(deadline)) {
+			return r, nil
+		}
+	}
+}
+
+// kvWait is wait for the kv revision: asked again while the server ends
+// it at its own limit before the caller's timeout.
+func (c *Client) kvWait(ctx context.Context, w ops.KvWait) (any, error) {
+	var deadline time.Time
+	if w.Timeout > 0 {
+		deadline = time.Now().Add(w.Timeout)
+	}
+	for {
+		op := w
+		if !deadline.IsZero() {
+			op.Timeout = max(time.Until(deadline), time.Nanosecond)
 		}
 		v, err := c.do(ctx, op, answerAs[ops.WaitResult])
 		if err != nil {
@@ -513,6 +539,18 @@ func decoderOf(e effect.Effect) (func(sx.Value) (any, error), bool) {
 		return answerAs[time.Time], true
 	case ops.Commit:
 		return answerAs[ops.CommitResult], true
+	case ops.StreamMetaRead, ops.StreamMetaWrite, ops.StreamDelete:
+		return answerAs[ops.StreamMetaResult], true
+	case ops.KvHistory:
+		return answerAs[ops.KvHistoryResult], true
+	case ops.KvWatch:
+		return answerAs[ops.KvWatchResult], true
+	case ops.KvWait:
+		return answerAs[ops.WaitResult], true
+	case ops.SnapshotGenerations:
+		return answerAs[ops.SnapshotGenerationsResult], true
+	case ops.Stat:
+		return answerAs[ops.StatResult], true
 	}
 	return nil, false
 }
@@ -607,6 +645,12 @@ func decodeError(status int, v sx.Value) error {
 		return &ops.InvalidError{Op: str("op"), Field: str("field"), Reason: str("reason")}
 	case "closed":
 		return ops.ErrClosed
+	case "stream-deleted":
+		return &ops.StreamDeletedError{Stream: str("stream")}
+	case "compacted":
+		if num("revision") >= 0 && num("compacted") >= 0 {
+			return &ops.CompactedError{Revision: uint64(num("revision")), Compacted: uint64(num("compacted"))}
+		}
 	}
 	return &Error{Status: status, Kind: str("error"), Message: str("message"), Grant: str("grant"), Limit: str("limit"), Max: num("max")}
 }

@@ -26,6 +26,7 @@ const (
 	GrantWrite   GrantKind = "write"    // append to streams within the prefix
 	GrantKvRead  GrantKind = "kv-read"  // get and list keys within the prefix
 	GrantKvWrite GrantKind = "kv-write" // put and delete keys within the prefix
+	GrantDelete  GrantKind = "delete"   // hard-delete streams within the prefix (a tombstone, for ever)
 	GrantAdmin   GrantKind = "admin"    // everything, and /metrics
 
 	GrantBlobRead  GrantKind = "blob-read"  // get and stat blobs (blob grants take no prefix)
@@ -61,19 +62,19 @@ func (g *Grant) UnmarshalText(b []byte) error {
 }
 
 // ParseGrant reads a grant: a kind (read, write, kv-read, kv-write,
-// admin), then optionally one space and the prefix, which runs to the end
+// delete, blob-read, blob-write, admin), then optionally one space and the prefix, which runs to the end
 // (so it may hold spaces); no prefix is the empty prefix, every name.
 func ParseGrant(s string) (Grant, error) {
 	kind, prefix, _ := strings.Cut(s, " ")
 	g := Grant{Kind: GrantKind(kind), Prefix: prefix}
 	switch g.Kind {
-	case GrantRead, GrantWrite, GrantKvRead, GrantKvWrite:
+	case GrantRead, GrantWrite, GrantKvRead, GrantKvWrite, GrantDelete:
 	case GrantAdmin, GrantBlobRead, GrantBlobWrite:
 		if prefix != "" {
 			return Grant{}, fmt.Errorf("server: grant %q: %s takes no prefix", s, kind)
 		}
 	default:
-		return Grant{}, fmt.Errorf("server: grant %q: want read, write, kv-read, kv-write, blob-read, blob-write or admin", s)
+		return Grant{}, fmt.Errorf("server: grant %q: want read, write, kv-read, kv-write, delete, blob-read, blob-write or admin", s)
 	}
 	return g, nil
 }
@@ -225,6 +226,20 @@ func (pr principal) allows(kind GrantKind, name string) bool {
 	return false
 }
 
+// allowsAny reports whether the principal holds a grant of kind for any
+// prefix (or admin).
+func (pr principal) allowsAny(kind GrantKind) bool {
+	if pr.tok == nil {
+		return true
+	}
+	for _, g := range pr.tok.Grants {
+		if g.Kind == GrantAdmin || g.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // authorize checks that the principal may perform op.
 func (s *Server) authorize(pr principal, op effect.Effect) error {
 	if pr.tok == nil {
@@ -271,6 +286,30 @@ func (s *Server) authorize(pr principal, op effect.Effect) error {
 	case ops.SnapshotNames:
 		need(GrantRead, "")
 	case ops.Now:
+	case ops.StreamMetaRead:
+		need(GrantRead, o.Stream)
+	case ops.StreamMetaWrite:
+		need(GrantWrite, o.Stream)
+	case ops.StreamDelete:
+		if o.Hard {
+			need(GrantDelete, o.Stream)
+		} else {
+			need(GrantWrite, o.Stream)
+		}
+	case ops.KvHistory:
+		need(GrantKvRead, o.Key)
+	case ops.KvWatch:
+		need(GrantKvRead, o.Prefix)
+	case ops.KvWait:
+		// The store's kv revision, which every kv-watch answer carries
+		// too: any kv-read grant shows it.
+		if err == nil && !pr.allowsAny(GrantKvRead) {
+			err = &ForbiddenError{Grant: Grant{Kind: GrantKvRead}.String() + " (any prefix)"}
+		}
+	case ops.SnapshotGenerations:
+		need(GrantRead, o.Name)
+	case ops.Stat:
+		need(GrantRead, "")
 	default:
 		err = errors.New("server: no rule for " + op.EffectName())
 	}

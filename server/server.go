@@ -193,6 +193,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/batch", s.serveBatch)
 	s.mux.HandleFunc("POST /v1/pipe", s.servePipe)
 	s.mux.HandleFunc("GET /v1/follow", s.serveFollow)
+	s.mux.HandleFunc("GET /v1/kv-watch", s.serveKvWatch)
 	s.mux.HandleFunc("POST /v1/blob", s.servePutBlob)
 	s.mux.HandleFunc("GET /v1/blob/{cid}", s.serveGetBlob)
 	s.mux.HandleFunc("GET /healthz", s.serveHealth)
@@ -200,7 +201,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /metrics", s.serveMetrics)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/v1/op", "/v1/batch", "/v1/pipe", "/v1/follow", "/healthz", "/readyz", "/metrics":
+		case "/v1/op", "/v1/batch", "/v1/pipe", "/v1/follow", "/v1/kv-watch", "/healthz", "/readyz", "/metrics":
 			s.fail(w, r, SX, errMethod)
 		case "/":
 			s.mu.Lock()
@@ -233,7 +234,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.inflight.Dec()
 	endpoint := r.URL.Path
 	switch {
-	case endpoint == "/v1/op", endpoint == "/v1/batch", endpoint == "/v1/pipe", endpoint == "/v1/follow", endpoint == "/healthz", endpoint == "/readyz", endpoint == "/metrics":
+	case endpoint == "/v1/op", endpoint == "/v1/batch", endpoint == "/v1/pipe", endpoint == "/v1/follow", endpoint == "/v1/kv-watch", endpoint == "/healthz", endpoint == "/readyz", endpoint == "/metrics":
 	case endpoint == "/v1/blob", strings.HasPrefix(endpoint, "/v1/blob/"):
 		endpoint = "/v1/blob"
 	default:
@@ -503,27 +504,44 @@ func (s *Server) check(op effect.Effect) error {
 func (s *Server) perform(ctx context.Context, op effect.Effect) (any, error) {
 	start := time.Now()
 	v, err := s.performOnce(ctx, op)
+	switch o := op.(type) {
+	case ops.StreamMetaWrite:
+		s.forgetFeeds(o.Stream)
+	case ops.StreamDelete:
+		s.forgetFeeds(o.Stream)
+	}
 	s.metrics.observe(op, s.classify(err), time.Since(start))
 	return v, err
 }
 
 func (s *Server) performOnce(ctx context.Context, op effect.Effect) (any, error) {
-	w, isWait := op.(ops.Wait)
-	if !isWait {
+	// A wait (of the log or of the kv revision) is held at most the wait
+	// limit; timeout sets its timeout.
+	var timeout func(time.Duration) effect.Effect
+	switch w := op.(type) {
+	case ops.Wait:
+		if w.Timeout == 0 || w.Timeout > s.limits.Wait {
+			w.Timeout = s.limits.Wait
+		}
+		op = w
+		timeout = func(d time.Duration) effect.Effect { w.Timeout = d; return w }
+	case ops.KvWait:
+		if w.Timeout == 0 || w.Timeout > s.limits.Wait {
+			w.Timeout = s.limits.Wait
+		}
+		op = w
+		timeout = func(d time.Duration) effect.Effect { w.Timeout = d; return w }
+	default:
 		return s.store.Handle(effect.Handle(ctx), op)
-	}
-	if w.Timeout == 0 || w.Timeout > s.limits.Wait {
-		w.Timeout = s.limits.Wait
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(drainContext{s.drain}, cancel)
 	defer stop()
-	v, err := s.store.Handle(effect.Handle(wctx), w)
+	v, err := s.store.Handle(effect.Handle(wctx), op)
 	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
 		// Shutting down: answer with where the store is now.
-		w.Timeout = time.Nanosecond
-		return s.store.Handle(effect.Handle(context.Background()), w)
+		return s.store.Handle(effect.Handle(context.Background()), timeout(time.Nanosecond))
 	}
 	return v, err
 }

@@ -102,6 +102,15 @@ var decoders = map[string]func(fields sx.Value) (effect.Effect, error){
 	ops.NameSnapshotNames: decodeOp[ops.SnapshotNames],
 	ops.NameNow:           decodeOp[ops.Now],
 	ops.NameCommit:        decodeOp[ops.Commit],
+
+	ops.NameStreamMetaRead:      decodeOp[ops.StreamMetaRead],
+	ops.NameStreamMetaWrite:     decodeOp[ops.StreamMetaWrite],
+	ops.NameStreamDelete:        decodeOp[ops.StreamDelete],
+	ops.NameKvHistory:           decodeOp[ops.KvHistory],
+	ops.NameKvWatch:             decodeOp[ops.KvWatch],
+	ops.NameKvWait:              decodeOp[ops.KvWait],
+	ops.NameSnapshotGenerations: decodeOp[ops.SnapshotGenerations],
+	ops.NameStat:                decodeOp[ops.Stat],
 }
 
 // OpNames lists the names of the operations the server serves.
@@ -361,6 +370,8 @@ func errorAnswer(err error) (int, *sx.Dict) {
 		limit     *LimitError
 		forbidden *ForbiddenError
 		unavail   *unavailableError
+		deleted   *ops.StreamDeletedError
+		compacted *ops.CompactedError
 	)
 	status := http.StatusInternalServerError
 	kind := "error"
@@ -381,6 +392,13 @@ func errorAnswer(err error) (int, *sx.Dict) {
 		set("id", dup.ID.String())
 		set("seq", int64(dup.Seq))
 		set("index", int64(dup.Index))
+	case errors.As(err, &deleted):
+		status, kind = http.StatusGone, "stream-deleted"
+		set("stream", deleted.Stream)
+	case errors.As(err, &compacted):
+		status, kind = http.StatusGone, "compacted"
+		set("revision", int64(compacted.Revision))
+		set("compacted", int64(compacted.Compacted))
 	case errors.As(err, &invalid):
 		status, kind = http.StatusBadRequest, "invalid"
 		if invalid.Op != "" {

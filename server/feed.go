@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -30,7 +31,7 @@ type feed struct {
 	cancel context.CancelFunc
 
 	mu      sync.RWMutex  // read-locked by the follows, write-locked by run
-	ring    []*feedEntry  // ids contiguous, oldest first
+	ring    []*feedEntry  // ids ascending (hidden ones skipped), oldest first
 	bytes   int           // data bytes in the ring
 	next    uint64        // the id after the newest event seen
 	changed chan struct{} // closed when the ring grows or the feed ends
@@ -125,9 +126,16 @@ func (f *feed) run(ctx context.Context) {
 		f.mu.Lock()
 		next := f.next
 		f.mu.Unlock()
-		events, err := f.s.readFrom(ctx, f.stream, next)
+		events, after, head, err := f.s.readFrom(ctx, f.stream, next)
 		if err == nil && len(events) == 0 {
-			_, err = f.s.store.Handle(effect.Handle(ctx), ops.Wait{Stream: f.stream, After: next - 1, Timeout: f.s.limits.Ping})
+			if after > next {
+				// Only hidden events: go on past them.
+				f.mu.Lock()
+				f.next = max(f.next, after)
+				f.mu.Unlock()
+				continue
+			}
+			_, err = f.s.store.Handle(effect.Handle(ctx), ops.Wait{Stream: f.stream, After: max(next-1, head), Timeout: f.s.limits.Ping})
 		}
 		if err != nil {
 			f.mu.Lock()
@@ -152,6 +160,7 @@ func (f *feed) run(ctx context.Context) {
 			f.bytes += len(ev.Data)
 			f.next = id + 1
 		}
+		f.next = max(f.next, after)
 		drop := 0
 		for len(f.ring)-drop > len(events) && (len(f.ring)-drop > f.s.ringLen || f.bytes > f.s.ringBytes) {
 			f.bytes -= len(f.ring[drop].ev.Data)
@@ -180,7 +189,31 @@ func (f *feed) since(next uint64) (entries []*feedEntry, changed <-chan struct{}
 		return nil, nil, false, nil
 	}
 	if next < f.next {
-		entries = f.ring[len(f.ring)-int(f.next-next):]
+		// Ids ascend but may skip what was hidden when the feed read.
+		i := sort.Search(len(f.ring), func(i int) bool { return f.ring[i].id >= next })
+		entries = f.ring[i:]
 	}
 	return entries, f.changed, true, f.err
+}
+
+// forget drops the feed's ring: what it holds may be hidden now (a
+// stream's limits changed, or it was deleted), and a follow that is not
+// at the ring's end reads the store again. The follows at its end go on
+// with what comes next.
+func (f *feed) forget() {
+	f.mu.Lock()
+	f.ring, f.bytes = nil, 0
+	f.mu.Unlock()
+}
+
+// forgetFeeds drops the rings of the feeds that may show stream: its own
+// and the global log's.
+func (s *Server) forgetFeeds(stream string) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	for _, src := range []string{stream, ""} {
+		if f := s.feeds[src]; f != nil {
+			f.forget()
+		}
+	}
 }

@@ -117,6 +117,7 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 	defer s.releaseFeed(f)
 	ping := time.NewTimer(s.limits.Ping)
 	defer ping.Stop()
+	live := false // a read of the store reached the head
 	for {
 		select {
 		case <-s.drain:
@@ -127,10 +128,14 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 		entries, changed, caughtUp, ferr := f.since(next)
 		buf = buf[:0]
 		switch {
-		case !caughtUp:
-			// Behind the feed's ring: read the store.
+		case !live || !caughtUp:
+			// Behind the feed's ring, or not yet caught up with the store:
+			// read the store, which leaves out what retention and deletion
+			// hide now. A follow takes the feed's ring only once a read of
+			// its own reached the head, so the ring serves it only events
+			// that arrived while it was live.
 			var reason string
-			if buf, next, reason = s.framesFrom(ctx, buf, stream, next, n); reason != "" {
+			if buf, next, live, reason = s.framesFrom(ctx, buf, stream, next, n); reason != "" {
 				if ctx.Err() == nil {
 					end(reason)
 				}
@@ -183,10 +188,10 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 // framesFrom appends to buf the frames of the next page of a follow
 // behind its feed's ring, read from the store, and gives the id after the
 // last; reason is not "" when the follow must end.
-func (s *Server) framesFrom(ctx context.Context, buf []byte, stream string, next uint64, n Notation) ([]byte, uint64, string) {
-	events, err := s.readFrom(ctx, stream, next)
+func (s *Server) framesFrom(ctx context.Context, buf []byte, stream string, next uint64, n Notation) ([]byte, uint64, bool, string) {
+	events, after, head, err := s.readFrom(ctx, stream, next)
 	if err != nil {
-		return buf, next, errorKind(s.classify(err))
+		return buf, next, false, errorKind(s.classify(err))
 	}
 	for _, ev := range events {
 		id := ev.Seq
@@ -194,11 +199,13 @@ func (s *Server) framesFrom(ctx context.Context, buf []byte, stream string, next
 			id = ev.Pos
 		}
 		if buf, err = appendFrame(buf, id, ev, n); err != nil {
-			return buf, next, "error"
+			return buf, next, false, "error"
 		}
 		next = id + 1
 	}
-	return buf, next, ""
+	// Past the hidden events after the last visible one too.
+	next = max(next, after)
+	return buf, next, next > head, ""
 }
 
 func errorKind(err error) string {
@@ -208,21 +215,40 @@ func errorKind(err error) string {
 	return s
 }
 
-// readFrom reads the next page of a follow.
-func (s *Server) readFrom(ctx context.Context, stream string, from uint64) ([]ops.Event, error) {
+// readFrom reads the next page of a follow: its visible events, the id to
+// read from next, past any hidden ones (Next; after the last event from a
+// backend that does not set it), and the source's head.
+func (s *Server) readFrom(ctx context.Context, stream string, from uint64) ([]ops.Event, uint64, uint64, error) {
 	p := effect.Handle(ctx)
+	var (
+		events     []ops.Event
+		next, head uint64
+	)
 	if stream == "" {
 		v, err := s.store.Handle(p, ops.ReadAll{From: from, Limit: followPage})
 		if err != nil {
-			return nil, err
+			return nil, from, 0, err
 		}
-		return v.(ops.ReadAllResult).Events, nil
+		r := v.(ops.ReadAllResult)
+		events, next, head = r.Events, r.Next, r.Head
+		if n := len(events); next == 0 && n > 0 {
+			next = events[n-1].Pos + 1
+		}
+	} else {
+		v, err := s.store.Handle(p, ops.Read{Stream: stream, From: from, Limit: followPage})
+		if err != nil {
+			return nil, from, 0, err
+		}
+		r := v.(ops.ReadResult)
+		events, next, head = r.Events, r.Next, r.Head
+		if n := len(events); next == 0 && n > 0 {
+			next = events[n-1].Seq + 1
+		}
 	}
-	v, err := s.store.Handle(p, ops.Read{Stream: stream, From: from, Limit: followPage})
-	if err != nil {
-		return nil, err
+	if next < from {
+		next = from
 	}
-	return v.(ops.ReadResult).Events, nil
+	return events, next, head, nil
 }
 
 func (s *Server) openFollow(token string) error {

@@ -285,3 +285,47 @@ func TestPipeCarriesConcurrentOperations(t *testing.T) {
 		assert.Equal(t, uint64(10), h)
 	}
 }
+
+// TestWatchKvDeliversChanges watches keys under a prefix over the wire:
+// the changes already made, then live ones, in revision order.
+func TestWatchKvDeliversChanges(t *testing.T) {
+	store := mem.New()
+	if _, err := store.Handle(effect.Handle(context.Background()), ops.StreamMetaRead{Stream: "probe"}); errors.Is(err, effect.ErrUnhandled) {
+		t.Skip("the backend beneath does not answer the retention operations")
+	}
+	c, _ := serve(t, store, server.Options{}, remote.Options{})
+	defer c.Close()
+	p := effect.Handle(context.Background(), c)
+	_, err := effect.Perform(p, ops.KvPut{Key: "cfg/a", Value: []byte("1")})
+	require.NoError(t, err)
+	_, err = effect.Perform(p, ops.KvPut{Key: "x", Value: []byte("1")})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan ops.KvVersion, 10)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.WatchKv(ctx, remote.WatchOptions{Prefix: "cfg/"}, func(v ops.KvVersion) error {
+			got <- v
+			if v.Deleted {
+				return errors.New("enough")
+			}
+			return nil
+		})
+		done <- err
+	}()
+	first := <-got
+	assert.Equal(t, "cfg/a", first.Key)
+	assert.Equal(t, uint64(1), first.Revision)
+	_, err = effect.Perform(p, ops.KvDelete{Key: "cfg/a"})
+	require.NoError(t, err)
+	last := <-got
+	assert.True(t, last.Deleted)
+	assert.Equal(t, uint64(3), last.Revision)
+	assert.EqualError(t, <-done, "enough")
+
+	h, err := effect.Perform(p, ops.KvHistory{Key: "cfg/a"})
+	require.NoError(t, err)
+	require.Len(t, h.Versions, 2)
+	assert.True(t, h.Versions[0].Deleted, "newest first")
+}

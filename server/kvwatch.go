@@ -157,7 +157,8 @@ func (s *Server) serveKvWatch(w http.ResponseWriter, r *http.Request) {
 			}
 			if !v.(ops.WaitResult).Passed {
 				if s.closing.Load() {
-					continue // the drain check above ends it
+					endNext("shutdown")
+					return
 				}
 				if time.Since(lastWrite) >= s.limits.Ping {
 					buf = append(buf[:0], ": ping\n\n"...)

@@ -56,6 +56,22 @@
 //	persist/snapshot-write {:snapshot {:name N :version N :seq N :value V}}
 //	persist/snapshot-names (no fields: every snapshot's name, in byte order)
 //	persist/now            (no fields: (persist/now), ["persist/now"])
+//	persist/stream-meta-read     {:stream S}
+//	persist/stream-meta-write    {:stream S :expect E :meta {:max-count N :max-age NANOSECONDS :truncate-before N}}
+//	persist/stream-delete        {:stream S :expect E :hard B}
+//	persist/kv-history           {:key K :limit N}
+//	persist/kv-watch             {:prefix P :from REVISION :limit N}
+//	persist/kv-wait              {:after REVISION :timeout NANOSECONDS}
+//	persist/snapshot-generations {:name N}
+//	persist/stat                 (no fields: what the store holds, visible against stored)
+//
+// (snapshot-read also takes :generation N, snapshot-write :keep N, as
+// package ops has them.) The retention operations are served as far as
+// the store beneath answers them; one that does not answers 500 error
+// naming the unhandled effect. Their meaning is package ops': what a
+// stream's limits or deletion hide is left out of every read, the global
+// log and every follow included; a read's answer carries :next, where to
+// read on past hidden events.
 //
 // Values: an expectation E is the string "any", "no-stream", "exists" or
 // the decimal head or revision ("3"); an event ID is a UUID string (left
@@ -122,6 +138,8 @@
 //	                                              :stream for an append, :key for a kv change
 //	409 duplicate-id {:stream S :id U :seq N :index I} an append reusing the ID of the event stored at seq N of
 //	                                              S, carried by its event I (an *ops.DuplicateIDError)
+//	410 stream-deleted {:stream S}                a write to a hard-deleted stream (an *ops.StreamDeletedError)
+//	410 compacted    {:revision R :compacted C}   a kv watch from a revision history dropped (an *ops.CompactedError)
 //	413 too-large    {:limit L :max N}            the body, an event, or a batch is over a limit
 //	415 notation     {}                           a Content-Type that is neither notation
 //	429 too-many     {:limit L :max N}            too many follows open for this token
@@ -222,7 +240,8 @@
 //
 // persist/wait is an operation like the others, answered when the stream's
 // head (the global log's last position, for the stream "") passes :after,
-// or its :timeout elapses. The server ends a wait at its own limit (the
+// or its :timeout elapses; persist/kv-wait the same for the store's kv
+// revision. The server ends a wait at its own limit (the
 // request time less a margin, 25 s by default; also when :timeout is 0)
 // and answers it as a timeout, {:head N :passed false}: a client that
 // wants to wait longer asks again. A client that goes away ends its wait.
@@ -259,6 +278,48 @@
 // "Last-Event-ID: <id>" (or from=<id+1>) and gets every event after that
 // id, so an event may come twice but none is lost. The server keeps no
 // state of a follower: the position is the client's.
+//
+// A follow never serves what a stream's limits or its deletion hide: it
+// reads the store (which leaves hidden events out, and says by :next where
+// to go on) until it has caught up with the head, and only then takes new
+// events from the tail the follows of its source share; a change of a
+// stream's metadata or a delete through the server drops those tails, so
+// a follow behind reads the store again. Hidden events' ids are skipped,
+// never reused: a follow resumed at a hidden id goes on at the next
+// visible one.
+//
+// # Live kv watch: GET /v1/kv-watch
+//
+//	GET /v1/kv-watch?prefix=cfg/&from=12&as=sx HTTP/1.1
+//	Accept: text/event-stream
+//
+// streams the changes of the keys starting with prefix (every key without
+// one) from revision from on (0 or absent: the oldest revision the store's
+// kv history holds whole), as Server-Sent Events, in revision order: each
+// change is one event of kind change whose data is the change, and the
+// last change of each revision carries the revision as its id (the changes
+// of one commit share a revision; a change without an id line belongs to
+// the revision whose id comes after it):
+//
+//	event: change
+//	data: {:key "cfg/b" :revision 12 :value "2"}
+//
+//	id: 12
+//	event: change
+//	data: {:key "cfg/c" :revision 12 :value "3"}
+//
+//	id: 13
+//	event: change
+//	data: {:deleted true :key "cfg/a" :revision 13}
+//
+// It needs kv-read on prefix and counts as a follow against the follows
+// limit. A client resumes with "Last-Event-ID: <revision>" (or
+// from=<revision+1>) and gets every change after that revision: a commit
+// cut off midway comes again whole. A watch from a revision history no
+// longer holds is refused with 410 compacted before the answer starts, or,
+// once it runs, ended with {:next C+1 :reason "compacted" :compacted C}:
+// read the current state, then watch from C+1. It pings and ends on
+// shutdown as a follow does.
 //
 // SSE rather than WebSocket: a follow is one-way, from the server; SSE is
 // a plain HTTP response, so it runs over HTTP/1.1 and HTTP/2 alike
@@ -356,6 +417,7 @@
 //	write PREFIX     append to those streams (also inside a commit), snapshot-write
 //	kv-read PREFIX   kv-get and kv-list of keys starting with PREFIX
 //	kv-write PREFIX  kv-put and kv-delete of those keys (also inside a commit)
+//	delete PREFIX    hard-delete those streams (persist/stream-delete with :hard true)
 //	blob-read        GET and HEAD of blobs (no prefix: a CID names bytes, not a place)
 //	blob-write       POST of blobs
 //	admin            everything, and /metrics
@@ -366,6 +428,16 @@
 // persist_token (TokenCookie) instead of the Authorization header, on GET
 // requests only (a follow, /metrics), which change nothing; the header
 // comes first.
+//
+// The retention operations take the grants of what they touch:
+// stream-meta-read and snapshot-generations read, stream-meta-write and a
+// soft stream-delete write (a soft delete can be undone by appending, and
+// limits only hide), kv-history and kv-watch kv-read of the key or
+// prefix, kv-wait any kv-read grant (it shows only the store's kv
+// revision, which every kv-watch answer carries too), and stat read on
+// the empty prefix (it counts every stream). A hard delete leaves a
+// tombstone for ever, so it needs a grant of its own, delete on the
+// stream, which write does not imply; admin covers it.
 //
 // The empty prefix covers every name. The global log (read-all, a follow or
 // a wait without a stream) needs read on the empty prefix, and so does

@@ -34,7 +34,9 @@ Opens the data directory (creating the store when absent), or with --pg
 the PostgreSQL store (creating its schema when absent), and serves it
 over HTTP/1.1 and HTTP/2 with the wire protocol of package server: one
 operation per request in SX or JSON (POST /v1/op), batches (POST
-/v1/batch), live follows as Server-Sent Events (GET /v1/follow), and
+/v1/batch), many operations in flight on one request (POST /v1/pipe),
+live follows and kv watches as Server-Sent Events (GET /v1/follow, GET
+/v1/kv-watch), and
 /healthz, /readyz and /metrics (Prometheus), and, given a blob store
 (--blobs DIR, or --ipfs URL for an IPFS node), blobs streamed in and out
 (POST /v1/blob, GET and HEAD /v1/blob/CID); and a web console for
@@ -47,8 +49,9 @@ request however many operations it carries).
 --tokens names a file of bearer tokens and their grants (SX or JSON), kept
 as SHA-256 hashes, never the secrets:
   [{:name "feed" :sha256 "<hex>" :grants ["read feed/" "write feed/" "kv-read feed/"]}]
-A grant is read, write, kv-read or kv-write with a name prefix (none: every
-name), blob-read or blob-write (no prefix), or admin; an entry may end
+A grant is read, write, kv-read, kv-write or delete (hard deletes of
+streams) with a name prefix (none: every name), blob-read or blob-write (no
+prefix), or admin; an entry may end
 with :expires "<RFC 3339 time>", after which the token is refused. --mint
 NAME --grant G... [--expires DURATION] draws a new token, prints its
 secret (once) and the entry to add to the tokens file, and exits. Without
@@ -77,7 +80,7 @@ and exits 0.`,
 		logLevel := fs.String("log-level", "info", "`LEVEL` of the log on stderr: debug (one line per request), info, warn or error")
 		expires := fs.Duration("expires", 0, "with --mint: the token expires after `DURATION` (such as 720h); 0 never")
 		var grants grantList
-		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write PREFIX, blob-read, blob-write, or admin")
+		fs.Var(&grants, "grant", "a `GRANT` of the token --mint draws (repeatable): read|write|kv-read|kv-write|delete PREFIX, blob-read, blob-write, or admin")
 		return func(ctx context.Context, m *Main, g *globals, args []string) error {
 			if len(args) != 0 {
 				return usagef("serve", "takes no arguments, got %d", len(args))

@@ -319,7 +319,9 @@ func TestCheckListen(t *testing.T) {
 func TestEveryOpHasADecoder(t *testing.T) {
 	names := []string{ops.NameAppend, ops.NameRead, ops.NameReadAll, ops.NameHead, ops.NameStreams, ops.NameWait,
 		ops.NameKvGet, ops.NameKvPut, ops.NameKvDelete, ops.NameKvList, ops.NameSnapshotRead, ops.NameSnapshotWrite,
-		ops.NameSnapshotNames, ops.NameNow, ops.NameCommit}
+		ops.NameSnapshotNames, ops.NameNow, ops.NameCommit,
+		ops.NameStreamMetaRead, ops.NameStreamMetaWrite, ops.NameStreamDelete, ops.NameKvHistory, ops.NameKvWatch,
+		ops.NameKvWait, ops.NameSnapshotGenerations, ops.NameStat}
 	assert.ElementsMatch(t, names, server.OpNames())
 }
 

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 // speaks h2c on cleartext, and logs each request with its id.
 func TestTLSAndH2(t *testing.T) {
 	var logs bytes.Buffer
-	srv, err := server.New(mem.New(), server.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	// The line per request is at Debug.
+	srv, err := server.New(mem.New(), server.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	defer srv.Shutdown(context.Background())
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
@@ -91,4 +93,25 @@ func TestTLSAndH2(t *testing.T) {
 	require.NoError(t, srv.Shutdown(context.Background()))
 	assert.Contains(t, logs.String(), "id=tls-1")
 	assert.Contains(t, logs.String(), "path=/v1/op")
+}
+
+// At the default Info level a request writes no log line; at Debug it
+// writes one.
+func TestRequestLineIsDebug(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		var logs bytes.Buffer
+		srv, err := server.New(mem.New(), server.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))})
+		require.NoError(t, err)
+		hs := httptest.NewServer(srv)
+		resp, err := http.Post(hs.URL+"/v1/op", server.MediaSX, strings.NewReader(`(persist/now)`))
+		require.NoError(t, err)
+		resp.Body.Close()
+		hs.Close()
+		require.NoError(t, srv.Shutdown(context.Background()))
+		if level == slog.LevelInfo {
+			assert.NotContains(t, logs.String(), "msg=request")
+		} else {
+			assert.Contains(t, logs.String(), "msg=request")
+		}
+	}
 }

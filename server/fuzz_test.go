@@ -24,6 +24,10 @@ func FuzzDecodeOp(f *testing.F) {
 		`(persist/snapshot-write {:snapshot {:name "p" :version 1 :seq 2 :value "x"}})`,
 		`(persist/append {:stream "s" :events [{:id "00000000-0000-0000-0000-000000000000" :type "t"} {:id 7 :type "t"}]})`,
 		`["persist/commit",{"appends":[{"stream":"s","events":[{"id":"not-a-uuid","type":"t"}]}]}]`,
+		`(persist/stream-meta-write {:stream "s" :expect "any" :meta {:max-count 10 :max-age 3600000000000 :truncate-before 4}})`,
+		`(persist/stream-delete {:stream "s" :hard true})`, `["persist/kv-watch",{"prefix":"cfg/","from":3,"limit":10}]`,
+		`(persist/kv-history {:key "k" :limit -1})`, `(persist/kv-wait {:after 2 :timeout 5})`, `(persist/stat)`,
+		`(persist/snapshot-generations {:name "p"})`, `(persist/snapshot-write {:snapshot {:name "p" :version 1 :seq 2 :value "x"} :keep 3})`,
 		`{:a 1}`, `(`, `["persist/head", 3]`, `(persist/head {"stream" "s"})`,
 	} {
 		f.Add([]byte(seed), false)

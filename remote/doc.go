@@ -59,7 +59,9 @@
 //     answers them *UnreachableError. The pipe opens on the first operation
 //     and again after it ends. Against a server without pipes (found by a
 //     404 to POST, or, when the answer does not come within a second, to a
-//     GET of /v1/pipe) the client sends each operation as its own request.
+//     GET of /v1/pipe), or when a pipe's answer does not start within 10 s
+//     (something between holds request bodies back), the client sends
+//     each operation as its own request from then on.
 //   - Options.NoPipe sends each operation as its own request (POST /v1/op),
 //     and with Options.Gather operations that goroutines perform at the
 //     same time together in batch requests, a few in flight at once. A

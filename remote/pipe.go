@@ -26,6 +26,10 @@ var errNoPipe = errors.New("remote: the server has no pipe")
 // before it asks whether the server has pipes at all.
 const pipeProbeAfter = time.Second
 
+// pipeGiveUpAfter is how long opening a pipe waits for the answer's header
+// at most; then the client sends its operations as requests instead.
+const pipeGiveUpAfter = 10 * time.Second
+
 // hasNoPipe asks the server whether it lacks /v1/pipe: a GET of it is 404
 // then (and 405 on a server with pipes).
 func (c *Client) hasNoPipe(ctx context.Context) bool {
@@ -175,6 +179,8 @@ func (c *Client) openPipe(ctx context.Context) (*pipe, error) {
 	var o opened
 	probe := time.NewTimer(pipeProbeAfter)
 	defer probe.Stop()
+	giveUp := time.NewTimer(pipeGiveUpAfter)
+	defer giveUp.Stop()
 wait:
 	for {
 		select {
@@ -190,6 +196,13 @@ wait:
 				c.noPipe = true
 				return nil, errNoPipe
 			}
+		case <-giveUp.C:
+			// Something between holds the body back (a proxy that reads
+			// a request whole before passing it on): a pipe cannot work
+			// through it, requests can.
+			cancel()
+			c.noPipe = true
+			return nil, errNoPipe
 		case <-ctx.Done():
 			cancel()
 			return nil, ctx.Err()

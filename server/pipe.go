@@ -56,25 +56,32 @@ type pipe struct {
 }
 
 func (s *Server) servePipe(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// HTTP/1.1 answers while the body still comes; HTTP/2 always can.
+	_ = rc.EnableFullDuplex()
+	// A pipe refused at once is answered without reading its body, which
+	// may never end: the connection closes after the answer (net/http
+	// would otherwise read the body first, to reuse the connection).
+	refuse := func(n Notation, err error) {
+		w.Header().Set("Connection", "close")
+		s.fail(w, r, n, err)
+	}
 	if !s.enter() {
-		s.fail(w, r, SX, ErrShuttingDown)
+		refuse(SX, ErrShuttingDown)
 		return
 	}
 	defer s.leave()
 	n, ok := NotationOf(r.Header.Get("Content-Type"))
 	if !ok {
-		s.fail(w, r, SX, errNotation)
+		refuse(SX, errNotation)
 		return
 	}
 	pr, err := s.authenticate(r)
 	if err != nil {
-		s.fail(w, r, n, err)
+		refuse(n, err)
 		return
 	}
 	an := answerNotation(r, n)
-	rc := http.NewResponseController(w)
-	// HTTP/1.1 answers while the body still comes; HTTP/2 always can.
-	_ = rc.EnableFullDuplex()
 	w.Header().Set("Content-Type", an.Media())
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {

@@ -116,6 +116,10 @@ func TestPipeChecksGrantsPerOperation(t *testing.T) {
 	assert.Equal(t, 401, code, "a pipe without a token is refused whole")
 	assert.Contains(t, body, `:error "unauthorized"`)
 
+	// Refused while its body is still open: answered at once all the same.
+	refused := openTestPipe(t, hs.URL, server.MediaSX, "Authorization", "Bearer wrong")
+	assert.Equal(t, 401, refused.resp.StatusCode)
+
 	p := openTestPipe(t, hs.URL, server.MediaSX, "Authorization", "Bearer "+secret)
 	p.send(`[1 (persist/append {:stream "orders" :events [{:type "t"}]})]`,
 		`[2 (persist/head {:stream "orders"})]`,

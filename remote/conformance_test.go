@@ -117,12 +117,14 @@ func fileStore(t testing.TB, dir string) *fileBackend {
 }
 
 func TestConformanceMem(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) ops.Backend {
+	backendtest.RunWith(t, func(t *testing.T) ops.Backend {
 		c, _ := serve(t, memStore(), server.Options{}, remote.Options{})
 		return c
-	})
+	}, backendtest.Options{Retention: true})
 }
 
+// TestConformanceFile leaves the retention cases out until the file
+// backend's own conformance run switches them on.
 func TestConformanceFile(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) ops.Backend {
 		c, _ := serve(t, fileStore(t, filepath.Join(t.TempDir(), "data")), server.Options{}, remote.Options{})
@@ -133,26 +135,26 @@ func TestConformanceFile(t *testing.T) {
 // TestConformanceMemJSON runs the suite in the JSON notation over HTTP/2
 // (h2c), so both notations and both protocols keep the contract.
 func TestConformanceMemJSON(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) ops.Backend {
+	backendtest.RunWith(t, func(t *testing.T) ops.Backend {
 		c, _ := serve(t, memStore(), server.Options{}, remote.Options{JSON: true, HTTP2: true})
 		return c
-	})
+	}, backendtest.Options{Retention: true})
 }
 
 // TestConformanceMemGather runs the suite without the pipe, with
 // concurrent operations gathered into batches.
 func TestConformanceMemGather(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) ops.Backend {
+	backendtest.RunWith(t, func(t *testing.T) ops.Backend {
 		c, _ := serve(t, memStore(), server.Options{}, remote.Options{NoPipe: true, Gather: true})
 		return c
-	})
+	}, backendtest.Options{Retention: true})
 }
 
 // TestConformanceMemPerRequest runs the suite with every operation its own
 // request, as an SX host performs them.
 func TestConformanceMemPerRequest(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) ops.Backend {
+	backendtest.RunWith(t, func(t *testing.T) ops.Backend {
 		c, _ := serve(t, memStore(), server.Options{}, remote.Options{NoPipe: true})
 		return c
-	})
+	}, backendtest.Options{Retention: true})
 }

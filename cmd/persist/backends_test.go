@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"rose-ash.com/persist/backends/mem"
-	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/server"
 )
@@ -109,10 +108,7 @@ func TestServerSameAsLocal(t *testing.T) {
 	}
 	local := newHarness(t)
 	local.store = mem.New(clock, counter())
-	// The wire does not carry persist/stat yet, so the server's stat shows
-	// the counts alone: compare it with a local store that does not
-	// answer it either. Drop the wrapper once the wire carries it.
-	local.b = withoutStat{local.store}
+	local.b = local.store
 	t.Cleanup(func() { _ = local.store.Close() })
 
 	served := mem.New(clock, counter())
@@ -166,14 +162,4 @@ func TestServerSameAsLocal(t *testing.T) {
 	head, err := served.Head(ops.Head{Stream: "orders"})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2), head)
-}
-
-// withoutStat is a backend that leaves persist/stat unanswered.
-type withoutStat struct{ ops.Backend }
-
-func (w withoutStat) Handle(p *effect.P, e effect.Effect) (any, error) {
-	if _, ok := e.(ops.Stat); ok {
-		return nil, effect.ErrUnhandled
-	}
-	return w.Backend.Handle(p, e)
 }

@@ -123,13 +123,11 @@ func TestConformanceMem(t *testing.T) {
 	}, backendtest.Options{Retention: true})
 }
 
-// TestConformanceFile leaves the retention cases out until the file
-// backend's own conformance run switches them on.
 func TestConformanceFile(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) ops.Backend {
+	backendtest.RunWith(t, func(t *testing.T) ops.Backend {
 		c, _ := serve(t, fileStore(t, filepath.Join(t.TempDir(), "data")), server.Options{}, remote.Options{})
 		return c
-	})
+	}, backendtest.Options{Retention: true})
 }
 
 // TestConformanceMemJSON runs the suite in the JSON notation over HTTP/2

@@ -54,24 +54,15 @@ func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) 
 // group) has reached is first looked for there, since the store does not
 // index the IDs it drew itself (see indexEvent); then among the group's
 // pending IDs, then through the ID index. Every hit is confirmed by
-// reading the event back.
+// reading the event back. A stream may store an ID more than once when
+// retention hid the older event (a hidden ID is free again), and only the
+// newest can be visible, so the newest hit of all three answers: a pending
+// one at once, since the group's events follow every durable one.
 func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 	ids := o.s.ids
 	ps, st := o.streams[stream], o.s.streams[stream]
 	if ids == nil || (ps == nil && st == nil) {
 		return 0, 0, nil
-	}
-	if _, pos, ok := ids.DrawnPos(id); ok && pos <= o.pos {
-		var seq uint64
-		var err error
-		if pos > o.s.lastPos {
-			seq = ps.seqAt(id, pos)
-		} else if st != nil {
-			seq, err = o.durableAt(stream, id, pos)
-		}
-		if err != nil || seq != 0 {
-			return seq, pos, err
-		}
 	}
 	if ps != nil {
 		if seq, ok := ps.ids[id]; ok {
@@ -79,19 +70,40 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 			return seq, pos, nil
 		}
 	}
-	if st == nil {
-		return 0, 0, nil
+	var seq, pos uint64
+	if _, p, ok := ids.DrawnPos(id); ok && p <= o.pos {
+		var s uint64
+		var err error
+		if p > o.s.lastPos {
+			s = ps.seqAt(id, p)
+		} else if st != nil {
+			s, err = o.durableAt(stream, id, p)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if p > o.s.lastPos && s != 0 {
+			return s, p, nil
+		}
+		seq, pos = s, p
 	}
-	var seq uint64
-	pos, err := ids.Lookup(ids.Hash(st.key, id), func(pos uint64) (bool, error) {
-		if pos > o.s.lastPos {
+	if st == nil {
+		return seq, pos, nil
+	}
+	_, err := ids.Lookup(ids.Hash(st.key, id), func(p uint64) (bool, error) {
+		if p > o.s.lastPos {
 			return false, nil
 		}
-		var err error
-		seq, err = o.durableAt(stream, id, pos)
-		return seq != 0, err
+		s, err := o.durableAt(stream, id, p)
+		if err == nil && s > seq {
+			seq, pos = s, p
+		}
+		return false, err
 	})
-	return seq, pos, err
+	if err != nil {
+		return 0, 0, err
+	}
+	return seq, pos, nil
 }
 
 // durableAt is the seq of the durable event at pos when it is id in

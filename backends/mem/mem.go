@@ -311,18 +311,20 @@ func (v view) EventAt(name string, seq uint64) (uuid.UUID, uint64, error) {
 }
 
 // FindID looks id up in the index and confirms each hit against the
-// stored event, so a fingerprint collision never answers wrong.
+// stored event, so a fingerprint collision never answers wrong. A stream
+// may store an ID more than once when retention hid the older event (a
+// hidden ID is free again), and only the newest can be visible, so every
+// hit is looked at and the newest answers.
 func (v view) FindID(name string, id uuid.UUID) (uint64, uint64, error) {
 	st := v.s.streams[name]
 	if st == nil || v.s.idIndex == nil { // nil only in a memory benchmark's baseline
 		return 0, 0, nil
 	}
-	var seq uint64
-	pos, err := v.s.idIndex.Lookup(v.s.idIndex.Hash(st.key, id), func(pos uint64) (bool, error) {
-		r := v.s.log.at(pos)
-		if r.st == st && r.id == id {
-			seq = r.seq
-			return true, nil
+	var seq, pos uint64
+	_, err := v.s.idIndex.Lookup(v.s.idIndex.Hash(st.key, id), func(p uint64) (bool, error) {
+		r := v.s.log.at(p)
+		if r.st == st && r.id == id && r.seq > seq {
+			seq, pos = r.seq, p
 		}
 		return false, nil
 	})

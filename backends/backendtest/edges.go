@@ -19,6 +19,7 @@ func init() {
 	)
 	registerRetention("kv-watch",
 		Case{Name: "watch-past-revision", Doc: "a watch from beyond the store's revision is empty, its Next not behind the revision, and a later change is seen", Run: edgeWatchPast},
+		Case{Name: "watch-ends", Doc: "a watcher paging by Next reaches the end (Next past Revision) over revisions with no change under its prefix", Run: edgeWatchEnds},
 		Case{Name: "watch-delete-recreate", Doc: "a watch sees a key's put, delete and re-put, each once, in order", Run: edgeWatchRecreate},
 	)
 	registerRetention("kv-history",
@@ -180,4 +181,42 @@ func edgeBatchOverCount(e *Env) {
 	e.Equal([]string{"e3", "e4"}, dataOf(readVisible(e, "s", 1, 0)), "read")
 	got, _ := readAllVisible(e, 1, 0)
 	e.Equal([]string{"e3", "e4"}, dataOf(got), "read-all")
+}
+
+// watchToEnd pages a watch from from on as a watcher does, until Next
+// passes Revision, and gives the changes seen.
+func watchToEnd(e *Env, prefix string, from uint64, limit int) []ops.KvVersion {
+	var out []ops.KvVersion
+	for pages := 0; ; pages++ {
+		r, err := perform(e, ops.KvWatch{Prefix: prefix, From: from, Limit: limit})
+		if err != nil {
+			e.Fatalf("precondition: watch %q from %d: %v", prefix, from, err)
+		}
+		out = append(out, r.Changes...)
+		if r.Next > r.Revision {
+			return out
+		}
+		if r.Next <= from && len(r.Changes) == 0 {
+			e.Errorf("watch %q from %d: an empty page whose Next %d does not move on (revision %d)", prefix, from, r.Next, r.Revision)
+			return out
+		}
+		if pages > 1000 {
+			e.Errorf("watch %q: no end after %d pages", prefix, pages)
+			return out
+		}
+		from = r.Next
+	}
+}
+
+func edgeWatchEnds(e *Env) {
+	a := mustPut(e, "p/a", "1")
+	_, err := perform(e, ops.KvDelete{Key: "p/x"})
+	e.NoError(err, "delete of an absent key")
+	for i := 0; i < 5; i++ {
+		mustPut(e, "q/b", "2")
+	}
+	got := watchToEnd(e, "p/", 1, 1)
+	e.Equal([]ops.KvVersion{{Key: "p/a", Revision: a.Revision, Value: []byte("1")}}, got, "changes under p/")
+	got = watchToEnd(e, "p/", 0, 0)
+	e.Equal(1, len(got), "changes under p/ from 0")
 }

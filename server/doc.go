@@ -284,9 +284,23 @@
 // to go on) until it has caught up with the head, and only then takes new
 // events from the tail the follows of its source share; a change of a
 // stream's metadata or a delete through the server drops those tails, so
-// a follow behind reads the store again. Hidden events' ids are skipped,
-// never reused: a follow resumed at a hidden id goes on at the next
-// visible one.
+// a follow behind reads the store again. Max-count and max-age hide
+// events without any metadata write (every append moves the count on, the
+// clock moves the age), so the tail is never trusted alone: each event a
+// follow takes from it is checked, when it is sent, against its stream's
+// state (ops.StreamState.Hides), and left out if hidden by then. The tail
+// keeps each stream's state as it read it from the store when the stream
+// first came by; a stream with no limits and no deletion whose state is
+// under a second old costs no store read at send time. A stream with any
+// is read once per batch a follow sends (its state and stored head, which
+// max-count counts from), and the backend's clock (persist/now) once per
+// batch when one has a max-age, so the decision is the store's own. A
+// metadata write or delete through this server marks the stream's state
+// stale at once; one made by another writer of a shared store (PostgreSQL)
+// is seen within a second, when the state is read again: that is the
+// bound within which a follow may still send an event such a change hid.
+// Hidden events' ids are skipped, never reused: a follow resumed at a
+// hidden id goes on at the next visible one.
 //
 // # Live kv watch: GET /v1/kv-watch
 //

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -36,11 +37,15 @@ type feed struct {
 	next    uint64        // the id after the newest event seen
 	changed chan struct{} // closed when the ring grows or the feed ends
 	err     error         // why the feed ended, if it did
+	// states holds what the feed knows of each stream in its ring; run
+	// alone writes it (under mu), so run reads it without the lock.
+	states map[string]*streamInfo
 }
 
 type feedEntry struct {
 	id    uint64
 	ev    ops.Event
+	info  *streamInfo // the stream's state, checked when the entry is sent
 	once  [2]sync.Once
 	frame [2][]byte
 	err   [2]error
@@ -85,7 +90,7 @@ func (s *Server) acquireFeed(stream string) (*feed, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(drainContext{s.drain}, cancel)
-	f := &feed{s: s, stream: stream, refs: 1, next: head + 1, changed: make(chan struct{}),
+	f := &feed{s: s, stream: stream, refs: 1, next: head + 1, changed: make(chan struct{}), states: map[string]*streamInfo{},
 		cancel: func() { stop(); cancel() }}
 	s.feeds[stream] = f
 	go f.run(ctx)
@@ -150,13 +155,26 @@ func (f *feed) run(ctx context.Context) {
 		if len(events) == 0 {
 			continue
 		}
+		learned, err := f.learn(ctx, events)
 		f.mu.Lock()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ErrShuttingDown
+			}
+			f.err = err
+			close(f.changed)
+			f.mu.Unlock()
+			return
+		}
+		for k, v := range learned {
+			f.states[k] = v
+		}
 		for _, ev := range events {
 			id := ev.Seq
 			if f.stream == "" {
 				id = ev.Pos
 			}
-			f.ring = append(f.ring, &feedEntry{id: id, ev: ev})
+			f.ring = append(f.ring, &feedEntry{id: id, ev: ev, info: f.states[ev.Stream]})
 			f.bytes += len(ev.Data)
 			f.next = id + 1
 		}
@@ -169,10 +187,39 @@ func (f *feed) run(ctx context.Context) {
 		if drop > 0 {
 			f.ring = append(f.ring[:0:0], f.ring[drop:]...)
 		}
+		if len(f.states) > 2*len(f.ring)+64 {
+			f.states = make(map[string]*streamInfo, len(f.ring))
+			for _, e := range f.ring {
+				f.states[e.ev.Stream] = e.info
+			}
+		}
 		close(f.changed)
 		f.changed = make(chan struct{})
 		f.mu.Unlock()
 	}
+}
+
+// learn reads the state of each stream of events the feed does not know
+// yet: once a stream, not once an event.
+func (f *feed) learn(ctx context.Context, events []ops.Event) (map[string]*streamInfo, error) {
+	var out map[string]*streamInfo
+	for _, ev := range events {
+		if f.states[ev.Stream] != nil || out[ev.Stream] != nil {
+			continue
+		}
+		at := time.Now()
+		r, err := f.s.readState(ctx, ev.Stream)
+		if err != nil {
+			return nil, err
+		}
+		info := &streamInfo{stream: ev.Stream}
+		info.learn(r.StreamState, at)
+		if out == nil {
+			out = map[string]*streamInfo{}
+		}
+		out[ev.Stream] = info
+	}
+	return out, nil
 }
 
 // since gives the ring's events from id next on and the channel that
@@ -200,9 +247,14 @@ func (f *feed) since(next uint64) (entries []*feedEntry, changed <-chan struct{}
 // stream's limits changed, or it was deleted), and a follow that is not
 // at the ring's end reads the store again. The follows at its end go on
 // with what comes next.
-func (f *feed) forget() {
+func (f *feed) forget(stream string) {
 	f.mu.Lock()
 	f.ring, f.bytes = nil, 0
+	if info := f.states[stream]; info != nil {
+		// A follow may hold entries of it taken before: it reads the
+		// state again before it sends them.
+		info.stale()
+	}
 	f.mu.Unlock()
 }
 
@@ -213,7 +265,7 @@ func (s *Server) forgetFeeds(stream string) {
 	defer s.feedMu.Unlock()
 	for _, src := range []string{stream, ""} {
 		if f := s.feeds[src]; f != nil {
-			f.forget()
+			f.forget(stream)
 		}
 	}
 }

@@ -142,7 +142,22 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case len(entries) > 0:
+			// The ring took each event while it was visible; max-count and
+			// max-age may have hidden it since, with no metadata write to
+			// drop the ring: check each against its stream's state now.
+			check := sendCheck{s: s, ctx: ctx}
 			for _, e := range entries {
+				ok, err := check.visible(e)
+				if err != nil {
+					if ctx.Err() == nil {
+						end(errorKind(s.classify(err)))
+					}
+					return
+				}
+				if !ok {
+					next = e.id + 1
+					continue
+				}
 				fr, err := e.framed(n)
 				if err != nil {
 					end("error")

@@ -54,6 +54,15 @@ func (a Access) Expires() time.Time {
 	return a.pr.tok.Expires
 }
 
+// Grants is a copy of the token's grants, in the token's order; nil
+// without tokens (every request is allowed).
+func (a Access) Grants() []Grant {
+	if a.pr.tok == nil {
+		return nil
+	}
+	return slices.Clone(a.pr.tok.Grants)
+}
+
 // Name is the token's name, "" without tokens.
 func (a Access) Name() string { return a.pr.name() }
 

@@ -138,9 +138,10 @@ func assetHandler(h http.Handler) http.Handler {
 // view is what a page's template gets.
 type view struct {
 	Title   string
-	Nav     string // the menu entry of the page
-	Who     string // the token's name, "" without tokens
-	SignOut bool   // the browser holds the token cookie
+	Nav     string   // the menu entry of the page
+	Who     string   // the token's name, "" without tokens
+	Grants  []string // the token's grants as the tokens file writes them
+	SignOut bool     // the browser holds the token cookie
 	Status  int
 	Data    any
 	Login   *loginView // the sign-in form on a refusal page
@@ -166,7 +167,7 @@ func (c *Console) page(h handlerFunc) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), c.opts.Request)
 		defer cancel()
-		v := &view{Who: acc.Name(), SignOut: hasCookie(r), Status: http.StatusOK}
+		v := &view{Who: acc.Name(), Grants: grantList(acc), SignOut: hasCookie(r), Status: http.StatusOK}
 		name, err := h(ctx, r, acc, q, v)
 		if err != nil {
 			c.fail(w, r, acc, err)
@@ -174,6 +175,16 @@ func (c *Console) page(h handlerFunc) http.HandlerFunc {
 		}
 		c.render(w, name, v)
 	}
+}
+
+// grantList is the access's grants as written in a tokens file ("read
+// orders/", "delete orders/", "admin").
+func grantList(acc server.Access) []string {
+	var out []string
+	for _, g := range acc.Grants() {
+		out = append(out, g.String())
+	}
+	return out
 }
 
 func hasCookie(r *http.Request) bool {
@@ -249,7 +260,7 @@ func explain(err error) *pageError {
 // fail renders the error page of err.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, acc server.Access, err error) {
 	pe := explain(err)
-	v := &view{Title: pe.Title, Who: acc.Name(), SignOut: hasCookie(r), Status: pe.Status, Data: pe}
+	v := &view{Title: pe.Title, Who: acc.Name(), Grants: grantList(acc), SignOut: hasCookie(r), Status: pe.Status, Data: pe}
 	if pe.Status == http.StatusUnauthorized {
 		v.Login = &loginView{Next: nextPath(r)}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="persist"`)

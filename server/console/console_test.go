@@ -399,3 +399,31 @@ func TestConcurrentPages(t *testing.T) {
 	close(done)
 	writer.Wait()
 }
+
+// The delete grant is listed with the token's others and honoured as the
+// protocol does: it hard-deletes, and opens no page, since it reads
+// nothing.
+func TestDeleteGrantListedAndHonoured(t *testing.T) {
+	both, bothTok := token(t, "purger", "read orders/", "delete orders/")
+	only, onlyTok := token(t, "deleter", "delete orders/")
+	f := newFixture(t, bothTok, onlyTok)
+	f.append(t, "orders/1", "e", "1")
+	f.append(t, "users/1", "e", "1")
+	auth := func(s string) []string { return []string{"Authorization", "Bearer " + s} }
+
+	resp, body := f.get(t, "/console/stream?name=orders/1", auth(both)...)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, `id="grants"`)
+	assert.Contains(t, body, "<code>read orders/</code>, <code>delete orders/</code>")
+	assert.Contains(t, body, `<span id="may">read, delete</span>`)
+
+	resp, body = f.get(t, "/console/stream?name=orders/1", auth(only)...)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "delete reads nothing")
+	assert.Contains(t, body, "Your token lacks the grant &#34;read orders/1&#34;.")
+	assert.Contains(t, body, "<code>delete orders/</code>", "the refusal lists what the token holds")
+	resp, body = f.get(t, "/console/", auth(only)...)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.NotContains(t, body, "orders/1</a>")
+	resp, _ = f.get(t, "/console/live?stream=orders/1", auth(only)...)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}

@@ -50,7 +50,14 @@
 // Lists are cut to what the token may read: a token with read orders/ and
 // read users/ that lists every stream sees the streams under those two
 // prefixes, merged in name order, and the page says so. A page the token
-// lacks the grant for is 403, naming the grant.
+// lacks the grant for is 403, naming the grant. Every page, a refusal
+// included, lists the signed-in token's grants beside its name, as the
+// tokens file writes them, and a stream's page says which of read, write
+// and delete (hard delete) the token holds for that stream. The delete
+// grant opens no page: it allows a tombstone, not a read, so a token that
+// holds only delete S is refused S's pages as the protocol refuses its
+// reads. The console offers no writing action; the grants it shows are
+// for the operations the protocol takes.
 //
 // A browser presents its token in the persist_token cookie
 // (server.TokenCookie), which the sign-in form sets: HttpOnly, so no

@@ -142,6 +142,10 @@ type streamView struct {
 	Newest   string
 	Oldest   string
 	LiveLink string
+	// May is what the token may do to the stream, by grant kind: read
+	// (the page needs it), write (append, metadata, soft delete) and
+	// delete (hard delete), as the protocol checks them.
+	May []server.GrantKind
 }
 
 func (c *Console) stream(ctx context.Context, r *http.Request, acc server.Access, q url.Values, v *view) (string, error) {
@@ -183,7 +187,7 @@ func (c *Console) stream(ctx context.Context, r *http.Request, acc server.Access
 		lim = limit
 	}
 	sv := &streamView{Stream: name, Head: head, Order: order, Limit: limit,
-		LiveLink: link("live", "stream", name)}
+		LiveLink: link("live", "stream", name), May: streamGrants(acc, name)}
 	pageLink := func(order string, from uint64) string {
 		return link("stream", "name", name, "order", order, "from", from, "limit", lim)
 	}
@@ -444,6 +448,17 @@ func asParam(q url.Values) (string, error) {
 	default:
 		return "", badRequest("as %q: want sx or json.", as)
 	}
+}
+
+// streamGrants is the kinds of stream grant the access holds for name.
+func streamGrants(acc server.Access, name string) []server.GrantKind {
+	var out []server.GrantKind
+	for _, k := range []server.GrantKind{server.GrantRead, server.GrantWrite, server.GrantDelete} {
+		if acc.Allows(k, name) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // need refuses a page whose access holds no grant of kind for name.

@@ -271,3 +271,17 @@ func TestServeKillLoad(t *testing.T) {
 	require.NoError(t, err, "serve after SIGTERM: %s", logs)
 	assert.Contains(t, logs, "persist: store closed")
 }
+
+// --mint takes every grant the server knows, the delete grant included,
+// and refuses an unknown one naming the kinds it takes.
+func TestServeMintGrants(t *testing.T) {
+	out, errs, code := runEnv(t, nil, "serve", "--mint", "purger", "--grant", "delete orders/", "--grant", "read orders/")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, `:grants ["delete orders/" "read orders/"]`)
+	assert.Contains(t, out, `:name "purger"`)
+
+	out, errs, code = runEnv(t, nil, "serve", "--mint", "x", "--grant", "erase orders/")
+	assert.NotEqual(t, 0, code)
+	assert.Empty(t, out, "nothing minted")
+	assert.Contains(t, errs, "delete")
+}

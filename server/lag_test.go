@@ -181,3 +181,55 @@ func TestLaggingFollowLeavesOutWhatLimitsHideLater(t *testing.T) {
 		})
 	}
 }
+
+// A metadata change that does not pass through the server (another writer
+// of a shared store) drops no ring and marks no state stale: a follow sees
+// it once the state it holds is older than the server's state bound, and
+// leaves out what it hides from then on.
+func TestLaggingFollowSeesOtherWritersMetadata(t *testing.T) {
+	store := mem.New()
+	s, err := New(store, Options{Limits: Limits{Ping: time.Minute}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	s.stateTTL = time.Nanosecond // every state is stale when a follow sends
+	p := effect.Handle(context.Background())
+	app := func() uint64 {
+		t.Helper()
+		v, err := store.Handle(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+		return v.(ops.AppendResult).Head
+	}
+	app()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/v1/follow?stream=s", nil)
+	req.RemoteAddr = "127.0.0.1:1"
+	w := newGatedWriter()
+	done := make(chan struct{})
+	go func() { defer close(done); s.ServeHTTP(w, req) }()
+	t.Cleanup(func() { w.setShut(false); cancel(); <-done })
+	eventually(t, "the follow sends what was there", func() bool { return len(w.ids()) == 1 })
+
+	w.setShut(true)
+	app()
+	eventually(t, "the follow writes the new event", w.blocked)
+	s.feedMu.Lock()
+	f := s.feeds["s"]
+	s.feedMu.Unlock()
+	require.NotNil(t, f)
+	for range 2 {
+		waitRing(t, f, app()+1)
+	}
+	// Straight to the store, as another server would.
+	_, err = store.Handle(p, ops.StreamMetaWrite{Stream: "s", Meta: ops.StreamMeta{MaxCount: 1}})
+	require.NoError(t, err)
+	ids, _ := ringState(f)
+	require.Equal(t, []uint64{2, 3, 4}, ids, "the ring still holds what the limit now hides")
+
+	w.setShut(false)
+	eventually(t, "the follow sends id 4", func() bool {
+		ids := w.ids()
+		return len(ids) > 0 && ids[len(ids)-1] == "4"
+	})
+	assert.Equal(t, []string{"1", "2", "4"}, w.ids())
+}

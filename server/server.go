@@ -148,6 +148,7 @@ type Server struct {
 	feeds     map[string]*feed // running feeds by source
 	ringLen   int              // feedRing, but for tests
 	ringBytes int              // feedRingBytes, but for tests
+	stateTTL  time.Duration    // the const stateTTL, but for tests
 	closed    bool
 	closeErr  error         // Shutdown's answer, once shut is closed
 	shut      chan struct{} // closed when Shutdown has finished
@@ -167,7 +168,7 @@ func New(store ops.Backend, opts Options) (*Server, error) {
 	}
 	s := &Server{store: store, blobs: opts.Blobs, limits: limits, log: opts.Logger, unav: opts.Unavailable, drain: make(chan struct{}), shut: make(chan struct{}),
 		tokens: map[string]*Token{}, metrics: newMetrics(), workers: newWorkers(), follows: map[string]int{}, feeds: map[string]*feed{},
-		ringLen: feedRing, ringBytes: feedRingBytes}
+		ringLen: feedRing, ringBytes: feedRingBytes, stateTTL: stateTTL}
 	for _, c := range opts.Collectors {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("server: metrics: %w", err)

@@ -76,7 +76,7 @@ func (c *sendCheck) visible(e *feedEntry) (bool, error) {
 		c.wall = time.Now()
 	}
 	k := info.known.Load()
-	if k != nil && c.wall.Sub(k.learned) < stateTTL && k.st == (ops.StreamState{}) {
+	if k != nil && c.wall.Sub(k.learned) < c.s.stateTTL && k.st == (ops.StreamState{}) {
 		return true, nil
 	}
 	r, ok := c.fresh[info]

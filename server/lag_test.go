@@ -233,3 +233,40 @@ func TestLaggingFollowSeesOtherWritersMetadata(t *testing.T) {
 	})
 	assert.Equal(t, []string{"1", "2", "4"}, w.ids())
 }
+
+// BenchmarkSendCheck is what the send-time check costs a follow for each
+// ring entry of a stream without limits (the common case: no store read),
+// beside one with a max-count (a state read and a clock-free decision
+// once a batch of 100).
+func BenchmarkSendCheck(b *testing.B) {
+	store := mem.New()
+	s, err := New(store, Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	p := effect.Handle(context.Background())
+	_, err = store.Handle(p, ops.StreamMetaWrite{Stream: "limited", Meta: ops.StreamMeta{MaxCount: 1000}})
+	require.NoError(b, err)
+	for _, name := range []string{"plain", "limited"} {
+		_, err = store.Handle(p, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(b, err)
+		r, err := s.readState(context.Background(), name)
+		require.NoError(b, err)
+		info := &streamInfo{stream: name}
+		info.learn(r.StreamState, time.Now())
+		entries := make([]*feedEntry, 100)
+		for i := range entries {
+			entries[i] = &feedEntry{id: uint64(i + 1), ev: ops.Event{Stream: name, Seq: 1}, info: info}
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				c := sendCheck{s: s, ctx: context.Background()}
+				for _, e := range entries {
+					if ok, err := c.visible(e); !ok || err != nil {
+						b.Fatal(ok, err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(entries)), "ns/entry")
+		})
+	}
+}

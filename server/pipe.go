@@ -330,6 +330,9 @@ func splitPipeFrame(line []byte, n Notation) (int64, []byte, error) {
 // decodePipeOp reads the operation of a frame: an error here is that
 // frame's alone, answered under its ID.
 func decodePipeOp(text []byte, n Notation) (effect.Effect, error) {
+	if op, ok := fastDecodeOp(text, n); ok {
+		return op, nil
+	}
 	v, err := readValue(text, n)
 	var inv *ops.InvalidError
 	if errors.As(err, &inv) {

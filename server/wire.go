@@ -232,6 +232,15 @@ func readValue(body []byte, n Notation) (sx.Value, error) {
 // DecodeOp reads one operation, written in notation n, from body: the list
 // (SX) or array (JSON) of its name and its fields.
 func DecodeOp(body []byte, n Notation) (effect.Effect, error) {
+	if op, ok := fastDecodeOp(body, n); ok {
+		return op, nil
+	}
+	return decodeGeneric(body, n)
+}
+
+// decodeGeneric is DecodeOp through the generic SX tree: the reference the
+// fast decoder is held to.
+func decodeGeneric(body []byte, n Notation) (effect.Effect, error) {
 	v, err := readValue(body, n)
 	if err != nil {
 		return nil, err

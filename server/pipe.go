@@ -245,27 +245,19 @@ func (p *pipe) writeFailed() bool {
 // together (one group commit) share one write and one flush.
 func (p *pipe) finish(id int64, v any, err error) {
 	defer p.wg.Done()
-	var ans sx.Value
-	if err == nil {
-		val, cerr := sx.FromGo(v)
-		if cerr != nil {
-			err = cerr
-		} else {
-			ans = sx.NewDict(sx.Keyword("ok"), val)
-		}
-	}
-	if err != nil {
-		_, ans = errorAnswer(p.s.classify(err))
-	}
-	frame, ferr := appendPipeFrame(nil, id, ans, p.n)
-	if ferr != nil {
-		_, d := errorAnswer(ferr)
-		frame, _ = appendPipeFrame(nil, id, d, SX)
-	}
-
 	p.mu.Lock()
+	fast := false
+	if err == nil {
+		// The common answers are written straight into the pipe's buffer.
+		p.buf, fast = appendFastFrame(p.buf, id, v, p.n)
+	}
+	if !fast {
+		p.mu.Unlock()
+		frame := p.frame(id, v, err)
+		p.mu.Lock()
+		p.buf = append(p.buf, frame...)
+	}
 	delete(p.ids, id)
-	p.buf = append(p.buf, frame...)
 	<-p.slots
 	if p.writing {
 		p.mu.Unlock()
@@ -296,6 +288,28 @@ func (p *pipe) finish(id int64, v any, err error) {
 	}
 	p.writing = false
 	p.mu.Unlock()
+}
+
+// frame is the frame of id's answer, v or err, through the generic path.
+func (p *pipe) frame(id int64, v any, err error) []byte {
+	var ans sx.Value
+	if err == nil {
+		val, cerr := sx.FromGo(v)
+		if cerr != nil {
+			err = cerr
+		} else {
+			ans = sx.NewDict(sx.Keyword("ok"), val)
+		}
+	}
+	if err != nil {
+		_, ans = errorAnswer(p.s.classify(err))
+	}
+	frame, ferr := appendPipeFrame(nil, id, ans, p.n)
+	if ferr != nil {
+		_, d := errorAnswer(ferr)
+		frame, _ = appendPipeFrame(nil, id, d, SX)
+	}
+	return frame
 }
 
 // splitPipeFrame splits one frame, [ID OPERATION], into its ID and the

@@ -591,6 +591,16 @@ func requestID(r *http.Request) string {
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, n Notation, status int, v any) {
+	an := answerNotation(r, n)
+	bp := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(bp)
+	if b, ok := appendFastAnswer((*bp)[:0], v, an); ok {
+		*bp = b
+		w.Header().Set("Content-Type", an.Media())
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return
+	}
 	val, err := sx.FromGo(v)
 	if err != nil {
 		s.fail(w, r, n, err)
@@ -598,6 +608,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, n Notation, stat
 	}
 	s.answerValue(w, r, n, status, val)
 }
+
+// answerBufs are the buffers the fast encoder writes answers into: the
+// response writer copies what it is given, so a buffer serves again.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (s *Server) answerValue(w http.ResponseWriter, r *http.Request, n Notation, status int, v sx.Value) {
 	an := answerNotation(r, n)

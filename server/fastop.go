@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+
 	"github.com/google/uuid"
 
 	"rose-ash.com/persist/effect"
@@ -177,45 +179,68 @@ func (r *fastReader) plainString() ([]byte, bool) {
 // bytes reads a string as its bytes: a slice of the text when it has no
 // escape, else a fresh copy with \" and \\ decoded.
 func (r *fastReader) bytes() ([]byte, bool) {
+	b, _, ok := r.text()
+	return b, ok
+}
+
+// text reads a string as bytes; fresh reports a copy, which the caller may
+// keep.
+func (r *fastReader) text() (b []byte, fresh, ok bool) {
 	if !r.byte('"') {
-		return nil, false
+		return nil, false, false
 	}
 	start := r.i
 	escapes := 0
 	for r.i < len(r.s) {
+		if !textStop[r.s[r.i]] {
+			r.i++
+			continue
+		}
 		c := r.s[r.i]
 		switch {
 		case c == '"':
 			raw := r.s[start:r.i]
 			r.i++
 			if !r.ended() {
-				return nil, false
+				return nil, false, false
 			}
 			if escapes == 0 {
-				return raw, true
+				return raw, false, true
 			}
 			out := make([]byte, 0, len(raw)-escapes)
-			for j := 0; j < len(raw); j++ {
-				if raw[j] == '\\' {
-					j++
+			for {
+				j := bytes.IndexByte(raw, '\\')
+				if j < 0 {
+					break
 				}
-				out = append(out, raw[j])
+				out = append(out, raw[:j]...)
+				out = append(out, raw[j+1])
+				raw = raw[j+2:]
 			}
-			return out, true
+			return append(out, raw...), true, true
 		case c == '\\':
 			if r.i+1 >= len(r.s) || (r.s[r.i+1] != '"' && r.s[r.i+1] != '\\') {
-				return nil, false
+				return nil, false, false
 			}
 			escapes++
 			r.i += 2
 		case c < 0x20 || c >= 0x7f:
-			return nil, false
+			return nil, false, false
 		default:
 			r.i++
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
+
+// textStop marks the bytes a string's scan stops at: its end, an escape,
+// and every byte outside printable ASCII.
+var textStop = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\'
+	}
+	return t
+}()
 
 func (r *fastReader) string() (string, bool) {
 	b, ok := r.bytes()
@@ -225,9 +250,12 @@ func (r *fastReader) string() (string, bool) {
 // data reads bytes as sx.ToGo stores a string in a []byte: a copy, and nil
 // for the empty string.
 func (r *fastReader) data() ([]byte, bool) {
-	b, ok := r.bytes()
+	b, fresh, ok := r.text()
 	if !ok || len(b) == 0 {
 		return nil, ok
+	}
+	if fresh {
+		return b, true
 	}
 	return append([]byte(nil), b...), true
 }

@@ -559,4 +559,11 @@
 //   - Tokens are compared by the SHA-256 of the presented secret, so the
 //     server never holds a secret, and a lookup's timing depends only on a
 //     hash.
+//   - The common operations (append, commit, read, kv-get, kv-put) are read
+//     straight from their text, and the answers of append, commit, kv-put
+//     and kv-get written straight into the response, when they are in the
+//     plain form clients write (printable ASCII, known keys once, plain
+//     digits); anything else, and every error, goes through the generic
+//     SX reader and sx.FromGo, so both paths give the same answer to every
+//     body.
 package server

@@ -47,15 +47,9 @@ func CheckMeta(op StreamMetaWrite, v View) (MetaPlan, error) {
 	if err := op.Validate(); err != nil {
 		return MetaPlan{}, err
 	}
-	head, st, err := streamOf(op.Stream, v)
+	head, _, err := writable(op.Stream, op.Expect, v)
 	if err != nil {
 		return MetaPlan{}, err
-	}
-	if st.Tombstone {
-		return MetaPlan{}, &StreamDeletedError{Stream: op.Stream}
-	}
-	if !holds(op.Expect, head, st) {
-		return MetaPlan{}, &Conflict{Stream: op.Stream, Expected: op.Expect, Actual: head}
 	}
 	if op.Meta.TruncateBefore > head+1 {
 		return MetaPlan{}, &InvalidError{Op: NameStreamMetaWrite, Field: "meta.truncate-before",
@@ -72,20 +66,31 @@ func CheckDelete(op StreamDelete, v View) (MetaPlan, error) {
 	if err := op.Validate(); err != nil {
 		return MetaPlan{}, err
 	}
-	head, st, err := streamOf(op.Stream, v)
+	head, st, err := writable(op.Stream, op.Expect, v)
 	if err != nil {
 		return MetaPlan{}, err
-	}
-	if st.Tombstone {
-		return MetaPlan{}, &StreamDeletedError{Stream: op.Stream}
-	}
-	if !holds(op.Expect, head, st) {
-		return MetaPlan{}, &Conflict{Stream: op.Stream, Expected: op.Expect, Actual: head}
 	}
 	st.TruncateBefore = head + 1
 	st.Deleted = true
 	st.Tombstone = op.Hard
 	return MetaPlan{Stream: op.Stream, Head: head, State: st}, nil
+}
+
+// writable gives the head and state of a stream a metadata write or a
+// delete may change: a hard-deleted stream is a *StreamDeletedError, an
+// expectation that fails a *Conflict.
+func writable(stream string, e Expect, v View) (uint64, StreamState, error) {
+	head, st, err := streamOf(stream, v)
+	if err != nil {
+		return 0, StreamState{}, err
+	}
+	if st.Tombstone {
+		return 0, StreamState{}, &StreamDeletedError{Stream: stream}
+	}
+	if !holds(e, head, st) {
+		return 0, StreamState{}, &Conflict{Stream: stream, Expected: e, Actual: head}
+	}
+	return head, st, nil
 }
 
 // streamOf gives a stream's head and state as v shows them.

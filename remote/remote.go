@@ -231,42 +231,38 @@ func (c *Client) Handle(p *effect.P, e effect.Effect) (any, error) {
 // wait asks again while the server ends the wait at its own limit before
 // the caller's timeout (or, with Timeout 0, until the wait passes).
 func (c *Client) wait(ctx context.Context, w ops.Wait) (any, error) {
-	var deadline time.Time
-	if w.Timeout > 0 {
-		deadline = time.Now().Add(w.Timeout)
-	}
-	for {
+	return c.waitUntil(ctx, w.Timeout, func(left time.Duration) effect.Effect {
 		op := w
-		if !deadline.IsZero() {
-			op.Timeout = time.Until(deadline)
-			if op.Timeout <= 0 {
-				op.Timeout = time.Nanosecond
-			}
-		}
-		v, err := c.do(ctx, op, answerAs[ops.WaitResult])
-		if err != nil {
-			return nil, err
-		}
-		r := v.(ops.WaitResult)
-		if r.Passed || (!deadline.IsZero() && !time.Now().Before(deadline)) {
-			return r, nil
-		}
-	}
+		op.Timeout = left
+		return op
+	})
 }
 
 // kvWait is wait for the kv revision: asked again while the server ends
 // it at its own limit before the caller's timeout.
 func (c *Client) kvWait(ctx context.Context, w ops.KvWait) (any, error) {
+	return c.waitUntil(ctx, w.Timeout, func(left time.Duration) effect.Effect {
+		op := w
+		op.Timeout = left
+		return op
+	})
+}
+
+// waitUntil asks the wait that ask builds, with the time left of timeout
+// (at least a nanosecond), again while the server ends it at its own
+// limit before the timeout passes; with a timeout of 0 it asks with 0
+// until the wait passes.
+func (c *Client) waitUntil(ctx context.Context, timeout time.Duration, ask func(left time.Duration) effect.Effect) (any, error) {
 	var deadline time.Time
-	if w.Timeout > 0 {
-		deadline = time.Now().Add(w.Timeout)
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
 	}
 	for {
-		op := w
+		left := timeout
 		if !deadline.IsZero() {
-			op.Timeout = max(time.Until(deadline), time.Nanosecond)
+			left = max(time.Until(deadline), time.Nanosecond)
 		}
-		v, err := c.do(ctx, op, answerAs[ops.WaitResult])
+		v, err := c.do(ctx, ask(left), answerAs[ops.WaitResult])
 		if err != nil {
 			return nil, err
 		}

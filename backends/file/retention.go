@@ -266,6 +266,30 @@ func (h *hider) hides(stream string, seq uint64, at time.Time) bool {
 	return h.st.Hides(seq, h.head, at, h.now)
 }
 
+// clockErr is the error of a read whose hider h could not read the
+// clock, nil when it could or when h is nil.
+func (h *hider) clockErr() error {
+	if h == nil || h.err == nil {
+		return nil
+	}
+	return clockError(h.err)
+}
+
+// clockError wraps a failure to read the clock; kept apart from clockErr
+// so that the check, made once per read, inlines.
+func clockError(err error) error {
+	return fmt.Errorf("file: clock: %w", err)
+}
+
+// pageNext is the Next of a page of at most limit events read from seq
+// or position from on, of a stream or log whose head is head.
+func pageNext(from uint64, limit int, head uint64) uint64 {
+	if from > head {
+		return from
+	}
+	return from + min(uint64(limit), head-from+1)
+}
+
 // firstVisible is the first seq of a stream its seq-based limits leave
 // visible, so that a read starts there; the caller holds s.mu.
 func (s *Store) firstVisible(stream string, from uint64) uint64 {
@@ -287,14 +311,11 @@ func (s *Store) readVisible(p *effect.P, op ops.Read) (ops.ReadResult, error) {
 	var next uint64
 	evs, head, err := read(op.Page, func(pg *ops.Page) (uint64, error) {
 		head, err := s.readStream(p, op.Stream, from, limit, pg, h)
-		next = from
-		if from <= head {
-			next = from + min(uint64(limit), head-from+1)
-		}
+		next = pageNext(from, limit, head)
 		return head, err
 	})
-	if err == nil && h != nil && h.err != nil {
-		err = fmt.Errorf("file: clock: %w", h.err)
+	if err == nil {
+		err = h.clockErr()
 	}
 	if err != nil {
 		return ops.ReadResult{}, err
@@ -313,14 +334,11 @@ func (s *Store) readAllVisible(p *effect.P, op ops.ReadAll) (ops.ReadAllResult, 
 	var next uint64
 	evs, head, err := read(op.Page, func(pg *ops.Page) (uint64, error) {
 		head, err := s.readAll(p, from, limit, pg, h)
-		next = from
-		if from <= head {
-			next = from + min(uint64(limit), head-from+1)
-		}
+		next = pageNext(from, limit, head)
 		return head, err
 	})
-	if err == nil && h != nil && h.err != nil {
-		err = fmt.Errorf("file: clock: %w", h.err)
+	if err == nil {
+		err = h.clockErr()
 	}
 	if err != nil {
 		return ops.ReadAllResult{}, err

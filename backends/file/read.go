@@ -340,13 +340,9 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	s.mu.RUnlock()
 	if len(runs) > 0 {
 		var err error
-		var ir []chunkRef
-		for _, r := range runs {
-			if ir, err = s.resolve(p, r, from, want, ir); err != nil {
-				return 0, err
-			}
+		if refs, err = s.resolveRuns(p, runs, from, want, refs); err != nil {
+			return 0, err
 		}
-		refs = append(ir, refs...)
 	}
 
 	var spanBuf [16]int
@@ -433,13 +429,9 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 	s.mu.RUnlock()
 	if len(runs) > 0 {
 		var err error
-		var ir []chunkRef
-		for _, r := range runs {
-			if ir, err = s.resolve(p, r, from, want, ir); err != nil {
-				return 0, err
-			}
+		if refs, err = s.resolveRuns(p, runs, from, want, refs); err != nil {
+			return 0, err
 		}
-		refs = append(ir, refs...)
 	}
 
 	sp := reaches(refs, make([]int, 0, len(refs)))
@@ -486,6 +478,20 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 		return 0, fmt.Errorf("%w: position index does not match the log at %d", ErrCorrupt, from)
 	}
 	return head, nil
+}
+
+// resolveRuns gives the chunk refs of the index runs, resolved from from
+// to want, followed by refs; it is called only when there are runs, so
+// that a read without any keeps its refs where they are.
+func (s *Store) resolveRuns(p *effect.P, runs []idxRef, from, want uint64, refs []chunkRef) ([]chunkRef, error) {
+	var ir []chunkRef
+	for _, r := range runs {
+		var err error
+		if ir, err = s.resolve(p, r, from, want, ir); err != nil {
+			return nil, err
+		}
+	}
+	return append(ir, refs...), nil
 }
 
 // read runs fill on the caller's page, or on a pooled one whose events it

@@ -1,9 +1,7 @@
 package file
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
 
 	"rose-ash.com/persist/effect"
@@ -26,21 +24,13 @@ func (ss *snapshots) names(p *effect.P) ([]string, error) {
 				found = true
 				break
 			}
-			r, err := readSnap(p, f, key)
-			if ss.follow && errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			var ce *CorruptError
-			if errors.As(err, &ce) {
-				if firstErr == nil {
-					firstErr = err
-				}
+			r, skip, err := ss.readGen(p, f, key, &firstErr)
+			if skip {
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("file: list snapshots: %w", err)
 			}
-			ss.remember(f.path, r)
 			names = append(names, r.Name)
 			found = true
 			break

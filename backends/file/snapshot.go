@@ -312,6 +312,29 @@ func (ss *snapshots) forget(path string) {
 	delete(ss.meta, path)
 }
 
+// readGen reads the generation f of key and remembers it. skip says to
+// pass over it: a generation the writer has removed since (on a following
+// store) or a damaged one, the first damage kept in *firstErr. Any other
+// failure is err.
+func (ss *snapshots) readGen(p *effect.P, f snapFile, key string, firstErr *error) (r snapRec, skip bool, err error) {
+	r, err = readSnap(p, f, key)
+	if ss.follow && errors.Is(err, fs.ErrNotExist) {
+		return snapRec{}, true, nil
+	}
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		if *firstErr == nil {
+			*firstErr = err
+		}
+		return snapRec{}, true, nil
+	}
+	if err != nil {
+		return snapRec{}, false, err
+	}
+	ss.remember(f.path, r)
+	return r, false, nil
+}
+
 func (ss *snapshots) cached(path string) (snapMeta, bool) {
 	ss.metaMu.Lock()
 	defer ss.metaMu.Unlock()
@@ -385,21 +408,13 @@ func (ss *snapshots) read(p *effect.P, name string, gen uint64) (ops.SnapshotRes
 	}
 	var firstErr error
 	for _, f := range try {
-		r, err := readSnap(p, f, key)
-		if ss.follow && errors.Is(err, fs.ErrNotExist) {
-			continue // a generation the writer has removed since
-		}
-		var ce *CorruptError
-		if errors.As(err, &ce) {
-			if firstErr == nil {
-				firstErr = err
-			}
+		r, skip, err := ss.readGen(p, f, key, &firstErr)
+		if skip {
 			continue
 		}
 		if err != nil {
 			return ops.SnapshotResult{}, fmt.Errorf("file: read snapshot %q: %w", name, err)
 		}
-		ss.remember(f.path, r)
 		return ops.SnapshotResult{Snapshot: r.Snapshot, Found: true, Generation: f.gen}, nil
 	}
 	if firstErr != nil {
@@ -424,21 +439,13 @@ func (ss *snapshots) generations(p *effect.P, name string) (ops.SnapshotGenerati
 		f := files[i]
 		m, ok := ss.cached(f.path)
 		if !ok {
-			r, err := readSnap(p, f, key)
-			if ss.follow && errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			var ce *CorruptError
-			if errors.As(err, &ce) {
-				if firstErr == nil {
-					firstErr = err
-				}
+			r, skip, err := ss.readGen(p, f, key, &firstErr)
+			if skip {
 				continue
 			}
 			if err != nil {
 				return ops.SnapshotGenerationsResult{}, fmt.Errorf("file: list generations of snapshot %q: %w", name, err)
 			}
-			ss.remember(f.path, r)
 			m = snapMeta{name: r.Name, version: r.Version, seq: r.Seq}
 		}
 		res.Generations = append(res.Generations, ops.SnapshotGeneration{Generation: f.gen, Version: m.version, Seq: m.seq})

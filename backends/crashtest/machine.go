@@ -227,19 +227,33 @@ func (m *machine) commit(i int, c ops.Commit) {
 			m.violate("step %d: result %s", i, d)
 		}
 	case errors.As(err, &conflict), errors.As(err, &dup), errors.As(err, &deleted):
-		e.status = Absent
-		if wantErr == nil && !wasFailed {
-			m.violate("step %d: refused (%v), but the model applies it", i, err)
-		}
+		m.refused(i, e, wantErr, wasFailed, err)
 	default:
-		e.status = Absent
-		if !wasFailed && m.store.Stats().Failed {
-			e.status = Doubt
-			m.or.failed = true
-		}
-		if !m.faulted() {
-			m.violate("step %d: commit: %v", i, err)
-		}
+		m.failed(i, e, wasFailed, "commit", err)
+	}
+}
+
+// refused records that the store refused step i (entry e) with err: the
+// step is absent, and the model, unless the store had failed before,
+// rejects it too (wantErr).
+func (m *machine) refused(i int, e *entry, wantErr error, wasFailed bool, err error) {
+	e.status = Absent
+	if wantErr == nil && !wasFailed {
+		m.violate("step %d: refused (%v), but the model applies it", i, err)
+	}
+}
+
+// failed records that step i (entry e, on what) failed with err: the step
+// is absent, or in doubt when this failure is the one that failed the
+// store; a failure while no fault was injected is a violation.
+func (m *machine) failed(i int, e *entry, wasFailed bool, what string, err error) {
+	e.status = Absent
+	if !wasFailed && m.store.Stats().Failed {
+		e.status = Doubt
+		m.or.failed = true
+	}
+	if !m.faulted() {
+		m.violate("step %d: %s: %v", i, what, err)
 	}
 }
 

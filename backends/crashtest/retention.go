@@ -156,19 +156,9 @@ func (m *machine) metaStep(i int, w metaWrite) {
 			m.violate("step %d: result %+v, want %+v", i, res, want)
 		}
 	case refusal(err):
-		e.status = Absent
-		if wantErr == nil && !wasFailed {
-			m.violate("step %d: refused (%v), but the model applies it", i, err)
-		}
+		m.refused(i, e, wantErr, wasFailed, err)
 	default:
-		e.status = Absent
-		if !wasFailed && m.store.Stats().Failed {
-			e.status = Doubt
-			m.or.failed = true
-		}
-		if !m.faulted() {
-			m.violate("step %d: %s: %v", i, w.stream(), err)
-		}
+		m.failed(i, e, wasFailed, w.stream(), err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -16,14 +17,10 @@ import (
 const followPage = 100
 
 func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
-	n := SX
 	q := r.URL.Query()
-	switch q.Get("as") {
-	case "", "sx":
-	case "json":
-		n = JSON
-	default:
-		s.fail(w, r, SX, &ops.InvalidError{Op: "follow", Field: "as", Reason: "want sx or json"})
+	n, err := eventsNotation(q, "follow")
+	if err != nil {
+		s.fail(w, r, SX, err)
 		return
 	}
 	stream := q.Get("stream")
@@ -33,22 +30,10 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	from := uint64(1)
-	if f := q.Get("from"); f != "" {
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			s.fail(w, r, n, &ops.InvalidError{Op: "follow", Field: "from", Reason: "want a decimal number"})
-			return
-		}
-		from = max(v, 1)
-	}
-	if last := r.Header.Get("Last-Event-ID"); last != "" {
-		v, err := strconv.ParseUint(last, 10, 64)
-		if err != nil {
-			s.fail(w, r, n, &ops.InvalidError{Op: "follow", Field: "Last-Event-ID", Reason: "want a decimal number"})
-			return
-		}
-		from = v + 1
+	from, err := startOf(r, q, "follow", 1)
+	if err != nil {
+		s.fail(w, r, n, err)
+		return
 	}
 	if !s.enter() {
 		s.fail(w, r, n, ErrShuttingDown)
@@ -198,6 +183,40 @@ func (s *Server) serveFollow(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// eventsNotation is the notation of the events of a follow or kv-watch
+// request of op: its "as" parameter, sx (the default) or json.
+func eventsNotation(q url.Values, op string) (Notation, error) {
+	switch q.Get("as") {
+	case "", "sx":
+		return SX, nil
+	case "json":
+		return JSON, nil
+	}
+	return SX, &ops.InvalidError{Op: op, Field: "as", Reason: "want sx or json"}
+}
+
+// startOf is where a follow or kv-watch request of op starts: the one
+// after its Last-Event-ID when it has one, else its "from" parameter (at
+// least least), else least.
+func startOf(r *http.Request, q url.Values, op string, least uint64) (uint64, error) {
+	from := least
+	if f := q.Get("from"); f != "" {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, &ops.InvalidError{Op: op, Field: "from", Reason: "want a decimal number"}
+		}
+		from = max(v, least)
+	}
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		v, err := strconv.ParseUint(last, 10, 64)
+		if err != nil {
+			return 0, &ops.InvalidError{Op: op, Field: "Last-Event-ID", Reason: "want a decimal number"}
+		}
+		from = v + 1
+	}
+	return from, nil
 }
 
 // framesFrom appends to buf the frames of the next page of a follow

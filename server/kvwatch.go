@@ -19,33 +19,17 @@ const kvWatchPage = 100
 // Server-Sent Events, from a revision on: GET /v1/kv-watch (see the
 // package doc).
 func (s *Server) serveKvWatch(w http.ResponseWriter, r *http.Request) {
-	n := SX
 	q := r.URL.Query()
-	switch q.Get("as") {
-	case "", "sx":
-	case "json":
-		n = JSON
-	default:
-		s.fail(w, r, SX, &ops.InvalidError{Op: "kv-watch", Field: "as", Reason: "want sx or json"})
+	n, err := eventsNotation(q, "kv-watch")
+	if err != nil {
+		s.fail(w, r, SX, err)
 		return
 	}
 	prefix := q.Get("prefix")
-	var from uint64
-	if f := q.Get("from"); f != "" {
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			s.fail(w, r, n, &ops.InvalidError{Op: "kv-watch", Field: "from", Reason: "want a decimal number"})
-			return
-		}
-		from = v
-	}
-	if last := r.Header.Get("Last-Event-ID"); last != "" {
-		v, err := strconv.ParseUint(last, 10, 64)
-		if err != nil {
-			s.fail(w, r, n, &ops.InvalidError{Op: "kv-watch", Field: "Last-Event-ID", Reason: "want a decimal number"})
-			return
-		}
-		from = v + 1
+	from, err := startOf(r, q, "kv-watch", 0)
+	if err != nil {
+		s.fail(w, r, n, err)
+		return
 	}
 	if err := ops.Validate(ops.KvWatch{Prefix: prefix, From: from}); err != nil {
 		s.fail(w, r, n, err)

@@ -98,20 +98,9 @@ func (c *Client) followOnce(ctx context.Context, stream string, next uint64, fn 
 		q.Set("stream", stream)
 	}
 	q.Set("from", strconv.FormatUint(next, 10))
-	if c.json {
-		q.Set("as", "json")
-	}
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base+"/v1/follow?"+q.Encode(), nil)
+	resp, err := c.getEvents(ctx, rctx, "/v1/follow", q)
 	if err != nil {
-		return false, next, fmt.Errorf("remote: %w", err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return false, next, c.transportError(ctx, err)
+		return false, next, err
 	}
 	defer resp.Body.Close()
 	media := mediaOf(c.json)
@@ -169,6 +158,28 @@ func (c *Client) followOnce(ctx context.Context, stream string, next uint64, fn 
 		return delivered, next, c.transportError(ctx, err)
 	}
 	return delivered, next, &UnreachableError{Err: errors.New("follow ended without an end event")}
+}
+
+// getEvents sends the GET of the event stream at path with query q (and
+// the client's notation) on rctx, ended with the client; a transport
+// failure is judged against ctx, the caller's.
+func (c *Client) getEvents(ctx, rctx context.Context, path string, q url.Values) (*http.Response, error) {
+	if c.json {
+		q.Set("as", "json")
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, err)
+	}
+	return resp, nil
 }
 
 var (

@@ -84,20 +84,9 @@ func (c *Client) watchOnce(ctx context.Context, prefix string, next uint64, fn f
 	q := url.Values{}
 	q.Set("prefix", prefix)
 	q.Set("from", strconv.FormatUint(next, 10))
-	if c.json {
-		q.Set("as", "json")
-	}
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base+"/v1/kv-watch?"+q.Encode(), nil)
+	resp, err := c.getEvents(ctx, rctx, "/v1/kv-watch", q)
 	if err != nil {
-		return next, fmt.Errorf("remote: %w", err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return next, c.transportError(ctx, err)
+		return next, err
 	}
 	defer resp.Body.Close()
 	media := mediaOf(c.json)

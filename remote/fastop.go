@@ -25,6 +25,11 @@ func appendFastOp(dst []byte, e effect.Effect, asJSON bool) (out []byte, ok bool
 	if !fastEncodable(e) {
 		return dst, false
 	}
+	return writeFastOp(dst, e, asJSON), true
+}
+
+// writeFastOp appends e, which fastEncodable accepts.
+func writeFastOp(dst []byte, e effect.Effect, asJSON bool) []byte {
 	w := opWriter{buf: dst, json: asJSON}
 	w.head(e.EffectName())
 	switch o := e.(type) {
@@ -57,7 +62,7 @@ func appendFastOp(dst []byte, e effect.Effect, asJSON bool) (out []byte, ok bool
 	} else {
 		w.buf = append(w.buf, ')')
 	}
-	return w.buf, true
+	return w.buf
 }
 
 // fastEncodable reports whether the fast encoder writes e.

@@ -237,9 +237,13 @@ wait:
 // send writes op's frame for the transport to take, and registers the call
 // its answer completes.
 func (p *pipe) send(op effect.Effect) (*call, error) {
-	v, err := opValue(op)
-	if err != nil {
-		return nil, err
+	fast := fastEncodable(op)
+	var v sx.Value
+	if !fast {
+		var err error
+		if v, err = opValue(op); err != nil {
+			return nil, err
+		}
 	}
 	cl := &call{done: make(chan struct{})}
 	p.mu.Lock()
@@ -252,7 +256,17 @@ func (p *pipe) send(op effect.Effect) (*call, error) {
 	p.next++
 	p.pending[id] = cl
 	start := len(p.out)
-	if p.json {
+	switch {
+	case fast:
+		p.out = append(p.out, '[')
+		p.out = strconv.AppendInt(p.out, id, 10)
+		if p.json {
+			p.out = append(p.out, ',')
+		} else {
+			p.out = append(p.out, ' ')
+		}
+		p.out = writeFastOp(p.out, op, p.json)
+	case p.json:
 		b, jerr := sx.ToJSON(v)
 		if jerr != nil {
 			delete(p.pending, id)
@@ -263,7 +277,7 @@ func (p *pipe) send(op effect.Effect) (*call, error) {
 		p.out = strconv.AppendInt(p.out, id, 10)
 		p.out = append(p.out, ',')
 		p.out = append(p.out, b...)
-	} else {
+	default:
 		p.out = append(p.out, '[')
 		p.out = strconv.AppendInt(p.out, id, 10)
 		p.out = append(p.out, ' ')

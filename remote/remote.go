@@ -283,6 +283,9 @@ func (c *Client) notation() (string, bool) {
 // encode writes an operation as the protocol does: the list of its name
 // and its fields, as sx.FromGo converts them.
 func encode(e effect.Effect, asJSON bool) ([]byte, error) {
+	if fastEncodable(e) {
+		return writeFastOp(make([]byte, 0, sizeHint(e)), e, asJSON), nil
+	}
 	v, err := opValue(e)
 	if err != nil {
 		return nil, err

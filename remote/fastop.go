@@ -45,11 +45,11 @@ func writeFastOp(dst []byte, e effect.Effect, asJSON bool) []byte {
 	case ops.KvPut:
 		w.open()
 		w.key("expect", true)
-		w.string(o.Expect.String())
+		w.expect(o.Expect)
 		w.key("key", false)
 		w.string(o.Key)
 		w.key("value", false)
-		w.string(string(o.Value))
+		w.bytes(o.Value)
 		w.close()
 	case ops.KvGet:
 		w.open()
@@ -77,13 +77,13 @@ func fastEncodable(e effect.Effect) bool {
 			}
 		}
 		for _, k := range o.Kv {
-			if !plainString(k.Key) || !plainString(string(k.Value)) {
+			if !plainString(k.Key) || !plainString(k.Value) {
 				return false
 			}
 		}
 		return true
 	case ops.KvPut:
-		return plainString(o.Key) && plainString(string(o.Value))
+		return plainString(o.Key) && plainString(o.Value)
 	case ops.KvGet:
 		return plainString(o.Key)
 	}
@@ -95,7 +95,7 @@ func plainAppend(a ops.Append) bool {
 		return false
 	}
 	for _, ev := range a.Events {
-		if !plainString(ev.Type) || !plainString(string(ev.Data)) {
+		if !plainString(ev.Type) || !plainString(ev.Data) {
 			return false
 		}
 	}
@@ -105,7 +105,7 @@ func plainAppend(a ops.Append) bool {
 // plainString reports whether s prints the same in SX and JSON with only
 // " and \ escaped: printable ASCII other than JSON's HTML escapes (<, >
 // and &, which sx.ToJSON writes as \u003c, \u003e and \u0026).
-func plainString(s string) bool {
+func plainString[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '&' {
 			return false
@@ -158,18 +158,42 @@ func (w *opWriter) key(name string, first bool) {
 }
 
 // string writes a plain string (see plainString).
-func (w *opWriter) string(s string) {
-	w.buf = append(w.buf, '"')
+func (w *opWriter) string(s string) { w.buf = appendQuoted(w.buf, s) }
+
+// bytes writes plain bytes as the string they print as.
+func (w *opWriter) bytes(b []byte) { w.buf = appendQuoted(w.buf, b) }
+
+// expect writes an expectation in its String form without building it.
+func (w *opWriter) expect(e ops.Expect) {
+	switch e.Kind {
+	case ops.ExpectAny:
+		w.buf = append(w.buf, `"any"`...)
+	case ops.ExpectNoStream:
+		w.buf = append(w.buf, `"no-stream"`...)
+	case ops.ExpectExists:
+		w.buf = append(w.buf, `"exists"`...)
+	case ops.ExpectExact:
+		w.buf = append(w.buf, '"')
+		w.buf = strconv.AppendUint(w.buf, e.N, 10)
+		w.buf = append(w.buf, '"')
+	default:
+		w.string(e.String())
+	}
+}
+
+// appendQuoted appends plain s in quotes with " and \ escaped.
+func appendQuoted[T string | []byte](buf []byte, s T) []byte {
+	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '"' || c == '\\' {
-			w.buf = append(w.buf, s[start:i]...)
-			w.buf = append(w.buf, '\\', c)
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', c)
 			start = i + 1
 		}
 	}
-	w.buf = append(w.buf, s[start:]...)
-	w.buf = append(w.buf, '"')
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }
 
 func (w *opWriter) list(n int, item func(int)) {
@@ -194,7 +218,7 @@ func (w *opWriter) append(a ops.Append) {
 		ev := a.Events[i]
 		w.open()
 		w.key("data", true)
-		w.string(string(ev.Data))
+		w.bytes(ev.Data)
 		if ev.ID != ([16]byte{}) {
 			w.key("id", false)
 			w.buf = append(w.buf, '"')
@@ -206,7 +230,7 @@ func (w *opWriter) append(a ops.Append) {
 		w.close()
 	})
 	w.key("expect", false)
-	w.string(a.Expect.String())
+	w.expect(a.Expect)
 	w.key("stream", false)
 	w.string(a.Stream)
 	w.close()
@@ -228,10 +252,10 @@ func (w *opWriter) change(k ops.KvChange) {
 	w.key("delete", true)
 	w.buf = strconv.AppendBool(w.buf, k.Delete)
 	w.key("expect", false)
-	w.string(k.Expect.String())
+	w.expect(k.Expect)
 	w.key("key", false)
 	w.string(k.Key)
 	w.key("value", false)
-	w.string(string(k.Value))
+	w.bytes(k.Value)
 	w.close()
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/internal/plaintext"
 	"rose-ash.com/persist/ops"
 )
 
@@ -30,39 +31,39 @@ func appendFastOp(dst []byte, e effect.Effect, asJSON bool) (out []byte, ok bool
 
 // writeFastOp appends e, which fastEncodable accepts.
 func writeFastOp(dst []byte, e effect.Effect, asJSON bool) []byte {
-	w := opWriter{buf: dst, json: asJSON}
+	w := opWriter{plaintext.Writer{Buf: dst, JSON: asJSON}}
 	w.head(e.EffectName())
 	switch o := e.(type) {
 	case ops.Append:
 		w.append(o)
 	case ops.Commit:
-		w.open()
-		w.key("appends", true)
-		w.list(len(o.Appends), func(i int) { w.append(o.Appends[i]) })
-		w.key("kv", false)
-		w.list(len(o.Kv), func(i int) { w.change(o.Kv[i]) })
-		w.close()
+		w.Open()
+		w.Key("appends", true)
+		w.List(len(o.Appends), func(i int) { w.append(o.Appends[i]) })
+		w.Key("kv", false)
+		w.List(len(o.Kv), func(i int) { w.change(o.Kv[i]) })
+		w.Close()
 	case ops.KvPut:
-		w.open()
-		w.key("expect", true)
+		w.Open()
+		w.Key("expect", true)
 		w.expect(o.Expect)
-		w.key("key", false)
-		w.string(o.Key)
-		w.key("value", false)
-		w.bytes(o.Value)
-		w.close()
+		w.Key("key", false)
+		w.String(o.Key)
+		w.Key("value", false)
+		w.Bytes(o.Value)
+		w.Close()
 	case ops.KvGet:
-		w.open()
-		w.key("key", true)
-		w.string(o.Key)
-		w.close()
+		w.Open()
+		w.Key("key", true)
+		w.String(o.Key)
+		w.Close()
 	}
 	if asJSON {
-		w.buf = append(w.buf, ']')
+		w.Buf = append(w.Buf, ']')
 	} else {
-		w.buf = append(w.buf, ')')
+		w.Buf = append(w.Buf, ')')
 	}
-	return w.buf
+	return w.Buf
 }
 
 // fastEncodable reports whether the fast encoder writes e.
@@ -115,125 +116,63 @@ func plainString[T string | []byte](s T) bool {
 }
 
 // opWriter appends an operation in SX or JSON to buf.
-type opWriter struct {
-	buf  []byte
-	json bool
-}
+type opWriter struct{ plaintext.Writer }
 
 // head writes the opening of the form and its name, and the separator
 // before its fields.
 func (w *opWriter) head(name string) {
-	if w.json {
-		w.buf = append(w.buf, '[', '"')
-		w.buf = append(w.buf, name...)
-		w.buf = append(w.buf, '"', ',')
+	if w.JSON {
+		w.Buf = append(w.Buf, '[', '"')
+		w.Buf = append(w.Buf, name...)
+		w.Buf = append(w.Buf, '"', ',')
 		return
 	}
-	w.buf = append(w.buf, '(')
-	w.buf = append(w.buf, name...)
-	w.buf = append(w.buf, ' ')
+	w.Buf = append(w.Buf, '(')
+	w.Buf = append(w.Buf, name...)
+	w.Buf = append(w.Buf, ' ')
 }
-
-func (w *opWriter) open()  { w.buf = append(w.buf, '{') }
-func (w *opWriter) close() { w.buf = append(w.buf, '}') }
-
-// key writes a dict key, after a separator unless it is the first.
-func (w *opWriter) key(name string, first bool) {
-	switch {
-	case w.json && first:
-		w.buf = append(w.buf, '"')
-	case w.json:
-		w.buf = append(w.buf, ',', '"')
-	case first:
-		w.buf = append(w.buf, ':')
-	default:
-		w.buf = append(w.buf, ' ', ':')
-	}
-	w.buf = append(w.buf, name...)
-	if w.json {
-		w.buf = append(w.buf, '"', ':')
-	} else {
-		w.buf = append(w.buf, ' ')
-	}
-}
-
-// string writes a plain string (see plainString).
-func (w *opWriter) string(s string) { w.buf = appendQuoted(w.buf, s) }
-
-// bytes writes plain bytes as the string they print as.
-func (w *opWriter) bytes(b []byte) { w.buf = appendQuoted(w.buf, b) }
 
 // expect writes an expectation in its String form without building it.
 func (w *opWriter) expect(e ops.Expect) {
 	switch e.Kind {
 	case ops.ExpectAny:
-		w.buf = append(w.buf, `"any"`...)
+		w.Buf = append(w.Buf, `"any"`...)
 	case ops.ExpectNoStream:
-		w.buf = append(w.buf, `"no-stream"`...)
+		w.Buf = append(w.Buf, `"no-stream"`...)
 	case ops.ExpectExists:
-		w.buf = append(w.buf, `"exists"`...)
+		w.Buf = append(w.Buf, `"exists"`...)
 	case ops.ExpectExact:
-		w.buf = append(w.buf, '"')
-		w.buf = strconv.AppendUint(w.buf, e.N, 10)
-		w.buf = append(w.buf, '"')
+		w.Buf = append(w.Buf, '"')
+		w.Buf = strconv.AppendUint(w.Buf, e.N, 10)
+		w.Buf = append(w.Buf, '"')
 	default:
-		w.string(e.String())
+		w.String(e.String())
 	}
-}
-
-// appendQuoted appends plain s in quotes with " and \ escaped.
-func appendQuoted[T string | []byte](buf []byte, s T) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', c)
-			start = i + 1
-		}
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
-
-func (w *opWriter) list(n int, item func(int)) {
-	w.buf = append(w.buf, '[')
-	for i := range n {
-		if i > 0 {
-			if w.json {
-				w.buf = append(w.buf, ',')
-			} else {
-				w.buf = append(w.buf, ' ')
-			}
-		}
-		item(i)
-	}
-	w.buf = append(w.buf, ']')
 }
 
 func (w *opWriter) append(a ops.Append) {
-	w.open()
-	w.key("events", true)
-	w.list(len(a.Events), func(i int) {
+	w.Open()
+	w.Key("events", true)
+	w.List(len(a.Events), func(i int) {
 		ev := a.Events[i]
-		w.open()
-		w.key("data", true)
-		w.bytes(ev.Data)
+		w.Open()
+		w.Key("data", true)
+		w.Bytes(ev.Data)
 		if ev.ID != ([16]byte{}) {
-			w.key("id", false)
-			w.buf = append(w.buf, '"')
+			w.Key("id", false)
+			w.Buf = append(w.Buf, '"')
 			w.uuid(ev.ID)
-			w.buf = append(w.buf, '"')
+			w.Buf = append(w.Buf, '"')
 		}
-		w.key("type", false)
-		w.string(ev.Type)
-		w.close()
+		w.Key("type", false)
+		w.String(ev.Type)
+		w.Close()
 	})
-	w.key("expect", false)
+	w.Key("expect", false)
 	w.expect(a.Expect)
-	w.key("stream", false)
-	w.string(a.Stream)
-	w.close()
+	w.Key("stream", false)
+	w.String(a.Stream)
+	w.Close()
 }
 
 // uuid writes id in its canonical form, as uuid.UUID's String does.
@@ -241,21 +180,21 @@ func (w *opWriter) uuid(id [16]byte) {
 	const hex = "0123456789abcdef"
 	for i, b := range id {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			w.buf = append(w.buf, '-')
+			w.Buf = append(w.Buf, '-')
 		}
-		w.buf = append(w.buf, hex[b>>4], hex[b&0xf])
+		w.Buf = append(w.Buf, hex[b>>4], hex[b&0xf])
 	}
 }
 
 func (w *opWriter) change(k ops.KvChange) {
-	w.open()
-	w.key("delete", true)
-	w.buf = strconv.AppendBool(w.buf, k.Delete)
-	w.key("expect", false)
+	w.Open()
+	w.Key("delete", true)
+	w.Buf = strconv.AppendBool(w.Buf, k.Delete)
+	w.Key("expect", false)
 	w.expect(k.Expect)
-	w.key("key", false)
-	w.string(k.Key)
-	w.key("value", false)
-	w.bytes(k.Value)
-	w.close()
+	w.Key("key", false)
+	w.String(k.Key)
+	w.Key("value", false)
+	w.Bytes(k.Value)
+	w.Close()
 }

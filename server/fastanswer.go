@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 
+	"rose-ash.com/persist/internal/plaintext"
 	"rose-ash.com/persist/ops"
 )
 
@@ -25,7 +26,7 @@ func appendFastAnswer(dst []byte, v any, n Notation) (out []byte, ok bool) {
 	if !fastAnswerable(v) {
 		return dst, false
 	}
-	w := answerWriter{buf: dst, json: n == JSON}
+	w := answerWriter{plaintext.Writer{Buf: dst, JSON: n == JSON}}
 	switch x := v.(type) {
 	case ops.AppendResult:
 		w.appendResult(x)
@@ -33,28 +34,28 @@ func appendFastAnswer(dst []byte, v any, n Notation) (out []byte, ok bool) {
 		w.kvResult(x)
 	case *ops.KvEntry:
 		if x == nil {
-			w.nil()
+			w.Nil()
 		} else {
-			w.open()
-			w.key("key", true)
-			w.string(x.Key)
-			w.key("revision", false)
-			w.uint(x.Revision)
-			w.key("value", false)
-			w.string(string(x.Value))
-			w.close()
+			w.Open()
+			w.Key("key", true)
+			w.String(x.Key)
+			w.Key("revision", false)
+			w.Uint(x.Revision)
+			w.Key("value", false)
+			w.String(string(x.Value))
+			w.Close()
 		}
 	case ops.CommitResult:
-		w.open()
-		w.key("appends", true)
-		w.list(len(x.Appends), func(i int) { w.appendResult(x.Appends[i]) })
-		w.key("kv", false)
-		w.list(len(x.Kv), func(i int) { w.kvResult(x.Kv[i]) })
-		w.key("revision", false)
-		w.uint(x.Revision)
-		w.close()
+		w.Open()
+		w.Key("appends", true)
+		w.List(len(x.Appends), func(i int) { w.appendResult(x.Appends[i]) })
+		w.Key("kv", false)
+		w.List(len(x.Kv), func(i int) { w.kvResult(x.Kv[i]) })
+		w.Key("revision", false)
+		w.Uint(x.Revision)
+		w.Close()
 	}
-	return w.buf, true
+	return w.Buf, true
 }
 
 // appendFastFrame appends the pipe frame [id {:ok v}] and its newline, as
@@ -122,98 +123,30 @@ func plainString(s string) bool {
 }
 
 // answerWriter appends a value in SX or JSON to buf.
-type answerWriter struct {
-	buf  []byte
-	json bool
-}
-
-func (w *answerWriter) open()  { w.buf = append(w.buf, '{') }
-func (w *answerWriter) close() { w.buf = append(w.buf, '}') }
-
-func (w *answerWriter) nil() {
-	if w.json {
-		w.buf = append(w.buf, "null"...)
-	} else {
-		w.buf = append(w.buf, "nil"...)
-	}
-}
-
-// key writes a dict key, after a separator unless it is the first.
-func (w *answerWriter) key(name string, first bool) {
-	switch {
-	case w.json && first:
-		w.buf = append(w.buf, '"')
-	case w.json:
-		w.buf = append(w.buf, ',', '"')
-	case first:
-		w.buf = append(w.buf, ':')
-	default:
-		w.buf = append(w.buf, ' ', ':')
-	}
-	w.buf = append(w.buf, name...)
-	if w.json {
-		w.buf = append(w.buf, '"', ':')
-	} else {
-		w.buf = append(w.buf, ' ')
-	}
-}
-
-func (w *answerWriter) uint(n uint64) { w.buf = strconv.AppendUint(w.buf, n, 10) }
-
-func (w *answerWriter) bool(b bool) { w.buf = strconv.AppendBool(w.buf, b) }
-
-// string writes a plain string (see plainString).
-func (w *answerWriter) string(s string) {
-	w.buf = append(w.buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			w.buf = append(w.buf, s[start:i]...)
-			w.buf = append(w.buf, '\\', c)
-			start = i + 1
-		}
-	}
-	w.buf = append(w.buf, s[start:]...)
-	w.buf = append(w.buf, '"')
-}
-
-func (w *answerWriter) list(n int, item func(int)) {
-	w.buf = append(w.buf, '[')
-	for i := range n {
-		if i > 0 {
-			if w.json {
-				w.buf = append(w.buf, ',')
-			} else {
-				w.buf = append(w.buf, ' ')
-			}
-		}
-		item(i)
-	}
-	w.buf = append(w.buf, ']')
-}
+type answerWriter struct{ plaintext.Writer }
 
 func (w *answerWriter) appendResult(a ops.AppendResult) {
-	w.open()
-	w.key("first-pos", true)
-	w.uint(a.FirstPos)
-	w.key("first-seq", false)
-	w.uint(a.FirstSeq)
-	w.key("head", false)
-	w.uint(a.Head)
-	w.key("last-pos", false)
-	w.uint(a.LastPos)
-	w.key("stream", false)
-	w.string(a.Stream)
-	w.close()
+	w.Open()
+	w.Key("first-pos", true)
+	w.Uint(a.FirstPos)
+	w.Key("first-seq", false)
+	w.Uint(a.FirstSeq)
+	w.Key("head", false)
+	w.Uint(a.Head)
+	w.Key("last-pos", false)
+	w.Uint(a.LastPos)
+	w.Key("stream", false)
+	w.String(a.Stream)
+	w.Close()
 }
 
 func (w *answerWriter) kvResult(k ops.KvResult) {
-	w.open()
-	w.key("existed", true)
-	w.bool(k.Existed)
-	w.key("key", false)
-	w.string(k.Key)
-	w.key("revision", false)
-	w.uint(k.Revision)
-	w.close()
+	w.Open()
+	w.Key("existed", true)
+	w.Bool(k.Existed)
+	w.Key("key", false)
+	w.String(k.Key)
+	w.Key("revision", false)
+	w.Uint(k.Revision)
+	w.Close()
 }

@@ -37,13 +37,14 @@ var allowed = map[string][]string{
 	"backends/postgres":         {"effect", "ops", "github.com/jackc/pgx/v5", "github.com/google/uuid"},
 	"backends/backendtest":      {"*"},
 	"backends/crashtest":        {"*"},
-	"remote":                    {"effect", "ops", "sx", "github.com/google/uuid", "github.com/ipfs/go-cid"},
-	"server":                    {"effect", "ops", "sx", "interp", "programs", "github.com/google/uuid", "github.com/prometheus/client_golang"},
+	"remote":                    {"effect", "ops", "sx", "internal/plaintext", "github.com/google/uuid", "github.com/ipfs/go-cid"},
+	"server":                    {"effect", "ops", "sx", "interp", "programs", "internal/plaintext", "github.com/google/uuid", "github.com/prometheus/client_golang"},
 	"server/console":            {"effect", "ops", "sx", "server"},
 	"transfer":                  {"effect", "ops", "github.com/google/uuid"},
 	"transfer/stage":            {"effect", "ops", "platform", "transfer", "backends/mem", "backends/file", "backends/postgres", "github.com/jackc/pgx/v5"},
 	"cmd/persist":               {"*"},
 	"internal/layout":           {},
+	"internal/plaintext":        {},
 	"internal/scoreboard":       {},
 }
 

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -16,16 +15,13 @@ import (
 	"rose-ash.com/persist/server"
 )
 
-// needRetention stops a test whose store beneath does not answer the
-// retention operations: the wire carries them only as far as the backend
-// does.
+// needRetention fails a test whose store beneath does not answer the
+// retention operations: every backend answers them, and the wire carries
+// them only as far as the backend does.
 func needRetention(t *testing.T, store ops.Backend) {
 	t.Helper()
 	_, err := store.Handle(effect.Handle(context.Background()), ops.StreamMetaRead{Stream: "probe"})
-	if errors.Is(err, effect.ErrUnhandled) {
-		t.Skip("the backend beneath does not answer persist/stream-meta-read")
-	}
-	require.NoError(t, err)
+	require.NoError(t, err, "the backend beneath must answer persist/stream-meta-read")
 }
 
 func follow(t *testing.T, url string) *bufio.Reader {

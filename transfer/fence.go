@@ -29,7 +29,8 @@ func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 // out): every write of that process goes through the gate, so fencing the
 // gate fences every writer. Fence waits for the writes in flight, and
 // from then on refuses every write (append, commit, kv put and delete,
-// snapshot write) with a *FencedError; reads pass.
+// snapshot write, stream metadata and delete) with a *FencedError; reads
+// pass.
 type Gate struct {
 	ops.Backend
 
@@ -42,7 +43,7 @@ func NewGate(b ops.Backend) *Gate { return &Gate{Backend: b} }
 
 func isWrite(e effect.Effect) bool {
 	switch e.(type) {
-	case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.SnapshotWrite:
+	case ops.Append, ops.Commit, ops.KvPut, ops.KvDelete, ops.SnapshotWrite, ops.StreamMetaWrite, ops.StreamDelete:
 		return true
 	}
 	return false

@@ -174,8 +174,37 @@
 //
 // Migrate moves a store a service is writing to another backend without
 // losing or duplicating a write; see its doc and docs/migration.md. It
-// copies the log event by event and refuses a source whose log shows a
-// gap (hidden events): move such a store with export and import.
+// carries what a source's stream limits and deletes hide as an export
+// does: each hidden position becomes a placeholder event in the stream
+// the hidden plan (below, Export) gives it, and once the log is copied
+// every stream gets its state, which hides the placeholders again; so
+// positions, seqs and heads are the source's, what was hidden stays
+// hidden, and every backend is a target (each can store a placeholder at
+// the position it is given, since the target's log has no gap).
+//
+// The source keeps taking writes while its log is copied, so its limits
+// hide more as it goes (a max-count under new writes, a max-age as time
+// passes): the plan follows that, as it follows a max-age during an
+// export. A metadata write or a delete while the copy runs changes which
+// stream a hidden position may belong to: at a position the plan has no
+// stream for, it reads every stream's state again and goes on; a
+// placeholder that was already given to another stream shows as a seq
+// out of place, or as a digest that differs, and the migration fails
+// with an error saying the source's limits changed (run it again: the
+// target is dropped, the source unfenced). After the fence nothing
+// changes: the plan reads every state once more, and those states are
+// the ones the target gets.
+//
+// What a max-age hides depends on the time. Source.Clock, the Clock the
+// source was opened with, lets Migrate hold the source's clock from the
+// fence on, at the time it reads then: the rest of the copy and the
+// source's digest see one cut, and the target's digest is taken with the
+// target's clock held at the same time. persist migrate opens the source
+// so. Without it the source's clock runs during its digest, and a stream
+// whose max-age hides one more event meanwhile fails the migration with
+// ErrDigestMismatch, naming the cause. The fence (a Gate, or
+// stage.PostgresSource) refuses stream metadata writes and deletes as it
+// refuses every other write.
 //
 // # Walking a store with stream state
 //

@@ -30,15 +30,27 @@ type streamInfo struct {
 // has no hidden events: its streams are listed without reading more.
 func walkStreams(p *effect.P) (map[string]*streamInfo, error) {
 	out := map[string]*streamInfo{}
+	return out, relist(p, out)
+}
+
+// relist lists every stream into known, keeping what a walk already
+// placed of a stream it knows (its next seq) and reading its state again,
+// and its hidden seqs from its next seq on: a live store's limits, and so
+// its hidden prefixes, move while it is read.
+func relist(p *effect.P, known map[string]*streamInfo) error {
 	meta := true
 	for after := ""; ; {
 		r, err := effect.Perform(p, ops.Streams{After: after, Limit: ops.MaxPage, Deleted: true})
 		if err != nil {
-			return nil, fmt.Errorf("transfer: list streams after %q: %w", after, err)
+			return fmt.Errorf("transfer: list streams after %q: %w", after, err)
 		}
 		for _, info := range r.Streams {
-			si := &streamInfo{name: info.Name, next: 1, deadline: math.MaxUint64, index: -1}
-			out[info.Name] = si
+			si := known[info.Name]
+			if si == nil {
+				si = &streamInfo{name: info.Name, next: 1, index: -1}
+				known[info.Name] = si
+			}
+			si.hidden, si.deadline = 0, math.MaxUint64
 			after = info.Name
 			if !meta {
 				continue
@@ -49,18 +61,18 @@ func walkStreams(p *effect.P) (map[string]*streamInfo, error) {
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("transfer: read the metadata of %q: %w", info.Name, err)
+				return fmt.Errorf("transfer: read the metadata of %q: %w", info.Name, err)
 			}
 			si.state, si.head = m.StreamState, m.Head
 			if si.state == (ops.StreamState{}) {
 				continue
 			}
-			if err := firstVisible(p, si, 1); err != nil {
-				return nil, err
+			if err := firstVisible(p, si, si.next); err != nil {
+				return err
 			}
 		}
 		if !r.More || len(r.Streams) == 0 {
-			return out, nil
+			return nil
 		}
 	}
 }
@@ -68,7 +80,11 @@ func walkStreams(p *effect.P) (map[string]*streamInfo, error) {
 // firstVisible finds the first visible event of a stream with a state
 // from seq start on: the seqs from start before it are hidden.
 func firstVisible(p *effect.P, si *streamInfo, start uint64) error {
-	si.hidden, si.deadline = si.head+1-start, math.MaxUint64
+	si.hidden, si.deadline = 0, math.MaxUint64
+	if start > si.head {
+		return nil
+	}
+	si.hidden = si.head + 1 - start
 	for from := start; from <= si.head; {
 		r, err := effect.Perform(p, ops.Read{Stream: si.name, From: from, Limit: 1})
 		if err != nil {
@@ -126,6 +142,23 @@ func newHiddenPlan(p *effect.P, streams map[string]*streamInfo) *hiddenPlan {
 	return pl
 }
 
+// refresh reads every stream's state and hidden prefix again (relist)
+// and plans the rest of the walk with them: for a store that took writes,
+// limits or deletes since its streams were listed.
+func (pl *hiddenPlan) refresh() error {
+	for _, si := range pl.h {
+		si.index = -1
+	}
+	pl.h, pl.byDeadline = pl.h[:0], map[uint64]*streamInfo{}
+	if err := relist(pl.p, pl.streams); err != nil {
+		return err
+	}
+	for _, si := range pl.streams {
+		pl.add(si)
+	}
+	return nil
+}
+
 // add puts a stream with hidden seqs in the heap, and notes its deadline.
 func (pl *hiddenPlan) add(si *streamInfo) {
 	if si.hidden > 0 {
@@ -177,10 +210,11 @@ func (pl *hiddenPlan) visible(e ops.Event) error {
 	if si.deadline == e.Pos {
 		delete(pl.byDeadline, e.Pos)
 	}
-	if si.hidden > 0 && e.Seq == si.next && si.state.MaxAge > 0 && si.index >= 0 {
+	if si.hidden > 0 && e.Seq == si.next && si.index >= 0 {
 		// The page was read before the stream's first visible event was
-		// last looked up, and a max-age hid more in between: the page's
-		// older view holds, and the hidden prefix is one shorter.
+		// last looked up, and the stream hid more in between (a max-age
+		// passing, or a max-count under new writes of a live store): the
+		// page's older view holds, and the hidden prefix is one shorter.
 		si.hidden--
 		if si.hidden == 0 {
 			heap.Remove(&pl.h, si.index)

@@ -50,13 +50,17 @@ func (c *Clock) Now() time.Time {
 	return time.Now()
 }
 
-func (c *Clock) hold(t time.Time) {
+// Hold makes Now answer t until Release: an import holds a target's clock
+// at each commit's time, an export and a migration a source's clock at
+// the time their view of what a max-age hides is of.
+func (c *Clock) Hold(t time.Time) {
 	c.mu.Lock()
 	c.at, c.set = t, true
 	c.mu.Unlock()
 }
 
-func (c *Clock) release() {
+// Release lets Now answer Fallback again.
+func (c *Clock) Release() {
 	c.mu.Lock()
 	c.set = false
 	c.mu.Unlock()
@@ -87,7 +91,7 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	defer t.Clock.release()
+	defer t.Clock.Release()
 	for {
 		it, err := dec.Next()
 		if err == io.EOF {
@@ -118,10 +122,10 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 	want := dec.Trailer
 	if !want.At.IsZero() {
 		// What is visible is decided at the export's time: check there.
-		t.Clock.hold(want.At)
+		t.Clock.Hold(want.At)
 	}
 	got, err := Digest(ctx, t.Handler)
-	t.Clock.release()
+	t.Clock.Release()
 	if err != nil {
 		return Summary{}, fmt.Errorf("transfer: digest of the imported store: %w", err)
 	}
@@ -275,9 +279,9 @@ func (im *importer) flush() error {
 		a := &c.Appends[len(c.Appends)-1]
 		a.Events = append(a.Events, ops.EventData{ID: e.ID, Type: e.Type, Data: e.Data})
 	}
-	im.clk.hold(im.batch[0].At)
+	im.clk.Hold(im.batch[0].At)
 	r, err := effect.Perform(im.p, c)
-	im.clk.release()
+	im.clk.Release()
 	if err != nil {
 		return fmt.Errorf("transfer: write events %d to %d: %w", im.batch[0].Pos, im.batch[len(im.batch)-1].Pos, err)
 	}

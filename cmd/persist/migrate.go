@@ -12,6 +12,7 @@ import (
 
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/postgres"
+	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/transfer"
 	"rose-ash.com/persist/transfer/stage"
 )
@@ -129,11 +130,13 @@ func (m *Main) migrate(ctx context.Context, g *globals, from, fromSchema, to, to
 		if fromSchema != "" {
 			opts = append(opts, postgres.WithSchema(fromSchema))
 		}
-		s, err := postgres.Open(ctx, from, opts...)
+		clk := &transfer.Clock{}
+		s, err := postgres.Open(ctx, from, append(opts, postgres.WithClock(clk.Now))...)
 		if err != nil {
 			return err
 		}
 		src, closeSrc = stage.PostgresSource(s, from), s.Close
+		src.Clock = clk
 	default:
 		if err := requireDir(from); err != nil {
 			return err
@@ -141,12 +144,21 @@ func (m *Main) migrate(ctx context.Context, g *globals, from, fromSchema, to, to
 		if err := checkMoved(from); err != nil {
 			return err
 		}
-		f, err := openFile(ctx, from, file.Options{}, m.getenv)
+		// The store's clock is one the migration can hold (Source.Clock).
+		h, err := platformOS(m.getenv)
+		if err != nil {
+			return err
+		}
+		clk := &transfer.Clock{Fallback: h.Now}
+		h.Now = clk.Now
+		fst, err := file.Open(effect.Handle(ctx, h), from, file.Options{HolderPID: os.Getpid()})
 		if err != nil {
 			return fmt.Errorf("open %s: %w", from, err)
 		}
+		f := &fileStore{store: fst, os: h}
 		gate := transfer.NewGate(f)
 		src = gate.Source()
+		src.Clock = clk
 		fence := src.Fence
 		src.Fence = func(ctx context.Context, movedTo string) error {
 			if err := fence(ctx, movedTo); err != nil {
@@ -187,6 +199,6 @@ func (m *Main) migrate(ctx context.Context, g *globals, from, fromSchema, to, to
 		return err
 	}
 	return writeOne(m, g, record{{"done", "migrated"}, {"to", toName}, {"events", sum.Counts.Events}, {"streams", sum.Counts.Streams},
-		{"kv", sum.Counts.Kv}, {"snapshots", sum.Counts.Snapshots}, {"rounds", sum.Rounds}, {"at-fence", sum.AtFence},
+		{"kv", sum.Counts.Kv}, {"snapshots", sum.Counts.Snapshots}, {"hidden", sum.Counts.Hidden}, {"rounds", sum.Rounds}, {"at-fence", sum.AtFence},
 		{"fenced-ms", sum.FencedFor.Milliseconds()}, {"took-ms", sum.Took.Milliseconds()}, {"digest", sum.Digest}})
 }

@@ -1,0 +1,282 @@
+package stage_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/backends/backendtest"
+	"rose-ash.com/persist/backends/file"
+	"rose-ash.com/persist/backends/mem"
+	"rose-ash.com/persist/backends/postgres"
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+	"rose-ash.com/persist/transfer"
+	"rose-ash.com/persist/transfer/stage"
+)
+
+// manualClock is a clock a test sets.
+type manualClock struct{ ns atomic.Int64 }
+
+func (c *manualClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+func (c *manualClock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
+func newManualClock() *manualClock     { c := &manualClock{}; c.set(backendtest.Epoch); return c }
+
+// fillRetained writes a store whose streams have every kind of state:
+// max-count, truncate-before, max-age, soft and hard deletes, one stream
+// revived after its delete, metadata on a stream never written and a
+// tombstone reserving a name; one event every ten minutes of mc.
+func fillRetained(t testing.TB, h effect.Handler, mc *manualClock) {
+	t.Helper()
+	p := effect.Handle(context.Background(), h)
+	do := func(op effect.Effect) {
+		t.Helper()
+		_, err := h.Handle(p, op)
+		require.NoError(t, err, "%s", op.EffectName())
+	}
+	names := []string{"count", "trunc", "soft", "hard", "revived", "plain", "aged"}
+	for i := range 42 {
+		mc.set(backendtest.Epoch.Add(time.Duration(i) * 10 * time.Minute))
+		do(ops.Append{Stream: names[i%len(names)], Events: []ops.EventData{{Type: "t", Data: []byte{byte(i)}}}})
+	}
+	do(ops.StreamMetaWrite{Stream: "count", Meta: ops.StreamMeta{MaxCount: 2}})
+	do(ops.StreamMetaWrite{Stream: "trunc", Meta: ops.StreamMeta{TruncateBefore: 4}})
+	do(ops.StreamMetaWrite{Stream: "aged", Meta: ops.StreamMeta{MaxAge: 3 * time.Hour}})
+	do(ops.StreamDelete{Stream: "soft"})
+	do(ops.StreamDelete{Stream: "hard", Hard: true})
+	do(ops.StreamMetaWrite{Stream: "revived", Meta: ops.StreamMeta{MaxCount: 3}})
+	do(ops.StreamDelete{Stream: "revived"})
+	do(ops.Append{Stream: "revived", Events: []ops.EventData{{Type: "t", Data: []byte("back")}}})
+	do(ops.Append{Stream: "plain", Events: []ops.EventData{{Type: "t", Data: []byte("last")}}})
+	do(ops.StreamMetaWrite{Stream: "unwritten", Meta: ops.StreamMeta{MaxCount: 9}})
+	do(ops.StreamDelete{Stream: "reserved", Hard: true})
+	do(ops.KvPut{Key: "k", Value: []byte("v")})
+	do(ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "plain", Version: 1, Seq: 3, Value: []byte("s")}})
+}
+
+// retainedSource opens a store of the kind named, on a clock the test
+// sets, fills it, and gives it as a migration source with its Clock.
+func retainedSource(t *testing.T, kind string) (transfer.Source, *manualClock) {
+	t.Helper()
+	ctx := context.Background()
+	mc := newManualClock()
+	clk := &transfer.Clock{Fallback: mc.now}
+	var src transfer.Source
+	switch kind {
+	case "mem":
+		s := mem.New(mem.WithClock(clk.Now))
+		t.Cleanup(func() { _ = s.Close() })
+		fillRetained(t, s, mc)
+		src = transfer.NewGate(s).Source()
+	case "file":
+		osh := &platform.OS{Now: clk.Now}
+		st, err := file.Open(effect.Handle(ctx, osh), t.TempDir(), file.Options{})
+		require.NoError(t, err)
+		s := &stage.FileStore{Store: st, OS: []effect.Handler{osh}}
+		t.Cleanup(func() { _ = s.Close() })
+		fillRetained(t, s, mc)
+		src = transfer.NewGate(s).Source()
+	case "postgres":
+		s, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(pgSchema(t)), postgres.WithClock(clk.Now))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		fillRetained(t, s, mc)
+		src = stage.PostgresSource(s, testDSN())
+	}
+	src.Clock = clk
+	return src, mc
+}
+
+func stagedTarget(t *testing.T, kind string) *stage.Staged {
+	t.Helper()
+	ctx := context.Background()
+	var st *stage.Staged
+	var err error
+	switch kind {
+	case "mem":
+		st = stage.Mem()
+	case "file":
+		st, err = stage.File(ctx, filepath.Join(t.TempDir(), "moved"), file.Options{})
+	case "postgres":
+		st, err = stage.Postgres(ctx, testDSN(), pgSchema(t))
+	}
+	require.NoError(t, err)
+	return st
+}
+
+// storeView is what a store answers of its retention: the visible log,
+// and each stream's metadata and head.
+func storeView(t *testing.T, h effect.Handler) ([]ops.Event, map[string]ops.StreamMetaResult) {
+	t.Helper()
+	p := effect.Handle(context.Background(), h)
+	var evs []ops.Event
+	for from := uint64(1); ; {
+		r, err := effect.Perform(p, ops.ReadAll{From: from})
+		require.NoError(t, err)
+		evs = append(evs, r.Events...)
+		if r.Next > r.Head || r.Next <= from {
+			break
+		}
+		from = r.Next
+	}
+	meta := map[string]ops.StreamMetaResult{}
+	for _, name := range []string{"count", "trunc", "soft", "hard", "revived", "plain", "aged", "unwritten", "reserved"} {
+		m, err := effect.Perform(p, ops.StreamMetaRead{Stream: name})
+		require.NoError(t, err)
+		m.StreamState.Deleted = m.StreamState.Absent(m.Head) // a revived stream's mark is not carried
+		meta[name] = m
+	}
+	return evs, meta
+}
+
+// TestMigrateRetained migrates a store with hidden events between every
+// pair of backends: positions, seqs, heads and states survive, what was
+// hidden stays hidden, and the moved store goes on numbering where the
+// source did and refuses what the source refused.
+func TestMigrateRetained(t *testing.T) {
+	kinds := []string{"mem", "file", "postgres"}
+	for _, from := range kinds {
+		for _, to := range kinds {
+			t.Run(from+"-"+to, func(t *testing.T) {
+				ctx := context.Background()
+				src, mc := retainedSource(t, from)
+				st := stagedTarget(t, to)
+				mc.set(backendtest.Epoch.Add(7 * time.Hour))
+				sum, err := transfer.Migrate(ctx, src, st.Target(), transfer.MigrateOptions{MovedTo: "elsewhere"})
+				if err != nil {
+					_ = st.Abort()
+					require.NoError(t, err)
+				}
+				assert.Equal(t, uint64(44), sum.LastPos)
+				assert.Equal(t, uint64(4+3+6+6+6+3), sum.Counts.Hidden, "count, trunc, soft, hard, revived and aged hide")
+
+				// Both seen at one time of the source's clock.
+				st.Clock.Hold(mc.now())
+				defer st.Clock.Release()
+				wantEvs, wantMeta := storeView(t, src.Handler)
+				gotEvs, gotMeta := storeView(t, st.Backend)
+				assert.Equal(t, wantEvs, gotEvs, "the visible log")
+				assert.Equal(t, wantMeta, gotMeta, "stream heads and states")
+				require.NoError(t, src.Unfence(ctx))
+
+				p := effect.Handle(ctx, st.Backend)
+				r, err := effect.Perform(p, ops.Append{Stream: "plain", Events: []ops.EventData{{Type: "after"}}})
+				require.NoError(t, err)
+				assert.Equal(t, uint64(45), r.FirstPos)
+				assert.Equal(t, wantMeta["plain"].Head+1, r.FirstSeq)
+				_, err = effect.Perform(p, ops.Append{Stream: "hard", Events: []ops.EventData{{Type: "after"}}})
+				assert.ErrorIs(t, err, ops.ErrStreamDeleted)
+				_, err = effect.Perform(p, ops.Append{Stream: "reserved", Events: []ops.EventData{{Type: "after"}}})
+				assert.ErrorIs(t, err, ops.ErrStreamDeleted)
+				r, err = effect.Perform(p, ops.Append{Stream: "soft", Events: []ops.EventData{{Type: "after"}}})
+				require.NoError(t, err)
+				assert.Equal(t, wantMeta["soft"].Head+1, r.FirstSeq, "a soft-deleted stream numbers on")
+				require.NoError(t, st.Abort())
+			})
+		}
+	}
+}
+
+// TestMigrateRetainedUnderWriter migrates a store while a writer appends
+// to a stream whose max-count hides more with each write, and another
+// stream is limited and one deleted: the copy follows what the limits
+// hide as it goes, and nothing acknowledged is lost or duplicated.
+func TestMigrateRetainedUnderWriter(t *testing.T) {
+	ctx := context.Background()
+	src := mem.New()
+	defer src.Close()
+	const before = 5000
+	seed(t, src, before)
+	p := effect.Handle(ctx, src)
+	for _, op := range []effect.Effect{
+		ops.StreamMetaWrite{Stream: "live/0", Meta: ops.StreamMeta{MaxCount: 5}},
+		ops.StreamMetaWrite{Stream: "seed/100", Meta: ops.StreamMeta{MaxCount: 7}},
+		ops.StreamDelete{Stream: "seed/200"},
+	} {
+		_, err := src.Handle(p, op)
+		require.NoError(t, err)
+	}
+	gate := transfer.NewGate(src)
+	dir := filepath.Join(t.TempDir(), "moved")
+	st, err := stage.File(ctx, dir, file.Options{})
+	require.NoError(t, err)
+	w := newWriter()
+	go w.run(gate)
+	for w.ackedCount() < 200 {
+		time.Sleep(time.Millisecond)
+	}
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	sum, err := transfer.Migrate(mctx, gate.Source(), st.Target(), transfer.MigrateOptions{MovedTo: dir, Lag: 100})
+	if err != nil {
+		_ = st.Abort()
+		w.next <- src
+		close(w.stop)
+		<-w.done
+		require.NoError(t, err)
+	}
+	dst, err := st.Publish(ctx)
+	require.NoError(t, err)
+	defer dst.Close()
+	w.next <- dst
+	at := w.ackedCount()
+	for w.ackedCount() < at+100 {
+		time.Sleep(time.Millisecond)
+	}
+	close(w.stop)
+	require.NoError(t, <-w.done)
+	t.Logf("migrated %d events and %d hidden positions in %d rounds; fenced at %d", sum.Counts.Events, sum.Counts.Hidden, sum.Rounds, sum.AtFence)
+	assert.NotZero(t, sum.Counts.Hidden)
+
+	// Every acknowledged write of the unlimited streams once, the last
+	// five of live/0, and positions as the writer was told.
+	q := effect.Handle(ctx, dst)
+	seen := map[string][]ops.Event{}
+	for from := uint64(1); ; {
+		r, err := effect.Perform(q, ops.ReadAll{From: from, Limit: ops.MaxPage})
+		require.NoError(t, err)
+		for _, e := range r.Events {
+			if e.Type == "w" {
+				seen[e.Stream] = append(seen[e.Stream], e)
+			}
+		}
+		if r.Next > r.Head || r.Next <= from {
+			break
+		}
+		from = r.Next
+	}
+	w.mu.Lock()
+	acked := append([]uuid.UUID(nil), w.acked...)
+	w.mu.Unlock()
+	byStream := map[string][]uuid.UUID{}
+	for _, id := range acked {
+		i := binary.BigEndian.Uint64(id[8:]) &^ (1 << 63) // writerID's i
+		name := fmt.Sprintf("live/%d", i%3)
+		byStream[name] = append(byStream[name], id)
+	}
+	for _, name := range []string{"live/1", "live/2"} {
+		var got []uuid.UUID
+		for _, e := range seen[name] {
+			got = append(got, e.ID)
+		}
+		assert.Equal(t, byStream[name], got, name)
+	}
+	l0 := byStream["live/0"]
+	require.Len(t, seen["live/0"], 5)
+	for i, e := range seen["live/0"] {
+		assert.Equal(t, l0[len(l0)-5+i], e.ID)
+		assert.Equal(t, uint64(len(l0)-5+i+1), e.Seq)
+	}
+	r, err := effect.Perform(q, ops.Read{Stream: "seed/200"})
+	require.NoError(t, err)
+	assert.Empty(t, r.Events, "the deleted stream stays deleted")
+}

@@ -100,7 +100,23 @@
 // snapshots, in one pass, holding nothing but a page. An export is one
 // consistent cut only of a store no one writes meanwhile: persist export
 // opens a file store as its writer (so no other process writes it), and a
-// PostgreSQL store should be quiet or fenced (see Migrate). Snapshots are
+// PostgreSQL store should be quiet or fenced (see Migrate).
+//
+// A quiet store still changes with time: what a max-age hides grows as
+// the export reads. So the export fixes its time cut at its start: given
+// the Clock the source was opened with (ExportOptions.Clock), it holds
+// that clock, while it reads, at the time it read first, the trailer's
+// at; every read then hides what a max-age hid at that time, and the
+// export is one cut, which imports into every backend. persist export
+// opens a data directory or a PostgreSQL store so. A cut at the end
+// instead would need every event the walk wrote as visible to be checked
+// again, and a streaming export cannot take back a line; a cut at the
+// start costs nothing but the held clock (a store stamping an event
+// meanwhile would stamp that time too, which is why only a quiet store
+// is exported so). Without the Clock (a store behind a server, whose
+// clock is the server's), the walk follows a max-age that hides more
+// (below, Import), and an import that then fails its digest check says
+// to export with the clock held. Snapshots are
 // listed with ops.SnapshotNames (every backend and the wire answer it);
 // a store that cannot list them cannot be exported or digested
 // (ErrNoSnapshotList).

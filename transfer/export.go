@@ -23,14 +23,36 @@ type Summary struct {
 // first, in position order, then its streams (with the heads those
 // events give), kv entries and snapshots, and the trailer. The store
 // should not be written meanwhile (persist export holds a file store's
-// writer lock; see the package doc for a live store).
+// writer lock; see the package doc for a live store). It is ExportWith
+// without options: the source's clock runs while it is read.
 func Export(ctx context.Context, h effect.Handler, w io.Writer) (Summary, error) {
+	return ExportWith(ctx, h, w, ExportOptions{})
+}
+
+// ExportOptions tune ExportWith. The zero value is Export.
+type ExportOptions struct {
+	// Clock, when set, is the Clock the source was opened with: the
+	// export holds it, for as long as it reads, at the time it reads as
+	// it begins, so that what a max-age hides is decided at one time, the
+	// trailer's at, for the whole export (see the package doc, Export).
+	// Whatever the store stamps meanwhile gets that time too: give it
+	// only for a store no one writes.
+	Clock *Clock
+}
+
+// ExportWith is Export with options.
+func ExportWith(ctx context.Context, h effect.Handler, w io.Writer, opts ExportOptions) (Summary, error) {
 	start := time.Now()
 	// The time visibility is decided at: the source's clock as the walk
-	// begins. An import checks its digest with its clock held there.
+	// begins, held there when the export may hold it. An import checks
+	// its digest with its clock held there.
 	at, err := effect.Perform(effect.Handle(ctx, h), ops.Now{})
 	if err != nil {
 		return Summary{}, fmt.Errorf("transfer: read the source's clock: %w", err)
+	}
+	if opts.Clock != nil {
+		opts.Clock.Hold(at)
+		defer opts.Clock.Release()
 	}
 	enc, err := newEncoder(w)
 	if err != nil {

@@ -130,7 +130,11 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 		return Summary{}, fmt.Errorf("transfer: digest of the imported store: %w", err)
 	}
 	if got != want.Digest {
-		return Summary{}, fmt.Errorf("%w: the imported store has %s, the export %s (does the target keep event times and positions as given?)", ErrDigestMismatch, got, want.Digest)
+		hint := "does the target keep event times and positions as given?"
+		if !want.At.IsZero() {
+			hint = "a stream has a max-age: if it hid more while the export ran, export again with the source's clock held (ExportOptions.Clock, as persist export does); else " + hint
+		}
+		return Summary{}, fmt.Errorf("%w: the imported store has %s, the export %s (%s)", ErrDigestMismatch, got, want.Digest, hint)
 	}
 	return Summary{Counts: want.Counts, LastPos: want.LastPos, Digest: got, Took: time.Since(start)}, nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"rose-ash.com/persist/backends/file"
 	"rose-ash.com/persist/backends/postgres"
-	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/transfer"
 	"rose-ash.com/persist/transfer/stage"
 )
@@ -149,13 +148,12 @@ func (m *Main) migrate(ctx context.Context, g *globals, from, fromSchema, to, to
 		if err != nil {
 			return err
 		}
-		clk := &transfer.Clock{Fallback: h.Now}
-		h.Now = clk.Now
-		fst, err := file.Open(effect.Handle(ctx, h), from, file.Options{HolderPID: os.Getpid()})
+		clk := &transfer.Clock{}
+		holdable(h, clk)
+		f, err := openFileOS(ctx, from, file.Options{}, h)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", from, err)
 		}
-		f := &fileStore{store: fst, os: h}
 		gate := transfer.NewGate(f)
 		src = gate.Source()
 		src.Clock = clk

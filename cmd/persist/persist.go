@@ -15,6 +15,7 @@ import (
 	"rose-ash.com/persist/backends/postgres"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
+	"rose-ash.com/persist/transfer"
 )
 
 // Main is the persist command: its streams, environment and the way it opens
@@ -64,6 +65,9 @@ type globals struct {
 	// the environment.
 	set  map[string]bool
 	kind backendKind
+	// clock, when set, becomes the clock of the store the command opens
+	// on a data directory or PostgreSQL, for the command to hold (export).
+	clock *transfer.Clock
 }
 
 // backendKind is where a command's operations go.

@@ -14,6 +14,7 @@ import (
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
 	"rose-ash.com/persist/remote"
+	"rose-ash.com/persist/transfer"
 )
 
 // envTestClock, when set to an RFC 3339 time, is the clock of the file
@@ -50,6 +51,19 @@ func openFile(ctx context.Context, dir string, opts file.Options, getenv func(st
 	if err != nil {
 		return nil, err
 	}
+	return openFileOS(ctx, dir, opts, h)
+}
+
+// holdable makes clk, when set, the clock of h, so that the command can
+// hold the store's clock (persist export, persist migrate).
+func holdable(h *platform.OS, clk *transfer.Clock) {
+	if clk != nil {
+		clk.Fallback, h.Now = h.Now, clk.Now
+	}
+}
+
+// openFileOS opens the file backend in dir on h.
+func openFileOS(ctx context.Context, dir string, opts file.Options, h *platform.OS) (*fileStore, error) {
 	if opts.HolderPID == 0 {
 		opts.HolderPID = os.Getpid()
 	}
@@ -72,6 +86,7 @@ func (m *Main) openPG(ctx context.Context, g *globals) (ops.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	holdable(h, g.clock)
 	if h.Now != nil {
 		opts = append(opts, postgres.WithClock(h.Now))
 	}
@@ -96,10 +111,15 @@ func (m *Main) openWriter(ctx context.Context, g *globals, opts file.Options) (*
 	if err := checkMoved(g.dir); err != nil {
 		return nil, err
 	}
+	h, err := platformOS(m.getenv)
+	if err != nil {
+		return nil, err
+	}
+	holdable(h, g.clock)
 	deadline := time.Now().Add(g.lockWait)
 	pause := time.Millisecond
 	for {
-		b, err := openFile(ctx, g.dir, opts, m.getenv)
+		b, err := openFileOS(ctx, g.dir, opts, h)
 		if !errors.Is(err, platform.ErrLocked) {
 			return b, err
 		}

@@ -42,7 +42,14 @@ persist migrate). Prints the summary, with the digest, to stderr.`,
 				}
 			}
 			// On a data directory, as its writer: nothing else writes
-			// while the export runs.
+			// while the export runs. On a data directory or PostgreSQL the
+			// store's clock is one the export holds at its start, so that
+			// what a max-age hides is one cut (transfer.ExportOptions).
+			var clk *transfer.Clock
+			if g.kind != onServer {
+				clk = &transfer.Clock{}
+				g.clock = clk
+			}
 			b, err := m.open(ctx, g, true)
 			if err != nil {
 				return err
@@ -63,7 +70,7 @@ persist migrate). Prints the summary, with the digest, to stderr.`,
 				}()
 				out = tmp
 			}
-			s, err := transfer.Export(ctx, b, out)
+			s, err := transfer.ExportWith(ctx, b, out, transfer.ExportOptions{Clock: clk})
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}

@@ -1,9 +1,11 @@
 package stage_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -24,12 +26,15 @@ import (
 	"rose-ash.com/persist/transfer/stage"
 )
 
-// manualClock is a clock a test sets.
-type manualClock struct{ ns atomic.Int64 }
+// manualClock is a clock a test sets; with a step, every reading moves
+// it on by the step, as a long walk of a store sees time pass.
+type manualClock struct{ ns, step atomic.Int64 }
 
 func (c *manualClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
-func (c *manualClock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
-func newManualClock() *manualClock     { c := &manualClock{}; c.set(backendtest.Epoch); return c }
+func (c *manualClock) now() time.Time {
+	return time.Unix(0, c.ns.Add(c.step.Load())).UTC()
+}
+func newManualClock() *manualClock { c := &manualClock{}; c.set(backendtest.Epoch); return c }
 
 // fillRetained writes a store whose streams have every kind of state:
 // max-count, truncate-before, max-age, soft and hard deletes, one stream
@@ -279,4 +284,67 @@ func TestMigrateRetainedUnderWriter(t *testing.T) {
 	r, err := effect.Perform(q, ops.Read{Stream: "seed/200"})
 	require.NoError(t, err)
 	assert.Empty(t, r.Events, "the deleted stream stays deleted")
+}
+
+// TestExportHoldsItsTimeCut exports a store whose max-age hides more with
+// every reading of its clock (a minute passes at each): held at the
+// export's start, the export is one cut, and it imports into every
+// backend with the digest the export gives; the visible events are those
+// younger than the max-age at the trailer's time.
+func TestExportHoldsItsTimeCut(t *testing.T) {
+	ctx := context.Background()
+	mc := newManualClock()
+	clk := &transfer.Clock{Fallback: mc.now}
+	src := mem.New(mem.WithClock(clk.Now))
+	defer src.Close()
+	p := effect.Handle(ctx, src)
+	for i := range 120 {
+		mc.set(backendtest.Epoch.Add(time.Duration(i) * 30 * time.Second))
+		_, err := effect.Perform(p, ops.Append{Stream: []string{"aged", "plain"}[i%2], Events: []ops.EventData{{Type: "t", Data: []byte{byte(i)}}}})
+		require.NoError(t, err)
+	}
+	_, err := effect.Perform(p, ops.StreamMetaWrite{Stream: "aged", Meta: ops.StreamMeta{MaxAge: 30 * time.Minute}})
+	require.NoError(t, err)
+	mc.step.Store(int64(time.Minute))
+
+	var buf bytes.Buffer
+	sum, err := transfer.ExportWith(ctx, src, &buf, transfer.ExportOptions{Clock: clk})
+	require.NoError(t, err)
+	// Read at the start: 60 minutes after the first event, one step on.
+	at := backendtest.Epoch.Add(119*30*time.Second + time.Minute)
+	dec, err := transfer.NewDecoder(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	aged := 0
+	for {
+		it, err := dec.Next()
+		if err != nil {
+			require.ErrorIs(t, err, io.EOF)
+			break
+		}
+		if it.Event != nil && it.Event.Stream == "aged" {
+			assert.False(t, it.Event.At.Before(at.Add(-30*time.Minute)), "event %d is older than the max-age at the cut", it.Event.Pos)
+			aged++
+		}
+	}
+	assert.Equal(t, at, dec.Trailer.At)
+	assert.Equal(t, 29, aged, "the aged events of the 30 minutes before the cut")
+	assert.Equal(t, uint64(31), sum.Counts.Hidden)
+	for _, kind := range []string{"mem", "file", "postgres"} {
+		st := stagedTarget(t, kind)
+		_, err := transfer.Import(ctx, bytes.NewReader(buf.Bytes()), st.Target())
+		assert.NoError(t, err, kind)
+		require.NoError(t, st.Abort())
+	}
+
+	// Not held, the clock runs through the walk: the max-age hides more
+	// as the log is read, and the file store's placeholders, stamped at
+	// the commit before, are younger than the trailer's time says.
+	buf.Reset()
+	_, err = transfer.Export(ctx, src, &buf)
+	require.NoError(t, err)
+	st := stagedTarget(t, "file")
+	_, err = transfer.Import(ctx, bytes.NewReader(buf.Bytes()), st.Target())
+	require.ErrorIs(t, err, transfer.ErrDigestMismatch)
+	assert.Contains(t, err.Error(), "ExportOptions.Clock")
+	require.NoError(t, st.Abort())
 }

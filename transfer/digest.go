@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -111,6 +112,43 @@ func (d *digester) snapshot(s ops.Snapshot) {
 	d.flush()
 }
 
+// kvVersion is an older kept version of a key, before the key's 'K':
+// 'V' key (str) revision (u64) deleted (one byte) value (bytes).
+func (d *digester) kvVersion(v ops.KvVersion) {
+	d.buf = append(d.buf, 'V')
+	d.str(v.Key)
+	d.u64(v.Revision)
+	d.buf = append(d.buf, boolByte(v.Deleted))
+	d.bytes(v.Value)
+	d.flush()
+}
+
+// generation is an older kept generation of a snapshot name, before its
+// 'P': 'G' name (str) generation (u64) version (u64) seq (u64) value
+// (bytes).
+func (d *digester) generation(s ops.Snapshot, gen uint64) {
+	d.buf = append(d.buf, 'G')
+	d.str(s.Name)
+	d.u64(gen)
+	d.u64(s.Version)
+	d.u64(s.Seq)
+	d.bytes(s.Value)
+	d.flush()
+}
+
+// newest is the generation of a snapshot name's newest one, after its
+// 'P', when above 1: 'N' name (str) generation (u64). A store whose
+// snapshots were each written once digests as before.
+func (d *digester) newest(name string, gen uint64) {
+	if gen <= 1 {
+		return
+	}
+	d.buf = append(d.buf, 'N')
+	d.str(name)
+	d.u64(gen)
+	d.flush()
+}
+
 func (d *digester) sum() string {
 	return "sha256:" + hex.EncodeToString(d.h.Sum(nil))
 }
@@ -142,15 +180,22 @@ type Counts struct {
 	Kv        uint64 `json:"kv"`
 	Snapshots uint64 `json:"snapshots"`
 	Hidden    uint64 `json:"hidden,omitempty"` // hidden positions (version 2)
+	// KvVersions counts older kept versions of keys, Generations older
+	// kept generations of snapshots (version 3).
+	KvVersions  uint64 `json:"kv-versions,omitempty"`
+	Generations uint64 `json:"generations,omitempty"`
 }
 
 // visitor receives a store's content in export order.
 type visitor struct {
-	event    func(ops.Event) error
-	hidden   func(pos uint64, stream string) error
-	stream   func(ops.StreamInfo, ops.StreamState) error
-	kv       func(ops.KvEntry) error
-	snapshot func(ops.Snapshot) error
+	event     func(ops.Event) error
+	hidden    func(pos uint64, stream string) error
+	stream    func(ops.StreamInfo, ops.StreamState) error
+	kv        func(ops.KvEntry) error
+	kvVersion func(ops.KvVersion) error
+	// snapshot takes a name's older generations (older set) oldest first,
+	// then its newest.
+	snapshot func(s ops.Snapshot, gen uint64, older bool) error
 }
 
 // ErrNoSnapshotList is the error of a store that cannot list its
@@ -265,20 +310,70 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 			}
 		}
 	}
-	// Kv entries in key order.
+	if err := walkKvSnapshots(p, d, &w.counts, v); err != nil {
+		return w, err
+	}
+	return w, nil
+}
+
+// walkKvSnapshots reads the kv entries, each key's older kept versions
+// before it, and the snapshots, each name's older kept generations before
+// its newest, into the digest and v.
+func walkKvSnapshots(p *effect.P, d *digester, n *Counts, v *visitor) error {
+	gone, err := deletedKeys(p)
+	if err != nil {
+		return err
+	}
+	history := true
+	key := func(k string, cur *ops.KvEntry) error {
+		if history {
+			older, err := olderVersions(p, k, cur)
+			if errors.Is(err, effect.ErrUnhandled) {
+				history = false
+			} else if err != nil {
+				return err
+			}
+			for _, o := range older {
+				d.kvVersion(o)
+				n.KvVersions++
+				if v.kvVersion != nil {
+					if err := v.kvVersion(o); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if cur == nil {
+			return nil
+		}
+		d.kv(*cur)
+		n.Kv++
+		if v.kv != nil {
+			return v.kv(*cur)
+		}
+		return nil
+	}
+	// Kv entries in key order, and the deleted keys with history among
+	// them.
 	after := ""
 	for {
 		r, err := effect.Perform(p, ops.KvList{After: after, Limit: ops.MaxPage})
 		if err != nil {
-			return w, fmt.Errorf("transfer: list kv after %q: %w", after, err)
+			return fmt.Errorf("transfer: list kv after %q: %w", after, err)
 		}
-		for _, e := range r.Entries {
-			d.kv(e)
-			w.counts.Kv++
-			if v.kv != nil {
-				if err := v.kv(e); err != nil {
-					return w, err
+		for i := range r.Entries {
+			e := r.Entries[i]
+			for len(gone) > 0 && gone[0] < e.Key {
+				if err := key(gone[0], nil); err != nil {
+					return err
 				}
+				gone = gone[1:]
+			}
+			if len(gone) > 0 && gone[0] == e.Key {
+				gone = gone[1:]
+			}
+			if err := key(e.Key, &e); err != nil {
+				return err
 			}
 			after = e.Key
 		}
@@ -286,32 +381,137 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 			break
 		}
 	}
+	for _, k := range gone {
+		if err := key(k, nil); err != nil {
+			return err
+		}
+	}
 	// Snapshots in name order.
 	snaps, err := effect.Perform(p, ops.SnapshotNames{})
 	if errors.Is(err, effect.ErrUnhandled) {
-		return w, ErrNoSnapshotList
+		return ErrNoSnapshotList
 	}
 	if err != nil {
-		return w, fmt.Errorf("transfer: list snapshots: %w", err)
+		return fmt.Errorf("transfer: list snapshots: %w", err)
 	}
 	sortStrings(snaps)
-	for _, n := range snaps {
-		r, err := effect.Perform(p, ops.SnapshotRead{Name: n})
+	snaps = slices.Compact(snaps) // a name listed once per generation kept
+	gens := true
+	for _, name := range snaps {
+		r, err := effect.Perform(p, ops.SnapshotRead{Name: name})
 		if err != nil {
-			return w, fmt.Errorf("transfer: read snapshot %q: %w", n, err)
+			return fmt.Errorf("transfer: read snapshot %q: %w", name, err)
 		}
 		if !r.Found {
 			continue // removed since it was listed
 		}
+		if gens && r.Generation > 0 {
+			g, err := effect.Perform(p, ops.SnapshotGenerations{Name: name})
+			if errors.Is(err, effect.ErrUnhandled) {
+				gens = false
+			} else if err != nil {
+				return fmt.Errorf("transfer: list the generations of snapshot %q: %w", name, err)
+			}
+			kept := slices.Clone(g.Generations)
+			slices.SortFunc(kept, func(a, b ops.SnapshotGeneration) int { return cmp.Compare(a.Generation, b.Generation) })
+			for _, k := range kept {
+				gen := k.Generation
+				if gen >= r.Generation {
+					continue
+				}
+				o, err := effect.Perform(p, ops.SnapshotRead{Name: name, Generation: gen})
+				if err != nil {
+					return fmt.Errorf("transfer: read generation %d of snapshot %q: %w", gen, name, err)
+				}
+				if !o.Found {
+					continue // dropped since it was listed
+				}
+				d.generation(o.Snapshot, gen)
+				n.Generations++
+				if v.snapshot != nil {
+					if err := v.snapshot(o.Snapshot, gen, true); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		d.snapshot(r.Snapshot)
-		w.counts.Snapshots++
+		d.newest(name, r.Generation)
+		n.Snapshots++
 		if v.snapshot != nil {
-			if err := v.snapshot(r.Snapshot); err != nil {
-				return w, err
+			if err := v.snapshot(r.Snapshot, r.Generation, false); err != nil {
+				return err
 			}
 		}
 	}
-	return w, nil
+	return nil
+}
+
+// deletedKeys lists, in byte order, the keys whose last change the kv
+// history holds is a delete: keys that no longer read but whose history
+// a store still answers. It reads the history's changes from the oldest
+// revision it holds whole on (KvWatch From 0); a deleted key whose every
+// kept version is older than that is not found. A store without kv
+// history has none.
+func deletedKeys(p *effect.P) ([]string, error) {
+	last := map[string]bool{}
+	for from := uint64(0); ; {
+		r, err := effect.Perform(p, ops.KvWatch{From: from, Limit: ops.MaxPage})
+		if errors.Is(err, effect.ErrUnhandled) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("transfer: read the kv history from revision %d: %w", from, err)
+		}
+		for _, c := range r.Changes {
+			last[c.Key] = c.Deleted
+		}
+		if r.Next > r.Revision || r.Next <= from || len(r.Changes) == 0 {
+			break
+		}
+		from = r.Next
+	}
+	var out []string
+	for k, del := range last {
+		if del {
+			out = append(out, k)
+		}
+	}
+	sortStrings(out)
+	return out, nil
+}
+
+// olderVersions reads a key's kept versions older than its current entry
+// (cur; nil for a deleted key, whose versions are all older), oldest
+// first.
+func olderVersions(p *effect.P, key string, cur *ops.KvEntry) ([]ops.KvVersion, error) {
+	r, err := effect.Perform(p, ops.KvHistory{Key: key})
+	if err != nil {
+		if errors.Is(err, effect.ErrUnhandled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("transfer: read the history of key %q: %w", key, err)
+	}
+	vs := r.Versions
+	if cur != nil && len(vs) > 0 && vs[0].Revision == cur.Revision && !vs[0].Deleted {
+		vs = vs[1:]
+	}
+	if cur == nil && (len(vs) == 0 || !vs[0].Deleted) {
+		return nil, nil // written again since the history was read
+	}
+	out := make([]ops.KvVersion, 0, len(vs))
+	for i := len(vs) - 1; i >= 0; i-- {
+		if cur != nil && vs[i].Revision >= cur.Revision {
+			continue
+		}
+		o := vs[i]
+		o.Key = key
+		if o.Deleted {
+			o.Value = nil
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 type walked struct {

@@ -5,8 +5,9 @@
 // mem, file and PostgreSQL, is a source and a target, and a program that
 // runs on one runs unchanged on the other.
 //
-// This comment is the export format, version 2. Version 1 files (no
-// hidden positions, no stream state, no time in the trailer) still read
+// This comment is the export format, version 3. Version 2 files (no kv
+// history, no snapshot generations) and version 1 files (no hidden
+// positions, no stream state, no time in the trailer either) still read
 // and import as they always did.
 //
 // # The export format
@@ -18,18 +19,22 @@
 // that fit in uint64. An unknown field anywhere is an error. The lines
 // are, in this order:
 //
-//	{"format":"persist-export","version":2}
+//	{"format":"persist-export","version":3}
 //	{"kind":"event","pos":1,"stream":"orders","seq":1,"id":"7b1c…","at":"2026-12-01T21:50:00.000000001Z","type":"placed","data":"e306b3JkZXIgMTd9"}
 //	{"kind":"hidden","pos":2,"stream":"carts"}
 //	… every visible event and hidden position, in position order …
 //	{"kind":"stream","name":"carts","head":1,"deleted":true,"truncate-before":2}
 //	{"kind":"stream","name":"orders","head":3,"max-count":1000,"max-age-ns":2592000000000000}
 //	… every stream, in byte order of names …
+//	{"kind":"kv-version","key":"cfg/limit","value":"OQ==","revision":2}
 //	{"kind":"kv","key":"cfg/limit","value":"MTA=","revision":4}
-//	… every kv entry, in byte order of keys …
-//	{"kind":"snapshot","name":"orders","version":2,"seq":3,"value":"…"}
-//	… every snapshot, in byte order of names …
-//	{"kind":"end","counts":{"events":3,"streams":2,"kv":1,"snapshots":1,"hidden":1},"last-pos":3,"digest":"sha256:…","sha256":"…","at":"2026-12-02T06:00:00Z"}
+//	{"kind":"kv-version","key":"cfg/old","value":"MQ==","revision":1}
+//	{"kind":"kv-version","key":"cfg/old","deleted":true,"revision":3}
+//	… every kv entry, each after its key's older versions, and each deleted key's versions, in byte order of keys …
+//	{"kind":"snapshot-generation","name":"orders","generation":4,"version":2,"seq":2,"value":"…"}
+//	{"kind":"snapshot","name":"orders","generation":5,"version":2,"seq":3,"value":"…"}
+//	… every snapshot, each after its name's older generations, in byte order of names …
+//	{"kind":"end","counts":{"events":3,"streams":2,"kv":1,"snapshots":1,"hidden":1,"kv-versions":3,"generations":1},"last-pos":3,"digest":"sha256:…","sha256":"…","at":"2026-12-02T06:00:00Z"}
 //
 // The header is the first line: format "persist-export" and the version.
 // A reader refuses a version above its own with an error saying the file
@@ -56,12 +61,34 @@
 // max-age-ns (nanoseconds), truncate-before, deleted (it reads as absent)
 // and tombstone (hard-deleted), each left out when zero; the state must
 // keep package ops's rules (a truncate-before at most head+1, a deleted
-// stream truncated before head+1, a tombstone deleted). Kv history and
-// older snapshot generations are not exported: an import starts each
-// key's history at its current value and each snapshot name's
-// generations at the exported one.
+// stream truncated before head+1, a tombstone deleted).
+//
 // Kv entries carry their revision (above 0). Snapshots carry name,
-// projection version, seq covered and value.
+// projection version, seq covered and value, and in version 3 their
+// generation (left out when the source keeps no generations).
+//
+// Version 3 carries kv history and snapshot generations, so that an
+// imported store answers persist/kv-history and
+// persist/snapshot-generations as its source did:
+//
+//   - A kv-version record is an older kept version of a key: its
+//     revision and its value, or deleted (a delete of the present key).
+//     A key's versions come oldest first, right before its kv entry,
+//     whose revision is above theirs; a key that is deleted now has its
+//     versions only, the newest of them deleted. A delete never follows a
+//     delete of the same key (deleting an absent key makes no version).
+//     The keys that are deleted now are found in the changes the kv
+//     history holds whole (persist/kv-watch from revision 0): a deleted
+//     key whose every kept version is older than the store's compacted
+//     revision is not found, and not exported.
+//   - A snapshot-generation record is an older kept generation of a
+//     snapshot name, oldest first, right before the name's snapshot
+//     record (its newest), whose generation is above theirs.
+//
+// An import numbers kv versions and generations as the export does (see
+// Import), and a target keeps what its own limits let it: a target
+// opened with a shorter kv history than the source's keeps fewer
+// versions, and the digest check says so.
 //
 // The trailer is the last line. counts and last-pos must match the
 // records (hidden counts hidden records; left out when 0); at, in a
@@ -83,7 +110,14 @@
 // (str), data (bytes); then each stream in name order, 'S' name (str)
 // head (u64); each kv entry in key order, 'K' key (str) revision (u64)
 // value (bytes); each snapshot in name order, 'P' name (str) version (u64)
-// seq (u64) value (bytes). A hidden position is 'H' pos (u64) stream (str),
+// seq (u64) value (bytes). Version 3 adds, before a key's 'K' (or in its
+// place for a deleted key), each older kept version, oldest first, as 'V'
+// key (str) revision (u64) deleted (one byte) value (bytes); before a
+// snapshot's 'P' each older kept generation as 'G' name (str) generation
+// (u64) version (u64) seq (u64) value (bytes); and after the 'P', when
+// the newest generation is above 1, 'N' name (str) generation (u64). A
+// store without older versions or generations, whose snapshots were each
+// written once, digests as in version 2. A hidden position is 'H' pos (u64) stream (str),
 // in the log's order; a stream with a state has, right after its 'S', 'M'
 // name (str) max-count (u64) max-age in nanoseconds (u64) truncate-before
 // (u64) and deleted and tombstone as one byte each (1 or 0). A store
@@ -149,14 +183,26 @@
 //     a time that steps back to the commit before it; such an export does
 //     not import into a file store (the digest check says so).
 //
-//   - Kv entries keep their revisions: they are written in revision order,
-//     entries sharing a revision in one commit, after deletes of a key not
-//     yet written that move the store's revision on to one below (a kv
-//     commit always takes the next revision). Gaps in the revisions cost
-//     one small commit each. The importer holds the kv entries in memory
-//     to sort them; the events stream through.
+//   - Kv entries and older versions keep their revisions: they are
+//     written in revision order, versions sharing a revision in one
+//     commit (a put, or a delete of the present key), after deletes of an
+//     absent key that move the store's revision on to one below (a kv
+//     commit always takes the next revision, and such a delete makes no
+//     version). Gaps in the revisions cost one small commit each. The
+//     importer holds the kv versions in memory to sort them; the events
+//     stream through. One case does not reproduce: a key whose oldest
+//     kept version is a delete (the value before it fell out of the
+//     history) gets no version for that delete, since the key is absent
+//     then; the digest check says so.
 //
-//   - Snapshots are written as they are.
+//   - Snapshots keep their generations: a name whose newest generation
+//     is g, with older ones kept from f on, gets generations 1 to f-1
+//     written and dropped at once (copies of generation f, each write
+//     keeping one), then f to g, each keeping every generation from f on;
+//     so the kept generations and their numbers are the source's, and the
+//     next write takes g+1. The writes before f cost one snapshot write
+//     each. A name without a generation (an older export) is written
+//     once, as before.
 //
 // Import ends by computing the target's digest, with the target's clock
 // held at the trailer's at when it has one (what a max-age hides depends
@@ -229,4 +275,10 @@
 // its first visible event: two operations per stream and one more per
 // stream with a state, before the log. A backend that does not answer
 // stream-meta-read has no stream state, and its streams cost one listing.
+// After the log they read the kv history's changes once (to find the
+// deleted keys), each key's history (one operation per key), and each
+// snapshot name's generations and each older generation (one operation
+// per name and per older generation). A backend that does not answer
+// kv-history or snapshot-generations has neither, and costs nothing
+// more. A name listed twice by ops.SnapshotNames is read once.
 package transfer

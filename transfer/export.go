@@ -60,11 +60,12 @@ func ExportWith(ctx context.Context, h effect.Handler, w io.Writer, opts ExportO
 	}
 	var d *digester
 	wk, err := walk(ctx, h, func(x *digester) { d = x }, &visitor{
-		event:    enc.event,
-		hidden:   enc.hidden,
-		stream:   enc.stream,
-		kv:       enc.kv,
-		snapshot: enc.snapshot,
+		event:     enc.event,
+		hidden:    enc.hidden,
+		stream:    enc.stream,
+		kv:        enc.kv,
+		kvVersion: enc.kvVersion,
+		snapshot:  enc.snapshot,
 	})
 	if err != nil {
 		return Summary{}, err

@@ -20,7 +20,7 @@ import (
 // Format names and version: see the package doc.
 const (
 	FormatName    = "persist-export"
-	FormatVersion = 2
+	FormatVersion = 3
 )
 
 // maxLine bounds one line of an export: the largest record is a snapshot
@@ -84,6 +84,8 @@ type record struct {
 	Revision uint64  `json:"revision,omitempty"`
 	// snapshot
 	Version *uint64 `json:"version,omitempty"`
+	// snapshot, snapshot-generation (version 3)
+	Generation uint64 `json:"generation,omitempty"`
 	// end
 	Counts  *Counts `json:"counts,omitempty"`
 	LastPos *uint64 `json:"last-pos,omitempty"`
@@ -100,7 +102,8 @@ const (
 	secEnd
 )
 
-var kindSection = map[string]int{"event": secEvent, "hidden": secEvent, "stream": secStream, "kv": secKv, "snapshot": secSnapshot, "end": secEnd}
+var kindSection = map[string]int{"event": secEvent, "hidden": secEvent, "stream": secStream, "kv": secKv, "kv-version": secKv,
+	"snapshot": secSnapshot, "snapshot-generation": secSnapshot, "end": secEnd}
 
 // encoder writes an export, hashing every byte before the trailer.
 type encoder struct {
@@ -169,13 +172,36 @@ func (e *encoder) kv(k ops.KvEntry) error {
 	return e.line(record{Kind: "kv", Key: &key, Value: &val, Revision: k.Revision})
 }
 
-func (e *encoder) snapshot(s ops.Snapshot) error {
-	e.n.Snapshots++
+// kvVersion writes an older kept version of a key (version 3).
+func (e *encoder) kvVersion(v ops.KvVersion) error {
+	e.n.KvVersions++
+	key := v.Key
+	r := record{Kind: "kv-version", Key: &key, Revision: v.Revision, Deleted: v.Deleted}
+	if !v.Deleted {
+		val := v.Value
+		if val == nil {
+			val = []byte{}
+		}
+		r.Value = &val
+	}
+	return e.line(r)
+}
+
+// snapshot writes a snapshot name's newest generation, or, with older
+// set, one of its older kept generations (version 3).
+func (e *encoder) snapshot(s ops.Snapshot, gen uint64, older bool) error {
+	kind := "snapshot"
+	if older {
+		kind = "snapshot-generation"
+		e.n.Generations++
+	} else {
+		e.n.Snapshots++
+	}
 	ver, val := s.Version, s.Value
 	if val == nil {
 		val = []byte{}
 	}
-	return e.line(record{Kind: "snapshot", Name: s.Name, Version: &ver, Seq: s.Seq, Value: &val})
+	return e.line(record{Kind: kind, Name: s.Name, Version: &ver, Seq: s.Seq, Value: &val, Generation: gen})
 }
 
 // end writes the trailer, with the time of the source's clock the
@@ -216,7 +242,12 @@ type Decoder struct {
 	heads   map[string]uint64
 	streams map[string]bool
 	last    string // the last stream name, key or snapshot name of the section
-	lastRev map[uint64]bool
+	// lastRev is the revision (kv) or generation (snapshots) of the last
+	// record of d.last, and open is set while d.last's older versions or
+	// generations have been read but not its current one.
+	lastRev uint64
+	open    bool
+	openPut bool // the open key's last version is a value
 	done    bool
 	// Trailer is set once the trailer has been read and checked.
 	Trailer *Trailer
@@ -233,14 +264,21 @@ type Trailer struct {
 }
 
 // Item is one record of an export: exactly one of Event, Hidden, Stream,
-// Kv and Snapshot is set; State goes with Stream.
+// Kv, KvVersion and Snapshot is set; State goes with Stream, Generation
+// and Older with Snapshot.
 type Item struct {
-	Event    *ops.Event
-	Hidden   *Hidden
-	Stream   *ops.StreamInfo
-	State    ops.StreamState // the stream's state (version 2), zero when none
-	Kv       *ops.KvEntry
-	Snapshot *ops.Snapshot
+	Event     *ops.Event
+	Hidden    *Hidden
+	Stream    *ops.StreamInfo
+	State     ops.StreamState // the stream's state (version 2), zero when none
+	Kv        *ops.KvEntry
+	KvVersion *ops.KvVersion // an older kept version of a key (version 3)
+	Snapshot  *ops.Snapshot
+	// Generation is the snapshot's generation (version 3; 0 when the
+	// export does not say), and Older is set for an older kept generation
+	// of its name rather than the newest.
+	Generation uint64
+	Older      bool
 }
 
 // Hidden is a position the source's stream limits hide (version 2): an
@@ -357,6 +395,9 @@ func (d *Decoder) Next() (Item, error) {
 		if d.sec == secEvent {
 			d.streams = map[string]bool{}
 		}
+		if err := d.closeOpen(); err != nil {
+			return Item{}, err
+		}
 		d.sec, d.last = sec, ""
 	}
 	switch sec {
@@ -368,9 +409,12 @@ func (d *Decoder) Next() (Item, error) {
 	case secStream:
 		return d.stream(r)
 	case secKv:
+		if r.Kind == "kv-version" {
+			return d.kvVersion(r)
+		}
 		return d.kv(r)
 	case secSnapshot:
-		return d.snapshot(r)
+		return d.snapshot(r, r.Kind == "snapshot-generation")
 	}
 	return Item{}, d.end(r)
 }
@@ -395,7 +439,7 @@ func (d *Decoder) only(r record, allowed ...string) error {
 		{"key", r.Key != nil}, {"value", r.Value != nil}, {"revision", r.Revision != 0}, {"version", r.Version != nil},
 		{"counts", r.Counts != nil}, {"last-pos", r.LastPos != nil}, {"digest", r.Digest != ""}, {"sha256", r.SHA256 != ""},
 		{"max-count", r.MaxCount != 0}, {"max-age-ns", r.MaxAgeNanos != 0}, {"truncate-before", r.TruncateBefore != 0},
-		{"deleted", r.Deleted}, {"tombstone", r.Tombstone},
+		{"deleted", r.Deleted}, {"tombstone", r.Tombstone}, {"generation", r.Generation != 0},
 	}
 next:
 	for _, f := range fields {
@@ -518,6 +562,43 @@ func (d *Decoder) checkState(name string, head uint64, st ops.StreamState) error
 	return nil
 }
 
+// closeOpen ends the records of d.last: a key whose older versions were
+// read and whose newest one is a value needs its kv entry, and a snapshot
+// name whose older generations were read needs its newest.
+func (d *Decoder) closeOpen() error {
+	if !d.open {
+		return nil
+	}
+	d.open = false
+	switch {
+	case d.sec == secKv && d.openPut:
+		return d.fail(ErrFormat, fmt.Sprintf("key %q: its newest version is a value, but no kv entry follows its versions", d.last))
+	case d.sec == secSnapshot:
+		return d.fail(ErrFormat, fmt.Sprintf("snapshot %q: older generations, but no snapshot record follows them", d.last))
+	}
+	return nil
+}
+
+// next checks that a record of name (a key or a snapshot name) may come
+// next: after d.last in byte order, or, with more set (its older versions
+// or generations were read, and this is one more or the current one),
+// the same name at a revision or generation above the last.
+func (d *Decoder) next(what, name string, rev uint64, any bool) error {
+	if d.open && name == d.last {
+		if rev <= d.lastRev {
+			return d.fail(ErrFormat, fmt.Sprintf("%s %q at %d after %d: versions and generations run oldest first", what, name, rev, d.lastRev))
+		}
+		return nil
+	}
+	if err := d.closeOpen(); err != nil {
+		return err
+	}
+	if name <= d.last && any {
+		return d.fail(ErrFormat, fmt.Sprintf("%s %q after %q: %ss must be in byte order, each once", what, name, d.last, what))
+	}
+	return nil
+}
+
 func (d *Decoder) kv(r record) (Item, error) {
 	if err := d.only(r, "key", "value", "revision"); err != nil {
 		return Item{}, err
@@ -525,8 +606,8 @@ func (d *Decoder) kv(r record) (Item, error) {
 	if r.Key == nil || r.Value == nil || r.Revision == 0 {
 		return Item{}, d.fail(ErrFormat, "a kv entry needs key, value and a revision above 0")
 	}
-	if *r.Key <= d.last && d.n.Kv > 0 {
-		return Item{}, d.fail(ErrFormat, fmt.Sprintf("key %q after %q: keys must be in byte order, each once", *r.Key, d.last))
+	if err := d.next("key", *r.Key, r.Revision, d.n.Kv+d.n.KvVersions > 0); err != nil {
+		return Item{}, err
 	}
 	e := ops.KvEntry{Key: *r.Key, Value: *r.Value, Revision: r.Revision}
 	if len(e.Value) == 0 {
@@ -535,21 +616,66 @@ func (d *Decoder) kv(r record) (Item, error) {
 	if err := (ops.KvPut{Key: e.Key, Value: e.Value}).Validate(); err != nil {
 		return Item{}, d.fail(ErrFormat, fmt.Sprintf("kv %q: %v", e.Key, err))
 	}
-	d.last = e.Key
+	d.last, d.open = e.Key, false
 	d.n.Kv++
 	d.d.kv(e)
 	return Item{Kv: &e}, nil
 }
 
-func (d *Decoder) snapshot(r record) (Item, error) {
-	if err := d.only(r, "name", "version", "seq", "value"); err != nil {
+// kvVersion reads an older kept version of a key (version 3): a value,
+// or a delete (which only a value may precede).
+func (d *Decoder) kvVersion(r record) (Item, error) {
+	if d.version < 3 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("a kv-version record in a version %d export", d.version))
+	}
+	if err := d.only(r, "key", "value", "revision", "deleted"); err != nil {
+		return Item{}, err
+	}
+	if r.Key == nil || r.Revision == 0 || (r.Value == nil) != r.Deleted {
+		return Item{}, d.fail(ErrFormat, "a kv-version needs key, a revision above 0, and a value or deleted")
+	}
+	if err := d.next("key", *r.Key, r.Revision, d.n.Kv+d.n.KvVersions > 0); err != nil {
+		return Item{}, err
+	}
+	same := d.open && *r.Key == d.last
+	if r.Deleted && same && !d.openPut {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("key %q deleted at %d right after a delete: only a present key's delete is a version", *r.Key, r.Revision))
+	}
+	v := ops.KvVersion{Key: *r.Key, Revision: r.Revision, Deleted: r.Deleted}
+	if r.Value != nil && len(*r.Value) > 0 {
+		v.Value = *r.Value
+	}
+	if err := (ops.KvPut{Key: v.Key, Value: v.Value}).Validate(); err != nil {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("kv %q: %v", v.Key, err))
+	}
+	d.last, d.lastRev, d.open, d.openPut = v.Key, v.Revision, true, !v.Deleted
+	d.n.KvVersions++
+	d.d.kvVersion(v)
+	return Item{KvVersion: &v}, nil
+}
+
+func (d *Decoder) snapshot(r record, older bool) (Item, error) {
+	allowed := []string{"name", "version", "seq", "value"}
+	if d.version >= 3 {
+		allowed = append(allowed, "generation")
+	}
+	if older && d.version < 3 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("a snapshot-generation record in a version %d export", d.version))
+	}
+	if err := d.only(r, allowed...); err != nil {
 		return Item{}, err
 	}
 	if r.Version == nil || r.Value == nil {
 		return Item{}, d.fail(ErrFormat, "a snapshot needs name, version, seq and value")
 	}
-	if r.Name <= d.last && d.n.Snapshots > 0 {
-		return Item{}, d.fail(ErrFormat, fmt.Sprintf("snapshot %q after %q: snapshots must be in byte order, each once", r.Name, d.last))
+	if older && r.Generation == 0 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("snapshot %q: an older generation needs its generation", r.Name))
+	}
+	if d.open && r.Name == d.last && r.Generation == 0 {
+		return Item{}, d.fail(ErrFormat, fmt.Sprintf("snapshot %q: its newest generation needs its generation after older ones", r.Name))
+	}
+	if err := d.next("snapshot", r.Name, r.Generation, d.n.Snapshots+d.n.Generations > 0); err != nil {
+		return Item{}, err
 	}
 	s := ops.Snapshot{Name: r.Name, Version: *r.Version, Seq: r.Seq, Value: *r.Value}
 	if len(s.Value) == 0 {
@@ -558,10 +684,16 @@ func (d *Decoder) snapshot(r record) (Item, error) {
 	if err := (ops.SnapshotWrite{Snapshot: s}).Validate(); err != nil {
 		return Item{}, d.fail(ErrFormat, fmt.Sprintf("snapshot %q: %v", s.Name, err))
 	}
-	d.last = s.Name
-	d.n.Snapshots++
-	d.d.snapshot(s)
-	return Item{Snapshot: &s}, nil
+	d.last, d.lastRev, d.open = s.Name, r.Generation, older
+	if older {
+		d.n.Generations++
+		d.d.generation(s, r.Generation)
+	} else {
+		d.n.Snapshots++
+		d.d.snapshot(s)
+		d.d.newest(s.Name, r.Generation)
+	}
+	return Item{Snapshot: &s, Generation: r.Generation, Older: older}, nil
 }
 
 func (d *Decoder) end(r record) error {
@@ -574,6 +706,9 @@ func (d *Decoder) end(r record) error {
 	}
 	if r.Counts == nil || r.LastPos == nil || r.Digest == "" || r.SHA256 == "" {
 		return d.fail(ErrFormat, "the trailer needs counts, last-pos, digest and sha256")
+	}
+	if err := d.closeOpen(); err != nil {
+		return err
 	}
 	var at time.Time
 	if r.At != "" {

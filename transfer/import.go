@@ -109,8 +109,10 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 			im.stream(*it.Stream, it.State)
 		case it.Kv != nil:
 			err = im.kv(*it.Kv)
+		case it.KvVersion != nil:
+			err = im.kvVersion(*it.KvVersion)
 		case it.Snapshot != nil:
-			err = im.snapshot(*it.Snapshot)
+			err = im.snapshot(*it.Snapshot, it.Generation, it.Older)
 		}
 		if err != nil {
 			return Summary{}, err
@@ -189,9 +191,17 @@ type importer struct {
 	streams map[string]bool // streams in the batch
 	pos     uint64          // the last position written
 
-	kvs    []ops.KvEntry
-	snaps  []ops.Snapshot
+	kvs    []ops.KvVersion // current entries and older versions
+	snaps  []snapGen
 	states []streamState // stream states, written after the events
+}
+
+// snapGen is a snapshot with its generation (0 when the export does not
+// say), older set for one older than its name's newest.
+type snapGen struct {
+	s     ops.Snapshot
+	gen   uint64
+	older bool
 }
 
 type streamState struct {
@@ -306,19 +316,22 @@ func (im *importer) flush() error {
 }
 
 func (im *importer) kv(e ops.KvEntry) error {
-	im.kvs = append(im.kvs, e)
+	im.kvs = append(im.kvs, ops.KvVersion{Key: e.Key, Revision: e.Revision, Value: e.Value})
 	return nil
 }
 
-func (im *importer) snapshot(s ops.Snapshot) error {
-	im.snaps = append(im.snaps, s)
+func (im *importer) kvVersion(v ops.KvVersion) error {
+	im.kvs = append(im.kvs, v)
 	return nil
 }
 
-// finish writes what is pending: the last events, then the kv entries in
-// revision order (entries of one revision in one commit, and before them
-// deletes of an absent key until the store's revision is one below, so
-// that each entry gets its own revision back), then the snapshots.
+func (im *importer) snapshot(s ops.Snapshot, gen uint64, older bool) error {
+	im.snaps = append(im.snaps, snapGen{s: s, gen: gen, older: older})
+	return nil
+}
+
+// finish writes what is pending: the last events, then the kv versions in
+// revision order (see writeKv), then the snapshots (see writeSnapshots).
 func (im *importer) finish() error {
 	if err := im.flush(); err != nil {
 		return err
@@ -329,17 +342,16 @@ func (im *importer) finish() error {
 	if err := im.writeKv(); err != nil {
 		return err
 	}
-	for _, s := range im.snaps {
-		if _, err := effect.Perform(im.p, ops.SnapshotWrite{Snapshot: s}); err != nil {
-			return fmt.Errorf("transfer: write snapshot %q: %w", s.Name, err)
-		}
-	}
-	im.snaps = nil
-	return nil
+	return im.writeSnapshots()
 }
 
+// writeKv writes every kv version, older ones and current entries alike,
+// in revision order: the versions of one revision in one commit (a value
+// put, or a delete of the present key), and before them deletes of a key
+// that is absent until the store's revision is one below, so that each
+// version gets its own revision back and no version more.
 func (im *importer) writeKv() error {
-	slices.SortStableFunc(im.kvs, func(a, b ops.KvEntry) int {
+	slices.SortStableFunc(im.kvs, func(a, b ops.KvVersion) int {
 		switch {
 		case a.Revision < b.Revision:
 			return -1
@@ -348,6 +360,7 @@ func (im *importer) writeKv() error {
 		}
 		return 0
 	})
+	present := map[string]bool{}
 	var rev uint64
 	for i := 0; i < len(im.kvs); {
 		j := i
@@ -355,13 +368,13 @@ func (im *importer) writeKv() error {
 			j++
 		}
 		want := im.kvs[i].Revision
-		// A delete of a key not yet written moves the revision on and
+		// A delete of a key not present moves the revision on and
 		// changes nothing else.
 		for rev+1 < want {
 			if err := im.p.Context().Err(); err != nil {
 				return err
 			}
-			r, err := effect.Perform(im.p, ops.KvDelete{Key: im.kvs[i].Key, Expect: ops.NoStream()})
+			r, err := effect.Perform(im.p, ops.KvDelete{Key: absentKey(present, im.kvs[i].Key), Expect: ops.NoStream()})
 			if err != nil {
 				return fmt.Errorf("transfer: move the kv revision to %d: %w", want-1, err)
 			}
@@ -371,8 +384,9 @@ func (im *importer) writeKv() error {
 			rev = r.Revision
 		}
 		var c ops.Commit
-		for _, e := range im.kvs[i:j] {
-			c.Kv = append(c.Kv, ops.KvChange{Key: e.Key, Value: e.Value, Expect: ops.NoStream()})
+		for _, v := range im.kvs[i:j] {
+			c.Kv = append(c.Kv, ops.KvChange{Key: v.Key, Value: v.Value, Delete: v.Deleted})
+			present[v.Key] = !v.Deleted
 		}
 		r, err := effect.Perform(im.p, c)
 		if err != nil {
@@ -385,5 +399,72 @@ func (im *importer) writeKv() error {
 		i = j
 	}
 	im.kvs = nil
+	return nil
+}
+
+// absentKey is a key not present in the target: key itself when it is
+// not, else one that differs from it by a suffix or, for a key too long
+// for one, a short key.
+func absentKey(present map[string]bool, key string) string {
+	for n := 0; ; n++ {
+		k := key
+		switch {
+		case n > 0 && n%2 == 1:
+			k = fmt.Sprintf("%s~import-%d", key, n)
+		case n > 0:
+			k = fmt.Sprintf("~import-%d", n)
+		}
+		if !present[k] && (ops.KvDelete{Key: k}).Validate() == nil {
+			return k
+		}
+	}
+}
+
+// writeSnapshots writes each snapshot name's generations so that the
+// target numbers and keeps them as the export says: a name whose newest
+// generation is g, with older generations from f kept, gets generations
+// 1 to f-1 written and dropped (copies of generation f, each write
+// keeping one), then f to g, each write keeping every generation from f
+// on. A name without generations (an export of version 2 or older, or a
+// backend that keeps one) is written once, as before. The writes before f
+// cost one snapshot write each.
+func (im *importer) writeSnapshots() error {
+	for i := 0; i < len(im.snaps); {
+		j := i
+		for j < len(im.snaps) && im.snaps[j].s.Name == im.snaps[i].s.Name {
+			j++
+		}
+		gens := im.snaps[i:j]
+		i = j
+		newest := gens[len(gens)-1]
+		if newest.gen == 0 {
+			if _, err := effect.Perform(im.p, ops.SnapshotWrite{Snapshot: newest.s}); err != nil {
+				return fmt.Errorf("transfer: write snapshot %q: %w", newest.s.Name, err)
+			}
+			continue
+		}
+		first := gens[0].gen
+		byGen := map[uint64]ops.Snapshot{}
+		for _, g := range gens {
+			byGen[g.gen] = g.s
+		}
+		for n := uint64(1); n <= newest.gen; n++ {
+			if err := im.p.Context().Err(); err != nil {
+				return err
+			}
+			s, ok := byGen[n]
+			keep := 1
+			if n >= first {
+				keep = int(min(n-first+1, ops.MaxSnapshotGenerations))
+			}
+			if !ok {
+				s = gens[0].s // a generation the source no longer keeps
+			}
+			if _, err := effect.Perform(im.p, ops.SnapshotWrite{Snapshot: s, Keep: keep}); err != nil {
+				return fmt.Errorf("transfer: write generation %d of snapshot %q: %w", n, s.Name, err)
+			}
+		}
+	}
+	im.snaps = nil
 	return nil
 }

@@ -153,35 +153,9 @@ func Migrate(ctx context.Context, src Source, dst Target, opts MigrateOptions) (
 	if err := lc.finish(); err != nil {
 		return fail(err)
 	}
-	after := ""
-	for {
-		r, err := effect.Perform(p, ops.KvList{After: after, Limit: ops.MaxPage})
-		if err != nil {
-			return fail(fmt.Errorf("transfer: list the source's kv: %w", err))
-		}
-		for _, e := range r.Entries {
-			_ = im.kv(e)
-			after = e.Key
-		}
-		if !r.More || len(r.Entries) == 0 {
-			break
-		}
-	}
-	names, err := effect.Perform(p, ops.SnapshotNames{})
-	if errors.Is(err, effect.ErrUnhandled) {
-		return fail(ErrNoSnapshotList)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("transfer: list the source's snapshots: %w", err))
-	}
-	for _, n := range names {
-		r, err := effect.Perform(p, ops.SnapshotRead{Name: n})
-		if err != nil {
-			return fail(fmt.Errorf("transfer: read snapshot %q: %w", n, err))
-		}
-		if r.Found {
-			_ = im.snapshot(r.Snapshot)
-		}
+	var n Counts
+	if err := walkKvSnapshots(p, newDigester(), &n, &visitor{kv: im.kv, kvVersion: im.kvVersion, snapshot: im.snapshot}); err != nil {
+		return fail(err)
 	}
 	if err := im.finish(); err != nil {
 		return fail(err)

@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,17 +126,25 @@ func TestRetentionMaxAge(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// asVersion1 rewrites a version 2 export of a store without stream state
-// as the version 1 export of that store: the header's version, and the
+// asVersion1 rewrites a version 3 export of a store without stream
+// state, kv history or snapshot generations as the version 1 export of
+// that store (asVersion).
+func asVersion1(t testing.TB, b []byte) []byte { return asVersion(t, b, 1) }
+
+// asVersion rewrites a version 3 export of a store without kv history or
+// older snapshot generations as the version v export of that store: the
+// header's version, the snapshots' generation fields left out, and the
 // trailer's hash of the bytes before it.
-func asVersion1(t testing.TB, b []byte) []byte {
+func asVersion(t testing.TB, b []byte, v int) []byte {
 	t.Helper()
-	v1 := bytes.Replace(b, []byte(`{"format":"persist-export","version":2}`), []byte(`{"format":"persist-export","version":1}`), 1)
-	cut := bytes.LastIndexByte(v1[:len(v1)-1], '\n') + 1
-	old := sha256.Sum256(b[:cut])
-	now := sha256.Sum256(v1[:cut])
-	out := bytes.Replace(v1, []byte(hex.EncodeToString(old[:])), []byte(hex.EncodeToString(now[:])), 1)
-	require.NotEqual(t, v1, out, "the trailer's hash was rewritten")
+	old := bytes.Replace(b, []byte(`{"format":"persist-export","version":3}`), []byte(fmt.Sprintf(`{"format":"persist-export","version":%d}`, v)), 1)
+	old = regexp.MustCompile(`,"generation":[0-9]+`).ReplaceAll(old, nil)
+	cut := bytes.LastIndexByte(b[:len(b)-1], '\n') + 1
+	ncut := bytes.LastIndexByte(old[:len(old)-1], '\n') + 1
+	was := sha256.Sum256(b[:cut])
+	now := sha256.Sum256(old[:ncut])
+	out := bytes.Replace(old, []byte(hex.EncodeToString(was[:])), []byte(hex.EncodeToString(now[:])), 1)
+	require.NotEqual(t, old, out, "the trailer's hash was rewritten")
 	return out
 }
 
@@ -155,8 +166,138 @@ func TestVersion1StillImports(t *testing.T) {
 
 func TestVersion1RefusesRetentionRecords(t *testing.T) {
 	b := exportOf(t, retained(t))
-	v1 := bytes.Replace(b, []byte(`{"format":"persist-export","version":2}`), []byte(`{"format":"persist-export","version":1}`), 1)
+	v1 := bytes.Replace(b, []byte(`{"format":"persist-export","version":3}`), []byte(`{"format":"persist-export","version":1}`), 1)
 	_, err := transfer.Verify(bytes.NewReader(v1))
 	require.ErrorIs(t, err, transfer.ErrFormat)
 	assert.Contains(t, err.Error(), "version 1")
+}
+
+// A version 2 export (stream state, no kv history, no generations) still
+// imports, to the same digest.
+func TestVersion2StillImports(t *testing.T) {
+	src := retained(t)
+	v2 := asVersion(t, exportOf(t, src), 2)
+	_, err := transfer.Verify(bytes.NewReader(v2))
+	require.NoError(t, err)
+	dst, tgt := target()
+	defer dst.Close()
+	_, err = transfer.Import(context.Background(), bytes.NewReader(v2), tgt)
+	require.NoError(t, err)
+	want, err := transfer.Digest(context.Background(), src)
+	require.NoError(t, err)
+	got, err := transfer.Digest(context.Background(), dst)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+// historied is a store with older kv versions (a key overwritten, one
+// deleted and written again, one deleted for good) and older snapshot
+// generations (kept 3 of 5; and one written 4 times keeping 1).
+func historied(t testing.TB) *mem.Store {
+	t.Helper()
+	s := mem.New(mem.WithClock(backendtest.Clock()), mem.WithIDs(backendtest.IDs()))
+	t.Cleanup(func() { _ = s.Close() })
+	p := effect.Handle(context.Background(), s)
+	do := func(op effect.Effect) {
+		t.Helper()
+		_, err := s.Handle(p, op)
+		require.NoError(t, err, "%s", op.EffectName())
+	}
+	do(ops.Append{Stream: "a", Events: []ops.EventData{{Type: "t"}}})
+	for i := range 4 {
+		do(ops.KvPut{Key: "over", Value: []byte{byte('0' + i)}})
+	}
+	do(ops.KvPut{Key: "back", Value: []byte("1")})
+	do(ops.KvDelete{Key: "back"})
+	do(ops.KvDelete{Key: "never"}) // an absent key: a revision, no version
+	do(ops.KvPut{Key: "back", Value: []byte("2")})
+	do(ops.KvPut{Key: "gone", Value: []byte("x")})
+	do(ops.KvDelete{Key: "gone"})
+	for i := range 5 {
+		do(ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "kept", Version: 1, Seq: uint64(i), Value: []byte{byte(i)}}, Keep: 3})
+	}
+	for i := range 4 {
+		do(ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "one", Version: 2, Seq: uint64(i), Value: []byte{byte(i)}}})
+	}
+	return s
+}
+
+// The records of version 3 are refused in an older export.
+func TestVersion2RefusesHistoryRecords(t *testing.T) {
+	b := exportOf(t, historied(t))
+	v2 := bytes.Replace(b, []byte(`{"format":"persist-export","version":3}`), []byte(`{"format":"persist-export","version":2}`), 1)
+	_, err := transfer.Verify(bytes.NewReader(v2))
+	require.ErrorIs(t, err, transfer.ErrFormat)
+	assert.Contains(t, err.Error(), "version 2")
+}
+
+// A version 3 export carries every kept kv version and snapshot
+// generation: the imported store answers kv-history and
+// snapshot-generations as its source, and numbers on as it would.
+func TestHistoryRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	src := historied(t)
+	b := exportOf(t, src)
+	for _, kind := range []string{`"kind":"kv-version","key":"gone"`, `"kind":"kv-version","key":"over"`, `"kind":"snapshot-generation","seq":2,"name":"kept"`} {
+		assert.Contains(t, string(b), kind)
+	}
+	dst, tgt := target()
+	defer dst.Close()
+	sum, err := transfer.Import(ctx, bytes.NewReader(b), tgt)
+	require.NoError(t, err)
+	assert.Equal(t, transfer.Counts{Events: 1, Streams: 1, Kv: 2, Snapshots: 2, KvVersions: 3 + 2 + 2, Generations: 2}, sum.Counts)
+	assert.Equal(t, b, exportOf(t, dst), "the imported store exports the same bytes")
+	sameHistory(t, src, dst)
+}
+
+// sameHistory: both stores answer kv-history, snapshot-generations and
+// every generation's read alike, and take the next kv revision and
+// snapshot generation alike.
+func sameHistory(t *testing.T, a, b effect.Handler) {
+	t.Helper()
+	pa, pb := effect.Handle(context.Background(), a), effect.Handle(context.Background(), b)
+	both := func(op effect.Effect) {
+		t.Helper()
+		ra, erra := a.Handle(pa, op)
+		rb, errb := b.Handle(pb, op)
+		require.NoError(t, erra, "%s", op.EffectName())
+		require.NoError(t, errb, "%s", op.EffectName())
+		assert.Equal(t, ra, rb, "%s %+v", op.EffectName(), op)
+	}
+	for _, k := range []string{"over", "back", "gone", "never"} {
+		both(ops.KvHistory{Key: k})
+	}
+	for _, n := range []string{"kept", "one"} {
+		both(ops.SnapshotGenerations{Name: n})
+		for g := uint64(1); g <= 5; g++ {
+			both(ops.SnapshotRead{Name: n, Generation: g})
+		}
+	}
+	both(ops.KvPut{Key: "over", Value: []byte("next")})
+	both(ops.KvHistory{Key: "over"})
+	both(ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "kept", Version: 1, Seq: 9}, Keep: 3})
+	both(ops.SnapshotGenerations{Name: "kept"})
+}
+
+// The version 3 records are checked as they are read: each mutation of a
+// good export is refused with a reason naming what is wrong.
+func TestBadHistoryRecords(t *testing.T) {
+	b := string(exportOf(t, historied(t)))
+	for _, c := range []struct{ old, new, reason string }{
+		{`{"kind":"kv-version","deleted":true,"key":"gone","revision":10}` + "\n", ``, `no kv entry follows its versions`},
+		{`"key":"back","value":"MQ==","revision":5`, `"key":"back","value":"MQ==","revision":7`, `versions and generations run oldest first`},
+		{`{"kind":"kv-version","key":"gone","value":"eA==","revision":9}`, `{"kind":"kv-version","deleted":true,"key":"gone","revision":9}`, `right after a delete`},
+		{`{"kind":"kv-version","deleted":true,"key":"gone","revision":10}`, `{"kind":"kv-version","deleted":true,"key":"gone","value":"eA==","revision":10}`, `a value or deleted`},
+		{`"name":"kept","value":"Aw==","version":1,"generation":4`, `"name":"kept","value":"Aw==","version":1,"generation":2`, `oldest first`},
+		{`{"kind":"snapshot","seq":4,"name":"kept","value":"BA==","version":1,"generation":5}` + "\n", ``, `no snapshot record follows`},
+		{`"name":"kept","value":"BA==","version":1,"generation":5`, `"name":"kept","value":"BA==","version":1`, `needs its generation`},
+		{`"name":"kept","value":"Ag==","version":1,"generation":3`, `"name":"kept","value":"Ag==","version":1`, `an older generation needs its generation`},
+		{`{"kind":"kv-version","key":"over","value":"MA==","revision":1}`, `{"kind":"kv-version","key":"aa","value":"MA==","revision":1}`, `byte order`},
+	} {
+		require.Contains(t, b, c.old)
+		bad := strings.Replace(b, c.old, c.new, 1)
+		_, err := transfer.Verify(strings.NewReader(bad))
+		require.ErrorIs(t, err, transfer.ErrFormat, c.reason)
+		assert.Contains(t, err.Error(), c.reason)
+	}
 }

@@ -113,10 +113,10 @@ func TestBadExports(t *testing.T) {
 		assert.Error(t, err, "byte %d changed", i)
 	}
 
-	newer := bytes.Replace(b, []byte(`"persist-export","version":2}`), []byte(`"persist-export","version":3,"extra":true}`), 1)
+	newer := bytes.Replace(b, []byte(`"persist-export","version":3}`), []byte(`"persist-export","version":4,"extra":true}`), 1)
 	_, err = transfer.Verify(bytes.NewReader(newer))
 	require.ErrorIs(t, err, transfer.ErrNewerVersion)
-	assert.Contains(t, err.Error(), "version 3")
+	assert.Contains(t, err.Error(), "version 4")
 
 	_, err = transfer.Verify(bytes.NewReader(append(bytes.Clone(b), "{}\n"...)))
 	require.ErrorIs(t, err, transfer.ErrFormat)
@@ -169,6 +169,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(`{"format":"persist-export","version":9}` + "\n"))
 	f.Add(asVersion1(f, good))
 	f.Add(exportOf(f, retained(f)))
+	f.Add(exportOf(f, historied(f)))
 	f.Add([]byte("{\"format\":\"persist-export\",\"version\":1}\n{\"kind\":\"end\",\"counts\":{\"events\":0,\"streams\":0,\"kv\":0,\"snapshots\":0},\"last-pos\":0,\"digest\":\"x\",\"sha256\":\"y\"}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dec, err := transfer.NewDecoder(bytes.NewReader(b))
@@ -194,8 +195,8 @@ func FuzzDecoder(f *testing.F) {
 		got, err := transfer.Digest(context.Background(), dst)
 		require.NoError(t, err)
 		assert.Equal(t, dec.Trailer.Digest, got)
-		if bytes.HasPrefix(b, []byte(`{"format":"persist-export","version":2}`)) && dec.Trailer.At.IsZero() {
-			assert.Equal(t, b, exportOf(t, dst), "a version 2 export re-exports to itself")
+		if bytes.HasPrefix(b, []byte(`{"format":"persist-export","version":3}`)) && dec.Trailer.At.IsZero() {
+			assert.Equal(t, b, exportOf(t, dst), "a version 3 export re-exports to itself")
 		}
 	})
 }

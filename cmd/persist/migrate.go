@@ -197,6 +197,6 @@ func (m *Main) migrate(ctx context.Context, g *globals, from, fromSchema, to, to
 		return err
 	}
 	return writeOne(m, g, record{{"done", "migrated"}, {"to", toName}, {"events", sum.Counts.Events}, {"streams", sum.Counts.Streams},
-		{"kv", sum.Counts.Kv}, {"snapshots", sum.Counts.Snapshots}, {"hidden", sum.Counts.Hidden}, {"rounds", sum.Rounds}, {"at-fence", sum.AtFence},
+		{"kv", sum.Counts.Kv}, {"snapshots", sum.Counts.Snapshots}, {"hidden", sum.Counts.Hidden}, {"kv-versions", sum.Counts.KvVersions}, {"generations", sum.Counts.Generations}, {"rounds", sum.Rounds}, {"at-fence", sum.AtFence},
 		{"fenced-ms", sum.FencedFor.Milliseconds()}, {"took-ms", sum.Took.Milliseconds()}, {"digest", sum.Digest}})
 }

@@ -20,8 +20,9 @@ var exportCmd = &command{
 	summary: "write the whole store to a file in the versioned export format",
 	detail: `
 Writes every event (ID, stream, seq, position, time, type, data), every
-stream with its head, every kv entry with its revision and every
-snapshot, then a trailer with the counts, the store digest and a SHA-256
+stream with its head and limits, every kv entry with its revision and its
+older kept versions, and every snapshot with its older kept generations,
+then a trailer with the counts, the store digest and a SHA-256
 of the file, so that a cut or damaged export is refused on import (the
 format is written out in package transfer's doc). FILE is written to a
 temporary name and renamed when complete; - or no FILE writes to standard
@@ -96,6 +97,12 @@ func summaryRecord(what string, s transfer.Summary) record {
 		{"snapshots", s.Counts.Snapshots}, {"last-pos", s.LastPos}, {"digest", s.Digest}}
 	if s.Counts.Hidden > 0 { // positions a stream's limits hide
 		r = append(r, field{"hidden", s.Counts.Hidden})
+	}
+	if s.Counts.KvVersions > 0 { // older kv versions kept
+		r = append(r, field{"kv-versions", s.Counts.KvVersions})
+	}
+	if s.Counts.Generations > 0 { // older snapshot generations kept
+		r = append(r, field{"generations", s.Counts.Generations})
 	}
 	return r
 }

@@ -136,7 +136,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	b0, s0 := export(t, src)
 	assert.Equal(t, want, s0.Digest)
-	assert.Equal(t, transfer.Counts{Events: 30 + 5*3, Streams: 2, Kv: 4, Snapshots: 2}, s0.Counts)
+	assert.Equal(t, transfer.Counts{Events: 30 + 5*3, Streams: 2, Kv: 4, Snapshots: 2, KvVersions: 10}, s0.Counts)
 
 	dir := filepath.Join(t.TempDir(), "one")
 	st, err := stage.File(ctx, dir, file.Options{})

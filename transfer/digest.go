@@ -320,14 +320,15 @@ func walk(ctx context.Context, h effect.Handler, gotDigest func(*digester), v *v
 // before it, and the snapshots, each name's older kept generations before
 // its newest, into the digest and v.
 func walkKvSnapshots(p *effect.P, d *digester, n *Counts, v *visitor) error {
-	gone, err := deletedKeys(p)
+	kh, err := readKvHistory(p)
 	if err != nil {
 		return err
 	}
+	gone := kh.gone
 	history := true
 	key := func(k string, cur *ops.KvEntry) error {
 		if history {
-			older, err := olderVersions(p, k, cur)
+			older, err := kh.older(p, k, cur)
 			if errors.Is(err, effect.ErrUnhandled) {
 				history = false
 			} else if err != nil {
@@ -447,38 +448,88 @@ func walkKvSnapshots(p *effect.P, d *digester, n *Counts, v *visitor) error {
 	return nil
 }
 
-// deletedKeys lists, in byte order, the keys whose last change the kv
-// history holds is a delete: keys that no longer read but whose history
-// a store still answers. It reads the history's changes from the oldest
-// revision it holds whole on (KvWatch From 0); a deleted key whose every
-// kept version is older than that is not found. A store without kv
-// history has none.
-func deletedKeys(p *effect.P) ([]string, error) {
+// maxHeldChanges bounds the kv changes a walk holds to answer each key's
+// history from them (kvHistory.byKey).
+const maxHeldChanges = 1 << 20
+
+// kvHistory is what a walk learnt from the changes the kv history holds
+// whole (persist/kv-watch from revision 0): gone, in byte order, the keys
+// whose last change is a delete (keys that no longer read but whose
+// history a store still answers); and, when the store never dropped a
+// version (watching from revision 1 is not compacted) and the changes
+// number at most maxHeldChanges, byKey, every key's versions oldest first:
+// then they are every version the store keeps, and a key's history needs
+// no operation of its own. A deleted key whose every kept version is
+// older than the store's compacted revision is not found. A store without
+// kv history has none.
+type kvHistory struct {
+	gone  []string
+	byKey map[string][]ops.KvVersion
+}
+
+func readKvHistory(p *effect.P) (kvHistory, error) {
+	var kh kvHistory
+	_, err := effect.Perform(p, ops.KvWatch{From: 1, Limit: 1})
+	switch {
+	case errors.Is(err, effect.ErrUnhandled):
+		return kh, nil
+	case errors.Is(err, ops.ErrCompacted):
+	case err != nil:
+		return kh, fmt.Errorf("transfer: read the kv history: %w", err)
+	default:
+		kh.byKey = map[string][]ops.KvVersion{}
+	}
 	last := map[string]bool{}
+	held := 0
 	for from := uint64(0); ; {
 		r, err := effect.Perform(p, ops.KvWatch{From: from, Limit: ops.MaxPage})
-		if errors.Is(err, effect.ErrUnhandled) {
-			return nil, nil
-		}
 		if err != nil {
-			return nil, fmt.Errorf("transfer: read the kv history from revision %d: %w", from, err)
+			return kh, fmt.Errorf("transfer: read the kv history from revision %d: %w", from, err)
 		}
 		for _, c := range r.Changes {
 			last[c.Key] = c.Deleted
+			if kh.byKey != nil {
+				if held++; held > maxHeldChanges {
+					kh.byKey = nil // too many to hold: ask per key
+					continue
+				}
+				if c.Deleted {
+					c.Value = nil
+				}
+				kh.byKey[c.Key] = append(kh.byKey[c.Key], c)
+			}
 		}
 		if r.Next > r.Revision || r.Next <= from || len(r.Changes) == 0 {
 			break
 		}
 		from = r.Next
 	}
-	var out []string
 	for k, del := range last {
 		if del {
-			out = append(out, k)
+			kh.gone = append(kh.gone, k)
 		}
 	}
-	sortStrings(out)
-	return out, nil
+	sortStrings(kh.gone)
+	return kh, nil
+}
+
+// older gives a key's kept versions older than its current entry (cur;
+// nil for a deleted key, whose versions are all older), oldest first:
+// from the changes held, or by reading the key's history.
+func (kh *kvHistory) older(p *effect.P, key string, cur *ops.KvEntry) ([]ops.KvVersion, error) {
+	if kh.byKey == nil {
+		return olderVersions(p, key, cur)
+	}
+	vs := kh.byKey[key]
+	n := len(vs)
+	if cur != nil {
+		for n > 0 && vs[n-1].Revision >= cur.Revision {
+			n--
+		}
+	} else if n == 0 || !vs[n-1].Deleted {
+		return nil, nil
+	}
+	return vs[:n], nil
 }
 
 // olderVersions reads a key's kept versions older than its current entry

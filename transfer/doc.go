@@ -276,7 +276,9 @@
 // stream with a state, before the log. A backend that does not answer
 // stream-meta-read has no stream state, and its streams cost one listing.
 // After the log they read the kv history's changes once (to find the
-// deleted keys), each key's history (one operation per key), and each
+// deleted keys; and, in a store that never dropped a version, every key's
+// versions, held in memory up to 2^20 changes), else each key's history
+// (one operation per key, which on a file store reads the log back), and each
 // snapshot name's generations and each older generation (one operation
 // per name and per older generation). A backend that does not answer
 // kv-history or snapshot-generations has neither, and costs nothing

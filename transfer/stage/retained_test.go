@@ -66,9 +66,12 @@ func fillRetained(t testing.TB, h effect.Handler, mc *manualClock) {
 	do(ops.StreamDelete{Stream: "reserved", Hard: true})
 	do(ops.KvPut{Key: "k", Value: []byte("v")})
 	do(ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "plain", Version: 1, Seq: 3, Value: []byte("s")}})
-	// Kv history: a key overwritten, one deleted and written again, one
-	// deleted for good; snapshot generations: 3 kept of 5, and the newest
+	// Kv history: a key overwritten past what the history keeps, one
+	// overwritten, one deleted and written again, one deleted for good; snapshot generations: 3 kept of 5, and the newest
 	// of 4 written keeping 1.
+	for i := range ops.DefaultKvHistory + 2 { // two versions dropped: the history is compacted
+		do(ops.KvPut{Key: "many", Value: []byte{byte('a' + i)}})
+	}
 	for i := range 4 {
 		do(ops.KvPut{Key: "over", Value: []byte{byte('0' + i)}})
 	}
@@ -92,7 +95,7 @@ func historyView(t *testing.T, h effect.Handler) []any {
 	t.Helper()
 	p := effect.Handle(context.Background(), h)
 	var out []any
-	for _, k := range []string{"k", "over", "back", "gone", "never"} {
+	for _, k := range []string{"k", "many", "over", "back", "gone", "never"} {
 		r, err := effect.Perform(p, ops.KvHistory{Key: k})
 		require.NoError(t, err)
 		out = append(out, r)

@@ -255,7 +255,9 @@
 // with an error saying the source's limits changed (run it again: the
 // target is dropped, the source unfenced). After the fence nothing
 // changes: the plan reads every state once more, and those states are
-// the ones the target gets.
+// the ones the target gets. The kv entries with their older versions and
+// the snapshots with their older generations are copied after the fence,
+// as an export carries them (version 3 above) and an import writes them.
 //
 // What a max-age hides depends on the time. Source.Clock, the Clock the
 // source was opened with, lets Migrate hold the source's clock from the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -428,4 +429,56 @@ func TestExportImportRetained(t *testing.T) {
 			})
 		}
 	}
+}
+
+// onRead runs then once, after the first page of the log is read.
+type onRead struct {
+	ops.Backend
+	once sync.Once
+	then func()
+}
+
+func (o *onRead) Handle(p *effect.P, e effect.Effect) (any, error) {
+	r, err := o.Backend.Handle(p, e)
+	if _, ok := e.(ops.ReadAll); ok {
+		o.once.Do(o.then)
+	}
+	return r, err
+}
+
+// TestMigrateLimitsChangedDuringCopy: stream limits written while the
+// log is copied (after its first page) hide positions the plan made
+// before them has no stream for; the copy reads the states again and
+// goes on, and the target matches the source.
+func TestMigrateLimitsChangedDuringCopy(t *testing.T) {
+	ctx := context.Background()
+	src := mem.New(mem.WithClock(backendtest.Clock()))
+	defer src.Close()
+	p := effect.Handle(ctx, src)
+	for i := range 3 * ops.MaxPage / 100 {
+		evs := make([]ops.EventData, 100)
+		for j := range evs {
+			evs[j] = ops.EventData{Type: "t", Data: []byte{byte(j)}}
+		}
+		_, err := effect.Perform(p, ops.Append{Stream: []string{"a", "b", "c"}[i%3], Events: evs})
+		require.NoError(t, err)
+	}
+	gated := &onRead{Backend: src}
+	gated.then = func() {
+		// b's events after the first page and c's first ones are hidden
+		// now; the plan, made before, knew of no hidden position.
+		_, err := src.Handle(p, ops.StreamMetaWrite{Stream: "b", Meta: ops.StreamMeta{MaxCount: 100}})
+		require.NoError(t, err)
+		_, err = src.Handle(p, ops.StreamMetaWrite{Stream: "c", Meta: ops.StreamMeta{TruncateBefore: 250}})
+		require.NoError(t, err)
+	}
+	gate := transfer.NewGate(gated)
+	st := stage.Mem()
+	sum, err := transfer.Migrate(ctx, gate.Source(), st.Target(), transfer.MigrateOptions{MovedTo: "elsewhere", Lag: 1})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3*ops.MaxPage), sum.LastPos)
+	assert.NotZero(t, sum.Counts.Hidden)
+	wantEvs, _ := storeView(t, src)
+	gotEvs, _ := storeView(t, st.Backend)
+	assert.Equal(t, wantEvs, gotEvs)
 }

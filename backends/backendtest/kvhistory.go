@@ -28,6 +28,7 @@ func init() {
 	registerRetention("generations",
 		Case{Name: "keep", Doc: "a snapshot write keeps the newest Keep generations, each read by its number, older ones gone", Run: genKeep},
 		Case{Name: "default-replaces", Doc: "a write without Keep keeps one generation: the newest", Run: genDefault},
+		Case{Name: "names-once", Doc: "snapshot-names lists a name once however many generations it keeps", Run: genNamesOnce},
 		Case{Name: "bad-keep", Doc: "a negative or too large Keep is an invalid error naming keep, nothing written", Run: genBadKeep},
 		Case{Name: "replay-retention", Doc: "snapshot + tail equals the full fold of the visible events, at every cut, under every retention setting", Run: genReplayRetention},
 		Case{Name: "checkpoint-policy", Doc: "a projection checkpointed every N events keeps generations at the cuts the policy names and loads to the full fold", Run: genCheckpointPolicy},
@@ -253,6 +254,18 @@ func genDefault(e *Env) {
 	}
 	e.Equal([]uint64{3}, snapGenerations(e, "p"), "generations kept without Keep")
 	e.Equal(0, len(snapGenerations(e, "never")), "generations of a name never written")
+}
+
+func genNamesOnce(e *Env) {
+	for i := 1; i <= 3; i++ {
+		_, err := perform(e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "p", Seq: uint64(i)}, Keep: 3})
+		e.NoError(err, "snapshot-write p %d", i)
+	}
+	_, err := perform(e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "q", Seq: 1}})
+	e.NoError(err, "snapshot-write q")
+	names, err := perform(e, ops.SnapshotNames{})
+	e.NoError(err, "snapshot-names")
+	e.Equal([]string{"p", "q"}, names, "names with three generations and with one")
 }
 
 func genBadKeep(e *Env) {

@@ -7,12 +7,12 @@ import (
 )
 
 // snapshotNames answers ops.SnapshotNames: the names of the stored
-// snapshots, in byte order.
+// snapshots, in byte order, each once however many generations it keeps.
 func (s *Store) snapshotNames(ctx context.Context) ([]string, error) {
 	if s.closed.Load() {
 		return nil, ops.ErrClosed
 	}
-	rows, err := s.pool.Query(ctx, `SELECT name FROM `+quote(s.schema)+`.snapshots ORDER BY name COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT name FROM `+quote(s.schema)+`.snapshots GROUP BY name ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, s.dbErr(ops.NameSnapshotNames, err)
 	}

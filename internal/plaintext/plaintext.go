@@ -1,12 +1,14 @@
-// Package plaintext appends the plain form of SX and JSON values to a byte
-// buffer: dicts with keys in the order the caller writes them, lists,
-// unsigned integers, booleans, nil and strings in which only " and \ need
-// escaping. It is the writing half of the direct paths of package server
-// (answers) and package remote (operations), which write the common values
-// byte for byte as the generic sx printer would and leave everything else
-// to it; what counts as plain (which strings and numbers they hand over)
-// is each caller's rule, since they print through different generic
-// encoders.
+// Package plaintext writes and reads the plain form of SX and JSON values:
+// dicts with keys in the order the caller writes them, lists, unsigned
+// integers, booleans, nil and strings in which only " and \ need
+// escaping. Writer appends it to a byte buffer and Reader reads it back.
+// They are the direct paths of package server (it reads the common
+// operations and writes their answers) and package remote (it writes the
+// operations and reads their answers and events), which handle the common
+// values byte for byte as the generic sx printer and reader would and
+// leave everything else to them; what counts as plain (which strings and
+// numbers they hand over) is each caller's rule, since they print through
+// different generic encoders.
 package plaintext
 
 import "strconv"

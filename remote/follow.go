@@ -126,13 +126,15 @@ func (c *Client) followOnce(ctx context.Context, stream string, next uint64, fn 
 				return delivered, next, &Error{Kind: "unavailable", Message: "remote: the server ended the follow: " + string(data)}
 			}
 			if kind == "event" && len(data) > 0 {
-				v, err := decodeValue(data, media)
-				if err != nil {
-					return delivered, next, err
-				}
-				var ev ops.Event
-				if err := sx.ToGo(v, &ev); err != nil {
-					return delivered, next, fmt.Errorf("remote: follow event: %w", err)
+				ev, ok := fastEvent(data, c.json)
+				if !ok {
+					v, err := decodeValue(data, media)
+					if err != nil {
+						return delivered, next, err
+					}
+					if err := sx.ToGo(v, &ev); err != nil {
+						return delivered, next, fmt.Errorf("remote: follow event: %w", err)
+					}
 				}
 				at := ev.Seq
 				if stream == "" {

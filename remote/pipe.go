@@ -118,6 +118,11 @@ func (c *Client) piped(ctx context.Context, op effect.Effect, dec func(sx.Value)
 		}
 		break
 	}
+	if asJSON, ok := plainMedia(cl.ct); ok {
+		if r, ok := fastAnswer(cl.text, asJSON, op, true); ok {
+			return r, nil
+		}
+	}
 	v, err := decodeValue(cl.text, cl.ct)
 	if err != nil {
 		return nil, fmt.Errorf("remote: answer of %s: %w", op.EffectName(), err)

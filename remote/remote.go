@@ -345,6 +345,12 @@ func encodeValue(v sx.Value, asJSON bool, hint int) ([]byte, error) {
 	return sx.AppendPrint(make([]byte, 0, hint), v), nil
 }
 
+// plainMedia reports whether contentType is exactly one of the two media
+// types, which the fast decoder reads, and which.
+func plainMedia(contentType string) (asJSON, ok bool) {
+	return contentType == mediaJSON, contentType == mediaJSON || contentType == mediaSX
+}
+
 func decodeValue(b []byte, contentType string) (sx.Value, error) {
 	mt := contentType
 	if mt != mediaSX && mt != mediaJSON {
@@ -361,8 +367,22 @@ func decodeValue(b []byte, contentType string) (sx.Value, error) {
 
 // post sends body to path and reads the answer.
 func (c *Client) post(ctx context.Context, path string, body []byte) (int, sx.Value, error) {
+	status, b, ct, err := c.postText(ctx, path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := decodeValue(b, ct)
+	if err != nil {
+		return status, nil, fmt.Errorf("remote: answer %d: %w", status, err)
+	}
+	return status, v, nil
+}
+
+// postText sends body to path and gives the answer's status, text and
+// media type.
+func (c *Client) postText(ctx context.Context, path string, body []byte) (status int, text []byte, contentType string, err error) {
 	if c.ctx.Err() != nil {
-		return 0, nil, ops.ErrClosed
+		return 0, nil, "", ops.ErrClosed
 	}
 	// Close ends the request through its context: the client's own when
 	// the caller's is the background, which nothing ends and which holds
@@ -377,7 +397,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (int, sx.Va
 	}
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, fmt.Errorf("remote: %w", err)
+		return 0, nil, "", fmt.Errorf("remote: %w", err)
 	}
 	// The client's own transport does not change a request's header, so
 	// every request shares one; a transport of the caller's gets a copy.
@@ -387,18 +407,14 @@ func (c *Client) post(ctx context.Context, path string, body []byte) (int, sx.Va
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, nil, c.transportError(ctx, err)
+		return 0, nil, "", c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	b, err := readAll(resp.Body, resp.ContentLength)
 	if err != nil {
-		return 0, nil, c.transportError(ctx, err)
+		return 0, nil, "", c.transportError(ctx, err)
 	}
-	v, err := decodeValue(b, resp.Header.Get("Content-Type"))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("remote: answer %d: %w", resp.StatusCode, err)
-	}
-	return resp.StatusCode, v, nil
+	return resp.StatusCode, b, resp.Header.Get("Content-Type"), nil
 }
 
 // readAll reads an answer's body, into a buffer of the length it declares
@@ -431,9 +447,18 @@ func (c *Client) do(ctx context.Context, e effect.Effect, dec func(sx.Value) (an
 	if err != nil {
 		return nil, err
 	}
-	status, v, err := c.post(ctx, "/v1/op", body)
+	status, text, ct, err := c.postText(ctx, "/v1/op", body)
 	if err != nil {
 		return nil, err
+	}
+	if asJSON, ok := plainMedia(ct); ok && status == http.StatusOK {
+		if r, ok := fastAnswer(text, asJSON, e, false); ok {
+			return r, nil
+		}
+	}
+	v, err := decodeValue(text, ct)
+	if err != nil {
+		return nil, fmt.Errorf("remote: answer %d: %w", status, err)
 	}
 	if status != http.StatusOK {
 		return nil, decodeError(status, v)

@@ -71,6 +71,16 @@
 //     would have had alone.
 //   - Requests are SX unless Options.JSON is set; answers are read in
 //     whichever notation the server answers in.
+//   - The four common operations (append, commit, kv-put, kv-get) are
+//     written, and their answers and a follow's events read, by a direct
+//     path (fastop.go, fastanswer.go over package internal/plaintext) that
+//     takes only the plain subset of either notation: printable-ASCII
+//     strings escaping only " and \, plain digits, known keys once each.
+//     Anything else, every error answer included, and an answer whose
+//     Content-Type carries parameters, goes through the generic sx
+//     encoder and decoder, so the results and errors are theirs;
+//     randomized tests and fuzz targets hold the two paths to the same
+//     bytes and values.
 //   - [Client.Follow] follows over Server-Sent Events and reconnects by
 //     itself from the last id it delivered, so its callback sees every
 //     event at least once and in order, across server restarts.

@@ -499,7 +499,10 @@ func readKvHistory(p *effect.P) (kvHistory, error) {
 				kh.byKey[c.Key] = append(kh.byKey[c.Key], c)
 			}
 		}
-		if r.Next > r.Revision || r.Next <= from || len(r.Changes) == 0 {
+		// A page may hold no change while more follow (a file store
+		// reads a bounded run of records per page): read on to the
+		// revision.
+		if r.Next > r.Revision || r.Next <= from {
 			break
 		}
 		from = r.Next

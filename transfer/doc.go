@@ -190,10 +190,13 @@
 //     commit always takes the next revision, and such a delete makes no
 //     version). Gaps in the revisions cost one small commit each. The
 //     importer holds the kv versions in memory to sort them; the events
-//     stream through. One case does not reproduce: a key whose oldest
-//     kept version is a delete (the value before it fell out of the
-//     history) gets no version for that delete, since the key is absent
-//     then; the digest check says so.
+//     stream through. A key whose oldest kept version is a delete (the
+//     value before it fell out of the history) first gets an empty value
+//     at revision 1, so that the delete is of a present key and a
+//     version; the key keeps as many versions as the history's depth, so
+//     a target of the same depth drops that value again (one of a greater
+//     depth keeps it, and the digest check says so). Revision 1 keeps the
+//     target's compacted revision at or below the source's.
 //
 //   - Snapshots keep their generations: a name whose newest generation
 //     is g, with older ones kept from f on, gets generations 1 to f-1

@@ -351,6 +351,23 @@ func (im *importer) finish() error {
 // that is absent until the store's revision is one below, so that each
 // version gets its own revision back and no version more.
 func (im *importer) writeKv() error {
+	// A key whose oldest kept version is a delete (the value before it
+	// fell out of the history) gets a placeholder value at revision 1, so
+	// that the delete is of a present key and is a version; the value is
+	// older than every version the key keeps, and the same history depth
+	// drops it again. Revision 1, rather than one nearer the delete, keeps
+	// the target's compacted revision from passing the source's.
+	seen := map[string]bool{}
+	var placeholders []ops.KvVersion
+	for _, v := range im.kvs {
+		if !seen[v.Key] {
+			seen[v.Key] = true
+			if v.Deleted && v.Revision > 1 {
+				placeholders = append(placeholders, ops.KvVersion{Key: v.Key, Revision: 1})
+			}
+		}
+	}
+	im.kvs = append(placeholders, im.kvs...)
 	slices.SortStableFunc(im.kvs, func(a, b ops.KvVersion) int {
 		switch {
 		case a.Revision < b.Revision:

@@ -200,11 +200,11 @@
 //
 //   - Snapshots keep their generations: a name whose newest generation
 //     is g, with older ones kept from f on, gets generations 1 to f-1
-//     written and dropped at once (copies of generation f, each write
-//     keeping one), then f to g, each keeping every generation from f on;
-//     so the kept generations and their numbers are the source's, and the
-//     next write takes g+1. The writes before f cost one snapshot write
-//     each. A name without a generation (an older export) is written
+//     written and dropped at once (generation f's fields without its
+//     value, each write keeping one), then f to g, each keeping every
+//     generation from f on; so the kept generations and their numbers are
+//     the source's, and the next write takes g+1. The writes before f cost
+//     one small snapshot write each. A name without a generation (an older export) is written
 //     once, as before.
 //
 // Import ends by computing the target's digest, with the target's clock

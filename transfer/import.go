@@ -440,11 +440,11 @@ func absentKey(present map[string]bool, key string) string {
 // writeSnapshots writes each snapshot name's generations so that the
 // target numbers and keeps them as the export says: a name whose newest
 // generation is g, with older generations from f kept, gets generations
-// 1 to f-1 written and dropped (copies of generation f, each write
+// 1 to f-1 written and dropped (generation f without its value, each write
 // keeping one), then f to g, each write keeping every generation from f
 // on. A name without generations (an export of version 2 or older, or a
 // backend that keeps one) is written once, as before. The writes before f
-// cost one snapshot write each.
+// cost one snapshot write each, of no value.
 func (im *importer) writeSnapshots() error {
 	for i := 0; i < len(im.snaps); {
 		j := i
@@ -475,7 +475,10 @@ func (im *importer) writeSnapshots() error {
 				keep = int(min(n-first+1, ops.MaxSnapshotGenerations))
 			}
 			if !ok {
-				s = gens[0].s // a generation the source no longer keeps
+				// A generation the source no longer keeps, dropped by the
+				// next write: its value does not matter, so it has none.
+				s = gens[0].s
+				s.Value = nil
 			}
 			if _, err := effect.Perform(im.p, ops.SnapshotWrite{Snapshot: s, Keep: keep}); err != nil {
 				return fmt.Errorf("transfer: write generation %d of snapshot %q: %w", n, s.Name, err)

@@ -1,0 +1,591 @@
+package file
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
+)
+
+// A kv run file holds kv keys in byte order, each with its current value
+// (or none, for a deleted key whose history is still kept), its revision
+// and its kept history revisions, in checksummed blocks read through a
+// cache; the store keeps only a sparse index of the blocks' first keys.
+// It is written whole, streamed through the platform effects, and never
+// changed. See the package doc (Kv run files).
+
+var kvRunMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'K'}
+
+const (
+	kvRunVersion   = 1
+	kvRunHeader    = 64
+	kvRunBlockSize = 4096 // a block's target size, its checksum included
+	kvRunSuffix    = ".run"
+	// kvRunPiece is how much is written before the data is synced, as
+	// ckptPiece for checkpoints.
+	kvRunPiece = 4 << 20
+)
+
+func kvRunName(gen uint64) string { return fmt.Sprintf("kv-%016x%s", gen, kvRunSuffix) }
+
+// kvRunEntry is one key of a run.
+type kvRunEntry struct {
+	key   string
+	live  bool   // the key has a value; false for a deleted key with history
+	rev   uint64 // the revision of the value (of the delete when not live)
+	value []byte
+	revs  []uint64 // kept history revisions, oldest first
+}
+
+// kvBlock is a block of a run as the sparse index holds it.
+type kvBlock struct {
+	first string // the block's first key
+	off   int64
+	n     uint32 // bytes, the checksum included
+	sum   uint32
+}
+
+// kvRun is an open run file: what its header and sparse index hold.
+type kvRun struct {
+	path    string
+	gen     uint64
+	rev     uint64 // the last kv revision the run includes
+	entries uint64
+	live    uint64 // entries with a value
+	hdrCRC  uint32
+	blocks  []kvBlock
+	fd      platform.FD
+}
+
+// kvBlockSum is a block's checksum, seeded with the run's generation and
+// the block's number so that a block read from the wrong place fails.
+func kvBlockSum(gen uint64, blk int, b []byte) uint32 {
+	var seed [12]byte
+	binary.LittleEndian.PutUint64(seed[:], gen)
+	binary.LittleEndian.PutUint32(seed[8:], uint32(blk))
+	return crc32.Update(crc32.Checksum(seed[:], castagnoli), castagnoli, b)
+}
+
+func appendKvEntry(b []byte, e *kvRunEntry) []byte {
+	b = appendString(b, e.key)
+	flags := byte(0)
+	if e.live {
+		flags = 1
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, e.rev)
+	if e.live {
+		b = binary.AppendUvarint(b, uint64(len(e.value)))
+		b = append(b, e.value...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.revs)))
+	var prev uint64
+	for _, r := range e.revs {
+		b = binary.AppendUvarint(b, r-prev)
+		prev = r
+	}
+	return b
+}
+
+// decodeKvEntry decodes one entry; its key and value alias d's bytes.
+func decodeKvEntry(d *decoder) kvRunEntry {
+	var e kvRunEntry
+	e.key = string(d.bytes())
+	if len(d.b) == 0 {
+		d.fail()
+		return e
+	}
+	flags := d.b[0]
+	d.b = d.b[1:]
+	if flags > 1 {
+		d.fail()
+		return e
+	}
+	e.live = flags == 1
+	e.rev = d.uvarint()
+	if e.live {
+		e.value = d.bytes()
+	}
+	n := d.count(1)
+	if n > 0 {
+		e.revs = make([]uint64, n)
+	}
+	var prev uint64
+	for i := range e.revs {
+		delta := d.uvarint()
+		if i > 0 && delta == 0 || prev+delta < prev {
+			d.fail()
+			return e
+		}
+		prev += delta
+		e.revs[i] = prev
+	}
+	if d.err == nil && (e.rev == 0 || len(e.revs) > 0 && e.revs[len(e.revs)-1] > e.rev || !e.live && len(e.revs) == 0) {
+		d.fail()
+	}
+	return e
+}
+
+// kvRunWriter streams a run file: entries in byte order go into blocks,
+// each piece of the file is synced before the next is written, and the
+// header goes last, so that a file cut short has no valid header.
+type kvRunWriter struct {
+	p    *effect.P
+	fd   platform.FD
+	path string
+	id   [16]byte
+	gen  uint64
+
+	buf     []byte // written from bufOff
+	bufOff  int64
+	blk     []byte // the block being filled
+	first   string
+	blocks  []kvBlock
+	last    string
+	entries uint64
+	live    uint64
+	synced  int64
+	err     error
+}
+
+func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWriter, error) {
+	fd, err := openFile(p, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return nil, err
+	}
+	return &kvRunWriter{p: p, fd: fd, path: path, id: id, gen: gen, bufOff: kvRunHeader}, nil
+}
+
+// add appends e, which must sort after every key added before it.
+func (w *kvRunWriter) add(e *kvRunEntry) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.entries > 0 && e.key <= w.last {
+		w.err = fmt.Errorf("file: kv run %s: key %q out of order", w.path, e.key)
+		return w.err
+	}
+	n := len(w.blk)
+	if n == 0 {
+		w.first = e.key
+	}
+	w.blk = appendKvEntry(w.blk, e)
+	if n > 0 && len(w.blk)+4 > kvRunBlockSize {
+		// The entry starts the next block.
+		next := append([]byte(nil), w.blk[n:]...)
+		w.blk = w.blk[:n]
+		w.flushBlock()
+		w.blk = append(w.blk[:0], next...)
+		w.first = e.key
+	}
+	w.last = e.key
+	w.entries++
+	if e.live {
+		w.live++
+	}
+	return w.err
+}
+
+// flushBlock ends the block being filled; the next entry begins a new one.
+func (w *kvRunWriter) flushBlock() {
+	if len(w.blk) == 0 {
+		return
+	}
+	blk := len(w.blocks)
+	sum := kvBlockSum(w.gen, blk, w.blk)
+	off := w.bufOff + int64(len(w.buf))
+	w.buf = append(w.buf, w.blk...)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, sum)
+	w.blocks = append(w.blocks, kvBlock{first: w.first, off: off, n: uint32(len(w.blk) + 4), sum: sum})
+	w.blk = w.blk[:0]
+	w.first = ""
+	if len(w.buf) >= kvRunPiece {
+		w.writeBuf()
+	}
+}
+
+func (w *kvRunWriter) writeBuf() {
+	if w.err != nil || len(w.buf) == 0 {
+		return
+	}
+	if err := writeAt(w.p, w.fd, w.bufOff, w.buf); err != nil {
+		w.err = err
+		return
+	}
+	w.bufOff += int64(len(w.buf))
+	w.buf = w.buf[:0]
+	if err := fdatasync(w.p, w.fd); err != nil {
+		w.err = err
+	}
+}
+
+// finish writes the sparse index and the header, syncs and closes the
+// file; it gives the run as written, its file still to be renamed into
+// place by the caller. rev is the last kv revision the run includes.
+func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
+	w.flushBlock()
+	idxOff := w.bufOff + int64(len(w.buf))
+	start := len(w.buf)
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(w.blocks)))
+	var prevOff int64 = kvRunHeader
+	for _, b := range w.blocks {
+		w.buf = appendString(w.buf, b.first)
+		w.buf = binary.AppendUvarint(w.buf, uint64(b.off-prevOff))
+		w.buf = binary.AppendUvarint(w.buf, uint64(b.n))
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, b.sum)
+		prevOff = b.off
+	}
+	idxLen := len(w.buf) - start
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc32.Checksum(w.buf[start:], castagnoli))
+	w.writeBuf()
+	h := make([]byte, kvRunHeader)
+	copy(h, kvRunMagic[:])
+	binary.LittleEndian.PutUint32(h[8:], kvRunVersion)
+	copy(h[12:28], w.id[:])
+	binary.LittleEndian.PutUint64(h[28:], w.gen)
+	binary.LittleEndian.PutUint64(h[36:], rev)
+	binary.LittleEndian.PutUint64(h[44:], w.entries)
+	binary.LittleEndian.PutUint64(h[52:], uint64(idxOff))
+	// 60: the header's checksum, over the rest and the index length.
+	binary.LittleEndian.PutUint32(h[60:], kvHeaderSum(h[:60], idxLen, w.live))
+	if w.err == nil {
+		w.err = writeAt(w.p, w.fd, 0, h)
+	}
+	if w.err == nil {
+		w.err = fsync(w.p, w.fd)
+	}
+	if err := closeFile(w.p, w.fd); w.err == nil {
+		w.err = err
+	}
+	if w.err != nil {
+		return nil, fmt.Errorf("file: write kv run %s: %w", w.path, w.err)
+	}
+	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live,
+		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks}, nil
+}
+
+// abort drops a run being written.
+func (w *kvRunWriter) abort() {
+	_ = closeFile(w.p, w.fd)
+	_ = remove(w.p, w.path)
+}
+
+func kvHeaderSum(h []byte, idxLen int, live uint64) uint32 {
+	var x [16]byte
+	binary.LittleEndian.PutUint64(x[:], uint64(idxLen))
+	binary.LittleEndian.PutUint64(x[8:], live)
+	return crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, x[:])
+}
+
+// openKvRun opens the run file at path and reads its header and sparse
+// index, which must be those of generation gen of store id with header
+// checksum want (what the checkpoint naming it records; 0 takes any).
+// What is wrong is a CorruptError naming the file and offset.
+func openKvRun(p *effect.P, path string, id [16]byte, gen uint64, want uint32) (*kvRun, error) {
+	fd, err := openFile(p, path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	r, err := readKvRun(p, fd, path, id, gen, want)
+	if err != nil {
+		_ = closeFile(p, fd)
+		return nil, err
+	}
+	r.fd = fd
+	return r, nil
+}
+
+func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64, want uint32) (*kvRun, error) {
+	size, err := fileSize(p, path)
+	if err != nil {
+		return nil, err
+	}
+	h := make([]byte, kvRunHeader)
+	if n, err := readFull(p, fd, 0, h); err != nil {
+		return nil, fmt.Errorf("file: read %s: %w", path, err)
+	} else if n != kvRunHeader {
+		return nil, corrupt(path, 0, "kv run header cut short")
+	}
+	switch {
+	case !bytes.Equal(h[:8], kvRunMagic[:]):
+		return nil, corrupt(path, 0, "not a kv run file")
+	case binary.LittleEndian.Uint32(h[8:]) != kvRunVersion:
+		return nil, corrupt(path, 8, "kv run version %d unknown", binary.LittleEndian.Uint32(h[8:]))
+	case !bytes.Equal(h[12:28], id[:]):
+		return nil, corrupt(path, 12, "kv run of another store")
+	case binary.LittleEndian.Uint64(h[28:]) != gen:
+		return nil, corrupt(path, 28, "kv run of generation %d, want %d", binary.LittleEndian.Uint64(h[28:]), gen)
+	}
+	idxOff := int64(binary.LittleEndian.Uint64(h[52:]))
+	if idxOff < kvRunHeader || idxOff+5 > size {
+		return nil, corrupt(path, 52, "kv run index offset %d outside the file of %d bytes", idxOff, size)
+	}
+	ib := make([]byte, size-idxOff)
+	if n, err := readFull(p, fd, idxOff, ib); err != nil {
+		return nil, fmt.Errorf("file: read %s at %d: %w", path, idxOff, err)
+	} else if n != len(ib) {
+		return nil, corrupt(path, idxOff, "kv run index cut short")
+	}
+	body, sum := ib[:len(ib)-4], binary.LittleEndian.Uint32(ib[len(ib)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, corrupt(path, idxOff, "kv run index checksum mismatch")
+	}
+	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:])}
+	d := decoder{b: body}
+	nb := d.count(4)
+	r.blocks = make([]kvBlock, 0, nb)
+	prevOff := int64(kvRunHeader)
+	end := int64(kvRunHeader)
+	for range nb {
+		b := kvBlock{first: string(d.bytes())}
+		b.off = prevOff + int64(d.uvarint())
+		b.n = d.u32()
+		if len(d.b) < 4 {
+			d.fail()
+			break
+		}
+		b.sum = binary.LittleEndian.Uint32(d.b)
+		d.b = d.b[4:]
+		if d.err != nil || b.off != end || b.n < 5 || len(r.blocks) > 0 && b.first <= r.blocks[len(r.blocks)-1].first {
+			d.fail()
+			break
+		}
+		end = b.off + int64(b.n)
+		prevOff = b.off
+		r.blocks = append(r.blocks, b)
+	}
+	if d.err != nil || len(d.b) != 0 || end != idxOff || uint64(len(r.blocks)) > r.entries || r.entries > 0 && len(r.blocks) == 0 {
+		return nil, corrupt(path, idxOff, "malformed kv run index")
+	}
+	// The header checksum covers the count of live entries, which only
+	// the blocks hold: it is recomputed from them by verifyKvRun; here it
+	// names the file, against what the checkpoint recorded.
+	r.hdrCRC = binary.LittleEndian.Uint32(h[60:])
+	if want != 0 && r.hdrCRC != want {
+		return nil, corrupt(path, 60, "kv run header checksum %08x, the checkpoint names %08x", r.hdrCRC, want)
+	}
+	return r, nil
+}
+
+// close closes the run's file.
+func (r *kvRun) close(p *effect.P) error {
+	if r == nil || r.fd == 0 {
+		return nil
+	}
+	err := closeFile(p, r.fd)
+	r.fd = 0
+	return err
+}
+
+// block gives block i's entries (without its checksum), checked, through
+// cache (nil: none).
+func (r *kvRun) block(p *effect.P, cache *recCache, i int) ([]byte, error) {
+	key := loc{seg: uint32(r.gen), off: uint32(i)}
+	if cache != nil {
+		if b, ok := cache.peek(key); ok {
+			return b, nil
+		}
+	}
+	b := r.blocks[i]
+	buf := make([]byte, b.n)
+	n, err := readFull(p, r.fd, b.off, buf)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("file: read %s at %d: %w", r.path, b.off, err)
+	case n != len(buf):
+		return nil, corrupt(r.path, b.off, "kv run block %d cut short", i)
+	}
+	data := buf[:len(buf)-4]
+	if got := binary.LittleEndian.Uint32(buf[len(buf)-4:]); got != b.sum || kvBlockSum(r.gen, i, data) != got {
+		return nil, corrupt(r.path, b.off, "kv run block %d checksum mismatch", i)
+	}
+	if cache != nil {
+		cache.put(key, data)
+	}
+	return data, nil
+}
+
+// blockFor is the block that holds key if any does: the last whose first
+// key is at most key, -1 when key sorts before them all.
+func (r *kvRun) blockFor(key string) int {
+	return sort.Search(len(r.blocks), func(i int) bool { return r.blocks[i].first > key }) - 1
+}
+
+// get finds key in the run. The entry's key and value are the caller's.
+func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool, error) {
+	i := r.blockFor(key)
+	if i < 0 {
+		return kvRunEntry{}, false, nil
+	}
+	b, err := r.block(p, cache, i)
+	if err != nil {
+		return kvRunEntry{}, false, err
+	}
+	d := decoder{b: b}
+	for len(d.b) > 0 {
+		e := decodeKvEntry(&d)
+		if d.err != nil {
+			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+		}
+		if e.key == key {
+			e.value = cloneBytes(e.value)
+			return e, true, nil
+		}
+		if e.key > key {
+			break
+		}
+	}
+	return kvRunEntry{}, false, nil
+}
+
+// scan calls fn with the run's entries from the first at or after from,
+// in byte order, until fn returns false. The entry's value aliases the
+// block: fn copies what it keeps.
+func (r *kvRun) scan(p *effect.P, cache *recCache, from string, fn func(e *kvRunEntry) bool) error {
+	i := max(r.blockFor(from), 0)
+	for ; i < len(r.blocks); i++ {
+		b, err := r.block(p, cache, i)
+		if err != nil {
+			return err
+		}
+		d := decoder{b: b}
+		for len(d.b) > 0 {
+			e := decodeKvEntry(&d)
+			if d.err != nil {
+				return corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+			}
+			if e.key < from {
+				continue
+			}
+			if !fn(&e) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// verify reads every block, bypassing the cache, and checks that the
+// entries are in byte order, each block begins with the key the index
+// names and the counts agree with the header's; it gives what is wrong.
+func (r *kvRun) verify(p *effect.P, id [16]byte) error {
+	var n, live uint64
+	last := ""
+	for i := range r.blocks {
+		b, err := r.block(p, nil, i)
+		if err != nil {
+			return err
+		}
+		d := decoder{b: b}
+		for j := 0; len(d.b) > 0; j++ {
+			e := decodeKvEntry(&d)
+			switch {
+			case d.err != nil:
+				return corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+			case j == 0 && e.key != r.blocks[i].first:
+				return corrupt(r.path, r.blocks[i].off, "kv run block %d begins with %q, its index names %q", i, e.key, r.blocks[i].first)
+			case n > 0 && e.key <= last:
+				return corrupt(r.path, r.blocks[i].off, "kv run key %q out of order", e.key)
+			}
+			last = e.key
+			n++
+			if e.live {
+				live++
+			}
+		}
+	}
+	if n != r.entries {
+		return corrupt(r.path, 44, "kv run of %d entries where its header counts %d", n, r.entries)
+	}
+	h := make([]byte, kvRunHeader)
+	if _, err := readFull(p, r.fd, 0, h); err != nil {
+		return fmt.Errorf("file: read %s: %w", r.path, err)
+	}
+	idxOff := int64(binary.LittleEndian.Uint64(h[52:]))
+	size, err := fileSize(p, r.path)
+	if err != nil {
+		return err
+	}
+	if kvHeaderSum(h[:60], int(size-idxOff-4), live) != r.hdrCRC {
+		return corrupt(r.path, 60, "kv run header checksum mismatch")
+	}
+	r.live = live
+	return nil
+}
+
+// kvRunChange is a key's state since the run, as the in-memory part holds
+// it, for a merge: an entry to put in place of the run's, or with
+// drop set, a key to leave out.
+type kvRunChange struct {
+	kvRunEntry
+	drop bool
+}
+
+// mergeKvRun writes run gen at path: the entries of old (nil: none) with
+// changes, sorted by key, put over them. It syncs the file but leaves
+// renaming it into place and syncing the directory to the caller.
+func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRun, cache *recCache, changes []kvRunChange) (*kvRun, error) {
+	w, err := newKvRunWriter(p, path, id, gen)
+	if err != nil {
+		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
+	}
+	ci := 0
+	put := func(c *kvRunChange) error {
+		if c.drop {
+			return nil
+		}
+		return w.add(&c.kvRunEntry)
+	}
+	if old != nil {
+		err = old.scan(p, cache, "", func(e *kvRunEntry) bool {
+			for ci < len(changes) && changes[ci].key < e.key {
+				if put(&changes[ci]) != nil {
+					return false
+				}
+				ci++
+			}
+			if ci < len(changes) && changes[ci].key == e.key {
+				if put(&changes[ci]) != nil {
+					return false
+				}
+				ci++
+				return true
+			}
+			return w.add(e) == nil
+		})
+	}
+	for err == nil && w.err == nil && ci < len(changes) {
+		err = put(&changes[ci])
+		ci++
+	}
+	if err == nil {
+		err = w.err
+	}
+	if err != nil {
+		w.abort()
+		return nil, err
+	}
+	r, err := w.finish(rev)
+	if err != nil {
+		_ = remove(p, path)
+		return nil, err
+	}
+	return r, nil
+}
+
+// isKvRunName reports whether a log directory entry is a kv run file,
+// and its generation.
+func isKvRunName(name string) (uint64, bool) {
+	if !strings.HasPrefix(name, "kv-") || !strings.HasSuffix(name, kvRunSuffix) || len(name) != len("kv-")+16+len(kvRunSuffix) {
+		return 0, false
+	}
+	gen, err := strconv.ParseUint(name[3:19], 16, 64)
+	return gen, err == nil
+}

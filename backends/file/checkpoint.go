@@ -55,7 +55,9 @@ const (
 	ckptVersionRetention = 5
 	// ckptVersionIndex is the first version naming segment index files.
 	ckptVersionIndex = 6
-	ckptVersion      = ckptVersionIndex
+	// ckptVersionKvRun is the first version naming a kv run file.
+	ckptVersionKvRun = 7
+	ckptVersion      = ckptVersionKvRun
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -96,9 +98,12 @@ type ckptView struct {
 	commits uint64
 	streams []streamView
 	pos     []posChunk
-	indexed []segIdx // none in a view encoded as an older version
-	version uint32   // the format to encode: 0 the current, an older one to test reading it
-	kv      map[string]*kvEntry
+	indexed []segIdx            // none in a view encoded as an older version
+	version uint32              // the format to encode: 0 the current, an older one to test reading it
+	kv      map[string]*kvEntry // changes since kvRun (every key without it)
+	kvRun   *kvRun
+	kvRef   kvRunRef // the run the checkpoint names
+	kvLive  int
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
 	bytes   int64     // log bytes at the capture
@@ -136,7 +141,13 @@ func markOf(r resume, st *state) *ckptView {
 		pos:     st.positions[:len(st.positions):len(st.positions)],
 		indexed: st.indexed[:len(st.indexed):len(st.indexed)],
 		kv:      maps.Clone(st.kv),
+		kvRun:   st.kvRun,
+		kvRef:   st.kvRef,
+		kvLive:  st.kvLive,
 		ret:     st.ret.clone(),
+	}
+	if st.kvRun != nil {
+		v.kvRef = st.kvRun.ref(st.kvLive)
 	}
 	for name, x := range st.streams {
 		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
@@ -232,7 +243,18 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 	}
+	if ver >= ckptVersionKvRun {
+		b = binary.AppendUvarint(b, v.kvRef.gen)
+		if v.kvRef.gen != 0 {
+			b = binary.LittleEndian.AppendUint32(b, v.kvRef.hdrCRC)
+			b = binary.AppendUvarint(b, v.kvRef.entries)
+			b = binary.AppendUvarint(b, uint64(v.kvLive))
+		}
+	}
 	keys := slices.Sorted(maps.Keys(v.kv))
+	if v.kvRef.gen != 0 {
+		keys = nil // writeKvRun merged them into the run
+	}
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		e := v.kv[k]
@@ -396,7 +418,27 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		pos, l = pos+delta, nl
 		st.positions[i] = posChunk{pos: pos, loc: l}
 	}
+	if v >= ckptVersionKvRun {
+		if st.kvRef.gen = d.uvarint(); st.kvRef.gen != 0 {
+			if len(d.b) < 4 {
+				d.fail()
+			} else {
+				st.kvRef.hdrCRC = binary.LittleEndian.Uint32(d.b)
+				d.b = d.b[4:]
+			}
+			st.kvRef.entries = d.uvarint()
+			st.kvRef.live = d.uvarint()
+			st.kvLive = int(st.kvRef.live)
+			if st.kvRef.live > st.kvRef.entries {
+				d.fail()
+			}
+		}
+	}
 	nk := d.count(3)
+	if st.kvRef.gen != 0 && nk != 0 {
+		d.fail()
+	}
+	st.kvLive += nk
 	for range nk {
 		if d.err != nil {
 			break
@@ -560,9 +602,32 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		v.ids = v.idsLive.CopyAsOf(v.idsMark, func() func() { s.mu.RLock(); return s.mu.RUnlock })
 		v.idsLive = nil
 	}
+	s.mu.Lock()
+	retired := s.st.kvRetired
+	s.st.kvRetired = nil
+	s.mu.Unlock()
+	for _, r := range retired {
+		_ = r.close(p)
+	}
 	d, err := s.writeIndexes(p, v)
 	if err != nil {
 		return err
+	}
+	base := v.kvRun
+	run, err := s.writeKvRun(p, v)
+	if err != nil {
+		return err
+	}
+	if run != nil {
+		if d == nil {
+			d = &drop{}
+		}
+		d.kvRun, d.kvRev = run, v.rev
+		defer func() {
+			if err != nil && s.pendDrop.Load() != d {
+				_ = run.close(p) // the state never takes it
+			}
+		}()
 	}
 	path := filepath.Join(s.logDir, ckptName(v.r.lsn))
 	tmp := path + tmpSuffix
@@ -603,6 +668,11 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 			return fmt.Errorf("file: sync log directory: %w", err)
 		}
 	}
+	if run != nil && base != nil {
+		if err := s.removeOldKvRuns(p, base.gen); err != nil {
+			return fmt.Errorf("file: remove old kv runs: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -623,6 +693,11 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 			return resume{}, nil, false, fmt.Errorf("file: read checkpoint: %w", err)
 		}
 		r, st, err := decodeCheckpoint(b, s.id)
+		if err == nil && r.lsn == lsns[i] {
+			// A kv run that is missing or does not validate is rebuilt
+			// from the log: by an older checkpoint's, or a full replay.
+			err = s.openKvRunOf(p, st)
+		}
 		if err != nil || r.lsn != lsns[i] {
 			s.report.CheckpointsSkipped++
 			continue // damaged: an older one, or a full replay

@@ -137,6 +137,9 @@ type overlay struct {
 	last    *recIDs                    // the durable record read last, for the next lookup
 	at      int64                      // the group's commit time
 	meta    map[string]ops.StreamState // stream states the group set (retention.go)
+	// kvErr is the first error of a kv lookup (a kv run's block that
+	// does not read): the commit that looked is refused with it.
+	kvErr error
 }
 
 type pendStream struct {
@@ -175,7 +178,17 @@ func (o *overlay) kvRev(key string) uint64 {
 	if r, ok := o.kv[key]; ok {
 		return r
 	}
-	return o.s.kvRev(key)
+	e, err := o.s.kvGet(o.p, key)
+	if err != nil {
+		if o.kvErr == nil {
+			o.kvErr = err
+		}
+		return 0
+	}
+	if e == nil {
+		return 0
+	}
+	return e.rev
 }
 
 // pending is the result of one prepared commit, applied once durable.
@@ -386,9 +399,27 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 	if len(c.Kv) > 0 {
 		res.Kv = make([]ops.KvResult, len(c.Kv))
 	}
+	ov.kvErr = nil
 	plan, err := ops.Decide(c, ov)
+	if err == nil {
+		err = ov.kvErr
+	}
 	if err != nil {
 		w.err = err
+		return buf
+	}
+	// Whether each kv key had a value, looked up before the overlay
+	// changes, since a lookup may read a kv run and fail (a commit
+	// changes a key once at most).
+	var had []bool
+	if len(c.Kv) > 0 {
+		had = make([]bool, len(c.Kv))
+		for i, k := range c.Kv {
+			had[i] = ov.kvRev(k.Key) > 0
+		}
+	}
+	if ov.kvErr != nil {
+		w.err = ov.kvErr
 		return buf
 	}
 	replayed := make([]bool, len(c.Appends))
@@ -440,8 +471,8 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 		rec.rev = ov.rev + 1
 		res.Revision = rec.rev
 		for i, k := range c.Kv {
-			existed := ov.kvRev(k.Key) > 0
-			op := kvRec{op: kvPut, key: k.Key, value: k.Value}
+			existed := had[i]
+			op := kvRec{op: kvPut, key: k.Key, value: k.Value, had: existed}
 			r := rec.rev
 			if k.Delete {
 				op.op, op.value, r = kvDel, nil, 0

@@ -21,6 +21,7 @@
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
 //	log/seg-<id>.idx             segment index files: the record locations of a sealed segment
+//	log/kv-<lsn>.run             kv run files: the kv keys as of the checkpoint of LSN <lsn>
 //	snap/<key>-<gen>-k<keep>.snap
 //	                             snapshot generations; key: 32 hex digits of SHA-256 of the
 //	                             name, gen: 16 hex digits, keep: the write's Keep in decimal
@@ -288,8 +289,10 @@
 // The store keeps in memory, per stream, its head and one index entry
 // (first seq, segment, offset) per commit record that touched it; one
 // entry (first position, segment, offset) per commit record with events
-// for reading in position order; the ID index; and every kv entry with its
-// value, so KvGet and KvList never read the disk. A location entry is 16
+// for reading in position order; the ID index; and the kv keys changed
+// since the last checkpoint with their values (the others lie in its kv
+// run file, see Kv run files; without a checkpoint every key is in
+// memory). A location entry is 16
 // bytes. The location entries of sealed segments that a checkpoint has
 // covered live in segment index files instead (see Segment index files):
 // in memory are only those of the active segment and of segments sealed
@@ -445,6 +448,13 @@
 // checkpoint of format 5 or older names none (every location is in it)
 // and the next checkpoint writes the files.
 //
+// Format 7 names a kv run file (see Kv run files) before the kv
+// entries: uvarint generation (0: none), and with one its header
+// checksum (uint32), entries and keys with a value (uvarints); the kv
+// entries then number 0. Without a run the entries are every key, as
+// in format 6, which Open reads as before: the next checkpoint writes
+// the run.
+//
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
@@ -567,7 +577,93 @@
 //
 // What stays in memory per indexed segment is one segIdx (32 bytes), and
 // per stream and indexed segment it appears in one run (24 bytes); the
-// ID index and the kv entries stay in memory as before (see Memory).
+// ID index stays in memory as before (see Memory), the kv keys a
+// checkpoint covers lie in its kv run file (below).
+//
+// # Kv run files
+//
+// A checkpoint puts the kv keys into a kv run file, log/kv-<lsn>.run
+// (<lsn> the checkpoint's, 16 hex digits), and the in-memory index keeps
+// only the keys changed since (a delete as an entry that shadows the
+// run's), the run's sparse index (one entry per 4 KiB block: its first
+// key, offset, size and checksum) and a count of keys with a value. All
+// integers little-endian:
+//
+//	offset  size  field
+//	     0     8  magic "persistK"
+//	     8     4  format version (1)
+//	    12    16  store id
+//	    28     8  generation: the LSN in the name
+//	    36     8  last kv revision the run includes
+//	    44     8  entries
+//	    52     8  offset of the sparse index
+//	    60     4  header checksum: CRC-32C of bytes 0..60, then of the
+//	              sparse index's length and the count of entries with a
+//	              value (uint64 each)
+//	    64        blocks, one after the other: entries, then the CRC-32C
+//	              of the generation (uint64), the block number (uint32)
+//	              and the entries
+//	              the sparse index: uvarint block count, then per block
+//	              its first key (uvarint length, bytes), its offset as a
+//	              uvarint delta from the previous block's (from 64), its
+//	              size with the checksum (uvarint) and that checksum
+//	              (uint32); then the CRC-32C of the sparse index
+//
+// An entry is the key (uvarint length, bytes), a flag byte (1: the key
+// has a value, 0: a deleted key whose history a later format may keep
+// here), the revision of the value (uvarint), the value (uvarint length,
+// bytes) when it has one, and the key's kept history revisions, oldest
+// first (uvarint count, then uvarint deltas). Keys are in byte order,
+// each once. A block ends before an entry that would take it past 4096
+// bytes with its checksum, unless it is the block's first: an entry
+// longer than a block has a block of its own.
+//
+// Writing: the checkpoint (format 7) merges the run it started from
+// with the keys changed since, in one pass over both in key order
+// (writeKvRun): a changed key's entry replaces the run's, a deleted one
+// is left out. The run is streamed to kv-<lsn>.run.tmp, its data synced
+// every 4 MiB, its header written last and the file fsynced, renamed
+// into place and the log directory fsynced; only then is the checkpoint
+// naming it (generation, header checksum, entries, keys with a value)
+// written. A checkpoint with no kv change since the last names the
+// same run. Once the checkpoint is in place the live index takes the
+// run and drops the changes it holds (as it drops locations for index
+// files, see above). A run is removed once the checkpoint after the one
+// that wrote it has been superseded: a kept checkpoint names its own
+// run or the one it started from.
+//
+// Reading: a kv-get looks in the changes first, then in the run: a
+// binary search over the sparse index, one block read, checked, and
+// kept in a cache of Options.IndexCacheBytes (separate from the index
+// files', first in first out). A kv-list merges the sorted changed keys
+// with a scan of the run from the first block that can hold the page's
+// first key. A commit looks up whether each key it changes had a value
+// (KvResult.Existed, the key count, the history) before it changes
+// anything, so that a block that does not read refuses the commit with
+// the error and changes nothing; recovery looks the same up for the
+// records it replays after the checkpoint.
+//
+// Damage: Open checks the run a checkpoint names whole (every block
+// read in order, its checksum, key order, the counts against the
+// checkpoint's), keeping nothing, before using the checkpoint. A run
+// that is missing, cut short, damaged or not the one named makes Open
+// pass the checkpoint over as a damaged one (RecoveryReport
+// CheckpointsSkipped): it starts from the one before, or replays the
+// whole log, which rebuilds the kv keys, and its next checkpoint writes
+// a good run. Verify lists such a run under VerifyReport.Skipped and
+// compares the keys of the checkpoint it starts from, read from its run,
+// with the full replay's. A block damaged at rest after Open checked it
+// is a CorruptError naming the run file and the block's offset, never a
+// wrong value.
+//
+// Decisions and limits of format 1: Open's whole-run check costs a read
+// of the run per Open (about its size; sequential), not O(tail), since a
+// block found bad only later could no longer be stood in for by the
+// log; checking blocks at first read with a rebuild from the log is
+// left. The kv history (kvhistory.go) still keeps every key's kept
+// revisions in memory and in the checkpoint; entries carry a history
+// field for it, written with the current revision only. Verify reads a
+// run's keys into memory to compare them.
 //
 // # Retention and deletion
 //

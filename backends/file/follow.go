@@ -114,6 +114,7 @@ func (s *Store) catchUp(p *effect.P) error {
 		rd := &segReader{p: p, fd: f.seg.fd, path: f.seg.path, id: f.seg.id, size: size, window: followWindow}
 		s.mu.Lock()
 		lsn := s.st.lsn
+		f.rp.p = p
 		end, _, err := rd.scan(f.end, f.rp.segment(f.seg.path, f.seg.id, &f.sealed))
 		s.bytes += end - f.end
 		f.end = end

@@ -92,12 +92,16 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.KvGet:
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		if e := s.st.kv[op.Key]; e != nil {
+		e, err := s.st.kvGet(p, op.Key)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
 			return &ops.KvEntry{Key: op.Key, Value: cloneBytes(e.value), Revision: e.rev}, nil
 		}
 		return (*ops.KvEntry)(nil), nil
 	case ops.KvList:
-		return s.kvList(op), nil
+		return s.kvList(p, op)
 	case ops.SnapshotRead:
 		return s.snaps.read(p, op.Name, op.Generation)
 	case ops.SnapshotNames:
@@ -163,17 +167,13 @@ func (s *Store) streams(op ops.Streams) ops.StreamsResult {
 	return res
 }
 
-func (s *Store) kvList(op ops.KvList) ops.KvListResult {
+func (s *Store) kvList(p *effect.P, op ops.KvList) (ops.KvListResult, error) {
 	var res ops.KvListResult
+	var err error
 	s.sorted(func(st *state) {
-		keys, more := page(st.keys, op.Prefix, op.After, ops.PageLimit(op.Limit))
-		res.More = more
-		for _, k := range keys {
-			e := st.kv[k]
-			res.Entries = append(res.Entries, ops.KvEntry{Key: k, Value: cloneBytes(e.value), Revision: e.rev})
-		}
+		res, err = st.kvPage(p, op.Prefix, op.After, ops.PageLimit(op.Limit))
 	})
-	return res
+	return res, err
 }
 
 // wait blocks until the stream's head (the last position when Stream is

@@ -45,18 +45,20 @@ func (h *kvHist) keep() int {
 	return h.depth
 }
 
-// apply adds the kv changes of commit c, stored at l; kv is the kv index
-// before c changes it (a delete of an absent key makes no version).
+// apply adds the kv changes of commit c, stored at l; had tells whether a
+// change's key had a value before c (a delete of an absent key makes no
+// version).
 // A key's revisions are only ever appended past the end of its slice, so
 // a view (a checkpoint's) that holds the slice sees it unchanged.
-func (h *kvHist) apply(c *commitRec, l loc, kv map[string]*kvEntry) {
+func (h *kvHist) apply(c *commitRec, l loc, had func(*kvRec) bool) {
 	h.recs = append(h.recs, kvLoc{rev: c.rev, loc: l})
 	if h.keys == nil {
 		h.keys = make(map[string][]uint64)
 	}
 	n := h.keep()
-	for _, k := range c.kv {
-		if k.op == kvDel && kv[k.key] == nil {
+	for i := range c.kv {
+		k := &c.kv[i]
+		if k.op == kvDel && !had(k) {
 			continue
 		}
 		revs := h.keys[k.key]
@@ -316,7 +318,12 @@ func (s *Store) kvHistory(p *effect.P, op ops.KvHistory) (ops.KvHistoryResult, e
 		ws = append(ws, w)
 	}
 	var cur *kvEntry
-	if e := s.st.kv[op.Key]; e != nil {
+	e, err := s.st.kvGet(p, op.Key)
+	if err != nil {
+		s.mu.RUnlock()
+		return ops.KvHistoryResult{}, err
+	}
+	if e != nil {
 		cur = &kvEntry{value: cloneBytes(e.value), rev: e.rev}
 	}
 	s.mu.RUnlock()

@@ -3,14 +3,20 @@ package file
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/platform"
 )
 
@@ -588,4 +594,231 @@ func isKvRunName(name string) (uint64, bool) {
 	}
 	gen, err := strconv.ParseUint(name[3:19], 16, 64)
 	return gen, err == nil
+}
+
+// kvPage lists the keys with prefix after after, at most limit, and
+// whether more follow: the changes since the run (sorted keys up to
+// date) merged with the run's entries.
+func (s *state) kvPage(p *effect.P, prefix, after string, limit int) (ops.KvListResult, error) {
+	var res ops.KvListResult
+	if s.kvRun == nil {
+		keys, more := page(s.keys, prefix, after, limit)
+		res.More = more
+		for _, k := range keys {
+			e := s.kv[k]
+			res.Entries = append(res.Entries, ops.KvEntry{Key: k, Value: cloneBytes(e.value), Revision: e.rev})
+		}
+		return res, nil
+	}
+	start := prefix
+	if after >= start {
+		start = after + "\x00"
+	}
+	mem := s.keys[sort.SearchStrings(s.keys, start):]
+	// emit adds one key, or reports that the page is full.
+	emit := func(k string, value []byte, rev uint64) bool {
+		if len(res.Entries) == limit {
+			res.More = true
+			return false
+		}
+		res.Entries = append(res.Entries, ops.KvEntry{Key: k, Value: cloneBytes(value), Revision: rev})
+		return true
+	}
+	// memUpTo emits the changed keys before key (all when key is ""),
+	// and reports whether to go on.
+	memUpTo := func(key string, all bool) bool {
+		for len(mem) > 0 && (all || mem[0] < key) && strings.HasPrefix(mem[0], prefix) {
+			e := s.kv[mem[0]]
+			k := mem[0]
+			mem = mem[1:]
+			if !e.del && !emit(k, e.value, e.rev) {
+				return false
+			}
+		}
+		return true
+	}
+	full := false
+	err := s.kvRun.scan(p, s.kvCache, start, func(e *kvRunEntry) bool {
+		if !strings.HasPrefix(e.key, prefix) {
+			return false
+		}
+		if !memUpTo(e.key, false) {
+			full = true
+			return false
+		}
+		if len(mem) > 0 && mem[0] == e.key {
+			return true // changed since the run: memUpTo gives it next
+		}
+		if e.live && !emit(e.key, e.value, e.rev) {
+			full = true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return ops.KvListResult{}, err
+	}
+	if !full {
+		memUpTo("", true)
+	}
+	return res, nil
+}
+
+// lookUpHad sets, for a state whose keys lie in a kv run, whether each
+// kv change of c had a value before it (kvRec.had): what recovery reads
+// where the commit's overlay looked it up.
+func (s *state) lookUpHad(p *effect.P, c *commitRec) error {
+	if s.kvRun == nil {
+		return nil
+	}
+	for i := range c.kv {
+		k := &c.kv[i]
+		e, err := s.kvGet(p, k.key)
+		if err != nil {
+			return err
+		}
+		k.had = e != nil
+	}
+	return nil
+}
+
+// kvRunRef is what a checkpoint records of the kv run it names.
+type kvRunRef struct {
+	gen     uint64 // 0: none
+	hdrCRC  uint32
+	entries uint64
+	live    uint64
+}
+
+func (r *kvRun) ref(live int) kvRunRef {
+	if r == nil {
+		return kvRunRef{}
+	}
+	return kvRunRef{gen: r.gen, hdrCRC: r.hdrCRC, entries: r.entries, live: uint64(live)}
+}
+
+func (s *Store) kvCache() *recCache {
+	s.kvBlocks.setupSize(s.opts.IndexCacheBytes, defaultIndexCache)
+	return &s.kvBlocks
+}
+
+// openKvRunOf opens the run st's checkpoint names into st, checking it
+// against what the checkpoint records of it.
+func (s *Store) openKvRunOf(p *effect.P, st *state) error {
+	st.kvCache = s.kvCache()
+	if st.kvRef.gen == 0 {
+		return nil
+	}
+	path := filepath.Join(s.logDir, kvRunName(st.kvRef.gen))
+	r, err := openKvRun(p, path, s.id, st.kvRef.gen, st.kvRef.hdrCRC)
+	if err != nil {
+		return err
+	}
+	if r.entries != st.kvRef.entries {
+		_ = r.close(p)
+		return corrupt(path, 44, "kv run of %d entries where the checkpoint counts %d", r.entries, st.kvRef.entries)
+	}
+	// Checked whole once, reading it in order and keeping nothing, so
+	// that a damaged block is found here, where the log can still stand
+	// in for it, not by a later read.
+	if err := r.verify(p, s.id); err != nil {
+		_ = r.close(p)
+		return err
+	}
+	if r.live != st.kvRef.live {
+		_ = r.close(p)
+		return corrupt(path, 0, "kv run of %d keys where the checkpoint counts %d", r.live, st.kvRef.live)
+	}
+	st.kvRun = r
+	return nil
+}
+
+// writeKvRun merges v's kv changes into a new run, durable and in place
+// once it returns, named by the checkpoint's LSN, and makes v name it;
+// it gives the run, open, for the live state to take (nil when there
+// were no changes and v names the run it had).
+func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
+	if len(v.kv) == 0 {
+		return nil, nil
+	}
+	keys := slices.Sorted(maps.Keys(v.kv))
+	changes := make([]kvRunChange, len(keys))
+	for i, k := range keys {
+		e := v.kv[k]
+		changes[i] = kvRunChange{kvRunEntry: kvRunEntry{key: k, live: true, rev: e.rev, value: e.value, revs: []uint64{e.rev}}, drop: e.del}
+	}
+	gen := v.r.lsn
+	path := filepath.Join(s.logDir, kvRunName(gen))
+	if v.kvRun != nil && v.kvRun.gen == gen {
+		return nil, fmt.Errorf("file: kv run %s exists", path)
+	}
+	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, v.kvRun, s.kvCache(), changes)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
+		_ = remove(p, path+tmpSuffix)
+		return nil, fmt.Errorf("file: write kv run: %w", err)
+	}
+	if err := syncDir(p, s.logDir); err != nil {
+		return nil, fmt.Errorf("file: write kv run: %w", err)
+	}
+	open, err := openKvRun(p, path, s.id, gen, r.hdrCRC)
+	if err != nil {
+		return nil, err
+	}
+	v.kvRef = open.ref(v.kvLive)
+	v.kv = nil
+	return open, nil
+}
+
+// removeOldKvRuns removes the run files before keep's, which no
+// checkpoint kept names (each names its own run or the one before).
+func (s *Store) removeOldKvRuns(p *effect.P, keep uint64) error {
+	ents, err := listDir(p, s.logDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if gen, ok := isKvRunName(e.Name); ok && gen < keep {
+			if err := remove(p, filepath.Join(s.logDir, e.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// takeKvRun makes run the state's, as of kv revision rev (the caller
+// holds the store's lock exclusively): the changes it holds leave
+// memory; the run it replaces is retired, to be closed by the owner of
+// the log (readers read a run under the read lock only).
+func (s *state) takeKvRun(run *kvRun, rev uint64) {
+	if s.kvRun != nil {
+		s.kvRetired = append(s.kvRetired, s.kvRun)
+	}
+	s.kvRun, s.kvRef = run, run.ref(s.kvLive)
+	for k, e := range s.kv {
+		if e.rev <= rev {
+			delete(s.kv, k)
+			s.keysDirty = true
+		}
+	}
+}
+
+// loadKvRunOf opens, checks whole and reads into st.kv the run st's
+// checkpoint names, for Verify to compare it with what the log holds.
+func (s *Store) loadKvRunOf(p *effect.P, st *state) error {
+	if err := s.openKvRunOf(p, st); err != nil || st.kvRun == nil {
+		return err
+	}
+	r := st.kvRun
+	defer func() { _ = r.close(p) }()
+	st.kvRun = nil
+	return r.scan(p, nil, "", func(e *kvRunEntry) bool {
+		if e.live {
+			st.kv[e.key] = &kvEntry{value: cloneBytes(e.value), rev: e.rev}
+		}
+		return true
+	})
 }

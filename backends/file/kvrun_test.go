@@ -385,3 +385,30 @@ func FuzzKvRun(f *testing.F) {
 		}
 	})
 }
+
+// rewriteKvRun rewrites the kv run the checkpoint state st names with
+// key's value replaced, a run that validates, and makes st name it.
+func rewriteKvRun(t *testing.T, e *env, st *state, key string, value []byte) {
+	t.Helper()
+	p := e.p()
+	id := e.s0id(t)
+	path := filepath.Join(e.dir, logDir, kvRunName(st.kvRef.gen))
+	r, err := openKvRun(p, path, id, st.kvRef.gen, st.kvRef.hdrCRC)
+	require.NoError(t, err)
+	var changes []kvRunChange
+	require.NoError(t, r.scan(p, nil, "", func(x *kvRunEntry) bool {
+		c := kvRunChange{kvRunEntry: *x}
+		c.value = cloneBytes(x.value)
+		c.revs = slices.Clone(x.revs)
+		if c.key == key {
+			c.value = value
+		}
+		changes = append(changes, c)
+		return true
+	}))
+	require.NoError(t, r.close(p))
+	w, err := mergeKvRun(p, path+".new", id, st.kvRef.gen, r.rev, nil, nil, changes)
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(path+".new", path))
+	st.kvRef.hdrCRC = w.hdrCRC
+}

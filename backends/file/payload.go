@@ -101,6 +101,11 @@ type kvRec struct {
 	op    uint8
 	key   string
 	value []byte
+	// had tells, for a state whose keys lie in a kv run, whether the key
+	// had a value before the change: not encoded, set by whoever looked
+	// it up (the commit's overlay, the recovery) before the state applies
+	// the record.
+	had bool
 }
 
 func (c *commitRec) events() int {

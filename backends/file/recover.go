@@ -204,6 +204,9 @@ type replayer struct {
 	full    bool   // decode every event (Verify), not just the index fields
 	frames  bool   // check frames and the chain only: no decoding, no state
 	onRec   func(seg uint64, off int64, f frame, c *commitRec) error
+	// p reads the state's kv run, when it has one, to tell whether a
+	// change's key had a value (kvRec.had).
+	p *effect.P
 }
 
 // segment returns a scan callback for segment id at path; sealed is set
@@ -243,6 +246,9 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 			}
 			if id > math.MaxUint32 || off > math.MaxUint32 {
 				return corrupt(path, off, "record position out of range")
+			}
+			if err := rp.st.lookUpHad(rp.p, &rec); err != nil {
+				return err
 			}
 			rp.st.apply(&rec, loc{seg: uint32(id), off: uint32(off)})
 			rp.commits++
@@ -333,7 +339,7 @@ func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 		st.ret.hist.setDepth(s.opts.KvHistory)
 	}
 	rebuild := !s.readOnly && st.indexIDs(s.id)
-	rp := &replayer{st: st, store: s.id}
+	rp := &replayer{st: st, store: s.id, p: p}
 	check := &replayer{st: newState(), store: s.id, frames: true}
 	if rebuild {
 		// A checkpoint without an ID index (format 1): index the IDs of

@@ -462,7 +462,7 @@ func (s *Store) stat(p *effect.P) (ops.StatResult, error) {
 	}
 	s.mu.RLock()
 	res := ops.StatResult{
-		EventsStored: s.st.events, KvKeys: uint64(len(s.st.kv)), KvRevision: s.st.rev,
+		EventsStored: s.st.events, KvKeys: uint64(s.st.kvLive), KvRevision: s.st.rev,
 		KvVersions: s.st.ret.hist.kept, BytesKnown: true, BytesStored: uint64(s.bytes),
 	}
 	type aged struct {

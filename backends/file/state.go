@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"rose-ash.com/persist/backends/internal/idindex"
+	"rose-ash.com/persist/effect"
 )
 
 // loc is where a commit record starts: segment id and byte offset.
@@ -40,6 +41,7 @@ type streamIdx struct {
 type kvEntry struct {
 	value []byte
 	rev   uint64
+	del   bool // a delete of the key since the kv run (kvrun.go)
 }
 
 // state is the in-memory index of everything durable: it is what recovery
@@ -48,10 +50,18 @@ type state struct {
 	streams    map[string]*streamIdx
 	names      []string // sorted stream names, rebuilt when namesDirty
 	namesDirty bool
-	kv         map[string]*kvEntry
-	keys       []string // sorted keys, rebuilt when keysDirty
-	keysDirty  bool
-	positions  []posChunk
+	// kv holds the kv keys changed since kvRun was written, a delete of
+	// one the run may hold as an entry with del set; every key when there
+	// is no run. kvLive counts the keys with a value, run and changes.
+	kv        map[string]*kvEntry
+	kvRun     *kvRun
+	kvRef     kvRunRef  // the run a decoded checkpoint names, opened into kvRun
+	kvRetired []*kvRun  // runs kvRun replaced, to close
+	kvCache   *recCache // the run's blocks; nil: none kept
+	kvLive    int
+	keys      []string // sorted keys of kv, rebuilt when keysDirty
+	keysDirty bool
+	positions []posChunk
 	// indexed are the sealed segments whose locations lie in their index
 	// files (segindex.go), sorted by segment; positions and every
 	// stream's chunks hold only the segments after them.
@@ -115,11 +125,32 @@ func (s *state) head(stream string) uint64 {
 	return 0
 }
 
-func (s *state) kvRev(key string) uint64 {
+// kvGet gives key's current entry, nil when it has no value; an entry
+// read from the run is the caller's.
+func (s *state) kvGet(p *effect.P, key string) (*kvEntry, error) {
 	if e := s.kv[key]; e != nil {
-		return e.rev
+		if e.del {
+			return nil, nil
+		}
+		return e, nil
 	}
-	return 0
+	if s.kvRun == nil {
+		return nil, nil
+	}
+	e, ok, err := s.kvRun.get(p, s.kvCache, key)
+	if err != nil || !ok || !e.live {
+		return nil, err
+	}
+	return &kvEntry{value: e.value, rev: e.rev}, nil
+}
+
+// kvHad tells whether the key of change k had a value before it: from
+// the changes since the run, else as the one who looked it up set it.
+func (s *state) kvHad(k *kvRec) bool {
+	if e := s.kv[k.key]; e != nil {
+		return !e.del
+	}
+	return s.kvRun != nil && k.had
 }
 
 // check reports why c cannot follow the state, or "" when it can: seqs,
@@ -178,15 +209,30 @@ func (s *state) apply(c *commitRec, l loc) {
 		pos += uint64(p.n)
 	}
 	if len(c.kv) > 0 {
-		s.ret.hist.apply(c, l, s.kv)
+		s.ret.hist.apply(c, l, s.kvHad)
 		s.rev = c.rev
-		for _, k := range c.kv {
+		for i := range c.kv {
+			k := &c.kv[i]
+			had := s.kvHad(k)
 			if k.op == kvDel {
-				if _, ok := s.kv[k.key]; ok {
+				if !had {
+					continue
+				}
+				s.kvLive--
+				if s.kvRun == nil {
 					delete(s.kv, k.key)
 					s.keysDirty = true
+				} else {
+					// The run may hold the key: a new entry, as below.
+					if s.kv[k.key] == nil {
+						s.keysDirty = true
+					}
+					s.kv[k.key] = &kvEntry{rev: c.rev, del: true}
 				}
 				continue
+			}
+			if !had {
+				s.kvLive++
 			}
 			// A new entry, never a changed one: a checkpoint being
 			// written may hold the old one (viewOf).
@@ -276,12 +322,19 @@ type drop struct {
 	upTo uint32
 	idx  []segIdx
 	runs map[string][]run
+	// kvRun is the kv run the checkpoint wrote, as of revision kvRev
+	// (nil: none).
+	kvRun *kvRun
+	kvRev uint64
 }
 
 // applyDrop replaces the locations of the segments d indexed by their
 // index files; the caller holds the store's lock exclusively and owns
 // the log.
 func (s *state) applyDrop(d *drop) {
+	if d.kvRun != nil {
+		s.takeKvRun(d.kvRun, d.kvRev)
+	}
 	if len(d.idx) == 0 || len(s.indexed) > 0 && s.indexed[len(s.indexed)-1].seg >= d.idx[0].seg {
 		return
 	}

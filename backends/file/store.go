@@ -153,6 +153,7 @@ type Store struct {
 	idx   indexFiles // segment index files (segindex.go)
 	// A drop a checkpoint made, for the owner of the log to apply.
 	pendDrop atomic.Pointer[drop]
+	kvBlocks recCache // blocks of kv runs (kvrun.go)
 
 	// Owned by the current group-commit leader (and by Open and Close).
 	active    *segment
@@ -401,6 +402,17 @@ func (s *Store) release(p *effect.P) error {
 	if err := s.idx.close(p); err != nil {
 		errs = append(errs, err)
 	}
+	if s.st != nil {
+		if d := s.pendDrop.Swap(nil); d != nil {
+			s.st.applyDrop(d)
+		}
+		for _, r := range append(s.st.kvRetired, s.st.kvRun) {
+			if err := r.close(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.st.kvRetired, s.st.kvRun = nil, nil
+	}
 	s.snaps.close()
 	if s.lockFD != 0 {
 		if s.opts.HolderPID > 0 {
@@ -442,7 +454,7 @@ func (s *Store) Stats() Stats {
 		Streams:   len(s.st.streams),
 		Events:    s.st.events,
 		Commits:   s.st.commits,
-		KvKeys:    len(s.st.kv),
+		KvKeys:    s.st.kvLive,
 		Revision:  s.st.rev,
 		LSN:       s.st.lsn,
 		Segments:  len(s.segs),

@@ -105,6 +105,9 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 		}
 		if err == nil {
 			r, ck, err := decodeCheckpoint(b, v.id)
+			if err == nil {
+				err = v.loadKvRunOf(p, ck)
+			}
 			if err == nil && ck.ids != nil {
 				rp.st.indexIDs(v.id) // to compare the ID index too
 			}
@@ -145,7 +148,7 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 	}
 	rep.Records, rep.Commits, rep.Events = rp.records, rp.commits, rp.events
 	rep.LSN = rp.st.lsn
-	rep.Streams, rep.KvKeys = len(rp.st.streams), len(rp.st.kv)
+	rep.Streams, rep.KvKeys = len(rp.st.streams), rp.st.kvLive
 	if rep.LSN != v.st.lsn {
 		// Open's replay and the full one disagree: a checkpoint that
 		// does not hold what the log does.
@@ -321,9 +324,24 @@ func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
 		if err != nil {
 			return fmt.Errorf("file: read checkpoint: %w", err)
 		}
-		r, _, err := decodeCheckpoint(b, s.id)
+		r, st, err := decodeCheckpoint(b, s.id)
 		if err == nil && r.lsn != lsn {
 			err = fmt.Errorf("covers LSN %d, named %d", r.lsn, lsn)
+		}
+		if err == nil {
+			// The kv run it names, checked whole: a bad one passes the
+			// checkpoint over as a bad checkpoint file does.
+			var ce *CorruptError
+			if err := s.openKvRunOf(p, st); errors.As(err, &ce) || errors.Is(err, fs.ErrNotExist) {
+				if ce == nil {
+					ce = &CorruptError{File: filepath.Join(s.logDir, kvRunName(st.kvRef.gen)), Reason: "the kv run named by " + ckptName(lsn) + " is missing"}
+				}
+				rep.Skipped = append(rep.Skipped, ce)
+				continue
+			} else if err != nil {
+				return fmt.Errorf("file: check the kv run of %s: %w", path, err)
+			}
+			_ = st.kvRun.close(p)
 		}
 		if err != nil {
 			rep.Skipped = append(rep.Skipped, &CorruptError{File: path, Reason: err.Error()})

@@ -536,7 +536,8 @@ func TestVerifyChecksCheckpointIndex(t *testing.T) {
 	require.NoError(t, err)
 	r, st, err := decodeCheckpoint(b, e.s0id(t))
 	require.NoError(t, err)
-	st.kv["k0"].value = []byte("not what the log says")
+	require.NotZero(t, st.kvRef.gen, "the kv keys lie in a run")
+	rewriteKvRun(t, e, st, "k0", []byte("not what the log says"))
 	require.NoError(t, os.WriteFile(newest, encodeCheckpoint(e.s0id(t), r, st), 0o644))
 
 	_, err = Verify(e.p(), e.dir)

@@ -30,9 +30,10 @@ var (
 	// checkpoint covers. idx-missing, idx-torn and idx-bitflip strike a
 	// segment index file (removed, its last sector zeroed, a bit
 	// flipped): the store rebuilds it from its segment, so nothing may be
-	// lost or wrong.
+	// lost or wrong. kv-missing, kv-torn and kv-bitflip strike a kv run
+	// file the same ways: the store rebuilds the kv keys from the log.
 	diskFaults = []string{"bitflip", "zero-sector", "bitflip-seal", "bitflip-covered", "recovery-crash", "read-eio", "misdirect-read",
-		"idx-missing", "idx-torn", "idx-bitflip"}
+		"idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip"}
 	// runFaults strike the running store at effect k; the workload goes
 	// on, and the machine crashes at its end. meta-eio and meta-enospc
 	// strike the effects that are neither a write nor a sync: the creates,
@@ -461,7 +462,7 @@ func diskCase(ck *checker, fs *mock.FS, or *oracle, c Case) (res Result) {
 			if ok {
 				md = lossy
 			}
-		case "idx-missing", "idx-torn", "idx-bitflip":
+		case "idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip":
 			res.Detail += "; " + indexFault(img, c.Fault, rnd)
 		case "recovery-crash":
 			img, res.Detail = crashRecovery(ck, img, rnd, res.Detail)
@@ -513,27 +514,32 @@ func aimedFlip(ck *checker, img *mock.FS, fault string, rnd *rand.Rand) (string,
 	return fmt.Sprintf("%s in the %s record of LSN %d", d, r.Type, r.LSN), true
 }
 
-// indexFault damages one segment index file of img, chosen with rnd:
-// removes it (idx-missing), zeroes its last durable sector (idx-torn) or
-// flips a bit of it (idx-bitflip). It reports what it did.
+// indexFault damages one segment index file (idx-*) or kv run file
+// (kv-*) of img, chosen with rnd: removes it (-missing), zeroes its last
+// durable sector (-torn) or flips a bit of it (-bitflip). It reports what
+// it did.
 func indexFault(img *mock.FS, fault string, rnd *rand.Rand) string {
+	suffix, what := ".idx", "index file"
+	if strings.HasPrefix(fault, "kv-") {
+		suffix, what = ".run", "kv run file"
+	}
 	var cands []mock.FileInfo
 	for _, f := range img.Files() {
-		if !f.Dir && strings.HasSuffix(f.Path, ".idx") && f.Durable > 0 {
+		if !f.Dir && strings.HasSuffix(f.Path, suffix) && f.Durable > 0 {
 			cands = append(cands, f)
 		}
 	}
 	if len(cands) == 0 {
-		return "no index file to strike"
+		return "no " + what + " to strike"
 	}
 	f := cands[rnd.IntN(len(cands))]
-	switch fault {
-	case "idx-missing":
+	switch strings.TrimPrefix(strings.TrimPrefix(fault, "idx"), "kv") {
+	case "-missing":
 		if err := img.Remove(f.Path); err != nil {
 			return err.Error()
 		}
 		return fmt.Sprintf("removed %s", f.Path)
-	case "idx-torn":
+	case "-torn":
 		d, ok := img.CorruptRange(mock.ZeroSector, f.Path, max(f.Durable-1, 0), f.Durable, rnd.Uint64())
 		if !ok {
 			return "no durable byte to zero"

@@ -434,21 +434,46 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 	if err != nil {
 		return kvRunEntry{}, false, err
 	}
+	kb := []byte(key)
 	d := decoder{b: b}
 	for len(d.b) > 0 {
-		e := decodeKvEntry(&d)
-		if d.err != nil {
+		at := d.b
+		k, ok := skipKvEntry(&d)
+		if !ok {
 			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
 		}
-		if e.key == key {
+		if c := bytes.Compare(k, kb); c == 0 {
+			d = decoder{b: at}
+			e := decodeKvEntry(&d)
+			if d.err != nil {
+				return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+			}
 			e.value = cloneBytes(e.value)
 			return e, true, nil
-		}
-		if e.key > key {
+		} else if c > 0 {
 			break
 		}
 	}
 	return kvRunEntry{}, false, nil
+}
+
+// skipKvEntry steps d over one entry and gives its key, aliasing d's
+// bytes; false when the entry is malformed.
+func skipKvEntry(d *decoder) ([]byte, bool) {
+	k := d.bytes()
+	if len(d.b) == 0 {
+		return nil, false
+	}
+	live := d.b[0] == 1
+	d.b = d.b[1:]
+	d.uvarint()
+	if live {
+		d.bytes()
+	}
+	for n := d.count(1); n > 0 && d.err == nil; n-- {
+		d.uvarint()
+	}
+	return k, d.err == nil
 }
 
 // scan calls fn with the run's entries from the first at or after from,

@@ -438,7 +438,7 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 	d := decoder{b: b}
 	for len(d.b) > 0 {
 		at := d.b
-		k, ok := skipKvEntry(&d)
+		k, _, ok := skipKvEntry(&d)
 		if !ok {
 			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
 		}
@@ -457,23 +457,31 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 	return kvRunEntry{}, false, nil
 }
 
-// skipKvEntry steps d over one entry and gives its key, aliasing d's
-// bytes; false when the entry is malformed.
-func skipKvEntry(d *decoder) ([]byte, bool) {
+// skipKvEntry steps d over one entry, checking it as decodeKvEntry
+// does, and gives its key, aliasing d's bytes, and whether it has a
+// value; false when the entry is malformed.
+func skipKvEntry(d *decoder) ([]byte, bool, bool) {
 	k := d.bytes()
-	if len(d.b) == 0 {
-		return nil, false
+	if len(d.b) == 0 || d.b[0] > 1 {
+		return nil, false, false
 	}
 	live := d.b[0] == 1
 	d.b = d.b[1:]
-	d.uvarint()
+	rev := d.uvarint()
 	if live {
 		d.bytes()
 	}
-	for n := d.count(1); n > 0 && d.err == nil; n-- {
-		d.uvarint()
+	n := d.count(1)
+	var prev uint64
+	for i := range n {
+		delta := d.uvarint()
+		if i > 0 && delta == 0 || prev+delta < prev {
+			return nil, false, false
+		}
+		prev += delta
 	}
-	return k, d.err == nil
+	ok := d.err == nil && rev != 0 && (n == 0 || prev <= rev) && (live || n > 0)
+	return k, live, ok
 }
 
 // scan calls fn with the run's entries from the first at or after from,
@@ -508,7 +516,7 @@ func (r *kvRun) scan(p *effect.P, cache *recCache, from string, fn func(e *kvRun
 // names and the counts agree with the header's; it gives what is wrong.
 func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 	var n, live uint64
-	last := ""
+	var last []byte
 	for i := range r.blocks {
 		b, err := r.block(p, nil, i)
 		if err != nil {
@@ -516,18 +524,18 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 		}
 		d := decoder{b: b}
 		for j := 0; len(d.b) > 0; j++ {
-			e := decodeKvEntry(&d)
+			k, isLive, ok := skipKvEntry(&d)
 			switch {
-			case d.err != nil:
+			case !ok:
 				return corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
-			case j == 0 && e.key != r.blocks[i].first:
-				return corrupt(r.path, r.blocks[i].off, "kv run block %d begins with %q, its index names %q", i, e.key, r.blocks[i].first)
-			case n > 0 && e.key <= last:
-				return corrupt(r.path, r.blocks[i].off, "kv run key %q out of order", e.key)
+			case j == 0 && string(k) != r.blocks[i].first:
+				return corrupt(r.path, r.blocks[i].off, "kv run block %d begins with %q, its index names %q", i, k, r.blocks[i].first)
+			case n > 0 && bytes.Compare(k, last) <= 0:
+				return corrupt(r.path, r.blocks[i].off, "kv run key %q out of order", k)
 			}
-			last = e.key
+			last = k // aliases its block, which nothing reuses
 			n++
-			if e.live {
+			if isLive {
 				live++
 			}
 		}

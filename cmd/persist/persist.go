@@ -276,7 +276,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		appendCmd, readCmd, tailCmd, streamsCmd, streamCmd, kvCmd, blobCmd,
-		statCmd, verifyCmd, exportCmd, importCmd, migrateCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
+		statCmd, verifyCmd, compactCmd, exportCmd, importCmd, migrateCmd, dumpCmd, benchCmd, crashtestCmd, serveCmd, versionCmd,
 		completionCmd,
 	}
 }

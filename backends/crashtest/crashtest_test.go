@@ -153,6 +153,24 @@ func TestCampaignMeta(t *testing.T) {
 	t.Log(b.String())
 }
 
+// The max-age workload: limits by age among appends, every crash point
+// under every fault; what age hides stays hidden after every recovery,
+// and an ID whose event aged out takes a new seq.
+func TestCampaignMaxAge(t *testing.T) {
+	sum, err := Run(context.Background(), Config{Seed: 5, Workloads: []string{"max-age"}, Draws: 1, RunDraws: 1})
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, sum.Cases, 500)
+	var b strings.Builder
+	sum.Print(&b)
+	t.Log(b.String())
+}
+
 // TestCampaignSnapshotGenerations crashes the snapshot workload, whose
 // writes keep 2, 3 and 2 generations: after every crash, the generations a
 // store lists and reads back by number are the newest Keep of the

@@ -36,6 +36,11 @@
 // model applies the rule that an event ID is unique within its stream, so
 // a store that wrote a reused ID, or refused a retry, fails every case.
 //
+// The meta and max-age workloads set stream limits and deletions among
+// appends; the model decides max-age without event times, by the mock
+// clock's tick (see retention.go): a max-age below a tick hides every
+// event, one of a day or more none, and workloads set only those.
+//
 // The judge ([checker]) opens copies of the disk and checks: every
 // acknowledged write present, byte-identical, at its seq and position;
 // nothing never issued; each write in doubt all there or all gone, the

@@ -15,9 +15,16 @@ import (
 // Stream metadata and deletion in the crash model. A metadata write or a
 // delete is one more kind of write the oracle tracks: acknowledged, it
 // must survive every crash, and from then on the events it hides must
-// stay hidden, while every visible one keeps its seq and position. The
-// workloads set only the limits that depend on seqs (max-count,
-// truncate-before, deletion), since the model keeps no event times.
+// stay hidden, while every visible one keeps its seq and position.
+//
+// The model keeps no event times; it decides max-age by two regimes that
+// need none. The mock platform's clock advances a tick (1 ms) on every
+// io/clock, across crashes too, so every read or decision comes at least
+// a tick after the commit of any event it sees; and a workload runs for
+// far less than a day of mock time. So a max-age shorter than a tick
+// hides every event of its stream from the next read on, and one of a
+// day or more hides none. Workloads set only max-ages of those two kinds
+// (the builder refuses others).
 
 // metaWrite is a metadata write or a delete: exactly one is set.
 type metaWrite struct {
@@ -40,7 +47,26 @@ func (m *model) state(stream string) ops.StreamState {
 // firstVisible is the index in m.streams[stream] of its first visible
 // event.
 func (m *model) firstVisible(stream string) int {
-	return int(m.state(stream).FirstSeq(m.head(stream))) - 1
+	st := m.state(stream)
+	if ageHidesAll(st.MaxAge) {
+		return int(m.head(stream))
+	}
+	return int(st.FirstSeq(m.head(stream))) - 1
+}
+
+// The two kinds of max-age the model decides (see above): below
+// modelTick every event is older, from a day on none is.
+const (
+	modelTick    = time.Millisecond
+	modelAgeNone = 24 * time.Hour
+)
+
+// ageHidesAll reports whether a max-age hides every event in the model.
+func ageHidesAll(d time.Duration) bool { return d > 0 && d < modelTick }
+
+// modelledAge reports whether the model decides max-age d.
+func modelledAge(d time.Duration) bool {
+	return d == 0 || ageHidesAll(d) || d >= modelAgeNone
 }
 
 // holds decides an expectation on a stream as ops does: a stream that
@@ -104,11 +130,13 @@ func (v modelView) StreamState(stream string) (ops.StreamState, error) {
 	return v.m.state(stream), nil
 }
 
+// EventTime and Now put every event one tick before now, which decides
+// both kinds of max-age the model allows as the store does.
 func (v modelView) EventTime(string, uint64) (time.Time, error) {
-	return time.Time{}, fmt.Errorf("crashtest: the model keeps no event times (no workload sets a max-age)")
+	return time.Unix(0, 0).UTC(), nil
 }
 
-func (v modelView) Now() time.Time { return time.Time{} }
+func (v modelView) Now() time.Time { return time.Unix(0, 0).UTC().Add(modelTick) }
 
 // visibleLog is the global log as a reader sees it: without the events
 // the streams' states hide.
@@ -190,5 +218,25 @@ func wMeta() *Workload {
 }
 
 func (b *builder) meta(w metaWrite) *builder {
+	if w.write != nil && !modelledAge(w.write.Meta.MaxAge) {
+		panic(fmt.Sprintf("crashtest: workload %s: max-age %s is neither below %s nor %s or more, which the model cannot decide", b.name, w.write.Meta.MaxAge, modelTick, modelAgeNone))
+	}
 	return b.step(Step{Kind: StepMeta, Meta: &w})
+}
+
+func wMaxAge() *Workload {
+	b := build("max-age", "max-age limits among appends, an ID retried after its event aged out, and a reopen: what age hid stays hidden", file.Options{CheckpointBytes: 2048})
+	b.appendTo("a", ops.Any(), b.evs(3, "a%d")...)
+	old := b.ev("t", "b-old")
+	b.appendTo("b", ops.Any(), old, b.ev("t", "b2"))
+	b.meta(metaWrite{write: &ops.StreamMetaWrite{Stream: "a", Meta: ops.StreamMeta{MaxAge: 48 * time.Hour}}}) // hides nothing
+	b.appendTo("a", ops.Any(), b.ev("t", "a-young"))
+	b.meta(metaWrite{write: &ops.StreamMetaWrite{Stream: "b", Meta: ops.StreamMeta{MaxAge: time.Nanosecond}}}) // hides all of b
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "k", Value: []byte("1")}}})
+	b.appendTo("b", ops.Exact(2), b.ev("t", "b3")) // the head stays the stored one
+	b.step(Step{Kind: StepReopen})
+	b.appendTo("b", ops.Any(), old) // its event aged out: the ID is free again
+	b.meta(metaWrite{write: &ops.StreamMetaWrite{Stream: "a", Meta: ops.StreamMeta{MaxAge: 48 * time.Hour, MaxCount: 2}}})
+	b.commit(ops.Commit{Appends: []ops.Append{{Stream: "a", Expect: ops.Exact(4), Events: b.evs(2, "a%d")}, {Stream: "b", Expect: ops.Any(), Events: []ops.EventData{b.ev("t", "b5")}}}})
+	return b.w
 }

@@ -68,7 +68,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(),
 	}
 }
 

@@ -681,8 +681,8 @@
 // time, and an event's time is read back from its record when a
 // decision needs it.
 //
-// Hiding is logical: nothing is removed from the log (physical
-// compaction is not part of this version). A read of a stream starts at
+// Hiding is logical: nothing is removed from the log until
+// [Store.Compact] runs (see Compaction). A read of a stream starts at
 // the first seq its seq-based limits leave visible and leaves out what
 // max-age hides, by the clock read once per read; a read of the global
 // log leaves out, per event, what the state of its stream hides, with
@@ -701,6 +701,62 @@
 //
 // Followers apply metadata records as they catch up, like any other;
 // they answer the reads and refuse the writes (ErrReadOnly).
+//
+// # Compaction
+//
+// [Store.Compact] takes hidden events off the disk without moving any
+// record: offsets, LSNs, positions and seqs stay what they were, so
+// checkpoints, segment index files, seals and the chain stay valid. It
+// reads each sealed segment (never the active one) and finds the runs of
+// consecutive dead commit records: records without kv changes or
+// metadata all of whose events are hidden (by the streams' states and
+// the compaction floors, max-age by io/clock read once). Records with kv
+// changes are kept whole in this version. Each run becomes one gap
+// record (type 4) at the run's first offset, with the frame's LSN and
+// chain those of the run's first record; the rest of the run is left
+// unwritten, a hole the filesystem does not store. Its payload, with
+// uvarints:
+//
+//	span       bytes from the gap record to the next record
+//	last crc   CRC of the run's last record: the chain of the next record
+//	sum        CRC-32C of the segment's original bytes up to the run's end
+//	records    count (at least 1), then per record replaced:
+//	    offset   from the gap record (0 for the first)
+//	    commit   uvarint length, the record's commit payload with every
+//	             event's type and data emptied (its time, positions,
+//	             stream, seqs and IDs kept)
+//
+// The replaced records take the LSNs from the gap's on. Replay (Open,
+// Verify, a follower, an index file rebuild) applies each replaced
+// record at its own offset from that skeleton, so the index it builds is
+// the one the original records build, and goes on after the span with
+// the chain and segment checksum the gap names; the seal's checks hold
+// as before. A scan moves past a gap by its span.
+//
+// The file log/compacted (magic "persistK", version uint32 1, four zero
+// bytes, body length uint64, body, CRC-32C of all before) holds the
+// floors, per stream the first seq a compaction left (count, then name
+// and floor, in name order), and per rewritten segment the byte ranges
+// its gaps cover (count, then segment, ranges count, start and end).
+// Reads never reach a gap: a stream read starts at the floor, a read of
+// the global log leaves out the records whose location lies in a gap
+// (counted as hidden), the ID rule takes an ID whose record is gone for
+// free (its event was hidden), and Stat counts from the floor. The floor
+// holds when a later metadata write lifts the limit: what compaction
+// took is never served again, while hidden events still on disk come
+// back as before.
+//
+// Steps, each durable before the next: the floors take effect in memory;
+// log/compacted with the new floors and ranges (tmp, fsync, rename,
+// directory fsync); then per segment a sparse copy seg-<id>.log.compact.tmp
+// of the same size holding every kept byte and the gap records, fsync,
+// rename over the segment, directory fsync; then a switch that holds
+// every operation off (the lock Close takes) while the segment's
+// descriptor changes, and the old one is closed, so its blocks are
+// freed. A crash before the rename leaves the old segment (the .tmp is
+// removed at Open) under ranges that name records still there: they
+// were hidden, the floors keep them hidden. Commits, reads and
+// checkpoints go on while segments are read and copied.
 //
 // # Kv history
 //

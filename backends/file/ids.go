@@ -197,6 +197,11 @@ func (o *overlay) record(l loc) (*recIDs, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", l.seg)
 	}
+	if o.st.inGap(l) {
+		// Compacted: its events were hidden, so their IDs are free.
+		o.last = &recIDs{at: l}
+		return o.last, nil
+	}
 	f, bp, err := o.st.readRecord(o.p, seg, l.off)
 	if err != nil {
 		return nil, err
@@ -221,6 +226,12 @@ func (o *overlay) record(l loc) (*recIDs, error) {
 // to st's ID index: for the records a checkpoint without one covers.
 func indexCovered(st *state, logDir string) func(seg uint64, off int64, f frame, c *commitRec) error {
 	return func(seg uint64, off int64, f frame, _ *commitRec) error {
+		if f.typ == recGap {
+			if err := gapIDs(st, f); err != nil {
+				return corrupt(filepath.Join(logDir, segName(seg)), off, "%v", err)
+			}
+			return nil
+		}
 		if f.typ != recCommit {
 			return nil
 		}

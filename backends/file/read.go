@@ -434,10 +434,13 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 		}
 	}
 
+	hidden := 0 // events read and left out
+	if s.cmp.gaps.Load() != nil {
+		refs, hidden = s.dropGaps(refs, from, want)
+	}
 	sp := reaches(refs, make([]int, 0, len(refs)))
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}
 	var streams, types names
-	hidden := 0 // events read and left out
 	for i, r := range refs {
 		if r.seg == nil {
 			return 0, fmt.Errorf("file: segment %d is not open", r.l.seg)

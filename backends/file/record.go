@@ -16,6 +16,7 @@ const (
 	recHeader = 1 // first record of a segment
 	recCommit = 2 // one commit
 	recSeal   = 3 // last record of a sealed segment
+	recGap    = 4 // commit records a compaction replaced (compact.go)
 
 	// maxPayload bounds a record's payload: a commit of MaxCommitBytes with
 	// the largest per-event overhead fits with room to spare.
@@ -83,7 +84,7 @@ func decodeFrame(b []byte) (frame, error) {
 		seg:  binary.LittleEndian.Uint64(b[16:]),
 		lsn:  binary.LittleEndian.Uint64(b[24:]),
 	}
-	if f.typ < recHeader || f.typ > recSeal || b[9] != 0 || b[10] != 0 || b[11] != 0 {
+	if f.typ < recHeader || f.typ > recGap || b[9] != 0 || b[10] != 0 || b[11] != 0 {
 		return frame{}, fmt.Errorf("bad record type %d or reserved bytes", f.typ)
 	}
 	if n > maxPayload {

@@ -128,12 +128,13 @@ func (r *segReader) scan(off int64, fn func(off int64, f frame) error) (int64, s
 			return off, fmt.Sprintf("record belongs to segment %d", f.seg), nil
 		}
 		err = fn(off, f)
-		off += int64(f.size)
+		ext := recordExtent(f)
+		off += ext
 		if err == errStop {
 			return off, "", nil
 		}
 		if err != nil {
-			return off - int64(f.size), "", err
+			return off - ext, "", err
 		}
 	}
 	return off, "", nil
@@ -223,6 +224,7 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 			return corrupt(path, off, "segment header record misplaced")
 		}
 		var c *commitRec
+		lsn, crc, sum := f.lsn, f.crc, crc32.Update(rp.sum, castagnoli, f.raw)
 		switch f.typ {
 		case recHeader:
 			sid, v, err := decodeHeader(f.payload)
@@ -230,6 +232,7 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 				return corrupt(path, off, "%v", err)
 			}
 			rp.version, rp.first, rp.sum = v, f.lsn, 0
+			sum = crc32.Update(0, castagnoli, f.raw)
 			if sid != rp.store {
 				return corrupt(path, off, "segment belongs to another store")
 			}
@@ -259,15 +262,20 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 				return corrupt(path, off, "%s", why)
 			}
 			*sealed = true
+		case recGap:
+			var err error
+			if lsn, crc, sum, err = rp.replayGap(path, id, off, f); err != nil {
+				return err
+			}
 		}
 		if rp.onRec != nil {
 			if err := rp.onRec(id, off, f, c); err != nil {
 				return err
 			}
 		}
-		rp.st.lsn = f.lsn
-		rp.crc = f.crc
-		rp.sum = crc32.Update(rp.sum, castagnoli, f.raw)
+		rp.st.lsn = lsn
+		rp.crc = crc
+		rp.sum = sum
 		rp.last = off
 		rp.records++
 		if *sealed {
@@ -309,6 +317,9 @@ func (rp *replayer) sealOf(id uint64, end int64) ([]byte, uint32) {
 // checkpoint when there is one, cuts a torn tail, and readies the active
 // segment.
 func (s *Store) recover(p *effect.P, ids []uint64) error {
+	if err := s.loadCompacted(p); err != nil {
+		return err
+	}
 	if len(ids) == 0 && (s.readOnly || s.verify) {
 		// The writer has made the identity but not yet segment 1.
 		s.follow.rp = &replayer{st: s.st, store: s.id}

@@ -210,19 +210,21 @@ type hider struct {
 	stream string // the stream met last, and its state and head
 	st     ops.StreamState
 	head   uint64
+	floor  uint64
 	seen   map[string]streamLimit
 }
 
 type streamLimit struct {
-	st   ops.StreamState
-	head uint64
+	st    ops.StreamState
+	head  uint64
+	floor uint64 // first seq a compaction left (compact.go)
 }
 
 // hiderFor gives the hider of a read of one stream, or of the whole log
 // (stream ""), nil when nothing can be hidden; the caller holds s.mu.
 func (s *Store) hiderFor(p *effect.P, stream string) *hider {
 	r := &s.st.ret
-	if r.meta == nil {
+	if r.meta == nil && (stream != "" || len(s.cmp.floors) == 0) {
 		return nil
 	}
 	if stream != "" {
@@ -242,11 +244,14 @@ func (h *hider) hides(stream string, seq uint64, at time.Time) bool {
 		l, ok := h.seen[stream]
 		if !ok {
 			h.s.mu.RLock()
-			l = streamLimit{st: h.s.st.ret.state(stream), head: h.s.st.head(stream)}
+			l = streamLimit{st: h.s.st.ret.state(stream), head: h.s.st.head(stream), floor: h.s.floor(stream)}
 			h.s.mu.RUnlock()
 			h.seen[stream] = l
 		}
-		h.stream, h.st, h.head = stream, l.st, l.head
+		h.stream, h.st, h.head, h.floor = stream, l.st, l.head, l.floor
+	}
+	if seq < h.floor {
+		return true
 	}
 	if h.st == (ops.StreamState{}) {
 		return false
@@ -293,6 +298,7 @@ func pageNext(from uint64, limit int, head uint64) uint64 {
 // firstVisible is the first seq of a stream its seq-based limits leave
 // visible, so that a read starts there; the caller holds s.mu.
 func (s *Store) firstVisible(stream string, from uint64) uint64 {
+	from = max(from, s.floor(stream))
 	st := s.st.ret.state(stream)
 	if st == (ops.StreamState{}) {
 		return from
@@ -430,6 +436,10 @@ func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, er
 		s.mu.RUnlock()
 		return time.Time{}, fmt.Errorf("file: stream %q has no seq %d", stream, seq)
 	}
+	if seq < s.floor(stream) {
+		s.mu.RUnlock()
+		return time.Unix(0, 0).UTC(), nil // compacted: hidden, its time older than any limit
+	}
 	c, err := s.seqLoc(p, x, seq) // may read an index file: the leader owns the state
 	seg := s.segs[uint64(c.seg)]
 	s.mu.RUnlock()
@@ -481,7 +491,7 @@ func (s *Store) stat(p *effect.P) (ops.StatResult, error) {
 			continue
 		}
 		res.Streams++
-		first := st.FirstSeq(x.head)
+		first := max(st.FirstSeq(x.head), s.floor(name))
 		if st.MaxAge == 0 {
 			res.EventsVisible += x.head - first + 1
 			continue

@@ -367,6 +367,11 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment) ([]byte, segIdx, error
 				return errStop
 			}
 			st.apply(&c, loc{seg: uint32(seg.id), off: uint32(off)})
+		case recGap:
+			if err := gapIndex(st, seg.id, off, f); err != nil {
+				ferr = corrupt(seg.path, off, "%v", err)
+				return errStop
+			}
 		case recSeal:
 			return errStop
 		}

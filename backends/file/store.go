@@ -150,6 +150,7 @@ type Store struct {
 	bytes  int64 // log bytes written, all segments
 
 	cache recCache   // small records read (read.go)
+	cmp   compacted  // floors and gaps of physical compaction (compact.go)
 	idx   indexFiles // segment index files (segindex.go)
 	// A drop a checkpoint made, for the owner of the log to apply.
 	pendDrop atomic.Pointer[drop]

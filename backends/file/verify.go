@@ -419,7 +419,7 @@ type Record struct {
 	Kv       []ops.KvChange
 }
 
-var typeNames = map[uint8]string{recHeader: "header", recCommit: "commit", recSeal: "seal"}
+var typeNames = map[uint8]string{recHeader: "header", recCommit: "commit", recSeal: "seal", recGap: "gap"}
 
 // Dump yields every record of the store in dir in log order, checking each
 // as Verify does. It first decides as Verify does where the log ends (so

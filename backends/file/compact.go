@@ -1,0 +1,701 @@
+package file
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// Physical compaction: see the package doc, Compaction.
+
+// CompactOptions bound a compaction.
+type CompactOptions struct {
+	// Progress, when set, is called after each segment is examined with
+	// the segments done and the segments to examine.
+	Progress func(done, total int)
+}
+
+// CompactResult says what Compact did.
+type CompactResult struct {
+	Segments  int           // sealed segments examined
+	Rewritten int           // segments rewritten with gaps
+	Records   int64         // commit records replaced by gap records
+	Events    int64         // hidden events whose bytes left the disk
+	Bytes     int64         // bytes left unwritten (holes) in the rewritten segments
+	Took      time.Duration // the whole compaction
+	At        time.Time     // when it ran, by io/clock
+}
+
+// compacted is the part of the store that compaction adds: the per-stream
+// floors below which nothing is served again, and the gaps of the
+// rewritten segments. Its maps are guarded by Store.mu.
+type compacted struct {
+	run    sync.Mutex // one Compact at a time
+	floors map[string]uint64
+	// gaps is replaced whole, never changed: read without a lock.
+	gaps atomic.Pointer[map[uint32][]gapRun]
+	last CompactResult
+}
+
+// gapRun is the byte range [start, end) of a segment that one gap record
+// covers.
+type gapRun struct{ start, end uint32 }
+
+const (
+	compactedFile    = "compacted"
+	compactedMagic   = "persistK"
+	compactedVersion = 1
+)
+
+// gapRec is the payload of a gap record: what the commit records it
+// replaced leave in the index, and what recovery needs to go on after
+// them (the chain, the segment checksum, the LSNs).
+type gapRec struct {
+	span    uint64    // bytes from the gap record's offset to the next record
+	lastCRC uint32    // CRC of the last record replaced: the next record's chain
+	sum     uint32    // CRC-32C of the segment's original bytes up to the end of the run
+	recs    []gapSkel // one per record replaced, in order; LSNs follow the gap's
+}
+
+// gapSkel is one replaced record: its offset from the gap record and its
+// commit payload without event types and data.
+type gapSkel struct {
+	off     uint64
+	payload []byte
+}
+
+func appendGap(dst []byte, g *gapRec) []byte {
+	dst = binary.AppendUvarint(dst, g.span)
+	dst = binary.AppendUvarint(dst, uint64(g.lastCRC))
+	dst = binary.AppendUvarint(dst, uint64(g.sum))
+	dst = binary.AppendUvarint(dst, uint64(len(g.recs)))
+	for _, r := range g.recs {
+		dst = binary.AppendUvarint(dst, r.off)
+		dst = binary.AppendUvarint(dst, uint64(len(r.payload)))
+		dst = append(dst, r.payload...)
+	}
+	return dst
+}
+
+func decodeGap(b []byte) (gapRec, error) {
+	d := decoder{b: b}
+	var g gapRec
+	g.span = d.uvarint()
+	g.lastCRC = d.u32()
+	g.sum = d.u32()
+	n := d.count(2)
+	if n == 0 && d.err == nil {
+		return gapRec{}, errors.New("gap record replaces no record")
+	}
+	prev := uint64(0)
+	for i := 0; i < n && d.err == nil; i++ {
+		off := d.uvarint()
+		pl := d.bytes()
+		if d.err == nil && (off%alignment != 0 || off >= g.span || (i > 0 && off <= prev) || (i == 0 && off != 0)) {
+			return gapRec{}, fmt.Errorf("gap record's record %d at offset %d out of order", i, off)
+		}
+		g.recs = append(g.recs, gapSkel{off: off, payload: pl})
+		prev = off
+	}
+	if d.err == nil && len(d.b) != 0 {
+		return gapRec{}, errors.New("gap record has trailing bytes")
+	}
+	if d.err != nil {
+		return gapRec{}, fmt.Errorf("malformed gap record: %v", d.err)
+	}
+	return g, nil
+}
+
+// recordExtent is how far a scan moves past the record f: its size, or
+// for a gap record the span it covers (its size when that is malformed,
+// for the replay to report).
+func recordExtent(f frame) int64 {
+	if f.typ != recGap {
+		return int64(f.size)
+	}
+	span, n := binary.Uvarint(f.payload)
+	if n <= 0 || span < uint64(f.size) || span%alignment != 0 || span > maxSegmentSpan {
+		return int64(f.size)
+	}
+	return int64(span)
+}
+
+// maxSegmentSpan bounds a gap's span: record offsets are uint32.
+const maxSegmentSpan = 1 << 32
+
+// replayGap applies the gap record f at off of segment id to rp: each
+// record it replaced, at its own offset, as replay of that record would.
+// It answers the LSN of the last record replaced, the chain and segment
+// checksum after them.
+func (rp *replayer) replayGap(path string, id uint64, off int64, f frame) (uint64, uint32, uint32, error) {
+	g, err := decodeGap(f.payload)
+	if err != nil {
+		return 0, 0, 0, corrupt(path, off, "%v", err)
+	}
+	if g.span < uint64(f.size) || g.span%alignment != 0 || uint64(off)+g.span > maxSegmentSpan {
+		return 0, 0, 0, corrupt(path, off, "gap record's span %d out of range", g.span)
+	}
+	if !rp.frames {
+		for i, r := range g.recs {
+			rec, err := decodeCommit(r.payload, !rp.full, "")
+			if err != nil {
+				return 0, 0, 0, corrupt(path, off, "gap record's record %d: %v", i, err)
+			}
+			if len(rec.kv) > 0 || len(rec.meta) > 0 || rec.events() == 0 {
+				return 0, 0, 0, corrupt(path, off, "gap record's record %d holds more than events", i)
+			}
+			if why := rp.st.check(&rec); why != "" {
+				return 0, 0, 0, corrupt(path, off, "gap record's record %d: %s", i, why)
+			}
+			rp.st.apply(&rec, loc{seg: uint32(id), off: uint32(uint64(off) + r.off)})
+			rp.commits++
+			rp.events += uint64(rec.events())
+		}
+	}
+	return f.lsn + uint64(len(g.recs)) - 1, g.lastCRC, g.sum, nil
+}
+
+// gapIDs indexes the IDs of the records a gap record replaced (for
+// indexCovered).
+func gapIDs(st *state, f frame) error {
+	g, err := decodeGap(f.payload)
+	if err != nil {
+		return err
+	}
+	for _, r := range g.recs {
+		rec, err := decodeCommit(r.payload, true, "")
+		if err != nil {
+			return err
+		}
+		st.indexRecord(&rec)
+	}
+	return nil
+}
+
+// gapIndex applies the records a gap replaced to st, at their offsets in
+// seg (for indexSegment).
+func gapIndex(st *state, seg uint64, off int64, f frame) error {
+	g, err := decodeGap(f.payload)
+	if err != nil {
+		return err
+	}
+	for _, r := range g.recs {
+		rec, err := decodeCommit(r.payload, true, "")
+		if err != nil {
+			return err
+		}
+		st.apply(&rec, loc{seg: uint32(seg), off: uint32(uint64(off) + r.off)})
+	}
+	return nil
+}
+
+// inGap reports whether the record at l was replaced by a gap; the caller
+// need not hold s.mu.
+func (s *Store) inGap(l loc) bool {
+	m := s.cmp.gaps.Load()
+	if m == nil {
+		return false
+	}
+	runs := (*m)[l.seg]
+	if len(runs) == 0 {
+		return false
+	}
+	i := sort.Search(len(runs), func(i int) bool { return runs[i].end > l.off })
+	return i < len(runs) && runs[i].start <= l.off
+}
+
+// floor is the first seq of stream a compaction left on disk; the caller
+// holds s.mu.
+func (s *Store) floor(stream string) uint64 { return s.cmp.floors[stream] }
+
+// encodeCompacted encodes the compaction file: magic, version, four zero
+// bytes, body length, body, CRC-32C of all before.
+func encodeCompacted(floors map[string]uint64, gaps map[uint32][]gapRun) []byte {
+	var body []byte
+	names := slices.Sorted(maps.Keys(floors))
+	body = binary.AppendUvarint(body, uint64(len(names)))
+	for _, n := range names {
+		body = appendString(body, n)
+		body = binary.AppendUvarint(body, floors[n])
+	}
+	segs := slices.Sorted(maps.Keys(gaps))
+	body = binary.AppendUvarint(body, uint64(len(segs)))
+	for _, id := range segs {
+		body = binary.AppendUvarint(body, uint64(id))
+		body = binary.AppendUvarint(body, uint64(len(gaps[id])))
+		for _, r := range gaps[id] {
+			body = binary.AppendUvarint(body, uint64(r.start))
+			body = binary.AppendUvarint(body, uint64(r.end))
+		}
+	}
+	b := []byte(compactedMagic)
+	b = binary.LittleEndian.AppendUint32(b, compactedVersion)
+	b = append(b, 0, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(body)))
+	b = append(b, body...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeCompacted(b []byte) (map[string]uint64, map[uint32][]gapRun, error) {
+	if len(b) < 28 || string(b[:8]) != compactedMagic {
+		return nil, nil, errors.New("not a compaction file")
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != compactedVersion {
+		return nil, nil, fmt.Errorf("compaction file version %d unknown", v)
+	}
+	n := binary.LittleEndian.Uint64(b[16:])
+	if n != uint64(len(b)-28) {
+		return nil, nil, errors.New("compaction file length does not match")
+	}
+	if crc32.Checksum(b[:len(b)-4], castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, nil, errors.New("compaction file checksum mismatch")
+	}
+	d := decoder{b: b[24 : len(b)-4]}
+	floors := map[string]uint64{}
+	for i, nf := 0, d.count(2); i < nf && d.err == nil; i++ {
+		name := string(d.bytes())
+		floors[name] = d.uvarint()
+	}
+	gaps := map[uint32][]gapRun{}
+	for i, ns := 0, d.count(2); i < ns && d.err == nil; i++ {
+		id := d.uvarint()
+		var runs []gapRun
+		for j, nr := 0, d.count(2); j < nr && d.err == nil; j++ {
+			start, end := d.uvarint(), d.uvarint()
+			if start >= end || end > maxSegmentSpan-1 || (j > 0 && uint64(runs[j-1].end) > start) {
+				d.fail()
+				break
+			}
+			runs = append(runs, gapRun{uint32(start), uint32(end)})
+		}
+		if id > maxSegmentSpan-1 {
+			d.fail()
+		}
+		gaps[uint32(id)] = runs
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	if d.err != nil {
+		return nil, nil, fmt.Errorf("malformed compaction file: %v", d.err)
+	}
+	return floors, gaps, nil
+}
+
+// loadCompacted reads the compaction file, when there is one.
+func (s *Store) loadCompacted(p *effect.P) error {
+	path := filepath.Join(s.logDir, compactedFile)
+	ok, err := exists(p, path)
+	if err != nil {
+		return fmt.Errorf("file: stat %s: %w", path, err)
+	}
+	if !ok {
+		return nil
+	}
+	b, err := readWhole(p, path)
+	if err != nil {
+		return fmt.Errorf("file: read %s: %w", path, err)
+	}
+	floors, gaps, err := decodeCompacted(b)
+	if err != nil {
+		return corrupt(path, 0, "%v", err)
+	}
+	s.mu.Lock()
+	s.cmp.floors = floors
+	s.cmp.gaps.Store(&gaps)
+	s.mu.Unlock()
+	return nil
+}
+
+func readWhole(p *effect.P, path string) ([]byte, error) {
+	size, err := fileSize(p, path)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := openFile(p, path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFile(p, fd)
+	b := make([]byte, size)
+	n, err := readFull(p, fd, 0, b)
+	if err != nil {
+		return nil, err
+	}
+	if int64(n) != size {
+		return nil, fmt.Errorf("read %d of %d bytes", n, size)
+	}
+	return b, nil
+}
+
+// deadRun is a run of commit records of one segment to replace by a gap.
+type deadRun struct {
+	start, end int64 // byte range
+	gap        []byte
+	events     int64
+	records    int64
+}
+
+// segPlan is what compaction does to one segment.
+type segPlan struct {
+	id   uint64
+	size int64
+	runs []deadRun
+}
+
+// Compact rewrites the sealed segments that hold commit records all of
+// whose events are hidden (by the streams' limits and deletions, as of
+// io/clock now), replacing each run of such records with one gap record
+// and leaving the rest of the run's bytes unwritten, so that the
+// filesystem frees them. Readers and writers keep working while it
+// copies; it holds every operation off only while it switches a segment.
+// See the package doc, Compaction.
+func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error) {
+	start := time.Now()
+	s.opMu.RLock()
+	closed := s.closed.Load()
+	s.opMu.RUnlock()
+	switch {
+	case closed:
+		return CompactResult{}, ops.ErrClosed
+	case s.readOnly || s.verify:
+		return CompactResult{}, ErrReadOnly
+	}
+	s.cmp.run.Lock()
+	defer s.cmp.run.Unlock()
+	now, err := effect.Perform(p, platform.Clock{})
+	if err != nil {
+		return CompactResult{}, clockError(err)
+	}
+	res := CompactResult{At: now.UTC()}
+	s.mu.RLock()
+	if s.failed != nil {
+		err := s.failed
+		s.mu.RUnlock()
+		return CompactResult{}, fmt.Errorf("%w: %w", ErrFailed, err)
+	}
+	var sealed []*segment
+	activeID := uint64(0)
+	for id := range s.segs {
+		activeID = max(activeID, id)
+	}
+	for id, seg := range s.segs {
+		if id < activeID {
+			sealed = append(sealed, seg)
+		}
+	}
+	metas := maps.Clone(s.st.ret.meta)
+	heads := make(map[string]uint64, len(metas))
+	for name := range metas {
+		heads[name] = s.st.head(name)
+	}
+	floors := maps.Clone(s.cmp.floors)
+	s.mu.RUnlock()
+	slices.SortFunc(sealed, func(a, b *segment) int { return int(a.id - b.id) })
+	res.Segments = len(sealed)
+	if floors == nil {
+		floors = map[string]uint64{}
+	}
+	hidden := func(stream string, seq uint64, at time.Time) bool {
+		if seq < floors[stream] {
+			return true
+		}
+		st, ok := metas[stream]
+		return ok && st.Hides(seq, heads[stream], at, now)
+	}
+	var plans []segPlan
+	for i, seg := range sealed {
+		plan, err := s.planSegment(p, seg, hidden, floors)
+		if err != nil {
+			return res, err
+		}
+		if len(plan.runs) > 0 {
+			plans = append(plans, plan)
+		}
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(sealed))
+		}
+	}
+	if len(plans) == 0 {
+		res.Took = time.Since(start)
+		s.mu.Lock()
+		s.cmp.last = res
+		s.mu.Unlock()
+		return res, nil
+	}
+	// The floors take effect before anything is written: what they hide
+	// was hidden already, and no metadata write brings it back from now.
+	s.mu.Lock()
+	var gaps map[uint32][]gapRun
+	if m := s.cmp.gaps.Load(); m != nil {
+		gaps = maps.Clone(*m)
+	}
+	s.cmp.floors = floors
+	s.mu.Unlock()
+	if gaps == nil {
+		gaps = map[uint32][]gapRun{}
+	}
+	for _, pl := range plans {
+		runs := slices.Clone(gaps[uint32(pl.id)])
+		for _, r := range pl.runs {
+			runs = append(runs, gapRun{uint32(r.start), uint32(r.end)})
+		}
+		slices.SortFunc(runs, func(a, b gapRun) int { return int(a.start) - int(b.start) })
+		gaps[uint32(pl.id)] = runs
+	}
+	// The compaction file names the new gaps before any segment holds
+	// them: a crash between the two leaves gaps named over records that
+	// are still there, which hides nothing the floors do not.
+	if err := writeFileAtomic(p, filepath.Join(s.logDir, compactedFile), encodeCompacted(floors, gaps)); err != nil {
+		return res, fmt.Errorf("file: write compaction file: %w", err)
+	}
+	for _, pl := range plans {
+		if err := s.rewriteSegment(p, pl, gaps[uint32(pl.id)]); err != nil {
+			return res, err
+		}
+		res.Rewritten++
+		for _, r := range pl.runs {
+			res.Records += r.records
+			res.Events += r.events
+			res.Bytes += (r.end - r.start) - int64(len(r.gap))
+		}
+	}
+	res.Took = time.Since(start)
+	s.mu.Lock()
+	s.cmp.last = res
+	s.mu.Unlock()
+	return res, nil
+}
+
+// planSegment reads seg and finds its runs of dead commit records: no kv
+// changes, no metadata, every event hidden. It raises floors past the
+// events of the runs.
+func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint64, time.Time) bool, floors map[string]uint64) (segPlan, error) {
+	size, err := fileSize(p, seg.path)
+	if err != nil {
+		return segPlan{}, fmt.Errorf("file: stat %s: %w", seg.path, err)
+	}
+	plan := segPlan{id: seg.id, size: size}
+	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: 1 << 20}
+	var (
+		cur     *deadRun
+		first   frame // first record of the current run
+		skels   []gapSkel
+		sum     uint32 // segment checksum up to the end of the last record
+		lastCRC uint32
+		raised  = map[string]uint64{}
+	)
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		g := gapRec{span: uint64(cur.end - cur.start), lastCRC: lastCRC, sum: sum, recs: skels}
+		rec, _ := appendRecord(nil, recGap, first.prev, seg.id, first.lsn, func(b []byte) []byte { return appendGap(b, &g) })
+		if int64(len(rec)) < cur.end-cur.start {
+			cur.gap = rec
+			plan.runs = append(plan.runs, *cur)
+			for k, v := range raised {
+				floors[k] = max(floors[k], v)
+			}
+		}
+		cur, skels = nil, nil
+		clear(raised)
+	}
+	var ferr error
+	_, bad, err := r.scan(0, func(off int64, f frame) error {
+		dead := false
+		var skel []byte
+		var rec commitRec
+		if f.typ == recCommit {
+			c, err := decodeCommit(f.payload, true, "")
+			if err != nil {
+				ferr = corrupt(seg.path, off, "%v", err)
+				return errStop
+			}
+			rec = c
+			dead = len(c.kv) == 0 && len(c.meta) == 0 && c.events() > 0
+			at := time.Unix(0, c.at)
+			for _, pt := range c.parts {
+				for j := 0; j < pt.n && dead; j++ {
+					dead = hidden(pt.stream, pt.firstSeq+uint64(j), at)
+				}
+			}
+		}
+		if dead {
+			sk := rec
+			sk.parts = slices.Clone(rec.parts)
+			for i := range sk.parts {
+				pt := &sk.parts[i]
+				pt.events = make([]evRec, pt.n)
+				for j := range pt.events {
+					pt.events[j].id = pt.id(j)
+				}
+				pt.ids = nil
+			}
+			skel = appendCommit(nil, &sk)
+			if cur == nil {
+				cur, first = &deadRun{start: off}, f
+			}
+			skels = append(skels, gapSkel{off: uint64(off - cur.start), payload: skel})
+			cur.records++
+			cur.events += int64(rec.events())
+			for _, pt := range rec.parts {
+				raised[pt.stream] = max(raised[pt.stream], pt.firstSeq+uint64(pt.n))
+			}
+		} else {
+			flush()
+		}
+		if f.typ == recHeader {
+			sum = 0
+		}
+		if f.typ == recGap {
+			g, err := decodeGap(f.payload)
+			if err != nil {
+				ferr = corrupt(seg.path, off, "%v", err)
+				return errStop
+			}
+			sum, lastCRC = g.sum, g.lastCRC
+		} else {
+			sum = crc32.Update(sum, castagnoli, f.raw)
+			lastCRC = f.crc
+		}
+		if cur != nil {
+			cur.end = off + recordExtent(f)
+		}
+		if f.typ == recSeal {
+			return errStop
+		}
+		return nil
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err == nil && bad != "" {
+		err = corrupt(seg.path, 0, "sealed segment does not read to its seal: %s", bad)
+	}
+	if err != nil {
+		return segPlan{}, err
+	}
+	flush()
+	return plan, nil
+}
+
+// rewriteSegment writes the segment of pl anew beside it, with the runs
+// replaced by their gap records and the rest of each run left a hole,
+// makes it durable, renames it over the segment and switches readers to
+// it.
+func (s *Store) rewriteSegment(p *effect.P, pl segPlan, runs []gapRun) error {
+	s.mu.RLock()
+	old := s.segs[pl.id]
+	s.mu.RUnlock()
+	tmp := old.path + ".compact" + tmpSuffix
+	fd, err := openFile(p, tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return fmt.Errorf("file: create %s: %w", tmp, err)
+	}
+	err = func() error {
+		if _, err := effect.Perform(p, platform.Truncate{FD: fd, Size: pl.size}); err != nil {
+			return err
+		}
+		buf := make([]byte, 1<<20)
+		copyRange := func(from, to int64) error {
+			for off := from; off < to; {
+				n := min(int64(len(buf)), to-off)
+				got, err := readFull(p, old.fd, off, buf[:n])
+				if err != nil {
+					return err
+				}
+				if int64(got) != n {
+					return fmt.Errorf("%s ends at %d, before %d", old.path, off+int64(got), to)
+				}
+				if !allZero(buf[:n]) {
+					if err := writeAt(p, fd, off, buf[:n]); err != nil {
+						return err
+					}
+				}
+				off += n
+			}
+			return nil
+		}
+		pos := int64(0)
+		for _, r := range pl.runs {
+			if err := copyRange(pos, r.start); err != nil {
+				return err
+			}
+			if err := writeAt(p, fd, r.start, r.gap); err != nil {
+				return err
+			}
+			pos = r.end
+		}
+		if err := copyRange(pos, pl.size); err != nil {
+			return err
+		}
+		return fsync(p, fd)
+	}()
+	_ = closeFile(p, fd)
+	if err != nil {
+		_ = remove(p, tmp)
+		return fmt.Errorf("file: compact %s: %w", old.path, err)
+	}
+	if _, err := effect.Perform(p, platform.Rename{From: tmp, To: old.path}); err != nil {
+		return fmt.Errorf("file: compact %s: rename: %w", old.path, err)
+	}
+	if err := syncDir(p, s.logDir); err != nil {
+		return fmt.Errorf("file: compact %s: sync log directory: %w", old.path, err)
+	}
+	nfd, err := s.openSegment(p, old.path)
+	if err != nil {
+		return fmt.Errorf("file: compact %s: reopen: %w", old.path, err)
+	}
+	next := *old
+	next.fd = nfd
+	// The switch: no operation is in progress while the segment changes
+	// hands, so no read is left holding the old descriptor.
+	s.opMu.Lock()
+	s.mu.Lock()
+	s.segs[pl.id] = &next
+	m := map[uint32][]gapRun{}
+	if cur := s.cmp.gaps.Load(); cur != nil {
+		m = maps.Clone(*cur)
+	}
+	m[uint32(pl.id)] = runs
+	s.cmp.gaps.Store(&m)
+	s.mu.Unlock()
+	s.opMu.Unlock()
+	return closeFile(p, old.fd)
+}
+
+// dropGaps leaves out of refs (a read of positions from to want) the
+// records that gaps replaced, and answers how many of those positions
+// they held: all hidden, as the floors say.
+func (s *Store) dropGaps(refs []chunkRef, from, want uint64) ([]chunkRef, int) {
+	out := refs[:0]
+	n := 0
+	for i, r := range refs {
+		if !s.inGap(r.l) {
+			out = append(out, r)
+			continue
+		}
+		lo, hi := max(r.seq, from), want
+		if i+1 < len(refs) {
+			hi = min(hi, refs[i+1].seq-1)
+		}
+		if hi >= lo {
+			n += int(hi - lo + 1)
+		}
+	}
+	return out, n
+}

@@ -354,6 +354,7 @@ type segPlan struct {
 	id   uint64
 	size int64
 	runs []deadRun
+	kept []gapRun // the gaps the segment holds already
 }
 
 // Compact rewrites the sealed segments that hold commit records all of
@@ -381,10 +382,32 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 		return CompactResult{}, clockError(err)
 	}
 	res := CompactResult{At: now.UTC()}
+	// The decision rests on the state as of one LSN, which a checkpoint
+	// then covers: a record it covers is never cut as a torn tail, so no
+	// damage at rest can take back the limits that hid what the
+	// compaction takes. Captured with no operation in progress (as Close
+	// does), written beside them (as a leader does).
+	s.ckMu.Lock()
+	for s.ckptBusy {
+		s.ckDone.Wait()
+	}
+	s.ckMu.Unlock()
+	s.opMu.Lock()
+	var ckpt *ckptView
+	if s.opts.CheckpointBytes >= 0 {
+		ckpt = s.captureCheckpoint(true)
+	}
 	s.mu.RLock()
 	if s.failed != nil {
 		err := s.failed
 		s.mu.RUnlock()
+		s.opMu.Unlock()
+		if ckpt != nil {
+			s.ckMu.Lock()
+			s.ckptBusy = false
+			s.ckDone.Broadcast()
+			s.ckMu.Unlock()
+		}
 		return CompactResult{}, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
 	var sealed []*segment
@@ -404,6 +427,12 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	}
 	floors := maps.Clone(s.cmp.floors)
 	s.mu.RUnlock()
+	s.opMu.Unlock()
+	if ckpt != nil {
+		if err := s.writeCheckpoint(p, ckpt); err != nil {
+			return res, fmt.Errorf("file: compact: checkpoint: %w", err)
+		}
+	}
 	slices.SortFunc(sealed, func(a, b *segment) int { return int(a.id - b.id) })
 	res.Segments = len(sealed)
 	if floors == nil {
@@ -416,9 +445,13 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 		st, ok := metas[stream]
 		return ok && st.Hides(seq, heads[stream], at, now)
 	}
+	protect, err := s.checkpointLSNs(p)
+	if err != nil {
+		return res, err
+	}
 	var plans []segPlan
 	for i, seg := range sealed {
-		plan, err := s.planSegment(p, seg, hidden, floors)
+		plan, err := s.planSegment(p, seg, hidden, floors, protect)
 		if err != nil {
 			return res, err
 		}
@@ -449,7 +482,9 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 		gaps = map[uint32][]gapRun{}
 	}
 	for _, pl := range plans {
-		runs := slices.Clone(gaps[uint32(pl.id)])
+		// What the rewritten segment will hold: the ranges a crashed
+		// compaction named but did not write are named no more.
+		runs := slices.Clone(pl.kept)
 		for _, r := range pl.runs {
 			runs = append(runs, gapRun{uint32(r.start), uint32(r.end)})
 		}
@@ -483,7 +518,7 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 // planSegment reads seg and finds its runs of dead commit records: no kv
 // changes, no metadata, every event hidden. It raises floors past the
 // events of the runs.
-func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint64, time.Time) bool, floors map[string]uint64) (segPlan, error) {
+func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint64, time.Time) bool, floors map[string]uint64, protect map[uint64]bool) (segPlan, error) {
 	size, err := fileSize(p, seg.path)
 	if err != nil {
 		return segPlan{}, fmt.Errorf("file: stat %s: %w", seg.path, err)
@@ -519,7 +554,7 @@ func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint6
 		dead := false
 		var skel []byte
 		var rec commitRec
-		if f.typ == recCommit {
+		if f.typ == recCommit && !protect[f.lsn] {
 			c, err := decodeCommit(f.payload, true, "")
 			if err != nil {
 				ferr = corrupt(seg.path, off, "%v", err)
@@ -568,6 +603,7 @@ func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint6
 				return errStop
 			}
 			sum, lastCRC = g.sum, g.lastCRC
+			plan.kept = append(plan.kept, gapRun{uint32(off), uint32(off + recordExtent(f))})
 		} else {
 			sum = crc32.Update(sum, castagnoli, f.raw)
 			lastCRC = f.crc
@@ -698,4 +734,27 @@ func (s *Store) dropGaps(refs []chunkRef, from, want uint64) ([]chunkRef, int) {
 		}
 	}
 	return out, n
+}
+
+// checkpointLSNs are the LSNs of the records the store checkpoints end
+// with, once no checkpoint is being written: Open checks that record
+// (where it starts, its LSN and checksum), so compaction keeps it. A
+// checkpoint begun later ends in the active segment or after it.
+func (s *Store) checkpointLSNs(p *effect.P) (map[uint64]bool, error) {
+	s.ckMu.Lock()
+	for s.ckptBusy {
+		s.ckDone.Wait()
+	}
+	out := map[uint64]bool{s.ckptLSN: true}
+	s.ckMu.Unlock()
+	ents, err := listDir(p, s.logDir)
+	if err != nil {
+		return nil, fmt.Errorf("file: list %s: %w", s.logDir, err)
+	}
+	for _, e := range ents {
+		if lsn, ok := parseCkptName(e.Name); ok {
+			out[lsn] = true
+		}
+	}
+	return out, nil
 }

@@ -746,6 +746,15 @@
 // took is never served again, while hidden events still on disk come
 // back as before.
 //
+// The decision rests on the state as of one LSN, and a checkpoint
+// written first covers it (unless Options.CheckpointBytes turns them
+// off): a record a checkpoint covers is never cut as a torn tail, so no
+// damage at rest can take back the limits that hid what a compaction
+// took. The checkpoint is captured with no operation in progress, as
+// Close does, and written beside them. The record each checkpoint file
+// ends with is kept (Open checks it), and gaps in a segment are kept as
+// they are.
+//
 // Steps, each durable before the next: the floors take effect in memory;
 // log/compacted with the new floors and ranges (tmp, fsync, rename,
 // directory fsync); then per segment a sparse copy seg-<id>.log.compact.tmp

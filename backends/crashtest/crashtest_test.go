@@ -217,3 +217,21 @@ func TestCampaignKvRunFaults(t *testing.T) {
 	sum.Print(&b)
 	t.Logf("%d cases struck a kv run; %s", struck, b.String())
 }
+
+// The compact workload: compactions of sealed segments among appends,
+// limits, deletes and a reopen, every crash point under every fault,
+// with the meta workload's invariant.
+func TestCampaignCompact(t *testing.T) {
+	sum, err := Run(context.Background(), Config{Seed: 5, Workloads: []string{"compact"}, Draws: 1, RunDraws: 1})
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, sum.Cases, 500)
+	var b strings.Builder
+	sum.Print(&b)
+	t.Log(b.String())
+}

@@ -41,6 +41,14 @@
 // clock's tick (see retention.go): a max-age below a tick hides every
 // event, one of a day or more none, and workloads set only those.
 //
+// The compact workload runs the file store's Compact (StepCompact) after
+// limits and deletes hid events in sealed segments, and again after a
+// reopen. Compaction changes nothing a reader sees, so the model has no
+// step for it: every crash inside it is judged by the invariants above,
+// which say that what retention hid stays hidden, nothing visible is
+// lost and positions are unchanged; without a fault it must take the
+// hidden events it names off the disk.
+//
 // The judge ([checker]) opens copies of the disk and checks: every
 // acknowledged write present, byte-identical, at its seq and position;
 // nothing never issued; each write in doubt all there or all gone, the

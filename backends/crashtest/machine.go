@@ -142,6 +142,8 @@ func (m *machine) step(i int, st Step) {
 		m.snapshot(i, st.Snap, st.Keep)
 	case StepMeta:
 		m.metaStep(i, *st.Meta)
+	case StepCompact:
+		m.compact(i, st.Reclaims)
 	case StepRead:
 		m.read(i)
 	case StepReopen:

@@ -32,6 +32,8 @@ const (
 	StepCrash
 	// StepMeta performs Meta: a stream metadata write or a delete.
 	StepMeta
+	// StepCompact runs the file store's Compact (compact.go).
+	StepCompact
 )
 
 // Step is one step of a workload.
@@ -42,6 +44,9 @@ type Step struct {
 	Keep   int // for StepSnapshot: ops.SnapshotWrite's Keep
 	Fault  mock.FaultKind
 	Meta   *metaWrite
+	// For StepCompact: the fewest hidden events a compaction the faults
+	// leave alone must take off the disk.
+	Reclaims int64
 }
 
 // Workload is a fixed sequence of steps on a new store in one data
@@ -68,7 +73,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(), wCompact(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -223,8 +224,8 @@ func (s *Store) floor(stream string) uint64 { return s.cmp.floors[stream] }
 
 // encodeCompacted encodes the compaction file: magic, version, four zero
 // bytes, body length, body, CRC-32C of all before.
-func encodeCompacted(floors map[string]uint64, gaps map[uint32][]gapRun) []byte {
-	var body []byte
+func encodeCompacted(at time.Time, floors map[string]uint64, gaps map[uint32][]gapRun) []byte {
+	body := binary.AppendVarint(nil, at.UnixNano())
 	names := slices.Sorted(maps.Keys(floors))
 	body = binary.AppendUvarint(body, uint64(len(names)))
 	for _, n := range names {
@@ -249,29 +250,39 @@ func encodeCompacted(floors map[string]uint64, gaps map[uint32][]gapRun) []byte 
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-func decodeCompacted(b []byte) (map[string]uint64, map[uint32][]gapRun, error) {
+func decodeCompacted(b []byte) (time.Time, map[string]uint64, map[uint32][]gapRun, error) {
 	if len(b) < 28 || string(b[:8]) != compactedMagic {
-		return nil, nil, errors.New("not a compaction file")
+		return time.Time{}, nil, nil, errors.New("not a compaction file")
 	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v != compactedVersion {
-		return nil, nil, fmt.Errorf("compaction file version %d unknown", v)
+		return time.Time{}, nil, nil, fmt.Errorf("compaction file version %d unknown", v)
 	}
 	n := binary.LittleEndian.Uint64(b[16:])
-	if n != uint64(len(b)-28) {
-		return nil, nil, errors.New("compaction file length does not match")
+	if n != uint64(len(b)-28) || b[12]|b[13]|b[14]|b[15] != 0 {
+		return time.Time{}, nil, nil, errors.New("compaction file length does not match")
 	}
 	if crc32.Checksum(b[:len(b)-4], castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
-		return nil, nil, errors.New("compaction file checksum mismatch")
+		return time.Time{}, nil, nil, errors.New("compaction file checksum mismatch")
 	}
 	d := decoder{b: b[24 : len(b)-4]}
+	at := time.Unix(0, d.varint()).UTC()
 	floors := map[string]uint64{}
+	prevName := ""
 	for i, nf := 0, d.count(2); i < nf && d.err == nil; i++ {
 		name := string(d.bytes())
-		floors[name] = d.uvarint()
+		if i > 0 && name <= prevName {
+			d.fail() // names in byte order, each once
+		}
+		floors[name], prevName = d.uvarint(), name
 	}
 	gaps := map[uint32][]gapRun{}
+	prevID := uint64(0)
 	for i, ns := 0, d.count(2); i < ns && d.err == nil; i++ {
 		id := d.uvarint()
+		if i > 0 && id <= prevID {
+			d.fail() // segments in order, each once
+		}
+		prevID = id
 		var runs []gapRun
 		for j, nr := 0, d.count(2); j < nr && d.err == nil; j++ {
 			start, end := d.uvarint(), d.uvarint()
@@ -290,9 +301,9 @@ func decodeCompacted(b []byte) (map[string]uint64, map[uint32][]gapRun, error) {
 		d.fail()
 	}
 	if d.err != nil {
-		return nil, nil, fmt.Errorf("malformed compaction file: %v", d.err)
+		return time.Time{}, nil, nil, fmt.Errorf("malformed compaction file: %v", d.err)
 	}
-	return floors, gaps, nil
+	return at, floors, gaps, nil
 }
 
 // loadCompacted reads the compaction file, when there is one.
@@ -309,11 +320,12 @@ func (s *Store) loadCompacted(p *effect.P) error {
 	if err != nil {
 		return fmt.Errorf("file: read %s: %w", path, err)
 	}
-	floors, gaps, err := decodeCompacted(b)
+	at, floors, gaps, err := decodeCompacted(b)
 	if err != nil {
 		return corrupt(path, 0, "%v", err)
 	}
 	s.mu.Lock()
+	s.cmp.last.At = at
 	s.cmp.floors = floors
 	s.cmp.gaps.Store(&gaps)
 	s.mu.Unlock()
@@ -410,22 +422,7 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 		}
 		return CompactResult{}, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
-	var sealed []*segment
-	activeID := uint64(0)
-	for id := range s.segs {
-		activeID = max(activeID, id)
-	}
-	for id, seg := range s.segs {
-		if id < activeID {
-			sealed = append(sealed, seg)
-		}
-	}
-	metas := maps.Clone(s.st.ret.meta)
-	heads := make(map[string]uint64, len(metas))
-	for name := range metas {
-		heads[name] = s.st.head(name)
-	}
-	floors := maps.Clone(s.cmp.floors)
+	in := s.compactInputs()
 	s.mu.RUnlock()
 	s.opMu.Unlock()
 	if ckpt != nil {
@@ -433,34 +430,11 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 			return res, fmt.Errorf("file: compact: checkpoint: %w", err)
 		}
 	}
-	slices.SortFunc(sealed, func(a, b *segment) int { return int(a.id - b.id) })
-	res.Segments = len(sealed)
-	if floors == nil {
-		floors = map[string]uint64{}
-	}
-	hidden := func(stream string, seq uint64, at time.Time) bool {
-		if seq < floors[stream] {
-			return true
-		}
-		st, ok := metas[stream]
-		return ok && st.Hides(seq, heads[stream], at, now)
-	}
-	protect, err := s.checkpointLSNs(p)
+	res.Segments = len(in.sealed)
+	floors := in.floors
+	plans, err := s.planAll(p, &in, now, opts.Progress)
 	if err != nil {
 		return res, err
-	}
-	var plans []segPlan
-	for i, seg := range sealed {
-		plan, err := s.planSegment(p, seg, hidden, floors, protect)
-		if err != nil {
-			return res, err
-		}
-		if len(plan.runs) > 0 {
-			plans = append(plans, plan)
-		}
-		if opts.Progress != nil {
-			opts.Progress(i+1, len(sealed))
-		}
 	}
 	if len(plans) == 0 {
 		res.Took = time.Since(start)
@@ -494,7 +468,7 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	// The compaction file names the new gaps before any segment holds
 	// them: a crash between the two leaves gaps named over records that
 	// are still there, which hides nothing the floors do not.
-	if err := writeFileAtomic(p, filepath.Join(s.logDir, compactedFile), encodeCompacted(floors, gaps)); err != nil {
+	if err := writeFileAtomic(p, filepath.Join(s.logDir, compactedFile), encodeCompacted(res.At, floors, gaps)); err != nil {
 		return res, fmt.Errorf("file: write compaction file: %w", err)
 	}
 	for _, pl := range plans {
@@ -757,4 +731,96 @@ func (s *Store) checkpointLSNs(p *effect.P) (map[uint64]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// compactIn is the state a compaction decides on, taken at one LSN.
+type compactIn struct {
+	sealed []*segment // by id
+	metas  map[string]ops.StreamState
+	heads  map[string]uint64
+	floors map[string]uint64 // raised by planAll
+}
+
+// compactInputs takes the state a compaction decides on; the caller
+// holds s.mu.
+func (s *Store) compactInputs() compactIn {
+	in := compactIn{metas: maps.Clone(s.st.ret.meta), floors: maps.Clone(s.cmp.floors)}
+	activeID := uint64(0)
+	for id := range s.segs {
+		activeID = max(activeID, id)
+	}
+	for id, seg := range s.segs {
+		if id < activeID || s.readOnly || s.verify {
+			in.sealed = append(in.sealed, seg)
+		}
+	}
+	slices.SortFunc(in.sealed, func(a, b *segment) int { return cmp.Compare(a.id, b.id) })
+	if s.readOnly || s.verify {
+		// No active segment: the last one may be written still.
+		if n := len(in.sealed); n > 0 {
+			in.sealed = in.sealed[:n-1]
+		}
+	}
+	in.heads = make(map[string]uint64, len(in.metas))
+	for name := range in.metas {
+		in.heads[name] = s.st.head(name)
+	}
+	if in.floors == nil {
+		in.floors = map[string]uint64{}
+	}
+	return in
+}
+
+// planAll finds the dead runs of every sealed segment of in, as of now.
+func (s *Store) planAll(p *effect.P, in *compactIn, now time.Time, progress func(done, total int)) ([]segPlan, error) {
+	hidden := func(stream string, seq uint64, at time.Time) bool {
+		if seq < in.floors[stream] {
+			return true
+		}
+		st, ok := in.metas[stream]
+		return ok && st.Hides(seq, in.heads[stream], at, now)
+	}
+	protect, err := s.checkpointLSNs(p)
+	if err != nil {
+		return nil, err
+	}
+	var plans []segPlan
+	for i, seg := range in.sealed {
+		plan, err := s.planSegment(p, seg, hidden, in.floors, protect)
+		if err != nil {
+			return nil, err
+		}
+		if len(plan.runs) > 0 {
+			plans = append(plans, plan)
+		}
+		if progress != nil {
+			progress(i+1, len(in.sealed))
+		}
+	}
+	return plans, nil
+}
+
+// reclaimable predicts the bytes Compact would leave unwritten now (its
+// CompactResult.Bytes): it plans as Compact does, reading the sealed
+// segments, when some stream has a state; 0 without reading when none
+// has.
+func (s *Store) reclaimable(p *effect.P, now time.Time) (uint64, error) {
+	s.mu.RLock()
+	if s.st.ret.meta == nil {
+		s.mu.RUnlock()
+		return 0, nil
+	}
+	in := s.compactInputs()
+	s.mu.RUnlock()
+	plans, err := s.planAll(p, &in, now, nil)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, pl := range plans {
+		for _, r := range pl.runs {
+			n += uint64(r.end-r.start) - uint64(len(r.gap))
+		}
+	}
+	return n, nil
 }

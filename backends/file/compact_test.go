@@ -103,9 +103,14 @@ func TestCompactReclaimsHiddenAndKeepsAnswers(t *testing.T) {
 	logDir := filepath.Join(e.dir, "log")
 	blocksBefore := diskBlocks(t, logDir)
 
+	predicted := must(t, e, ops.Stat{}).BytesReclaimable
 	res, err := e.s.Compact(e.p(), CompactOptions{})
 	require.NoError(t, err)
 	t.Logf("%+v", res)
+	assert.Equal(t, predicted, uint64(res.Bytes), "stat predicted what compaction left unwritten")
+	st := must(t, e, ops.Stat{})
+	assert.Zero(t, st.BytesReclaimable, "nothing more to reclaim")
+	assert.Equal(t, res.At, st.LastCompaction)
 	assert.Greater(t, res.Rewritten, 0)
 	assert.Greater(t, res.Events, int64(300), "hidden events of a and b")
 	assert.Greater(t, res.Bytes, int64(200<<10))
@@ -125,6 +130,7 @@ func TestCompactReclaimsHiddenAndKeepsAnswers(t *testing.T) {
 
 	e.reopen(opts)
 	assert.Equal(t, before, readCompactView(t, e), "answers unchanged after a reopen from the checkpoint")
+	assert.Equal(t, res.At, must(t, e, ops.Stat{}).LastCompaction, "the last compaction's time survives a reopen")
 	e.close()
 	ents, err := os.ReadDir(logDir)
 	require.NoError(t, err)

@@ -696,8 +696,13 @@
 // pages 1.6% fewer. Streams leaves out the streams that read as absent
 // (and lists them, with metadata-only ones, when asked with Deleted).
 // Stat counts visible events from the index, reading the records of
-// streams with a max-age; its byte figures are the log's (nothing is
-// reclaimed yet, so BytesReclaimable is 0).
+// streams with a max-age; its byte figures are the log's.
+// BytesReclaimable predicts the CompactResult.Bytes of a Compact run now:
+// when some stream has a state, Stat plans as Compact does, reading the
+// sealed segments (0 without reading when none has). The filesystem
+// frees whole blocks only, so du shows a little less (see Compaction).
+// LastCompaction is when Compact last ran in this process, or else when
+// the newest compaction that rewrote a segment ran (log/compacted).
 //
 // Followers apply metadata records as they catch up, like any other;
 // they answer the reads and refuse the writes (ErrReadOnly).
@@ -734,7 +739,8 @@
 // as before. A scan moves past a gap by its span.
 //
 // The file log/compacted (magic "persistK", version uint32 1, four zero
-// bytes, body length uint64, body, CRC-32C of all before) holds the
+// bytes, body length uint64, body, CRC-32C of all before) holds the time
+// of the compaction that wrote it (varint, Unix nanoseconds), the
 // floors, per stream the first seq a compaction left (count, then name
 // and floor, in name order), and per rewritten segment the byte ranges
 // its gaps cover (count, then segment, ranges count, start and end).

@@ -503,8 +503,12 @@ func (s *Store) stat(p *effect.P) (ops.StatResult, error) {
 			res.StreamsDeleted++
 		}
 	}
+	res.LastCompaction = s.cmp.last.At
 	s.mu.RUnlock()
 	res.Snapshots = uint64(s.snaps.count())
+	if res.BytesReclaimable, err = s.reclaimable(p, now); err != nil {
+		return ops.StatResult{}, err
+	}
 	for _, a := range ages {
 		for seq := a.first; seq <= a.head; {
 			pg := new(ops.Page)

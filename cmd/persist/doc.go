@@ -19,7 +19,7 @@
 //	persist blob stat CID
 //	persist stat
 //	persist verify
-//	persist compact [--no-vacuum]
+//	persist compact [--no-vacuum]    (--no-vacuum with --pg only)
 //	persist export [FILE | -]
 //	persist import FILE | -
 //	persist migrate --from SRC --to DST [--from-schema S] [--to-schema S] [--lag N]
@@ -97,12 +97,12 @@
 // PostgreSQL store; serve refuses --server.
 //
 // compact works the other way round: with --pg it runs the PostgreSQL
-// backend's Compact (delete what retention hides, then vacuum), and it
+// backend's Compact (delete what retention hides, then vacuum), on a data
+// directory the file backend's (rewrite the sealed segments, the hidden
+// commits left as holes), opening it for writing as append does, and it
 // refuses --server with a usage error, since compaction is a task of the
 // host that holds the store and not an operation of the wire protocol (a
-// client cannot hold the store still while it copies). On a data
-// directory it is refused with exit status 1 and nothing changed, until
-// the file backend removes hidden events from its log files.
+// client cannot hold the store still while it copies).
 //
 // # Data and values
 //

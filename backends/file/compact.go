@@ -471,10 +471,14 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	if err := writeFileAtomic(p, filepath.Join(s.logDir, compactedFile), encodeCompacted(res.At, floors, gaps)); err != nil {
 		return res, fmt.Errorf("file: write compaction file: %w", err)
 	}
+	var done []*segment
+	defer func() { s.switchSegments(p, done, gaps) }()
 	for _, pl := range plans {
-		if err := s.rewriteSegment(p, pl, gaps[uint32(pl.id)]); err != nil {
+		next, err := s.rewriteSegment(p, pl)
+		if err != nil {
 			return res, err
 		}
+		done = append(done, next)
 		res.Rewritten++
 		for _, r := range pl.runs {
 			res.Records += r.records
@@ -605,16 +609,16 @@ func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint6
 
 // rewriteSegment writes the segment of pl anew beside it, with the runs
 // replaced by their gap records and the rest of each run left a hole,
-// makes it durable, renames it over the segment and switches readers to
-// it.
-func (s *Store) rewriteSegment(p *effect.P, pl segPlan, runs []gapRun) error {
+// makes it durable, renames it over the segment and opens it, for
+// switchSegments.
+func (s *Store) rewriteSegment(p *effect.P, pl segPlan) (*segment, error) {
 	s.mu.RLock()
 	old := s.segs[pl.id]
 	s.mu.RUnlock()
 	tmp := old.path + ".compact" + tmpSuffix
 	fd, err := openFile(p, tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		return fmt.Errorf("file: create %s: %w", tmp, err)
+		return nil, fmt.Errorf("file: create %s: %w", tmp, err)
 	}
 	err = func() error {
 		if _, err := effect.Perform(p, platform.Truncate{FD: fd, Size: pl.size}); err != nil {
@@ -658,34 +662,21 @@ func (s *Store) rewriteSegment(p *effect.P, pl segPlan, runs []gapRun) error {
 	_ = closeFile(p, fd)
 	if err != nil {
 		_ = remove(p, tmp)
-		return fmt.Errorf("file: compact %s: %w", old.path, err)
+		return nil, fmt.Errorf("file: compact %s: %w", old.path, err)
 	}
 	if _, err := effect.Perform(p, platform.Rename{From: tmp, To: old.path}); err != nil {
-		return fmt.Errorf("file: compact %s: rename: %w", old.path, err)
+		return nil, fmt.Errorf("file: compact %s: rename: %w", old.path, err)
 	}
 	if err := syncDir(p, s.logDir); err != nil {
-		return fmt.Errorf("file: compact %s: sync log directory: %w", old.path, err)
+		return nil, fmt.Errorf("file: compact %s: sync log directory: %w", old.path, err)
 	}
 	nfd, err := s.openSegment(p, old.path)
 	if err != nil {
-		return fmt.Errorf("file: compact %s: reopen: %w", old.path, err)
+		return nil, fmt.Errorf("file: compact %s: reopen: %w", old.path, err)
 	}
 	next := *old
 	next.fd = nfd
-	// The switch: no operation is in progress while the segment changes
-	// hands, so no read is left holding the old descriptor.
-	s.opMu.Lock()
-	s.mu.Lock()
-	s.segs[pl.id] = &next
-	m := map[uint32][]gapRun{}
-	if cur := s.cmp.gaps.Load(); cur != nil {
-		m = maps.Clone(*cur)
-	}
-	m[uint32(pl.id)] = runs
-	s.cmp.gaps.Store(&m)
-	s.mu.Unlock()
-	s.opMu.Unlock()
-	return closeFile(p, old.fd)
+	return &next, nil
 }
 
 // dropGaps leaves out of refs (a read of positions from to want) the
@@ -823,4 +814,33 @@ func (s *Store) reclaimable(p *effect.P, now time.Time) (uint64, error) {
 		}
 	}
 	return n, nil
+}
+
+// switchSegments puts the rewritten segments in place of the old ones
+// and names their gaps, in one pause: no operation is in progress while
+// the segments change hands, so no read is left holding an old
+// descriptor. The old descriptors are closed after, which frees the
+// blocks of the old files.
+func (s *Store) switchSegments(p *effect.P, segs []*segment, gaps map[uint32][]gapRun) {
+	if len(segs) == 0 {
+		return
+	}
+	olds := make([]*segment, 0, len(segs))
+	s.opMu.Lock()
+	s.mu.Lock()
+	m := map[uint32][]gapRun{}
+	if cur := s.cmp.gaps.Load(); cur != nil {
+		m = maps.Clone(*cur)
+	}
+	for _, seg := range segs {
+		olds = append(olds, s.segs[seg.id])
+		s.segs[seg.id] = seg
+		m[uint32(seg.id)] = gaps[uint32(seg.id)]
+	}
+	s.cmp.gaps.Store(&m)
+	s.mu.Unlock()
+	s.opMu.Unlock()
+	for _, old := range olds {
+		_ = closeFile(p, old.fd)
+	}
 }

@@ -75,6 +75,15 @@ func readCompactView(t *testing.T, e *env) compactView {
 	return v
 }
 
+// statBlocks is the 512-byte blocks a file takes on disk.
+func statBlocks(fi os.FileInfo) (int64, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Blocks, true
+}
+
 // diskBlocks is the space the files of dir take on disk, in 512-byte
 // blocks, as du counts it.
 func diskBlocks(t *testing.T, dir string) int64 {
@@ -84,8 +93,8 @@ func diskBlocks(t *testing.T, dir string) int64 {
 		if err != nil {
 			return err
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && !fi.IsDir() {
-			n += st.Blocks
+		if blocks, ok := statBlocks(fi); ok && !fi.IsDir() {
+			n += blocks
 		}
 		return nil
 	}))

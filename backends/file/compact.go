@@ -49,6 +49,8 @@ type compacted struct {
 	// gaps is replaced whole, never changed: read without a lock.
 	gaps atomic.Pointer[map[uint32][]gapRun]
 	last CompactResult
+	// dueBytes is the log's size when CompactDue last ran a compaction.
+	dueBytes int64
 }
 
 // gapRun is the byte range [start, end) of a segment that one gap record
@@ -843,4 +845,41 @@ func (s *Store) switchSegments(p *effect.P, segs []*segment, gaps map[uint32][]g
 	for _, old := range olds {
 		_ = closeFile(p, old.fd)
 	}
+}
+
+// CompactDue runs Compact when the policy of Options.CompactFraction says
+// it is due, and reports whether it ran. The estimate is the index's, with
+// no IO: per stream with a state, the events below the first its seq
+// limits leave visible and above its compaction floor (max-age is not
+// counted), against the events stored; and not again before the log has
+// grown by a segment since it last ran, since what the estimate counts
+// in the active segment or in commits that also hold visible events
+// stays. The store starts no goroutine, so
+// a host runs CompactDue on a schedule of its own, on a handle of its
+// own (a store answers operations meanwhile, as during Compact).
+func (s *Store) CompactDue(p *effect.P, opts CompactOptions) (CompactResult, bool, error) {
+	if s.opts.CompactFraction <= 0 {
+		return CompactResult{}, false, nil
+	}
+	s.mu.RLock()
+	var hidden uint64
+	for name, st := range s.st.ret.meta {
+		head := s.st.head(name)
+		first := min(st.FirstSeq(head), head+1)
+		if fl := s.floor(name); fl > 1 {
+			first -= min(first-1, fl-1)
+		}
+		hidden += first - 1
+	}
+	stored := s.st.events
+	grown := s.cmp.dueBytes == 0 || s.bytes-s.cmp.dueBytes >= s.opts.SegmentSize
+	s.mu.RUnlock()
+	if !grown || stored == 0 || float64(hidden) < s.opts.CompactFraction*float64(stored) {
+		return CompactResult{}, false, nil
+	}
+	res, err := s.Compact(p, opts)
+	s.mu.Lock()
+	s.cmp.dueBytes = s.bytes
+	s.mu.Unlock()
+	return res, true, err
 }

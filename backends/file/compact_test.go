@@ -226,3 +226,24 @@ func TestCompactBesideReadersAndWriters(t *testing.T) {
 	_, err = Verify(e.p(), e.dir)
 	require.NoError(t, err)
 }
+
+func TestCompactDueByFraction(t *testing.T) {
+	_, err := Open(newEnv(t, Options{}).p(), t.TempDir(), Options{CompactFraction: 1.5})
+	require.ErrorContains(t, err, "CompactFraction 1.5 outside 0..1")
+
+	opts := Options{SegmentSize: 64 << 10, CompactFraction: 0.5}
+	e := newEnv(t, opts)
+	compactFixture(t, e)
+	must(t, e, ops.StreamMetaWrite{Stream: "a", Meta: ops.StreamMeta{}})
+	_, ran, err := e.s.CompactDue(e.p(), CompactOptions{})
+	require.NoError(t, err)
+	assert.False(t, ran, "nothing hidden but b's 200 of 616")
+	must(t, e, ops.StreamMetaWrite{Stream: "a", Meta: ops.StreamMeta{MaxCount: 10}})
+	res, ran, err := e.s.CompactDue(e.p(), CompactOptions{})
+	require.NoError(t, err)
+	assert.True(t, ran, "a's limit hides most of the log")
+	assert.Greater(t, res.Events, int64(300))
+	_, ran, err = e.s.CompactDue(e.p(), CompactOptions{})
+	require.NoError(t, err)
+	assert.False(t, ran, "not again before the log grows by a segment")
+}

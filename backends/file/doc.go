@@ -773,6 +773,23 @@
 // were hidden, the floors keep them hidden. Commits, reads and
 // checkpoints go on while segments are read and copied.
 //
+// Policy: with Options.CompactFraction set, [Store.CompactDue] compacts
+// when the events the stream states hide, and that no compaction took
+// yet, reach that fraction of the events stored, by the index alone (no
+// IO; max-age not counted), and not again before the log has grown by a
+// segment. The store starts no goroutine, so the host calls it on a
+// schedule of its own. Records with kv changes or metadata are never
+// taken in this version, so superseded kv values stay on disk.
+//
+// Measured with BenchmarkCompact (32 MiB in 4 MiB segments, one event in
+// eleven visible; compaction beside a raw read-write-fsync copy of the
+// same segments, in one run, alternating): 0.90×, 1.83× and 0.66× the
+// copy's rate in three runs at load 6 to 9 (373, 507 and 360 MB/s read);
+// one-event commits beside it had a p99 1.45×, 7.4× and 1.62× that of the
+// same commits alone; what Compact left unwritten was what Stat
+// predicted (ratio 1.000), and du saw 95.7% of it freed (holes free
+// whole blocks only).
+//
 // # Kv history
 //
 // The store keeps the last Options.KvHistory versions of each key

@@ -48,6 +48,11 @@ type Options struct {
 	// each) kept once read: the record locations of sealed segments.
 	// Default 4 MiB; negative keeps none.
 	IndexCacheBytes int
+	// CompactFraction, when positive (at most 1), is the policy of
+	// [Store.CompactDue]: compact once the events that stream states
+	// hide and no compaction took yet are at least this fraction of the
+	// events stored. 0 leaves compaction to Compact alone.
+	CompactFraction float64
 }
 
 const (
@@ -71,6 +76,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CheckpointBytes == 0 {
 		o.CheckpointBytes = defaultCheckpointBytes
+	}
+	if o.CompactFraction < 0 || o.CompactFraction > 1 || o.CompactFraction != o.CompactFraction {
+		return o, fmt.Errorf("file: option CompactFraction %v outside 0..1", o.CompactFraction)
 	}
 	if o.KvHistory != 0 {
 		if err := ops.ValidateKvHistory(o.KvHistory); err != nil {

@@ -247,3 +247,64 @@ func TestCompactDueByFraction(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ran, "not again before the log grows by a segment")
 }
+
+func TestCompactFollowerDumpAndDamage(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10}
+	e := newEnv(t, opts)
+	compactFixture(t, e)
+	before := readCompactView(t, e)
+	res, err := e.s.Compact(e.p(), CompactOptions{})
+	require.NoError(t, err)
+	require.Greater(t, res.Records, int64(0))
+
+	// A follower opened on the compacted store reads what the writer does.
+	f, err := OpenReadOnly(e.p(), e.dir, Options{})
+	require.NoError(t, err)
+	fe := &env{t: t, dir: e.dir, os: e.os, s: f}
+	assert.Equal(t, before.a, must(t, fe, ops.Read{Stream: "a"}).Events)
+	all := must(t, fe, ops.ReadAll{Limit: 1000})
+	assert.Equal(t, before.all, all.Events)
+	require.NoError(t, f.Close(e.p()))
+
+	// Dump yields the gap records with the rest.
+	e.close()
+	gaps := 0
+	var gapAt Record
+	for r, err := range Dump(e.p(), e.dir) {
+		require.NoError(t, err)
+		if r.Type == "gap" {
+			if gaps == 0 {
+				gapAt = r
+			}
+			gaps++
+		}
+	}
+	assert.GreaterOrEqual(t, gaps, res.Rewritten, "a run at least per rewritten segment")
+
+	// A damaged gap record is found by Verify, naming its file and offset.
+	b, err := os.ReadFile(gapAt.File)
+	require.NoError(t, err)
+	good := append([]byte(nil), b...)
+	b[gapAt.Offset+frameSize+1] ^= 0x40
+	require.NoError(t, os.WriteFile(gapAt.File, b, 0o644))
+	_, err = Verify(e.p(), e.dir)
+	var ce *CorruptError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, gapAt.File, ce.File)
+	assert.Equal(t, gapAt.Offset, ce.Offset)
+	require.NoError(t, os.WriteFile(gapAt.File, good, 0o644))
+
+	// A damaged compaction file fails Open loudly, changing nothing.
+	path := filepath.Join(e.dir, "log", compactedFile)
+	cb, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cb[len(cb)-6] ^= 1
+	require.NoError(t, os.WriteFile(path, cb, 0o644))
+	_, err = Open(e.p(), e.dir, opts)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "compacted")
+	cb[len(cb)-6] ^= 1
+	require.NoError(t, os.WriteFile(path, cb, 0o644))
+	e.open(opts)
+	assert.Equal(t, before, readCompactView(t, e))
+}

@@ -2,6 +2,7 @@ package file
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -882,4 +883,16 @@ func (s *Store) CompactDue(p *effect.P, opts CompactOptions) (CompactResult, boo
 	s.cmp.dueBytes = s.bytes
 	s.mu.Unlock()
 	return res, true, err
+}
+
+// Compact runs [Store.Compact] on the operating system; ctx bounds its IO
+// (a compaction cut short changes nothing a reader sees, and what it made
+// durable stays valid).
+func (db *DB) Compact(ctx context.Context, opts CompactOptions) (CompactResult, error) {
+	return db.store.Compact(effect.Handle(ctx, db.os), opts)
+}
+
+// CompactDue runs [Store.CompactDue] on the operating system.
+func (db *DB) CompactDue(ctx context.Context, opts CompactOptions) (CompactResult, bool, error) {
+	return db.store.CompactDue(effect.Handle(ctx, db.os), opts)
 }

@@ -782,13 +782,16 @@
 // taken in this version, so superseded kv values stay on disk.
 //
 // Measured with BenchmarkCompact (32 MiB in 4 MiB segments, one event in
-// eleven visible; compaction beside a raw read-write-fsync copy of the
-// same segments, in one run, alternating): 0.90×, 1.83× and 0.66× the
-// copy's rate in three runs at load 6 to 9 (373, 507 and 360 MB/s read);
-// one-event commits beside it had a p99 1.45×, 7.4× and 1.62× that of the
-// same commits alone; what Compact left unwritten was what Stat
-// predicted (ratio 1.000), and du saw 95.7% of it freed (holes free
-// whole blocks only).
+// eleven visible; compaction beside a raw read, write and fsync copy of
+// the same segments, in one run, alternating), on 2 shared cores: the
+// compaction read 360 and 419 MB/s, 0.66x and 0.78x the copy's rate, in
+// two runs at load 5.9 and 4.0; one-event commits beside it had a p99
+// of 8.2 and 7.0 ms against 5.1 and 4.6 ms alone (1.62x and 1.53x);
+// what Compact left unwritten was what Stat predicted (ratio 1.000),
+// and du saw 95.7% of it freed (a hole frees whole blocks only). The
+// spread is wide on a loaded machine: before the switches were joined
+// into one pause, two runs at load 8 to 9 gave 0.90x and 1.83x, and
+// p99 1.45x and 7.4x.
 //
 // # Kv history
 //

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,6 +37,7 @@ func compactFixture(t *testing.T, e *env) {
 	}
 	must(t, e, ops.StreamMetaWrite{Stream: "a", Meta: ops.StreamMeta{MaxCount: 10}})
 	must(t, e, ops.StreamDelete{Stream: "b"})
+	must(t, e, ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "p", Version: 1, Seq: 408, Value: []byte("folded")}, Keep: 2})
 }
 
 // compactView is every answer a reader gets of the fixture.
@@ -48,6 +50,9 @@ type compactView struct {
 	hist       []ops.KvVersion
 	visible    uint64
 	metaA      ops.StreamMetaResult
+	watch      ops.KvWatchResult
+	snap       ops.SnapshotResult
+	wait       ops.WaitResult
 }
 
 func readCompactView(t *testing.T, e *env) compactView {
@@ -72,6 +77,9 @@ func readCompactView(t *testing.T, e *env) compactView {
 	v.hist = must(t, e, ops.KvHistory{Key: "k"}).Versions
 	v.visible = must(t, e, ops.Stat{}).EventsVisible
 	v.metaA = must(t, e, ops.StreamMetaRead{Stream: "a"})
+	v.watch = must(t, e, ops.KvWatch{})
+	v.snap = must(t, e, ops.SnapshotRead{Name: "p"})
+	v.wait = must(t, e, ops.Wait{Stream: "a", After: v.heads["a"] - 1, Timeout: time.Second})
 	return v
 }
 

@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 )
 
@@ -315,4 +317,31 @@ func TestCompactFollowerDumpAndDamage(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, cb, 0o644))
 	e.open(opts)
 	assert.Equal(t, before, readCompactView(t, e))
+}
+
+func TestDBCompact(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenDir(ctx, filepath.Join(t.TempDir(), "data"), Options{SegmentSize: 64 << 10})
+	require.NoError(t, err)
+	defer db.Close()
+	p := effect.Handle(ctx, db)
+	big := bytes.Repeat([]byte("d"), 4<<10)
+	for range 40 {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t", Data: big}}})
+		require.NoError(t, err)
+	}
+	_, err = effect.Perform(p, ops.StreamMetaWrite{Stream: "s", Meta: ops.StreamMeta{MaxCount: 1}})
+	require.NoError(t, err)
+	_, ran, err := db.CompactDue(ctx, CompactOptions{})
+	require.NoError(t, err)
+	assert.False(t, ran, "no policy set")
+	var seen []int
+	res, err := db.Compact(ctx, CompactOptions{Progress: func(done, total int) { seen = append(seen, done, total) }})
+	require.NoError(t, err)
+	assert.Greater(t, res.Events, int64(20))
+	assert.Equal(t, []int{1, res.Segments}, seen[:2], "progress counts the segments")
+	r, err := effect.Perform(p, ops.Read{Stream: "s"})
+	require.NoError(t, err)
+	require.Len(t, r.Events, 1)
+	assert.Equal(t, uint64(40), r.Events[0].Seq)
 }

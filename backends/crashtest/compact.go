@@ -51,5 +51,6 @@ func wCompact() *Workload {
 	b.appendTo("a", ops.Any(), big(3, "a-later")...)
 	b.step(Step{Kind: StepCompact, Reclaims: 1})
 	b.appendTo("a", ops.Any(), b.ev("t", "a-last"))
+	b.w.Sampled = true
 	return b.w
 }

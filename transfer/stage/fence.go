@@ -20,7 +20,9 @@ const fenceState = "PFNCE"
 // schema: in one transaction that first locks the log_state row's table
 // (waiting for the commits in flight), it records the new store in a
 // table of the schema, fence, and adds triggers on log_state (which every
-// writing commit updates) and snapshots that raise SQLSTATE PFNCE, "the
+// locked commit updates), events (which every guessed commit, writing no
+// log_state, inserts into; it reads log_state, so the table lock waits
+// for it too) and snapshots that raise SQLSTATE PFNCE, "the
 // store is fenced: it moved to …", so every later commit fails before
 // COMMIT and writes nothing. Unfence drops the triggers and the table.
 func PostgresSource(s *postgres.Store, dsn string) transfer.Source {
@@ -56,6 +58,8 @@ END
 $f$`,
 		"DROP TRIGGER IF EXISTS persist_fence ON " + q + ".log_state",
 		"CREATE TRIGGER persist_fence BEFORE INSERT OR UPDATE OR DELETE ON " + q + ".log_state FOR EACH STATEMENT EXECUTE FUNCTION " + q + ".persist_fenced()",
+		"DROP TRIGGER IF EXISTS persist_fence ON " + q + ".events",
+		"CREATE TRIGGER persist_fence BEFORE INSERT OR UPDATE OR DELETE ON " + q + ".events FOR EACH STATEMENT EXECUTE FUNCTION " + q + ".persist_fenced()",
 		"DROP TRIGGER IF EXISTS persist_fence ON " + q + ".snapshots",
 		"CREATE TRIGGER persist_fence BEFORE INSERT OR UPDATE OR DELETE ON " + q + ".snapshots FOR EACH STATEMENT EXECUTE FUNCTION " + q + ".persist_fenced()",
 	}
@@ -100,6 +104,7 @@ func unfencePostgres(ctx context.Context, dsn, schema string) error {
 	defer func() { _ = tx.Rollback(ctx) }()
 	for _, s := range []string{
 		"DROP TRIGGER IF EXISTS persist_fence ON " + q + ".log_state",
+		"DROP TRIGGER IF EXISTS persist_fence ON " + q + ".events",
 		"DROP TRIGGER IF EXISTS persist_fence ON " + q + ".snapshots",
 		"DROP FUNCTION IF EXISTS " + q + ".persist_fenced()",
 		"DROP TABLE IF EXISTS " + q + ".fence",

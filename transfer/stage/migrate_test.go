@@ -248,6 +248,11 @@ func TestMigratePostgresUnderWriter(t *testing.T) {
 		_, err = h.Handle(effect.Handle(ctx), ops.SnapshotWrite{Snapshot: ops.Snapshot{Name: "late"}})
 		_, ok = stage.IsFenced(err)
 		assert.True(t, ok, "%v", err)
+		// An append without IDs, which the store tries as a guessed
+		// commit that writes no log_state.
+		_, err = h.Handle(effect.Handle(ctx), ops.Append{Stream: "late", Events: []ops.EventData{{Type: "t"}}})
+		_, ok = stage.IsFenced(err)
+		assert.True(t, ok, "an append without IDs: %v", err)
 	}
 	got, err := effect.Perform(effect.Handle(ctx, src), ops.KvGet{Key: "late"})
 	require.NoError(t, err)

@@ -335,7 +335,9 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	b.Queue(s.q.exclusive)
 	b.Queue(s.q.lock)
+	b.Queue(s.q.lockedLastPos)
 	if len(streams) > 0 {
 		b.Queue(s.q.prefetchHeads, streams)
 	}
@@ -350,12 +352,18 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{}, states: map[string]ops.StreamState{},
 	}
 	br := tx.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return s.notWritten(err)
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return s.notWritten(err)
+		}
 	}
 	var lastPos, kvRev, metaGen int64
 	if err := br.QueryRow().Scan(&lastPos, &kvRev, &metaGen); err != nil {
+		br.Close()
+		return s.notWritten(err)
+	}
+	if err := br.QueryRow().Scan(&lastPos); err != nil {
 		br.Close()
 		return s.notWritten(err)
 	}
@@ -385,6 +393,7 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	// guesses, at the metadata generation read with the lock.
 	s.learnGen(uint64(metaGen))
 	s.learnHeads(streams, v.heads, v.states)
+	s.learnPos(v.lastPos)
 
 	// Decide every commit in order, each against the state the ones before
 	// it leave, and collect what the group writes.
@@ -466,6 +475,7 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 		}
 		s.wake()
 		s.learnHeads(w.headOrder, w.heads, v.states)
+		s.learnPos(v.lastPos)
 	}
 	for i, r := range group {
 		r.reply <- replies[i]
@@ -491,6 +501,13 @@ func (s *Store) learnHeads(names []string, heads map[string]uint64, states map[s
 	}
 }
 
+// learnPos takes pos, the log's last position read under the exclusive
+// lock or left by this store's own acknowledged commit, as the position
+// guessed commits count on from.
+func (s *Store) learnPos(pos uint64) {
+	s.lastPos, s.posKnown = pos, true
+}
+
 // learnGen takes gen, the metadata generation read under the lock, as
 // the generation of the guesses: when it moved, every state remembered
 // may be stale, so they are all forgotten.
@@ -499,6 +516,8 @@ func (s *Store) learnGen(gen uint64) {
 		clear(s.heads)
 		clear(s.states)
 		s.metaGen = gen
+		// A compaction may have freed positions past the one guessed.
+		s.posKnown = false
 	}
 }
 

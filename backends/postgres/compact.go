@@ -20,15 +20,17 @@ type CompactResult struct {
 // Compact deletes the events that streams' limits and deletions hide (as
 // of the store's clock now), then, unless noVacuum, vacuums the events
 // table so that PostgreSQL can reuse their space. Survivors keep their
-// positions and seqs, and positions are never reused (they are counted
-// from log_state, not from the events left). Stream rows stay, with
-// their heads, limits and tombstones.
+// positions and seqs, and positions are never reused: the transaction
+// first raises the floors (log_state.last_pos and the streams' heads) to
+// what the events say, and positions and heads are counted from the
+// greater of floor and events. Stream rows stay, with their heads, limits
+// and tombstones.
 //
 // The DELETE runs in one transaction under the log lock, so it is
 // ordered with every commit, and it moves the metadata generation on:
-// a guess made before it is refused (a stale guessed head could
-// otherwise name a seq the compaction freed, which the (stream, seq)
-// index would no longer refuse). Readers and writers keep working while
+// a guess made before it is refused (a stale guessed head or position
+// could otherwise name a seq or position the compaction freed, which no
+// index would refuse). Readers and writers keep working while
 // it runs; commits wait for its transaction. A long compaction can be
 // bounded by ctx.
 func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, error) {
@@ -47,7 +49,13 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 	var gen, newGen int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var lastPos, kvRev int64
+		if _, err := tx.Exec(ctx, s.q.exclusive); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, s.q.lock).Scan(&lastPos, &kvRev, &gen); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.q.floors); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, s.q.compact, s.opts.clock().UnixNano())
@@ -57,6 +65,9 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 		res.Events = tag.RowsAffected()
 		return tx.QueryRow(ctx, s.q.bumpGen).Scan(&newGen)
 	})
+	// The compaction may have freed positions past the one this store
+	// guesses (another process's events), which no index would refuse.
+	s.posKnown = false
 	if err == nil {
 		if uint64(gen) == s.metaGen {
 			// Heads and states are as they were: only events went.

@@ -13,10 +13,10 @@
 // number of the last migration applied. A schema whose version is newer
 // than this package knows is refused with ErrSchemaTooNew, never misread.
 //
-// The tables: log_state (one row: the last position of the global log,
-// the last kv revision, the metadata generation and the highest kv
-// revision dropped from history), streams (name, head, and the stream's
-// limits and deletion), events (pos, stream, seq, id, type, at in Unix
+// The tables: log_state (one row: a floor of the last position of the
+// global log, the last kv revision, the metadata generation and the
+// highest kv revision dropped from history), streams (name, a floor of
+// its head, and the stream's limits and deletion), events (pos, stream, seq, id, type, at in Unix
 // nanoseconds, data), kv (key, value, revision), kv_history (revision,
 // key, value; NULL for a delete) and snapshots (name, generation,
 // version, seq, value). Names are compared in byte order (COLLATE "C"),
@@ -24,13 +24,20 @@
 // stored by their bits in bigint columns. Migration 3 takes an older
 // store forward: its kv entries become the first history, and every
 // revision before it counts as compacted (what history it misses is
-// unknown), so a watch of a migrated store starts after them.
+// unknown), so a watch of a migrated store starts after them. Migration
+// 4 adds guess_gen (see Commits) and makes log_state.last_pos and
+// streams.head floors: guessed commits move neither, so a stream's head
+// is the greater of its streams.head and its highest stored seq (read
+// from the (stream, seq) index), and the log's last position the greater
+// of log_state.last_pos and the highest stored position (read from the
+// primary key). Locked commits keep both floors up to date; a compaction
+// raises them before it deletes events, so neither ever goes down.
 //
 // # Retention, deletion, kv history and snapshots
 //
 // A stream's metadata and deletion live in its streams row, which may
 // exist with head 0; a write of either is one transaction under the log
-// lock (so it is ordered with every commit) that decides with ops.CheckMeta
+// lock (the exclusive one, so it is ordered with every commit) that decides with ops.CheckMeta
 // or ops.CheckDelete and moves log_state.meta_gen on. Commits decide with
 // the stream's state read under the lock (ops.StreamView, with the commit's
 // own time as now), so a tombstone refuses every append and expectations
@@ -43,9 +50,10 @@
 // Next moving on; once any metadata changed (meta_gen above 0) read-all
 // always takes the filtered way, which pages over position holes with its
 // snapshot's last position. Hidden events stay in the table until Compact
-// deletes them (one DELETE under the log lock that also moves meta_gen
-// on, since a stale guessed head could otherwise name a freed seq, then a
-// VACUUM); Stat estimates the bytes that would reclaim from the hidden
+// deletes them (one DELETE under the log lock, after raising the floors
+// of the heads and the last position, that also moves meta_gen on, since
+// a stale guessed head or position could otherwise name a freed seq or
+// position, then a VACUUM); Stat estimates the bytes that would reclaim from the hidden
 // events' share of the stored ones. A read of a stream with a max-age
 // scans the hidden events before its first visible one.
 //
@@ -63,8 +71,14 @@
 //
 // # Commits
 //
-// A commit is one READ COMMITTED transaction: it locks the log_state row
-// (SELECT … FOR UPDATE), decides every expectation with ops.Decide against
+// A commit is one READ COMMITTED transaction. The log lock is two locks,
+// taken in this order: the store's transaction-level advisory lock (its
+// key a hash of the schema's name), which every writer holds to COMMIT,
+// exclusively but for guessed commits (below), which hold it shared; then
+// the log_state row (SELECT … FOR UPDATE), which only exclusive holders
+// take. A locked commit takes both, reads the last position in a
+// statement after them (so with a snapshot that sees every commit that
+// ended before), decides every expectation with ops.Decide against
 // a view of the state (the same code as mem and file, so the same
 // decisions; the operation was validated with ops.Validate when it was
 // queued), writes its events, heads and kv changes with a few array
@@ -82,26 +96,39 @@
 // and delete of any process, under the lock). A group of appends whose
 // events carry no IDs of the caller's (and no kv change) is first decided
 // against those guesses and sent as one statement (so one implicit
-// transaction, one round trip, one prepared plan): its first part moves
-// log_state.last_pos on if meta_gen is still the remembered generation,
-// which takes the lock and returns the latest last position, and the parts
-// that read it write the events at positions counted on from there and
-// the heads, and notify. Every part but the lock reads the lock's answer,
-// so the lock is taken first, as in every other commit (no deadlock).
+// transaction, one round trip, one prepared plan) that writes no hot row:
+// its first part calls guess_gen, which takes the advisory lock shared
+// and then, in a statement of its own (so with a snapshot taken after the
+// lock was granted), says whether meta_gen is still the remembered
+// generation; the parts that read its answer write the events at the
+// positions after the last one the store saw committed, insert the rows
+// of streams guessed new, and notify. Known streams' rows are not
+// touched: their heads are read from the events. A guessed commit waits
+// only for exclusive holders and, when it takes a position another
+// guessed commit has in flight, for that one (the primary key's check);
+// neither waits for it while holding what it waits on, so there is no
+// deadlock.
 //
 // A wrong guess cannot be stored. Heads: a guessed head is a head once
 // committed, and heads only grow, so a stale guess is below the stored
 // head and puts the stream's next event at a seq already stored, which
 // the (stream, seq) unique index refuses, aborting the statement. States:
 // a state can change only with meta_gen, so a guess decided on a stale
-// state finds meta_gen moved, its lock part updates nothing, and no other
-// part writes (they all read the lock part's row): nothing is stored, no
-// row comes back. Streams the store knows nothing of are guessed new
+// state finds meta_gen moved (guess_gen reads it under the shared lock,
+// which no metadata write holds at the same time), so guess_gen answers
+// false and no part writes (they all read its answer): nothing is stored,
+// no row comes back. Streams the store knows nothing of are guessed new
 // (head 0, no state) and their rows inserted, so a stream that exists
 // after all (with events, limits or a tombstone this store never saw)
 // refuses the statement by the streams key. So no guess lets an append
 // through to a hard-deleted stream or past an expectation the stored
-// state fails. Positions are never guessed. IDs: the store's drawn IDs are
+// state fails. Positions: the store's last position is one it saw
+// committed (its own commit's, or read by a locked commit), so never
+// above the stored one, and a stale one names a stored position, which
+// the primary key refuses; the store forgets it when an answer is lost
+// and when a compaction or another generation is seen, and then commits
+// the locked way until a locked commit read it again (why no guess can
+// fall into a hole is in the next section). IDs: the store's drawn IDs are
 // time-ordered with 74 random bits (drawn per store, so unique for every
 // practical purpose) and taken as unused; a caller's ID must be looked up,
 // visible or not (a hidden event's ID is free again, so no index can
@@ -118,9 +145,10 @@
 // (deciding a retry needs event times), and every group under
 // WithoutGuessing. A wrong guess costs one round trip more (the refused
 // statement) and, when an index refused it, an error line in the server's
-// log; it happens when another process appended to the stream since this
-// one last looked, after any metadata change, or on a process's first
-// append to a stream that exists.
+// log; it happens when another process appended to the store since this
+// one last looked (so writers in several processes of one store mostly
+// commit the locked way), after any metadata change, or on a process's
+// first append to a stream that exists.
 //
 // Group commit: the callers of one Store queue their commits, and the
 // caller that holds the store's commit token leads: it takes every commit
@@ -143,22 +171,47 @@
 //
 // # Readers never skip a committed event
 //
-// Positions are assigned, and log_state advanced, only by a transaction
-// that holds the log_state row lock, and PostgreSQL holds a row lock until
-// the transaction has ended: a transaction T2 that takes positions after
-// T1's can only do so after T1 committed (or rolled back, in which case
-// its positions were never used and T2 takes the same ones: the log has no
-// holes). So the commit of every position p happens before position p+1 is
-// even assigned. PostgreSQL makes a transaction visible to new snapshots
-// before it releases its locks, so any snapshot that sees position p+1
-// also sees every position up to p. A reader that reads the global log
-// from its last position in one statement (which is one snapshot) sees a
-// contiguous prefix of the log, and since a transaction writes its events
-// and log_state.last_pos together, that prefix ends at the snapshot's
-// last_pos: there is no in-flight transaction holding a lower position
-// that could commit later, so there is nothing to skip. This is a proof
-// from the lock, not a timing argument. It also gives read-all its head
-// without reading log_state in the page's statement: a page shorter than
+// A position is taken by inserting an event at it, and the events'
+// primary key lets one transaction have it. The rule that makes the log
+// gap-free for readers: a transaction inserts positions L+1, …, L+n only
+// after position L, and so (by the same rule, inductively) every stored
+// position up to L, was committed and visible to new snapshots.
+//
+// A locked commit holds the advisory lock exclusively, so no other
+// writer runs until it ends, and reads L as the log's last position in a
+// statement after the lock was granted: a snapshot that sees every
+// commit that ended before. A guessed commit takes L from its store: the
+// last position of the store's own acknowledged commit (COMMIT returned,
+// so it is visible) or the one its last locked commit read. Either way L
+// was committed and visible before the guessed commit began. When L is
+// no longer the last position, L+1 is stored or in flight, and the
+// primary key refuses the guess (after waiting for the one in flight,
+// and letting the guess through if that one rolled back, when L+1 is
+// free and L the last again); the group is then decided the locked way.
+//
+// A hole below the last position would be the only place for a late
+// insert behind a reader. A rolled-back transaction leaves none: nothing
+// it inserted was stored, and the next taker counts from a committed
+// position. Only a compaction deletes events, under the exclusive lock:
+// it raises the floors first (so a locked commit counts on from above
+// every hole) and moves meta_gen on. A store forgets its position at its
+// own compaction and at any new generation it learns, and learns a
+// position again only with a locked read, which comes after the
+// compaction; a guessed commit decided at the generation before another
+// process's compaction is refused by guess_gen, whose shared lock cannot
+// be held while the compaction runs. So every L is above every hole, and
+// a position below a stored one that is free is free forever.
+//
+// So when the transaction of position p commits, every position below p
+// that is ever stored was committed and visible before it began, and
+// PostgreSQL gives any snapshot that sees a transaction every one that
+// was visible before it began. A reader that reads the global log from
+// its last position in one statement (one snapshot) sees a contiguous
+// prefix of it (holes aside, which stay holes), ending at its snapshot's
+// highest position: no transaction holding a lower position can commit
+// later, so there is nothing to skip. This is a proof from a unique
+// index and a lock, not a timing argument. It also gives read-all its
+// head without another read in the page's statement: a page shorter than
 // its limit ends at the snapshot's last position; a full or empty page
 // reads the head just after it (a later snapshot, which would give a full
 // page the same events).
@@ -168,10 +221,13 @@
 // one; TestNaiveSequenceSkips shows the same checker catching the skip that
 // positions from a sequence allow.
 //
-// The price is that commits touching the log or kv are serialized across
-// all processes of a store, each holding the lock through its WAL flush.
-// Group commit wins back the throughput within a process: many callers'
-// commits share one lock hold and one flush.
+// The price is that locked commits (kv changes, caller IDs, refused
+// guesses, every commit of a process that has not yet read the log's
+// position) are serialized across all processes of a store, each holding
+// the lock through its WAL flush, and that guessed commits of several
+// processes collide on positions. Group commit wins back the throughput
+// within a process: many callers' commits share one lock hold (or one
+// guessed statement) and one flush.
 //
 // # Waits and followers across processes
 //

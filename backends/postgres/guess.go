@@ -24,7 +24,7 @@ const maxGuessedHeads = 1 << 16
 // and guessing is not turned off. The IDs the store draws carry 74
 // random bits beside the millisecond, so a guess takes them as unused.
 func (s *Store) guessable(group []*request) bool {
-	if s.opts.noGuess {
+	if s.opts.noGuess || !s.posKnown {
 		return false
 	}
 	for _, r := range group {
@@ -57,10 +57,13 @@ func (s *Store) guessable(group []*request) bool {
 // above the stored head. A guess below it puts the group's first new
 // event of that stream at a seq already stored, which the (stream, seq)
 // unique index refuses; an event ID already stored in its stream is
-// refused by the (stream, id) index. Positions are not guessed: they are
-// counted on from log_state.last_pos, read under the lock by the
-// statements themselves. So a group the server accepts was decided on the
-// state it was written to.
+// refused by the (stream, id) index. Positions are guessed the same way:
+// the group takes those after the last position this store saw
+// committed, which is never above the stored last position, and a guess
+// below it names a position already stored, which the events' primary
+// key refuses (the package doc says why no guess can fall into a hole).
+// So a group the server accepts was decided on the state it was written
+// to.
 func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request) (bool, error) {
 	v := &view{
 		s: s, ctx: ctx, guessed: true, heads: map[string]uint64{}, revs: map[string]uint64{},
@@ -116,30 +119,34 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 		if s.guessedNew(w.stream[0]) {
 			sql = s.q.guessedOneNew
 		}
-		base, err = s.sendGuessed(ctx, conn, sql, w.stream[0], w.seq[0], w.id[0], w.typ[0], w.at[0], w.data[0], s.channel, int64(s.metaGen))
+		base, err = s.sendGuessed(ctx, conn, sql, w.stream[0], w.seq[0], w.id[0], w.typ[0], w.at[0], w.data[0], s.channel,
+			int64(s.metaGen), int64(s.lastPos+1))
 	default:
-		var known, created []string
-		var knownHeads, createdHeads []int64
+		// A known stream's row is left as it is: its head is read from
+		// the events (see doc.go).
+		var created []string
+		var createdHeads []int64
 		for _, name := range w.headOrder {
 			if s.guessedNew(name) {
 				created = append(created, name)
 				createdHeads = append(createdHeads, int64(w.heads[name]))
-				continue
 			}
-			known = append(known, name)
-			knownHeads = append(knownHeads, int64(w.heads[name]))
 		}
 		base, err = s.sendGuessed(ctx, conn, s.q.guessed, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data,
-			known, knownHeads, s.channel, int64(s.metaGen), created, createdHeads)
+			int64(s.lastPos), s.channel, int64(s.metaGen), created, createdHeads)
 	}
 	if errors.Is(err, errRefused) {
+		// The locked way that follows learns the position again.
 		s.refused.Add(1)
+		s.posKnown = false
 		return false, nil
 	}
 	if err != nil {
+		s.posKnown = false
 		return true, err
 	}
 	if fault != FaultNone {
+		s.posKnown = false
 		if fault == FaultLostAfterCommit {
 			s.wake()
 		}
@@ -147,6 +154,7 @@ func (s *Store) tryGuessed(ctx context.Context, conn *pgx.Conn, group []*request
 	}
 	s.wake()
 	s.learnHeads(w.headOrder, w.heads, v.states)
+	s.learnPos(base + uint64(len(w.pos)))
 	for i, r := range group {
 		res := replies[i].res
 		for j := range res.Appends {

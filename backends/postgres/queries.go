@@ -1,6 +1,10 @@
 package postgres
 
-import "strings"
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
 
 // queries are the store's SQL statements, with its schema written in.
 type queries struct {
@@ -15,15 +19,34 @@ type queries struct {
 	kvWatchRevision, compact, bumpGen, streamsAll           string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
+	exclusive, lockedLastPos, floors                        string
 }
 
 func newQueries(schema string) queries {
-	s := func(q string) string { return strings.ReplaceAll(q, "{schema}", schema) }
+	s := func(q string) string {
+		q = strings.ReplaceAll(q, "{head}", headOf)
+		q = strings.ReplaceAll(q, "{last}", lastOf)
+		q = strings.ReplaceAll(q, "{key}", strconv.FormatInt(logLockKey(schema), 10))
+		return strings.ReplaceAll(q, "{schema}", schema)
+	}
 	return queries{
-		// The row lock every writing commit takes first and holds to COMMIT.
-		lock: s(`SELECT last_pos, kv_rev, meta_gen FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
-		prefetchHeads: s(`SELECT name, head, max_count, max_age, truncate_before, deleted, tombstone
-			FROM {schema}.streams WHERE name = ANY($1::text[])`),
+		// The exclusive advisory lock every writer but a guessed commit
+		// takes first and holds to COMMIT (a guessed commit holds it
+		// shared, see guess_gen in migration 4), then the row lock.
+		exclusive: s(`SELECT pg_advisory_xact_lock('{key}'::bigint)`),
+		lock:      s(`SELECT last_pos, kv_rev, meta_gen FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
+		// The log's last position, read under the exclusive lock in a
+		// statement after it, so with a snapshot that sees every guessed
+		// commit that ended before the lock was granted.
+		lockedLastPos: s(`SELECT {last} FROM {schema}.log_state st WHERE id = 1`),
+		// Raises the floors of the heads of the streams a compaction may
+		// delete events of, and of the log's last position, to what the
+		// events say, before the events go.
+		floors: s(`WITH h AS (UPDATE {schema}.streams s SET head = {head}
+				WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
+			UPDATE {schema}.log_state st SET last_pos = {last} WHERE id = 1`),
+		prefetchHeads: s(`SELECT name, {head}, max_count, max_age, truncate_before, deleted, tombstone
+			FROM {schema}.streams s WHERE name = ANY($1::text[])`),
 		prefetchRevs: s(`SELECT key, revision FROM {schema}.kv WHERE key = ANY($1::text[])`),
 		prefetchIDs: s(`SELECT e.stream, e.id, e.seq, e.pos FROM {schema}.events e
 			JOIN unnest($1::text[], $2::uuid[]) AS k(stream, id) ON e.stream = k.stream AND e.id = k.id`),
@@ -31,49 +54,43 @@ func newQueries(schema string) queries {
 		insertEvents: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])`),
 		// A guessed group in one statement, so in one implicit transaction
-		// and one round trip: it takes the log lock first (st, whose UPDATE
-		// every other part reads, so it runs first, and whose RETURNING is
-		// the locked, latest last position), writes the events at positions
-		// counted on from it and the heads, and notifies. A stale guess or
-		// a stored ID is refused by a unique index, which aborts the whole
-		// statement: nothing of it is stored.
+		// and one round trip: g takes the shared advisory lock and checks
+		// the metadata generation (every other part reads it, so it runs
+		// first); the events take the positions after the last one the
+		// store saw committed, and the streams guessed new get their rows.
+		// No hot row is written: heads and the last position are read
+		// from the events (see doc.go). A stale guess, a taken position or
+		// a stream that exists after all is refused by a unique index,
+		// which aborts the whole statement: nothing of it is stored.
 		//
 		// $1..$7: the events (offsets 1, 2, … from the last position,
-		// streams, seqs, IDs, types, times, data); $8, $9: the known
-		// streams (a row stored: the upsert updates it, by the key's
-		// index whatever the number of streams) and their new heads; $10: the channel;
-		// $11: the metadata generation the group was decided at (when it
-		// moved, st updates nothing, so nothing is written and no row
-		// comes back); $12, $13: the streams guessed new and their heads
-		// (a row already stored refuses the statement by its key).
-		guessed: s(`WITH st AS (
-				UPDATE {schema}.log_state SET last_pos = last_pos + cardinality($1::bigint[])
-				WHERE id = 1 AND meta_gen = $11 RETURNING last_pos),
+		// streams, seqs, IDs, types, times, data); $8: the last position
+		// before the group; $9: the channel; $10: the metadata generation
+		// the group was decided at (when it moved, g is false, nothing is
+		// written and no row comes back); $11, $12: the streams guessed
+		// new and their heads.
+		guessed: s(`WITH g AS (SELECT {schema}.guess_gen('{key}'::bigint, $10) AS ok),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
-				SELECT st.last_pos - cardinality($1::bigint[]) + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data FROM st,
+				SELECT $8 + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data FROM g,
 					unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
-					AS u(off, stream, seq, id, type, at, data)),
-			known AS (INSERT INTO {schema}.streams (name, head)
-				SELECT u.name, u.head FROM st, unnest($8::text[], $9::bigint[]) AS u(name, head)
-				ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head),
-			created AS (INSERT INTO {schema}.streams (name, head) SELECT u.name, u.head FROM st, unnest($12::text[], $13::bigint[]) AS u(name, head))
-			SELECT st.last_pos - cardinality($1::bigint[]), pg_notify($10, st.last_pos::text) FROM st`),
+					AS u(off, stream, seq, id, type, at, data) WHERE g.ok),
+			created AS (INSERT INTO {schema}.streams (name, head)
+				SELECT u.name, u.head FROM g, unnest($11::text[], $12::bigint[]) AS u(name, head) WHERE g.ok)
+			SELECT $8::bigint, pg_notify($9, ($8 + cardinality($1::bigint[]))::text) FROM g WHERE g.ok`),
 		// guessed for a group of one event to a known stream, without
 		// arrays: $1..$6 the event's stream, seq (its stream's new head),
 		// ID, type, time and data; $7 the channel; $8 the metadata
-		// generation. guessedOneNew is the same for a stream guessed new.
-		guessedOne: s(`WITH st AS (
-				UPDATE {schema}.log_state SET last_pos = last_pos + 1 WHERE id = 1 AND meta_gen = $8 RETURNING last_pos),
+		// generation; $9 the event's position. guessedOneNew is the same
+		// for a stream guessed new.
+		guessedOne: s(`WITH g AS (SELECT {schema}.guess_gen('{key}'::bigint, $8) AS ok),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
-				SELECT st.last_pos, $1, $2, $3, $4, $5, $6 FROM st),
-			h AS (UPDATE {schema}.streams SET head = $2 FROM st WHERE name = $1)
-			SELECT st.last_pos - 1, pg_notify($7, st.last_pos::text) FROM st`),
-		guessedOneNew: s(`WITH st AS (
-				UPDATE {schema}.log_state SET last_pos = last_pos + 1 WHERE id = 1 AND meta_gen = $8 RETURNING last_pos),
+				SELECT $9, $1, $2, $3, $4, $5, $6 FROM g WHERE g.ok)
+			SELECT $9::bigint - 1, pg_notify($7, $9::text) FROM g WHERE g.ok`),
+		guessedOneNew: s(`WITH g AS (SELECT {schema}.guess_gen('{key}'::bigint, $8) AS ok),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
-				SELECT st.last_pos, $1, $2, $3, $4, $5, $6 FROM st),
-			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM st)
-			SELECT st.last_pos - 1, pg_notify($7, st.last_pos::text) FROM st`),
+				SELECT $9, $1, $2, $3, $4, $5, $6 FROM g WHERE g.ok),
+			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM g WHERE g.ok)
+			SELECT $9::bigint - 1, pg_notify($7, $9::text) FROM g WHERE g.ok`),
 		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)
 			SELECT * FROM unnest($1::text[], $2::bigint[])
 			ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head`),
@@ -88,9 +105,9 @@ func newQueries(schema string) queries {
 		// h.limited says that the stream has a state of its own: then no
 		// events come, and the read is made again with readLimited.
 		read: s(`SELECT h.head, h.limited, e.pos, e.seq, e.id, e.type, e.at, e.data
-			FROM (SELECT coalesce(max(head), 0) AS head,
+			FROM (SELECT coalesce(max({head}), 0) AS head,
 					coalesce(bool_or(max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone), false) AS limited
-				FROM {schema}.streams WHERE name = $1) h
+				FROM {schema}.streams s WHERE name = $1) h
 			LEFT JOIN LATERAL (SELECT pos, seq, id, type, at, data FROM {schema}.events
 				WHERE stream = $1 AND seq >= $2 AND NOT h.limited ORDER BY seq LIMIT $3) e ON true`),
 		// read with the stream's state, in one snapshot: $1 stream, $2
@@ -99,10 +116,10 @@ func newQueries(schema string) queries {
 		// says); h.first is the first seq the seq-based limits leave.
 		readLimited: s(`SELECT h.head, h.max_count, h.max_age, h.truncate_before, h.deleted, h.tombstone,
 				e.pos, e.seq, e.id, e.type, e.at, e.data
-			FROM (SELECT coalesce(max(head), 0) AS head, coalesce(max(max_count), 0) AS max_count,
+			FROM (SELECT coalesce(max({head}), 0) AS head, coalesce(max(max_count), 0) AS max_count,
 					coalesce(max(max_age), 0) AS max_age, coalesce(max(truncate_before), 0) AS truncate_before,
 					coalesce(bool_or(deleted), false) AS deleted, coalesce(bool_or(tombstone), false) AS tombstone
-				FROM {schema}.streams WHERE name = $1) h
+				FROM {schema}.streams s WHERE name = $1) h
 			LEFT JOIN LATERAL (SELECT pos, seq, id, type, at, data FROM {schema}.events
 				WHERE stream = $1 AND NOT h.tombstone
 					AND seq >= greatest($2, h.truncate_before, CASE WHEN h.max_count > 0 THEN h.head - h.max_count + 1 ELSE 0 END)
@@ -119,10 +136,10 @@ func newQueries(schema string) queries {
 		// from $1 (so a long hidden run ends the page short), each row
 		// led by the last position of the same snapshot (one row with
 		// NULL events when none is visible): $2 limit, $4 now.
-		readAllLimited: s(`WITH lim AS MATERIALIZED (SELECT name, head, max_count, max_age, truncate_before, tombstone
-				FROM {schema}.streams
+		readAllLimited: s(`WITH lim AS MATERIALIZED (SELECT name, {head} AS head, max_count, max_age, truncate_before, tombstone
+				FROM {schema}.streams s
 				WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
-			SELECT st.last_pos, e.* FROM {schema}.log_state st LEFT JOIN LATERAL (
+			SELECT {last}, e.* FROM {schema}.log_state st LEFT JOIN LATERAL (
 				SELECT e.pos, e.stream, e.seq, e.id, e.type, e.at, e.data
 				FROM {schema}.events e LEFT JOIN lim ON lim.name = e.stream
 				WHERE e.pos >= $1 AND e.pos < $1 + $3 AND (lim.name IS NULL OR (NOT lim.tombstone
@@ -170,6 +187,7 @@ func newQueries(schema string) queries {
 		kvRev: s(`SELECT kv_rev FROM {schema}.log_state WHERE id = 1`),
 		// Deletes the events hidden at $1 (Unix ns), by the rules of
 		// readLimited.
+		// The heads are the floors raised by floors just before.
 		compact: s(`DELETE FROM {schema}.events e USING {schema}.streams lim
 			WHERE lim.name = e.stream
 				AND (lim.max_count > 0 OR lim.max_age > 0 OR lim.truncate_before > 0 OR lim.deleted OR lim.tombstone)
@@ -184,7 +202,8 @@ func newQueries(schema string) queries {
 				WHEN max_age = 0 THEN greatest(head - f.first + 1, 0)
 				ELSE (SELECT count(*) FROM {schema}.events e WHERE e.stream = name AND e.seq >= f.first AND $1 - e.at < max_age)
 				END
-			FROM {schema}.streams, LATERAL (SELECT least(greatest(truncate_before, 1,
+			FROM (SELECT name, {head} AS head, max_count, max_age, truncate_before, deleted, tombstone
+				FROM {schema}.streams s) s, LATERAL (SELECT least(greatest(truncate_before, 1,
 				CASE WHEN max_count > 0 AND head > max_count THEN head - max_count + 1 ELSE 0 END), head + 1) AS first) f`),
 		snapshotGens: s(`SELECT generation, version, seq FROM {schema}.snapshots WHERE name = $1 ORDER BY generation DESC`),
 		snapshotReadGen: s(`SELECT version, seq, value, generation FROM {schema}.snapshots
@@ -204,16 +223,16 @@ func newQueries(schema string) queries {
 		// is full or empty (see readAll).
 		readAll: s(`SELECT pos, stream, seq, id, type, at, data FROM {schema}.events
 			WHERE pos >= $1 ORDER BY pos LIMIT $2`),
-		head:    s(`SELECT head FROM {schema}.streams WHERE name = $1`),
-		lastPos: s(`SELECT last_pos FROM {schema}.log_state WHERE id = 1`),
+		head:    s(`SELECT {head} FROM {schema}.streams s WHERE name = $1`),
+		lastPos: s(`SELECT {last} FROM {schema}.log_state st WHERE id = 1`),
 		// Streams that read as present (ops.StreamState.Absent).
-		streams: s(`SELECT name, head FROM {schema}.streams
-			WHERE name >= $1 AND name > $2 AND starts_with(name, $1) AND head > 0
-				AND NOT (tombstone OR (deleted AND head < truncate_before))
+		streams: s(`SELECT name, head FROM (SELECT name, {head} AS head, tombstone, deleted, truncate_before
+				FROM {schema}.streams s WHERE name >= $1 AND name > $2 AND starts_with(name, $1)) s
+			WHERE head > 0 AND NOT (tombstone OR (deleted AND head < truncate_before))
 			ORDER BY name LIMIT $3`),
 		// Every stream with events or a state of its own, deleted ones
 		// included (Streams with Deleted).
-		streamsAll: s(`SELECT name, head FROM {schema}.streams
+		streamsAll: s(`SELECT name, {head} FROM {schema}.streams s
 			WHERE name >= $1 AND name > $2 AND starts_with(name, $1)
 				AND (head > 0 OR max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
 			ORDER BY name LIMIT $3`),
@@ -228,4 +247,22 @@ func newQueries(schema string) queries {
 			SELECT $1, coalesce(max(generation), 0) + 1, $2, $3, $4 FROM {schema}.snapshots WHERE name = $1
 			RETURNING generation`),
 	}
+}
+
+// headOf is a stream's head in a query over streams s: the greater of
+// its streams.head (a floor: guessed commits do not move it) and its
+// highest stored seq, read from the (stream, seq) index.
+const headOf = `greatest(s.head, coalesce((SELECT max(e.seq) FROM {schema}.events e WHERE e.stream = s.name), 0))`
+
+// lastOf is the log's last position in a query over log_state st: the
+// greater of its last_pos (a floor: guessed commits do not move it) and
+// the highest stored position, read from the primary key.
+const lastOf = `greatest(st.last_pos, coalesce((SELECT max(e.pos) FROM {schema}.events e), 0))`
+
+// logLockKey is the advisory lock of the store in schema (quoted) that
+// guessed commits hold shared and every other writer exclusively.
+func logLockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("persist log " + schema))
+	return int64(h.Sum64())
 }

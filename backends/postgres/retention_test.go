@@ -175,3 +175,53 @@ func TestCompact(t *testing.T) {
 	assert.Equal(t, []uint64{5, 6}, []uint64{page.Events[0].Seq, page.Events[1].Seq})
 	assert.Equal(t, uint64(10), page.Events[1].Pos, "positions go on from the log's last, not from the events left")
 }
+
+// TestCompactedTailNotReused has another store compact away the last
+// positions of the log and every event of a stream: positions and seqs
+// go on from the floors the compaction left, never into what it freed,
+// even for a store whose guess of the last position is from before.
+func TestCompactedTailNotReused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := mustOpen(t)
+	b, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(a.Schema()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	pa, pb := effect.Handle(ctx, a), effect.Handle(ctx, b)
+	for i := range 2 {
+		_, err := effect.Perform(pa, ops.Append{Stream: "x", Expect: ops.Exact(uint64(i)), Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	// a's guess of the last position is 2; b writes 3-6 and hides them.
+	for _, stream := range []string{"u", "v"} {
+		_, err := effect.Perform(pb, ops.Append{Stream: stream, Events: []ops.EventData{{Type: "t"}, {Type: "t"}}})
+		require.NoError(t, err)
+	}
+	_, err = effect.Perform(pb, ops.StreamDelete{Stream: "u", Expect: ops.Any(), Hard: true})
+	require.NoError(t, err)
+	_, err = effect.Perform(pb, ops.StreamMetaWrite{Stream: "v", Expect: ops.Any(), Meta: ops.StreamMeta{TruncateBefore: 3}})
+	require.NoError(t, err)
+	res, err := b.Compact(ctx, true)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), res.Events, "positions 3-6 are deleted")
+
+	all, err := effect.Perform(pa, ops.ReadAll{})
+	require.NoError(t, err)
+	assert.Len(t, all.Events, 2)
+	assert.Equal(t, uint64(6), all.Head, "the log's last position outlives its events")
+	page, err := effect.Perform(pa, ops.Read{Stream: "v"})
+	require.NoError(t, err)
+	assert.Empty(t, page.Events)
+	assert.Equal(t, uint64(2), page.Head, "v's head outlives its events")
+
+	// a's guess names position 3, which nothing refuses any more: the
+	// moved generation does, and a takes 7.
+	r, err := effect.Perform(pa, ops.Append{Stream: "x", Expect: ops.Exact(2), Events: []ops.EventData{{Type: "t"}}})
+	require.NoError(t, err)
+	assert.Equal(t, ops.AppendResult{Stream: "x", FirstSeq: 3, Head: 3, FirstPos: 7, LastPos: 7}, r)
+	assert.Equal(t, int64(1), postgres.Refused(a))
+	// b's own guess after its compaction: v goes on at seq 3, position 8.
+	r, err = effect.Perform(pb, ops.Append{Stream: "v", Expect: ops.Exact(2), Events: []ops.EventData{{Type: "t"}}})
+	require.NoError(t, err)
+	assert.Equal(t, ops.AppendResult{Stream: "v", FirstSeq: 3, Head: 3, FirstPos: 8, LastPos: 8}, r)
+}

@@ -335,7 +335,6 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
-	b.Queue(s.q.exclusive)
 	b.Queue(s.q.lock)
 	b.Queue(s.q.lockedLastPos)
 	if len(streams) > 0 {
@@ -352,11 +351,9 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 		pending: map[string][]pendingEvent{}, ids: map[streamID]seqPos{}, states: map[string]ops.StreamState{},
 	}
 	br := tx.SendBatch(ctx, b)
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return s.notWritten(err)
-		}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return s.notWritten(err)
 	}
 	var lastPos, kvRev, metaGen int64
 	if err := br.QueryRow().Scan(&lastPos, &kvRev, &metaGen); err != nil {

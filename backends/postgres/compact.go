@@ -49,9 +49,6 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 	var gen, newGen int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var lastPos, kvRev int64
-		if _, err := tx.Exec(ctx, s.q.exclusive); err != nil {
-			return err
-		}
 		if err := tx.QueryRow(ctx, s.q.lock).Scan(&lastPos, &kvRev, &gen); err != nil {
 			return err
 		}

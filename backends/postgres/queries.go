@@ -19,7 +19,7 @@ type queries struct {
 	kvWatchRevision, compact, bumpGen, streamsAll           string
 	read, readAll, head, lastPos, streams                   string
 	kvGet, kvList, snapshotRead, snapshotWrite              string
-	exclusive, lockedLastPos, floors                        string
+	lockedLastPos, floors                                   string
 }
 
 func newQueries(schema string) queries {
@@ -32,9 +32,10 @@ func newQueries(schema string) queries {
 	return queries{
 		// The exclusive advisory lock every writer but a guessed commit
 		// takes first and holds to COMMIT (a guessed commit holds it
-		// shared, see guess_gen in migration 4), then the row lock.
-		exclusive: s(`SELECT pg_advisory_xact_lock('{key}'::bigint)`),
-		lock:      s(`SELECT last_pos, kv_rev, meta_gen FROM {schema}.log_state WHERE id = 1 FOR UPDATE`),
+		// shared, see guess_gen in migration 4), then the row lock (the
+		// LockRows step runs on the join's rows, so after l).
+		lock: s(`WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock('{key}'::bigint))
+			SELECT last_pos, kv_rev, meta_gen FROM {schema}.log_state, l WHERE id = 1 FOR UPDATE OF log_state`),
 		// The log's last position, read under the exclusive lock in a
 		// statement after it, so with a snapshot that sees every guessed
 		// commit that ended before the lock was granted.

@@ -77,9 +77,6 @@ func (s *Store) setState(ctx context.Context, name, stream string, decide func(o
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	var lastPos, kvRev, gen int64
-	if _, err := tx.Exec(ctx, s.q.exclusive); err != nil {
-		return ops.StreamMetaResult{}, s.notWritten(err)
-	}
 	if err := tx.QueryRow(ctx, s.q.lock).Scan(&lastPos, &kvRev, &gen); err != nil {
 		return ops.StreamMetaResult{}, s.notWritten(err)
 	}

@@ -336,8 +336,12 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	b.Queue(s.q.lock)
-	b.Queue(s.q.lockedLastPos)
-	if len(streams) > 0 {
+	b.Queue(s.q.lockedState)
+	switch len(streams) {
+	case 0:
+	case 1:
+		b.Queue(s.q.prefetchHead, streams[0])
+	default:
 		b.Queue(s.q.prefetchHeads, streams)
 	}
 	if len(keys) > 0 {
@@ -355,12 +359,12 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 		br.Close()
 		return s.notWritten(err)
 	}
-	var lastPos, kvRev, metaGen int64
-	if err := br.QueryRow().Scan(&lastPos, &kvRev, &metaGen); err != nil {
+	if _, err := br.Exec(); err != nil {
 		br.Close()
 		return s.notWritten(err)
 	}
-	if err := br.QueryRow().Scan(&lastPos); err != nil {
+	var lastPos, kvRev, metaGen int64
+	if err := br.QueryRow().Scan(&lastPos, &kvRev, &metaGen); err != nil {
 		br.Close()
 		return s.notWritten(err)
 	}
@@ -385,6 +389,12 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 	}
 	if err := br.Close(); err != nil {
 		return s.notWritten(err)
+	}
+	// The streams with a row stored: the others get one if they are
+	// appended to.
+	rowed := make(map[string]bool, len(v.heads))
+	for name := range v.heads {
+		rowed[name] = true
 	}
 	// The heads and states read under the lock are committed ones: good
 	// guesses, at the metadata generation read with the lock.
@@ -421,13 +431,19 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 		b := &pgx.Batch{}
 		if len(w.pos) > 0 {
 			b.Queue(s.q.insertEvents, w.pos, w.stream, w.seq, w.id, w.typ, w.at, w.data)
-			names := make([]string, 0, len(w.heads))
-			heads := make([]int64, 0, len(w.heads))
+			// Known streams' rows are left as they are: heads are read
+			// from the events (see doc.go).
+			var names []string
+			var heads []int64
 			for _, name := range w.headOrder {
-				names = append(names, name)
-				heads = append(heads, int64(w.heads[name]))
+				if !rowed[name] {
+					names = append(names, name)
+					heads = append(heads, int64(w.heads[name]))
+				}
 			}
-			b.Queue(s.q.upsertHeads, names, heads)
+			if len(names) > 0 {
+				b.Queue(s.q.createStreams, names, heads)
+			}
 		}
 		var putK, delK []string
 		var putV [][]byte
@@ -452,7 +468,11 @@ func (s *Store) tryLocked(ctx context.Context, tx *pgx.Conn, group []*request) e
 			b.Queue(s.q.insertHistory, w.hist.rev, w.hist.key, w.hist.value)
 			b.Queue(s.q.trimHistory, w.kvOrder, s.opts.kvHistory)
 		}
-		b.Queue(s.q.setState, int64(v.lastPos), int64(v.kvRev))
+		// The last position is read from the events (see doc.go): only
+		// a kv change moves log_state.
+		if v.kvRev != startRev {
+			b.Queue(s.q.setKvRev, int64(v.kvRev))
+		}
 		b.Queue(s.q.notify, s.channel, strconv.FormatUint(v.lastPos, 10))
 		fault := FaultNone
 		if f := s.opts.commitFault; f != nil {

@@ -49,7 +49,7 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 	var gen, newGen int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var lastPos, kvRev int64
-		if err := tx.QueryRow(ctx, s.q.lock).Scan(&lastPos, &kvRev, &gen); err != nil {
+		if err := lockLog(ctx, tx, s.q, &lastPos, &kvRev, &gen); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, s.q.floors); err != nil {
@@ -85,4 +85,13 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 	}
 	res.Took = time.Since(start)
 	return res, nil
+}
+
+// lockLog takes the log lock in tx and reads the log's last position, kv
+// revision and metadata generation under it.
+func lockLog(ctx context.Context, tx pgx.Tx, q queries, lastPos, kvRev, gen *int64) error {
+	if _, err := tx.Exec(ctx, q.lock); err != nil {
+		return err
+	}
+	return tx.QueryRow(ctx, q.lockedState).Scan(lastPos, kvRev, gen)
 }

@@ -30,8 +30,11 @@
 // is the greater of its streams.head and its highest stored seq (read
 // from the (stream, seq) index), and the log's last position the greater
 // of log_state.last_pos and the highest stored position (read from the
-// primary key). Locked commits keep both floors up to date; a compaction
-// raises them before it deletes events, so neither ever goes down.
+// primary key). Locked commits move neither either (a locked commit
+// inserts the rows of streams new to it, as a guessed one does, and moves
+// log_state only for kv), since those two hot-row updates were most of
+// a commit's WAL; a compaction raises the floors before it deletes
+// events, so neither head nor last position ever goes down.
 //
 // # Retention, deletion, kv history and snapshots
 //
@@ -71,18 +74,22 @@
 //
 // # Commits
 //
-// A commit is one READ COMMITTED transaction. The log lock is two locks,
-// taken in this order: the store's transaction-level advisory lock (its
-// key a hash of the schema's name), which every writer holds to COMMIT,
-// exclusively but for guessed commits (below), which hold it shared; then
-// the log_state row (SELECT … FOR UPDATE), which only exclusive holders
-// take. A locked commit takes both, reads the last position in a
-// statement after them (so with a snapshot that sees every commit that
-// ended before), decides every expectation with ops.Decide against
-// a view of the state (the same code as mem and file, so the same
-// decisions; the operation was validated with ops.Validate when it was
-// queued), writes its events, heads and kv changes with a few array
-// statements, advances log_state, notifies, and commits with the server's
+// A commit is one READ COMMITTED transaction. The log lock is the store's
+// transaction-level advisory lock (its key a hash of the schema's name),
+// which every writer holds to COMMIT, exclusively but for guessed commits
+// (below), which hold it shared. No row lock is taken beside it: every
+// writer of log_state and of stream rows holds it exclusively, and a row
+// lock would add a WAL record to every commit. A locked commit takes it
+// in a statement of its own, reads the log's last position, kv revision
+// and metadata generation in the next (so with a snapshot that sees every
+// commit that ended before the lock was granted), and the heads of the
+// streams it appends to (one stream by a statement whose plan the server
+// keeps, several by an array), decides every expectation with ops.Decide
+// against a view of the state (the same code as mem and file, so the
+// same decisions; the operation was validated with ops.Validate when it
+// was queued), writes its events, the rows of streams new to it and its
+// kv changes with a few array statements, moves log_state's kv revision
+// when kv changed, notifies, and commits with the server's
 // synchronous commit. A commit is acknowledged only after COMMIT returned.
 // A failed expectation is a *ops.Conflict and writes nothing. Kv revisions
 // are store-wide, one per commit that touches kv, as in the other

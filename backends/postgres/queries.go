@@ -8,18 +8,18 @@ import (
 
 // queries are the store's SQL statements, with its schema written in.
 type queries struct {
-	lock, prefetchHeads, prefetchRevs, prefetchIDs, eventAt string
-	insertEvents, upsertHeads, upsertKv, deleteKv           string
-	setState, notify                                        string
-	guessed, guessedOne, guessedOneNew                      string
-	eventTime, insertHistory, trimHistory                   string
-	readLimited, readAllLimited, limited                    string
-	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens      string
-	snapshotReadGen, snapshotPrune, stat, statStreams       string
-	kvWatchRevision, compact, bumpGen, streamsAll           string
-	read, readAll, head, lastPos, streams                   string
-	kvGet, kvList, snapshotRead, snapshotWrite              string
-	lockedLastPos, floors                                   string
+	lock, prefetchHeads, prefetchRevs, prefetchIDs, eventAt    string
+	insertEvents, upsertKv, deleteKv                           string
+	notify                                                     string
+	guessed, guessedOne, guessedOneNew                         string
+	eventTime, insertHistory, trimHistory                      string
+	readLimited, readAllLimited, limited                       string
+	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens         string
+	snapshotReadGen, snapshotPrune, stat, statStreams          string
+	kvWatchRevision, compact, bumpGen, streamsAll              string
+	read, readAll, head, lastPos, streams                      string
+	kvGet, kvList, snapshotRead, snapshotWrite                 string
+	lockedState, prefetchHead, createStreams, setKvRev, floors string
 }
 
 func newQueries(schema string) queries {
@@ -30,16 +30,16 @@ func newQueries(schema string) queries {
 		return strings.ReplaceAll(q, "{schema}", schema)
 	}
 	return queries{
-		// The exclusive advisory lock every writer but a guessed commit
-		// takes first and holds to COMMIT (a guessed commit holds it
-		// shared, see guess_gen in migration 4), then the row lock (the
-		// LockRows step runs on the join's rows, so after l).
-		lock: s(`WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock('{key}'::bigint))
-			SELECT last_pos, kv_rev, meta_gen FROM {schema}.log_state, l WHERE id = 1 FOR UPDATE OF log_state`),
-		// The log's last position, read under the exclusive lock in a
-		// statement after it, so with a snapshot that sees every guessed
-		// commit that ended before the lock was granted.
-		lockedLastPos: s(`SELECT {last} FROM {schema}.log_state st WHERE id = 1`),
+		// The log lock every writer but a guessed commit takes first and
+		// holds to COMMIT: the advisory lock exclusively (a guessed commit
+		// holds it shared, see guess_gen in migration 4). No row lock is
+		// taken: every writer of log_state holds the exclusive lock, so a
+		// row lock would only add a WAL record to each commit.
+		lock: s(`SELECT pg_advisory_xact_lock('{key}'::bigint)`),
+		// The log's last position, kv revision and metadata generation,
+		// read under the lock in a statement after it, so with a snapshot
+		// that sees every commit that ended before the lock was granted.
+		lockedState: s(`SELECT {last}, st.kv_rev, st.meta_gen FROM {schema}.log_state st WHERE id = 1`),
 		// Raises the floors of the heads of the streams a compaction may
 		// delete events of, and of the log's last position, to what the
 		// events say, before the events go.
@@ -48,6 +48,11 @@ func newQueries(schema string) queries {
 			UPDATE {schema}.log_state st SET last_pos = {last} WHERE id = 1`),
 		prefetchHeads: s(`SELECT name, {head}, max_count, max_age, truncate_before, deleted, tombstone
 			FROM {schema}.streams s WHERE name = ANY($1::text[])`),
+		// prefetchHeads for one stream, $1: a text, not an array, so that
+		// the server keeps one generic plan instead of planning the
+		// statement again at each commit.
+		prefetchHead: s(`SELECT name, {head}, max_count, max_age, truncate_before, deleted, tombstone
+			FROM {schema}.streams s WHERE name = $1`),
 		prefetchRevs: s(`SELECT key, revision FROM {schema}.kv WHERE key = ANY($1::text[])`),
 		prefetchIDs: s(`SELECT e.stream, e.id, e.seq, e.pos FROM {schema}.events e
 			JOIN unnest($1::text[], $2::uuid[]) AS k(stream, id) ON e.stream = k.stream AND e.id = k.id`),
@@ -92,14 +97,19 @@ func newQueries(schema string) queries {
 				SELECT $9, $1, $2, $3, $4, $5, $6 FROM g WHERE g.ok),
 			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM g WHERE g.ok)
 			SELECT $9::bigint - 1, pg_notify($7, $9::text) FROM g WHERE g.ok`),
-		upsertHeads: s(`INSERT INTO {schema}.streams (name, head)
+		// The rows of the streams a locked commit appends to first: a
+		// stream's head is read from its events (see doc.go), so a row
+		// stored is left as it is.
+		createStreams: s(`INSERT INTO {schema}.streams (name, head)
 			SELECT * FROM unnest($1::text[], $2::bigint[])
-			ON CONFLICT (name) DO UPDATE SET head = EXCLUDED.head`),
+			ON CONFLICT (name) DO NOTHING`),
 		upsertKv: s(`INSERT INTO {schema}.kv (key, value, revision)
 			SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])
 			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, revision = EXCLUDED.revision`),
 		deleteKv: s(`DELETE FROM {schema}.kv WHERE key = ANY($1::text[])`),
-		setState: s(`UPDATE {schema}.log_state SET last_pos = $1, kv_rev = $2 WHERE id = 1`),
+		// The kv revision a locked commit that changed kv leaves; the
+		// last position is read from the events (see doc.go).
+		setKvRev: s(`UPDATE {schema}.log_state SET kv_rev = $1 WHERE id = 1`),
 		notify:   `SELECT pg_notify($1, $2)`,
 		// One statement, so that the page and the head come from one
 		// snapshot.
@@ -218,9 +228,8 @@ func newQueries(schema string) queries {
 			pg_total_relation_size('{schema}.events'::regclass) + pg_total_relation_size('{schema}.kv_history'::regclass)
 				+ pg_total_relation_size('{schema}.kv'::regclass) + pg_total_relation_size('{schema}.snapshots'::regclass)
 				+ pg_total_relation_size('{schema}.streams'::regclass)`),
-		// A snapshot sees events up to its log_state.last_pos and none past
-		// it (both are written by one transaction): read-all needs no
-		// bound, and its head is the page's last position unless the page
+		// A snapshot sees a gap-free prefix of the log (see doc.go):
+		// read-all needs no bound, and its head is the page's last position unless the page
 		// is full or empty (see readAll).
 		readAll: s(`SELECT pos, stream, seq, id, type, at, data FROM {schema}.events
 			WHERE pos >= $1 ORDER BY pos LIMIT $2`),

@@ -77,7 +77,7 @@ func (s *Store) setState(ctx context.Context, name, stream string, decide func(o
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	var lastPos, kvRev, gen int64
-	if err := tx.QueryRow(ctx, s.q.lock).Scan(&lastPos, &kvRev, &gen); err != nil {
+	if err := lockLog(ctx, tx, s.q, &lastPos, &kvRev, &gen); err != nil {
 		return ops.StreamMetaResult{}, s.notWritten(err)
 	}
 	v := &view{

@@ -20,9 +20,9 @@ const fenceState = "PFNCE"
 // schema: in one transaction that first locks the log_state row's table
 // (waiting for the commits in flight), it records the new store in a
 // table of the schema, fence, and adds triggers on log_state (which every
-// locked commit updates), events (which every guessed commit, writing no
-// log_state, inserts into; it reads log_state, so the table lock waits
-// for it too) and snapshots that raise SQLSTATE PFNCE, "the
+// kv change, metadata write and compaction updates), events (which every
+// append inserts into, writing no log_state; it reads log_state, so the
+// table lock waits for it too) and snapshots that raise SQLSTATE PFNCE, "the
 // store is fenced: it moved to …", so every later commit fails before
 // COMMIT and writes nothing. Unfence drops the triggers and the table.
 func PostgresSource(s *postgres.Store, dsn string) transfer.Source {

@@ -12,7 +12,8 @@
 -- Instead of the log_state row lock, a guessed commit holds a shared
 -- transaction-level advisory lock (key k, the store's own), which every
 -- other writer of the store (locked commits, metadata writes,
--- compactions) takes exclusively before the row lock. guess_gen takes it
+-- compactions) takes exclusively, in place of the row lock (a locked
+-- commit, too, now moves neither column but for kv). guess_gen takes it
 -- and then reads the metadata generation in a statement of its own, so
 -- with a snapshot taken after the lock was granted (a volatile function's
 -- statements each take one under READ COMMITTED): true when it is still
@@ -24,3 +25,4 @@ BEGIN
 	RETURN EXISTS (SELECT 1 FROM {schema}.log_state WHERE id = 1 AND meta_gen = g);
 END
 $$;
+

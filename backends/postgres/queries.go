@@ -46,8 +46,12 @@ func newQueries(schema string) queries {
 		floors: s(`WITH h AS (UPDATE {schema}.streams s SET head = {head}
 				WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
 			UPDATE {schema}.log_state st SET last_pos = {last} WHERE id = 1`),
-		prefetchHeads: s(`SELECT name, {head}, max_count, max_age, truncate_before, deleted, tombstone
-			FROM {schema}.streams s WHERE name = ANY($1::text[])`),
+		// The heads and states of the streams $1. The highest seqs come by
+		// a lateral join rather than {head}'s subquery, which cost a group
+		// of 64 streams a quarter more.
+		prefetchHeads: s(`SELECT s.name, greatest(s.head, coalesce(m.seq, 0)), s.max_count, s.max_age, s.truncate_before, s.deleted, s.tombstone
+			FROM {schema}.streams s LEFT JOIN LATERAL (SELECT e.seq FROM {schema}.events e WHERE e.stream = s.name ORDER BY e.seq DESC LIMIT 1) m ON true
+			WHERE s.name = ANY($1::text[])`),
 		// prefetchHeads for one stream, $1: a text, not an array, so that
 		// the server keeps one generic plan instead of planning the
 		// statement again at each commit.

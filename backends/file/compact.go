@@ -477,6 +477,12 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	var done []*segment
 	defer func() { s.switchSegments(p, done, gaps) }()
 	for _, pl := range plans {
+		if s.closed.Load() {
+			// Close is waiting: the segments rewritten so far are
+			// switched, the rest keep the gaps named over records that
+			// are still there, as after a crash.
+			return res, ops.ErrClosed
+		}
 		next, err := s.rewriteSegment(p, pl)
 		if err != nil {
 			return res, err
@@ -780,6 +786,9 @@ func (s *Store) planAll(p *effect.P, in *compactIn, now time.Time, progress func
 	}
 	var plans []segPlan
 	for i, seg := range in.sealed {
+		if s.closed.Load() {
+			return nil, ops.ErrClosed
+		}
 		plan, err := s.planSegment(p, seg, hidden, in.floors, protect)
 		if err != nil {
 			return nil, err
@@ -830,6 +839,15 @@ func (s *Store) switchSegments(p *effect.P, segs []*segment, gaps map[uint32][]g
 	}
 	olds := make([]*segment, 0, len(segs))
 	s.opMu.Lock()
+	if s.segs == nil {
+		// Closed meanwhile (a Compact called beside Close): the renamed
+		// files are in place for the next Open.
+		s.opMu.Unlock()
+		for _, seg := range segs {
+			_ = closeFile(p, seg.fd)
+		}
+		return
+	}
 	s.mu.Lock()
 	m := map[uint32][]gapRun{}
 	if cur := s.cmp.gaps.Load(); cur != nil {

@@ -19,12 +19,17 @@ var _ ops.Backend = (*DB)(nil)
 
 // OpenDir opens (creating when absent) the store in dir on the real
 // operating system. ctx bounds the recovery only. The LOCK file records the
-// process's pid (Options.HolderPID) unless opts sets another.
+// process's pid (Options.HolderPID) unless opts sets another, and a
+// background compaction (Options.CompactInterval) runs on the operating
+// system unless opts sets Options.Background.
 func OpenDir(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if opts.HolderPID == 0 {
 		opts.HolderPID = os.Getpid()
 	}
 	h := &platform.OS{}
+	if opts.Background == nil {
+		opts.Background = h
+	}
 	s, err := Open(effect.Handle(ctx, h), dir, opts)
 	if err != nil {
 		return nil, err

@@ -777,9 +777,24 @@
 // when the events the stream states hide, and that no compaction took
 // yet, reach that fraction of the events stored, by the index alone (no
 // IO; max-age not counted), and not again before the log has grown by a
-// segment. The store starts no goroutine, so the host calls it on a
-// schedule of its own. Records with kv changes or metadata are never
-// taken in this version, so superseded kv values stay on disk.
+// segment. A host may call it on a schedule of its own, or set
+// Options.CompactInterval: Open then starts one goroutine that runs
+// CompactDue each time commits have grown the log by a segment since it
+// last looked (woken by the commits) and every CompactInterval (a
+// metadata write or passing time hides events with no growth), on a
+// handle of its own over Options.Background (OpenDir sets the operating
+// system). Close marks the store closed, then waits for the goroutine
+// before it holds operations off, so no compaction runs while Close
+// does: Compact looks at the closed mark before each segment it plans
+// or rewrites and stops with ops.ErrClosed, the segments rewritten so
+// far switched and the rest left under gaps named over records still
+// there, as after a crash (the next Open or Compact goes on). Errors are
+// never dropped: each compaction that ran goes to
+// Options.CompactReport, and Stats counts them (Compactions) and keeps
+// the last one's error (CompactFailure, nil after a clean run); a run
+// cut short by Close is not reported. A read-only store starts none.
+// Records with kv changes or metadata are never taken in this version,
+// so superseded kv values stay on disk.
 //
 // Measured with BenchmarkCompact (32 MiB in 4 MiB segments, one event in
 // eleven visible; compaction beside a raw read, write and fsync copy of

@@ -53,6 +53,22 @@ type Options struct {
 	// hide and no compaction took yet are at least this fraction of the
 	// events stored. 0 leaves compaction to Compact alone.
 	CompactFraction float64
+	// CompactInterval, when positive, has the store run [Store.CompactDue]
+	// by itself, in one goroutine that Open starts and Close stops and
+	// waits for: each time commits have grown the log by a segment since
+	// it last looked, and every CompactInterval (a metadata change or
+	// time passing hides events with no growth). It needs CompactFraction
+	// and Background; a read-only store starts none.
+	CompactInterval time.Duration
+	// Background answers the platform effects of the background
+	// compaction, on a handle of its own (a store's handlers answer
+	// operations from many goroutines at once). OpenDir sets the
+	// operating system.
+	Background effect.Handler
+	// CompactReport, when set, is called by the background compaction
+	// after each compaction it ran, with its result and error (also kept
+	// in Stats). It must not close the store.
+	CompactReport func(CompactResult, error)
 }
 
 const (
@@ -79,6 +95,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CompactFraction < 0 || o.CompactFraction > 1 || o.CompactFraction != o.CompactFraction {
 		return o, fmt.Errorf("file: option CompactFraction %v outside 0..1", o.CompactFraction)
+	}
+	if o.CompactInterval < 0 {
+		return o, fmt.Errorf("file: option CompactInterval %v is negative", o.CompactInterval)
+	}
+	if o.CompactInterval > 0 && o.CompactFraction == 0 {
+		return o, errors.New("file: option CompactInterval needs CompactFraction, the policy it runs")
+	}
+	if o.CompactInterval > 0 && o.Background == nil {
+		return o, errors.New("file: option CompactInterval needs Background, the handler the compaction performs its IO on")
 	}
 	if o.KvHistory != 0 {
 		if err := ops.ValidateKvHistory(o.KvHistory); err != nil {
@@ -159,6 +184,7 @@ type Store struct {
 
 	cache recCache   // small records read (read.go)
 	cmp   compacted  // floors and gaps of physical compaction (compact.go)
+	bg    compactor  // background compaction (compactbg.go)
 	idx   indexFiles // segment index files (segindex.go)
 	// A drop a checkpoint made, for the owner of the log to apply.
 	pendDrop atomic.Pointer[drop]
@@ -214,6 +240,7 @@ func Open(p *effect.P, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.report.Duration = time.Since(start)
+	s.startCompactor()
 	return s, nil
 }
 
@@ -381,6 +408,7 @@ func (s *Store) Close(p *effect.P) error {
 		return ops.ErrClosed
 	}
 	close(s.closedCh)
+	s.stopCompactor()
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	var err error
@@ -453,6 +481,10 @@ type Stats struct {
 	LogBytes  int64 // bytes of records in all segments
 	Snapshots int
 	Failed    bool // the store refuses writes after an IO error
+	// Background compactions (Options.CompactInterval) that ran, and the
+	// error of the last one (nil after a clean one).
+	Compactions    uint64
+	CompactFailure error
 }
 
 // Stats summarises the store from its in-memory index; it performs no IO.
@@ -470,6 +502,9 @@ func (s *Store) Stats() Stats {
 		LogBytes:  s.bytes,
 		Snapshots: s.snaps.count(),
 		Failed:    s.failed != nil,
+
+		Compactions:    s.bg.runs,
+		CompactFailure: s.bg.lastErr,
 	}
 }
 

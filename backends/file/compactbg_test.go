@@ -101,7 +101,13 @@ func TestCompactIntervalWokenByCommits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 40 {
-				_, err := perform(e, ops.Append{Stream: []string{"s", "t"}[w], Events: []ops.EventData{{Type: "t", Data: big}}})
+				_, err := perform(e, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "t", Data: big}}})
+				assert.NoError(t, err)
+			}
+			// t keeps its events: 10 of s's 80 leave the hidden fraction
+			// above the policy's at every commit.
+			for range 5 {
+				_, err := perform(e, ops.Append{Stream: []string{"t", "u"}[w], Events: evs("kept")})
 				assert.NoError(t, err)
 			}
 		}()
@@ -112,8 +118,8 @@ func TestCompactIntervalWokenByCommits(t *testing.T) {
 	assert.Greater(t, r.res.Events, int64(0))
 	got := must(t, e, ops.Read{Stream: "s"}).Events
 	require.Len(t, got, 1)
-	assert.Equal(t, uint64(40), got[0].Seq)
-	assert.Len(t, must(t, e, ops.Read{Stream: "t"}).Events, 40)
+	assert.Equal(t, uint64(80), got[0].Seq)
+	assert.Len(t, must(t, e, ops.Read{Stream: "t"}).Events, 5)
 }
 
 // slowHandler answers on the OS after a pause, and says when the first

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,7 @@ type CompactResult struct {
 	Rewritten int           // segments rewritten with gaps
 	Records   int64         // commit records replaced by gap records
 	Events    int64         // hidden events whose bytes left the disk
+	KvChanges int64         // superseded kv changes whose values left the disk
 	Bytes     int64         // bytes left unwritten (holes) in the rewritten segments
 	Took      time.Duration // the whole compaction
 	At        time.Time     // when it ran, by io/clock
@@ -158,11 +160,14 @@ func (rp *replayer) replayGap(path string, id uint64, off int64, f frame) (uint6
 			if err != nil {
 				return 0, 0, 0, corrupt(path, off, "gap record's record %d: %v", i, err)
 			}
-			if len(rec.kv) > 0 || len(rec.meta) > 0 || rec.events() == 0 {
-				return 0, 0, 0, corrupt(path, off, "gap record's record %d holds more than events", i)
+			if len(rec.meta) > 0 || (rec.events() == 0 && len(rec.kv) == 0) {
+				return 0, 0, 0, corrupt(path, off, "gap record's record %d holds more than events and kv changes", i)
 			}
 			if why := rp.st.check(&rec); why != "" {
 				return 0, 0, 0, corrupt(path, off, "gap record's record %d: %s", i, why)
+			}
+			if err := rp.st.lookUpHad(rp.p, &rec); err != nil {
+				return 0, 0, 0, err
 			}
 			rp.st.apply(&rec, loc{seg: uint32(id), off: uint32(uint64(off) + r.off)})
 			rp.commits++
@@ -361,6 +366,7 @@ type deadRun struct {
 	start, end int64 // byte range
 	gap        []byte
 	events     int64
+	kv         int64 // kv changes
 	records    int64
 }
 
@@ -492,6 +498,7 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 		for _, r := range pl.runs {
 			res.Records += r.records
 			res.Events += r.events
+			res.KvChanges += r.kv
 			res.Bytes += (r.end - r.start) - int64(len(r.gap))
 		}
 	}
@@ -502,10 +509,10 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	return res, nil
 }
 
-// planSegment reads seg and finds its runs of dead commit records: no kv
-// changes, no metadata, every event hidden. It raises floors past the
-// events of the runs.
-func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint64, time.Time) bool, floors map[string]uint64, protect map[uint64]bool) (segPlan, error) {
+// planSegment reads seg and finds its runs of dead commit records: no
+// metadata, every event hidden, every kv change gone (kvGone; none when
+// it is nil). It raises floors past the events of the runs.
+func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint64, time.Time) bool, kvGone func(string, uint64) bool, floors map[string]uint64, protect map[uint64]bool) (segPlan, error) {
 	size, err := fileSize(p, seg.path)
 	if err != nil {
 		return segPlan{}, fmt.Errorf("file: stat %s: %w", seg.path, err)
@@ -548,7 +555,10 @@ func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint6
 				return errStop
 			}
 			rec = c
-			dead = len(c.kv) == 0 && len(c.meta) == 0 && c.events() > 0
+			dead = len(c.meta) == 0 && (c.events() > 0 || len(c.kv) > 0)
+			for i := 0; i < len(c.kv) && dead; i++ {
+				dead = kvGone != nil && kvGone(c.kv[i].key, c.rev)
+			}
 			at := time.Unix(0, c.at)
 			for _, pt := range c.parts {
 				for j := 0; j < pt.n && dead; j++ {
@@ -567,6 +577,10 @@ func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint6
 				}
 				pt.ids = nil
 			}
+			sk.kv = slices.Clone(rec.kv)
+			for i := range sk.kv {
+				sk.kv[i].value = nil
+			}
 			skel = appendCommit(nil, &sk)
 			if cur == nil {
 				cur, first = &deadRun{start: off}, f
@@ -574,6 +588,7 @@ func (s *Store) planSegment(p *effect.P, seg *segment, hidden func(string, uint6
 			skels = append(skels, gapSkel{off: uint64(off - cur.start), payload: skel})
 			cur.records++
 			cur.events += int64(rec.events())
+			cur.kv += int64(len(rec.kv))
 			for _, pt := range rec.parts {
 				raised[pt.stream] = max(raised[pt.stream], pt.firstSeq+uint64(pt.n))
 			}
@@ -739,6 +754,12 @@ type compactIn struct {
 	metas  map[string]ops.StreamState
 	heads  map[string]uint64
 	floors map[string]uint64 // raised by planAll
+	// kvOldest is each key's oldest kept revision (nil when history is
+	// partial or dropped nothing): a change of the key below it, and at
+	// or below kvCompacted (a delete of an absent key makes no version),
+	// is superseded and out of history and watch.
+	kvOldest    map[string]uint64
+	kvCompacted uint64
 }
 
 // compactInputs takes the state a compaction decides on; the caller
@@ -768,7 +789,88 @@ func (s *Store) compactInputs() compactIn {
 	if in.floors == nil {
 		in.floors = map[string]uint64{}
 	}
+	if h := &s.st.ret.hist; !h.partial && h.compacted > 0 {
+		in.kvOldest, in.kvCompacted = make(map[string]uint64, len(h.keys)), h.compacted
+		for k, revs := range h.keys {
+			if len(revs) > 0 {
+				in.kvOldest[k] = revs[0]
+			}
+		}
+	}
 	return in
+}
+
+// ckptRev reads the kv revision that the checkpoint of lsn covers from
+// its header, without reading the rest; ok is false for a file that
+// does not read as a checkpoint of the current format at lsn. A damaged
+// body goes unnoticed here, and needs not: Open passes such a file over.
+func (s *Store) ckptRev(p *effect.P, lsn uint64) (rev uint64, ok bool, err error) {
+	path := filepath.Join(s.logDir, ckptName(lsn))
+	fd, err := openFile(p, path, os.O_RDONLY)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil // deleted since the listing: no fallback
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer closeFile(p, fd)
+	b := make([]byte, 40+8*binary.MaxVarintLen64)
+	n, err := readFull(p, fd, 0, b)
+	if err != nil {
+		return 0, false, err
+	}
+	b = b[:n]
+	if len(b) < 40 || [8]byte(b[:8]) != ckptMagic || binary.LittleEndian.Uint32(b[8:]) != ckptVersion || [16]byte(b[24:40]) != s.id {
+		return 0, false, nil
+	}
+	d := decoder{b: b[40:]}
+	skip4 := func() { // a fixed-size checksum
+		if d.err == nil && len(d.b) < 4 {
+			d.err = errPayload
+		}
+		if d.err == nil {
+			d.b = d.b[4:]
+		}
+	}
+	d.uvarint() // segment
+	d.uvarint() // offset
+	skip4()     // chain
+	at := d.uvarint()
+	d.uvarint() // last record's offset
+	skip4()     // segment checksum
+	d.uvarint() // last position
+	rev = d.uvarint()
+	if d.err != nil || at != lsn {
+		return 0, false, nil
+	}
+	return rev, true, nil
+}
+
+// kvFloor is the lowest kv revision any checkpoint Open could start
+// from covers: a superseded kv change may leave the disk only when the
+// change that superseded it is at or below this, so that no checkpoint
+// lies between the two (Verify compares each checkpoint with a full
+// replay, which no longer sees the old value). A checkpoint file that
+// does not read as one covers nothing and takes the floor to 0; with no
+// checkpoint the floor is unbounded (a later one covers all the
+// compaction saw). The caller has the checkpoint LSNs, from
+// checkpointLSNs.
+func (s *Store) kvFloor(p *effect.P, lsns map[uint64]bool) (uint64, error) {
+	floor := uint64(math.MaxUint64)
+	for lsn := range lsns {
+		if lsn == 0 {
+			continue // no checkpoint written in this process
+		}
+		rev, ok, err := s.ckptRev(p, lsn)
+		if err != nil {
+			return 0, fmt.Errorf("file: read checkpoint of LSN %d: %w", lsn, err)
+		}
+		if !ok {
+			return 0, nil
+		}
+		floor = min(floor, rev)
+	}
+	return floor, nil
 }
 
 // planAll finds the dead runs of every sealed segment of in, as of now.
@@ -784,12 +886,23 @@ func (s *Store) planAll(p *effect.P, in *compactIn, now time.Time, progress func
 	if err != nil {
 		return nil, err
 	}
+	var kvGone func(key string, rev uint64) bool
+	if len(in.kvOldest) > 0 {
+		floor, err := s.kvFloor(p, protect)
+		if err != nil {
+			return nil, err
+		}
+		kvGone = func(key string, rev uint64) bool {
+			oldest, ok := in.kvOldest[key]
+			return ok && rev < oldest && rev <= in.kvCompacted && oldest <= floor
+		}
+	}
 	var plans []segPlan
 	for i, seg := range in.sealed {
 		if s.closed.Load() {
 			return nil, ops.ErrClosed
 		}
-		plan, err := s.planSegment(p, seg, hidden, in.floors, protect)
+		plan, err := s.planSegment(p, seg, hidden, kvGone, in.floors, protect)
 		if err != nil {
 			return nil, err
 		}
@@ -809,7 +922,7 @@ func (s *Store) planAll(p *effect.P, in *compactIn, now time.Time, progress func
 // has.
 func (s *Store) reclaimable(p *effect.P, now time.Time) (uint64, error) {
 	s.mu.RLock()
-	if s.st.ret.meta == nil {
+	if s.st.ret.meta == nil && (s.st.ret.hist.partial || s.st.ret.hist.compacted == 0) {
 		s.mu.RUnlock()
 		return 0, nil
 	}

@@ -713,10 +713,10 @@
 // record: offsets, LSNs, positions and seqs stay what they were, so
 // checkpoints, segment index files, seals and the chain stay valid. It
 // reads each sealed segment (never the active one) and finds the runs of
-// consecutive dead commit records: records without kv changes or
-// metadata all of whose events are hidden (by the streams' states and
-// the compaction floors, max-age by io/clock read once). Records with kv
-// changes are kept whole in this version. Each run becomes one gap
+// consecutive dead commit records: records without metadata all of
+// whose events are hidden (by the streams' states and the compaction
+// floors, max-age by io/clock read once) and all of whose kv changes are
+// gone (below). Each run becomes one gap
 // record (type 4) at the run's first offset, with the frame's LSN and
 // chain those of the run's first record; the rest of the run is left
 // unwritten, a hole the filesystem does not store. Its payload, with
@@ -729,7 +729,28 @@
 //	    offset   from the gap record (0 for the first)
 //	    commit   uvarint length, the record's commit payload with every
 //	             event's type and data emptied (its time, positions,
-//	             stream, seqs and IDs kept)
+//	             stream, seqs and IDs kept) and every kv change's value
+//	             emptied (its revision, key and operation kept)
+//
+// A kv change is gone when it is superseded and out of reach: below its
+// key's oldest kept version (Options.KvHistory), at or below the
+// revision history has compacted (so no watch reads it: a delete of an
+// absent key makes no version), and the key's oldest kept version is at
+// or below the kv revision of every checkpoint file in the log (read
+// from the files' headers; one that does not read as a checkpoint stops
+// any kv change from going). No checkpoint then lies between a gone
+// change and the change that superseded it, so every checkpoint Open
+// could fall back to already holds the newer value, and a full replay
+// (Verify, or Open with no checkpoint left), which applies the skeleton
+// with its value empty, holds the same as each checkpoint at its LSN:
+// the superseding change follows before any checkpoint. With no
+// checkpoint file at all nothing bounds it (a checkpoint written later
+// covers all the compaction saw). History that began at a checkpoint of
+// format 4 or older (partial) takes no kv change. A history depth raised
+// later, replayed in full with no checkpoint, would reach for a value a
+// gap took: history keeps more only from then on (see Kv history), and
+// such a read is refused with an error naming the revision a compaction
+// took.
 //
 // The replaced records take the LSNs from the gap's on. Replay (Open,
 // Verify, a follower, an index file rebuild) applies each replaced
@@ -793,8 +814,9 @@
 // Options.CompactReport, and Stats counts them (Compactions) and keeps
 // the last one's error (CompactFailure, nil after a clean run); a run
 // cut short by Close is not reported. A read-only store starts none.
-// Records with kv changes or metadata are never taken in this version,
-// so superseded kv values stay on disk.
+// Records with metadata are never taken in this version. The estimate
+// counts hidden events only: a store whose log is mostly superseded kv
+// changes is compacted by Compact, or when its events pass the fraction.
 //
 // Measured with BenchmarkCompact (32 MiB in 4 MiB segments, one event in
 // eleven visible; compaction beside a raw read, write and fsync copy of

@@ -248,6 +248,11 @@ type kvChange struct {
 // kvChanges reads the kv changes of the commit record at l, with their
 // values copied.
 func (s *Store) kvChanges(p *effect.P, seg *segment, l loc, rev uint64) ([]kvChange, error) {
+	if s.inGap(l) {
+		// Only a history depth raised and then replayed in full reaches
+		// here (see Compaction in the package doc).
+		return nil, corrupt(seg.path, int64(l.off), "kv revision %d was taken by a compaction", rev)
+	}
 	f, bp, err := s.readRecord(p, seg, l.off)
 	if err != nil {
 		return nil, err

@@ -42,12 +42,13 @@
 // event, one of a day or more none, and workloads set only those.
 //
 // The compact workload runs the file store's Compact (StepCompact) after
-// limits and deletes hid events in sealed segments, and again after a
-// reopen. Compaction changes nothing a reader sees, so the model has no
+// limits and deletes hid events in sealed segments and puts superseded
+// a key's kept history (Options.KvHistory 2), and again after a reopen. Compaction changes nothing a reader sees, so the model has no
 // step for it: every crash inside it is judged by the invariants above,
 // which say that what retention hid stays hidden, nothing visible is
-// lost and positions are unchanged; without a fault it must take the
-// hidden events it names off the disk.
+// lost, positions are unchanged and each key holds its last value;
+// without a fault it must take the hidden events and superseded kv
+// changes it names off the disk.
 //
 // The judge ([checker]) opens copies of the disk and checks: every
 // acknowledged write present, byte-identical, at its seq and position;

@@ -143,7 +143,7 @@ func (m *machine) step(i int, st Step) {
 	case StepMeta:
 		m.metaStep(i, *st.Meta)
 	case StepCompact:
-		m.compact(i, st.Reclaims)
+		m.compact(i, st.Reclaims, st.ReclaimsKv)
 	case StepRead:
 		m.read(i)
 	case StepReopen:

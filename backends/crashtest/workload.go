@@ -44,9 +44,10 @@ type Step struct {
 	Keep   int // for StepSnapshot: ops.SnapshotWrite's Keep
 	Fault  mock.FaultKind
 	Meta   *metaWrite
-	// For StepCompact: the fewest hidden events a compaction the faults
-	// leave alone must take off the disk.
-	Reclaims int64
+	// For StepCompact: the fewest hidden events, and superseded kv
+	// changes, a compaction the faults leave alone must take off the
+	// disk.
+	Reclaims, ReclaimsKv int64
 }
 
 // Workload is a fixed sequence of steps on a new store in one data

@@ -55,11 +55,15 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 		if _, err := tx.Exec(ctx, s.q.floors); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, s.q.compact, s.opts.clock().UnixNano())
+		now := s.opts.clock().UnixNano()
+		tag, err := tx.Exec(ctx, s.q.compact, now)
 		if err != nil {
 			return err
 		}
 		res.Events = tag.RowsAffected()
+		if _, err := tx.Exec(ctx, s.q.markCompacted, now); err != nil {
+			return err
+		}
 		return tx.QueryRow(ctx, s.q.bumpGen).Scan(&newGen)
 	})
 	// The compaction may have freed positions past the one this store

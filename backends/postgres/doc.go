@@ -57,7 +57,8 @@
 // of the heads and the last position, that also moves meta_gen on, since
 // a stale guessed head or position could otherwise name a freed seq or
 // position, then a VACUUM); Stat estimates the bytes that would reclaim from the hidden
-// events' share of the stored ones. A read of a stream with a max-age
+// events' share of the stored ones, and LastCompaction from the time
+// Compact records in log_state (migration 5). A read of a stream with a max-age
 // scans the hidden events before its first visible one.
 //
 // Kv history: every put, and every delete of a present key, adds a row to

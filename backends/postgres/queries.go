@@ -17,6 +17,7 @@ type queries struct {
 	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens         string
 	snapshotReadGen, snapshotPrune, stat, statStreams          string
 	kvWatchRevision, compact, bumpGen, streamsAll              string
+	markCompacted                                              string
 	read, readAll, head, lastPos, streams                      string
 	kvGet, kvList, snapshotRead, snapshotWrite                 string
 	lockedState, prefetchHead, createStreams, setKvRev, floors string
@@ -226,12 +227,15 @@ func newQueries(schema string) queries {
 		// Drops the generations of $1 older than the newest $2.
 		snapshotPrune: s(`DELETE FROM {schema}.snapshots WHERE name = $1 AND generation <= (
 			SELECT max(generation) FROM {schema}.snapshots WHERE name = $1) - $2`),
+		// Records when the store was compacted ($1, unix nanoseconds).
+		markCompacted: s(`UPDATE {schema}.log_state SET last_compaction = $1 WHERE id = 1`),
 		stat: s(`SELECT (SELECT count(*) FROM {schema}.events),
 			(SELECT count(*) FROM {schema}.kv), (SELECT kv_rev FROM {schema}.log_state WHERE id = 1),
 			(SELECT count(*) FROM {schema}.kv_history), (SELECT count(*) FROM {schema}.snapshots),
 			pg_total_relation_size('{schema}.events'::regclass) + pg_total_relation_size('{schema}.kv_history'::regclass)
 				+ pg_total_relation_size('{schema}.kv'::regclass) + pg_total_relation_size('{schema}.snapshots'::regclass)
-				+ pg_total_relation_size('{schema}.streams'::regclass)`),
+				+ pg_total_relation_size('{schema}.streams'::regclass),
+			(SELECT coalesce(last_compaction, 0) FROM {schema}.log_state WHERE id = 1)`),
 		// A snapshot sees a gap-free prefix of the log (see doc.go):
 		// read-all needs no bound, and its head is the page's last position unless the page
 		// is full or empty (see readAll).

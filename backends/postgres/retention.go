@@ -444,9 +444,12 @@ func (s *Store) stat(ctx context.Context) (ops.StatResult, error) {
 		return ops.StatResult{}, ops.ErrClosed
 	}
 	var res ops.StatResult
-	var stored, keys, rev, versions, snaps, bytes int64
-	if err := s.pool.QueryRow(ctx, s.q.stat).Scan(&stored, &keys, &rev, &versions, &snaps, &bytes); err != nil {
+	var stored, keys, rev, versions, snaps, bytes, compacted int64
+	if err := s.pool.QueryRow(ctx, s.q.stat).Scan(&stored, &keys, &rev, &versions, &snaps, &bytes, &compacted); err != nil {
 		return ops.StatResult{}, s.dbErr(ops.NameStat, err)
+	}
+	if compacted != 0 {
+		res.LastCompaction = time.Unix(0, compacted).UTC()
 	}
 	res.EventsStored, res.KvKeys, res.KvRevision = uint64(stored), uint64(keys), uint64(rev)
 	res.KvVersions, res.Snapshots = uint64(versions), uint64(snaps)

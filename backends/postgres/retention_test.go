@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"testing"
@@ -146,7 +148,11 @@ func TestCompact(t *testing.T) {
 	require.NoError(t, err)
 	before, err := effect.Perform(pa, ops.ReadAll{})
 	require.NoError(t, err)
+	st, err := effect.Perform(pb, ops.Stat{})
+	require.NoError(t, err)
+	assert.True(t, st.LastCompaction.IsZero(), "never compacted: %v", st.LastCompaction)
 
+	t0 := time.Now()
 	res, err := a.Compact(ctx, false)
 	require.NoError(t, err)
 	assert.Equal(t, int64(7), res.Events, "s's seqs 1-3 and d's four events")
@@ -155,10 +161,11 @@ func TestCompact(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before.Events, after.Events, "the visible events and their positions are unchanged")
 	assert.Equal(t, before.Head, after.Head)
-	st, err := effect.Perform(pa, ops.Stat{})
+	st, err = effect.Perform(pb, ops.Stat{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2), st.EventsStored)
 	assert.Equal(t, st.EventsVisible, st.EventsStored)
+	assert.WithinRange(t, st.LastCompaction, t0.Add(-time.Second), time.Now().Add(time.Second), "last compaction, seen by another store")
 
 	// a appends on (its guess moved with the compaction); b's guess of
 	// head 5 is stale and names seq 6, freed by nothing, but the

@@ -817,6 +817,11 @@
 // Records with metadata are never taken in this version. The estimate
 // counts hidden events only: a store whose log is mostly superseded kv
 // changes is compacted by Compact, or when its events pass the fraction.
+// The policy is an option of the store rather than a program of package
+// programs: compaction is not an operation of the effect model (no
+// program can perform it, and a server does not take it over the wire)
+// but work the host that owns the store does; `persist compact` runs it
+// by hand.
 //
 // Measured with BenchmarkCompact (32 MiB in 4 MiB segments, one event in
 // eleven visible; compaction beside a raw read, write and fsync copy of

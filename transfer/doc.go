@@ -157,8 +157,9 @@
 //
 // # Import
 //
-// Import writes an export into an empty store (no event, no kv entry, no
-// snapshot: ErrNotEmpty otherwise) and keeps everything exactly:
+// Import writes an export into an empty store (no event, no stream state,
+// no kv entry or revision, no snapshot: ErrNotEmpty otherwise, naming what
+// it found, before anything is written) and keeps everything exactly:
 //
 //   - A hidden position gets a placeholder event in its stream (type
 //     persist/hidden, no data, stamped at the Unix epoch, or on a file

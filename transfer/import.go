@@ -142,7 +142,11 @@ func Import(ctx context.Context, r io.Reader, t Target) (Summary, error) {
 }
 
 // CheckEmpty reports whether the store h answers holds nothing: no event,
-// no kv entry, no snapshot (ErrNotEmpty otherwise).
+// no stream state (metadata or a deletion, even of a stream without
+// events), no kv entry and no kv revision (a key put and deleted again
+// leaves its history and moves the revision), no snapshot (ErrNotEmpty
+// otherwise). A store whose handler has no Stat (an older server) is
+// judged by the rest.
 func CheckEmpty(ctx context.Context, h effect.Handler) error {
 	p := effect.Handle(ctx, h)
 	r, err := effect.Perform(p, ops.ReadAll{Limit: 1})
@@ -152,12 +156,27 @@ func CheckEmpty(ctx context.Context, h effect.Handler) error {
 	if r.Head > 0 {
 		return fmt.Errorf("%w: its log runs to position %d", ErrNotEmpty, r.Head)
 	}
+	st, err := effect.Perform(p, ops.Streams{Limit: 1, Deleted: true})
+	if err != nil {
+		return fmt.Errorf("transfer: read the target: %w", err)
+	}
+	if len(st.Streams) > 0 {
+		return fmt.Errorf("%w: it holds stream %q (its metadata or deletion)", ErrNotEmpty, st.Streams[0].Name)
+	}
 	kv, err := effect.Perform(p, ops.KvList{Limit: 1})
 	if err != nil {
 		return fmt.Errorf("transfer: read the target: %w", err)
 	}
 	if len(kv.Entries) > 0 {
 		return fmt.Errorf("%w: it holds key %q", ErrNotEmpty, kv.Entries[0].Key)
+	}
+	stat, err := effect.Perform(p, ops.Stat{})
+	switch {
+	case errors.Is(err, effect.ErrUnhandled):
+	case err != nil:
+		return fmt.Errorf("transfer: read the target: %w", err)
+	case stat.KvRevision > 0:
+		return fmt.Errorf("%w: its kv revision is %d (keys written and deleted)", ErrNotEmpty, stat.KvRevision)
 	}
 	snaps, err := effect.Perform(p, ops.SnapshotNames{})
 	if errors.Is(err, effect.ErrUnhandled) {

@@ -200,3 +200,38 @@ func FuzzDecoder(f *testing.F) {
 		}
 	})
 }
+
+// TestImportRefusesWhatLeavesNoEntry: a target whose only content is a
+// stream's metadata, a deleted stream, or a key put and deleted again is
+// not empty either; the import is refused up front, naming what it found,
+// and writes nothing.
+func TestImportRefusesWhatLeavesNoEntry(t *testing.T) {
+	b := exportOf(t, source(t))
+	for _, c := range []struct {
+		name string
+		do   []effect.Effect
+		want string
+	}{
+		{"metadata", []effect.Effect{ops.StreamMetaWrite{Stream: "m", Meta: ops.StreamMeta{MaxCount: 3}}}, `stream "m"`},
+		{"deleted stream", []effect.Effect{ops.StreamDelete{Stream: "d", Hard: true}}, `stream "d"`},
+		{"deleted key", []effect.Effect{ops.KvPut{Key: "k", Value: []byte("v")}, ops.KvDelete{Key: "k"}}, "kv revision is 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dst, tgt := target()
+			defer dst.Close()
+			p := effect.Handle(context.Background(), dst)
+			for _, op := range c.do {
+				_, err := p.Send(op)
+				require.NoError(t, err)
+			}
+			before, err := effect.Perform(p, ops.Stat{})
+			require.NoError(t, err)
+			_, err = transfer.Import(context.Background(), bytes.NewReader(b), tgt)
+			require.ErrorIs(t, err, transfer.ErrNotEmpty)
+			assert.Contains(t, err.Error(), c.want)
+			after, err := effect.Perform(p, ops.Stat{})
+			require.NoError(t, err)
+			assert.Equal(t, before, after, "the refused import wrote nothing")
+		})
+	}
+}

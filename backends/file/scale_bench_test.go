@@ -1,0 +1,509 @@
+package file
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// The scale figures of issue 12: open time and memory of stores of
+// millions of one-event commits, and commit latency while a checkpoint
+// is made. Every figure is re-run by one command; the stores are built
+// once under PERSIST_SCALE_DIR (which must be set: they are large) and
+// reused, so delete a store's directory to rebuild it with the code
+// under test. Build the test binary once and reuse it:
+//
+//	go test -c -o file.test ./backends/file
+//
+// Open time and memory (part 1 and 2), one size a run:
+//
+//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=1000000 ./file.test -test.run '^$' -test.bench '^BenchmarkScaleOpen$' -test.benchtime 1x
+//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=10000000 ./file.test -test.run '^$' -test.bench '^BenchmarkScaleOpen$' -test.benchtime 1x
+//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=50000000 PERSIST_SCALE_HEAPPROFILE=heap50m.pprof ./file.test -test.run '^$' -test.bench '^BenchmarkScaleOpen$' -test.benchtime 1x
+//
+// Commit latency with and without a checkpoint being made (part 5):
+//
+//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=5000000 ./file.test -test.run '^$' -test.bench '^BenchmarkScaleCheckpoint$' -test.benchtime 3x
+//
+// The tail reads of part 6 are BenchmarkTailRead (PERSIST_TAIL_EVENTS=5000000).
+//
+// A store of N events is N one-event commits of 200 bytes to 10,000
+// streams (stream-0 ... stream-9999, event i to stream i mod 10,000), by
+// 64 writers, with the default options; the syncs are answered without
+// syncing (nosync), since only what is on disk at the end is measured and
+// a store of 50 M events would otherwise take the disk from everyone for
+// longer. The builder stops as a killed writer would, without the
+// checkpoint Close writes, so that the store's last checkpoint is one the
+// commits wrote (every Options.CheckpointBytes of log) and the log after
+// it is a tail that Open must check, as after a crash.
+//
+// BenchmarkScaleOpen measures each open in a fresh process (this binary,
+// run again as TestScaleOpenChild), so that the peak resident set (VmHWM)
+// is the open's alone: while the tail is still there, PERSIST_SCALE_OPENS
+// opens (default 3) that exit without closing; then one open that closes,
+// writing a checkpoint of the whole log; then PERSIST_SCALE_OPENS opens of
+// the store with no tail. The difference of the two open times is what
+// the tail costs. Each child reports the open's time, the Go heap after
+// open (after a collection), VmHWM after open, after reading one stream's
+// last 10 events and after reading the last 10 events of every stream. A
+// store measured once has no tail left; its later runs measure the opens
+// with no tail alone.
+func BenchmarkScaleOpen(b *testing.B) {
+	events := envInt("PERSIST_SCALE_EVENTS", 1_000_000)
+	opens := envInt("PERSIST_SCALE_OPENS", 3)
+	dir := scaleStore(b, events)
+	tailMark := dir + ".tail"
+	var tail, clean []scaleChild
+	for b.Loop() {
+		if _, err := os.Stat(tailMark); err == nil {
+			for range opens {
+				tail = append(tail, runScaleChild(b, dir, events, "open", ""))
+			}
+			runScaleChild(b, dir, events, "close", "")
+			if err := os.Remove(tailMark); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := range opens {
+			prof := ""
+			if i == 0 {
+				prof = os.Getenv("PERSIST_SCALE_HEAPPROFILE")
+			}
+			clean = append(clean, runScaleChild(b, dir, events, "open", prof))
+		}
+	}
+	report := func(cs []scaleChild, suffix string) {
+		if len(cs) == 0 {
+			return
+		}
+		med := func(f func(c scaleChild) float64) float64 {
+			v := make([]float64, len(cs))
+			for i, c := range cs {
+				v[i] = f(c)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.OpenMs }), "open-ms"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.OpenCPUMs }), "open-cpu-ms"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return float64(c.TailEvents) }), "tail-events"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.HeapMiB }), "heap-MiB"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.HWMOpenMiB }), "hwm-open-MiB"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.HWMTailMiB }), "hwm-read1-MiB"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.HWMAllMiB }), "hwm-read10k-MiB"+suffix)
+		b.ReportMetric(med(func(c scaleChild) float64 { return c.ReadUs }), "read1-us"+suffix)
+	}
+	report(tail, "-tail")
+	report(clean, "")
+	if len(clean) > 0 {
+		b.ReportMetric(clean[0].LogMiB, "log-MiB")
+	}
+}
+
+// scaleChild is what one child process reports of its open.
+type scaleChild struct {
+	OpenMs     float64 // wall time of Open
+	OpenCPUMs  float64 // user and system time of Open
+	TailEvents uint64  // events Open replayed (RecoveryReport.Events)
+	Trusted    int     // segments Open trusted to the checkpoint
+	Segments   int     // segments Open scanned
+	Checkpoint uint64  // the LSN of the checkpoint Open started from
+	HeapMiB    float64 // Go heap in use after Open and a collection
+	BaseMiB    float64 // VmHWM before Open
+	HWMOpenMiB float64 // VmHWM after Open
+	HWMTailMiB float64 // VmHWM after reading one stream's last 10 events
+	HWMAllMiB  float64 // VmHWM after reading every stream's last 10 events
+	ReadUs     float64 // the one stream's read
+	LogMiB     float64 // bytes of the log
+}
+
+func runScaleChild(b *testing.B, dir string, events int, mode, profile string) scaleChild {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestScaleOpenChild$", "-test.v")
+	cmd.Env = append(os.Environ(),
+		"PERSIST_SCALE_CHILD="+dir,
+		"PERSIST_SCALE_CHILD_MODE="+mode,
+		"PERSIST_SCALE_CHILD_EVENTS="+strconv.Itoa(events),
+		"PERSIST_SCALE_CHILD_PROFILE="+profile)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("child %s: %v\n%s", mode, err, out)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "SCALE "); ok {
+			var c scaleChild
+			if err := json.Unmarshal([]byte(rest), &c); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("%s: %s", mode, rest)
+			return c
+		}
+	}
+	b.Fatalf("child %s reported nothing:\n%s", mode, out)
+	return scaleChild{}
+}
+
+// TestScaleOpenChild is the child process of BenchmarkScaleOpen; it is
+// skipped unless PERSIST_SCALE_CHILD names a store.
+func TestScaleOpenChild(t *testing.T) {
+	dir := os.Getenv("PERSIST_SCALE_CHILD")
+	if dir == "" {
+		t.Skip("the child of BenchmarkScaleOpen")
+	}
+	events, err := strconv.Atoi(os.Getenv("PERSIST_SCALE_CHILD_EVENTS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &platform.OS{}
+	p := effect.Handle(context.Background(), h)
+	var c scaleChild
+	c.BaseMiB = peakResident() / (1 << 20)
+	cpu0, start := cpuTime(), time.Now()
+	s, err := Open(p, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.OpenMs = float64(time.Since(start).Microseconds()) / 1e3
+	c.OpenCPUMs = float64((cpuTime() - cpu0).Microseconds()) / 1e3
+	c.HWMOpenMiB = peakResident() / (1 << 20)
+	rep := s.Recovery()
+	c.TailEvents, c.Trusted, c.Segments, c.Checkpoint = rep.Events, rep.Trusted, rep.Segments, rep.Checkpoint
+	c.LogMiB = float64(s.Stats().LogBytes) / (1 << 20)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	c.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
+	if prof := os.Getenv("PERSIST_SCALE_CHILD_PROFILE"); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rp := effect.Handle(context.Background(), s, h)
+	per := uint64(events / scaleStreams)
+	readTail := func(i int) time.Duration {
+		start := time.Now()
+		r, err := effect.Perform(rp, ops.Read{Stream: scaleName(i), From: per - 9, Limit: 10})
+		d := time.Since(start)
+		if err != nil || len(r.Events) != 10 || r.Events[0].Seq != per-9 {
+			t.Fatalf("read %s from %d: %v, %d events", scaleName(i), per-9, err, len(r.Events))
+		}
+		return d
+	}
+	c.ReadUs = float64(readTail(0).Nanoseconds()) / 1e3
+	c.HWMTailMiB = peakResident() / (1 << 20)
+	for i := range scaleStreams {
+		readTail(i)
+	}
+	c.HWMAllMiB = peakResident() / (1 << 20)
+	runtime.KeepAlive(s)
+	if os.Getenv("PERSIST_SCALE_CHILD_MODE") == "close" {
+		if err := s.Close(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Otherwise the process exits with the store open, as a killed one
+	// would: the tail stays for the next open to check.
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("SCALE %s\n", out)
+}
+
+const scaleStreams = 10_000
+
+func scaleName(i int) string { return "stream-" + strconv.Itoa(i) }
+
+// scaleStore builds (or finds) under PERSIST_SCALE_DIR the store of
+// events one-event commits described above, and gives its directory.
+func scaleStore(b *testing.B, events int) string {
+	b.Helper()
+	root := os.Getenv("PERSIST_SCALE_DIR")
+	if root == "" {
+		b.Skip("PERSIST_SCALE_DIR is not set: the scale stores are built and kept there")
+	}
+	if events%scaleStreams != 0 || events < 10*scaleStreams {
+		b.Fatalf("PERSIST_SCALE_EVENTS=%d: want a multiple of %d, at least %d", events, scaleStreams, 10*scaleStreams)
+	}
+	dir := filepath.Join(root, fmt.Sprintf("scale-%d", events))
+	if _, err := os.Stat(filepath.Join(dir, identityFile)); err == nil {
+		return dir
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	h := &platform.OS{}
+	bp := effect.Handle(context.Background(), nosync{}, h)
+	s, err := Open(bp, dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := effect.Handle(context.Background(), s, nosync{}, h)
+			ev := []ops.EventData{{Type: "t", Data: body}}
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(events) {
+					return
+				}
+				if _, err := effect.Perform(p, ops.Append{Stream: scaleName(int(i % scaleStreams)), Events: ev}); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+	built := time.Since(start)
+	logBytes := s.Stats().LogBytes
+	// Stop as a killed writer would: no checkpoint of the whole log.
+	s.mu.Lock()
+	s.failed = fmt.Errorf("file: the scale store is left with its tail")
+	s.mu.Unlock()
+	if err := s.Close(bp); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(dir+".tail", nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %d one-event commits (%d MiB of log) in %v: %.0f commits/s",
+		events, logBytes>>20, built.Round(time.Millisecond), float64(events)/built.Seconds())
+	return dir
+}
+
+// BenchmarkScaleCheckpoint measures the latency of one-event commits by
+// 64 writers to the 10,000 streams of the scale store of
+// PERSIST_SCALE_EVENTS events (built as BenchmarkScaleOpen builds it; its
+// commits are real, synced ones), in alternating rounds of
+// PERSIST_SCALE_ROUND commits (default 20,000): without checkpoints, and
+// with a checkpoint due after every commit, so that the rounds run while
+// checkpoints are made back to back. A poller marks when each checkpoint
+// is in progress (captured and not yet renamed). It reports the p50 and
+// p99 of the plain rounds' commits, of the commits of the checkpoint
+// rounds that overlapped a checkpoint, their ratio, the median time a
+// checkpoint took and the bytes a checkpoint wrote to each kind of file.
+// Every round adds its commits to the store.
+func BenchmarkScaleCheckpoint(b *testing.B) {
+	events := envInt("PERSIST_SCALE_EVENTS", 5_000_000)
+	round := envInt("PERSIST_SCALE_ROUND", 20_000)
+	dir := scaleStore(b, events)
+	h := &platform.OS{}
+	tr := &ckptTracer{written: map[string]int64{}, fds: map[platform.FD]string{}}
+	p := effect.Handle(context.Background(), tr, h)
+	s, err := Open(p, dir, Options{CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = os.Remove(dir + ".tail")
+	defer func() { _ = s.Close(p) }()
+	var plain, during []time.Duration
+	var took []time.Duration
+	ckpts := 0
+	total := events
+	for b.Loop() {
+		for mode := range 2 {
+			s.opts.CheckpointBytes = -1
+			if mode == 1 {
+				s.opts.CheckpointBytes = 1
+			}
+			windows, stop := pollCheckpoints(s)
+			lat := scaleCommits(b, s, tr, h, total, round)
+			total += round
+			ws := stop()
+			s.opts.CheckpointBytes = -1
+			if mode == 0 {
+				for _, l := range lat {
+					plain = append(plain, l.d)
+				}
+				continue
+			}
+			ws = append(ws, windows...)
+			for _, w := range ws {
+				if !w.end.IsZero() {
+					took = append(took, w.end.Sub(w.start))
+					ckpts++
+				}
+			}
+			for _, l := range lat {
+				for _, w := range ws {
+					if l.start.Before(w.end) && l.start.Add(l.d).After(w.start) {
+						during = append(during, l.d)
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(during) == 0 {
+		b.Fatal("no commit overlapped a checkpoint")
+	}
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	b.ReportMetric(us(quantile(plain, 0.5)), "p50-plain-us")
+	b.ReportMetric(us(quantile(plain, 0.99)), "p99-plain-us")
+	b.ReportMetric(us(quantile(during, 0.5)), "p50-ckpt-us")
+	b.ReportMetric(us(quantile(during, 0.99)), "p99-ckpt-us")
+	b.ReportMetric(us(quantile(during, 0.99))/us(quantile(plain, 0.99)), "p99-ratio")
+	b.ReportMetric(float64(quantile(took, 0.5).Microseconds())/1e3, "ckpt-ms")
+	b.ReportMetric(float64(ckpts), "ckpts")
+	tr.mu.Lock()
+	for kind, n := range tr.written {
+		b.ReportMetric(float64(n)/float64(ckpts)/(1<<20), kind+"-MiB/ckpt")
+	}
+	tr.mu.Unlock()
+}
+
+type timedCommit struct {
+	start time.Time
+	d     time.Duration
+}
+
+// scaleCommits appends n one-event commits to the scale streams from 64
+// writers, continuing the store's round robin from event first, and gives
+// each commit's start and latency.
+func scaleCommits(b *testing.B, s *Store, tr *ckptTracer, h *platform.OS, first, n int) []timedCommit {
+	var next atomic.Int64
+	lat := make([][]timedCommit, 64)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := effect.Handle(context.Background(), s, tr, h)
+			ev := []ops.EventData{{Type: "t", Data: body}}
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				start := time.Now()
+				if _, err := effect.Perform(p, ops.Append{Stream: scaleName((first + int(i)) % scaleStreams), Events: ev}); err != nil {
+					failed.Store(err)
+					return
+				}
+				lat[w] = append(lat[w], timedCommit{start, time.Since(start)})
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+	return slices.Concat(lat...)
+}
+
+type ckptWindow struct{ start, end time.Time }
+
+// pollCheckpoints marks, every 100 µs, whether a checkpoint is in
+// progress, until the returned stop is called; stop gives the windows,
+// the last one open (end zero) if it was still in progress.
+func pollCheckpoints(s *Store) (ws []ckptWindow, stop func() []ckptWindow) {
+	done := make(chan struct{})
+	var out []ckptWindow
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var cur *ckptWindow
+		t := time.NewTicker(100 * time.Microsecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if cur != nil {
+					out = append(out, ckptWindow{start: cur.start, end: time.Now()})
+				}
+				return
+			case <-t.C:
+			}
+			s.ckMu.Lock()
+			busy := s.ckptBusy
+			s.ckMu.Unlock()
+			now := time.Now()
+			switch {
+			case busy && cur == nil:
+				cur = &ckptWindow{start: now}
+			case !busy && cur != nil:
+				out = append(out, ckptWindow{start: cur.start, end: now})
+				cur = nil
+			}
+		}
+	}()
+	return nil, func() []ckptWindow {
+		close(done)
+		wg.Wait()
+		return out
+	}
+}
+
+// ckptTracer counts the bytes written to each kind of file the store
+// writes beside its segments (checkpoints, kv runs, segment indexes:
+// named by the file's suffix, .tmp cut off), passing every effect on.
+type ckptTracer struct {
+	mu      sync.Mutex
+	written map[string]int64
+	fds     map[platform.FD]string
+}
+
+func (t *ckptTracer) Handle(p *effect.P, e effect.Effect) (any, error) {
+	switch e := e.(type) {
+	case platform.Open:
+		kind := strings.TrimPrefix(filepath.Ext(strings.TrimSuffix(e.Path, ".tmp")), ".")
+		if kind == "log" || e.Flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+			return nil, effect.ErrUnhandled
+		}
+		r, err := effect.Perform(p, e)
+		if err == nil {
+			t.mu.Lock()
+			t.fds[r] = kind
+			t.mu.Unlock()
+		}
+		return r, err
+	case platform.WriteAt:
+		t.mu.Lock()
+		if kind, ok := t.fds[e.FD]; ok {
+			t.written[kind] += int64(len(e.Data))
+		}
+		t.mu.Unlock()
+	case platform.Close:
+		t.mu.Lock()
+		delete(t.fds, e.FD)
+		t.mu.Unlock()
+	}
+	return nil, effect.ErrUnhandled
+}

@@ -40,9 +40,17 @@ import (
 //
 // Commit latency with and without a checkpoint being made (part 5):
 //
-//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=5000000 ./file.test -test.run '^$' -test.bench '^BenchmarkScaleCheckpoint$' -test.benchtime 3x
+//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=5000000 ./file.test -test.run '^$' -test.bench '^BenchmarkScaleCheckpoint$' -test.benchtime 5x
+//	PERSIST_SCALE_DIR=$DIR PERSIST_SCALE_EVENTS=5000000 PERSIST_SCALE_CKPT_BYTES=1048576 ./file.test -test.run '^$' -test.bench '^BenchmarkScaleCheckpoint$' -test.benchtime 5x
 //
-// The tail reads of part 6 are BenchmarkTailRead (PERSIST_TAIL_EVENTS=5000000).
+// The tail reads of part 6 are BenchmarkTailRead:
+//
+//	PERSIST_TAIL_DIR=$DIR PERSIST_TAIL_EVENTS=5000000 ./file.test -test.run '^$' -test.bench '^BenchmarkTailRead$' -test.benchtime 200000x
+//
+// and W1-W4 against the raw log are persist bench, run three times:
+//
+//	go build -o persist ./cmd/persist
+//	for i in 1 2 3; do ./persist bench --dir $DIR/bench --in $DIR --duration 2s; done
 //
 // A store of N events is N one-event commits of 200 bytes to 10,000
 // streams (stream-0 ... stream-9999, event i to stream i mod 10,000), by
@@ -311,16 +319,20 @@ func scaleStore(b *testing.B, events int) string {
 // PERSIST_SCALE_EVENTS events (built as BenchmarkScaleOpen builds it; its
 // commits are real, synced ones), in alternating rounds of
 // PERSIST_SCALE_ROUND commits (default 20,000): without checkpoints, and
-// with a checkpoint due after every commit, so that the rounds run while
-// checkpoints are made back to back. A poller marks when each checkpoint
+// with a checkpoint due every PERSIST_SCALE_CKPT_BYTES bytes of log
+// (default 1: after every commit, so that the round runs while
+// checkpoints are made back to back; 1048576 spaces them by about 3,800
+// commits). A poller marks when each checkpoint
 // is in progress (captured and not yet renamed). It reports the p50 and
 // p99 of the plain rounds' commits, of the commits of the checkpoint
 // rounds that overlapped a checkpoint, their ratio, the median time a
-// checkpoint took and the bytes a checkpoint wrote to each kind of file.
-// Every round adds its commits to the store.
+// checkpoint took and the bytes a checkpoint wrote to each kind of file
+// (ckpt, run), and the bytes of segment index files (idx) the seals of
+// all rounds wrote. Every round adds its commits to the store.
 func BenchmarkScaleCheckpoint(b *testing.B) {
 	events := envInt("PERSIST_SCALE_EVENTS", 5_000_000)
 	round := envInt("PERSIST_SCALE_ROUND", 20_000)
+	every := int64(envInt("PERSIST_SCALE_CKPT_BYTES", 1))
 	dir := scaleStore(b, events)
 	h := &platform.OS{}
 	tr := &ckptTracer{written: map[string]int64{}, fds: map[platform.FD]string{}}
@@ -339,7 +351,7 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 		for mode := range 2 {
 			s.opts.CheckpointBytes = -1
 			if mode == 1 {
-				s.opts.CheckpointBytes = 1
+				s.opts.CheckpointBytes = every
 			}
 			windows, stop := pollCheckpoints(s)
 			lat := scaleCommits(b, s, tr, h, total, round)
@@ -382,6 +394,10 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	b.ReportMetric(float64(ckpts), "ckpts")
 	tr.mu.Lock()
 	for kind, n := range tr.written {
+		if kind == "idx" {
+			b.ReportMetric(float64(n)/(1<<20), "idx-MiB")
+			continue
+		}
 		b.ReportMetric(float64(n)/float64(ckpts)/(1<<20), kind+"-MiB/ckpt")
 	}
 	tr.mu.Unlock()

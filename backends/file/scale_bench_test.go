@@ -52,6 +52,16 @@ import (
 //	go build -o persist ./cmd/persist
 //	for i in 1 2 3; do ./persist bench --dir $DIR/bench --in $DIR --duration 2s; done
 //
+// To compare two versions side by side, build a test binary of each
+// (base.test, new.test), give each its own PERSIST_SCALE_DIR (a store
+// written by one version need not open in the other), build the stores
+// with one run of each, then alternate the runs of the same size:
+//
+//	for i in 1 2 3; do
+//		PERSIST_SCALE_DIR=$DIR/base PERSIST_SCALE_EVENTS=10000000 ./base.test -test.run '^$' -test.bench '^BenchmarkScaleOpen$' -test.benchtime 1x
+//		PERSIST_SCALE_DIR=$DIR/new PERSIST_SCALE_EVENTS=10000000 ./new.test -test.run '^$' -test.bench '^BenchmarkScaleOpen$' -test.benchtime 1x
+//	done
+//
 // A store of N events is N one-event commits of 200 bytes to 10,000
 // streams (stream-0 ... stream-9999, event i to stream i mod 10,000), by
 // 64 writers, with the default options; the syncs are answered without

@@ -336,7 +336,8 @@ func scaleStore(b *testing.B, events int) string {
 // is in progress (captured and not yet renamed). It reports the p50 and
 // p99 of the plain rounds' commits, of the commits of the checkpoint
 // rounds that overlapped a checkpoint, their ratio, the median time a
-// checkpoint took and the bytes a checkpoint wrote to each kind of file
+// checkpoint took (ckpt-ms) and of it the writing and syncing of its
+// file (ckpt-io-ms: from its open to its close), the bytes a checkpoint wrote to each kind of file
 // (ckpt, run), and the bytes of segment index files (idx) the seals of
 // all rounds wrote. Every round adds its commits to the store.
 func BenchmarkScaleCheckpoint(b *testing.B) {
@@ -345,7 +346,7 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	every := int64(envInt("PERSIST_SCALE_CKPT_BYTES", 1))
 	dir := scaleStore(b, events)
 	h := &platform.OS{}
-	tr := &ckptTracer{written: map[string]int64{}, fds: map[platform.FD]string{}}
+	tr := &ckptTracer{written: map[string]int64{}, fds: map[platform.FD]string{}, opened: map[platform.FD]time.Time{}}
 	p := effect.Handle(context.Background(), tr, h)
 	s, err := Open(p, dir, Options{CheckpointBytes: -1})
 	if err != nil {
@@ -403,6 +404,9 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	b.ReportMetric(float64(quantile(took, 0.5).Microseconds())/1e3, "ckpt-ms")
 	b.ReportMetric(float64(ckpts), "ckpts")
 	tr.mu.Lock()
+	if len(tr.io) > 0 {
+		b.ReportMetric(float64(quantile(tr.io, 0.5).Microseconds())/1e3, "ckpt-io-ms")
+	}
 	for kind, n := range tr.written {
 		if kind == "idx" {
 			b.ReportMetric(float64(n)/(1<<20), "idx-MiB")
@@ -504,6 +508,8 @@ type ckptTracer struct {
 	mu      sync.Mutex
 	written map[string]int64
 	fds     map[platform.FD]string
+	opened  map[platform.FD]time.Time
+	io      []time.Duration // each checkpoint file's open to close
 }
 
 func (t *ckptTracer) Handle(p *effect.P, e effect.Effect) (any, error) {
@@ -517,6 +523,7 @@ func (t *ckptTracer) Handle(p *effect.P, e effect.Effect) (any, error) {
 		if err == nil {
 			t.mu.Lock()
 			t.fds[r] = kind
+			t.opened[r] = time.Now()
 			t.mu.Unlock()
 		}
 		return r, err
@@ -527,9 +534,15 @@ func (t *ckptTracer) Handle(p *effect.P, e effect.Effect) (any, error) {
 		}
 		t.mu.Unlock()
 	case platform.Close:
+		r, err := effect.Perform(p, e)
 		t.mu.Lock()
+		if t.fds[e.FD] == "ckpt" {
+			t.io = append(t.io, time.Since(t.opened[e.FD]))
+		}
 		delete(t.fds, e.FD)
+		delete(t.opened, e.FD)
 		t.mu.Unlock()
+		return r, err
 	}
 	return nil, effect.ErrUnhandled
 }

@@ -525,7 +525,7 @@ func (s *Store) learnPos(pos uint64) {
 	s.lastPos, s.posKnown = pos, true
 }
 
-// learnGen takes gen, the metadata generation read under the lock, as
+// learnGen takes gen, the metadata token read under the lock, as
 // the generation of the guesses: when it moved, every state remembered
 // may be stale, so they are all forgotten.
 func (s *Store) learnGen(gen uint64) {

@@ -64,7 +64,7 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 		if _, err := tx.Exec(ctx, s.q.markCompacted, now); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, s.q.bumpGen).Scan(&newGen)
+		return tx.QueryRow(ctx, s.q.bumpGen, newToken()).Scan(&newGen)
 	})
 	// The compaction may have freed positions past the one this store
 	// guesses (another process's events), which no index would refuse.
@@ -92,7 +92,7 @@ func (s *Store) Compact(ctx context.Context, noVacuum bool) (CompactResult, erro
 }
 
 // lockLog takes the log lock in tx and reads the log's last position, kv
-// revision and metadata generation under it.
+// revision and metadata token under it.
 func lockLog(ctx context.Context, tx pgx.Tx, q queries, lastPos, kvRev, gen *int64) error {
 	if _, err := tx.Exec(ctx, q.lock); err != nil {
 		return err

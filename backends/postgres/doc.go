@@ -34,7 +34,9 @@
 // inserts the rows of streams new to it, as a guessed one does, and moves
 // log_state only for kv), since those two hot-row updates were most of
 // a commit's WAL; a compaction raises the floors before it deletes
-// events, so neither head nor last position ever goes down.
+// events, so neither head nor last position ever goes down. Migration 6
+// adds the sequence meta_token, the metadata generation guesses are
+// decided at (see Commits); guess_gen is no longer called.
 //
 // # Retention, deletion, kv history and snapshots
 //
@@ -82,7 +84,7 @@
 // writer of log_state and of stream rows holds it exclusively, and a row
 // lock would add a WAL record to every commit. A locked commit takes it
 // in a statement of its own, reads the log's last position, kv revision
-// and metadata generation in the next (so with a snapshot that sees every
+// and metadata token (below) in the next (so with a snapshot that sees every
 // commit that ended before the lock was granted), and the heads of the
 // streams it appends to (one stream by a statement whose plan the server
 // keeps, several by an array), decides every expectation with ops.Decide
@@ -99,16 +101,17 @@
 //
 // One round trip when the store can guess. A Store remembers the head and
 // state (limits, deletion) of every stream it saw committed (by its own
-// commits, or read under the lock), and the store's metadata generation
-// they were seen at (log_state.meta_gen, moved on by every metadata write
-// and delete of any process, under the lock). A group of appends whose
-// events carry no IDs of the caller's (and no kv change) is first decided
-// against those guesses and sent as one statement (so one implicit
-// transaction, one round trip, one prepared plan) that writes no hot row:
-// its first part calls guess_gen, which takes the advisory lock shared
-// and then, in a statement of its own (so with a snapshot taken after the
-// lock was granted), says whether meta_gen is still the remembered
-// generation; the parts that read its answer write the events at the
+// commits, or read under the lock), and the store's metadata token they
+// were seen at (the last value of the meta_token sequence, set to a new
+// random value with every move of log_state.meta_gen: by every metadata
+// write, delete and compaction of any process, under the exclusive
+// lock). A group of appends whose events carry no IDs of the caller's
+// (and no kv change) is first decided against those guesses and sent as
+// one statement (so one implicit transaction, one round trip, one
+// prepared plan) that writes no hot row: its first part takes the
+// advisory lock shared, the next one, on the first's row (so once the
+// lock is granted), says whether the token is still the remembered one;
+// the parts that read its answer write the events at the
 // positions after the last one the store saw committed, insert the rows
 // of streams guessed new, and notify. Known streams' rows are not
 // touched: their heads are read from the events. A guessed commit waits
@@ -121,11 +124,19 @@
 // committed, and heads only grow, so a stale guess is below the stored
 // head and puts the stream's next event at a seq already stored, which
 // the (stream, seq) unique index refuses, aborting the statement. States:
-// a state can change only with meta_gen, so a guess decided on a stale
-// state finds meta_gen moved (guess_gen reads it under the shared lock,
-// which no metadata write holds at the same time), so guess_gen answers
-// false and no part writes (they all read its answer): nothing is stored,
-// no row comes back. Streams the store knows nothing of are guessed new
+// a state can change only with the token, so a guess decided on a stale
+// state finds the token moved (it is read under the shared lock, which
+// no metadata write holds at the same time, and a sequence's value is
+// read as last set whatever the statement's snapshot, which was taken
+// before the lock was granted), so the check answers false and no part
+// writes (they all read its answer): nothing is stored, no row comes
+// back. A sequence's change is not transactional: a metadata write that
+// rolls back after setting the token leaves it moved, which costs the
+// next guesses a refusal and nothing else; its WAL record may be lost in
+// a crash, so a token a store read may be lost, which is why a new token
+// is drawn at random (63 bits) and not counted on: the next write's token
+// is not the lost one but by a chance of 2^-63, the odds the store's
+// drawn event IDs already take. Streams the store knows nothing of are guessed new
 // (head 0, no state) and their rows inserted, so a stream that exists
 // after all (with events, limits or a tombstone this store never saw)
 // refuses the statement by the streams key. So no guess lets an append
@@ -134,7 +145,7 @@
 // committed (its own commit's, or read by a locked commit), so never
 // above the stored one, and a stale one names a stored position, which
 // the primary key refuses; the store forgets it when an answer is lost
-// and when a compaction or another generation is seen, and then commits
+// and when a compaction or another token is seen, and then commits
 // the locked way until a locked commit read it again (why no guess can
 // fall into a hole is in the next section). IDs: the store's drawn IDs are
 // time-ordered with 74 random bits (drawn per store, so unique for every
@@ -202,12 +213,12 @@
 // it inserted was stored, and the next taker counts from a committed
 // position. Only a compaction deletes events, under the exclusive lock:
 // it raises the floors first (so a locked commit counts on from above
-// every hole) and moves meta_gen on. A store forgets its position at its
-// own compaction and at any new generation it learns, and learns a
-// position again only with a locked read, which comes after the
-// compaction; a guessed commit decided at the generation before another
-// process's compaction is refused by guess_gen, whose shared lock cannot
-// be held while the compaction runs. So every L is above every hole, and
+// every hole) and moves meta_gen and the token on. A store forgets its
+// position at its own compaction and at any new token it learns, and
+// learns a position again only with a locked read, which comes after
+// the compaction; a guessed commit decided at the token before another
+// process's compaction is refused by its token check, whose shared lock
+// cannot be held while the compaction runs. So every L is above every hole, and
 // a position below a stored one that is free is free forever.
 //
 // So when the transaction of position p commits, every position below p

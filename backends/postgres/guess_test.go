@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -102,4 +103,54 @@ func TestLockedPath(t *testing.T) {
 	var c *ops.Conflict
 	require.True(t, errors.As(err, &c), "want a conflict, got %v", err)
 	assert.Equal(t, uint64(2), c.Actual)
+}
+
+// TestMetaTokenRolledBack moves the store's metadata token in a
+// transaction that then rolls back, as a metadata write that failed
+// after setting it does: a sequence's value is not rolled back, so the
+// next guess must be refused (the token is not the one it was decided
+// at) and the append decided the locked way, after which guesses hold
+// again at the token read under the lock. The token of a new schema,
+// never set, reads as 0 and lets guesses through.
+func TestMetaTokenRolledBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := mustOpen(t)
+	p := effect.Handle(ctx, s)
+	head := uint64(0)
+	appendOne := func() {
+		t.Helper()
+		r, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(head), Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+		require.Equal(t, head+1, r.Head)
+		head = r.Head
+	}
+	// The first append reads the state under the lock; the next ones
+	// are guessed at token 0.
+	appendOne()
+	appendOne()
+	appendOne()
+	require.Zero(t, postgres.Refused(s), "guesses at the new schema's token")
+
+	conn, err := pgx.Connect(ctx, testDSN())
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	seq := pgx.Identifier{s.Schema(), "meta_token"}.Sanitize()
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "SELECT setval($1::regclass, 12345)", seq)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+
+	appendOne()
+	assert.Equal(t, int64(1), postgres.Refused(s), "the guess at the old token is refused")
+	appendOne()
+	appendOne()
+	assert.Equal(t, int64(1), postgres.Refused(s), "guesses hold at the token read under the lock")
+	page, err := effect.Perform(p, ops.ReadAll{})
+	require.NoError(t, err)
+	require.Len(t, page.Events, 6, "every append stored once")
+	for i, e := range page.Events {
+		assert.Equal(t, uint64(i+1), e.Pos)
+	}
 }

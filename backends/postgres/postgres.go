@@ -36,7 +36,7 @@ type Store struct {
 	lastGroup int                        // the size of the last group; the token's holder's
 	heads     map[string]uint64          // committed heads seen, the guesses of groups; the token's holder's
 	states    map[string]ops.StreamState // non-zero states of the streams in heads; the token's holder's
-	metaGen   uint64                     // the metadata generation heads and states were seen at; the token's holder's
+	metaGen   uint64                     // the metadata token (see migration 6) heads and states were seen at; the token's holder's
 	lastPos   uint64                     // the log's last position seen committed, the guess of positions; the token's holder's
 	posKnown  bool                       // whether lastPos is known (not before the first locked commit, nor after a lost answer)
 	refused   atomic.Int64               // guessed groups the server refused (stale guesses)

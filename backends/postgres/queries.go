@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"hash/fnv"
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 )
@@ -24,9 +26,16 @@ type queries struct {
 }
 
 func newQueries(schema string) queries {
+	// The token's sequence as a literal for regclass, with the schema's
+	// name quoted (it may hold a quote of either kind).
+	tokenSeq := "'" + strings.ReplaceAll(schema+".meta_token", "'", "''") + "'"
 	s := func(q string) string {
 		q = strings.ReplaceAll(q, "{head}", headOf)
 		q = strings.ReplaceAll(q, "{last}", lastOf)
+		q = strings.ReplaceAll(q, "{lockShared}", lockShared)
+		q = strings.ReplaceAll(q, "{tokenIs}", tokenIs)
+		q = strings.ReplaceAll(q, "{token}", tokenOf)
+		q = strings.ReplaceAll(q, "{tokenSeq}", tokenSeq)
 		q = strings.ReplaceAll(q, "{key}", strconv.FormatInt(logLockKey(schema), 10))
 		return strings.ReplaceAll(q, "{schema}", schema)
 	}
@@ -37,10 +46,11 @@ func newQueries(schema string) queries {
 		// taken: every writer of log_state holds the exclusive lock, so a
 		// row lock would only add a WAL record to each commit.
 		lock: s(`SELECT pg_advisory_xact_lock('{key}'::bigint)`),
-		// The log's last position, kv revision and metadata generation,
-		// read under the lock in a statement after it, so with a snapshot
-		// that sees every commit that ended before the lock was granted.
-		lockedState: s(`SELECT {last}, st.kv_rev, st.meta_gen FROM {schema}.log_state st WHERE id = 1`),
+		// The log's last position, kv revision and metadata token (the
+		// generation guesses are decided at, see migration 6), read under
+		// the lock in a statement after it, so with a snapshot that sees
+		// every commit that ended before the lock was granted.
+		lockedState: s(`SELECT {last}, st.kv_rev, {token} FROM {schema}.log_state st WHERE id = 1`),
 		// Raises the floors of the heads of the streams a compaction may
 		// delete events of, and of the log's last position, to what the
 		// events say, before the events go.
@@ -65,9 +75,10 @@ func newQueries(schema string) queries {
 		insertEvents: s(`INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])`),
 		// A guessed group in one statement, so in one implicit transaction
-		// and one round trip: g takes the shared advisory lock and checks
-		// the metadata generation (every other part reads it, so it runs
-		// first); the events take the positions after the last one the
+		// and one round trip: l takes the shared advisory lock and g, on
+		// l's row (so once the lock is granted), says whether the metadata
+		// token is still the one the group was decided at (every other
+		// part reads g, so they run after it); the events take the positions after the last one the
 		// store saw committed, and the streams guessed new get their rows.
 		// No hot row is written: heads and the last position are read
 		// from the events (see doc.go). A stale guess, a taken position or
@@ -76,11 +87,12 @@ func newQueries(schema string) queries {
 		//
 		// $1..$7: the events (offsets 1, 2, … from the last position,
 		// streams, seqs, IDs, types, times, data); $8: the last position
-		// before the group; $9: the channel; $10: the metadata generation
+		// before the group; $9: the channel; $10: the metadata token
 		// the group was decided at (when it moved, g is false, nothing is
 		// written and no row comes back); $11, $12: the streams guessed
 		// new and their heads.
-		guessed: s(`WITH g AS (SELECT {schema}.guess_gen('{key}'::bigint, $10) AS ok),
+		guessed: s(`WITH l AS (SELECT {lockShared} AS l),
+			g AS (SELECT {tokenIs} $10 END AS ok FROM l),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 				SELECT $8 + u.off, u.stream, u.seq, u.id, u.type, u.at, u.data FROM g,
 					unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::bytea[])
@@ -91,13 +103,15 @@ func newQueries(schema string) queries {
 		// guessed for a group of one event to a known stream, without
 		// arrays: $1..$6 the event's stream, seq (its stream's new head),
 		// ID, type, time and data; $7 the channel; $8 the metadata
-		// generation; $9 the event's position. guessedOneNew is the same
+		// token; $9 the event's position. guessedOneNew is the same
 		// for a stream guessed new.
-		guessedOne: s(`WITH g AS (SELECT {schema}.guess_gen('{key}'::bigint, $8) AS ok),
+		guessedOne: s(`WITH l AS (SELECT {lockShared} AS l),
+			g AS (SELECT {tokenIs} $8 END AS ok FROM l),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 				SELECT $9, $1, $2, $3, $4, $5, $6 FROM g WHERE g.ok)
 			SELECT $9::bigint - 1, pg_notify($7, $9::text) FROM g WHERE g.ok`),
-		guessedOneNew: s(`WITH g AS (SELECT {schema}.guess_gen('{key}'::bigint, $8) AS ok),
+		guessedOneNew: s(`WITH l AS (SELECT {lockShared} AS l),
+			g AS (SELECT {tokenIs} $8 END AS ok FROM l),
 			ins AS (INSERT INTO {schema}.events (pos, stream, seq, id, type, at, data)
 				SELECT $9, $1, $2, $3, $4, $5, $6 FROM g WHERE g.ok),
 			h AS (INSERT INTO {schema}.streams (name, head) SELECT $1, $2 FROM g WHERE g.ok)
@@ -176,12 +190,13 @@ func newQueries(schema string) queries {
 			UPDATE {schema}.log_state SET kv_compacted = greatest(kv_compacted, coalesce((SELECT max(revision) FROM d), 0))
 			WHERE id = 1`),
 		// A stream's new state, and the store's metadata generation moved
-		// on: $1 stream, $2..$6 the state.
+		// on: $1 stream, $2..$6 the state, $7 the new metadata token
+		// (newToken), which it returns.
 		metaWrite: s(`WITH m AS (INSERT INTO {schema}.streams (name, head, max_count, max_age, truncate_before, deleted, tombstone)
 				VALUES ($1, 0, $2, $3, $4, $5, $6)
 				ON CONFLICT (name) DO UPDATE SET max_count = EXCLUDED.max_count, max_age = EXCLUDED.max_age,
 					truncate_before = EXCLUDED.truncate_before, deleted = EXCLUDED.deleted, tombstone = EXCLUDED.tombstone)
-			UPDATE {schema}.log_state SET meta_gen = meta_gen + 1 WHERE id = 1 RETURNING meta_gen`),
+			UPDATE {schema}.log_state SET meta_gen = meta_gen + 1 WHERE id = 1 RETURNING setval({tokenSeq}, $7)`),
 		kvHistory: s(`SELECT revision, value FROM {schema}.kv_history WHERE key = $1 ORDER BY revision DESC LIMIT $2`),
 		// Changes under $1 from revision $2 on, at most $3 rows (the
 		// caller cuts the last revision if it may be split), with the kv
@@ -210,7 +225,9 @@ func newQueries(schema string) queries {
 				AND (lim.tombstone
 					OR e.seq < greatest(lim.truncate_before, CASE WHEN lim.max_count > 0 THEN lim.head - lim.max_count + 1 ELSE 0 END)
 					OR (lim.max_age > 0 AND $1 - e.at >= lim.max_age))`),
-		bumpGen: s(`UPDATE {schema}.log_state SET meta_gen = meta_gen + 1 WHERE id = 1 RETURNING meta_gen`),
+		// The metadata generation moved on by a compaction: $1 the new
+		// metadata token (newToken), which it returns.
+		bumpGen: s(`UPDATE {schema}.log_state SET meta_gen = meta_gen + 1 WHERE id = 1 RETURNING setval({tokenSeq}, $1)`),
 		// Every stream row with its visible events counted at $1 (Unix
 		// ns), by ops.StreamState's rules.
 		statStreams: s(`SELECT name, head, max_count, max_age, truncate_before, deleted, tombstone,
@@ -276,6 +293,28 @@ const headOf = `greatest(s.head, coalesce((SELECT max(e.seq) FROM {schema}.event
 // greater of its last_pos (a floor: guessed commits do not move it) and
 // the highest stored position, read from the primary key.
 const lastOf = `greatest(st.last_pos, coalesce((SELECT max(e.pos) FROM {schema}.events e), 0))`
+
+// lockShared takes the log lock shared, for a guessed commit; as text
+// (the empty string), so that a part after it can wait for its value.
+const lockShared = `pg_advisory_xact_lock_shared('{key}'::bigint)::text`
+
+// tokenOf is the store's metadata token: the last value set in the
+// meta_token sequence, which every reader sees whatever its snapshot
+// (see migration 6); 0 until a writer set one.
+const tokenOf = `coalesce(pg_sequence_last_value({tokenSeq}::regclass), 0)`
+
+// tokenIs, completed by a parameter and END, is in a query over l (the
+// row of lockShared) whether the metadata token is that parameter, read
+// only once l's lock was granted: CASE evaluates its ELSE after its WHEN,
+// and the token's function is volatile, so it is not read at planning.
+const tokenIs = `CASE WHEN l.l IS NULL THEN false ELSE {token} =`
+
+// newToken draws a metadata token for a writer that moves the metadata
+// generation on: 63 random bits, never 0 (the token of a new schema), so
+// that a token lost in a crash (a sequence's change is not rolled back,
+// and a rolled-back one's WAL may not be flushed) is not set again by
+// the next writer.
+func newToken() int64 { return rand.Int64N(math.MaxInt64) + 1 }
 
 // logLockKey is the advisory lock of the store in schema (quoted) that
 // guessed commits hold shared and every other writer exclusively.

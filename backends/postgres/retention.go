@@ -105,7 +105,7 @@ func (s *Store) setState(ctx context.Context, name, stream string, decide func(o
 	ps := plan.State
 	var newGen int64
 	if err := tx.QueryRow(ctx, s.q.metaWrite, stream, int64(ps.MaxCount), int64(ps.MaxAge), int64(ps.TruncateBefore),
-		ps.Deleted, ps.Tombstone).Scan(&newGen); err != nil {
+		ps.Deleted, ps.Tombstone, newToken()).Scan(&newGen); err != nil {
 		return ops.StreamMetaResult{}, s.notWritten(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

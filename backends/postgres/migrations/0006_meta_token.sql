@@ -1,0 +1,20 @@
+-- 0006: guessed commits check the metadata generation without a read.
+--
+-- guess_gen (migration 4) took the shared advisory lock and then read
+-- log_state.meta_gen in a statement of its own, so with a snapshot taken
+-- after the lock was granted: a PL/pgSQL call and a query that cost a
+-- one-event commit about a sixth of its time. A sequence's value is not
+-- versioned (every reader sees the last one set, whatever its snapshot),
+-- so a guessed statement reads meta_token by pg_sequence_last_value after
+-- its lock is granted within the statement itself. Every writer that
+-- moves meta_gen on (a metadata write, a delete, a compaction) also sets
+-- meta_token, under the exclusive lock, to a value drawn at random (63
+-- bits): a sequence's change is not rolled back with its transaction and
+-- its WAL record is not flushed by a rollback, so a value read after a
+-- rolled-back write may be lost in a crash, and the next write must not
+-- set that value again, which a counter would. meta_gen stays the count
+-- of metadata writes (read-all filters once it is above 0); guess_gen is
+-- no longer called.
+-- Until the first such writer the sequence has no value, which reads as
+-- token 0.
+CREATE SEQUENCE {schema}.meta_token AS bigint MINVALUE 0 MAXVALUE 9223372036854775807 START 0;

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,6 +196,63 @@ func BenchmarkW1OneWriter(b *testing.B) {
 				done++
 			}
 			return done
+		}},
+	)
+}
+
+// BenchmarkW1Parts takes W1's statement (a guessed one-event commit to a
+// known stream) apart, side by side with plain inserts, to say where a
+// one-event commit's time goes beyond a plain INSERT: "guessed" is the
+// statement as the store sends it; "gen-read" checks the metadata
+// generation as schema 4 did (guess_gen: a PL/pgSQL call that takes the
+// shared lock and reads log_state in a statement of its own);
+// "no-notify", "no-lock" and "insert" leave out the notification, the
+// shared lock, and all but the insert (into the events table with its
+// three indexes). Each mode runs its statement by itself on the store's
+// pool, so the store's own work in Go is left out; "no-lock" and
+// "insert" keep none of the package's guarantees and are here only to
+// be measured. Run it with PERSIST_TEST_PG's DSN carrying
+// options=-c synchronous_commit=off to see the statements' own time
+// without the WAL flush.
+func BenchmarkW1Parts(b *testing.B) {
+	ctx := context.Background()
+	pool, table := plainTable(b, 1)
+	s := mustOpen(b)
+	full, ch := postgres.GuessedOneSQL(s)
+	sch := pgx.Identifier{s.Schema()}.Sanitize()
+	tail := full[strings.Index(full, "ins AS ("):]
+	key := strings.SplitN(strings.SplitN(full, "pg_advisory_xact_lock_shared('", 2)[1], "'", 2)[0]
+	genRead := "WITH g AS (SELECT " + sch + ".guess_gen('" + key + "'::bigint, $8) AS ok), " + tail
+	noNotify := strings.Replace(full, "pg_notify($7, $9::text)", "$7::text", 1)
+	noLock := "WITH l AS (SELECT ''::text AS l), " + full[strings.Index(full, "g AS ("):]
+	insert := "WITH ins AS (INSERT INTO " + sch + ".events (pos, stream, seq, id, type, at, data) VALUES ($9, $1, $2, $3, $4, $5, $6)) SELECT $9::bigint - 1, $7::text WHERE $8::bigint = 0"
+	require.NotEqual(b, full, noNotify, "the notification is found in the statement")
+	sp := s.Pool()
+	pos := 0
+	run := func(sql string) func(time.Time) int {
+		return func(time.Time) int {
+			pos++
+			var base int64
+			// Token 0: no metadata was written to the fresh schema.
+			if err := sp.QueryRow(ctx, sql, "s", pos, uuid.New(), "t", time.Now().UnixNano(), payload, ch, int64(0), int64(pos)).Scan(&base, nil); err != nil {
+				b.Fatal(err)
+			}
+			return 1
+		}
+	}
+	seq := 0
+	sideBySide(b, 0,
+		mode{"guessed", run(full)},
+		mode{"gen-read", run(genRead)},
+		mode{"no-notify", run(noNotify)},
+		mode{"no-lock", run(noLock)},
+		mode{"insert", run(insert)},
+		mode{"plain", func(time.Time) int {
+			seq++
+			if _, err := pool.Exec(ctx, plainInsert(table), "s", seq, uuid.New(), time.Now().UnixNano(), payload); err != nil {
+				b.Fatal(err)
+			}
+			return 1
 		}},
 	)
 }

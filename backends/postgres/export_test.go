@@ -19,3 +19,8 @@ func MigrateTo(ctx context.Context, dsn, schema string, target int) error {
 
 // Refused is how many guessed groups the server refused.
 func Refused(s *Store) int64 { return s.refused.Load() }
+
+// GuessedOneSQL is the statement of a guessed one-event commit to a known
+// stream and the store's notification channel, for the benchmark that
+// takes the statement apart.
+func GuessedOneSQL(s *Store) (sql, channel string) { return s.q.guessedOne, s.channel }

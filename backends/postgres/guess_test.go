@@ -154,3 +154,32 @@ func TestMetaTokenRolledBack(t *testing.T) {
 		assert.Equal(t, uint64(i+1), e.Pos)
 	}
 }
+
+// TestMetaTokenQuotedSchema runs guessed appends and a metadata write in
+// a schema whose name holds both kinds of quote, since the token's
+// sequence is named by a literal with the schema's name in it.
+func TestMetaTokenQuotedSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := freshSchema(t) + `_q'"`
+	t.Cleanup(func() { dropSchema(t, schema) })
+	s, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(schema))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	p := effect.Handle(ctx, s)
+	for i := range 3 {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i)), Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	_, err = effect.Perform(p, ops.StreamMetaWrite{Stream: "s", Expect: ops.Any(), Meta: ops.StreamMeta{MaxCount: 2}})
+	require.NoError(t, err)
+	for i := 3; i < 6; i++ {
+		_, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(uint64(i)), Events: []ops.EventData{{Type: "t"}}})
+		require.NoError(t, err)
+	}
+	page, err := effect.Perform(p, ops.Read{Stream: "s"})
+	require.NoError(t, err)
+	require.Len(t, page.Events, 2, "the max-count set by the metadata write holds")
+	assert.Equal(t, uint64(6), page.Head)
+	assert.Zero(t, postgres.Refused(s), "the store's own metadata write keeps its guesses good")
+}

@@ -78,8 +78,9 @@ func newQueries(schema string) queries {
 		// and one round trip: l takes the shared advisory lock and g, on
 		// l's row (so once the lock is granted), says whether the metadata
 		// token is still the one the group was decided at (every other
-		// part reads g, so they run after it); the events take the positions after the last one the
-		// store saw committed, and the streams guessed new get their rows.
+		// part reads g, so they run after it); the events take the
+		// positions after the last one the store saw committed, and the
+		// streams guessed new get their rows.
 		// No hot row is written: heads and the last position are read
 		// from the events (see doc.go). A stale guess, a taken position or
 		// a stream that exists after all is refused by a unique index,

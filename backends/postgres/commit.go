@@ -175,7 +175,7 @@ func (s *Store) drain() {
 // connection) and the group holds several commits, each is tried alone, so
 // that one commit's fault is not its neighbours'.
 func (s *Store) runGroup(group []*request) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.txTimeout)
+	ctx, cancel := s.groupTimer.start(s.opts.txTimeout)
 	defer cancel()
 	err := s.tryGroup(ctx, group)
 	if err == nil {

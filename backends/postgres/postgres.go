@@ -43,6 +43,8 @@ type Store struct {
 	done      chan struct{}              // closed by Close
 	closed    atomic.Bool
 	wg        sync.WaitGroup
+	// groupTimer ends a group's context at the commit timeout.
+	groupTimer groupTimer
 
 	mu       sync.Mutex
 	changed  chan struct{} // made by a waiter, closed by the next change seen
@@ -223,6 +225,7 @@ func (s *Store) Close() error {
 	s.drain()
 	<-s.token
 	s.wg.Wait()
+	s.groupTimer.stop()
 	s.pool.Close()
 	return nil
 }

@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestGroupTimer holds the store's one timer to the behaviour of a
+// context of context.WithTimeout for each group: a group that outlives
+// its timeout ends with context.DeadlineExceeded, one that ended first
+// is never canceled by the timer, and a group started while the timer
+// is set for an earlier group's deadline ends at its own.
+func TestGroupTimer(t *testing.T) {
+	t.Parallel()
+	var g groupTimer
+	defer g.stop()
+	const timeout = 50 * time.Millisecond
+
+	// Ends first: the timer, when it fires, finds no group.
+	ctx, end := g.start(timeout)
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+		t.Fatalf("deadline %v, %v: want one within %v", dl, ok, timeout)
+	}
+	end()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Fatalf("an ended group's context: %v, want context.Canceled", ctx.Err())
+	}
+
+	// Started a little later, while the timer is set for the first
+	// group's deadline: it must last to its own.
+	time.Sleep(timeout / 2)
+	start := time.Now()
+	ctx, end = g.start(timeout)
+	defer end()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the group's context did not end at its deadline")
+	}
+	if took := time.Since(start); took < timeout {
+		t.Fatalf("the group's context ended after %v, before its timeout of %v", took, timeout)
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("an expired group's context: %v, want context.DeadlineExceeded", ctx.Err())
+	}
+
+	// The next group starts the timer again.
+	ctx, end = g.start(timeout)
+	defer end()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the next group's context did not end at its deadline")
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("the next group's context: %v, want context.DeadlineExceeded", ctx.Err())
+	}
+}

@@ -191,8 +191,10 @@ func TestCampaignSnapshotGenerations(t *testing.T) {
 }
 
 // TestCampaignKvRunFaults strikes the kv run files a crash left (removed,
-// torn, a bit flipped): the store rebuilds the kv keys from the log, so
-// nothing may be lost or wrong, and some cases must find a run to strike.
+// torn, a bit flipped): the store rebuilds the kv keys from the log when
+// Open finds the damage, and fails the reads of a damaged block with
+// ErrCorrupt otherwise, so nothing may be lost or wrong, and some cases
+// must find a run to strike.
 func TestCampaignKvRunFaults(t *testing.T) {
 	var mu sync.Mutex
 	struck := 0

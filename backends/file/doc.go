@@ -203,7 +203,9 @@
 //   - With a store checkpoint, the records it covers are not replayed: in
 //     segments of version 3 under a checkpoint of format 3 or later they are not
 //     read at all (rule 8, see Store checkpoints); otherwise they are
-//     checked as frames. The rest are replayed.
+//     checked as frames. The rest are replayed. Of the kv run the
+//     checkpoint names only the header and sparse index are read (see
+//     Kv run files); its blocks are checked by the reads that take them.
 //   - In the last segment the scan stops at the first record that does not
 //     validate. If only zeros follow, that is the end of the log (the
 //     reserved tail). Otherwise it is a torn tail only if no valid record of
@@ -643,27 +645,39 @@
 // the error and changes nothing; recovery looks the same up for the
 // records it replays after the checkpoint.
 //
-// Damage: Open checks the run a checkpoint names whole (every block
-// read in order, its checksum, key order, the counts against the
-// checkpoint's), keeping nothing, before using the checkpoint. A run
-// that is missing, cut short, damaged or not the one named makes Open
-// pass the checkpoint over as a damaged one (RecoveryReport
-// CheckpointsSkipped): it starts from the one before, or replays the
-// whole log, which rebuilds the kv keys, and its next checkpoint writes
-// a good run. Verify lists such a run under VerifyReport.Skipped and
-// compares the keys of the checkpoint it starts from, read from its run,
-// with the full replay's. A block damaged at rest after Open checked it
-// is a CorruptError naming the run file and the block's offset, never a
-// wrong value.
+// Damage: Open trusts the run a checkpoint names to what the checkpoint
+// records of it (rule 8 of recovery, as for the records it covers): it
+// reads the header and the sparse index, not the blocks, and requires
+// magic, version, store id, generation, the header checksum the
+// checkpoint names (which covers the count of keys with a value the
+// checkpoint records, and the sparse index's length), the entry count
+// and the sparse index's own checksum. So Open's work for kv is the
+// sparse index's (about one key and 12 bytes per 4 KiB block), not the
+// run's. A run that is missing, cut short, or whose header or sparse
+// index is damaged or not the one named, makes Open pass the checkpoint
+// over as a damaged one (RecoveryReport CheckpointsSkipped): it starts
+// from the one before, or replays the whole log, which rebuilds the kv
+// keys, and its next checkpoint writes a good run. A block is checked
+// (its checksum, seeded with the generation and block number) by every
+// read that takes it from the disk; a damaged one is a CorruptError
+// naming the run file and the block's offset, for every kv-get, kv-list,
+// commit or recovery lookup that needs it, never a wrong value, and the
+// checkpoints that would merge it fail alike (the log stays the truth).
+// Verify reads every block of every run a checkpoint names (checksum,
+// key order, each block's first key against the sparse index, the
+// counts against the header and the checkpoint): a damaged block of the
+// run Open would use is ErrCorrupt naming it; a damaged run of another
+// checkpoint is listed under VerifyReport.Skipped. Removing a damaged
+// run makes the next Open pass its checkpoint over and rebuild the keys
+// from the log. Verify compares the keys of the checkpoint it starts
+// from, read from its run, with the full replay's.
 //
-// Decisions and limits of format 1: Open's whole-run check costs a read
-// of the run per Open (about its size; sequential), not O(tail), since a
-// block found bad only later could no longer be stood in for by the
-// log; checking blocks at first read with a rebuild from the log is
-// left. The kv history (kvhistory.go) still keeps every key's kept
-// revisions in memory and in the checkpoint; entries carry a history
-// field for it, written with the current revision only. Verify reads a
-// run's keys into memory to compare them.
+// Decisions and limits of format 1: a block damaged at rest is found by
+// its first read or by Verify, not by Open, which no longer stands in
+// for it with the log by itself. The kv history (kvhistory.go) still
+// keeps every key's kept revisions in memory and in the checkpoint;
+// entries carry a history field for it, written with the current
+// revision only. Verify reads a run's keys into memory to compare them.
 //
 // # Retention and deletion
 //

@@ -66,6 +66,8 @@ type kvRun struct {
 	entries uint64
 	live    uint64 // entries with a value
 	hdrCRC  uint32
+	hdr     [60]byte // the header's bytes before its checksum
+	idxLen  int      // the sparse index's length, its checksum excluded
 	blocks  []kvBlock
 	fd      platform.FD
 }
@@ -374,6 +376,8 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	// the blocks hold: it is recomputed from them by verifyKvRun; here it
 	// names the file, against what the checkpoint recorded.
 	r.hdrCRC = binary.LittleEndian.Uint32(h[60:])
+	copy(r.hdr[:], h[:60])
+	r.idxLen = len(body)
 	if want != 0 && r.hdrCRC != want {
 		return nil, corrupt(path, 60, "kv run header checksum %08x, the checkpoint names %08x", r.hdrCRC, want)
 	}
@@ -543,16 +547,7 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 	if n != r.entries {
 		return corrupt(r.path, 44, "kv run of %d entries where its header counts %d", n, r.entries)
 	}
-	h := make([]byte, kvRunHeader)
-	if _, err := readFull(p, r.fd, 0, h); err != nil {
-		return fmt.Errorf("file: read %s: %w", r.path, err)
-	}
-	idxOff := int64(binary.LittleEndian.Uint64(h[52:]))
-	size, err := fileSize(p, r.path)
-	if err != nil {
-		return err
-	}
-	if kvHeaderSum(h[:60], int(size-idxOff-4), live) != r.hdrCRC {
+	if kvHeaderSum(r.hdr[:], r.idxLen, live) != r.hdrCRC {
 		return corrupt(r.path, 60, "kv run header checksum mismatch")
 	}
 	r.live = live
@@ -736,7 +731,11 @@ func (s *Store) kvCache() *recCache {
 }
 
 // openKvRunOf opens the run st's checkpoint names into st, checking it
-// against what the checkpoint records of it.
+// against what the checkpoint records of it: its header (the checksum
+// the checkpoint names, which covers the count of keys with a value the
+// checkpoint records) and its sparse index, not its blocks. A block is
+// checked when a read takes it (rule 8 of recovery: Open does the
+// tail's work); Verify reads them all (checkKvRunOf).
 func (s *Store) openKvRunOf(p *effect.P, st *state) error {
 	st.kvCache = s.kvCache()
 	if st.kvRef.gen == 0 {
@@ -751,18 +750,33 @@ func (s *Store) openKvRunOf(p *effect.P, st *state) error {
 		_ = r.close(p)
 		return corrupt(path, 44, "kv run of %d entries where the checkpoint counts %d", r.entries, st.kvRef.entries)
 	}
-	// Checked whole once, reading it in order and keeping nothing, so
-	// that a damaged block is found here, where the log can still stand
-	// in for it, not by a later read.
+	if kvHeaderSum(r.hdr[:], r.idxLen, st.kvRef.live) != r.hdrCRC {
+		_ = r.close(p)
+		return corrupt(path, 60, "kv run header checksum %08x is not that of the %d keys with a value the checkpoint counts", r.hdrCRC, st.kvRef.live)
+	}
+	r.live = st.kvRef.live
+	st.kvRun = r
+	return nil
+}
+
+// checkKvRunOf opens the run st's checkpoint names as openKvRunOf does
+// and reads it whole, in order and keeping nothing: every block's
+// checksum, the key order and the counts against the checkpoint's.
+func (s *Store) checkKvRunOf(p *effect.P, st *state) error {
+	if err := s.openKvRunOf(p, st); err != nil || st.kvRun == nil {
+		return err
+	}
+	r := st.kvRun
 	if err := r.verify(p, s.id); err != nil {
 		_ = r.close(p)
+		st.kvRun = nil
 		return err
 	}
 	if r.live != st.kvRef.live {
 		_ = r.close(p)
-		return corrupt(path, 0, "kv run of %d keys where the checkpoint counts %d", r.live, st.kvRef.live)
+		st.kvRun = nil
+		return corrupt(r.path, 0, "kv run of %d keys where the checkpoint counts %d", r.live, st.kvRef.live)
 	}
-	st.kvRun = r
 	return nil
 }
 
@@ -842,7 +856,7 @@ func (s *state) takeKvRun(run *kvRun, rev uint64) {
 // loadKvRunOf opens, checks whole and reads into st.kv the run st's
 // checkpoint names, for Verify to compare it with what the log holds.
 func (s *Store) loadKvRunOf(p *effect.P, st *state) error {
-	if err := s.openKvRunOf(p, st); err != nil || st.kvRun == nil {
+	if err := s.checkKvRunOf(p, st); err != nil || st.kvRun == nil {
 		return err
 	}
 	r := st.kvRun

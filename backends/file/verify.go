@@ -332,7 +332,7 @@ func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
 			// The kv run it names, checked whole: a bad one passes the
 			// checkpoint over as a bad checkpoint file does.
 			var ce *CorruptError
-			if err := s.openKvRunOf(p, st); errors.As(err, &ce) || errors.Is(err, fs.ErrNotExist) {
+			if err := s.checkKvRunOf(p, st); errors.As(err, &ce) || errors.Is(err, fs.ErrNotExist) {
 				if ce == nil {
 					ce = &CorruptError{File: filepath.Join(s.logDir, kvRunName(st.kvRef.gen)), Reason: "the kv run named by " + ckptName(lsn) + " is missing"}
 				}

@@ -57,7 +57,11 @@ const (
 	ckptVersionIndex = 6
 	// ckptVersionKvRun is the first version naming a kv run file.
 	ckptVersionKvRun = 7
-	ckptVersion      = ckptVersionKvRun
+	// ckptVersionKvHist is the first version whose kv history section
+	// holds only the keys whose kept revisions its kv run does not: the
+	// run's entries hold the others'.
+	ckptVersionKvHist = 8
+	ckptVersion       = ckptVersionKvHist
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -474,7 +478,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		}
 	}
 	if v >= ckptVersionRetention {
-		st.ret.decodeSection(&d)
+		st.ret.decodeSection(&d, v)
 	} else {
 		st.ret.hist.seed(st.kv, st.rev)
 	}

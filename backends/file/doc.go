@@ -376,7 +376,7 @@
 // the end of one record, with that record's segment, end offset, CRC and
 // LSN, where that record starts and the CRC-32C of its segment's bytes up
 // to its end, and the store id: the magic "persistC", the format version
-// (uint32, 6), four zero bytes, the body length (uint64), the body
+// (uint32, 8), four zero bytes, the body length (uint64), the body
 // (uvarints; the record's start a uvarint after its LSN, the segment
 // checksum 4 bytes after that; after the counters the segment index files
 // it names (count, then per file: segment as a delta, first position,
@@ -456,6 +456,18 @@
 // entries then number 0. Without a run the entries are every key, as
 // in format 6, which Open reads as before: the next checkpoint writes
 // the run.
+//
+// Format 8 moves the kv history's kept revisions into the kv run: the
+// run's entries hold each key's kept revisions (a deleted key whose
+// history is kept as an entry without a value), and the keys section of
+// the retention section holds only the keys whose revisions the run does
+// not (none, as written: a checkpoint merges every changed key into its
+// run), its versions kept still counting all keys' (the section's own
+// keys count at most as many). A key the section holds takes its
+// revisions from there, any other from the run. A format 7 checkpoint's
+// section holds every key, so it reads the same way; its run's entries
+// hold the current revision only, which the section overrides, and the
+// next checkpoint writes every key's revisions into its run.
 //
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers

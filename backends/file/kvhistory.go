@@ -144,9 +144,11 @@ func (h *kvHist) append(b []byte) []byte {
 	return b
 }
 
-// decode reads what append wrote, checking that revisions rise and that
-// the counts agree.
-func (h *kvHist) decode(d *decoder) {
+// decode reads what append wrote in checkpoint format v, checking that
+// revisions rise and that the counts agree: from format 8 on the keys
+// are those whose revisions the kv run does not hold, and keep no more
+// versions than the count of all.
+func (h *kvHist) decode(d *decoder, v uint32) {
 	h.depth = int(d.uvarint())
 	partial := d.uvarint()
 	h.partial = partial == 1
@@ -199,7 +201,7 @@ func (h *kvHist) decode(d *decoder) {
 		h.keys[k] = revs
 		kept += uint64(nr)
 	}
-	if kept != h.kept {
+	if kept != h.kept && (v < ckptVersionKvHist || kept > h.kept) {
 		d.fail()
 	}
 }

@@ -166,9 +166,9 @@ func (r *retention) appendSection(b []byte) []byte {
 	return appendMeta(b, ms)
 }
 
-// decodeSection decodes what appendSection wrote.
-func (r *retention) decodeSection(d *decoder) {
-	r.hist.decode(d)
+// decodeSection decodes what appendSection wrote in checkpoint format v.
+func (r *retention) decodeSection(d *decoder, v uint32) {
+	r.hist.decode(d, v)
 	if d.err != nil {
 		return
 	}

@@ -130,13 +130,16 @@ type overlay struct {
 	p       *effect.P
 	streams map[string]*pendStream
 	kv      map[string]uint64 // revision, 0 when deleted
-	lsn     uint64
-	pos     uint64
-	rev     uint64
-	crc     uint32
-	last    *recIDs                    // the durable record read last, for the next lookup
-	at      int64                      // the group's commit time
-	meta    map[string]ops.StreamState // stream states the group set (retention.go)
+	// kvRevs are the kept history revisions the kv run holds of the keys
+	// looked up in it (kvRec.revs).
+	kvRevs map[string][]uint64
+	lsn    uint64
+	pos    uint64
+	rev    uint64
+	crc    uint32
+	last   *recIDs                    // the durable record read last, for the next lookup
+	at     int64                      // the group's commit time
+	meta   map[string]ops.StreamState // stream states the group set (retention.go)
 	// kvErr is the first error of a kv lookup (a kv run's block that
 	// does not read): the commit that looked is refused with it.
 	kvErr error
@@ -178,12 +181,18 @@ func (o *overlay) kvRev(key string) uint64 {
 	if r, ok := o.kv[key]; ok {
 		return r
 	}
-	e, err := o.s.kvGet(o.p, key)
+	e, revs, err := o.s.kvLookup(o.p, key)
 	if err != nil {
 		if o.kvErr == nil {
 			o.kvErr = err
 		}
 		return 0
+	}
+	if revs != nil {
+		if o.kvRevs == nil {
+			o.kvRevs = make(map[string][]uint64)
+		}
+		o.kvRevs[key] = revs
 	}
 	if e == nil {
 		return 0
@@ -472,7 +481,7 @@ func (s *Store) prepare(p *effect.P, ov *overlay, w *writer, at int64, buf []byt
 		res.Revision = rec.rev
 		for i, k := range c.Kv {
 			existed := had[i]
-			op := kvRec{op: kvPut, key: k.Key, value: k.Value, had: existed}
+			op := kvRec{op: kvPut, key: k.Key, value: k.Value, had: existed, revs: ov.kvRevs[k.Key]}
 			r := rec.rev
 			if k.Delete {
 				op.op, op.value, r = kvDel, nil, 0

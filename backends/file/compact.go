@@ -431,9 +431,19 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 		}
 		return CompactResult{}, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
-	in := s.compactInputs()
+	in, err := s.compactInputs(p)
 	s.mu.RUnlock()
 	s.opMu.Unlock()
+	if err != nil {
+		if ckpt != nil {
+			s.ckMu.Lock()
+			s.ckptBusy = false
+			s.ckDone.Broadcast()
+			s.ckMu.Unlock()
+		}
+		return CompactResult{}, err
+	}
+	defer in.release(p)
 	if ckpt != nil {
 		if err := s.writeCheckpoint(p, ckpt); err != nil {
 			return res, fmt.Errorf("file: compact: checkpoint: %w", err)
@@ -755,16 +765,44 @@ type compactIn struct {
 	heads  map[string]uint64
 	floors map[string]uint64 // raised by planAll
 	// kvOldest is each key's oldest kept revision (nil when history is
-	// partial or dropped nothing): a change of the key below it, and at
-	// or below kvCompacted (a delete of an absent key makes no version),
-	// is superseded and out of history and watch.
+	// partial or dropped nothing), of the keys whose history the state
+	// holds in memory; kvRun, a copy of the state's kv run on a file
+	// descriptor of its own (so that a checkpoint retiring the state's
+	// does not close it under the compaction), holds the others', at
+	// most kvKeep each. A change of the key below it, and at or below
+	// kvCompacted (a delete of an absent key makes no version), is
+	// superseded and out of history and watch.
 	kvOldest    map[string]uint64
+	kvRun       *kvRun
+	kvCache     *recCache
+	kvKeep      int
 	kvCompacted uint64
 }
 
+// oldestKept gives key's oldest kept revision as of in, false when it
+// keeps none.
+func (in *compactIn) oldestKept(p *effect.P, key string) (uint64, bool, error) {
+	if rev, ok := in.kvOldest[key]; ok || in.kvRun == nil {
+		return rev, ok, nil
+	}
+	e, ok, err := in.kvRun.get(p, in.kvCache, key)
+	if err != nil || !ok || len(e.revs) == 0 {
+		return 0, false, err
+	}
+	return lastRevs(e.revs, in.kvKeep)[0], true, nil
+}
+
+// release closes what in holds open.
+func (in *compactIn) release(p *effect.P) {
+	if in.kvRun != nil {
+		_ = in.kvRun.close(p)
+		in.kvRun = nil
+	}
+}
+
 // compactInputs takes the state a compaction decides on; the caller
-// holds s.mu.
-func (s *Store) compactInputs() compactIn {
+// holds s.mu, and releases what it gives once done with it.
+func (s *Store) compactInputs(p *effect.P) (compactIn, error) {
 	in := compactIn{metas: maps.Clone(s.st.ret.meta), floors: maps.Clone(s.cmp.floors)}
 	activeID := uint64(0)
 	for id := range s.segs {
@@ -796,8 +834,17 @@ func (s *Store) compactInputs() compactIn {
 				in.kvOldest[k] = revs[0]
 			}
 		}
+		if r := s.st.kvRun; r != nil {
+			fd, err := openFile(p, r.path, os.O_RDONLY)
+			if err != nil {
+				return compactIn{}, fmt.Errorf("file: compact: open kv run: %w", err)
+			}
+			dup := *r
+			dup.fd = fd
+			in.kvRun, in.kvCache, in.kvKeep = &dup, s.st.kvCache, h.keep()
+		}
 	}
-	return in
+	return in, nil
 }
 
 // ckptRev reads the kv revision that the checkpoint of lsn covers from
@@ -887,14 +934,22 @@ func (s *Store) planAll(p *effect.P, in *compactIn, now time.Time, progress func
 		return nil, err
 	}
 	var kvGone func(key string, rev uint64) bool
-	if len(in.kvOldest) > 0 {
+	var kvErr error
+	if in.kvOldest != nil {
 		floor, err := s.kvFloor(p, protect)
 		if err != nil {
 			return nil, err
 		}
 		kvGone = func(key string, rev uint64) bool {
-			oldest, ok := in.kvOldest[key]
-			return ok && rev < oldest && rev <= in.kvCompacted && oldest <= floor
+			if rev > in.kvCompacted || kvErr != nil {
+				return false
+			}
+			oldest, ok, err := in.oldestKept(p, key)
+			if err != nil {
+				kvErr = err // keeps the change; the plan fails below
+				return false
+			}
+			return ok && rev < oldest && oldest <= floor
 		}
 	}
 	var plans []segPlan
@@ -903,6 +958,9 @@ func (s *Store) planAll(p *effect.P, in *compactIn, now time.Time, progress func
 			return nil, ops.ErrClosed
 		}
 		plan, err := s.planSegment(p, seg, hidden, kvGone, in.floors, protect)
+		if err == nil {
+			err = kvErr
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -926,8 +984,12 @@ func (s *Store) reclaimable(p *effect.P, now time.Time) (uint64, error) {
 		s.mu.RUnlock()
 		return 0, nil
 	}
-	in := s.compactInputs()
+	in, err := s.compactInputs(p)
 	s.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	defer in.release(p)
 	plans, err := s.planAll(p, &in, now, nil)
 	if err != nil {
 		return 0, err

@@ -292,9 +292,9 @@
 // (first seq, segment, offset) per commit record that touched it; one
 // entry (first position, segment, offset) per commit record with events
 // for reading in position order; the ID index; and the kv keys changed
-// since the last checkpoint with their values (the others lie in its kv
-// run file, see Kv run files; without a checkpoint every key is in
-// memory). A location entry is 16
+// since the last checkpoint with their values and kept history
+// revisions (the others lie in its kv run file, see Kv run files;
+// without a checkpoint every key is in memory). A location entry is 16
 // bytes. The location entries of sealed segments that a checkpoint has
 // covered live in segment index files instead (see Segment index files):
 // in memory are only those of the active segment and of segments sealed
@@ -624,25 +624,34 @@
 //	              (uint32); then the CRC-32C of the sparse index
 //
 // An entry is the key (uvarint length, bytes), a flag byte (1: the key
-// has a value, 0: a deleted key whose history a later format may keep
-// here), the revision of the value (uvarint), the value (uvarint length,
-// bytes) when it has one, and the key's kept history revisions, oldest
-// first (uvarint count, then uvarint deltas). Keys are in byte order,
+// has a value, 0: a deleted key whose history is kept), the revision of
+// the value (of the delete, without one; uvarint), the value (uvarint
+// length, bytes) when it has one, and the key's kept history revisions,
+// oldest first (uvarint count, then uvarint deltas; at most the depth
+// the run was written with, the last at most the entry's revision; a
+// run named by a format 7 checkpoint holds the current revision only,
+// its checkpoint's section the history). Keys are in byte order,
 // each once. A block ends before an entry that would take it past 4096
 // bytes with its checksum, unless it is the block's first: an entry
 // longer than a block has a block of its own.
 //
-// Writing: the checkpoint (format 7) merges the run it started from
+// Writing: the checkpoint (format 8) merges the run it started from
 // with the keys changed since, in one pass over both in key order
-// (writeKvRun): a changed key's entry replaces the run's, a deleted one
-// is left out. The run is streamed to kv-<lsn>.run.tmp, its data synced
+// (writeKvRun): a changed key's entry, with the kept revisions the
+// history holds for it in memory, replaces the run's; a deleted one
+// becomes an entry without a value that keeps its history; a key whose
+// revisions alone the history holds in memory (those of a format 7
+// checkpoint's section, or trimmed by a lowered depth) has them put
+// into the run's entry; every entry copied from the old run keeps at
+// most the depth's revisions. The run is streamed to kv-<lsn>.run.tmp, its data synced
 // every 4 MiB, its header written last and the file fsynced, renamed
 // into place and the log directory fsynced; only then is the checkpoint
 // naming it (generation, header checksum, entries, keys with a value)
-// written. A checkpoint with no kv change since the last names the
-// same run. Once the checkpoint is in place the live index takes the
-// run and drops the changes it holds (as it drops locations for index
-// files, see above). A run is removed once the checkpoint after the one
+// written, its history section holding no key. A checkpoint with no kv
+// change since the last names the same run. Once the checkpoint is in
+// place the live index takes the run and drops the changes and kept
+// revisions it holds (as it drops locations for index files, see
+// above). A run is removed once the checkpoint after the one
 // that wrote it has been superseded: a kept checkpoint names its own
 // run or the one it started from.
 //
@@ -652,10 +661,13 @@
 // files', first in first out). A kv-list merges the sorted changed keys
 // with a scan of the run from the first block that can hold the page's
 // first key. A commit looks up whether each key it changes had a value
-// (KvResult.Existed, the key count, the history) before it changes
-// anything, so that a block that does not read refuses the commit with
-// the error and changes nothing; recovery looks the same up for the
-// records it replays after the checkpoint.
+// (KvResult.Existed, the key count, the history) and, for a key whose
+// history is not in memory, the revisions the run keeps of it, in the
+// same read, before it changes anything, so that a block that does not
+// read refuses the commit with the error and changes nothing; recovery
+// looks the same up for the records it replays after the checkpoint.
+// A kv-history or kv-watch takes a key's kept revisions from memory,
+// else from its run entry (the depth's last).
 //
 // Damage: Open trusts the run a checkpoint names to what the checkpoint
 // records of it (rule 8 of recovery, as for the records it covers): it
@@ -686,10 +698,16 @@
 //
 // Decisions and limits of format 1: a block damaged at rest is found by
 // its first read or by Verify, not by Open, which no longer stands in
-// for it with the log by itself. The kv history (kvhistory.go) still
-// keeps every key's kept revisions in memory and in the checkpoint;
-// entries carry a history field for it, written with the current
-// revision only. Verify reads a run's keys into memory to compare them.
+// for it with the log by itself. The history's record list (a location
+// per kv commit record, see Kv history) is still in memory and in every
+// checkpoint. A compaction reads the oldest kept revision of a key it
+// may drop a change of from the run, through a file descriptor of its
+// own. An Open with a depth lower than its checkpoint's reads the whole
+// run once, to drop what the depth no longer keeps and raise the
+// compacted revision (the keys it trims are held in memory until the
+// next checkpoint writes them). Every checkpoint with kv changes still
+// writes the whole run. Verify reads a run's keys and revisions into
+// memory to compare them.
 //
 // # Retention and deletion
 //
@@ -867,7 +885,9 @@
 // (ops.DefaultKvHistory unless set), a delete of a present key included;
 // a delete of an absent key takes a revision but makes no version. The
 // index holds no old values: per kv commit record its revision and
-// location (16 bytes), and per key the revisions it keeps. KvHistory
+// location (16 bytes), and per key changed since the kv run the
+// revisions it keeps (the others' lie in the run's entries, see Kv run
+// files). KvHistory
 // reads each version's record back (one read per version); KvWatch reads
 // the records from a revision on, at most 4 * ops.MaxPage of them per
 // page, and takes a record's changes under the prefix whole (sorted by
@@ -880,8 +900,10 @@
 // them without a copy. Measured with BenchmarkKvHistoryHeap (50,000 keys
 // on the mock platform): the kept revisions take 63 bytes per key with
 // one version, 191 with ten (the default), 207 with twenty versions kept
-// of ten or more written; the record locations take 16 bytes per kv
-// write, and up to as much again while their slice grows. A deleted key
+// of ten or more written, for the keys changed since the last
+// checkpoint (a checkpoint moves them into its kv run); the record
+// locations take 16 bytes per kv write, and up to as much again while
+// their slice grows. A deleted key
 // keeps its history. The depth is an option of Open: one lowered since
 // the last run drops what it no longer keeps at Open; one raised keeps
 // more from then on.

@@ -27,11 +27,14 @@ type kvLoc struct {
 
 // kvHist is the kv history part of the index.
 type kvHist struct {
-	depth     int                 // versions kept per key; 0 means ops.DefaultKvHistory
-	recs      []kvLoc             // every commit record with kv changes, by revision
-	keys      map[string][]uint64 // each key's kept revisions, oldest first
-	kept      uint64              // versions kept, all keys
-	compacted uint64              // highest revision a key's history dropped
+	depth int     // versions kept per key; 0 means ops.DefaultKvHistory
+	recs  []kvLoc // every commit record with kv changes, by revision
+	// keys are the kept revisions, oldest first, of the keys changed
+	// since the state's kv run (of every key when there is none); the
+	// run's entries hold the others' (state.kvRevs).
+	keys      map[string][]uint64
+	kept      uint64 // versions kept, all keys
+	compacted uint64 // highest revision a key's history dropped
 	// partial is set for history that began at a checkpoint of format 4
 	// or older, which held none: each key then has its current revision
 	// only, whose value is the current value (recs do not reach it).
@@ -47,7 +50,8 @@ func (h *kvHist) keep() int {
 
 // apply adds the kv changes of commit c, stored at l; had tells whether a
 // change's key had a value before c (a delete of an absent key makes no
-// version).
+// version). A key the history does not hold in memory starts from the
+// revisions its change's lookup found in the kv run (kvRec.revs).
 // A key's revisions are only ever appended past the end of its slice, so
 // a view (a checkpoint's) that holds the slice sees it unchanged.
 func (h *kvHist) apply(c *commitRec, l loc, had func(*kvRec) bool) {
@@ -61,7 +65,12 @@ func (h *kvHist) apply(c *commitRec, l loc, had func(*kvRec) bool) {
 		if k.op == kvDel && !had(k) {
 			continue
 		}
-		revs := h.keys[k.key]
+		revs, ok := h.keys[k.key]
+		if !ok && len(k.revs) > 0 {
+			// Kept in the kv run until now (kvRec.revs): a copy, as a
+			// view of the run's may not be appended to.
+			revs = slices.Clone(lastRevs(k.revs, n))
+		}
 		if len(revs) >= n {
 			drop := len(revs) - n + 1
 			h.compacted = max(h.compacted, revs[drop-1])
@@ -74,8 +83,10 @@ func (h *kvHist) apply(c *commitRec, l loc, had func(*kvRec) bool) {
 }
 
 // setDepth makes the history keep n versions per key (0: the default),
-// dropping what a smaller depth no longer keeps.
-func (h *kvHist) setDepth(n int) {
+// dropping what a smaller depth no longer keeps of the keys in memory;
+// it reports whether the depth keeps fewer than before (see trimRun).
+func (h *kvHist) setDepth(n int) bool {
+	old := h.keep()
 	h.depth = n
 	keep := h.keep()
 	for k, revs := range h.keys {
@@ -86,6 +97,29 @@ func (h *kvHist) setDepth(n int) {
 			h.keys[k] = revs[drop:]
 		}
 	}
+	return keep < old
+}
+
+// trimRun drops, as setDepth does for the keys in memory, what a lowered
+// depth no longer keeps of the keys whose revisions lie in run: such a
+// key takes its trimmed revisions into memory, for the next checkpoint
+// to write into its run. It reads the whole run, at an Open whose depth
+// is lower than the checkpoint's only.
+func (h *kvHist) trimRun(p *effect.P, run *kvRun, cache *recCache) error {
+	keep := h.keep()
+	if h.keys == nil {
+		h.keys = make(map[string][]uint64)
+	}
+	return run.scan(p, cache, "", func(e *kvRunEntry) bool {
+		if _, ok := h.keys[e.key]; ok || len(e.revs) <= keep {
+			return true
+		}
+		drop := len(e.revs) - keep
+		h.compacted = max(h.compacted, e.revs[drop-1])
+		h.kept -= uint64(drop)
+		h.keys[e.key] = slices.Clone(e.revs[drop:])
+		return true
+	})
 }
 
 // seed starts a partial history from a kv index that came without one:
@@ -311,7 +345,11 @@ func (s *Store) kvHistory(p *effect.P, op ops.KvHistory) (ops.KvHistoryResult, e
 	}
 	s.mu.RLock()
 	h := &s.st.ret.hist
-	revs := h.keys[op.Key]
+	revs, err := s.st.kvRevs(p, op.Key)
+	if err != nil {
+		s.mu.RUnlock()
+		return ops.KvHistoryResult{}, err
+	}
 	n := len(revs)
 	if op.Limit > 0 && op.Limit < n {
 		n = op.Limit
@@ -412,13 +450,25 @@ func (s *Store) kvWatch(p *effect.P, op ops.KvWatch) (ops.KvWatchResult, error) 
 		s.mu.RUnlock()
 		return ops.KvWatchResult{}, &ops.CompactedError{Revision: from, Compacted: c}
 	}
+	var lerr error
 	for g := range got {
 		got[g].chs = slices.DeleteFunc(got[g].chs, func(ch kvChange) bool {
-			_, found := slices.BinarySearch(h.keys[ch.key], got[g].rev)
-			return ch.op == kvDel && !found
+			if ch.op != kvDel || lerr != nil {
+				return false
+			}
+			revs, err := s.st.kvRevs(p, ch.key)
+			if err != nil {
+				lerr = err
+				return false
+			}
+			_, found := slices.BinarySearch(revs, got[g].rev)
+			return !found
 		})
 	}
 	s.mu.RUnlock()
+	if lerr != nil {
+		return ops.KvWatchResult{}, lerr
+	}
 
 	limit := ops.PageLimit(op.Limit)
 	for g, rc := range got {

@@ -556,47 +556,67 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 
 // kvRunChange is a key's state since the run, as the in-memory part holds
 // it, for a merge: an entry to put in place of the run's, or with
-// drop set, a key to leave out.
+// drop set, a key to leave out, or with revsOnly set, new kept history
+// revisions for the run's entry of the key (an entry without a value
+// when the run has none).
 type kvRunChange struct {
 	kvRunEntry
-	drop bool
+	drop     bool
+	revsOnly bool
 }
 
 // mergeKvRun writes run gen at path: the entries of old (nil: none) with
-// changes, sorted by key, put over them. It syncs the file but leaves
-// renaming it into place and syncing the directory to the caller.
-func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRun, cache *recCache, changes []kvRunChange) (*kvRun, error) {
+// changes, sorted by key, put over them, each entry keeping at most keep
+// history revisions. It syncs the file but leaves renaming it into place
+// and syncing the directory to the caller.
+func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRun, cache *recCache, changes []kvRunChange, keep int) (*kvRun, error) {
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
 	}
 	ci := 0
-	put := func(c *kvRunChange) error {
+	// put adds change c over the run's entry of its key (nil: none).
+	put := func(c *kvRunChange, e *kvRunEntry) error {
 		if c.drop {
 			return nil
+		}
+		if c.revsOnly {
+			if e == nil {
+				if len(c.revs) == 0 {
+					return nil
+				}
+				e = &kvRunEntry{key: c.key, rev: c.revs[len(c.revs)-1]}
+			}
+			ne := *e
+			ne.revs = c.revs
+			if len(ne.revs) == 0 && !ne.live {
+				return nil // a deleted key whose history is gone
+			}
+			return w.add(&ne)
 		}
 		return w.add(&c.kvRunEntry)
 	}
 	if old != nil {
 		err = old.scan(p, cache, "", func(e *kvRunEntry) bool {
 			for ci < len(changes) && changes[ci].key < e.key {
-				if put(&changes[ci]) != nil {
+				if put(&changes[ci], nil) != nil {
 					return false
 				}
 				ci++
 			}
 			if ci < len(changes) && changes[ci].key == e.key {
-				if put(&changes[ci]) != nil {
+				if put(&changes[ci], e) != nil {
 					return false
 				}
 				ci++
 				return true
 			}
+			e.revs = lastRevs(e.revs, keep)
 			return w.add(e) == nil
 		})
 	}
 	for err == nil && w.err == nil && ci < len(changes) {
-		err = put(&changes[ci])
+		err = put(&changes[ci], nil)
 		ci++
 	}
 	if err == nil {
@@ -693,19 +713,20 @@ func (s *state) kvPage(p *effect.P, prefix, after string, limit int) (ops.KvList
 }
 
 // lookUpHad sets, for a state whose keys lie in a kv run, whether each
-// kv change of c had a value before it (kvRec.had): what recovery reads
-// where the commit's overlay looked it up.
+// kv change of c had a value before it (kvRec.had) and the history the
+// run keeps of its key (kvRec.revs): what recovery reads where the
+// commit's overlay looked it up.
 func (s *state) lookUpHad(p *effect.P, c *commitRec) error {
 	if s.kvRun == nil {
 		return nil
 	}
 	for i := range c.kv {
 		k := &c.kv[i]
-		e, err := s.kvGet(p, k.key)
+		e, revs, err := s.kvLookup(p, k.key)
 		if err != nil {
 			return err
 		}
-		k.had = e != nil
+		k.had, k.revs = e != nil, revs
 	}
 	return nil
 }
@@ -785,21 +806,40 @@ func (s *Store) checkKvRunOf(p *effect.P, st *state) error {
 // it gives the run, open, for the live state to take (nil when there
 // were no changes and v names the run it had).
 func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
-	if len(v.kv) == 0 {
+	h := &v.ret.hist
+	if len(v.kv) == 0 && len(h.keys) == 0 {
 		return nil, nil
 	}
+	// The changed keys with their kept revisions, and the keys whose
+	// revisions alone the history holds in memory (those of a format 7
+	// checkpoint's section, or trimmed to a lowered depth).
 	keys := slices.Sorted(maps.Keys(v.kv))
+	for k := range h.keys {
+		if v.kv[k] == nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
 	changes := make([]kvRunChange, len(keys))
 	for i, k := range keys {
+		revs, ok := h.keys[k]
 		e := v.kv[k]
-		changes[i] = kvRunChange{kvRunEntry: kvRunEntry{key: k, live: true, rev: e.rev, value: e.value, revs: []uint64{e.rev}}, drop: e.del}
+		if e == nil {
+			changes[i] = kvRunChange{kvRunEntry: kvRunEntry{key: k, revs: revs}, revsOnly: true}
+			continue
+		}
+		if !ok {
+			revs = []uint64{e.rev} // a history that began at the key's last change
+		}
+		changes[i] = kvRunChange{kvRunEntry: kvRunEntry{key: k, live: !e.del, rev: e.rev, value: e.value, revs: revs},
+			drop: e.del && len(revs) == 0}
 	}
 	gen := v.r.lsn
 	path := filepath.Join(s.logDir, kvRunName(gen))
 	if v.kvRun != nil && v.kvRun.gen == gen {
 		return nil, fmt.Errorf("file: kv run %s exists", path)
 	}
-	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, v.kvRun, s.kvCache(), changes)
+	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, v.kvRun, s.kvCache(), changes, h.keep())
 	if err != nil {
 		return nil, err
 	}
@@ -815,7 +855,7 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
 		return nil, err
 	}
 	v.kvRef = open.ref(v.kvLive)
-	v.kv = nil
+	v.kv, h.keys = nil, nil // the run holds them: the checkpoint names none
 	return open, nil
 }
 
@@ -851,6 +891,12 @@ func (s *state) takeKvRun(run *kvRun, rev uint64) {
 			s.keysDirty = true
 		}
 	}
+	h := &s.ret.hist
+	for k, revs := range h.keys {
+		if len(revs) == 0 || revs[len(revs)-1] <= rev {
+			delete(h.keys, k) // the run holds its revisions
+		}
+	}
 }
 
 // loadKvRunOf opens, checks whole and reads into st.kv the run st's
@@ -862,9 +908,16 @@ func (s *Store) loadKvRunOf(p *effect.P, st *state) error {
 	r := st.kvRun
 	defer func() { _ = r.close(p) }()
 	st.kvRun = nil
+	h := &st.ret.hist
+	if h.keys == nil {
+		h.keys = make(map[string][]uint64)
+	}
 	return r.scan(p, nil, "", func(e *kvRunEntry) bool {
 		if e.live {
 			st.kv[e.key] = &kvEntry{value: cloneBytes(e.value), rev: e.rev}
+		}
+		if _, ok := h.keys[e.key]; !ok && len(e.revs) > 0 {
+			h.keys[e.key] = lastRevs(e.revs, h.keep())
 		}
 		return true
 	})

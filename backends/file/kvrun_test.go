@@ -69,7 +69,7 @@ func writeRun(t *testing.T, path string, gen uint64, es []kvRunEntry) *kvRun {
 	for i := range es {
 		ch[i].kvRunEntry = es[i]
 	}
-	r, err := mergeKvRun(osP(), path, kvRunTestID, gen, 1000, nil, nil, ch)
+	r, err := mergeKvRun(osP(), path, kvRunTestID, gen, 1000, nil, nil, ch, kvRunTestKeep)
 	require.NoError(t, err)
 	return r
 }
@@ -187,7 +187,7 @@ func TestKvRunMerge(t *testing.T) {
 	}
 	var cache recCache
 	cache.setupSize(16<<10, 0)
-	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 6000, old, &cache, changes)
+	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 6000, old, &cache, changes, kvRunTestKeep)
 	require.NoError(t, err)
 	r := openRun(t, m.path, 2, m.hdrCRC)
 	require.NoError(t, r.verify(osP(), kvRunTestID))
@@ -202,7 +202,7 @@ func TestKvRunMerge(t *testing.T) {
 	}))
 	require.Equal(t, len(want), n)
 
-	empty, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(3)), kvRunTestID, 3, 0, nil, nil, nil)
+	empty, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(3)), kvRunTestID, 3, 0, nil, nil, nil, kvRunTestKeep)
 	require.NoError(t, err)
 	e := openRun(t, empty.path, 3, empty.hdrCRC)
 	require.NoError(t, e.verify(osP(), kvRunTestID))
@@ -217,7 +217,7 @@ func TestKvRunOrder(t *testing.T) {
 	_, err := mergeKvRun(osP(), path, kvRunTestID, 1, 9, nil, nil, []kvRunChange{
 		{kvRunEntry: kvRunEntry{key: "b", live: true, rev: 1, revs: []uint64{1}}},
 		{kvRunEntry: kvRunEntry{key: "a", live: true, rev: 2, revs: []uint64{2}}},
-	})
+	}, kvRunTestKeep)
 	require.ErrorContains(t, err, `key "a" out of order`)
 	_, err = os.Stat(path)
 	require.True(t, errors.Is(err, os.ErrNotExist))
@@ -344,7 +344,7 @@ func FuzzKvRun(f *testing.F) {
 			ch[j].kvRunEntry = es[j]
 		}
 		path := filepath.Join(dir, kvRunName(uint64(i)))
-		if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch); err != nil {
+		if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep); err != nil {
 			f.Fatal(err)
 		}
 		b, err := os.ReadFile(path)
@@ -407,8 +407,12 @@ func rewriteKvRun(t *testing.T, e *env, st *state, key string, value []byte) {
 		return true
 	}))
 	require.NoError(t, r.close(p))
-	w, err := mergeKvRun(p, path+".new", id, st.kvRef.gen, r.rev, nil, nil, changes)
+	w, err := mergeKvRun(p, path+".new", id, st.kvRef.gen, r.rev, nil, nil, changes, kvRunTestKeep)
 	require.NoError(t, err)
 	require.NoError(t, os.Rename(path+".new", path))
 	st.kvRef.hdrCRC = w.hdrCRC
 }
+
+// kvRunTestKeep is the history depth the tests merge runs with: the
+// most, so that no entry loses a revision.
+const kvRunTestKeep = 1 << 20

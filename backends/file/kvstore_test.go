@@ -247,3 +247,97 @@ func TestKvRunDamagedBlock(t *testing.T) {
 	_, err = Verify(e.p(), e.dir)
 	require.NoError(t, err)
 }
+
+// kvHistModel is every version each key made, oldest first.
+type kvHistModel map[string][]ops.KvVersion
+
+// kvHistWork is kvWork that also records the versions each commit made
+// (a delete of an absent key makes none).
+func kvHistWork(t *testing.T, e *env, rng *rand.Rand, m kvModel, hm kvHistModel, n int) {
+	t.Helper()
+	for range n {
+		var ch []ops.KvChange
+		for range 1 + rng.IntN(3) {
+			k := fmt.Sprintf("key/%02d/%d", rng.IntN(20), rng.IntN(10))
+			if slices.ContainsFunc(ch, func(c ops.KvChange) bool { return c.Key == k }) {
+				continue
+			}
+			if rng.IntN(4) == 0 {
+				ch = append(ch, ops.KvChange{Key: k, Delete: true})
+			} else {
+				ch = append(ch, ops.KvChange{Key: k, Value: fmt.Appendf(nil, "v%d", rng.Uint32())})
+			}
+		}
+		res := must(t, e, ops.Commit{Kv: ch})
+		for _, c := range ch {
+			_, had := m[c.Key]
+			if c.Delete {
+				if had {
+					hm[c.Key] = append(hm[c.Key], ops.KvVersion{Key: c.Key, Revision: res.Revision, Deleted: true})
+				}
+				delete(m, c.Key)
+				continue
+			}
+			m[c.Key] = ops.KvEntry{Key: c.Key, Value: c.Value, Revision: res.Revision}
+			hm[c.Key] = append(hm[c.Key], ops.KvVersion{Key: c.Key, Revision: res.Revision, Value: c.Value})
+		}
+	}
+}
+
+// kvHistCheck reads every key's history and wants its last depth
+// versions, newest first.
+func kvHistCheck(t *testing.T, e *env, hm kvHistModel, depth int) {
+	t.Helper()
+	for k, vs := range hm {
+		got := must(t, e, ops.KvHistory{Key: k})
+		want := slices.Clone(vs[max(0, len(vs)-depth):])
+		slices.Reverse(want)
+		require.Len(t, got.Versions, len(want), k)
+		for i := range want {
+			require.Equal(t, want[i].Revision, got.Versions[i].Revision, "%s version %d", k, i)
+			require.Equal(t, want[i].Deleted, got.Versions[i].Deleted, "%s version %d", k, i)
+			require.Equal(t, string(want[i].Value), string(got.Versions[i].Value), "%s version %d", k, i)
+		}
+	}
+}
+
+// The kept revisions of the keys a checkpoint covers lie in its kv run,
+// deleted keys' too: in memory are those of the keys changed since, and
+// every history agrees with the model across checkpoints, reopens, a
+// lowered depth and Verify.
+func TestKvRunHistory(t *testing.T) {
+	opts := Options{CheckpointBytes: 4 << 10, IndexCacheBytes: 16 << 10, KvHistory: 4}
+	e := newEnv(t, opts)
+	rng := rand.New(rand.NewPCG(41, 42))
+	m, hm := kvModel{}, kvHistModel{}
+	for round := range 3 {
+		kvHistWork(t, e, rng, m, hm, 300)
+		kvHistCheck(t, e, hm, 4)
+		e.reopen(opts)
+		kvHistCheck(t, e, hm, 4)
+		require.NotNil(t, e.s.st.kvRun, "round %d", round)
+		require.Less(t, len(e.s.st.ret.hist.keys), len(hm), "round %d: memory holds the history of the keys changed since the run only", round)
+		kvCheck(t, e, m)
+	}
+	// A watch from the start of what history keeps reads every change.
+	w := must(t, e, ops.KvWatch{Limit: 10})
+	require.NotEmpty(t, w.Changes)
+	e.close()
+	_, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+
+	// A lowered depth drops what it no longer keeps from the run's keys
+	// too, and the next checkpoint writes them so.
+	low := opts
+	low.KvHistory = 2
+	e.open(low)
+	kvHistCheck(t, e, hm, 2)
+	kvHistWork(t, e, rng, m, hm, 50)
+	e.reopen(low)
+	require.Less(t, len(e.s.st.ret.hist.keys), len(hm))
+	kvHistCheck(t, e, hm, 2)
+	kvCheck(t, e, m)
+	e.close()
+	_, err = Verify(e.p(), e.dir)
+	require.NoError(t, err)
+}

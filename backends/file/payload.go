@@ -106,6 +106,10 @@ type kvRec struct {
 	// it up (the commit's overlay, the recovery) before the state applies
 	// the record.
 	had bool
+	// revs are the key's kept history revisions as the state's kv run
+	// holds them, for a key whose history the state does not hold in
+	// memory: set, as had, by whoever looked the key up.
+	revs []uint64
 }
 
 func (c *commitRec) events() int {

@@ -346,8 +346,10 @@ func (s *Store) recover(p *effect.P, ids []uint64) error {
 // replay rebuilds st from the log, after r when it is not nil.
 func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 	s.st = st
-	if !s.verify {
-		st.ret.hist.setDepth(s.opts.KvHistory)
+	if !s.verify && st.ret.hist.setDepth(s.opts.KvHistory) && st.kvRun != nil {
+		if err := st.ret.hist.trimRun(p, st.kvRun, st.kvCache); err != nil {
+			return err
+		}
 	}
 	rebuild := !s.readOnly && st.indexIDs(s.id)
 	rp := &replayer{st: st, store: s.id, p: p}

@@ -144,6 +144,53 @@ func (s *state) kvGet(p *effect.P, key string) (*kvEntry, error) {
 	return &kvEntry{value: e.value, rev: e.rev}, nil
 }
 
+// kvLookup gives key's current entry as kvGet does, and the kept history
+// revisions the run holds for it when the state's history does not hold
+// the key in memory (for kvRec.revs): one read of the run for both.
+func (s *state) kvLookup(p *effect.P, key string) (*kvEntry, []uint64, error) {
+	if e := s.kv[key]; e != nil || s.kvRun == nil {
+		if e != nil && e.del {
+			e = nil
+		}
+		return e, nil, nil
+	}
+	re, ok, err := s.kvRun.get(p, s.kvCache, key)
+	if err != nil || !ok {
+		return nil, nil, err
+	}
+	var revs []uint64
+	if _, mem := s.ret.hist.keys[key]; !mem {
+		revs = re.revs
+	}
+	if !re.live {
+		return nil, revs, nil
+	}
+	return &kvEntry{value: re.value, rev: re.rev}, revs, nil
+}
+
+// kvRevs gives key's kept history revisions, oldest first: those the
+// history holds in memory (the keys changed since the run), else the
+// run's, at most the depth.
+func (s *state) kvRevs(p *effect.P, key string) ([]uint64, error) {
+	h := &s.ret.hist
+	if revs, ok := h.keys[key]; ok || s.kvRun == nil {
+		return revs, nil
+	}
+	e, ok, err := s.kvRun.get(p, s.kvCache, key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return lastRevs(e.revs, h.keep()), nil
+}
+
+// lastRevs is the last n of revs.
+func lastRevs(revs []uint64, n int) []uint64 {
+	if len(revs) > n {
+		return revs[len(revs)-n:]
+	}
+	return revs
+}
+
 // kvHad tells whether the key of change k had a value before it: from
 // the changes since the run, else as the one who looked it up set it.
 func (s *state) kvHad(k *kvRec) bool {

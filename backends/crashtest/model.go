@@ -191,6 +191,12 @@ type view struct {
 	heads   map[string]uint64
 	log     []ops.Event
 	kv      map[string]ops.KvEntry
+	// kvHist is each key's kept history as kv-history reads it, of the
+	// keys with a value, and kvWatch every change a kv-watch from the
+	// start of what history keeps reads: so that what a checkpoint's kv
+	// run holds of the history is held to a full replay's.
+	kvHist  map[string][]ops.KvVersion
+	kvWatch []ops.KvVersion
 	snaps   map[string]ops.Snapshot // the names the workload wrote
 	gens    map[string][]snapGen    // their kept generations, newest first
 	lsn     uint64

@@ -99,6 +99,25 @@ func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
 			break
 		}
 	}
+	v.kvHist = make(map[string][]ops.KvVersion, len(v.kv))
+	for k := range v.kv {
+		r, err := effect.Perform(p, ops.KvHistory{Key: k})
+		if err != nil {
+			return nil, fmt.Errorf("kv-history %s: %w", k, err)
+		}
+		v.kvHist[k] = r.Versions
+	}
+	for from := uint64(0); ; {
+		r, err := effect.Perform(p, ops.KvWatch{From: from, Limit: ops.MaxPage})
+		if err != nil {
+			return nil, fmt.Errorf("kv-watch from %d: %w", from, err)
+		}
+		v.kvWatch = append(v.kvWatch, r.Changes...)
+		if r.Next > r.Revision || r.Next <= from {
+			break
+		}
+		from = r.Next
+	}
 	for _, n := range snaps {
 		r, err := effect.Perform(p, ops.SnapshotRead{Name: n})
 		if err != nil {
@@ -163,6 +182,12 @@ func (v *view) digest() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(h, "kv %q %d %x\n", k, v.kv[k].Revision, v.kv[k].Value)
+		for _, ver := range v.kvHist[k] {
+			fmt.Fprintf(h, "kv-version %d %t %x\n", ver.Revision, ver.Deleted, ver.Value)
+		}
+	}
+	for _, ch := range v.kvWatch {
+		fmt.Fprintf(h, "kv-watch %q %d %t %x\n", ch.Key, ch.Revision, ch.Deleted, ch.Value)
 	}
 	snaps := make([]string, 0, len(v.snaps))
 	for k := range v.snaps {

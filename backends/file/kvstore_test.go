@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -339,5 +340,60 @@ func TestKvRunHistory(t *testing.T) {
 	kvCheck(t, e, m)
 	e.close()
 	_, err = Verify(e.p(), e.dir)
+	require.NoError(t, err)
+}
+
+// A store whose checkpoint is of format 7 (its kv run's entries with the
+// current revision only, every key's history in the checkpoint's
+// section; testdata/ckptv7store.tar.gz: key k<i> put i+1 times, at
+// revisions 1 to i+1, value "v<i>-<j>", then k3 and k7 deleted at
+// revision 11) opens from it with every key's history, and the next
+// checkpoint, of format 8, puts the history into its run, deleted keys'
+// included, and holds none in memory.
+func TestCheckpointVersion7KvHistory(t *testing.T) {
+	dir := untarStore(t, "ckptv7store.tar.gz")
+	e := &env{t: t, dir: dir, os: newEnv(t, Options{}).os}
+	e.open(Options{})
+	t.Cleanup(func() {
+		if e.s != nil {
+			_ = e.s.Close(e.p())
+		}
+	})
+	require.NotZero(t, e.s.Recovery().Checkpoint, "opened from the format 7 checkpoint")
+	require.NotNil(t, e.s.st.kvRun)
+	check := func(what string, extra int) {
+		t.Helper()
+		for i := range 10 {
+			k := fmt.Sprintf("k%d", i)
+			var want []ops.KvVersion
+			for j := 0; j <= i; j++ {
+				want = append(want, ops.KvVersion{Key: k, Revision: uint64(j + 1), Value: fmt.Appendf(nil, "v%d-%d", i, j)})
+			}
+			if i == 3 || i == 7 {
+				want = append(want, ops.KvVersion{Key: k, Revision: 11, Deleted: true})
+			}
+			if i == 0 {
+				for x := range extra {
+					want = append(want, ops.KvVersion{Key: k, Revision: uint64(12 + x), Value: []byte("again")})
+				}
+			}
+			slices.Reverse(want)
+			got := must(t, e, ops.KvHistory{Key: k})
+			require.Equal(t, want, got.Versions, "%s: %s", what, k)
+		}
+	}
+	check("format 7", 0)
+	_, err := Verify(e.p(), filepath.Clean(dir))
+	require.NoError(t, err)
+
+	must(t, e, ops.KvPut{Key: "k0", Value: []byte("again")})
+	e.reopen(Options{})
+	b, err := os.ReadFile(filepath.Join(dir, logDir, ckptName(e.s.Recovery().Checkpoint)))
+	require.NoError(t, err)
+	require.Equal(t, uint32(ckptVersion), binary.LittleEndian.Uint32(b[8:]), "the next checkpoint is of the current format")
+	require.Empty(t, e.s.st.ret.hist.keys, "the run holds every key's history")
+	check("format 8", 1)
+	e.close()
+	_, err = Verify(e.p(), filepath.Clean(dir))
 	require.NoError(t, err)
 }

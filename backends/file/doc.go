@@ -709,6 +709,19 @@
 // writes the whole run. Verify reads a run's keys and revisions into
 // memory to compare them.
 //
+// Measured with BenchmarkKvReopen (40-byte values, 1,000 keys a commit,
+// each Open in a fresh process, on this project's 2-core test machine
+// under a load of 3 to 5), against the store that read the whole run at
+// Open and held every key's history in memory: 10 M keys open in 19 to
+// 22 ms (was 9.0 to 10.0 s), with 7.0 MiB of heap (was 1,005 MiB) and a
+// peak resident set of 37 MiB (was 1,747 MiB); 1 M keys in 2 to 4 ms
+// with 0.7 MiB (was 0.66 to 0.78 s, 119.7 MiB). A kv-get just after
+// Open takes 6 to 8 µs once the run's pages are in the OS page cache,
+// and about 77 µs when they are not (Open no longer reads them in). The
+// 10 M-key store builds in 164 s writing 1,961 MiB for 535 MiB of log
+// (was 229 s and 2,355 MiB), as the checkpoints no longer hold the
+// history.
+//
 // # Retention and deletion
 //
 // Stream metadata and deletion (see package ops) are kept in the index

@@ -55,6 +55,10 @@
 // the top 64-r, as ceil((64-r)/8) little-endian bytes. [Decode] rebuilds
 // the same index.
 //
+// [Index.DropRange] takes the entries of a range of positions out, for a
+// backend that keeps them in files of its own once they are old; the
+// tables it touches are rebuilt at the size of what they keep.
+//
 // An Index is not safe for concurrent use; backends hold it under their own
 // lock.
 package idindex

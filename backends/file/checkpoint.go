@@ -45,6 +45,11 @@ var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
 // Version 6 names the segment index files that hold the locations of
 // sealed segments (after the counters), and gives each stream its runs
 // in them (after its head); versions 3 to 5 are read as naming none.
+// Version 7 names a kv run file; 8 keeps in the kv history section only
+// the keys its run does not. Version 9 gives each index file it names
+// its ID entries (a uvarint after its header checksum: 0 for a file
+// without, else 1 plus their count), whose events its ID index leaves
+// out; versions 6 to 8 name files without.
 const (
 	ckptVersion1 = 1
 	ckptVersion2 = 2
@@ -61,7 +66,10 @@ const (
 	// holds only the keys whose kept revisions its kv run does not: the
 	// run's entries hold the others'.
 	ckptVersionKvHist = 8
-	ckptVersion       = ckptVersionKvHist
+	// ckptVersionIDFiles is the first version whose index files may hold
+	// their segments' ID entries (version 2), which its ID index lacks.
+	ckptVersionIDFiles = 9
+	ckptVersion        = ckptVersionIDFiles
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -212,6 +220,13 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = binary.AppendUvarint(b, uint64(e.nPos))
 		b = binary.AppendUvarint(b, uint64(e.nStream))
 		b = binary.LittleEndian.AppendUint32(b, e.hdrCRC)
+		if ver >= ckptVersionIDFiles {
+			ids := uint64(0) // a file of version 1
+			if e.ids {
+				ids = 1 + uint64(e.nID)
+			}
+			b = binary.AppendUvarint(b, ids)
+		}
 		seg = e.seg
 	}
 
@@ -366,6 +381,15 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			}
 			e.hdrCRC = binary.LittleEndian.Uint32(d.b)
 			d.b = d.b[4:]
+			if v >= ckptVersionIDFiles {
+				if ids := d.uvarint(); ids > 0 {
+					e.ids, e.nID = true, uint32(min(ids-1, 1<<32-1))
+					if ids-1 > 0 && (e.nPos == 0 || ids-1 > e.lastPos-e.firstPos+1) {
+						d.fail()
+						break
+					}
+				}
+			}
 			st.indexed = append(st.indexed, e)
 			seg = e.seg
 		}

@@ -47,6 +47,11 @@ type segIdx struct {
 	nPos     uint32 // entries of the position run
 	nStream  uint32 // entries of the stream runs, all streams
 	hdrCRC   uint32 // the file header's checksum: it names the file's content
+	// ids tells that the file is of version 2, with the segment's ID
+	// entries (nID of them) and their filter; the ID index then holds
+	// none of the segment's events.
+	ids bool
+	nID uint32
 }
 
 func blocksFor(n uint32) uint32 { return (n + idxPerBlock - 1) / idxPerBlock }

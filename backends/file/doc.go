@@ -363,7 +363,10 @@
 // event with caller IDs (between 10.7 and 21.3 as its table fills and
 // doubles, and twice that for an instant while it doubles) and none with
 // drawn ones. Batched commits need far fewer location entries; the ID
-// index takes the same per event.
+// index takes the same per event, but only for the events of the
+// segments a checkpoint has not put into index files of version 2: those
+// lie in the files, with a filter of 1.25 bytes per entry in memory (see
+// Segment index files).
 //
 // While a store checkpoint is written, the view it was captured as (a
 // copy of the key map and of the stream heads, then of the ID index's
@@ -376,7 +379,7 @@
 // the end of one record, with that record's segment, end offset, CRC and
 // LSN, where that record starts and the CRC-32C of its segment's bytes up
 // to its end, and the store id: the magic "persistC", the format version
-// (uint32, 8), four zero bytes, the body length (uint64), the body
+// (uint32, 9), four zero bytes, the body length (uint64), the body
 // (uvarints; the record's start a uvarint after its LSN, the segment
 // checksum 4 bytes after that; after the counters the segment index files
 // it names (count, then per file: segment as a delta, first position,
@@ -469,10 +472,15 @@
 // hold the current revision only, which the section overrides, and the
 // next checkpoint writes every key's revisions into its run.
 //
+// Format 9 adds after each index file's header checksum a uvarint: 0
+// for a file of version 1, else 1 plus its ID entries (version 2); its
+// ID index holds no event of a segment whose file is of version 2 (see
+// Segment index files). Formats 6 to 8 name files of version 1 only.
+//
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
-// checkpoint it writes is of format 6. Format 2 checkpoints (no record
+// checkpoint it writes is of format 9. Format 2 checkpoints (no record
 // start, no segment checksum, the ID index of every event in an encoding
 // of entries, a position delta and the hash bits a slot kept, that tables
 // without position bits of their own had) are read the same way: what
@@ -524,36 +532,53 @@
 // position and offset) and its streams' seq runs (one entry per commit
 // record and stream it touches: the stream's first seq there and the
 // record's offset; the streams in byte order of their names, each one's
-// entries by seq). All integers little-endian:
+// entries by seq) and, from version 2, its ID entries and their filter:
+// one entry per event of the segment whose ID does not name its own
+// position (the events the ID index would hold, see Memory), the ID
+// index's 64-bit hash of stream and ID and the event's position less
+// the segment's first, by hash (then position). All integers
+// little-endian:
 //
 //	offset  size  field
 //	     0     8  magic "persistI"
-//	     8     4  format version (1)
+//	     8     4  format version (2; 1 without ID entries or filter)
 //	    12     4  zero
 //	    16    16  store id
 //	    32     8  segment id
 //	    40     4  entries of the position run (P)
 //	    44     4  entries of the stream runs, all streams (S)
-//	    48     4  blocks: ceil(P/340) + ceil(S/340)
+//	    48     4  blocks: ceil(P/340) + ceil(S/340), and in version 2
+//	              + ceil(I/340) + F
 //	    52     4  CRC-32C of the blocks' checksums, in order
-//	    56     4  zero
+//	    56     4  ID entries (I) in version 2; zero in version 1
 //	    60     4  CRC-32C of bytes 0..60: the header checksum
 //	    64        blocks of 4096 bytes: up to 340 entries of 12 bytes (key
-//	              uint64: position or seq; offset uint32), zero padding,
-//	              and at 4092 the CRC-32C of the segment id (uint64), the
-//	              block number (uint32) and the block's first 4092 bytes
+//	              uint64: position, seq or ID hash; offset uint32: record
+//	              offset, or an ID entry's position less the segment's
+//	              first), zero padding, and at 4092 the CRC-32C of the
+//	              segment id (uint64), the block number (uint32) and the
+//	              block's first 4092 bytes
 //
 // The position entries fill the first blocks; the stream entries start
-// at the next block. Entry i of the file lies in block i/340; a stream's
-// entries are named by the checkpoint as a range of file entries. The
-// file is a function of its segment alone: a rebuild from the segment
-// gives the same bytes, so the header checksum names the content.
+// at the next block, the ID entries at the block after those, and the
+// F = ceil(I/3273) filter blocks follow them. Entry i of the file lies in
+// block i/340; a stream's entries are named by the checkpoint as a range
+// of file entries. The filter is a Bloom filter of the ID hashes, 10 bits
+// an entry: each block's first 4092 bytes are 32,736 bits; hash h picks
+// block (h>>32)*F>>32 and, with g = h*0x9e3779b97f4a7c15 (mod 2^64),
+// a = g mod 2^32 and b = (g>>32) | 1, the 7 bits (a + i*b) mod 32736 for
+// i = 0..6 (sums mod 2^32), bit n being bit n%8 of byte n/8; a hash that
+// misses any of them is in no entry (under 1% of misses do not). The file
+// is a function of its segment and the store id alone: a rebuild from
+// the segment gives the same bytes, so the header checksum names the
+// content. A compacted segment keeps the IDs of the events its gap
+// records replaced, so compaction leaves the file as it is.
 //
 // Writing: a checkpoint captured while segment N is active writes the
 // files of the sealed segments before N that the checkpoint before it
 // did not name (each to seg-<id>.idx.tmp, paced as the checkpoint is and
 // fsynced), renames them into place and fsyncs the log directory, and
-// only then writes the checkpoint (format 6) that names them, with each
+// only then writes the checkpoint (format 6 or later) that names them, with each
 // file's segment, first and last position, entry counts and header
 // checksum, and each stream's runs (per indexed segment it appears in:
 // first seq, segment, first file entry, entries). The checkpoint's
@@ -569,10 +594,23 @@
 // checkpoint leaves a file that the next checkpoint writes again, the
 // same bytes.
 //
+// The ID entries of a file of version 2 are read from its sealed
+// segment (every record decoded, once, by the checkpoint writer, beside
+// commits and holding nothing they take), since the in-memory ID index
+// keeps only the top bits of a hash. The checkpoint that names the file
+// leaves its segment's events out of the ID index it holds, and once it
+// is in place the live ID index drops them (idindex DropRange, under the
+// index's lock, a pass over the slots of the tables of the positions
+// since the previous checkpoint's files). Files of version 1, which a
+// checkpoint of format 8 or older named, stay as they are, and the ID
+// index keeps their segments' events.
+//
 // Reading: Open reads no index file. A read that needs a location in an
 // indexed segment opens the segment's file on first use and checks its
 // header against what the checkpoint names (magic, version, store id,
-// segment, block count, header checksum), reads the 4 KiB blocks a
+// segment, block count, ID entries, header checksum) and its size
+// (header and blocks, so that a cut anywhere is found then), reads the
+// 4 KiB blocks a
 // binary search over the entries needs, checks each block's checksum,
 // and keeps checked blocks in a cache of Options.IndexCacheBytes
 // (default 4 MiB, first in first out). The record an entry names is
@@ -589,9 +627,19 @@
 // failing, since reads repair them; a checkpoint naming a file the log
 // does not build is ErrCorrupt.
 //
-// What stays in memory per indexed segment is one segIdx (32 bytes), and
-// per stream and indexed segment it appears in one run (24 bytes); the
-// ID index stays in memory as before (see Memory), the kv keys a
+// A lookup of an ID (the event-ID rule, see Memory) asks the ID index in
+// memory, then the files of version 2 of the segments the stream has
+// runs in, newest first, until one could no longer hold a newer event
+// than a hit found: of each, the filter (read whole, its blocks checked,
+// on the segment's first lookup, and kept), and when it may hold the
+// hash, a binary search of the ID entries through the block cache; each
+// hit is confirmed by reading the event, as any ID index hit is. A new
+// ID thus costs no block read in most segments.
+//
+// What stays in memory per indexed segment is one segIdx (40 bytes) and,
+// once looked up, its filter (1.25 bytes per ID entry), and per stream
+// and indexed segment it appears in one run (24 bytes); the ID index
+// holds only the events after the last file of version 2; the kv keys a
 // checkpoint covers lie in its kv run file (below).
 //
 // # Kv run files

@@ -90,7 +90,8 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 	if st == nil {
 		return seq, pos, nil
 	}
-	_, err := ids.Lookup(ids.Hash(st.key, id), func(p uint64) (bool, error) {
+	h := ids.Hash(st.key, id)
+	confirm := func(p uint64) (bool, error) {
 		if p > o.s.lastPos {
 			return false, nil
 		}
@@ -99,9 +100,24 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 			seq, pos = s, p
 		}
 		return false, err
-	})
-	if err != nil {
+	}
+	if _, err := ids.Lookup(h, confirm); err != nil {
 		return 0, 0, err
+	}
+	// Then the index files holding the stream's ID entries (see
+	// Segment index files), newest first, as far as one could hold a
+	// newer hit than the one found.
+	for i := len(st.runs) - 1; i >= 0; i-- {
+		e := o.s.indexedSeg(st.runs[i].seg)
+		if e == nil || !e.ids {
+			continue
+		}
+		if e.lastPos <= pos {
+			break
+		}
+		if err := o.st.idsIn(o.p, e, h, confirm); err != nil {
+			return 0, 0, err
+		}
 	}
 	return seq, pos, nil
 }

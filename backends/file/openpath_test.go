@@ -262,6 +262,11 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	// moved there.
 	st2, r2 := indexedState(id)
 	f.Add(encodeCheckpoint(id, r2, st2))
+	// And one naming it as a file of version 2, with ID entries (format
+	// 8), its segment's events out of the ID index.
+	st2.indexed[0].ids, st2.indexed[0].nID = true, 7
+	st2.ids.DropRange(st2.indexed[0].firstPos, st2.indexed[0].lastPos)
+	f.Add(encodeCheckpoint(id, r2, st2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, st, err := decodeCheckpoint(b, id)
 		if err != nil {

@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/platform"
 )
@@ -26,7 +28,8 @@ import (
 var idxMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'I'}
 
 const (
-	idxVersion   = 1
+	idxVersion1  = 1 // no ID section
+	idxVersion   = 2
 	idxHeader    = 64
 	idxBlockSize = 4096
 	idxEntry     = 12                            // key uint64, offset uint32
@@ -34,6 +37,11 @@ const (
 	idxSuffix    = ".idx"
 
 	defaultIndexCache = 4 << 20
+
+	// The ID filter: 10 bits a key, a key's 7 bits in one block.
+	idFilterBits   = (idxBlockSize - 4) * 8 // 32736 a block
+	idFilterKeys   = idFilterBits / 10      // 3273 keys a block
+	idFilterProbes = 7
 )
 
 func idxName(seg uint32) string { return fmt.Sprintf("seg-%016x%s", seg, idxSuffix) }
@@ -56,6 +64,58 @@ type segIdx struct {
 
 func blocksFor(n uint32) uint32 { return (n + idxPerBlock - 1) / idxPerBlock }
 
+// idBase is the file index of e's first ID entry.
+func (e *segIdx) idBase() uint32 { return (blocksFor(e.nPos) + blocksFor(e.nStream)) * idxPerBlock }
+
+// filterBlocks is the number of blocks of e's ID filter.
+func (e *segIdx) filterBlocks() uint32 { return (e.nID + idFilterKeys - 1) / idFilterKeys }
+
+// filterFirst is the block number of e's first filter block.
+func (e *segIdx) filterFirst() uint32 {
+	return blocksFor(e.nPos) + blocksFor(e.nStream) + blocksFor(e.nID)
+}
+
+// blocks is the number of blocks of e's file.
+func (e *segIdx) blocks() uint32 {
+	if !e.ids {
+		return blocksFor(e.nPos) + blocksFor(e.nStream)
+	}
+	return e.filterFirst() + e.filterBlocks()
+}
+
+// idEntry is an event with an ID that does not name its position: the
+// ID index's hash of its stream and ID, and its position.
+type idEntry struct {
+	hash uint64
+	pos  uint64
+}
+
+// filterProbes gives the filter block of hash h among n blocks and the
+// two numbers its bit numbers derive from (a + i*b mod idFilterBits).
+func filterProbes(h uint64, n uint32) (uint32, uint32, uint32) {
+	blk := uint32((h >> 32) * uint64(n) >> 32)
+	g := h * 0x9e3779b97f4a7c15
+	return blk, uint32(g), uint32(g>>32) | 1
+}
+
+// filterHas tells whether the filter bits (filterBlocks blocks of 4092
+// bytes, one after another) may hold h.
+func filterHas(bits []byte, h uint64) bool {
+	n := uint32(len(bits) / (idxBlockSize - 4))
+	if n == 0 {
+		return false
+	}
+	blk, a, b := filterProbes(h, n)
+	base := int(blk) * (idxBlockSize - 4)
+	for i := range uint32(idFilterProbes) {
+		bit := (a + i*b) % idFilterBits
+		if bits[base+int(bit/8)]&(1<<(bit%8)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // run is the part of one stream's locations that lies in the index file
 // of segment seg: entries first..first+n-1 of the file's stream runs,
 // from seq on.
@@ -74,19 +134,31 @@ type segStreams struct {
 
 // encodeIndex gives the index file of segment seg holding pos (its
 // position run) and streams (sorted by name, each its chunks in seg), and
-// the segIdx and runs (one per stream, in the order given) naming it.
-func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams) ([]byte, segIdx, []run) {
-	e := segIdx{seg: seg, nPos: uint32(len(pos))}
+// the segIdx and runs (one per stream, in the order given) naming it;
+// with withIDs a file of version 2 holding ids (the segment's ID entries,
+// which it sorts), else one of version 1.
+func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams, ids []idEntry, withIDs bool) ([]byte, segIdx, []run) {
+	e := segIdx{seg: seg, nPos: uint32(len(pos)), ids: withIDs}
 	if len(pos) > 0 {
 		e.firstPos = pos[0].pos
+	}
+	if withIDs {
+		e.nID = uint32(len(ids))
+		slices.SortFunc(ids, func(a, b idEntry) int {
+			if a.hash != b.hash {
+				return cmp.Compare(a.hash, b.hash)
+			}
+			return cmp.Compare(a.pos, b.pos)
+		})
 	}
 	runs := make([]run, len(streams))
 	for i, x := range streams {
 		runs[i] = run{seq: x.chunks[0].seq, seg: seg, first: blocksFor(e.nPos)*idxPerBlock + e.nStream, n: uint32(len(x.chunks))}
 		e.nStream += uint32(len(x.chunks))
 	}
-	pb, sb := blocksFor(e.nPos), blocksFor(e.nStream)
-	b := make([]byte, idxHeader+int(pb+sb)*idxBlockSize)
+	pb := blocksFor(e.nPos)
+	nb := e.blocks()
+	b := make([]byte, idxHeader+int(nb)*idxBlockSize)
 	put := func(i uint32, key uint64, off uint32) {
 		o := idxHeader + int(i/idxPerBlock)*idxBlockSize + int(i%idxPerBlock)*idxEntry
 		binary.LittleEndian.PutUint64(b[o:], key)
@@ -102,20 +174,37 @@ func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams) 
 			i++
 		}
 	}
+	if withIDs {
+		i, ff, nf := e.idBase(), e.filterFirst(), e.filterBlocks()
+		for _, x := range ids {
+			put(i, x.hash, uint32(x.pos-e.firstPos))
+			i++
+			blk, a, bb := filterProbes(x.hash, nf)
+			o := idxHeader + int(ff+blk)*idxBlockSize
+			for j := range uint32(idFilterProbes) {
+				bit := (a + j*bb) % idFilterBits
+				b[o+int(bit/8)] |= 1 << (bit % 8)
+			}
+		}
+	}
 	var sums []byte
-	for blk := range pb + sb {
+	for blk := range nb {
 		o := idxHeader + int(blk)*idxBlockSize
 		sum := blockSum(seg, blk, b[o:o+idxBlockSize-4])
 		binary.LittleEndian.PutUint32(b[o+idxBlockSize-4:], sum)
 		sums = binary.LittleEndian.AppendUint32(sums, sum)
 	}
 	copy(b, idxMagic[:])
-	binary.LittleEndian.PutUint32(b[8:], idxVersion)
+	binary.LittleEndian.PutUint32(b[8:], idxVersion1)
+	if withIDs {
+		binary.LittleEndian.PutUint32(b[8:], idxVersion)
+		binary.LittleEndian.PutUint32(b[56:], e.nID)
+	}
 	copy(b[16:32], id[:])
 	binary.LittleEndian.PutUint64(b[32:], uint64(seg))
 	binary.LittleEndian.PutUint32(b[40:], e.nPos)
 	binary.LittleEndian.PutUint32(b[44:], e.nStream)
-	binary.LittleEndian.PutUint32(b[48:], pb+sb)
+	binary.LittleEndian.PutUint32(b[48:], nb)
 	binary.LittleEndian.PutUint32(b[52:], crc32.Checksum(sums, castagnoli))
 	e.hdrCRC = crc32.Checksum(b[:60], castagnoli)
 	binary.LittleEndian.PutUint32(b[60:], e.hdrCRC)
@@ -137,7 +226,7 @@ func checkIndexHeader(h []byte, id [16]byte, e *segIdx) string {
 	switch {
 	case len(h) < idxHeader || [8]byte(h[:8]) != idxMagic:
 		return "not a segment index file"
-	case binary.LittleEndian.Uint32(h[8:]) != idxVersion:
+	case binary.LittleEndian.Uint32(h[8:]) != idxVersion && binary.LittleEndian.Uint32(h[8:]) != idxVersion1:
 		return fmt.Sprintf("unknown format version %d", binary.LittleEndian.Uint32(h[8:]))
 	case crc32.Checksum(h[:60], castagnoli) != binary.LittleEndian.Uint32(h[60:]):
 		return "header checksum mismatch"
@@ -147,7 +236,11 @@ func checkIndexHeader(h []byte, id [16]byte, e *segIdx) string {
 		return fmt.Sprintf("index of segment %d", binary.LittleEndian.Uint64(h[32:]))
 	case binary.LittleEndian.Uint32(h[60:]) != e.hdrCRC:
 		return "not the index file the checkpoint names"
-	case binary.LittleEndian.Uint32(h[48:]) != blocksFor(e.nPos)+blocksFor(e.nStream):
+	case (binary.LittleEndian.Uint32(h[8:]) == idxVersion) != e.ids:
+		return fmt.Sprintf("format version %d, not the one the checkpoint names", binary.LittleEndian.Uint32(h[8:]))
+	case e.ids && binary.LittleEndian.Uint32(h[56:]) != e.nID:
+		return "ID entry count does not match the checkpoint's"
+	case binary.LittleEndian.Uint32(h[48:]) != e.blocks():
 		return "block count does not match its entries"
 	}
 	return ""
@@ -161,6 +254,9 @@ type indexFiles struct {
 	cache recCache // blocks, keyed by segment and block number
 	mu    sync.Mutex
 	files map[uint32]*idxFile
+	// filters are the ID filters of the files read so far, by segment:
+	// each checked once, then kept (10 bits an ID entry).
+	filters map[uint32][]byte
 }
 
 type idxFile struct {
@@ -199,6 +295,7 @@ func (x *indexFiles) close(p *effect.P) error {
 		}
 	}
 	x.files = nil
+	x.filters = nil
 	return errors.Join(errs...)
 }
 
@@ -227,6 +324,7 @@ func (x *indexFiles) forget(p *effect.P, seg uint32) {
 	f := x.files[seg]
 	delete(x.files, seg)
 	x.mu.Unlock()
+	// The filter stays: the rewritten file holds the same bytes.
 	if f != nil && f.fd != 0 {
 		_ = closeFile(p, f.fd)
 	}
@@ -237,12 +335,20 @@ func (s *Store) indexCache() *recCache {
 	return &s.idx.cache
 }
 
-// idxBlock gives block blk of e's index file, checked.
+// idxBlock gives block blk of e's index file, checked, through the cache.
 func (s *Store) idxBlock(p *effect.P, e *segIdx, blk uint32) ([]byte, error) {
+	return s.idxBlockOf(p, e, blk, true)
+}
+
+// idxBlockOf gives block blk of e's index file, checked; through the
+// cache when cached is set, else read (a filter block, kept apart).
+func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, cached bool) ([]byte, error) {
 	cache := s.indexCache()
 	key := loc{seg: e.seg, off: blk}
-	if b, ok := cache.peek(key); ok {
-		return b, nil
+	if cached {
+		if b, ok := cache.peek(key); ok {
+			return b, nil
+		}
 	}
 	f := s.idx.file(e.seg)
 	fd, rebuilt, err := s.openIndex(p, f, e)
@@ -272,8 +378,76 @@ func (s *Store) idxBlock(p *effect.P, e *segIdx, blk uint32) ([]byte, error) {
 		}
 		return rebuilt[o : o+idxBlockSize], nil
 	}
-	cache.put(key, b)
+	if cached {
+		cache.put(key, b)
+	}
 	return b, nil
+}
+
+// idFilter gives e's ID filter, its blocks' bits one after another,
+// read and checked on first use and kept.
+func (s *Store) idFilter(p *effect.P, e *segIdx) ([]byte, error) {
+	s.idx.mu.Lock()
+	bits, ok := s.idx.filters[e.seg]
+	s.idx.mu.Unlock()
+	if ok {
+		return bits, nil
+	}
+	n := e.filterBlocks()
+	bits = make([]byte, 0, int(n)*(idxBlockSize-4))
+	for i := range n {
+		b, err := s.idxBlockOf(p, e, e.filterFirst()+i, false)
+		if err != nil {
+			return nil, err
+		}
+		bits = append(bits, b[:idxBlockSize-4]...)
+	}
+	s.idx.mu.Lock()
+	if s.idx.filters == nil {
+		s.idx.filters = make(map[uint32][]byte)
+	}
+	s.idx.filters[e.seg] = bits
+	s.idx.mu.Unlock()
+	return bits, nil
+}
+
+// idsIn calls fn with the position of each of e's ID entries whose hash
+// is h, until fn returns true or an error: none when the filter says h is
+// not there, so that a new ID costs no block read in most segments.
+func (s *Store) idsIn(p *effect.P, e *segIdx, h uint64, fn func(pos uint64) (bool, error)) error {
+	if !e.ids || e.nID == 0 {
+		return nil
+	}
+	bits, err := s.idFilter(p, e)
+	if err != nil || !filterHas(bits, h) {
+		return err
+	}
+	base := e.idBase()
+	i := sort.Search(int(e.nID), func(i int) bool {
+		if err != nil {
+			return true
+		}
+		k, _, kerr := s.idxAt(p, e, base+uint32(i))
+		if kerr != nil {
+			err = kerr
+			return true
+		}
+		return k >= h
+	})
+	for ; err == nil && i < int(e.nID); i++ {
+		k, rel, kerr := s.idxAt(p, e, base+uint32(i))
+		if kerr != nil || k != h {
+			return kerr
+		}
+		if uint64(rel) > e.lastPos-e.firstPos {
+			return fmt.Errorf("%w: index file of segment %d: ID entry %d names position %d past the segment's", ErrCorrupt, e.seg, i, e.firstPos+uint64(rel))
+		}
+		var done bool
+		if done, err = fn(e.firstPos + uint64(rel)); done {
+			return err
+		}
+	}
+	return err
 }
 
 // openIndex opens and checks e's index file once; it gives the file as
@@ -298,6 +472,17 @@ func (s *Store) openIndex(p *effect.P, f *idxFile, e *segIdx) (platform.FD, []by
 	if why := checkIndexHeader(h[:n], s.id, e); why != "" {
 		_ = closeFile(p, fd)
 		return s.rebuiltOr(p, f, e, why)
+	}
+	// Its size too, so that a cut is found at the first read of any
+	// block, not only of those past the cut (a filter block is read once).
+	size, err := fileSize(p, path)
+	if err != nil {
+		_ = closeFile(p, fd)
+		return 0, nil, fmt.Errorf("file: stat %s: %w", path, err)
+	}
+	if want := idxHeader + int64(e.blocks())*idxBlockSize; size != want {
+		_ = closeFile(p, fd)
+		return s.rebuiltOr(p, f, e, fmt.Sprintf("%d bytes, not %d", size, want))
 	}
 	f.fd, f.checked = fd, true
 	return fd, nil, nil
@@ -344,24 +529,29 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", e.seg)
 	}
-	b, got, err := indexSegment(p, s.id, seg)
+	b, got, _, err := indexSegment(p, s.id, seg, e.ids)
 	if err != nil {
 		return nil, err
 	}
-	if got.hdrCRC != e.hdrCRC || got.firstPos != e.firstPos || got.nPos != e.nPos || got.nStream != e.nStream {
+	if got.hdrCRC != e.hdrCRC || got.firstPos != e.firstPos || got.nPos != e.nPos || got.nStream != e.nStream || got.nID != e.nID {
 		return nil, corrupt(seg.path, 0, "the segment's locations differ from those its checkpoint names")
 	}
 	return b, nil
 }
 
-// indexSegment reads every record of seg and encodes its index file.
-func indexSegment(p *effect.P, id [16]byte, seg *segment) ([]byte, segIdx, error) {
+// indexSegment reads every record of seg and encodes its index file, of
+// version 2 with its ID entries (which it also gives) when withIDs is
+// set.
+func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte, segIdx, []idEntry, error) {
 	size, err := fileSize(p, seg.path)
 	if err != nil {
-		return nil, segIdx{}, err
+		return nil, segIdx{}, nil, err
 	}
 	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: 1 << 20}
 	st := newState()
+	if withIDs {
+		st.idLog = newIDLog(id, []uint32{uint32(seg.id)})
+	}
 	var ferr error
 	_, _, err = r.scan(0, func(off int64, f frame) error {
 		switch f.typ {
@@ -386,13 +576,17 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment) ([]byte, segIdx, error
 		err = ferr
 	}
 	if err != nil {
-		return nil, segIdx{}, err
+		return nil, segIdx{}, nil, err
 	}
-	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)))
+	var ids []idEntry
+	if withIDs {
+		ids = st.idLog.segs[uint32(seg.id)]
+	}
+	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
 	if len(st.positions) > 0 {
 		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
 	}
-	return b, e, nil
+	return b, e, ids, nil
 }
 
 // segStreams gives every stream's chunks in segment seg, sorted by name.
@@ -538,7 +732,16 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 					which = append(which, i)
 				}
 			}
-			blob, e, runs := encodeIndex(s.id, seg, v.pos[pi:pj], ss)
+			// The ID entries lie in the segment's records alone: read
+			// it once, sealed, off every lock commits take.
+			ids, err := s.segmentIDs(p, seg)
+			if err != nil {
+				return nil, err
+			}
+			blob, e, runs := encodeIndex(s.id, seg, v.pos[pi:pj], ss, ids, true)
+			if pj > pi && d.idsTo == 0 {
+				d.idsFrom = last + 1
+			}
 			e.lastPos = last
 			if pj > pi {
 				next := v.lastPos + 1
@@ -548,6 +751,9 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 				e.lastPos = next - 1
 			}
 			last = e.lastPos
+			if pj > pi {
+				d.idsTo = last
+			}
 			if err := write(seg, blob); err != nil {
 				return nil, err
 			}
@@ -559,6 +765,9 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 			pi = pj
 		}
 		v.indexed = append(slices.Clip(v.indexed), d.idx...)
+		if v.ids != nil && d.idsTo > 0 {
+			v.ids.DropRange(d.idsFrom, d.idsTo)
+		}
 		v.pos = v.pos[sort.Search(len(v.pos), func(i int) bool { return v.pos[i].seg > upTo }):]
 		for i := range v.streams {
 			x := &v.streams[i]
@@ -582,6 +791,18 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		s.idx.forget(p, seg)
 	}
 	return d, nil
+}
+
+// segmentIDs reads sealed segment seg and gives its ID entries.
+func (s *Store) segmentIDs(p *effect.P, seg uint32) ([]idEntry, error) {
+	s.mu.RLock()
+	sg := s.segs[uint64(seg)]
+	s.mu.RUnlock()
+	if sg == nil {
+		return nil, fmt.Errorf("file: segment %d is not open", seg)
+	}
+	_, _, ids, err := indexSegment(p, s.id, sg, true)
+	return ids, err
 }
 
 // idxRef is a run or an indexed segment's positions to resolve into
@@ -659,19 +880,36 @@ func (s *Store) posLoc(p *effect.P, pos uint64) (posChunk, error) {
 // and chunks (read through ck's runs), so that ck compares with st as a
 // checkpoint without index files does. It gives why ck differs from st,
 // or "" when it does not; a file that is missing or differs from what
-// its segment builds is listed in rep, since reads rebuild it.
+// its segment builds is listed in rep, since reads rebuild it. The ID
+// entries of files of version 2 come from st.idLog, which collected them
+// for those segments; ck's ID index must then be st's without them (ck's
+// is compared here and set nil).
 func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (string, error) {
 	files := make(map[uint32][]byte, len(ck.indexed))
 	var pos []posChunk
+	var want *idindex.Index // st's ID index without the entries in files
+	if st.ids != nil {
+		want = st.ids.Clone()
+	}
 	for _, e := range ck.indexed {
+		var ids []idEntry
+		if e.ids {
+			if st.idLog == nil {
+				return fmt.Sprintf("the index file it names for segment %d", e.seg), nil
+			}
+			ids = slices.Clone(st.idLog.segs[e.seg])
+			if want != nil && e.nPos > 0 {
+				want.DropRange(e.firstPos, e.lastPos)
+			}
+		}
 		var sp []posChunk
 		for _, c := range st.positions {
 			if c.seg == e.seg {
 				sp = append(sp, c)
 			}
 		}
-		b, got, _ := encodeIndex(s.id, e.seg, sp, st.segStreams(e.seg))
-		if got.hdrCRC != e.hdrCRC || got.nPos != e.nPos || got.nStream != e.nStream || got.firstPos != e.firstPos {
+		b, got, _ := encodeIndex(s.id, e.seg, sp, st.segStreams(e.seg), ids, e.ids)
+		if got.hdrCRC != e.hdrCRC || got.nPos != e.nPos || got.nStream != e.nStream || got.firstPos != e.firstPos || got.nID != e.nID {
 			return fmt.Sprintf("the index file it names for segment %d", e.seg), nil
 		}
 		path := filepath.Join(s.logDir, idxName(e.seg))
@@ -694,6 +932,12 @@ func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (st
 		}
 		files[e.seg] = b
 		pos = append(pos, sp...)
+	}
+	if ck.ids != nil && want != nil {
+		if !ck.ids.Same(want) {
+			return "the event ID index", nil
+		}
+		ck.ids = nil
 	}
 	return ck.inline(files, pos), nil
 }

@@ -278,7 +278,7 @@ func indexedStateFile(id [16]byte) (*state, resume, []byte) {
 		st.apply(&c, loc{seg: uint32(1 + i/20), off: uint32(64 + 100*(i%20))})
 		st.lsn++
 	}
-	b, e, runs := encodeIndex(id, 1, st.positions[:20], st.segStreams(1))
+	b, e, runs := encodeIndex(id, 1, st.positions[:20], st.segStreams(1), nil, false)
 	e.lastPos = 20
 	d := &drop{upTo: 1, idx: []segIdx{e}, runs: make(map[string][]run)}
 	for i, x := range st.segStreams(1) {
@@ -320,19 +320,36 @@ func TestIndexedCheckpointRoundTrip(t *testing.T) {
 }
 
 // FuzzIndexFile checks that the header and block checks accept only the
-// file a checkpoint names: whatever else lies in its place is rebuilt.
+// file a checkpoint names, of version 1 or 2 (ID entries and filter):
+// whatever else lies in its place is rebuilt. Of a file that passes, the
+// ID filter holds every ID entry's hash.
 func FuzzIndexFile(f *testing.F) {
 	id := [16]byte{5}
-	st, _, good := indexedStateFile(id)
-	e := st.indexed[0]
-	f.Add(good)
-	f.Add(good[:idxHeader])
-	f.Add(good[:len(good)-1])
+	st, _, good1 := indexedStateFile(id)
+	e1 := st.indexed[0]
+	var ids []idEntry
+	for i := range uint64(20) {
+		ids = append(ids, idEntry{hash: i * 0x9e3779b97f4a7c15, pos: 1 + i})
+	}
+	good2, e2, _ := encodeIndex(id, 1, indexPositions(good1, &e1), nil, ids, true)
+	e2.lastPos = 20
+	for _, g := range [][]byte{good1, good2} {
+		f.Add(g)
+		f.Add(g[:idxHeader])
+		f.Add(g[:len(g)-1])
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) < idxHeader || checkIndexHeader(b[:idxHeader], id, &e) != "" {
+		if len(b) < idxHeader {
 			return
 		}
-		blocks := blocksFor(e.nPos) + blocksFor(e.nStream)
+		e, good := &e1, good1
+		if binary.LittleEndian.Uint32(b[8:]) == idxVersion {
+			e, good = &e2, good2
+		}
+		if checkIndexHeader(b[:idxHeader], id, e) != "" {
+			return
+		}
+		blocks := e.blocks()
 		for blk := range blocks {
 			o := idxHeader + int(blk)*idxBlockSize
 			if o+idxBlockSize > len(b) {
@@ -343,7 +360,17 @@ func FuzzIndexFile(f *testing.F) {
 			}
 		}
 		n := idxHeader + int(blocks)*idxBlockSize
-		assert.Equal(t, good, b[:n], "a file that passes every check is the one named")
+		require.Equal(t, good, b[:n], "a file that passes every check is the one named")
+		if e.ids {
+			var bits []byte
+			for blk := e.filterFirst(); blk < blocks; blk++ {
+				o := idxHeader + int(blk)*idxBlockSize
+				bits = append(bits, b[o:o+idxBlockSize-4]...)
+			}
+			for _, x := range ids {
+				assert.True(t, filterHas(bits, x.hash))
+			}
+		}
 	})
 }
 

@@ -74,6 +74,9 @@ type state struct {
 	// ret is the stream metadata and the kv history (retention.go,
 	// kvhistory.go).
 	ret retention
+	// idLog, when set, collects the ID entries of the segments it names
+	// as commits are applied: for an index file to be written or checked.
+	idLog *idLog
 
 	lsn     uint64 // last record's LSN
 	lastPos uint64 // last event's position
@@ -253,6 +256,9 @@ func (s *state) apply(c *commitRec, l loc) {
 				s.indexEvent(st.key, p.id(j), pos+uint64(j))
 			}
 		}
+		if s.idLog != nil {
+			s.idLog.add(l.seg, p, pos)
+		}
 		pos += uint64(p.n)
 	}
 	if len(c.kv) > 0 {
@@ -361,6 +367,41 @@ func (s *state) indexedSeg(seg uint32) *segIdx {
 	return nil
 }
 
+// idLog collects full ID entries (the hash the ID index keeps only the
+// top bits of) per segment.
+type idLog struct {
+	x    *idindex.Index // for the hash, keyed as the store's
+	segs map[uint32][]idEntry
+}
+
+// newIDLog collects the entries of segs for store id.
+func newIDLog(id [16]byte, segs []uint32) *idLog {
+	l := &idLog{x: idindex.New(id), segs: make(map[uint32][]idEntry, len(segs))}
+	for _, seg := range segs {
+		l.segs[seg] = nil
+	}
+	return l
+}
+
+// add collects the entries of append part p, its first event at pos, in
+// segment seg when it is one collected: the events whose IDs do not name
+// their position, as indexEvent indexes.
+func (l *idLog) add(seg uint32, p *partRec, pos uint64) {
+	es, ok := l.segs[seg]
+	if !ok {
+		return
+	}
+	key := l.x.StreamKey(p.stream)
+	for j := range p.n {
+		id := p.id(j)
+		if _, dp, ok := l.x.DrawnPos(id); ok && dp == pos+uint64(j) {
+			continue
+		}
+		es = append(es, idEntry{hash: l.x.Hash(key, id), pos: pos + uint64(j)})
+	}
+	l.segs[seg] = es
+}
+
 // drop is what a checkpoint moved into index files: the segments up to
 // upTo, and the runs that replace their chunks, per stream. The owner of
 // the log applies it (applyDrop), so that the group-commit leader, which
@@ -369,6 +410,9 @@ type drop struct {
 	upTo uint32
 	idx  []segIdx
 	runs map[string][]run
+	// idsFrom..idsTo are the positions whose ID entries the new files
+	// hold (idsTo 0: none), to drop from the ID index.
+	idsFrom, idsTo uint64
 	// kvRun is the kv run the checkpoint wrote, as of revision kvRev
 	// (nil: none).
 	kvRun *kvRun
@@ -386,6 +430,9 @@ func (s *state) applyDrop(d *drop) {
 		return
 	}
 	s.indexed = append(s.indexed, d.idx...)
+	if s.ids != nil && d.idsTo > 0 {
+		s.ids.DropRange(d.idsFrom, d.idsTo)
+	}
 	k := sort.Search(len(s.positions), func(i int) bool { return s.positions[i].seg > d.upTo })
 	s.positions = slices.Clone(s.positions[k:])
 	for name, rs := range d.runs {

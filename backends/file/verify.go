@@ -111,6 +111,19 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 			if err == nil && ck.ids != nil {
 				rp.st.indexIDs(v.id) // to compare the ID index too
 			}
+			if err == nil {
+				// The ID entries of index files of version 2, to
+				// compare those files whole.
+				var segs []uint32
+				for _, e := range ck.indexed {
+					if e.ids {
+						segs = append(segs, e.seg)
+					}
+				}
+				if len(segs) > 0 {
+					rp.st.idLog = newIDLog(v.id, segs)
+				}
+			}
 			if err != nil {
 				return rep, corrupt(path, 0, "%v", err)
 			}
@@ -119,6 +132,7 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 					return nil
 				}
 				why, err := v.expandIndexed(p, ck, rp.st, &rep)
+				rp.st.idLog = nil // what it collected is checked
 				if err != nil {
 					return err
 				}

@@ -1,0 +1,143 @@
+package file
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
+)
+
+// idStore writes n one-event commits with caller IDs into 5 streams of a
+// store with small segments, every seventh with a drawn ID, and reopens it
+// so that its sealed segments have index files; it gives the caller IDs'
+// events.
+func idStore(t *testing.T, n int) (*env, []ops.Event) {
+	t.Helper()
+	opts := Options{SegmentSize: minSegmentSize, CheckpointBytes: 32 << 10}
+	e := newEnv(t, opts)
+	var withID []ops.Event
+	for i := range n {
+		stream := fmt.Sprint("s", i%5)
+		ev := ops.EventData{Type: "t", Data: fmt.Appendf(nil, "%d %060d", i, 0)}
+		if i%7 != 3 {
+			ev.ID = uuid.New()
+		}
+		res := must(t, e, ops.Append{Stream: stream, Events: []ops.EventData{ev}})
+		if ev.ID != uuid.Nil {
+			withID = append(withID, ops.Event{ID: ev.ID, Stream: stream, Seq: res.FirstSeq, Pos: res.FirstPos})
+		}
+	}
+	e.close()
+	e.open(opts)
+	return e, withID
+}
+
+// checkIDs re-appends every ID of want beside a new one and requires the
+// refusal to name the stored event; the same ID in another stream is new.
+func checkIDs(t *testing.T, e *env, want []ops.Event, step int) {
+	t.Helper()
+	for i := 0; i < len(want); i += step {
+		ev := want[i]
+		_, err := perform(e, ops.Append{Stream: ev.Stream, Events: []ops.EventData{{ID: uuid.New(), Type: "t"}, {ID: ev.ID, Type: "t"}}})
+		var dup *ops.DuplicateIDError
+		require.ErrorAs(t, err, &dup, "event %d's ID", i)
+		require.Equal(t, ev.Seq, dup.Seq, "event %d's ID", i)
+		// Alone: a retry, answered as the original.
+		res := must(t, e, ops.Append{Stream: ev.Stream, Events: []ops.EventData{{ID: ev.ID, Type: "t"}}})
+		require.Equal(t, ev.Seq, res.FirstSeq, "a retry of event %d", i)
+	}
+	ev := want[len(want)/2]
+	res := must(t, e, ops.Append{Stream: "other", Events: []ops.EventData{{ID: ev.ID, Type: "t"}}})
+	require.Equal(t, uint64(1), res.FirstSeq, "an ID of another stream is new here")
+}
+
+// The ID entries of sealed segments lie in their index files: the ID
+// index in memory holds only the rest, and the event-ID rule holds for
+// every stored ID, after a reopen too, and Verify checks the files.
+func TestIDEntriesInIndexFiles(t *testing.T) {
+	e, want := idStore(t, 2500)
+	st := e.s.st
+	require.Greater(t, len(st.indexed), 3)
+	var onDisk uint32
+	for _, x := range st.indexed {
+		require.True(t, x.ids, "segment %d's file holds its IDs", x.seg)
+		onDisk += x.nID
+	}
+	assert.Equal(t, len(want), int(onDisk)+st.ids.Len(), "every caller ID in a file or in memory, once")
+	assert.Less(t, st.ids.Len(), len(want)/3, "most ID entries left memory")
+	checkIDs(t, e, want, 7)
+	e.close()
+	rep, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+	assert.Empty(t, rep.IndexesBad)
+	assert.Positive(t, rep.Indexes)
+
+	e.open(Options{SegmentSize: minSegmentSize, CheckpointBytes: 32 << 10})
+	checkIDs(t, e, want, 11)
+}
+
+// A damaged ID section or filter of an index file is rebuilt from its
+// segment: no stored ID is taken for new, and Verify lists the file.
+func TestIDEntriesFaultsAreRebuilt(t *testing.T) {
+	for _, where := range []string{"entries", "filter", "count"} {
+		t.Run(where, func(t *testing.T) {
+			e, want := idStore(t, 1800)
+			require.Greater(t, len(e.s.st.indexed), 2)
+			x := e.s.st.indexed[1]
+			require.Positive(t, x.nID)
+			path := filepath.Join(e.dir, logDir, idxName(x.seg))
+			e.close()
+			switch where {
+			case "entries":
+				flipAt(t, path, idxHeader+int64(x.idBase()/idxPerBlock)*idxBlockSize+30)
+			case "filter":
+				flipAt(t, path, idxHeader+int64(x.filterFirst())*idxBlockSize+int64(x.nID%97))
+			case "count":
+				flipAt(t, path, 56)
+			}
+			rep, err := Verify(e.p(), e.dir)
+			require.NoError(t, err, "a bad index file is no corruption of the store")
+			require.Len(t, rep.IndexesBad, 1)
+			e.open(Options{SegmentSize: minSegmentSize, CheckpointBytes: 32 << 10})
+			checkIDs(t, e, want, 3)
+			e.close()
+			rep, err = Verify(e.p(), e.dir)
+			require.NoError(t, err)
+			assert.Empty(t, rep.IndexesBad, "rewritten by the next checkpoint")
+		})
+	}
+}
+
+// The ID filter answers every entry it holds, and few others: 10 bits an
+// entry and 7 probes give about 0.8% false hits.
+func TestIDFilterRate(t *testing.T) {
+	var ids []idEntry
+	for i := range uint64(20000) {
+		ids = append(ids, idEntry{hash: (i + 1) * 0x9e3779b97f4a7c15 * 0xbf58476d1ce4e5b9, pos: i + 1})
+	}
+	pos := []posChunk{{pos: 1, loc: loc{seg: 1, off: 64}}}
+	b, e, _ := encodeIndex([16]byte{1}, 1, pos, nil, ids, true)
+	var bits []byte
+	for blk := e.filterFirst(); blk < e.blocks(); blk++ {
+		o := idxHeader + int(blk)*idxBlockSize
+		bits = append(bits, b[o:o+idxBlockSize-4]...)
+	}
+	assert.Equal(t, int(e.filterBlocks())*(idxBlockSize-4), len(bits))
+	for _, x := range ids {
+		require.True(t, filterHas(bits, x.hash))
+	}
+	false_ := 0
+	const tries = 100000
+	for i := range uint64(tries) {
+		if filterHas(bits, (i+1)*0xd6e8feb86659fd93^0x5555) {
+			false_++
+		}
+	}
+	assert.Less(t, float64(false_)/tries, 0.015, "false hits")
+	t.Logf("false hits: %.3f%%", 100*float64(false_)/tries)
+}

@@ -153,6 +153,20 @@ func (c *checker) check(img *mock.FS, or *oracle, md mode, rnd *rand.Rand) (stri
 		return "", err
 	}
 
+	// The event-ID rule holds after recovery for a stored ID, in memory
+	// or in a segment index file (damaged or not): reused beside a new ID
+	// it is refused, naming where it is stored, and nothing is written.
+	if ev, ok := mdl.storedID(rnd); ok {
+		reuse := ops.Commit{Appends: []ops.Append{{Stream: ev.Stream, Events: []ops.EventData{
+			{ID: uuid.UUID{0xaf, 0x7e, 0x40, 0, 0, 0, 0x40, 0, 0x80, 2}, Type: "reuse"}, {ID: ev.ID, Type: "reuse"}}}}}
+		_, werr := mdl.apply(reuse)
+		_, gerr := effect.Perform(c.sp(a, fsA), reuse)
+		var wd, gd *ops.DuplicateIDError
+		if !errors.As(werr, &wd) || !errors.As(gerr, &gd) || wd.Seq != gd.Seq {
+			return "", fmt.Errorf("a reuse of the ID of %s seq %d after recovery: the store answers %v, the model %v", ev.Stream, ev.Seq, gerr, werr)
+		}
+	}
+
 	// Invariant 10: new appends after recovery, at fresh positions and LSNs.
 	lsn := a.Stats().LSN
 	ev := ops.EventData{ID: uuid.UUID{0xaf, 0x7e, 0x40, 0, 0, 0, 0x40, 0, 0x80, 1}, Type: "after", Data: []byte("after recovery")}

@@ -240,3 +240,30 @@ func TestCampaignCompact(t *testing.T) {
 	sum.Print(&b)
 	t.Log(b.String())
 }
+
+// The segment index files' faults on the workloads that seal segments
+// under checkpoints, whose files hold their segments' ID entries and
+// filter: every case, and the reuse of a stored ID after recovery, must
+// answer as the model, the damaged file rebuilt from its segment.
+func TestCampaignIndexFileFaults(t *testing.T) {
+	var mu sync.Mutex
+	struck := 0
+	cfg := Config{Seed: 12, Workloads: []string{"rollckpt", "compact"}, Faults: []string{"idx-missing", "idx-torn", "idx-bitflip"}, Draws: 1, Sample: 0.25,
+		OnResult: func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(r.Detail, "no index file to strike") {
+				struck++
+			}
+		}}
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, struck, 50, "cases that found an index file to strike")
+	t.Logf("%d of %d cases struck an index file", struck, sum.Cases)
+}

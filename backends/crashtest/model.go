@@ -3,6 +3,7 @@ package crashtest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -68,6 +69,27 @@ func (m *model) retried(a ops.Append) (ops.AppendResult, bool, error) {
 		return ops.AppendResult{}, false, &ops.DuplicateIDError{Stream: a.Stream, ID: e.ID, Seq: uint64(at + 1), Index: i}
 	}
 	return ops.AppendResult{}, false, nil
+}
+
+// storedID picks, with rnd, a visible event whose ID a caller chose, in
+// a stream not deleted; ok is false when there is none.
+func (m *model) storedID(rnd *rand.Rand) (ops.Event, bool) {
+	var cands []ops.Event
+	for name, evs := range m.streams {
+		if m.state(name).Tombstone {
+			continue
+		}
+		for _, e := range evs[min(m.firstVisible(name), len(evs)):] {
+			if e.ID != uuid.Nil {
+				cands = append(cands, e)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return ops.Event{}, false
+	}
+	slices.SortFunc(cands, func(a, b ops.Event) int { return int(a.Pos) - int(b.Pos) })
+	return cands[rnd.IntN(len(cands))], true
 }
 
 // storedWhole reports whether a's events are evs[at:] in order, at the

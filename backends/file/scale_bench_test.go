@@ -64,7 +64,8 @@ import (
 //
 // A store of N events is N one-event commits of 200 bytes to 10,000
 // streams (stream-0 ... stream-9999, event i to stream i mod 10,000), by
-// 64 writers, with the default options; the syncs are answered without
+// 64 writers, with the default options (with PERSIST_SCALE_IDS=1 each
+// event with an ID the caller chose, in a store scale-N-ids of its own); the syncs are answered without
 // syncing (nosync), since only what is on disk at the end is measured and
 // a store of 50 M events would otherwise take the disk from everyone for
 // longer. The builder stops as a killed writer would, without the
@@ -268,7 +269,13 @@ func scaleStore(b *testing.B, events int) string {
 	if events%scaleStreams != 0 || events < 10*scaleStreams {
 		b.Fatalf("PERSIST_SCALE_EVENTS=%d: want a multiple of %d, at least %d", events, scaleStreams, 10*scaleStreams)
 	}
+	// PERSIST_SCALE_IDS=1: every event with an ID the caller chose
+	// (benchID), a store of its own.
+	withIDs := os.Getenv("PERSIST_SCALE_IDS") == "1"
 	dir := filepath.Join(root, fmt.Sprintf("scale-%d", events))
+	if withIDs {
+		dir += "-ids"
+	}
 	if _, err := os.Stat(filepath.Join(dir, identityFile)); err == nil {
 		return dir
 	}
@@ -296,6 +303,7 @@ func scaleStore(b *testing.B, events int) string {
 				if i >= int64(events) {
 					return
 				}
+				ev[0].ID = benchID(int(i), withIDs)
 				if _, err := effect.Perform(p, ops.Append{Stream: scaleName(int(i % scaleStreams)), Events: ev}); err != nil {
 					failed.Store(err)
 					return

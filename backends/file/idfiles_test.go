@@ -2,7 +2,10 @@ package file
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -140,4 +143,54 @@ func TestIDFilterRate(t *testing.T) {
 	}
 	assert.Less(t, float64(false_)/tries, 0.015, "false hits")
 	t.Logf("false hits: %.3f%%", 100*float64(false_)/tries)
+}
+
+// idsIn finds every entry of a hash, across block boundaries too, and
+// none of a hash not there, in a file of many blocks.
+func TestIDEntriesSearch(t *testing.T) {
+	e := newEnv(t, Options{})
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var ids []idEntry
+	want := map[uint64][]uint64{}
+	for i := range uint64(20000) {
+		h := rnd.Uint64()
+		n := 1
+		if i%97 == 0 {
+			n = 3 // one hash, three events
+		}
+		for range n {
+			pos := 1 + uint64(len(ids))
+			ids = append(ids, idEntry{hash: h, pos: pos})
+			want[h] = append(want[h], pos)
+		}
+	}
+	// And a run of one hash longer than a block.
+	for range 2 * idxPerBlock {
+		pos := 1 + uint64(len(ids))
+		ids = append(ids, idEntry{hash: 1 << 63, pos: pos})
+		want[1<<63] = append(want[1<<63], pos)
+	}
+	pos := []posChunk{{pos: 1, loc: loc{seg: 999, off: 64}}}
+	b, x, _ := encodeIndex(e.s.id, 999, pos, nil, slices.Clone(ids), true)
+	x.lastPos = uint64(len(ids))
+	require.NoError(t, os.WriteFile(filepath.Join(e.dir, logDir, idxName(999)), b, 0o644))
+	find := func(h uint64) []uint64 {
+		var got []uint64
+		require.NoError(t, e.s.idsIn(e.p(), &x, h, func(pos uint64) (bool, error) {
+			got = append(got, pos)
+			return false, nil
+		}))
+		return got
+	}
+	for h, ps := range want {
+		require.Equal(t, ps, find(h), "hash %x", h)
+	}
+	for range 2000 {
+		h := rnd.Uint64()
+		if _, ok := want[h]; !ok {
+			require.Empty(t, find(h))
+		}
+	}
+	require.Empty(t, find(0))
+	require.Empty(t, find(^uint64(0)))
 }

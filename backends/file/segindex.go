@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -337,12 +338,14 @@ func (s *Store) indexCache() *recCache {
 
 // idxBlock gives block blk of e's index file, checked, through the cache.
 func (s *Store) idxBlock(p *effect.P, e *segIdx, blk uint32) ([]byte, error) {
-	return s.idxBlockOf(p, e, blk, true)
+	return s.idxBlockOf(p, e, blk, nil)
 }
 
-// idxBlockOf gives block blk of e's index file, checked; through the
-// cache when cached is set, else read (a filter block, kept apart).
-func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, cached bool) ([]byte, error) {
+// idxBlockOf gives block blk of e's index file, checked: through the
+// cache when dst is nil, else read into dst (idxBlockSize bytes; a
+// filter block, kept apart).
+func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, dst []byte) ([]byte, error) {
+	cached := dst == nil
 	cache := s.indexCache()
 	key := loc{seg: e.seg, off: blk}
 	if cached {
@@ -355,9 +358,11 @@ func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, cached bool) ([]b
 	if err != nil {
 		return nil, err
 	}
-	var b []byte
+	b := dst
 	if rebuilt == nil {
-		b = make([]byte, idxBlockSize)
+		if b == nil {
+			b = make([]byte, idxBlockSize)
+		}
 		n, err := readFull(p, fd, idxHeader+int64(blk)*idxBlockSize, b)
 		switch {
 		case err != nil:
@@ -376,6 +381,9 @@ func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, cached bool) ([]b
 		if o+idxBlockSize > len(rebuilt) {
 			return nil, fmt.Errorf("%w: index of segment %d has no block %d", ErrCorrupt, e.seg, blk)
 		}
+		if dst != nil {
+			return dst[:copy(dst, rebuilt[o:o+idxBlockSize])], nil
+		}
 		return rebuilt[o : o+idxBlockSize], nil
 	}
 	if cached {
@@ -393,15 +401,17 @@ func (s *Store) idFilter(p *effect.P, e *segIdx) ([]byte, error) {
 	if ok {
 		return bits, nil
 	}
-	n := e.filterBlocks()
-	bits = make([]byte, 0, int(n)*(idxBlockSize-4))
+	// Each block read in place, its checksum overwritten by the next
+	// block's first bytes: the filter takes one allocation.
+	n := int(e.filterBlocks())
+	bits = make([]byte, n*(idxBlockSize-4)+4)
 	for i := range n {
-		b, err := s.idxBlockOf(p, e, e.filterFirst()+i, false)
-		if err != nil {
+		o := i * (idxBlockSize - 4)
+		if _, err := s.idxBlockOf(p, e, e.filterFirst()+uint32(i), bits[o:o+idxBlockSize]); err != nil {
 			return nil, err
 		}
-		bits = append(bits, b[:idxBlockSize-4]...)
 	}
+	bits = bits[:n*(idxBlockSize-4)]
 	s.idx.mu.Lock()
 	if s.idx.filters == nil {
 		s.idx.filters = make(map[uint32][]byte)
@@ -418,23 +428,38 @@ func (s *Store) idsIn(p *effect.P, e *segIdx, h uint64, fn func(pos uint64) (boo
 	if !e.ids || e.nID == 0 {
 		return nil
 	}
-	bits, err := s.idFilter(p, e)
-	if err != nil || !filterHas(bits, h) {
+	filter, err := s.idFilter(p, e)
+	if err != nil || !filterHas(filter, h) {
 		return err
 	}
 	base := e.idBase()
-	i := sort.Search(int(e.nID), func(i int) bool {
+	key := func(i int) uint64 {
 		if err != nil {
-			return true
+			return h
 		}
 		k, _, kerr := s.idxAt(p, e, base+uint32(i))
 		if kerr != nil {
 			err = kerr
-			return true
+			return h
 		}
-		return k >= h
-	})
-	for ; err == nil && i < int(e.nID); i++ {
+		return k
+	}
+	// The hashes are uniform: the first entry of hash h is near
+	// h*I/2^64. Bound it by steps of a block doubling from there, then
+	// search between: two or three block reads, where a plain binary
+	// search reads one per halving.
+	n := int(e.nID)
+	guess, _ := bits.Mul64(h, uint64(n))
+	lo, hi := int(guess)-1, int(guess) // key(lo) < h <= key(hi), -1 and n as sentinels
+	for step := idxPerBlock; lo >= 0 && key(lo) >= h; step *= 2 {
+		hi, lo = lo, lo-step
+	}
+	for step := idxPerBlock; hi < n && key(hi) < h; step *= 2 {
+		lo, hi = hi, hi+step
+	}
+	lo, hi = max(lo, -1), min(hi, n)
+	i := lo + 1 + sort.Search(hi-lo-1, func(j int) bool { return err != nil || key(lo+1+j) >= h })
+	for ; err == nil && i < n; i++ {
 		k, rel, kerr := s.idxAt(p, e, base+uint32(i))
 		if kerr != nil || k != h {
 			return kerr

@@ -636,6 +636,20 @@
 // hit is confirmed by reading the event, as any ID index hit is. A new
 // ID thus costs no block read in most segments.
 //
+// Measured (BenchmarkOpenIDs: 10 M one-event commits of 200 bytes to
+// 10,000 streams, every event with a caller ID, default options, each
+// open in a fresh process, on the 2-core test machine at load 2.7 to
+// 5.4, against the ID index in memory and in every checkpoint): Open
+// 100 to 254 ms against 409 to 729 ms; heap after Open 27.9 MiB against
+// 151.9 MiB; peak resident after Open 62 to 66 MiB against 326 MiB.
+// After 4,000 appends, which load the filters of all 40 segments (12.5
+// MiB), the heap is 43.8 MiB and the peak 108 to 118 MiB (the garbage
+// collector's headroom). An append with a new caller ID, one durable
+// commit, has a p50 of 193 to 243 µs against 178 to 270 µs; a retry of
+// a stored ID 42 to 45 µs against 22 µs: the filters, two or three cold
+// blocks of ID entries and the record, where the in-memory index read
+// the record alone.
+//
 // What stays in memory per indexed segment is one segIdx (40 bytes) and,
 // once looked up, its filter (1.25 bytes per ID entry), and per stream
 // and indexed segment it appears in one run (24 bytes); the ID index

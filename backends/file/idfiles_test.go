@@ -1,17 +1,21 @@
 package file
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/ops"
 )
 
@@ -55,7 +59,8 @@ func checkIDs(t *testing.T, e *env, want []ops.Event, step int) {
 		require.Equal(t, ev.Seq, res.FirstSeq, "a retry of event %d", i)
 	}
 	ev := want[len(want)/2]
-	res := must(t, e, ops.Append{Stream: "other", Events: []ops.EventData{{ID: ev.ID, Type: "t"}}})
+	other := fmt.Sprint("other-", e.s.Stats().LSN)
+	res := must(t, e, ops.Append{Stream: other, Events: []ops.EventData{{ID: ev.ID, Type: "t"}}})
 	require.Equal(t, uint64(1), res.FirstSeq, "an ID of another stream is new here")
 }
 
@@ -193,4 +198,93 @@ func TestIDEntriesSearch(t *testing.T) {
 	}
 	require.Empty(t, find(0))
 	require.Empty(t, find(^uint64(0)))
+}
+
+// A store whose checkpoint is of format 7, naming index files of
+// version 1 and holding every caller ID in its ID index, opens as it is;
+// the next checkpoints write files of version 2 for the segments sealed
+// since, and the ID rule holds over both kinds, after a reopen too.
+func TestIDEntriesFromFormat7(t *testing.T) {
+	e, want := idStore(t, 2000)
+	id := e.s.id
+	e.close()
+	ld := filepath.Join(e.dir, logDir)
+	lsns, err := listCheckpoints(e.p(), ld)
+	require.NoError(t, err)
+	for _, old := range lsns[:len(lsns)-1] {
+		require.NoError(t, os.Remove(filepath.Join(ld, ckptName(old))))
+	}
+	path := filepath.Join(ld, ckptName(lsns[len(lsns)-1]))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	r, ck, err := decodeCheckpoint(b, id)
+	require.NoError(t, err)
+	require.NotEmpty(t, ck.indexed)
+	// Every index file as version 1 wrote it: the same locations.
+	for i := range ck.indexed {
+		x := &ck.indexed[i]
+		require.True(t, x.ids)
+		v2, err := os.ReadFile(filepath.Join(ld, idxName(x.seg)))
+		require.NoError(t, err)
+		var ss []segStreams
+		for name, st := range ck.streams {
+			for _, run := range st.runs {
+				if run.seg != x.seg {
+					continue
+				}
+				var cs []chunk
+				for j := run.first; j < run.first+run.n; j++ {
+					o := idxHeader + int(j/idxPerBlock)*idxBlockSize + int(j%idxPerBlock)*idxEntry
+					cs = append(cs, chunk{seq: binary.LittleEndian.Uint64(v2[o:]), loc: loc{seg: x.seg, off: binary.LittleEndian.Uint32(v2[o+8:])}})
+				}
+				ss = append(ss, segStreams{name: name, chunks: cs})
+			}
+		}
+		slices.SortFunc(ss, func(a, b segStreams) int { return strings.Compare(a.name, b.name) })
+		v1, got, _ := encodeIndex(id, x.seg, indexPositions(v2, x), ss, nil, false)
+		require.Equal(t, x.nStream, got.nStream)
+		require.NoError(t, os.WriteFile(filepath.Join(ld, idxName(x.seg)), v1, 0o644))
+		x.ids, x.nID, x.hdrCRC = false, 0, got.hdrCRC
+	}
+	// And an ID index of every caller ID it covers.
+	full := idindex.New(id)
+	byPos := slices.Clone(want)
+	slices.SortFunc(byPos, func(a, b ops.Event) int { return cmp.Compare(a.Pos, b.Pos) })
+	for _, ev := range byPos {
+		if ev.Pos <= ck.lastPos {
+			require.NoError(t, full.Add(full.Hash(full.StreamKey(ev.Stream), ev.ID), ev.Pos))
+		}
+	}
+	ck.ids = full
+	v := viewOf(r, ck)
+	v.version = ckptVersionKvRun
+	require.NoError(t, os.WriteFile(path, v.encode(id), 0o644))
+
+	opts := Options{SegmentSize: minSegmentSize, CheckpointBytes: 32 << 10}
+	e.open(opts)
+	require.Equal(t, lsns[len(lsns)-1], e.s.Recovery().Checkpoint, "opened from the format 7 checkpoint")
+	require.Equal(t, full.Len(), e.s.st.ids.Len(), "its ID index as it holds it")
+	n7 := len(e.s.st.indexed)
+	for _, x := range e.s.st.indexed {
+		require.False(t, x.ids)
+	}
+	checkIDs(t, e, want, 5)
+	// Seal more segments under checkpoints.
+	for i := range 1500 {
+		ev := ops.EventData{ID: uuid.New(), Type: "t", Data: fmt.Appendf(nil, "%d %060d", i, 0)}
+		res := must(t, e, ops.Append{Stream: fmt.Sprint("s", i%5), Events: []ops.EventData{ev}})
+		want = append(want, ops.Event{ID: ev.ID, Stream: fmt.Sprint("s", i%5), Seq: res.FirstSeq, Pos: res.FirstPos})
+	}
+	e.close()
+	e.open(opts)
+	st := e.s.st
+	require.Greater(t, len(st.indexed), n7)
+	for i, x := range st.indexed {
+		require.Equal(t, i >= n7, x.ids, "segment %d", x.seg)
+	}
+	checkIDs(t, e, want, 5)
+	e.close()
+	rep, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+	assert.Empty(t, rep.IndexesBad)
 }

@@ -625,7 +625,11 @@
 // the full replay builds for its segment (VerifyReport.Indexes) and
 // lists the missing or damaged ones (VerifyReport.IndexesBad) without
 // failing, since reads repair them; a checkpoint naming a file the log
-// does not build is ErrCorrupt.
+// does not build is ErrCorrupt. For files of version 2 its replay
+// collects the ID entries of their segments (16 bytes an entry, held
+// until the checkpoint's record) to build the files whole, and the ID
+// index the checkpoint holds must be the replay's without those
+// segments' events.
 //
 // A lookup of an ID (the event-ID rule, see Memory) asks the ID index in
 // memory, then the files of version 2 of the segments the stream has

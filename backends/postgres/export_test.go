@@ -24,3 +24,7 @@ func Refused(s *Store) int64 { return s.refused.Load() }
 // stream and the store's notification channel, for the benchmark that
 // takes the statement apart.
 func GuessedOneSQL(s *Store) (sql, channel string) { return s.q.guessedOne, s.channel }
+
+// LogLockKey is the advisory lock key of s's log, for tests that hold the
+// lock as another process's writer does.
+func LogLockKey(s *Store) int64 { return logLockKey(quote(s.schema)) }

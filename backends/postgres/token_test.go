@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -28,8 +29,12 @@ import (
 // the append is stored the locked way.
 func TestGuessWaitsForMetaWrite(t *testing.T) {
 	t.Parallel()
-	for _, end := range []string{"commit", "rollback", "disconnect"} {
-		t.Run(end, func(t *testing.T) {
+	for _, tc := range []struct {
+		end    string
+		events int // 1: the one-event statement; 2: the statement of arrays
+	}{{"commit", 1}, {"commit", 2}, {"rollback", 1}, {"disconnect", 1}, {"rollback", 2}} {
+		end := tc.end
+		t.Run(end+"/"+strconv.Itoa(tc.events), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			s := mustOpen(t)
@@ -56,7 +61,7 @@ func TestGuessWaitsForMetaWrite(t *testing.T) {
 
 			done := make(chan error, 1)
 			go func() {
-				_, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Any(), Events: ev})
+				_, err := effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Any(), Events: slices.Repeat(ev, tc.events)})
 				done <- err
 			}()
 			// Wait until the guessed statement waits for the lock, and
@@ -92,9 +97,9 @@ func TestGuessWaitsForMetaWrite(t *testing.T) {
 				return
 			}
 			require.NoError(t, err, "a write that did not commit changes nothing")
-			require.Len(t, all.Events, 4)
+			require.Len(t, all.Events, 3+tc.events)
 			// Guesses hold again at the token read under the lock.
-			_, err = effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(4), Events: ev})
+			_, err = effect.Perform(p, ops.Append{Stream: "s", Expect: ops.Exact(uint64(3 + tc.events)), Events: ev})
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), postgres.Refused(s), "guesses hold again")
 		})

@@ -58,3 +58,40 @@ func TestGroupTimer(t *testing.T) {
 		t.Fatalf("the next group's context: %v, want context.DeadlineExceeded", ctx.Err())
 	}
 }
+
+// TestGroupTimerDerived holds the contexts derived from an expired
+// group's (pgx derives one to connect, context.AfterFunc watches a query
+// by one) to what they say under a context of context.WithTimeout: the
+// deadline passed, not a cancellation.
+func TestGroupTimerDerived(t *testing.T) {
+	t.Parallel()
+	var g groupTimer
+	defer g.stop()
+	ctx, end := g.start(20 * time.Millisecond)
+	defer end()
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	timed, cancelTimed := context.WithTimeout(ctx, time.Hour)
+	defer cancelTimed()
+	after := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { close(after) })
+	defer stop()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the derived context did not end with the group's")
+	}
+	<-timed.Done()
+	<-after
+	for name, c := range map[string]context.Context{"the group's": ctx, "a derived": child, "a derived one with a later deadline": timed} {
+		if !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Errorf("%s context: %v, want context.DeadlineExceeded", name, c.Err())
+		}
+		if !errors.Is(context.Cause(c), context.DeadlineExceeded) {
+			t.Errorf("%s context's cause: %v, want context.DeadlineExceeded", name, context.Cause(c))
+		}
+	}
+	if dl, ok := timed.Deadline(); !ok || time.Until(dl) > time.Minute {
+		t.Errorf("a derived context's deadline %v, %v: want the group's", dl, ok)
+	}
+}

@@ -26,9 +26,14 @@ type groupTimer struct {
 
 // groupCtx is a group's context: canceled at the end of the group, or
 // when its deadline passed, when Err is context.DeadlineExceeded as for
-// a context of context.WithTimeout.
+// a context of context.WithTimeout. It does not embed its inner cancel
+// context: a context derived from it (context.WithCancel, WithTimeout,
+// AfterFunc: pgx derives one to connect and watches each query by one)
+// would find that one by its Value and end with its error, context
+// canceled. It hides it instead and offers AfterFunc, by which the
+// context package ends the derived ones with this one's Err and cause.
 type groupCtx struct {
-	context.Context
+	inner    context.Context // canceled at the group's end or deadline
 	cancel   context.CancelFunc
 	deadline time.Time
 	expired  atomic.Bool
@@ -36,18 +41,28 @@ type groupCtx struct {
 
 func (c *groupCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
+func (c *groupCtx) Done() <-chan struct{} { return c.inner.Done() }
+
 func (c *groupCtx) Err() error {
 	if c.expired.Load() {
 		return context.DeadlineExceeded
 	}
-	return c.Context.Err()
+	return c.inner.Err()
 }
+
+// Value is nil for every key: the context holds no values, and the
+// context package must not find the inner cancel context (see groupCtx).
+func (c *groupCtx) Value(any) any { return nil }
+
+// AfterFunc runs f once the context ended, as context.AfterFunc does;
+// the context package calls it for the contexts derived from c.
+func (c *groupCtx) AfterFunc(f func()) func() bool { return context.AfterFunc(c.inner, f) }
 
 // start returns the context of a group that may run for timeout, and
 // the function that ends it.
 func (g *groupTimer) start(timeout time.Duration) (context.Context, func()) {
 	inner, cancel := context.WithCancel(context.Background())
-	c := &groupCtx{Context: inner, cancel: cancel, deadline: time.Now().Add(timeout)}
+	c := &groupCtx{inner: inner, cancel: cancel, deadline: time.Now().Add(timeout)}
 	g.mu.Lock()
 	g.cur = c
 	if !g.pending {

@@ -95,3 +95,43 @@ func TestGroupTimerDerived(t *testing.T) {
 		t.Errorf("a derived context's deadline %v, %v: want the group's", dl, ok)
 	}
 }
+
+// TestGroupTimerManyGroups runs groups one after another, as leaders do,
+// with a timeout short enough for the timer to fire in the middle of
+// starts and ends (run it with -race): a group's context never ends
+// before the group's own deadline, every group that outlives it ends,
+// and a group that ended first is never told its deadline passed.
+func TestGroupTimerManyGroups(t *testing.T) {
+	t.Parallel()
+	var g groupTimer
+	defer g.stop()
+	const timeout = time.Millisecond
+	for i := range 2000 {
+		start := time.Now()
+		ctx, end := g.start(timeout)
+		if i%3 == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatalf("group %d: its context did not end at its deadline", i)
+			}
+			if took := time.Since(start); took < timeout {
+				t.Fatalf("group %d: its context ended after %v, before its timeout", i, took)
+			}
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.Fatalf("group %d: %v, want context.DeadlineExceeded", i, ctx.Err())
+			}
+			end()
+			continue
+		}
+		err := ctx.Err()
+		took := time.Since(start)
+		end()
+		if err != nil && took < timeout {
+			t.Fatalf("group %d: %v after %v, before its timeout", i, err, took)
+		}
+		if err == nil && !errors.Is(ctx.Err(), context.Canceled) {
+			t.Fatalf("group %d ended: %v, want context.Canceled", i, ctx.Err())
+		}
+	}
+}

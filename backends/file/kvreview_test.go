@@ -1,0 +1,290 @@
+package file
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
+)
+
+// histModel is what a store of kv history depth keep answers after a
+// sequence of puts and deletes: a delete of an absent key takes a
+// revision and makes no version.
+type histModel struct {
+	keep      int
+	rev       uint64
+	cur       map[string]*ops.KvEntry
+	hist      map[string][]ops.KvVersion // oldest first
+	compacted uint64
+}
+
+func newHistModel(keep int) *histModel {
+	return &histModel{keep: keep, cur: map[string]*ops.KvEntry{}, hist: map[string][]ops.KvVersion{}}
+}
+
+// apply records a change and gives whether the key existed before it.
+func (m *histModel) apply(key string, value []byte, del bool) bool {
+	m.rev++
+	existed := m.cur[key] != nil
+	if del && !existed {
+		return false
+	}
+	if del {
+		delete(m.cur, key)
+	} else {
+		m.cur[key] = &ops.KvEntry{Key: key, Value: value, Revision: m.rev}
+	}
+	h := append(m.hist[key], ops.KvVersion{Key: key, Revision: m.rev, Value: value, Deleted: del})
+	m.hist[key] = h
+	m.setKeep(m.keep)
+	return existed
+}
+
+func (m *histModel) setKeep(n int) {
+	m.keep = n
+	for k, h := range m.hist {
+		if len(h) > n {
+			m.compacted = max(m.compacted, h[len(h)-n-1].Revision)
+			m.hist[k] = slices.Clone(h[len(h)-n:])
+		}
+	}
+}
+
+// kvAnswers is every kv answer of a store over keys: gets, histories,
+// the list, and a watch from the start followed to the end.
+type kvAnswers struct {
+	Gets    map[string]*ops.KvEntry
+	Hist    map[string][]ops.KvVersion
+	List    []ops.KvEntry
+	Watch   []ops.KvVersion
+	Revison uint64
+}
+
+func readKvAnswers(t *testing.T, e *env, keys []string) kvAnswers {
+	t.Helper()
+	a := kvAnswers{Gets: map[string]*ops.KvEntry{}, Hist: map[string][]ops.KvVersion{}}
+	for _, k := range keys {
+		a.Gets[k] = must(t, e, ops.KvGet{Key: k})
+		a.Hist[k] = must(t, e, ops.KvHistory{Key: k}).Versions
+	}
+	after := ""
+	for {
+		l := must(t, e, ops.KvList{After: after, Limit: 7})
+		a.List = append(a.List, l.Entries...)
+		if !l.More {
+			break
+		}
+		after = l.Entries[len(l.Entries)-1].Key
+	}
+	from := uint64(0)
+	for {
+		w := must(t, e, ops.KvWatch{From: from, Limit: 5})
+		a.Watch = append(a.Watch, w.Changes...)
+		if w.Next > w.Revision {
+			a.Revison = w.Revision
+			break
+		}
+		from = w.Next
+	}
+	return a
+}
+
+func (m *histModel) answers(keys []string) kvAnswers {
+	a := kvAnswers{Gets: map[string]*ops.KvEntry{}, Hist: map[string][]ops.KvVersion{}, Revison: m.rev}
+	for _, k := range keys {
+		a.Gets[k] = m.cur[k]
+		var h []ops.KvVersion
+		for i := len(m.hist[k]) - 1; i >= 0; i-- {
+			h = append(h, m.hist[k][i])
+		}
+		a.Hist[k] = h
+		if e := m.cur[k]; e != nil {
+			a.List = append(a.List, *e)
+		}
+	}
+	for _, k := range keys {
+		for _, v := range m.hist[k] {
+			if v.Revision > m.compacted {
+				a.Watch = append(a.Watch, v)
+			}
+		}
+	}
+	slices.SortStableFunc(a.Watch, func(x, y ops.KvVersion) int {
+		if x.Revision != y.Revision {
+			return int(x.Revision) - int(y.Revision)
+		}
+		return 0
+	})
+	return a
+}
+
+// normal makes empty and nil alike for comparing.
+func (a kvAnswers) normal() kvAnswers {
+	for k, h := range a.Hist {
+		if len(h) == 0 {
+			a.Hist[k] = nil
+		}
+		for i := range h {
+			if len(h[i].Value) == 0 {
+				h[i].Value = nil
+			}
+		}
+	}
+	for i := range a.Watch {
+		if len(a.Watch[i].Value) == 0 {
+			a.Watch[i].Value = nil
+		}
+	}
+	if len(a.List) == 0 {
+		a.List = nil
+	}
+	if len(a.Watch) == 0 {
+		a.Watch = nil
+	}
+	return a
+}
+
+// kvWorkload runs n random kv changes on e and m: puts, deletes of
+// present and absent keys, deletes then puts, with reopens (each Close
+// writes a checkpoint) and compactions between; checkpoints also come
+// from CheckpointBytes while commits run.
+func kvWorkload(t *testing.T, rng *rand.Rand, e *env, m *histModel, keys []string, n int, opts Options) {
+	t.Helper()
+	for i := range n {
+		k := keys[rng.IntN(len(keys))]
+		switch r := rng.IntN(20); {
+		case r < 11:
+			v := fmt.Appendf(nil, "%s=%d-%0*d", k, i, rng.IntN(400), 0)
+			res := must(t, e, ops.KvPut{Key: k, Value: v})
+			require.Equal(t, m.apply(k, v, false), res.Existed, "put %q at %d", k, i)
+			require.Equal(t, m.rev, res.Revision)
+		case r < 17:
+			res := must(t, e, ops.KvDelete{Key: k})
+			require.Equal(t, m.apply(k, nil, true), res.Existed, "delete %q at %d", k, i)
+			require.Equal(t, m.rev, res.Revision)
+		case r < 18:
+			must(t, e, ops.Append{Stream: "s", Events: evs(fmt.Sprint(i))})
+		case r < 19:
+			e.reopen(opts)
+		default:
+			_, err := e.s.Compact(e.p(), CompactOptions{})
+			require.NoError(t, err)
+		}
+	}
+}
+
+func kvReviewKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%02d", i)
+	}
+	return keys
+}
+
+// Every kv answer after random puts and deletes (of absent keys too,
+// deletes then puts, keys past the depth), checkpoints written while
+// commits run, reopens and compactions, is the model's, from the
+// checkpoint and from a full replay alike.
+func TestKvReviewReplayModel(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			opts := Options{SegmentSize: 64 << 10, KvHistory: 3, CheckpointBytes: 24 << 10}
+			e := newEnv(t, opts)
+			rng := rand.New(rand.NewPCG(seed, 9))
+			keys := kvReviewKeys(12)
+			m := newHistModel(3)
+			kvWorkload(t, rng, e, m, keys, 500, opts)
+			want := m.answers(keys).normal()
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "live")
+			e.reopen(opts)
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "from the checkpoint")
+			e.close()
+			removeCheckpoints(t, e.dir)
+			e.open(opts)
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "from a full replay")
+		})
+	}
+}
+
+// A depth lowered at an Open trims the history the kv run holds as a
+// full replay at that depth does, and raised again keeps more from then
+// on.
+func TestKvReviewDepthLoweredRaised(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			opts := Options{SegmentSize: 64 << 10, KvHistory: 5, CheckpointBytes: 24 << 10}
+			e := newEnv(t, opts)
+			rng := rand.New(rand.NewPCG(seed, 11))
+			keys := kvReviewKeys(8)
+			m := newHistModel(5)
+			kvWorkload(t, rng, e, m, keys, 300, opts)
+			opts.KvHistory = 2
+			m.setKeep(2)
+			e.reopen(opts)
+			want := m.answers(keys).normal()
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "lowered")
+			kvWorkload(t, rng, e, m, keys, 100, opts)
+			want = m.answers(keys).normal()
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "lowered, after more changes")
+			e.reopen(opts)
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "lowered, reopened")
+			opts.KvHistory = 4
+			m.keep = 4
+			e.reopen(opts)
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "raised")
+			kvWorkload(t, rng, e, m, keys, 200, opts)
+			want = m.answers(keys).normal()
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "raised, after more changes")
+			e.reopen(opts)
+			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "raised, reopened")
+		})
+	}
+}
+
+// hasKvRun tells whether dir's log holds a kv run file.
+func hasKvRun(t *testing.T, dir string) bool {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, logDir))
+	require.NoError(t, err)
+	for _, de := range ents {
+		if _, ok := isKvRunName(de.Name()); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// A key deleted by the first commit after the checkpoint that wrote the
+// store's first kv run, before the store takes the run, stays deleted:
+// the run holds its value, and the delete must still hide it.
+func TestKvReviewDeleteBeforeFirstRunTaken(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10, KvHistory: 3, CheckpointBytes: 8 << 10}
+	e := newEnv(t, opts)
+	big := bytes.Repeat([]byte("v"), 1<<10)
+	for i := 0; !hasKvRun(t, e.dir); i++ {
+		require.Less(t, i, 100, "no checkpoint wrote a kv run")
+		must(t, e, ops.KvPut{Key: "a", Value: big})
+	}
+	res := must(t, e, ops.KvDelete{Key: "a"})
+	require.True(t, res.Existed)
+	if got := must(t, e, ops.KvGet{Key: "a"}); got != nil {
+		t.Fatalf("the deleted key reads its value of revision %d", got.Revision)
+	}
+	require.Empty(t, must(t, e, ops.KvList{}).Entries)
+	require.Zero(t, e.s.Stats().KvKeys)
+	hist := must(t, e, ops.KvHistory{Key: "a"}).Versions
+	require.True(t, hist[0].Deleted, "the newest version is the delete")
+	// The next checkpoint merges the run with the delete.
+	e.reopen(opts)
+	if got := must(t, e, ops.KvGet{Key: "a"}); got != nil {
+		t.Fatalf("the deleted key reads its value of revision %d, reopened", got.Revision)
+	}
+	require.True(t, must(t, e, ops.KvHistory{Key: "a"}).Versions[0].Deleted)
+}

@@ -880,8 +880,14 @@ func (s *Store) removeOldKvRuns(p *effect.P, keep uint64) error {
 // holds the store's lock exclusively): the changes it holds leave
 // memory; the run it replaces is retired, to be closed by the owner of
 // the log (readers read a run under the read lock only).
+//
+// A state without a run drops a deleted key from its changes (apply):
+// a key the run holds that a commit after rev deleted would then read
+// the run's value, so it takes an entry of its delete here (its last
+// kept revision is the delete's).
 func (s *state) takeKvRun(run *kvRun, rev uint64) {
-	if s.kvRun != nil {
+	first := s.kvRun == nil
+	if !first {
 		s.kvRetired = append(s.kvRetired, s.kvRun)
 	}
 	s.kvRun, s.kvRef = run, run.ref(s.kvLive)
@@ -895,6 +901,9 @@ func (s *state) takeKvRun(run *kvRun, rev uint64) {
 	for k, revs := range h.keys {
 		if len(revs) == 0 || revs[len(revs)-1] <= rev {
 			delete(h.keys, k) // the run holds its revisions
+		} else if last := revs[len(revs)-1]; first && s.kv[k] == nil {
+			s.kv[k] = &kvEntry{rev: last, del: true} // deleted since rev
+			s.keysDirty = true
 		}
 	}
 }

@@ -159,6 +159,8 @@ func (a kvAnswers) normal() kvAnswers {
 // from CheckpointBytes while commits run.
 func kvWorkload(t *testing.T, rng *rand.Rand, e *env, m *histModel, keys []string, n int, opts Options) {
 	t.Helper()
+	var kvCompacted int64
+	defer func() { t.Logf("compactions took %d kv changes", kvCompacted) }()
 	for i := range n {
 		k := keys[rng.IntN(len(keys))]
 		switch r := rng.IntN(20); {
@@ -176,8 +178,9 @@ func kvWorkload(t *testing.T, rng *rand.Rand, e *env, m *histModel, keys []strin
 		case r < 19:
 			e.reopen(opts)
 		default:
-			_, err := e.s.Compact(e.p(), CompactOptions{})
+			res, err := e.s.Compact(e.p(), CompactOptions{})
 			require.NoError(t, err)
+			kvCompacted += res.KvChanges
 		}
 	}
 }
@@ -195,7 +198,7 @@ func kvReviewKeys(n int) []string {
 // commits run, reopens and compactions, is the model's, from the
 // checkpoint and from a full replay alike.
 func TestKvReviewReplayModel(t *testing.T) {
-	for seed := uint64(1); seed <= 6; seed++ {
+	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			opts := Options{SegmentSize: 64 << 10, KvHistory: 3, CheckpointBytes: 24 << 10}
 			e := newEnv(t, opts)
@@ -219,7 +222,7 @@ func TestKvReviewReplayModel(t *testing.T) {
 // full replay at that depth does, and raised again keeps more from then
 // on.
 func TestKvReviewDepthLoweredRaised(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
+	for seed := uint64(1); seed <= 5; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			opts := Options{SegmentSize: 64 << 10, KvHistory: 5, CheckpointBytes: 24 << 10}
 			e := newEnv(t, opts)
@@ -237,6 +240,9 @@ func TestKvReviewDepthLoweredRaised(t *testing.T) {
 			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "lowered, after more changes")
 			e.reopen(opts)
 			require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "lowered, reopened")
+			replayed(t, e, opts, func(f *env) {
+				require.Equal(t, want, readKvAnswers(t, f, keys).normal(), "lowered, from a full replay")
+			})
 			opts.KvHistory = 4
 			m.keep = 4
 			e.reopen(opts)
@@ -509,4 +515,20 @@ func TestKvReviewConcurrentCheckpoints(t *testing.T) {
 	removeCheckpoints(t, e.dir)
 	e.open(opts)
 	require.Equal(t, live, readKvAnswers(t, e, keys).normal(), "from a full replay")
+}
+
+// replayed closes e, opens a copy of its directory without checkpoints
+// or kv runs (a full replay) for check, and opens e again.
+func replayed(t *testing.T, e *env, opts Options, check func(f *env)) {
+	t.Helper()
+	e.close()
+	f := &env{t: t, dir: t.TempDir() + "/data", os: e.os, hs: e.hs}
+	copyDir(t, e.dir, f.dir)
+	removeCheckpoints(t, f.dir)
+	_, err := Verify(f.p(), e.dir)
+	require.NoError(t, err)
+	f.open(opts)
+	check(f)
+	f.close()
+	e.open(opts)
 }

@@ -717,7 +717,10 @@
 // change since the last names the same run. Once the checkpoint is in
 // place the live index takes the run and drops the changes and kept
 // revisions it holds (as it drops locations for index files, see
-// above). A run is removed once the checkpoint after the one
+// above); a store that had no run keeps no entry of a deleted key, so
+// a key deleted after the checkpoint's revision, before its first run
+// is taken, then gets an entry of its delete, which hides the run's
+// value of it. A run is removed once the checkpoint after the one
 // that wrote it has been superseded: a kept checkpoint names its own
 // run or the one it started from.
 //

@@ -532,3 +532,27 @@ func replayed(t *testing.T, e *env, opts Options, check func(f *env)) {
 	f.close()
 	e.open(opts)
 }
+
+// A follower opened from a checkpoint naming a kv run, while the writer
+// goes on deleting and putting keys and its checkpoints write new runs
+// and remove the follower's, answers every kv read as the writer does.
+func TestKvReviewFollower(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10, KvHistory: 3, CheckpointBytes: 24 << 10}
+	e := newEnv(t, opts)
+	rng := rand.New(rand.NewPCG(4, 4))
+	keys := kvReviewKeys(12)
+	m := newHistModel(3)
+	kvWorkload(t, rng, e, m, keys, 150, opts)
+	e.reopen(opts)
+	require.True(t, hasKvRun(t, e.dir))
+	f := openFollower(t, e.dir, opts)
+	fe := &env{t: t, dir: e.dir, os: f.os, s: f.s}
+	want := m.answers(keys).normal()
+	require.Equal(t, want, readKvAnswers(t, fe, keys).normal(), "at open")
+	for range 3 {
+		kvWorkload(t, rng, e, m, keys, 150, opts)
+		want = m.answers(keys).normal()
+		require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "writer")
+		require.Equal(t, want, readKvAnswers(t, fe, keys).normal(), "follower")
+	}
+}

@@ -34,6 +34,11 @@ func newHistModel(keep int) *histModel {
 // apply records a change and gives whether the key existed before it.
 func (m *histModel) apply(key string, value []byte, del bool) bool {
 	m.rev++
+	return m.change(key, value, del)
+}
+
+// change records a change of the commit of revision m.rev.
+func (m *histModel) change(key string, value []byte, del bool) bool {
 	existed := m.cur[key] != nil
 	if del && !existed {
 		return false
@@ -174,7 +179,24 @@ func kvWorkload(t *testing.T, rng *rand.Rand, e *env, m *histModel, keys []strin
 			require.Equal(t, m.apply(k, nil, true), res.Existed, "delete %q at %d", k, i)
 			require.Equal(t, m.rev, res.Revision)
 		case r < 18:
-			must(t, e, ops.Append{Stream: "s", Events: evs(fmt.Sprint(i))})
+			// Several keys in one commit, with an append.
+			var ch []ops.KvChange
+			for _, k := range []string{k, keys[rng.IntN(len(keys))], keys[rng.IntN(len(keys))]} {
+				if slices.ContainsFunc(ch, func(c ops.KvChange) bool { return c.Key == k }) {
+					continue
+				}
+				c := ops.KvChange{Key: k, Delete: rng.IntN(2) == 0}
+				if !c.Delete {
+					c.Value = fmt.Appendf(nil, "%s=%d/%d", k, i, len(ch))
+				}
+				ch = append(ch, c)
+			}
+			res := must(t, e, ops.Commit{Appends: []ops.Append{{Stream: "s", Events: evs(fmt.Sprint(i))}}, Kv: ch})
+			m.rev++
+			require.Equal(t, m.rev, res.Revision)
+			for j, c := range ch {
+				require.Equal(t, m.change(c.Key, c.Value, c.Delete), res.Kv[j].Existed, "commit of %q at %d", c.Key, i)
+			}
 		case r < 19:
 			e.reopen(opts)
 		default:

@@ -2,11 +2,13 @@ package file
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"rose-ash.com/persist/effect"
 	"slices"
 	"sync"
 	"testing"
@@ -72,6 +74,10 @@ type kvAnswers struct {
 	List    []ops.KvEntry
 	Watch   []ops.KvVersion
 	Revison uint64
+	// Versions is the count of kept versions Stat gives, Keys the keys
+	// with a value.
+	Versions uint64
+	Keys     int
 }
 
 func readKvAnswers(t *testing.T, e *env, keys []string) kvAnswers {
@@ -90,6 +96,8 @@ func readKvAnswers(t *testing.T, e *env, keys []string) kvAnswers {
 		}
 		after = l.Entries[len(l.Entries)-1].Key
 	}
+	a.Versions = must(t, e, ops.Stat{}).KvVersions
+	a.Keys = e.s.Stats().KvKeys
 	from := uint64(0)
 	for {
 		w := must(t, e, ops.KvWatch{From: from, Limit: 5})
@@ -114,7 +122,9 @@ func (m *histModel) answers(keys []string) kvAnswers {
 		a.Hist[k] = h
 		if e := m.cur[k]; e != nil {
 			a.List = append(a.List, *e)
+			a.Keys++
 		}
+		a.Versions += uint64(len(m.hist[k]))
 	}
 	for _, k := range keys {
 		for _, v := range m.hist[k] {
@@ -577,4 +587,26 @@ func TestKvReviewFollower(t *testing.T) {
 		require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "writer")
 		require.Equal(t, want, readKvAnswers(t, fe, keys).normal(), "follower")
 	}
+}
+
+// A follower's Stat plans a compaction against its kv run, which the
+// writer's checkpoints remove once two more have written runs: Stat
+// still answers, as it did before they did.
+func TestKvReviewFollowerStatRunRemoved(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10, KvHistory: 2}
+	e := newEnv(t, opts)
+	kvPuts(t, e, "k", 5) // past the depth: history dropped some
+	e.reopen(opts)
+	f := openFollower(t, e.dir, opts)
+	before := fdo(f, ops.Stat{})
+	path := f.s.st.kvRun.path
+	for i := range 3 {
+		kvPuts(t, e, fmt.Sprint("k", i), 1)
+		e.reopen(opts)
+	}
+	_, err := os.Stat(path)
+	require.ErrorIs(t, err, os.ErrNotExist, "the writer removed the follower's run")
+	got, err := effect.Perform(f.p(context.Background()), ops.Stat{})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, got.KvRevision, before.KvRevision)
 }

@@ -768,12 +768,14 @@ type compactIn struct {
 	// partial or dropped nothing), of the keys whose history the state
 	// holds in memory; kvRun, a copy of the state's kv run on a file
 	// descriptor of its own (so that a checkpoint retiring the state's
-	// does not close it under the compaction), holds the others', at
+	// does not close it under the compaction; a follower's is the
+	// state's own, see compactInputs), holds the others', at
 	// most kvKeep each. A change of the key below it, and at or below
 	// kvCompacted (a delete of an absent key makes no version), is
 	// superseded and out of history and watch.
 	kvOldest    map[string]uint64
 	kvRun       *kvRun
+	kvShared    bool // kvRun is the state's own (a follower's), not a copy
 	kvCache     *recCache
 	kvKeep      int
 	kvCompacted uint64
@@ -794,10 +796,10 @@ func (in *compactIn) oldestKept(p *effect.P, key string) (uint64, bool, error) {
 
 // release closes what in holds open.
 func (in *compactIn) release(p *effect.P) {
-	if in.kvRun != nil {
+	if in.kvRun != nil && !in.kvShared {
 		_ = in.kvRun.close(p)
-		in.kvRun = nil
 	}
+	in.kvRun = nil
 }
 
 // compactInputs takes the state a compaction decides on; the caller
@@ -834,7 +836,12 @@ func (s *Store) compactInputs(p *effect.P) (compactIn, error) {
 				in.kvOldest[k] = revs[0]
 			}
 		}
-		if r := s.st.kvRun; r != nil {
+		if r := s.st.kvRun; r != nil && s.readOnly {
+			// A follower takes no run, so never retires its own, and
+			// the writer's checkpoints may have removed its file: the
+			// state's descriptor, open until Close, reads it.
+			in.kvRun, in.kvShared, in.kvCache, in.kvKeep = r, true, s.st.kvCache, h.keep()
+		} else if r != nil {
 			fd, err := openFile(p, r.path, os.O_RDONLY)
 			if err != nil {
 				return compactIn{}, fmt.Errorf("file: compact: open kv run: %w", err)

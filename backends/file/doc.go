@@ -771,7 +771,9 @@
 // per kv commit record, see Kv history) is still in memory and in every
 // checkpoint. A compaction reads the oldest kept revision of a key it
 // may drop a change of from the run, through a file descriptor of its
-// own. An Open with a depth lower than its checkpoint's reads the whole
+// own; a follower's (the planning of its Stat) reads through the
+// state's, since a follower takes no run and the writer's checkpoints
+// remove the file of the one it opened with. An Open with a depth lower than its checkpoint's reads the whole
 // run once, to drop what the depth no longer keeps and raise the
 // compacted revision (the keys it trims are held in memory until the
 // next checkpoint writes them). Every checkpoint with kv changes still

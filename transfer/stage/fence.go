@@ -21,8 +21,11 @@ const fenceState = "PFNCE"
 // (waiting for the commits in flight), it records the new store in a
 // table of the schema, fence, and adds triggers on log_state (which every
 // kv change, metadata write and compaction updates), events (which every
-// append inserts into, writing no log_state; it reads log_state, so the
-// table lock waits for it too) and snapshots that raise SQLSTATE PFNCE, "the
+// append inserts into; a guessed append neither writes nor reads
+// log_state, but its insert holds the events table in ROW EXCLUSIVE mode,
+// which CREATE TRIGGER's SHARE ROW EXCLUSIVE lock waits for, and a later
+// insert waits for the fence's transaction and then meets the trigger)
+// and snapshots that raise SQLSTATE PFNCE, "the
 // store is fenced: it moved to …", so every later commit fails before
 // COMMIT and writes nothing. Unfence drops the triggers and the table.
 func PostgresSource(s *postgres.Store, dsn string) transfer.Source {

@@ -136,7 +136,10 @@
 // a crash, so a token a store read may be lost, which is why a new token
 // is drawn at random (63 bits) and not counted on: the next write's token
 // is not the lost one but by a chance of 2^-63, the odds the store's
-// drawn event IDs already take. Streams the store knows nothing of are guessed new
+// drawn event IDs already take. A role that may not read the sequence is
+// refused at Open (ErrPermission, naming it): some PostgreSQL versions
+// answer NULL to pg_sequence_last_value without the right, which a commit
+// would take for a token never set. Streams the store knows nothing of are guessed new
 // (head 0, no state) and their rows inserted, so a stream that exists
 // after all (with events, limits or a tombstone this store never saw)
 // refuses the statement by the streams key. So no guess lets an append

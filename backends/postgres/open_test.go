@@ -196,3 +196,27 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenNoRightToReadToken: a role that may use the schema's tables but
+// not read the metadata token's sequence is refused at Open, naming the
+// sequence, rather than reading the token as never set on a server whose
+// pg_sequence_last_value answers NULL for it.
+func TestOpenNoRightToReadToken(t *testing.T) {
+	t.Parallel()
+	needServer(t)
+	execSQL(t, `DO $$ BEGIN CREATE ROLE persist_notoken LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	schema := freshSchema(t)
+	s, err := postgres.Open(context.Background(), testDSN(), postgres.WithSchema(schema))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	q := pgx.Identifier{schema}.Sanitize()
+	execSQL(t, "GRANT USAGE, CREATE ON SCHEMA "+q+" TO persist_notoken")
+	execSQL(t, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+q+" TO persist_notoken")
+	dsn := withDSN(t, func(c *pgx.ConnConfig) { c.User = "persist_notoken"; c.Password = "s3cret" })
+	err = openFails(t, dsn, postgres.ErrPermission, postgres.WithSchema(schema))
+	assert.Contains(t, err.Error(), "meta_token")
+	execSQL(t, "GRANT SELECT, UPDATE ON SEQUENCE "+q+".meta_token TO persist_notoken")
+	s, err = postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+	require.NoError(t, err, "with the right granted")
+	require.NoError(t, s.Close())
+}

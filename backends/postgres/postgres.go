@@ -188,6 +188,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		}
 		return nil, fail(err)
 	}
+	if err := checkToken(ctx, pool, o.schema); err != nil {
+		pool.Close()
+		return nil, &OpenError{DSN: red, Schema: o.schema, Kind: ErrPermission, Err: err}
+	}
 	sum := sha256.Sum256([]byte(o.schema))
 	s := &Store{
 		pool:    pool,
@@ -306,4 +310,22 @@ func (s *Store) dbErr(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("postgres: %s on %s: %w", op, s.dsn, err)
+}
+
+// checkToken refuses a role that cannot read the metadata token's
+// sequence (migration 6). PostgreSQL 15 fails such a read, but
+// pg_sequence_last_value of other versions answers NULL for a sequence
+// the role has no right to, which a commit cannot tell from a token never
+// set (0): its guesses would then pass another process's metadata write.
+// So the right is checked once, here, and a commit pays nothing for it.
+func checkToken(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	seq := quote(schema) + ".meta_token"
+	var ok bool
+	if err := pool.QueryRow(ctx, "SELECT has_sequence_privilege($1, 'SELECT')", seq).Scan(&ok); err != nil {
+		return fmt.Errorf("check the right to read %s: %w", seq, err)
+	}
+	if !ok {
+		return fmt.Errorf("the role may not read sequence %s, which every commit checks (GRANT SELECT ON SEQUENCE %s)", seq, seq)
+	}
+	return nil
 }

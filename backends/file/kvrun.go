@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
@@ -70,7 +71,14 @@ type kvRun struct {
 	idxLen  int      // the sparse index's length, its checksum excluded
 	blocks  []kvBlock
 	fd      platform.FD
+	// cacheID keys the run's blocks in a cache (the generation, an LSN,
+	// does not fit the cache's 32-bit key): unique among the runs of the
+	// process until 2^32 of them were opened.
+	cacheID uint32
 }
+
+// kvRunIDs numbers the runs a process opens or writes, for kvRun.cacheID.
+var kvRunIDs atomic.Uint32
 
 // kvBlockSum is a block's checksum, seeded with the run's generation and
 // the block's number so that a block read from the wrong place fails.
@@ -276,7 +284,7 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 		return nil, fmt.Errorf("file: write kv run %s: %w", w.path, w.err)
 	}
 	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live,
-		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks}, nil
+		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, cacheID: kvRunIDs.Add(1)}, nil
 }
 
 // abort drops a run being written.
@@ -345,7 +353,7 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, corrupt(path, idxOff, "kv run index checksum mismatch")
 	}
-	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:])}
+	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:]), cacheID: kvRunIDs.Add(1)}
 	d := decoder{b: body}
 	nb := d.count(4)
 	r.blocks = make([]kvBlock, 0, nb)
@@ -397,7 +405,7 @@ func (r *kvRun) close(p *effect.P) error {
 // block gives block i's entries (without its checksum), checked, through
 // cache (nil: none).
 func (r *kvRun) block(p *effect.P, cache *recCache, i int) ([]byte, error) {
-	key := loc{seg: uint32(r.gen), off: uint32(i)}
+	key := loc{seg: r.cacheID, off: uint32(i)}
 	if cache != nil {
 		if b, ok := cache.peek(key); ok {
 			return b, nil

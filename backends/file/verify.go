@@ -108,10 +108,16 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 			if err == nil {
 				err = v.loadKvRunOf(p, ck)
 			}
-			if err == nil && ck.ids != nil {
+			// The writer removed the checkpoint, then its run, since
+			// Open read it: nothing is left to compare.
+			gone := errors.Is(err, fs.ErrNotExist) && v.removedBeside(p, rep.Checkpoint)
+			if gone {
+				err = nil
+			}
+			if err == nil && !gone && ck.ids != nil {
 				rp.st.indexIDs(v.id) // to compare the ID index too
 			}
-			if err == nil {
+			if err == nil && !gone {
 				// The ID entries of index files of version 2, to
 				// compare those files whole.
 				var segs []uint32
@@ -127,28 +133,30 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 			if err != nil {
 				return rep, corrupt(path, 0, "%v", err)
 			}
-			rp.onRec = func(seg uint64, off int64, f frame, _ *commitRec) error {
-				if f.lsn != ck.lsn {
+			if !gone {
+				rp.onRec = func(seg uint64, off int64, f frame, _ *commitRec) error {
+					if f.lsn != ck.lsn {
+						return nil
+					}
+					why, err := v.expandIndexed(p, ck, rp.st, &rep)
+					rp.st.idLog = nil // what it collected is checked
+					if err != nil {
+						return err
+					}
+					if why == "" {
+						why = sameIndex(ck, rp.st)
+					}
+					if why != "" {
+						return corrupt(path, 0, "the checkpoint's index differs from the log's: %s", why)
+					}
+					// And where it says its last record lies, and the
+					// checksum of its segment up to there (format 3).
+					if sum := crc32.Update(rp.sum, castagnoli, f.raw); r.version >= ckptVersion3 && (seg != r.seg || off != r.last || sum != r.sum) {
+						return corrupt(path, 0, "the checkpoint names its last record at segment %d offset %d and a segment checksum %08x; the log has %d, %d and %08x",
+							r.seg, r.last, r.sum, seg, off, sum)
+					}
 					return nil
 				}
-				why, err := v.expandIndexed(p, ck, rp.st, &rep)
-				rp.st.idLog = nil // what it collected is checked
-				if err != nil {
-					return err
-				}
-				if why == "" {
-					why = sameIndex(ck, rp.st)
-				}
-				if why != "" {
-					return corrupt(path, 0, "the checkpoint's index differs from the log's: %s", why)
-				}
-				// And where it says its last record lies, and the
-				// checksum of its segment up to there (format 3).
-				if sum := crc32.Update(rp.sum, castagnoli, f.raw); r.version >= ckptVersion3 && (seg != r.seg || off != r.last || sum != r.sum) {
-					return corrupt(path, 0, "the checkpoint names its last record at segment %d offset %d and a segment checksum %08x; the log has %d, %d and %08x",
-						r.seg, r.last, r.sum, seg, off, sum)
-				}
-				return nil
 			}
 		}
 	}
@@ -322,6 +330,18 @@ func (s *Store) walk(p *effect.P, rp *replayer, ends map[uint64]int64, stop *Cor
 	return nil
 }
 
+// removedBeside reports whether the checkpoint of lsn is gone from a
+// store a writer holds (Verify beside it). A writer removes a checkpoint
+// before the kv run only it named, so a run missing beside a checkpoint
+// still there is damage, and beside one gone is the writer's doing.
+func (s *Store) removedBeside(p *effect.P, lsn uint64) bool {
+	if !s.readOnly {
+		return false
+	}
+	lsns, err := listCheckpoints(p, s.logDir)
+	return err == nil && !slices.Contains(lsns, lsn)
+}
+
 // verifyCheckpoints checks every store checkpoint file: one that does not
 // validate is skipped by Open, and listed.
 func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
@@ -346,7 +366,11 @@ func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
 			// The kv run it names, checked whole: a bad one passes the
 			// checkpoint over as a bad checkpoint file does.
 			var ce *CorruptError
-			if err := s.checkKvRunOf(p, st); errors.As(err, &ce) || errors.Is(err, fs.ErrNotExist) {
+			err := s.checkKvRunOf(p, st)
+			if errors.Is(err, fs.ErrNotExist) && s.removedBeside(p, lsn) {
+				continue // the writer removed the checkpoint, then its run
+			}
+			if errors.As(err, &ce) || errors.Is(err, fs.ErrNotExist) {
 				if ce == nil {
 					ce = &CorruptError{File: filepath.Join(s.logDir, kvRunName(st.kvRef.gen)), Reason: "the kv run named by " + ckptName(lsn) + " is missing"}
 				}

@@ -74,7 +74,7 @@ import (
 // it is a tail that Open must check, as after a crash.
 //
 // BenchmarkScaleOpen measures each open in a fresh process (this binary,
-// run again as TestScaleOpenChild), so that the peak resident set (VmHWM)
+// run again as this benchmark with PERSIST_SCALE_CHILD set), so that the peak resident set (VmHWM)
 // is the open's alone: while the tail is still there, PERSIST_SCALE_OPENS
 // opens (default 3) that exit without closing; then one open that closes,
 // writing a checkpoint of the whole log; then PERSIST_SCALE_OPENS opens of
@@ -85,6 +85,10 @@ import (
 // store measured once has no tail left; its later runs measure the opens
 // with no tail alone.
 func BenchmarkScaleOpen(b *testing.B) {
+	if dir := os.Getenv("PERSIST_SCALE_CHILD"); dir != "" {
+		scaleOpenChild(b, dir) // this process is one of the opens below
+		return
+	}
 	events := envInt("PERSIST_SCALE_EVENTS", 1_000_000)
 	opens := envInt("PERSIST_SCALE_OPENS", 3)
 	dir := scaleStore(b, events)
@@ -155,7 +159,7 @@ type scaleChild struct {
 
 func runScaleChild(b *testing.B, dir string, events int, mode, profile string) scaleChild {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestScaleOpenChild$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run", "^$", "-test.bench", "^BenchmarkScaleOpen$", "-test.benchtime", "1x")
 	cmd.Env = append(os.Environ(),
 		"PERSIST_SCALE_CHILD="+dir,
 		"PERSIST_SCALE_CHILD_MODE="+mode,
@@ -167,7 +171,8 @@ func runScaleChild(b *testing.B, dir string, events int, mode, profile string) s
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "SCALE "); ok {
+		// The line may follow the benchmark's name, printed before it ran.
+		if _, rest, ok := strings.Cut(sc.Text(), "SCALE "); ok {
 			var c scaleChild
 			if err := json.Unmarshal([]byte(rest), &c); err != nil {
 				b.Fatal(err)
@@ -180,13 +185,10 @@ func runScaleChild(b *testing.B, dir string, events int, mode, profile string) s
 	return scaleChild{}
 }
 
-// TestScaleOpenChild is the child process of BenchmarkScaleOpen; it is
-// skipped unless PERSIST_SCALE_CHILD names a store.
-func TestScaleOpenChild(t *testing.T) {
-	dir := os.Getenv("PERSIST_SCALE_CHILD")
-	if dir == "" {
-		t.Skip("the child of BenchmarkScaleOpen")
-	}
+// scaleOpenChild is one open of BenchmarkScaleOpen, in the process the
+// benchmark started for it: it opens the store in dir and prints what it
+// measured on a line "SCALE {json}".
+func scaleOpenChild(t testing.TB, dir string) {
 	events, err := strconv.Atoi(os.Getenv("PERSIST_SCALE_CHILD_EVENTS"))
 	if err != nil {
 		t.Fatal(err)

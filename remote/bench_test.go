@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 	"rose-ash.com/persist/remote"
@@ -249,7 +247,7 @@ func benchFollowers(b *testing.B, h2 bool) {
 	if _, err := effect.Perform(p, ops.Append{Stream: "s", Events: []ops.EventData{{Type: "marker"}}}); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFollowersHost$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %t", followersEnv, url, followers, h2))
 	cmd.Stderr = os.Stderr
 	toHost, err := cmd.StdinPipe()
@@ -303,27 +301,25 @@ func benchFollowers(b *testing.B, h2 bool) {
 	b.ReportMetric(float64(rss1)/(1<<20), "server-rss-MiB")
 }
 
-// TestFollowersHost is the followers' side of BenchmarkFollowers, run in
-// a process of its own; without its environment variable it does nothing.
-// It follows stream "s" of the server with n follows, says "ready" once
+// followersHost is the followers' side of BenchmarkFollowers, run in a
+// process of its own: TestMain calls it instead of the tests when
+// followersEnv is set, so that it never counts as a test. It follows stream "s" of the server with n follows, says "ready" once
 // every one has seen the marker at seq 1, "done SEQ" once every one has
 // SEQ, reads "ack SEQ UNIXNANO" lines from the benchmark, and at the end of
 // its input says "result P50 P99 CPU": latencies in µs, its CPU time in µs.
-func TestFollowersHost(t *testing.T) {
-	env := os.Getenv(followersEnv)
-	if env == "" {
-		t.Skip("run by BenchmarkFollowers")
-	}
+func followersHost(env string) error {
 	var (
 		url string
 		n   int
 		h2  bool
 	)
 	if _, err := fmt.Sscan(env, &url, &n, &h2); err != nil {
-		t.Fatalf("%s=%q: %v", followersEnv, env, err)
+		return fmt.Errorf("%s=%q: %w", followersEnv, env, err)
 	}
 	c, err := remote.Dial(url, remote.Options{HTTP2: h2})
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -380,6 +376,7 @@ func TestFollowersHost(t *testing.T) {
 	}
 	mu.Unlock()
 	say("result %d %d %d", percentile(lat, 0.5).Microseconds(), percentile(lat, 0.99).Microseconds(), used.Microseconds())
+	return in.Err()
 }
 
 // memInUse is the memory the Go runtime holds for live objects and

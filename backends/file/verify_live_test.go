@@ -25,14 +25,11 @@ const liveWriterEnv = "PERSIST_FILE_LIVE_WRITER"
 // checkpoints often, so that a verify beside it meets all of that.
 var liveOpts = Options{SegmentSize: minSegmentSize, CheckpointBytes: 24 << 10}
 
-// TestLiveWriterProcess is the helper process of TestVerifyDumpBesideWriter:
-// with liveWriterEnv set it opens the store there for writing, says
-// "ready", and appends until it is killed. Without it, it does nothing.
-func TestLiveWriterProcess(t *testing.T) {
-	dir := os.Getenv(liveWriterEnv)
-	if dir == "" {
-		t.Skip("the helper process of TestVerifyDumpBesideWriter")
-	}
+// liveWriter is the writer process of TestVerifyDumpBesideWriter: TestMain
+// calls it instead of the tests when liveWriterEnv is set, so that it
+// never counts as a test. It opens the store in dir for writing, says
+// "ready", and appends until it is killed.
+func liveWriter(dir string) {
 	osh := &platform.OS{}
 	s, err := Open(effect.Handle(context.Background(), osh), dir, liveOpts)
 	if err != nil {
@@ -68,7 +65,7 @@ func TestVerifyDumpBesideWriter(t *testing.T) {
 		t.Skip("runs a writer process for a few seconds")
 	}
 	dir := t.TempDir() + "/data"
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLiveWriterProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), liveWriterEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)

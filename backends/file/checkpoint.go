@@ -1,6 +1,7 @@
 package file
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -747,3 +748,42 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 	}
 	return resume{}, nil, false, nil
 }
+
+// writeDueCheckpoint writes the checkpoint v a group-commit leader
+// captured once its commits were durable and answered, and records how
+// it went (Stats). With Options.Background it is written on a goroutine
+// of the store's own, on a handle over Background, so that the leader
+// answers its own caller at once; Close waits for it. Without it, the
+// leader writes it on its own handle p, after handing the leadership on
+// and before its own commit returns. Best effort either way: the log
+// stays the truth, a failed checkpoint only makes the next Open replay
+// more (the next due one tries again), and a store failed meanwhile
+// writes none.
+func (s *Store) writeDueCheckpoint(p *effect.P, v *ckptView) {
+	if s.opts.Background == nil {
+		s.noteCheckpoint(s.writeCheckpoint(p, v))
+		return
+	}
+	s.ckWG.Add(1)
+	go func() {
+		defer s.ckWG.Done()
+		bp := effect.Handle(context.Background(), s.opts.Background)
+		s.noteCheckpoint(s.writeCheckpoint(bp, v))
+	}()
+}
+
+// noteCheckpoint counts a checkpoint written beside commits and keeps
+// the error of the last one, for Stats.
+func (s *Store) noteCheckpoint(err error) {
+	s.ckMu.Lock()
+	s.ckRuns++
+	s.ckErr = err
+	if err != nil {
+		s.ckFails++
+	}
+	s.ckMu.Unlock()
+}
+
+// waitCheckpoint waits for the background checkpoint in progress, if
+// any, to end (Close).
+func (s *Store) waitCheckpoint() { s.ckWG.Wait() }

@@ -87,10 +87,7 @@ func (s *Store) enqueue(p *effect.P, w *writer) error {
 	s.handOff()
 	s.wmu.Unlock()
 	if ckpt != nil {
-		// Best effort: the log stays the truth, and a failed checkpoint
-		// only makes the next Open replay more. A store failed meanwhile
-		// writes none.
-		_ = s.writeCheckpoint(p, ckpt)
+		s.writeDueCheckpoint(p, ckpt)
 	}
 	return nil
 }

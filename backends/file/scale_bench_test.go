@@ -358,7 +358,12 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	h := &platform.OS{}
 	tr := &ckptTracer{written: map[string]int64{}, fds: map[platform.FD]string{}, opened: map[platform.FD]time.Time{}}
 	p := effect.Handle(context.Background(), tr, h)
-	s, err := Open(p, dir, Options{CheckpointBytes: -1})
+	// The checkpoints commits make are written on a handle over
+	// Background: through the tracer too.
+	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
+		return effect.Handle(context.Background(), tr, h).Send(e)
+	})
+	s, err := Open(p, dir, Options{CheckpointBytes: -1, Background: bg})
 	if err != nil {
 		b.Fatal(err)
 	}

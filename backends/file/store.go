@@ -206,6 +206,13 @@ type Store struct {
 	ckptBusy  bool       // one is being written
 	ckptLSN   uint64     // LSN the last checkpoint covers
 	ckptBytes int64      // log bytes when it was written
+	// Checkpoints written beside commits (writeDueCheckpoint): how many,
+	// how many failed, and the last one's error; and the one written in
+	// the background, which Close waits for.
+	ckRuns  uint64
+	ckFails uint64
+	ckErr   error
+	ckWG    sync.WaitGroup
 
 	// The nonce of the event IDs the leaders draw (idindex.Drawn), drawn
 	// by the first leader that draws an ID; owned by the leader.
@@ -411,6 +418,9 @@ func (s *Store) Close(p *effect.P) error {
 	s.stopCompactor()
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
+	// No commit runs now, so none starts a checkpoint: wait for the one
+	// in the background, whose IO needs the files release closes.
+	s.waitCheckpoint()
 	var err error
 	if s.failed == nil && s.active != nil {
 		err = s.checkpoint(p)
@@ -485,13 +495,29 @@ type Stats struct {
 	// error of the last one (nil after a clean one).
 	Compactions    uint64
 	CompactFailure error
+	// Checkpoints written beside commits (Options.CheckpointBytes), those
+	// of them that failed, and the error of the last one (nil after a
+	// clean one). A failed one leaves the log the truth; the next due
+	// one tries again.
+	Checkpoints        uint64
+	CheckpointFailures uint64
+	CheckpointFailure  error
 }
 
 // Stats summarises the store from its in-memory index; it performs no IO.
 func (s *Store) Stats() Stats {
+	// ckMu is taken before mu where both are held (captureCheckpoint),
+	// so not inside it here.
+	s.ckMu.Lock()
+	ck, ckFails, ckErr := s.ckRuns, s.ckFails, s.ckErr
+	s.ckMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return Stats{
+		Checkpoints:        ck,
+		CheckpointFailures: ckFails,
+		CheckpointFailure:  ckErr,
+
 		Streams:   len(s.st.streams),
 		Events:    s.st.events,
 		Commits:   s.st.commits,

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
@@ -120,6 +121,9 @@ type ckptView struct {
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
 	bytes   int64     // log bytes at the capture
+	// beside is set for a view captured beside commits (captureBeside),
+	// whose file is written in small pieces that let the log in between.
+	beside bool
 	// Set by captureCheckpoint instead of ids: the live ID index and a
 	// mark of it, copied as of the mark when the view is written.
 	idsLive *idindex.Index
@@ -548,14 +552,28 @@ const ckptPiece = 4 << 20
 // writePaced creates path and writes data into it piece by piece,
 // syncing each piece's data before the next is written, and fsyncs it.
 func writePaced(p *effect.P, path string, data []byte) error {
+	return writePieces(p, path, data, ckptPiece, nil)
+}
+
+// ckptPieceBeside is the piece of a checkpoint written beside commits
+// (checkpointBeside): the commits' fdatasyncs wait in the device queue
+// (and, on ext4, for the journal commit that carries the file's data)
+// behind at most one piece, a fraction of a millisecond of writing.
+const ckptPieceBeside = 256 << 10
+
+// writePieces is writePaced with pieces of piece bytes, calling between
+// (when set) after each piece is synced and before the next is written.
+func writePieces(p *effect.P, path string, data []byte, piece int, between func()) error {
 	fd, err := openFile(p, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
-	for off := 0; err == nil && off < len(data); off += ckptPiece {
-		end := min(off+ckptPiece, len(data))
+	for off := 0; err == nil && off < len(data); off += piece {
+		end := min(off+piece, len(data))
 		if err = writeAt(p, fd, int64(off), data[off:end]); err == nil && end < len(data) {
-			err = fdatasync(p, fd)
+			if err = fdatasync(p, fd); err == nil && between != nil {
+				between()
+			}
 		}
 	}
 	if err == nil {
@@ -660,7 +678,11 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	}
 	path := filepath.Join(s.logDir, ckptName(v.r.lsn))
 	tmp := path + tmpSuffix
-	if err := writePaced(p, tmp, v.encode(s.id)); err != nil {
+	piece, between := ckptPiece, func() {}
+	if v.beside {
+		piece, between = ckptPieceBeside, s.yieldToLog
+	}
+	if err := writePieces(p, tmp, v.encode(s.id), piece, between); err != nil {
 		_ = remove(p, tmp)
 		return fmt.Errorf("file: write checkpoint: %w", err)
 	}
@@ -749,27 +771,95 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 	return resume{}, nil, false, nil
 }
 
-// writeDueCheckpoint writes the checkpoint v a group-commit leader
-// captured once its commits were durable and answered, and records how
-// it went (Stats). With Options.Background it is written on a goroutine
-// of the store's own, on a handle over Background, so that the leader
-// answers its own caller at once; Close waits for it. Without it, the
-// leader writes it on its own handle p, after handing the leadership on
-// and before its own commit returns. Best effort either way: the log
-// stays the truth, a failed checkpoint only makes the next Open replay
-// more (the next due one tries again), and a store failed meanwhile
-// writes none.
-func (s *Store) writeDueCheckpoint(p *effect.P, v *ckptView) {
-	if s.opts.Background == nil {
-		s.noteCheckpoint(s.writeCheckpoint(p, v))
-		return
+// claimCheckpoint marks a checkpoint in progress for checkpointBeside to
+// capture and write, unless the store is failed or one is in progress;
+// first it applies the drop the last checkpoint left (as
+// captureCheckpoint does), so that none is pending until the new one
+// makes its own. The caller owns the log: the group-commit leader that
+// found one due, with Options.Background set.
+func (s *Store) claimCheckpoint() bool {
+	s.mu.RLock()
+	failed := s.failed
+	s.mu.RUnlock()
+	if failed != nil {
+		return false
 	}
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	if s.ckptBusy {
+		return false
+	}
+	if d := s.pendDrop.Swap(nil); d != nil {
+		s.mu.Lock()
+		s.st.applyDrop(d)
+		s.mu.Unlock()
+	}
+	s.ckptBusy = true
+	return true
+}
+
+// checkpointBeside captures and writes, on a goroutine of the store's
+// own and a handle over Options.Background, the checkpoint a leader
+// claimed (claimCheckpoint), so that neither the leader's commit nor
+// the leadership waits for any of it; Close waits for it. Its errors
+// are kept for Stats (noteCheckpoint) and, as any failed checkpoint,
+// leave the next due one to try again.
+func (s *Store) checkpointBeside() {
 	s.ckWG.Add(1)
 	go func() {
 		defer s.ckWG.Done()
-		bp := effect.Handle(context.Background(), s.opts.Background)
-		s.noteCheckpoint(s.writeCheckpoint(bp, v))
+		v := s.captureBeside()
+		if v == nil {
+			s.ckMu.Lock()
+			s.ckptBusy = false
+			s.ckDone.Broadcast()
+			s.ckMu.Unlock()
+			return
+		}
+		p := effect.Handle(context.Background(), s.opts.Background)
+		s.noteCheckpoint(s.writeCheckpoint(p, v))
 	}()
+}
+
+// captureBeside captures, as captureCheckpoint does, the index as of
+// the end of the durable log, but beside the group-commit leader rather
+// than as it: under the state's read lock, since a leader publishes a
+// group's records, the end of the log and the index together under the
+// write lock (runGroup, roll). So a leader waits for the capture only if
+// it publishes meanwhile, and then only for the rest of it. It gives nil
+// when the store is failed, when the last checkpoint covers the same
+// LSN, or when a drop is pending, which only the owner of the log
+// applies (none is: claimCheckpoint applied it, and only a checkpoint
+// makes one).
+func (s *Store) captureBeside() *ckptView {
+	s.ckMu.Lock()
+	last := s.ckptLSN
+	s.ckMu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.failed != nil || s.pendDrop.Load() != nil || s.st.lsn == last {
+		return nil
+	}
+	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
+	v := markOf(r, s.st)
+	v.bytes, v.beside = s.bytes, true
+	return v
+}
+
+// yieldToLog lets the log have the device between two pieces of a
+// checkpoint written beside commits: it waits until the next group is
+// published (its fdatasync done), for 2 ms at most, or until Close.
+func (s *Store) yieldToLog() {
+	s.mu.RLock()
+	ch := s.notify
+	s.mu.RUnlock()
+	t := time.NewTimer(2 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-s.closedCh:
+	case <-t.C:
+	}
 }
 
 // noteCheckpoint counts a checkpoint written beside commits and keeps

@@ -78,16 +78,29 @@ func (s *Store) enqueue(p *effect.P, w *writer) error {
 		o.done <- struct{}{}
 	}
 	var ckpt *ckptView
+	beside := false
 	if s.ckptDue() {
-		// Still the leader, so the index holds still: capture it, and
-		// write it once the leadership is handed on (checkpoint.go).
-		ckpt = s.captureCheckpoint(false)
+		if s.opts.Background != nil {
+			// Captured and written by a goroutine of the store's own,
+			// beside the leaders to come (checkpoint.go).
+			beside = s.claimCheckpoint()
+		} else {
+			// Still the leader, so the index holds still: capture it,
+			// and write it once the leadership is handed on.
+			ckpt = s.captureCheckpoint(false)
+		}
 	}
 	s.wmu.Lock()
 	s.handOff()
 	s.wmu.Unlock()
-	if ckpt != nil {
-		s.writeDueCheckpoint(p, ckpt)
+	switch {
+	case beside:
+		s.checkpointBeside()
+	case ckpt != nil:
+		// Best effort: the log stays the truth, and a failed checkpoint
+		// only makes the next Open replay more. A store failed meanwhile
+		// writes none.
+		s.noteCheckpoint(s.writeCheckpoint(p, ckpt))
 	}
 	return nil
 }
@@ -251,7 +264,10 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 		return
 	}
 
-	// Durable: publish.
+	// Durable: publish, the end of the log with the index, so that a
+	// checkpoint captured beside the leader (captureBeside) sees both as
+	// of one record.
+	sum := crc32.Update(s.segSum, castagnoli, buf)
 	s.mu.Lock()
 	for i := range pend {
 		s.st.apply(&pend[i].rec, loc{seg: uint32(s.active.id), off: uint32(s.off + pend[i].off)})
@@ -261,13 +277,13 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 		s.st.applyDrop(d)
 	}
 	s.bytes += int64(len(buf))
+	s.lastOff = s.off + pend[len(pend)-1].off
+	s.segSum = sum
+	s.off += int64(len(buf))
+	s.lastCRC = ov.crc
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()
-	s.lastOff = s.off + pend[len(pend)-1].off
-	s.segSum = crc32.Update(s.segSum, castagnoli, buf)
-	s.off += int64(len(buf))
-	s.lastCRC = ov.crc
 }
 
 // write appends buf to the active segment and syncs it.
@@ -361,9 +377,9 @@ func (s *Store) roll(p *effect.P) error {
 	s.segs[next.id] = next
 	s.st.lsn = sealLSN + 1
 	s.bytes += int64(len(seal)) + hdr
-	s.mu.Unlock()
 	s.active, s.off, s.reserved, s.lastCRC, s.headerEnd = next, hdr, s.opts.SegmentSize, hdrCRC, hdr
 	s.lastOff, s.segSum = 0, next.hdrSum
+	s.mu.Unlock()
 	return nil
 }
 

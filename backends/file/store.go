@@ -27,8 +27,10 @@ type Options struct {
 	// before it stops taking more waiting writers. Default 1 MiB.
 	GroupBytes int
 	// CheckpointBytes is how many bytes of log may follow the last store
-	// checkpoint before a group-commit leader writes a new one. Default
-	// 256 MiB; negative writes checkpoints only on Close.
+	// checkpoint before a group-commit leader has a new one written: in
+	// the background with Background set, else by the leader once it has
+	// handed the leadership on (see the package doc). Default 256 MiB;
+	// negative writes checkpoints only on Close.
 	CheckpointBytes int64
 	// HolderPID, when positive, is written into the LOCK file once the
 	// lock is taken, so that a second opener can name the holder
@@ -61,9 +63,11 @@ type Options struct {
 	// and Background; a read-only store starts none.
 	CompactInterval time.Duration
 	// Background answers the platform effects of the background
-	// compaction, on a handle of its own (a store's handlers answer
-	// operations from many goroutines at once). OpenDir sets the
-	// operating system.
+	// compaction and of the checkpoints commits make due, each on a
+	// handle of its own (a store's handlers answer operations from many
+	// goroutines at once). OpenDir sets the operating system. Without it
+	// a due checkpoint is written by the leader that found it due, whose
+	// own commit returns only after it.
 	Background effect.Handler
 	// CompactReport, when set, is called by the background compaction
 	// after each compaction it ran, with its result and error (also kept

@@ -67,6 +67,11 @@ func openFileOS(ctx context.Context, dir string, opts file.Options, h *platform.
 	if opts.HolderPID == 0 {
 		opts.HolderPID = os.Getpid()
 	}
+	if opts.Background == nil {
+		// Checkpoints that commits make due are written in the
+		// background, as OpenDir has them.
+		opts.Background = h
+	}
 	s, err := file.Open(effect.Handle(ctx, h), dir, opts)
 	if err != nil {
 		return nil, err

@@ -90,8 +90,8 @@ func TestCrashDuringBackgroundCheckpoint(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	st := s.Stats()
 	require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
+	st := s.Stats() // Close waited for the checkpoint in the background
 	require.Positive(t, st.Checkpoints, "no checkpoint was written beside the commits")
 	require.NoError(t, st.CheckpointFailure)
 
@@ -109,7 +109,9 @@ func TestCrashDuringBackgroundCheckpoint(t *testing.T) {
 		for w := range writers {
 			got := mockEvents(t, s2, disk, fmt.Sprintf("s%d", w))
 			require.GreaterOrEqual(t, len(got), len(im.acked[w]), "image %d %s: stream s%d lost acknowledged commits", i, im.fault, w)
-			assert.Equal(t, im.acked[w], got[:len(im.acked[w])], "image %d %s: stream s%d", i, im.fault, w)
+			if n := len(im.acked[w]); n > 0 {
+				assert.Equal(t, im.acked[w], got[:n], "image %d %s: stream s%d", i, im.fault, w)
+			}
 		}
 		require.NoError(t, s2.Close(effect.Handle(context.Background(), disk)), "image %d", i)
 		disk.CloseAll()

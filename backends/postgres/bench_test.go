@@ -39,7 +39,8 @@ import (
 //
 // W1: one writer, one event per append. W2: 64 writers, each its own
 // stream. W3: appends of 1,000 events. W4: replay of the global log
-// (PERSIST_BENCH_REPLAY events, default 1,000,000).
+// (PERSIST_BENCH_REPLAY events, default 1,000,000), in pages of
+// ops.MaxPage, with and without a lent page and readahead.
 
 var payload = []byte(`{"order":17,"customer":"c-0042","lines":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"x"}`)
 
@@ -349,6 +350,36 @@ func replayEvents(b *testing.B) int {
 	return n
 }
 
+// replayer returns a mode's run that replays the global log (total
+// events) in pages of ops.MaxPage, lending page to each read when it is
+// not nil.
+func replayer(b *testing.B, p *effect.P, total int, page *ops.Page) func(time.Time) int {
+	return func(time.Time) int {
+		var from uint64 = 1
+		got := 0
+		for {
+			res, err := effect.Perform(p, ops.ReadAll{From: from, Limit: ops.MaxPage, Page: page})
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += len(res.Events)
+			if len(res.Events) == 0 {
+				break
+			}
+			from = res.Next
+		}
+		if got != total {
+			b.Fatalf("replayed %d events, want %d", got, total)
+		}
+		return got
+	}
+}
+
+// BenchmarkW4Replay replays the global log: "persist" as a reader that
+// keeps what it reads (fresh memory for each page), "persist-page" as
+// one that lends a page (ops.Page) and so allocates nothing per event,
+// "persist-no-readahead" as the first without readahead, against one
+// plain SELECT ... ORDER BY pos over the baseline's table.
 func BenchmarkW4Replay(b *testing.B) {
 	ctx := context.Background()
 	total := replayEvents(b)
@@ -363,30 +394,17 @@ func BenchmarkW4Replay(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	noAhead, err := postgres.Open(ctx, testDSN(), postgres.WithSchema(s.Schema()), postgres.WithoutReadahead())
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = noAhead.Close() })
 	pool, table := plainTable(b, 1)
 	execSQL(b, "INSERT INTO "+table+" (stream, seq, id, type, at, data) SELECT 's-' || (g % 7), g, gen_random_uuid(), 't', 0, $1 FROM generate_series(1, $2) g", payload, total)
 	execSQL(b, "VACUUM ANALYZE "+table)
 	execSQL(b, "VACUUM ANALYZE "+pgx.Identifier{s.Schema()}.Sanitize()+".events")
 	sideBySide(b, 0,
-		mode{"persist", func(time.Time) int {
-			var from uint64 = 1
-			got := 0
-			for {
-				page, err := effect.Perform(p, ops.ReadAll{From: from, Limit: ops.MaxPage})
-				if err != nil {
-					b.Fatal(err)
-				}
-				got += len(page.Events)
-				if len(page.Events) == 0 {
-					break
-				}
-				from = page.Events[len(page.Events)-1].Pos + 1
-			}
-			if got != total {
-				b.Fatalf("replayed %d events, want %d", got, total)
-			}
-			return got
-		}},
+		mode{"persist", replayer(b, p, total, nil)},
+		mode{"persist-page", replayer(b, p, total, new(ops.Page))},
+		mode{"persist-no-readahead", replayer(b, effect.Handle(ctx, noAhead), total, nil)},
 		mode{"plain", func(time.Time) int {
 			rows, err := pool.Query(ctx, "SELECT pos, stream, seq, id, type, at, data FROM "+table+" ORDER BY pos")
 			if err != nil {

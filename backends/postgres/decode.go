@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"rose-ash.com/persist/ops"
 )
@@ -25,10 +26,13 @@ var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode}
 var errBadRow = errors.New("postgres: malformed event row")
 
 // rowDecoder decodes the event rows of one page. Its strings and blocks
-// belong to the events it returns.
+// belong to the events it returns. With a page (a reader's ops.Page, or
+// one a read ahead fills) the payloads are copied into the page's memory
+// instead, so that a replay that lends its pages allocates none.
 type rowDecoder struct {
 	names map[string]string
 	block []byte
+	page  *ops.Page
 }
 
 const (
@@ -59,6 +63,9 @@ func (d *rowDecoder) bytes(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
 	}
+	if d.page != nil {
+		return d.page.Clone(b) // its capacity ends with it too
+	}
 	if len(b) > blockSize/4 {
 		return append([]byte(nil), b...)
 	}
@@ -68,6 +75,27 @@ func (d *rowDecoder) bytes(b []byte) []byte {
 	start := len(d.block)
 	d.block = append(d.block, b...)
 	return d.block[start:len(d.block):len(d.block)]
+}
+
+// binaryColumns are the columns of an event row (pos, stream, seq, id,
+// type, at, data) whose binary format differs from their text one.
+var binaryColumns = [...]int{0, 2, 3, 5, 6}
+
+// checkFormats refuses rows whose event columns from first are not in
+// the format event decodes: a bigint, uuid or bytea in text format would
+// be misread, not refused, by the length checks alone. A statement sent
+// in a batch gets the formats pgx prefers (binary for these types), not
+// binaryResults, so the decoder checks what came.
+func checkFormats(fds []pgconn.FieldDescription, first int) error {
+	if len(fds) < first+7 {
+		return fmt.Errorf("%w: %d columns", errBadRow, len(fds))
+	}
+	for _, i := range binaryColumns {
+		if fds[first+i].Format != pgx.BinaryFormatCode {
+			return fmt.Errorf("%w: column %d (%s) is not in binary format", errBadRow, first+i+1, fds[first+i].Name)
+		}
+	}
+	return nil
 }
 
 func int8At(vals [][]byte, i int) (int64, error) {

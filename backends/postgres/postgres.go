@@ -49,6 +49,8 @@ type Store struct {
 	mu       sync.Mutex
 	changed  chan struct{} // made by a waiter, closed by the next change seen
 	listener bool          // the listener has been started
+
+	ahead *readahead // pages of read-all read ahead
 }
 
 var _ ops.Backend = (*Store)(nil)
@@ -64,6 +66,7 @@ type options struct {
 	txTimeout   time.Duration
 	noGroup     bool
 	noGuess     bool
+	noReadahead bool
 	listenRetry time.Duration
 	commitFault func() Fault
 	kvHistory   int
@@ -100,6 +103,11 @@ func WithoutGroupCommit() Option { return func(o *options) { o.noGroup = true } 
 // last saw committed (one round trip), for measuring what guessing wins
 // and for testing the locked path on its own.
 func WithoutGuessing() Option { return func(o *options) { o.noGuess = true } }
+
+// WithoutReadahead makes read-all read each page when asked, never ahead
+// of a replay (see the package doc), for measuring what readahead wins
+// and for testing that it changes no answer.
+func WithoutReadahead() Option { return func(o *options) { o.noReadahead = true } }
 
 // WithKvHistory sets how many versions of each key the store keeps in
 // its history, the current one included (ops.DefaultKvHistory unless
@@ -205,6 +213,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		heads:   map[string]uint64{},
 		states:  map[string]ops.StreamState{},
 		done:    make(chan struct{}),
+		ahead:   newReadahead(readaheadDepth(o.maxConns)),
+	}
+	if o.noReadahead {
+		s.ahead.depth = 0
 	}
 	return s, nil
 }
@@ -230,6 +242,7 @@ func (s *Store) Close() error {
 	<-s.token
 	s.wg.Wait()
 	s.groupTimer.stop()
+	s.ahead.close()
 	s.pool.Close()
 	return nil
 }

@@ -15,12 +15,12 @@ type queries struct {
 	notify                                                     string
 	guessed, guessedOne, guessedOneNew                         string
 	eventTime, insertHistory, trimHistory                      string
-	readLimited, readAllLimited, limited                       string
+	readLimited, readAllLimited                                string
 	metaWrite, kvHistory, kvWatch, kvRev, snapshotGens         string
 	snapshotReadGen, snapshotPrune, stat, statStreams          string
 	kvWatchRevision, compact, bumpGen, streamsAll              string
 	markCompacted                                              string
-	read, readAll, head, lastPos, streams                      string
+	read, readAll, readAllState, head, lastPos, streams        string
 	kvGet, kvList, snapshotRead, snapshotWrite                 string
 	lockedState, prefetchHead, createStreams, setKvRev, floors string
 }
@@ -30,6 +30,7 @@ func newQueries(schema string) queries {
 	// name quoted (it may hold a quote of either kind).
 	tokenSeq := "'" + strings.ReplaceAll(schema+".meta_token", "'", "''") + "'"
 	s := func(q string) string {
+		q = strings.ReplaceAll(q, "{limited}", limitedOf)
 		q = strings.ReplaceAll(q, "{head}", headOf)
 		q = strings.ReplaceAll(q, "{last}", lastOf)
 		q = strings.ReplaceAll(q, "{lockShared}", lockShared)
@@ -156,13 +157,6 @@ func newQueries(schema string) queries {
 					AND seq >= greatest($2, h.truncate_before, CASE WHEN h.max_count > 0 THEN h.head - h.max_count + 1 ELSE 0 END)
 					AND (h.max_age = 0 OR $4 - at < h.max_age)
 				ORDER BY seq LIMIT $3) e ON true`),
-		// Whether read-all must filter: some stream has a state of its
-		// own, or one had (meta_gen moved: a metadata write, a delete or
-		// a compaction), so that positions may have holes, which the
-		// filtered read-all pages over with its snapshot's last position.
-		limited: s(`SELECT EXISTS (SELECT 1 FROM {schema}.streams
-			WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
-			OR (SELECT meta_gen > 0 FROM {schema}.log_state WHERE id = 1)`),
 		// read-all leaving out hidden events, over at most $3 positions
 		// from $1 (so a long hidden run ends the page short), each row
 		// led by the last position of the same snapshot (one row with
@@ -256,11 +250,18 @@ func newQueries(schema string) queries {
 			(SELECT coalesce(last_compaction, 0) FROM {schema}.log_state WHERE id = 1)`),
 		// A snapshot sees a gap-free prefix of the log (see doc.go):
 		// read-all needs no bound, and its head is the page's last position unless the page
-		// is full or empty (see readAll).
+		// is full or empty (see readAll). It reads nothing once read-all
+		// must filter (the test of limited, evaluated once per statement,
+		// a one-time filter in front of the primary key's index scan), so
+		// that a store with limits pays only an empty statement for it.
 		readAll: s(`SELECT pos, stream, seq, id, type, at, data FROM {schema}.events
-			WHERE pos >= $1 ORDER BY pos LIMIT $2`),
-		head:    s(`SELECT {head} FROM {schema}.streams s WHERE name = $1`),
-		lastPos: s(`SELECT {last} FROM {schema}.log_state st WHERE id = 1`),
+			WHERE pos >= $1 AND NOT ({limited}) ORDER BY pos LIMIT $2`),
+		// Whether read-all must filter (limited), and the log's last
+		// position, in one snapshot: read after a page of readAll, in the
+		// same round trip (or when a page read ahead is answered).
+		readAllState: s(`SELECT {limited}, {last} FROM {schema}.log_state st WHERE id = 1`),
+		head:         s(`SELECT {head} FROM {schema}.streams s WHERE name = $1`),
+		lastPos:      s(`SELECT {last} FROM {schema}.log_state st WHERE id = 1`),
 		// Streams that read as present (ops.StreamState.Absent).
 		streams: s(`SELECT name, head FROM (SELECT name, {head} AS head, tombstone, deleted, truncate_before
 				FROM {schema}.streams s WHERE name >= $1 AND name > $2 AND starts_with(name, $1)) s
@@ -289,6 +290,14 @@ func newQueries(schema string) queries {
 // its streams.head (a floor: guessed commits do not move it) and its
 // highest stored seq, read from the (stream, seq) index.
 const headOf = `greatest(s.head, coalesce((SELECT max(e.seq) FROM {schema}.events e WHERE e.stream = s.name), 0))`
+
+// limitedOf is whether read-all must filter: some stream has a state of
+// its own, or one had (meta_gen moved: a metadata write, a delete or a
+// compaction), so that positions may have holes. It never goes back to
+// false: meta_gen only grows, and a state is set only with a move of it.
+const limitedOf = `(EXISTS (SELECT 1 FROM {schema}.streams
+			WHERE max_count > 0 OR max_age > 0 OR truncate_before > 0 OR deleted OR tombstone)
+		OR (SELECT meta_gen > 0 FROM {schema}.log_state WHERE id = 1))`
 
 // lastOf is the log's last position in a query over log_state st: the
 // greater of its last_pos (a floor: guessed commits do not move it) and

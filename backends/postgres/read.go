@@ -81,55 +81,171 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 	}
 	from := max(op.From, 1)
 	limit := ops.PageLimit(op.Limit)
-	if lim, err := s.limited(ctx, ops.NameReadAll); err != nil {
-		return ops.ReadAllResult{}, err
-	} else if lim {
-		return s.readAllLimited(ctx, op, from)
-	}
-	rows, err := s.pool.Query(ctx, s.q.readAll, binaryResults, int64(min(from, 1<<62)), limit)
+	res, st, err := s.readAllAhead(ctx, from, limit, op.Page)
 	if err != nil {
-		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+		return ops.ReadAllResult{}, err
 	}
-	defer rows.Close()
-	res := ops.ReadAllResult{Events: make([]ops.Event, 0, min(limit, 1024))}
-	var d rowDecoder
-	for rows.Next() {
-		e, err := d.event(rows.RawValues(), 0)
-		if err != nil {
-			return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+	if !st.read {
+		if res, st, err = s.readAllPage(ctx, from, limit, op.Page); err != nil {
+			return ops.ReadAllResult{}, err
 		}
-		if len(res.Events) == cap(res.Events) {
-			// A page past its first 1,024 events is a replay's, and
-			// likely full: grow once to the limit, not step by step.
-			res.Events = slices.Grow(res.Events, limit-len(res.Events))
-		}
-		res.Events = append(res.Events, e)
 	}
-	if err := rows.Err(); err != nil {
-		return ops.ReadAllResult{}, s.dbErr(ops.NameReadAll, err)
+	if st.limited {
+		s.ahead.drop()
+		return s.readAllLimited(ctx, op, from)
 	}
 	// The page is a run of the contiguous prefix its snapshot sees (see
 	// the package doc): short of the limit, it ends where that prefix
 	// ends, and its last position is the head. A full page is followed
 	// by events or not; the head read after it is the head of a later
 	// snapshot, and that snapshot gives the same full page, since events
-	// never change and positions have no holes. An empty page reads the
-	// head after it, as a wait does.
-	// This path runs only on a store whose metadata never changed (see
-	// queries.limited), so its positions have no holes.
+	// never change and positions have no holes. An empty page takes the
+	// head read after it, as a wait does. This path runs only while read-all
+	// needs no filtering (see limitedOf), so its positions have no holes.
 	res.Next = from + uint64(len(res.Events))
-	if n := len(res.Events); n > 0 && n < limit {
-		res.Head = res.Events[n-1].Pos
-		return res, nil
-	}
-	if len(res.Events) == 0 {
+	switch n := len(res.Events); {
+	case n == 0:
 		res.Events = nil
-	}
-	res.Head, err = s.headOf(ctx, "", ops.NameReadAll)
-	if err != nil {
-		return ops.ReadAllResult{}, err
+		res.Head = st.last
+	case n < limit:
+		res.Head = res.Events[n-1].Pos
+	default:
+		res.Head = st.last
+		s.ahead.after(res.Next, limit, op.Page != nil, s.readAhead)
 	}
 	return res, nil
+}
+
+// allState is what readAllState reads: whether read-all must filter,
+// and the log's last position; read says whether it was read.
+type allState struct {
+	read    bool
+	limited bool
+	last    uint64
+}
+
+// readAllPage reads a page of read-all from `from` and then the store's
+// state, in one round trip: the page in one statement (empty when
+// read-all must filter), the state in the next, so with a later snapshot.
+func (s *Store) readAllPage(ctx context.Context, from uint64, limit int, page *ops.Page) (ops.ReadAllResult, allState, error) {
+	b := &pgx.Batch{}
+	b.Queue(s.q.readAll, int64(min(from, 1<<62)), limit)
+	b.Queue(s.q.readAllState)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
+	}
+	evs, err := decodeEvents(rows, limit, page)
+	if err != nil {
+		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
+	}
+	st, err := scanAllState(br.QueryRow())
+	if err != nil {
+		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
+	}
+	if err := br.Close(); err != nil {
+		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
+	}
+	return ops.ReadAllResult{Events: evs}, st, nil
+}
+
+// readAllAhead answers a read of a page from `from` with the page read
+// ahead there, if there is one and it is full, and the store's state
+// read now says that read-all still needs no filtering; st.read is false
+// when it cannot, and the read goes its usual way. A page read ahead
+// that failed is forgotten, not answered: the usual way gives the read's
+// own answer or error.
+func (s *Store) readAllAhead(ctx context.Context, from uint64, limit int, page *ops.Page) (ops.ReadAllResult, allState, error) {
+	p := s.ahead.take(from, limit)
+	if p == nil {
+		return ops.ReadAllResult{}, allState{}, nil
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		// Left to finish on its own; the usual way answers ctx's end.
+		return ops.ReadAllResult{}, allState{}, nil
+	}
+	if p.err != nil || len(p.events) < limit {
+		s.ahead.giveBack(p)
+		return ops.ReadAllResult{}, allState{}, nil
+	}
+	st, err := scanAllState(s.pool.QueryRow(ctx, s.q.readAllState))
+	if err != nil {
+		s.ahead.giveBack(p)
+		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
+	}
+	if st.limited {
+		s.ahead.giveBack(p)
+		return ops.ReadAllResult{}, st, nil
+	}
+	return ops.ReadAllResult{Events: s.ahead.hand(p, page)}, st, nil
+}
+
+// readAhead reads a page ahead: readAll alone, with the readahead's
+// context.
+func (s *Store) readAhead(ctx context.Context, from uint64, limit int, page *ops.Page) ([]ops.Event, error) {
+	rows, err := s.pool.Query(ctx, s.q.readAll, binaryResults, int64(min(from, 1<<62)), limit)
+	if err != nil {
+		return nil, err
+	}
+	return decodeEvents(rows, limit, page)
+}
+
+func scanAllState(row pgx.Row) (allState, error) {
+	var st allState
+	var last int64
+	if err := row.Scan(&st.limited, &last); err != nil {
+		return allState{}, err
+	}
+	st.read, st.last = true, uint64(last)
+	return st, nil
+}
+
+// decodeEvents decodes the rows of readAll (at most limit) into page, or
+// fresh memory without one, and closes them.
+func decodeEvents(rows pgx.Rows, limit int, page *ops.Page) ([]ops.Event, error) {
+	defer rows.Close()
+	d := rowDecoder{page: page}
+	var evs []ops.Event
+	if page != nil {
+		page.Reset()
+	} else {
+		evs = make([]ops.Event, 0, min(limit, 1024))
+	}
+	first := true
+	for rows.Next() {
+		if first {
+			if err := checkFormats(rows.FieldDescriptions(), 0); err != nil {
+				return nil, err
+			}
+			first = false
+		}
+		e, err := d.event(rows.RawValues(), 0)
+		if err != nil {
+			return nil, err
+		}
+		if page != nil {
+			page.Add(e)
+			continue
+		}
+		if len(evs) == cap(evs) {
+			// A page past its first 1,024 events is a replay's, and
+			// likely full: grow once to the limit, not step by step.
+			evs = slices.Grow(evs, limit-len(evs))
+		}
+		evs = append(evs, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if page != nil {
+		return page.Events(), nil
+	}
+	return evs, nil
 }
 
 func (s *Store) head(ctx context.Context, op ops.Head) (uint64, error) {

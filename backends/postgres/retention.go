@@ -212,16 +212,6 @@ func (s *Store) readAllLimited(ctx context.Context, op ops.ReadAll, from uint64)
 	return res, nil
 }
 
-// limited reports whether some stream has a state of its own, so that
-// reads must filter.
-func (s *Store) limited(ctx context.Context, op string) (bool, error) {
-	var ok bool
-	if err := s.pool.QueryRow(ctx, s.q.limited).Scan(&ok); err != nil {
-		return false, s.dbErr(op, err)
-	}
-	return ok, nil
-}
-
 func (s *Store) kvHistory(ctx context.Context, op ops.KvHistory) (ops.KvHistoryResult, error) {
 	if err := op.Validate(); err != nil {
 		return ops.KvHistoryResult{}, err

@@ -32,6 +32,10 @@ type readahead struct {
 	wg     sync.WaitGroup
 
 	started, used atomic.Int64 // pages read ahead, and answered from, for tests
+
+	// hook, when set (by tests), runs on a read ahead's goroutine before
+	// its query, with the readahead's context.
+	hook func(ctx context.Context, from uint64)
 }
 
 // aheadPage is one page read ahead.
@@ -90,6 +94,13 @@ func (r *readahead) dropLocked() {
 	r.pages = r.pages[:0]
 }
 
+// idle reports whether no read ahead is in flight.
+func (r *readahead) idle() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running == 0
+}
+
 // after starts reading ahead the pages that follow a full page of limit
 // events ending before next, up to the depth: pages already in line that
 // continue from next are kept, others dropped. read is the read of one
@@ -129,6 +140,9 @@ func (r *readahead) startLocked(from uint64, limit int, lend bool, read func(ctx
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		if r.hook != nil {
+			r.hook(r.ctx, p.from)
+		}
 		p.events, p.err = read(r.ctx, p.from, p.limit, p.page)
 		r.mu.Lock()
 		r.running--

@@ -50,7 +50,7 @@
 // meta_gen moved (see Commits). Hiding is logical, decided at each read: a
 // read of a stream with a state filters in SQL by the seq-based limits and
 // max-age (against the store's clock); read-all filters only while some
-// stream has a state (one EXISTS over a partial index first), over at most
+// stream has a state (one EXISTS over a partial index, see Replays), over at most
 // 160,000 positions per page, so a long hidden run gives short pages with
 // Next moving on; once any metadata changed (meta_gen above 0) read-all
 // always takes the filtered way, which pages over position holes with its
@@ -250,6 +250,47 @@
 // processes collide on positions. Group commit wins back the throughput
 // within a process: many callers' commits share one lock hold (or one
 // guessed statement) and one flush.
+//
+// # Replays: one round trip a page, lent pages, readahead
+//
+// Read-all sends its page's statement and a second one in one round trip
+// (a batch): the page (empty when read-all must filter, a one-time
+// filter in front of the primary key's index scan), then whether
+// read-all must filter and the log's last position, so with a later
+// snapshot: the head of a full or empty page. When the second says that
+// read-all must filter (it never goes back: meta_gen only grows), the
+// page is dropped and read the filtered way. Rows come in PostgreSQL's
+// binary format and are decoded by hand into a page the reader lends
+// (ops.Page, so a replay that lends one allocates nothing per event) or
+// into fresh memory.
+//
+// After a full page on this path, the store reads the next pages ahead
+// (two, on other connections of its pool, never more than a quarter of
+// it; none under WithoutReadahead), so that the server scans page N+1
+// while the reader works on page N. A read that asks for exactly where
+// the first page read ahead starts, with the same limit, is answered from
+// it if it came back full, once that read's own state statement (read
+// after the read ahead ended, at the time of the read) says that
+// read-all needs no filtering; its head is that statement's. Any other
+// read drops the pages read ahead (those in flight end on their own);
+// a page read ahead short, or failed, is never an answer: the read goes
+// its usual way, so gets the answer and the error it would have without
+// readahead. Close cancels the reads ahead in flight and waits for them.
+// A page read ahead keeps its memory until the next read or Close.
+//
+// Why the answer is one the store could give at the time of the read,
+// though its page was read in an earlier snapshot: the read's state
+// statement saw no metadata change, and none can have come before the
+// read ahead's snapshot and been unseen by it (it began after the read
+// ahead ended), so none happened before: no event of the page was hidden
+// or deleted then, and none has been since, as nothing but a metadata
+// change or a compaction (which moves meta_gen too) hides or deletes
+// one, and events never change. The page held limit events from its
+// first position, with no holes (the argument above), so every later
+// snapshot holds the same run: the one of the state statement too, whose
+// head is at or past the page's end. So the answer is what a read at the
+// state statement would give. A page read ahead short could have been
+// filled since, which is why it is read again.
 //
 // # Waits and followers across processes
 //

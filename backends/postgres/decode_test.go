@@ -8,8 +8,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
 )
 
 func be(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
@@ -58,6 +62,54 @@ func TestDecodeEvent(t *testing.T) {
 	assert.Equal(t, big, e4.Data)
 }
 
+// TestDecodeEventIntoPage: with a page, payloads live in the page's
+// memory (neighbours never sharing capacity) and stay valid until the
+// page is used again, however large.
+func TestDecodeEventIntoPage(t *testing.T) {
+	var pg ops.Page
+	d := rowDecoder{page: &pg}
+	id := uuid.New()
+	var evs []ops.Event
+	for i := range 3000 {
+		data := bytes.Repeat([]byte{byte(i)}, 1+i%300)
+		e, err := d.event(eventRow(int64(i+1), "s", int64(i+1), id, "t", 0, data), 0)
+		require.NoError(t, err)
+		evs = append(evs, e)
+	}
+	_ = append(evs[0].Data, 'Z')
+	for i, e := range evs {
+		require.Equal(t, bytes.Repeat([]byte{byte(i)}, 1+i%300), e.Data, "event %d", i)
+	}
+	assert.Positive(t, pg.Size(), "the payloads are in the page")
+	e, err := d.event(eventRow(1, "s", 1, id, "t", 0, nil), 0)
+	require.NoError(t, err)
+	assert.Nil(t, e.Data, "empty data is nil in a page too")
+}
+
+// TestCheckFormats refuses event columns that are not in binary format,
+// which the decoder would misread.
+func TestCheckFormats(t *testing.T) {
+	names := []string{"pos", "stream", "seq", "id", "type", "at", "data"}
+	fds := func(text ...int) []pgconn.FieldDescription {
+		f := make([]pgconn.FieldDescription, len(names))
+		for i, n := range names {
+			f[i] = pgconn.FieldDescription{Name: n, Format: pgx.BinaryFormatCode}
+		}
+		for _, i := range text {
+			f[i].Format = pgx.TextFormatCode
+		}
+		return f
+	}
+	require.NoError(t, checkFormats(fds(), 0))
+	require.NoError(t, checkFormats(fds(1, 4), 0), "text columns read the same either way")
+	for _, i := range binaryColumns {
+		err := checkFormats(fds(i), 0)
+		assert.ErrorIs(t, err, errBadRow, "column %s in text format", names[i])
+		assert.ErrorContains(t, err, names[i])
+	}
+	assert.ErrorIs(t, checkFormats(fds()[:6], 0), errBadRow, "too few columns")
+}
+
 func TestDecodeEventRefusesMalformedRows(t *testing.T) {
 	good := func() [][]byte { return eventRow(1, "s", 1, uuid.New(), "t", 0, []byte("x")) }
 	cases := map[string]func([][]byte) [][]byte{
@@ -102,6 +154,15 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if len(data) == 0 && e.Data != nil {
 			t.Fatalf("empty data decoded as %#v, want nil", e.Data)
+		}
+		// Into a lent page: the same event.
+		pd := rowDecoder{page: new(ops.Page)}
+		pe, err := pd.event([][]byte{pos, stream, seq, id, typ, at, data}, 0)
+		if err != nil {
+			t.Fatalf("decoded without a page, refused into one: %v", err)
+		}
+		if pe.Stream != e.Stream || pe.Type != e.Type || pe.ID != e.ID || pe.Pos != e.Pos || pe.Seq != e.Seq || !pe.At.Equal(e.At) || !bytes.Equal(pe.Data, e.Data) || (pe.Data == nil) != (e.Data == nil) {
+			t.Fatalf("into a page %+v, without %+v", pe, e)
 		}
 	})
 }

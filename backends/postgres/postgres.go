@@ -86,7 +86,9 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.clock 
 // called from one goroutine at a time.
 func WithIDs(next func() uuid.UUID) Option { return func(o *options) { o.ids = next } }
 
-// WithMaxConns bounds the store's connection pool (default 8).
+// WithMaxConns bounds the store's connection pool (default 8). A replay
+// reads pages ahead on at most a quarter of it (none below 4; see the
+// package doc).
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = int32(n) } }
 
 // WithPollInterval sets how often a pending wait looks at the database

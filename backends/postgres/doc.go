@@ -272,11 +272,11 @@
 // it if it came back full, once that read's own state statement (read
 // after the read ahead ended, at the time of the read) says that
 // read-all needs no filtering; its head is that statement's. Any other
-// read drops the pages read ahead (those in flight end on their own);
+// read-all drops the pages read ahead (those in flight end on their own);
 // a page read ahead short, or failed, is never an answer: the read goes
 // its usual way, so gets the answer and the error it would have without
 // readahead. Close cancels the reads ahead in flight and waits for them.
-// A page read ahead keeps its memory until the next read or Close.
+// A page read ahead keeps its memory until the next read-all or Close.
 //
 // Why the answer is one the store could give at the time of the read,
 // though its page was read in an earlier snapshot: the read's state

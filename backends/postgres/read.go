@@ -137,7 +137,7 @@ func (s *Store) readAllPage(ctx context.Context, from uint64, limit int, page *o
 	if err != nil {
 		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
 	}
-	evs, err := decodeEvents(rows, limit, page)
+	evs, err := decodeEvents(rows, limit, min(limit, 1024), page)
 	if err != nil {
 		return ops.ReadAllResult{}, allState{}, s.dbErr(ops.NameReadAll, err)
 	}
@@ -191,7 +191,8 @@ func (s *Store) readAhead(ctx context.Context, from uint64, limit int, page *ops
 	if err != nil {
 		return nil, err
 	}
-	return decodeEvents(rows, limit, page)
+	// A page read ahead is a replay's, so likely full: room for all of it.
+	return decodeEvents(rows, limit, limit, page)
 }
 
 func scanAllState(row pgx.Row) (allState, error) {
@@ -205,15 +206,16 @@ func scanAllState(row pgx.Row) (allState, error) {
 }
 
 // decodeEvents decodes the rows of readAll (at most limit) into page, or
-// fresh memory without one, and closes them.
-func decodeEvents(rows pgx.Rows, limit int, page *ops.Page) ([]ops.Event, error) {
+// fresh memory (room for room events at first) without one, and closes
+// them.
+func decodeEvents(rows pgx.Rows, limit, room int, page *ops.Page) ([]ops.Event, error) {
 	defer rows.Close()
 	d := rowDecoder{page: page}
 	var evs []ops.Event
 	if page != nil {
 		page.Reset()
 	} else {
-		evs = make([]ops.Event, 0, min(limit, 1024))
+		evs = make([]ops.Event, 0, room)
 	}
 	first := true
 	for rows.Next() {

@@ -51,7 +51,10 @@ var ckptMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'C'}
 // the keys its run does not. Version 9 gives each index file it names
 // its ID entries (a uvarint after its header checksum: 0 for a file
 // without, else 1 plus their count), whose events its ID index leaves
-// out; versions 6 to 8 name files without.
+// out; versions 6 to 8 name files without. Version 10 names a set of kv
+// run files (tiered runs), each with the count of its own keys with a
+// value, and the count of all keys with a value after them; versions 7
+// to 9 name one run, as a set of one.
 const (
 	ckptVersion1 = 1
 	ckptVersion2 = 2
@@ -71,7 +74,9 @@ const (
 	// ckptVersionIDFiles is the first version whose index files may hold
 	// their segments' ID entries (version 2), which its ID index lacks.
 	ckptVersionIDFiles = 9
-	ckptVersion        = ckptVersionIDFiles
+	// ckptVersionKvTiers is the first version naming a set of kv runs.
+	ckptVersionKvTiers = 10
+	ckptVersion        = ckptVersionKvTiers
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -114,9 +119,9 @@ type ckptView struct {
 	pos     []posChunk
 	indexed []segIdx            // none in a view encoded as an older version
 	version uint32              // the format to encode: 0 the current, an older one to test reading it
-	kv      map[string]*kvEntry // changes since kvRun (every key without it)
-	kvRun   *kvRun
-	kvRef   kvRunRef // the run the checkpoint names
+	kv      map[string]*kvEntry // changes since kvRuns (every key without them)
+	kvRuns  *kvRunSet
+	kvRefs  []kvRunRef // the runs the checkpoint names
 	kvLive  int
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
@@ -158,13 +163,13 @@ func markOf(r resume, st *state) *ckptView {
 		pos:     st.positions[:len(st.positions):len(st.positions)],
 		indexed: st.indexed[:len(st.indexed):len(st.indexed)],
 		kv:      maps.Clone(st.kv),
-		kvRun:   st.kvRun,
-		kvRef:   st.kvRef,
+		kvRuns:  st.kvRuns,
+		kvRefs:  st.kvRefs,
 		kvLive:  st.kvLive,
 		ret:     st.ret.clone(),
 	}
-	if st.kvRun != nil {
-		v.kvRef = st.kvRun.ref(st.kvLive)
+	if st.kvRuns != nil {
+		v.kvRefs = st.kvRuns.refs()
 	}
 	for name, x := range st.streams {
 		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
@@ -267,17 +272,10 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 	}
-	if ver >= ckptVersionKvRun {
-		b = binary.AppendUvarint(b, v.kvRef.gen)
-		if v.kvRef.gen != 0 {
-			b = binary.LittleEndian.AppendUint32(b, v.kvRef.hdrCRC)
-			b = binary.AppendUvarint(b, v.kvRef.entries)
-			b = binary.AppendUvarint(b, uint64(v.kvLive))
-		}
-	}
+	b = v.appendKvRuns(b, ver)
 	keys := slices.Sorted(maps.Keys(v.kv))
-	if v.kvRef.gen != 0 {
-		keys = nil // writeKvRun merged them into the run
+	if len(v.kvRefs) != 0 {
+		keys = nil // writeKvRun merged them into the runs
 	}
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
@@ -296,6 +294,86 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	binary.LittleEndian.PutUint64(b[16:], uint64(len(b)-24))
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return append(b, ckptMagic[:4]...)
+}
+
+// appendKvRuns encodes the kv runs v names as format ver does: from
+// format 10 the count of runs, each run oldest first, then the count of
+// keys with a value, runs and changes; formats 7 to 9 name one run at
+// most, its count of keys with a value all keys' (uvarint generation, 0
+// for none).
+func (v *ckptView) appendKvRuns(b []byte, ver uint32) []byte {
+	ref := func(b []byte, r kvRunRef, live uint64) []byte {
+		b = binary.AppendUvarint(b, r.gen)
+		b = binary.LittleEndian.AppendUint32(b, r.hdrCRC)
+		b = binary.AppendUvarint(b, r.entries)
+		return binary.AppendUvarint(b, live)
+	}
+	switch {
+	case ver >= ckptVersionKvTiers:
+		b = binary.AppendUvarint(b, uint64(len(v.kvRefs)))
+		for _, r := range v.kvRefs {
+			b = ref(b, r, r.live)
+		}
+		if len(v.kvRefs) == 0 {
+			return binary.AppendUvarint(b, 0) // the keys that follow count
+		}
+		return binary.AppendUvarint(b, uint64(v.kvLive))
+	case ver >= ckptVersionKvRun && len(v.kvRefs) == 0:
+		return binary.AppendUvarint(b, 0)
+	case ver >= ckptVersionKvRun:
+		// Only a set of one run is written as an older format (a test's).
+		return ref(b, v.kvRefs[0], uint64(v.kvLive))
+	}
+	return b
+}
+
+// decodeKvRuns reads what appendKvRuns wrote into st.kvRefs and
+// st.kvLive (which the keys that follow add to).
+func (st *state) decodeKvRuns(d *decoder, v uint32) {
+	ref := func() kvRunRef {
+		r := kvRunRef{gen: d.uvarint()}
+		if r.gen == 0 || len(d.b) < 4 {
+			d.fail()
+			return r
+		}
+		r.hdrCRC = binary.LittleEndian.Uint32(d.b)
+		d.b = d.b[4:]
+		r.entries = d.uvarint()
+		r.live = d.uvarint()
+		if r.live > r.entries {
+			d.fail()
+		}
+		return r
+	}
+	switch {
+	case v >= ckptVersionKvTiers:
+		n := d.count(7)
+		var prev uint64
+		for range n {
+			if d.err != nil {
+				return
+			}
+			r := ref()
+			if r.gen <= prev {
+				d.fail() // oldest first, each once
+				return
+			}
+			prev = r.gen
+			st.kvRefs = append(st.kvRefs, r)
+		}
+		live := d.uvarint()
+		if n == 0 && live != 0 || live > 1<<62 {
+			d.fail()
+		}
+		st.kvLive = int(live)
+	case v >= ckptVersionKvRun:
+		if len(d.b) > 0 && d.b[0] == 0 {
+			d.b = d.b[1:] // no run
+			return
+		}
+		r := ref()
+		st.kvRefs, st.kvLive = []kvRunRef{r}, int(r.live)
+	}
 }
 
 // appendLoc encodes a delta, and a location relative to the previous one:
@@ -451,24 +529,9 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 		pos, l = pos+delta, nl
 		st.positions[i] = posChunk{pos: pos, loc: l}
 	}
-	if v >= ckptVersionKvRun {
-		if st.kvRef.gen = d.uvarint(); st.kvRef.gen != 0 {
-			if len(d.b) < 4 {
-				d.fail()
-			} else {
-				st.kvRef.hdrCRC = binary.LittleEndian.Uint32(d.b)
-				d.b = d.b[4:]
-			}
-			st.kvRef.entries = d.uvarint()
-			st.kvRef.live = d.uvarint()
-			st.kvLive = int(st.kvRef.live)
-			if st.kvRef.live > st.kvRef.entries {
-				d.fail()
-			}
-		}
-	}
+	st.decodeKvRuns(&d, v)
 	nk := d.count(3)
-	if st.kvRef.gen != 0 && nk != 0 {
+	if len(st.kvRefs) != 0 && nk != 0 {
 		d.fail()
 	}
 	st.kvLive += nk
@@ -660,19 +723,19 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	if err != nil {
 		return err
 	}
-	base := v.kvRun
-	run, err := s.writeKvRun(p, v)
+	base := v.kvRuns
+	runs, err := s.writeKvRun(p, v)
 	if err != nil {
 		return err
 	}
-	if run != nil {
+	if runs != nil {
 		if d == nil {
 			d = &drop{}
 		}
-		d.kvRun, d.kvRev = run, v.rev
+		d.kvRuns, d.kvRev = runs, v.rev
 		defer func() {
 			if err != nil && s.pendDrop.Load() != d {
-				_ = run.close(p) // the state never takes it
+				_ = runs.newest().close(p) // the state never takes it
 			}
 		}()
 	}
@@ -719,8 +782,8 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 			return fmt.Errorf("file: sync log directory: %w", err)
 		}
 	}
-	if run != nil && base != nil {
-		if err := s.removeOldKvRuns(p, base.gen); err != nil {
+	if runs != nil && base != nil {
+		if err := s.removeOldKvRuns(p, append(base.gens(), runs.gens()...), runs.newest().gen); err != nil {
 			return fmt.Errorf("file: remove old kv runs: %w", err)
 		}
 	}

@@ -766,16 +766,16 @@ type compactIn struct {
 	floors map[string]uint64 // raised by planAll
 	// kvOldest is each key's oldest kept revision (nil when history is
 	// partial or dropped nothing), of the keys whose history the state
-	// holds in memory; kvRun, a copy of the state's kv run on a file
-	// descriptor of its own (so that a checkpoint retiring the state's
-	// does not close it under the compaction; a follower's is the
+	// holds in memory; kvRuns, a copy of the state's kv runs on file
+	// descriptors of their own (so that a checkpoint retiring the state's
+	// does not close them under the compaction; a follower's are the
 	// state's own, see compactInputs), holds the others', at
 	// most kvKeep each. A change of the key below it, and at or below
 	// kvCompacted (a delete of an absent key makes no version), is
 	// superseded and out of history and watch.
 	kvOldest    map[string]uint64
-	kvRun       *kvRun
-	kvShared    bool // kvRun is the state's own (a follower's), not a copy
+	kvRuns      *kvRunSet
+	kvShared    bool // kvRuns is the state's own (a follower's), not a copy
 	kvCache     *recCache
 	kvKeep      int
 	kvCompacted uint64
@@ -784,10 +784,10 @@ type compactIn struct {
 // oldestKept gives key's oldest kept revision as of in, false when it
 // keeps none.
 func (in *compactIn) oldestKept(p *effect.P, key string) (uint64, bool, error) {
-	if rev, ok := in.kvOldest[key]; ok || in.kvRun == nil {
+	if rev, ok := in.kvOldest[key]; ok || in.kvRuns == nil {
 		return rev, ok, nil
 	}
-	e, ok, err := in.kvRun.get(p, in.kvCache, key)
+	e, ok, err := in.kvRuns.get(p, in.kvCache, key)
 	if err != nil || !ok || len(e.revs) == 0 {
 		return 0, false, err
 	}
@@ -796,10 +796,10 @@ func (in *compactIn) oldestKept(p *effect.P, key string) (uint64, bool, error) {
 
 // release closes what in holds open.
 func (in *compactIn) release(p *effect.P) {
-	if in.kvRun != nil && !in.kvShared {
-		_ = in.kvRun.close(p)
+	if in.kvRuns != nil && !in.kvShared {
+		_ = in.kvRuns.close(p)
 	}
-	in.kvRun = nil
+	in.kvRuns = nil
 }
 
 // compactInputs takes the state a compaction decides on; the caller
@@ -836,19 +836,17 @@ func (s *Store) compactInputs(p *effect.P) (compactIn, error) {
 				in.kvOldest[k] = revs[0]
 			}
 		}
-		if r := s.st.kvRun; r != nil && s.readOnly {
+		if rs := s.st.kvRuns; rs != nil && s.readOnly {
 			// A follower takes no run, so never retires its own, and
-			// the writer's checkpoints may have removed its file: the
-			// state's descriptor, open until Close, reads it.
-			in.kvRun, in.kvShared, in.kvCache, in.kvKeep = r, true, s.st.kvCache, h.keep()
-		} else if r != nil {
-			fd, err := openFile(p, r.path, os.O_RDONLY)
+			// the writer's checkpoints may have removed their files: the
+			// state's descriptors, open until Close, read them.
+			in.kvRuns, in.kvShared, in.kvCache, in.kvKeep = rs, true, s.st.kvCache, h.keep()
+		} else if rs != nil {
+			dup, err := rs.dup(p)
 			if err != nil {
-				return compactIn{}, fmt.Errorf("file: compact: open kv run: %w", err)
+				return compactIn{}, fmt.Errorf("file: compact: %w", err)
 			}
-			dup := *r
-			dup.fd = fd
-			in.kvRun, in.kvCache, in.kvKeep = &dup, s.st.kvCache, h.keep()
+			in.kvRuns, in.kvCache, in.kvKeep = dup, s.st.kvCache, h.keep()
 		}
 	}
 	return in, nil

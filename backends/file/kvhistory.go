@@ -105,7 +105,7 @@ func (h *kvHist) setDepth(n int) bool {
 // key takes its trimmed revisions into memory, for the next checkpoint
 // to write into its run. It reads the whole run, at an Open whose depth
 // is lower than the checkpoint's only.
-func (h *kvHist) trimRun(p *effect.P, run *kvRun, cache *recCache) error {
+func (h *kvHist) trimRun(p *effect.P, run *kvRunSet, cache *recCache) error {
 	keep := h.keep()
 	if h.keys == nil {
 		h.keys = make(map[string][]uint64)

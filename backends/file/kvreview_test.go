@@ -406,11 +406,15 @@ func TestKvReviewDamagedBlockReads(t *testing.T) {
 
 	res := must(t, e, ops.KvPut{Key: good, Value: []byte("z")})
 	require.Equal(t, rev+1, res.Revision)
-	err = e.s.Close(e.p())
+	// The checkpoint of Close writes the changed key as a new tier over
+	// the damaged run, reading none of its blocks; a read of the damaged
+	// block still fails after the reopen.
+	require.NoError(t, e.s.Close(e.p()))
 	e.s = nil
-	requireRunBlock0(t, err, "the checkpoint of Close merges the run")
 	e.open(Options{SegmentSize: 64 << 10, KvHistory: 3, CheckpointBytes: 1 << 30})
 	require.Equal(t, rev+1, e.s.Stats().Revision)
+	_, err = perform(e, ops.KvGet{Key: bad})
+	requireRunBlock0(t, err, "get after the reopen")
 	h := must(t, e, ops.KvHistory{Key: good}).Versions
 	require.Equal(t, "z", string(h[0].Value))
 	require.Equal(t, rev+1, h[0].Revision)
@@ -599,12 +603,15 @@ func TestKvReviewFollowerStatRunRemoved(t *testing.T) {
 	e.reopen(opts)
 	f := openFollower(t, e.dir, opts)
 	before := fdo(f, ops.Stat{})
-	path := f.s.st.kvRun.path
-	for i := range 3 {
+	path := f.s.st.kvRuns.newest().path
+	var err error
+	for i := 0; i < 3 || err == nil && i < 3+2*kvMaxRuns; i++ {
+		// Tiered runs: the follower's run goes once a checkpoint folded
+		// it into a newer one and the checkpoint after superseded that.
 		kvPuts(t, e, fmt.Sprint("k", i), 1)
 		e.reopen(opts)
+		_, err = os.Stat(path)
 	}
-	_, err := os.Stat(path)
 	require.ErrorIs(t, err, os.ErrNotExist, "the writer removed the follower's run")
 	got, err := effect.Perform(f.p(context.Background()), ops.Stat{})
 	require.NoError(t, err)

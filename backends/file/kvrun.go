@@ -30,8 +30,14 @@ import (
 
 var kvRunMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'K'}
 
+// Kv run format versions: 1 holds no entry without both a value and
+// kept revisions; 2 (tiered runs, see the package doc) may hold such an
+// entry, a tombstone: the key was deleted and its history is gone, and
+// it hides the key's entries in the older runs of the set. Version 1
+// runs are still read.
 const (
-	kvRunVersion   = 1
+	kvRunVersion1  = 1
+	kvRunVersion   = 2
 	kvRunHeader    = 64
 	kvRunBlockSize = 4096 // a block's target size, its checksum included
 	kvRunSuffix    = ".run"
@@ -66,6 +72,8 @@ type kvRun struct {
 	rev     uint64 // the last kv revision the run includes
 	entries uint64
 	live    uint64 // entries with a value
+	size    int64  // bytes before the sparse index: header and blocks
+	version uint32
 	hdrCRC  uint32
 	hdr     [60]byte // the header's bytes before its checksum
 	idxLen  int      // the sparse index's length, its checksum excluded
@@ -143,7 +151,7 @@ func decodeKvEntry(d *decoder) kvRunEntry {
 		prev += delta
 		e.revs[i] = prev
 	}
-	if d.err == nil && (e.rev == 0 || len(e.revs) > 0 && e.revs[len(e.revs)-1] > e.rev || !e.live && len(e.revs) == 0) {
+	if d.err == nil && (e.rev == 0 || len(e.revs) > 0 && e.revs[len(e.revs)-1] > e.rev) {
 		d.fail()
 	}
 	return e
@@ -283,7 +291,7 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	if w.err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", w.path, w.err)
 	}
-	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live,
+	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: kvRunVersion,
 		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, cacheID: kvRunIDs.Add(1)}, nil
 }
 
@@ -332,7 +340,7 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	switch {
 	case !bytes.Equal(h[:8], kvRunMagic[:]):
 		return nil, corrupt(path, 0, "not a kv run file")
-	case binary.LittleEndian.Uint32(h[8:]) != kvRunVersion:
+	case binary.LittleEndian.Uint32(h[8:]) != kvRunVersion1 && binary.LittleEndian.Uint32(h[8:]) != kvRunVersion:
 		return nil, corrupt(path, 8, "kv run version %d unknown", binary.LittleEndian.Uint32(h[8:]))
 	case !bytes.Equal(h[12:28], id[:]):
 		return nil, corrupt(path, 12, "kv run of another store")
@@ -353,7 +361,8 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, corrupt(path, idxOff, "kv run index checksum mismatch")
 	}
-	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:]), cacheID: kvRunIDs.Add(1)}
+	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:]),
+		size: idxOff, version: binary.LittleEndian.Uint32(h[8:]), cacheID: kvRunIDs.Add(1)}
 	d := decoder{b: body}
 	nb := d.count(4)
 	r.blocks = make([]kvBlock, 0, nb)
@@ -450,7 +459,7 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 	d := decoder{b: b}
 	for len(d.b) > 0 {
 		at := d.b
-		k, _, ok := skipKvEntry(&d)
+		k, _, _, ok := skipKvEntry(&d)
 		if !ok {
 			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
 		}
@@ -470,12 +479,13 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 }
 
 // skipKvEntry steps d over one entry, checking it as decodeKvEntry
-// does, and gives its key, aliasing d's bytes, and whether it has a
-// value; false when the entry is malformed.
-func skipKvEntry(d *decoder) ([]byte, bool, bool) {
+// does, and gives its key, aliasing d's bytes, whether it has a value,
+// whether it is a tombstone (neither a value nor kept revisions), and
+// false when the entry is malformed.
+func skipKvEntry(d *decoder) ([]byte, bool, bool, bool) {
 	k := d.bytes()
 	if len(d.b) == 0 || d.b[0] > 1 {
-		return nil, false, false
+		return nil, false, false, false
 	}
 	live := d.b[0] == 1
 	d.b = d.b[1:]
@@ -488,12 +498,12 @@ func skipKvEntry(d *decoder) ([]byte, bool, bool) {
 	for i := range n {
 		delta := d.uvarint()
 		if i > 0 && delta == 0 || prev+delta < prev {
-			return nil, false, false
+			return nil, false, false, false
 		}
 		prev += delta
 	}
-	ok := d.err == nil && rev != 0 && (n == 0 || prev <= rev) && (live || n > 0)
-	return k, live, ok
+	ok := d.err == nil && rev != 0 && (n == 0 || prev <= rev)
+	return k, live, !live && n == 0, ok
 }
 
 // scan calls fn with the run's entries from the first at or after from,
@@ -536,10 +546,12 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 		}
 		d := decoder{b: b}
 		for j := 0; len(d.b) > 0; j++ {
-			k, isLive, ok := skipKvEntry(&d)
+			k, isLive, tomb, ok := skipKvEntry(&d)
 			switch {
 			case !ok:
 				return corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+			case tomb && r.version == kvRunVersion1:
+				return corrupt(r.path, r.blocks[i].off, "kv run of version 1 holds a tombstone for %q", k)
 			case j == 0 && string(k) != r.blocks[i].first:
 				return corrupt(r.path, r.blocks[i].off, "kv run block %d begins with %q, its index names %q", i, k, r.blocks[i].first)
 			case n > 0 && bytes.Compare(k, last) <= 0:
@@ -573,11 +585,15 @@ type kvRunChange struct {
 	revsOnly bool
 }
 
-// mergeKvRun writes run gen at path: the entries of old (nil: none) with
-// changes, sorted by key, put over them, each entry keeping at most keep
-// history revisions. It syncs the file but leaves renaming it into place
-// and syncing the directory to the caller.
-func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRun, cache *recCache, changes []kvRunChange, keep int) (*kvRun, error) {
+// mergeKvRun writes run gen at path: the entries of the runs of old (nil:
+// none; the newest's entry of a key wins) with changes, sorted by key,
+// put over them, each entry keeping at most keep history revisions. With
+// base set the run is the oldest of its set: no older run holds a key,
+// so tombstones are left out (old's and the changes'); else a deleted
+// key without history is kept as a tombstone, which hides the older
+// runs' entries. It syncs the file but leaves renaming it into place and
+// syncing the directory to the caller.
+func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool) (*kvRun, error) {
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
@@ -586,7 +602,10 @@ func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvR
 	// put adds change c over the run's entry of its key (nil: none).
 	put := func(c *kvRunChange, e *kvRunEntry) error {
 		if c.drop {
-			return nil
+			if base {
+				return nil
+			}
+			return w.add(&kvRunEntry{key: c.key, rev: c.rev}) // a tombstone
 		}
 		if c.revsOnly {
 			if e == nil {
@@ -597,7 +616,7 @@ func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvR
 			}
 			ne := *e
 			ne.revs = c.revs
-			if len(ne.revs) == 0 && !ne.live {
+			if len(ne.revs) == 0 && !ne.live && base {
 				return nil // a deleted key whose history is gone
 			}
 			return w.add(&ne)
@@ -620,6 +639,9 @@ func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvR
 				return true
 			}
 			e.revs = lastRevs(e.revs, keep)
+			if base && !e.live && len(e.revs) == 0 {
+				return true // a tombstone over nothing older
+			}
 			return w.add(e) == nil
 		})
 	}
@@ -657,7 +679,7 @@ func isKvRunName(name string) (uint64, bool) {
 // date) merged with the run's entries.
 func (s *state) kvPage(p *effect.P, prefix, after string, limit int) (ops.KvListResult, error) {
 	var res ops.KvListResult
-	if s.kvRun == nil {
+	if s.kvRuns == nil {
 		keys, more := page(s.keys, prefix, after, limit)
 		res.More = more
 		for _, k := range keys {
@@ -694,7 +716,7 @@ func (s *state) kvPage(p *effect.P, prefix, after string, limit int) (ops.KvList
 		return true
 	}
 	full := false
-	err := s.kvRun.scan(p, s.kvCache, start, func(e *kvRunEntry) bool {
+	err := s.kvRuns.scan(p, s.kvCache, start, func(e *kvRunEntry) bool {
 		if !strings.HasPrefix(e.key, prefix) {
 			return false
 		}
@@ -720,12 +742,12 @@ func (s *state) kvPage(p *effect.P, prefix, after string, limit int) (ops.KvList
 	return res, nil
 }
 
-// lookUpHad sets, for a state whose keys lie in a kv run, whether each
+// lookUpHad sets, for a state whose keys lie in kv runs, whether each
 // kv change of c had a value before it (kvRec.had) and the history the
 // run keeps of its key (kvRec.revs): what recovery reads where the
 // commit's overlay looked it up.
 func (s *state) lookUpHad(p *effect.P, c *commitRec) error {
-	if s.kvRun == nil {
+	if s.kvRuns == nil {
 		return nil
 	}
 	for i := range c.kv {
@@ -739,19 +761,12 @@ func (s *state) lookUpHad(p *effect.P, c *commitRec) error {
 	return nil
 }
 
-// kvRunRef is what a checkpoint records of the kv run it names.
+// kvRunRef is what a checkpoint records of a kv run it names.
 type kvRunRef struct {
-	gen     uint64 // 0: none
+	gen     uint64
 	hdrCRC  uint32
 	entries uint64
-	live    uint64
-}
-
-func (r *kvRun) ref(live int) kvRunRef {
-	if r == nil {
-		return kvRunRef{}
-	}
-	return kvRunRef{gen: r.gen, hdrCRC: r.hdrCRC, entries: r.entries, live: uint64(live)}
+	live    uint64 // the run's entries with a value
 }
 
 func (s *Store) kvCache() *recCache {
@@ -759,68 +774,90 @@ func (s *Store) kvCache() *recCache {
 	return &s.kvBlocks
 }
 
-// openKvRunOf opens the run st's checkpoint names into st, checking it
-// against what the checkpoint records of it: its header (the checksum
-// the checkpoint names, which covers the count of keys with a value the
-// checkpoint records) and its sparse index, not its blocks. A block is
-// checked when a read takes it (rule 8 of recovery: Open does the
-// tail's work); Verify reads them all (checkKvRunOf).
+// kvRunMissing is the error of a run a checkpoint names that is not on
+// the disk: it names the file, and is fs.ErrNotExist.
+type kvRunMissing struct {
+	path string
+	err  error
+}
+
+func (e *kvRunMissing) Error() string { return fmt.Sprintf("file: kv run %s: %v", e.path, e.err) }
+func (e *kvRunMissing) Unwrap() error { return e.err }
+
+// openKvRunOf opens the runs st's checkpoint names into st, checking
+// each against what the checkpoint records of it: its header (the
+// checksum the checkpoint names, which covers the count of its keys with
+// a value the checkpoint records) and its sparse index, not its blocks.
+// A block is checked when a read takes it (rule 8 of recovery: Open does
+// the tail's work); Verify reads them all (checkKvRunOf).
 func (s *Store) openKvRunOf(p *effect.P, st *state) error {
 	st.kvCache = s.kvCache()
-	if st.kvRef.gen == 0 {
+	if len(st.kvRefs) == 0 {
 		return nil
 	}
-	path := filepath.Join(s.logDir, kvRunName(st.kvRef.gen))
-	r, err := openKvRun(p, path, s.id, st.kvRef.gen, st.kvRef.hdrCRC)
-	if err != nil {
-		return err
+	set := &kvRunSet{runs: make([]*kvRun, 0, len(st.kvRefs))}
+	for _, ref := range st.kvRefs {
+		r, err := s.openKvRunRef(p, ref)
+		if err != nil {
+			_ = set.close(p)
+			return err
+		}
+		set.runs = append(set.runs, r)
 	}
-	if r.entries != st.kvRef.entries {
-		_ = r.close(p)
-		return corrupt(path, 44, "kv run of %d entries where the checkpoint counts %d", r.entries, st.kvRef.entries)
-	}
-	if kvHeaderSum(r.hdr[:], r.idxLen, st.kvRef.live) != r.hdrCRC {
-		_ = r.close(p)
-		return corrupt(path, 60, "kv run header checksum %08x is not that of the %d keys with a value the checkpoint counts", r.hdrCRC, st.kvRef.live)
-	}
-	r.live = st.kvRef.live
-	st.kvRun = r
+	st.kvRuns = set
 	return nil
 }
 
-// checkKvRunOf opens the run st's checkpoint names as openKvRunOf does
-// and reads it whole, in order and keeping nothing: every block's
+// openKvRunRef opens the run ref names, checked as openKvRunOf says.
+func (s *Store) openKvRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
+	path := filepath.Join(s.logDir, kvRunName(ref.gen))
+	r, err := openKvRun(p, path, s.id, ref.gen, ref.hdrCRC)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &kvRunMissing{path: path, err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.entries != ref.entries {
+		_ = r.close(p)
+		return nil, corrupt(path, 44, "kv run of %d entries where the checkpoint counts %d", r.entries, ref.entries)
+	}
+	if kvHeaderSum(r.hdr[:], r.idxLen, ref.live) != r.hdrCRC {
+		_ = r.close(p)
+		return nil, corrupt(path, 60, "kv run header checksum %08x is not that of the %d keys with a value the checkpoint counts", r.hdrCRC, ref.live)
+	}
+	r.live = ref.live
+	return r, nil
+}
+
+// checkKvRunOf opens the runs st's checkpoint names as openKvRunOf does
+// and reads each whole, in order and keeping nothing: every block's
 // checksum, the key order and the counts against the checkpoint's.
 func (s *Store) checkKvRunOf(p *effect.P, st *state) error {
-	if err := s.openKvRunOf(p, st); err != nil || st.kvRun == nil {
+	if err := s.openKvRunOf(p, st); err != nil || st.kvRuns == nil {
 		return err
 	}
-	r := st.kvRun
-	if err := r.verify(p, s.id); err != nil {
-		_ = r.close(p)
-		st.kvRun = nil
-		return err
-	}
-	if r.live != st.kvRef.live {
-		_ = r.close(p)
-		st.kvRun = nil
-		return corrupt(r.path, 0, "kv run of %d keys where the checkpoint counts %d", r.live, st.kvRef.live)
+	for i, r := range st.kvRuns.runs {
+		err := r.verify(p, s.id)
+		if err == nil && r.live != st.kvRefs[i].live {
+			err = corrupt(r.path, 0, "kv run of %d keys where the checkpoint counts %d", r.live, st.kvRefs[i].live)
+		}
+		if err != nil {
+			_ = st.kvRuns.close(p)
+			st.kvRuns = nil
+			return err
+		}
 	}
 	return nil
 }
 
-// writeKvRun merges v's kv changes into a new run, durable and in place
-// once it returns, named by the checkpoint's LSN, and makes v name it;
-// it gives the run, open, for the live state to take (nil when there
-// were no changes and v names the run it had).
-func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
+// kvChanges gives v's kv changes since its runs, sorted by key, with
+// their kept revisions, for writeKvRun; revsOnly reports whether some
+// key has its revisions alone in memory (those of a format 7
+// checkpoint's section, or trimmed to a lowered depth), whose entry the
+// runs hold.
+func kvChanges(v *ckptView) (changes []kvRunChange, revsOnly bool) {
 	h := &v.ret.hist
-	if len(v.kv) == 0 && len(h.keys) == 0 {
-		return nil, nil
-	}
-	// The changed keys with their kept revisions, and the keys whose
-	// revisions alone the history holds in memory (those of a format 7
-	// checkpoint's section, or trimmed to a lowered depth).
 	keys := slices.Sorted(maps.Keys(v.kv))
 	for k := range h.keys {
 		if v.kv[k] == nil {
@@ -828,12 +865,13 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
 		}
 	}
 	slices.Sort(keys)
-	changes := make([]kvRunChange, len(keys))
+	changes = make([]kvRunChange, len(keys))
 	for i, k := range keys {
 		revs, ok := h.keys[k]
 		e := v.kv[k]
 		if e == nil {
 			changes[i] = kvRunChange{kvRunEntry: kvRunEntry{key: k, revs: revs}, revsOnly: true}
+			revsOnly = true
 			continue
 		}
 		if !ok {
@@ -842,12 +880,50 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
 		changes[i] = kvRunChange{kvRunEntry: kvRunEntry{key: k, live: !e.del, rev: e.rev, value: e.value, revs: revs},
 			drop: e.del && len(revs) == 0}
 	}
+	return changes, revsOnly
+}
+
+// writeKvRun writes v's kv changes as a new run, folding into it the
+// newest runs of v's set that the tiering takes (kvFoldCount; all of
+// them when some key's revisions alone are in memory, whose entry the
+// new run must then hold whole), durable and in place once it returns,
+// named by the checkpoint's LSN, and makes v name the new set: the runs
+// not folded and the new one. It gives the set, whose new run is open,
+// for the live state to take (nil when there were no changes and v
+// names the set it had).
+func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
+	h := &v.ret.hist
+	if len(v.kv) == 0 && len(h.keys) == 0 {
+		return nil, nil
+	}
+	changes, revsOnly := kvChanges(v)
+	var old []*kvRun
+	if v.kvRuns != nil {
+		old = v.kvRuns.runs
+	}
+	k := len(old)
+	if !revsOnly {
+		sizes := make([]int64, len(old))
+		for i, r := range old {
+			sizes[i] = r.size - kvRunHeader
+		}
+		k = kvFoldCount(sizes, kvChangesSize(changes))
+	}
+	kept, fold := old[:len(old)-k], old[len(old)-k:]
 	gen := v.r.lsn
 	path := filepath.Join(s.logDir, kvRunName(gen))
-	if v.kvRun != nil && v.kvRun.gen == gen {
-		return nil, fmt.Errorf("file: kv run %s exists", path)
+	for _, r := range old {
+		if r.gen == gen {
+			return nil, fmt.Errorf("file: kv run %s exists", path)
+		}
 	}
-	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, v.kvRun, s.kvCache(), changes, h.keep())
+	var from *kvRunSet
+	if len(fold) > 0 {
+		from = &kvRunSet{runs: fold}
+	}
+	// The folded runs are read past the cache: a fold would otherwise
+	// push out what the reads keep warm.
+	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, from, nil, changes, h.keep(), len(kept) == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -862,20 +938,23 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.kvRef = open.ref(v.kvLive)
-	v.kv, h.keys = nil, nil // the run holds them: the checkpoint names none
-	return open, nil
+	open.live = r.live
+	set := &kvRunSet{runs: append(slices.Clone(kept), open)}
+	v.kvRuns, v.kvRefs = set, set.refs()
+	v.kv, h.keys = nil, nil // the runs hold them: the checkpoint names none
+	return set, nil
 }
 
-// removeOldKvRuns removes the run files before keep's, which no
-// checkpoint kept names (each names its own run or the one before).
-func (s *Store) removeOldKvRuns(p *effect.P, keep uint64) error {
+// removeOldKvRuns removes the run files before generation below that
+// keep does not name: keep is the runs the kept checkpoints name (the
+// newest and the one before), so that each still opens.
+func (s *Store) removeOldKvRuns(p *effect.P, keep []uint64, below uint64) error {
 	ents, err := listDir(p, s.logDir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if gen, ok := isKvRunName(e.Name); ok && gen < keep {
+		if gen, ok := isKvRunName(e.Name); ok && gen < below && !slices.Contains(keep, gen) {
 			if err := remove(p, filepath.Join(s.logDir, e.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -884,21 +963,26 @@ func (s *Store) removeOldKvRuns(p *effect.P, keep uint64) error {
 	return nil
 }
 
-// takeKvRun makes run the state's, as of kv revision rev (the caller
+// takeKvRun makes set the state's, as of kv revision rev (the caller
 // holds the store's lock exclusively): the changes it holds leave
-// memory; the run it replaces is retired, to be closed by the owner of
-// the log (readers read a run under the read lock only).
+// memory; the runs of the set it replaces that the new one does not
+// hold are retired, to be closed by the owner of the log (readers read a
+// run under the read lock only).
 //
-// A state without a run drops a deleted key from its changes (apply):
-// a key the run holds that a commit after rev deleted would then read
-// the run's value, so it takes an entry of its delete here (its last
-// kept revision is the delete's).
-func (s *state) takeKvRun(run *kvRun, rev uint64) {
-	first := s.kvRun == nil
+// A state without runs drops a deleted key from its changes (apply): a
+// key the runs hold that a commit after rev deleted would then read the
+// runs' value, so it takes an entry of its delete here (its last kept
+// revision is the delete's).
+func (s *state) takeKvRun(set *kvRunSet, rev uint64) {
+	first := s.kvRuns == nil
 	if !first {
-		s.kvRetired = append(s.kvRetired, s.kvRun)
+		for _, r := range s.kvRuns.runs {
+			if !set.has(r) {
+				s.kvRetired = append(s.kvRetired, r)
+			}
+		}
 	}
-	s.kvRun, s.kvRef = run, run.ref(s.kvLive)
+	s.kvRuns, s.kvRefs = set, set.refs()
 	for k, e := range s.kv {
 		if e.rev <= rev {
 			delete(s.kv, k)
@@ -908,7 +992,7 @@ func (s *state) takeKvRun(run *kvRun, rev uint64) {
 	h := &s.ret.hist
 	for k, revs := range h.keys {
 		if len(revs) == 0 || revs[len(revs)-1] <= rev {
-			delete(h.keys, k) // the run holds its revisions
+			delete(h.keys, k) // the runs hold its revisions
 		} else if last := revs[len(revs)-1]; first && s.kv[k] == nil {
 			s.kv[k] = &kvEntry{rev: last, del: true} // deleted since rev
 			s.keysDirty = true
@@ -916,20 +1000,20 @@ func (s *state) takeKvRun(run *kvRun, rev uint64) {
 	}
 }
 
-// loadKvRunOf opens, checks whole and reads into st.kv the run st's
-// checkpoint names, for Verify to compare it with what the log holds.
+// loadKvRunOf opens, checks whole and reads into st.kv the runs st's
+// checkpoint names, for Verify to compare them with what the log holds.
 func (s *Store) loadKvRunOf(p *effect.P, st *state) error {
-	if err := s.checkKvRunOf(p, st); err != nil || st.kvRun == nil {
+	if err := s.checkKvRunOf(p, st); err != nil || st.kvRuns == nil {
 		return err
 	}
-	r := st.kvRun
-	defer func() { _ = r.close(p) }()
-	st.kvRun = nil
+	set := st.kvRuns
+	defer func() { _ = set.close(p) }()
+	st.kvRuns = nil
 	h := &st.ret.hist
 	if h.keys == nil {
 		h.keys = make(map[string][]uint64)
 	}
-	return r.scan(p, nil, "", func(e *kvRunEntry) bool {
+	return set.scan(p, nil, "", func(e *kvRunEntry) bool {
 		if e.live {
 			st.kv[e.key] = &kvEntry{value: cloneBytes(e.value), rev: e.rev}
 		}

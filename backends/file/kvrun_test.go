@@ -69,7 +69,7 @@ func writeRun(t *testing.T, path string, gen uint64, es []kvRunEntry) *kvRun {
 	for i := range es {
 		ch[i].kvRunEntry = es[i]
 	}
-	r, err := mergeKvRun(osP(), path, kvRunTestID, gen, 1000, nil, nil, ch, kvRunTestKeep)
+	r, err := mergeKvRun(osP(), path, kvRunTestID, gen, 1000, nil, nil, ch, kvRunTestKeep, true)
 	require.NoError(t, err)
 	return r
 }
@@ -187,7 +187,7 @@ func TestKvRunMerge(t *testing.T) {
 	}
 	var cache recCache
 	cache.setupSize(16<<10, 0)
-	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 6000, old, &cache, changes, kvRunTestKeep)
+	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 6000, &kvRunSet{runs: []*kvRun{old}}, &cache, changes, kvRunTestKeep, true)
 	require.NoError(t, err)
 	r := openRun(t, m.path, 2, m.hdrCRC)
 	require.NoError(t, r.verify(osP(), kvRunTestID))
@@ -202,7 +202,7 @@ func TestKvRunMerge(t *testing.T) {
 	}))
 	require.Equal(t, len(want), n)
 
-	empty, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(3)), kvRunTestID, 3, 0, nil, nil, nil, kvRunTestKeep)
+	empty, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(3)), kvRunTestID, 3, 0, nil, nil, nil, kvRunTestKeep, true)
 	require.NoError(t, err)
 	e := openRun(t, empty.path, 3, empty.hdrCRC)
 	require.NoError(t, e.verify(osP(), kvRunTestID))
@@ -217,7 +217,7 @@ func TestKvRunOrder(t *testing.T) {
 	_, err := mergeKvRun(osP(), path, kvRunTestID, 1, 9, nil, nil, []kvRunChange{
 		{kvRunEntry: kvRunEntry{key: "b", live: true, rev: 1, revs: []uint64{1}}},
 		{kvRunEntry: kvRunEntry{key: "a", live: true, rev: 2, revs: []uint64{2}}},
-	}, kvRunTestKeep)
+	}, kvRunTestKeep, true)
 	require.ErrorContains(t, err, `key "a" out of order`)
 	_, err = os.Stat(path)
 	require.True(t, errors.Is(err, os.ErrNotExist))
@@ -344,7 +344,7 @@ func FuzzKvRun(f *testing.F) {
 			ch[j].kvRunEntry = es[j]
 		}
 		path := filepath.Join(dir, kvRunName(uint64(i)))
-		if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep); err != nil {
+		if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, true); err != nil {
 			f.Fatal(err)
 		}
 		b, err := os.ReadFile(path)
@@ -386,14 +386,15 @@ func FuzzKvRun(f *testing.F) {
 	})
 }
 
-// rewriteKvRun rewrites the kv run the checkpoint state st names with
-// key's value replaced, a run that validates, and makes st name it.
+// rewriteKvRun rewrites the newest kv run the checkpoint state st names
+// with key's value replaced, a run that validates, and makes st name it.
 func rewriteKvRun(t *testing.T, e *env, st *state, key string, value []byte) {
 	t.Helper()
 	p := e.p()
 	id := e.s0id(t)
-	path := filepath.Join(e.dir, logDir, kvRunName(st.kvRef.gen))
-	r, err := openKvRun(p, path, id, st.kvRef.gen, st.kvRef.hdrCRC)
+	ref := &st.kvRefs[len(st.kvRefs)-1]
+	path := filepath.Join(e.dir, logDir, kvRunName(ref.gen))
+	r, err := openKvRun(p, path, id, ref.gen, ref.hdrCRC)
 	require.NoError(t, err)
 	var changes []kvRunChange
 	require.NoError(t, r.scan(p, nil, "", func(x *kvRunEntry) bool {
@@ -407,10 +408,10 @@ func rewriteKvRun(t *testing.T, e *env, st *state, key string, value []byte) {
 		return true
 	}))
 	require.NoError(t, r.close(p))
-	w, err := mergeKvRun(p, path+".new", id, st.kvRef.gen, r.rev, nil, nil, changes, kvRunTestKeep)
+	w, err := mergeKvRun(p, path+".new", id, ref.gen, r.rev, nil, nil, changes, kvRunTestKeep, len(st.kvRefs) == 1)
 	require.NoError(t, err)
 	require.NoError(t, os.Rename(path+".new", path))
-	st.kvRef.hdrCRC = w.hdrCRC
+	ref.hdrCRC = w.hdrCRC
 }
 
 // kvRunTestKeep is the history depth the tests merge runs with: the

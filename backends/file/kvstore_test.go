@@ -115,7 +115,7 @@ func TestKvRunStore(t *testing.T) {
 		kvCheck(t, e, m)
 		e.reopen(opts)
 		kvCheck(t, e, m)
-		require.NotNil(t, e.s.st.kvRun, "round %d: a run holds the keys", round)
+		require.NotNil(t, e.s.st.kvRuns, "round %d: a run holds the keys", round)
 		require.Less(t, len(e.s.st.kv), len(m), "round %d: memory holds the changes since the run only", round)
 	}
 	h := must(t, e, ops.KvHistory{Key: "key/01/1", Limit: 10})
@@ -127,9 +127,7 @@ func TestKvRunStore(t *testing.T) {
 	rep, err := Verify(e.p(), e.dir)
 	require.NoError(t, err)
 	require.Equal(t, len(m), rep.KvKeys)
-	runs, _ := filepath.Glob(filepath.Join(e.dir, logDir, "kv-*.run"))
-	require.NotEmpty(t, runs)
-	require.LessOrEqual(t, len(runs), 3, "old runs are removed: %v", runs)
+	requireKvRunsNamed(t, e)
 	e.open(opts)
 	kvCheck(t, e, m)
 }
@@ -211,7 +209,7 @@ func TestKvRunDamagedBlock(t *testing.T) {
 
 	e.open(opts)
 	require.Zero(t, e.s.Recovery().CheckpointsSkipped, "Open reads no block")
-	require.NotNil(t, e.s.st.kvRun)
+	require.NotNil(t, e.s.st.kvRuns)
 	bad := 0
 	for k, want := range m {
 		got, err := perform(e, ops.KvGet{Key: k})
@@ -316,7 +314,7 @@ func TestKvRunHistory(t *testing.T) {
 		kvHistCheck(t, e, hm, 4)
 		e.reopen(opts)
 		kvHistCheck(t, e, hm, 4)
-		require.NotNil(t, e.s.st.kvRun, "round %d", round)
+		require.NotNil(t, e.s.st.kvRuns, "round %d", round)
 		require.Less(t, len(e.s.st.ret.hist.keys), len(hm), "round %d: memory holds the history of the keys changed since the run only", round)
 		kvCheck(t, e, m)
 	}
@@ -360,7 +358,7 @@ func TestCheckpointVersion7KvHistory(t *testing.T) {
 		}
 	})
 	require.NotZero(t, e.s.Recovery().Checkpoint, "opened from the format 7 checkpoint")
-	require.NotNil(t, e.s.st.kvRun)
+	require.NotNil(t, e.s.st.kvRuns)
 	check := func(what string, extra int) {
 		t.Helper()
 		for i := range 10 {
@@ -396,4 +394,29 @@ func TestCheckpointVersion7KvHistory(t *testing.T) {
 	e.close()
 	_, err = Verify(e.p(), filepath.Clean(dir))
 	require.NoError(t, err)
+}
+
+// requireKvRunsNamed wants every kv run file in e's log to be one a kept
+// checkpoint names: the others are removed once the checkpoint after the
+// one that named them last is in place.
+func requireKvRunsNamed(t *testing.T, e *env) {
+	t.Helper()
+	named := map[string]bool{}
+	ckpts, _ := filepath.Glob(filepath.Join(e.dir, logDir, "checkpoint-*.ckpt"))
+	require.NotEmpty(t, ckpts)
+	for _, path := range ckpts {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		_, st, err := decodeCheckpoint(b, e.s0id(t))
+		require.NoError(t, err, path)
+		require.LessOrEqual(t, len(st.kvRefs), kvMaxRuns, path)
+		for _, r := range st.kvRefs {
+			named[kvRunName(r.gen)] = true
+		}
+	}
+	runs, _ := filepath.Glob(filepath.Join(e.dir, logDir, "kv-*.run"))
+	require.NotEmpty(t, runs)
+	for _, path := range runs {
+		require.True(t, named[filepath.Base(path)], "run %s is named by no kept checkpoint", path)
+	}
 }

@@ -346,8 +346,8 @@ func (s *Store) recover(p *effect.P, ids []uint64) error {
 // replay rebuilds st from the log, after r when it is not nil.
 func (s *Store) replay(p *effect.P, ids []uint64, r *resume, st *state) error {
 	s.st = st
-	if !s.verify && st.ret.hist.setDepth(s.opts.KvHistory) && st.kvRun != nil {
-		if err := st.ret.hist.trimRun(p, st.kvRun, st.kvCache); err != nil {
+	if !s.verify && st.ret.hist.setDepth(s.opts.KvHistory) && st.kvRuns != nil {
+		if err := st.ret.hist.trimRun(p, st.kvRuns, st.kvCache); err != nil {
 			return err
 		}
 	}

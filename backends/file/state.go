@@ -50,14 +50,15 @@ type state struct {
 	streams    map[string]*streamIdx
 	names      []string // sorted stream names, rebuilt when namesDirty
 	namesDirty bool
-	// kv holds the kv keys changed since kvRun was written, a delete of
-	// one the run may hold as an entry with del set; every key when there
-	// is no run. kvLive counts the keys with a value, run and changes.
+	// kv holds the kv keys changed since kvRuns was written, a delete of
+	// one the runs may hold as an entry with del set; every key when
+	// there are no runs. kvLive counts the keys with a value, runs and
+	// changes.
 	kv        map[string]*kvEntry
-	kvRun     *kvRun
-	kvRef     kvRunRef  // the run a decoded checkpoint names, opened into kvRun
-	kvRetired []*kvRun  // runs kvRun replaced, to close
-	kvCache   *recCache // the run's blocks; nil: none kept
+	kvRuns    *kvRunSet  // nil: none
+	kvRefs    []kvRunRef // the runs a decoded checkpoint names, opened into kvRuns
+	kvRetired []*kvRun   // runs of a set kvRuns replaced, to close
+	kvCache   *recCache  // the runs' blocks; nil: none kept
 	kvLive    int
 	keys      []string // sorted keys of kv, rebuilt when keysDirty
 	keysDirty bool
@@ -137,10 +138,10 @@ func (s *state) kvGet(p *effect.P, key string) (*kvEntry, error) {
 		}
 		return e, nil
 	}
-	if s.kvRun == nil {
+	if s.kvRuns == nil {
 		return nil, nil
 	}
-	e, ok, err := s.kvRun.get(p, s.kvCache, key)
+	e, ok, err := s.kvRuns.get(p, s.kvCache, key)
 	if err != nil || !ok || !e.live {
 		return nil, err
 	}
@@ -151,13 +152,13 @@ func (s *state) kvGet(p *effect.P, key string) (*kvEntry, error) {
 // revisions the run holds for it when the state's history does not hold
 // the key in memory (for kvRec.revs): one read of the run for both.
 func (s *state) kvLookup(p *effect.P, key string) (*kvEntry, []uint64, error) {
-	if e := s.kv[key]; e != nil || s.kvRun == nil {
+	if e := s.kv[key]; e != nil || s.kvRuns == nil {
 		if e != nil && e.del {
 			e = nil
 		}
 		return e, nil, nil
 	}
-	re, ok, err := s.kvRun.get(p, s.kvCache, key)
+	re, ok, err := s.kvRuns.get(p, s.kvCache, key)
 	if err != nil || !ok {
 		return nil, nil, err
 	}
@@ -176,10 +177,10 @@ func (s *state) kvLookup(p *effect.P, key string) (*kvEntry, []uint64, error) {
 // run's, at most the depth.
 func (s *state) kvRevs(p *effect.P, key string) ([]uint64, error) {
 	h := &s.ret.hist
-	if revs, ok := h.keys[key]; ok || s.kvRun == nil {
+	if revs, ok := h.keys[key]; ok || s.kvRuns == nil {
 		return revs, nil
 	}
-	e, ok, err := s.kvRun.get(p, s.kvCache, key)
+	e, ok, err := s.kvRuns.get(p, s.kvCache, key)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -200,7 +201,7 @@ func (s *state) kvHad(k *kvRec) bool {
 	if e := s.kv[k.key]; e != nil {
 		return !e.del
 	}
-	return s.kvRun != nil && k.had
+	return s.kvRuns != nil && k.had
 }
 
 // check reports why c cannot follow the state, or "" when it can: seqs,
@@ -272,7 +273,7 @@ func (s *state) apply(c *commitRec, l loc) {
 					continue
 				}
 				s.kvLive--
-				if s.kvRun == nil {
+				if s.kvRuns == nil {
 					delete(s.kv, k.key)
 					s.keysDirty = true
 				} else {
@@ -413,18 +414,18 @@ type drop struct {
 	// idsFrom..idsTo are the positions whose ID entries the new files
 	// hold (idsTo 0: none), to drop from the ID index.
 	idsFrom, idsTo uint64
-	// kvRun is the kv run the checkpoint wrote, as of revision kvRev
-	// (nil: none).
-	kvRun *kvRun
-	kvRev uint64
+	// kvRuns is the kv runs the checkpoint named, with the one it wrote,
+	// as of revision kvRev (nil: it wrote none).
+	kvRuns *kvRunSet
+	kvRev  uint64
 }
 
 // applyDrop replaces the locations of the segments d indexed by their
 // index files; the caller holds the store's lock exclusively and owns
 // the log.
 func (s *state) applyDrop(d *drop) {
-	if d.kvRun != nil {
-		s.takeKvRun(d.kvRun, d.kvRev)
+	if d.kvRuns != nil {
+		s.takeKvRun(d.kvRuns, d.kvRev)
 	}
 	if len(d.idx) == 0 || len(s.indexed) > 0 && s.indexed[len(s.indexed)-1].seg >= d.idx[0].seg {
 		return

@@ -457,12 +457,15 @@ func (s *Store) release(p *effect.P) error {
 		if d := s.pendDrop.Swap(nil); d != nil {
 			s.st.applyDrop(d)
 		}
-		for _, r := range append(s.st.kvRetired, s.st.kvRun) {
+		for _, r := range s.st.kvRetired {
 			if err := r.close(p); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		s.st.kvRetired, s.st.kvRun = nil, nil
+		if err := s.st.kvRuns.close(p); err != nil {
+			errs = append(errs, err)
+		}
+		s.st.kvRetired, s.st.kvRuns = nil, nil
 	}
 	s.snaps.close()
 	if s.lockFD != 0 {

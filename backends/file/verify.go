@@ -366,20 +366,21 @@ func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
 			// The kv run it names, checked whole: a bad one passes the
 			// checkpoint over as a bad checkpoint file does.
 			var ce *CorruptError
+			var missing *kvRunMissing
 			err := s.checkKvRunOf(p, st)
 			if errors.Is(err, fs.ErrNotExist) && s.removedBeside(p, lsn) {
 				continue // the writer removed the checkpoint, then its run
 			}
-			if errors.As(err, &ce) || errors.Is(err, fs.ErrNotExist) {
+			if errors.As(err, &ce) || errors.As(err, &missing) {
 				if ce == nil {
-					ce = &CorruptError{File: filepath.Join(s.logDir, kvRunName(st.kvRef.gen)), Reason: "the kv run named by " + ckptName(lsn) + " is missing"}
+					ce = &CorruptError{File: missing.path, Reason: "the kv run named by " + ckptName(lsn) + " is missing"}
 				}
 				rep.Skipped = append(rep.Skipped, ce)
 				continue
 			} else if err != nil {
 				return fmt.Errorf("file: check the kv run of %s: %w", path, err)
 			}
-			_ = st.kvRun.close(p)
+			_ = st.kvRuns.close(p)
 		}
 		if err != nil {
 			rep.Skipped = append(rep.Skipped, &CorruptError{File: path, Reason: err.Error()})

@@ -21,7 +21,7 @@
 //	log/seg-<id>.log.torn-<off>  bytes cut from a torn tail by recovery
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
 //	log/seg-<id>.idx             segment index files: the record locations of a sealed segment
-//	log/kv-<lsn>.run             kv run files: the kv keys as of the checkpoint of LSN <lsn>
+//	log/kv-<lsn>.run             kv run files: the kv keys changed up to the checkpoint of LSN <lsn>
 //	snap/<key>-<gen>-k<keep>.snap
 //	                             snapshot generations; key: 32 hex digits of SHA-256 of the
 //	                             name, gen: 16 hex digits, keep: the write's Keep in decimal
@@ -203,9 +203,9 @@
 //   - With a store checkpoint, the records it covers are not replayed: in
 //     segments of version 3 under a checkpoint of format 3 or later they are not
 //     read at all (rule 8, see Store checkpoints); otherwise they are
-//     checked as frames. The rest are replayed. Of the kv run the
-//     checkpoint names only the header and sparse index are read (see
-//     Kv run files); its blocks are checked by the reads that take them.
+//     checked as frames. The rest are replayed. Of the kv runs the
+//     checkpoint names only the headers and sparse indexes are read (see
+//     Kv run files); their blocks are checked by the reads that take them.
 //   - In the last segment the scan stops at the first record that does not
 //     validate. If only zeros follow, that is the end of the log (the
 //     reserved tail). Otherwise it is a torn tail only if no valid record of
@@ -509,6 +509,16 @@
 // ID index holds no event of a segment whose file is of version 2 (see
 // Segment index files). Formats 6 to 8 name files of version 1 only.
 //
+// Format 10 names a set of kv run files (tiered runs, see Kv run files)
+// where formats 7 to 9 name one: a uvarint count of runs (0: none), per
+// run, oldest first and each generation above the one before, its
+// generation (uvarint), header checksum (uint32), entries and keys with a
+// value of its own (uvarints), then a uvarint of the keys with a value in
+// all (runs and the entries that follow; 0 when it names no run, the kv
+// entries then counting). A checkpoint of format 7 to 9 is read as
+// naming a set of its one run, whose count of keys with a value is all
+// keys'; its next checkpoint writes a new run over it as a tier.
+//
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
@@ -694,16 +704,18 @@
 //
 // # Kv run files
 //
-// A checkpoint puts the kv keys into a kv run file, log/kv-<lsn>.run
-// (<lsn> the checkpoint's, 16 hex digits), and the in-memory index keeps
-// only the keys changed since (a delete as an entry that shadows the
-// run's), the run's sparse index (one entry per 4 KiB block: its first
-// key, offset, size and checksum) and a count of keys with a value. All
-// integers little-endian:
+// The kv keys a checkpoint covers lie in a set of kv run files (tiers),
+// log/kv-<lsn>.run (<lsn> that of the checkpoint that wrote it, 16 hex
+// digits), oldest first; a key's entry in a newer run wins over the
+// older runs'. The in-memory index keeps only the keys changed since the
+// newest (a delete as an entry that shadows the runs'), each run's
+// sparse index (one entry per 4 KiB block: its first key, offset, size
+// and checksum) and a count of keys with a value. All integers
+// little-endian:
 //
 //	offset  size  field
 //	     0     8  magic "persistK"
-//	     8     4  format version (1)
+//	     8     4  format version (2; 1 still read)
 //	    12    16  store id
 //	    28     8  generation: the LSN in the name
 //	    36     8  last kv revision the run includes
@@ -728,40 +740,66 @@
 // oldest first (uvarint count, then uvarint deltas; at most the depth
 // the run was written with, the last at most the entry's revision; a
 // run named by a format 7 checkpoint holds the current revision only,
-// its checkpoint's section the history). Keys are in byte order,
-// each once. A block ends before an entry that would take it past 4096
+// its checkpoint's section the history). An entry with neither a value
+// nor kept revisions (flag 0, revision count 0) is a tombstone: the key
+// was deleted at that revision and its history is gone; it hides the
+// key's entries in the older runs of the set. Version 1 has no
+// tombstones (Verify refuses one there): it was written as the only
+// run. Keys are in byte order, each once. A block ends before an entry that would take it past 4096
 // bytes with its checksum, unless it is the block's first: an entry
 // longer than a block has a block of its own.
 //
-// Writing: the checkpoint (format 8) merges the run it started from
-// with the keys changed since, in one pass over both in key order
-// (writeKvRun): a changed key's entry, with the kept revisions the
-// history holds for it in memory, replaces the run's; a deleted one
-// becomes an entry without a value that keeps its history; a key whose
-// revisions alone the history holds in memory (those of a format 7
-// checkpoint's section, or trimmed by a lowered depth) has them put
-// into the run's entry; every entry copied from the old run keeps at
-// most the depth's revisions. The run is streamed to kv-<lsn>.run.tmp, its data synced
-// every 4 MiB, its header written last and the file fsynced, renamed
-// into place and the log directory fsynced; only then is the checkpoint
-// naming it (generation, header checksum, entries, keys with a value)
-// written, its history section holding no key. A checkpoint with no kv
-// change since the last names the same run. Once the checkpoint is in
-// place the live index takes the run and drops the changes and kept
-// revisions it holds (as it drops locations for index files, see
-// above); a store that had no run keeps no entry of a deleted key, so
-// a key deleted after the checkpoint's revision, before its first run
-// is taken, then gets an entry of its delete, which hides the run's
-// value of it. A run is removed once the checkpoint after the one
-// that wrote it has been superseded: a kept checkpoint names its own
-// run or the one it started from.
+// Writing: a checkpoint with kv changes since the last (format 10)
+// writes one new run, of the keys changed since, folding into it the
+// newest runs of the set it started from that the tiering takes
+// (kvFoldCount, size-tiered): going from the newest, a run is folded in
+// while its bytes are at most those the new run holds so far (the
+// changes' estimated size plus the runs folded), and then more, newest
+// first, until the set holds at most 4 runs; every run is folded in when
+// some key's revisions alone are in memory (below). So a checkpoint
+// writes what changed since the last, plus now and then a fold of runs
+// of about its size, and rewrites the oldest run, of every key, only
+// once the newer ones add up to its size: its cost follows the changes,
+// not the key count, and a lookup reads at most 4 runs. The write is
+// one pass in key order over the folded runs (their newest entry of
+// each key, read past the block cache) and the changes (writeKvRun): a
+// changed key's entry, with the kept revisions the history holds for it
+// in memory, replaces the runs'; a deleted one becomes an entry without
+// a value that keeps its history, or, without history, a tombstone; a
+// key whose revisions alone the history holds in memory (those of a
+// format 7 checkpoint's section, or trimmed by a lowered depth) has
+// them put into its entry; every entry copied from a folded run keeps at
+// most the depth's revisions. A fold into the oldest run (no older run
+// is left) drops the tombstones, which hide nothing there. The run is
+// streamed to kv-<lsn>.run.tmp, its data synced every 4 MiB, its header
+// written last and the file fsynced, renamed into place and the log
+// directory fsynced; only then is the checkpoint naming the new set
+// (per run oldest first: generation, header checksum, entries, its keys
+// with a value; then all keys with a value) written, its history
+// section holding no key. A checkpoint with no kv change since the last
+// names the same set. Once the checkpoint is in place the live index
+// takes the set and drops the changes and kept revisions it holds (as
+// it drops locations for index files, see above); a store that had no
+// run keeps no entry of a deleted key, so a key deleted after the
+// checkpoint's revision, before its first run is taken, then gets an
+// entry of its delete, which hides the run's value of it. Once a
+// checkpoint is in place and the checkpoints before the previous one
+// are removed (directory fsynced), the run files older than its new run
+// that neither it nor the previous checkpoint names are removed: the
+// runs a fold replaced stay until the checkpoint after the fold is
+// superseded, so the previous checkpoint still opens. A crash between a
+// run's rename and its checkpoint's leaves a run no checkpoint names,
+// which Open leaves alone (a later checkpoint of the same LSN writes
+// over it) and the next checkpoint's removal takes; a crash during a
+// fold leaves a .tmp file, which Open deletes.
 //
-// Reading: a kv-get looks in the changes first, then in the run: a
-// binary search over the sparse index, one block read, checked, and
+// Reading: a kv-get looks in the changes first, then in the runs,
+// newest first, until one holds the key (a tombstone: absent): per run
+// a binary search over the sparse index, one block read, checked, and
 // kept in a cache of Options.IndexCacheBytes (separate from the index
 // files', first in first out). A kv-list merges the sorted changed keys
-// with a scan of the run from the first block that can hold the page's
-// first key. A commit looks up whether each key it changes had a value
+// with a scan of the runs, each from the first block that can hold the
+// page's first key, merged by key, the newest entry of a key winning. A commit looks up whether each key it changes had a value
 // (KvResult.Existed, the key count, the history) and, for a key whose
 // history is not in memory, the revisions the run keeps of it, in the
 // same read, before it changes anything, so that a block that does not
@@ -808,9 +846,17 @@
 // remove the file of the one it opened with. An Open with a depth lower than its checkpoint's reads the whole
 // run once, to drop what the depth no longer keeps and raise the
 // compacted revision (the keys it trims are held in memory until the
-// next checkpoint writes them). Every checkpoint with kv changes still
-// writes the whole run. Verify reads a run's keys and revisions into
-// memory to compare them.
+// next checkpoint writes them), and the next checkpoint folds every run
+// into one. Verify reads the runs' keys and revisions into memory to
+// compare them.
+//
+// Decisions of run format 2 and checkpoint format 10 (tiers): a run is
+// folded by size, not by count or age, so a store whose changes touch
+// few keys keeps its oldest run for many checkpoints; a kv-get of a key
+// absent from the newer runs reads a block of each (at most 4, each
+// through the block cache; no Bloom filter yet), and a kv-list merges up
+// to 4 scans. The run a checkpoint writes, and a fold's, is written by
+// the checkpoint beside commits, holding nothing commits need.
 //
 // Measured with BenchmarkKvReopen (40-byte values, 1,000 keys a commit,
 // each Open in a fresh process, on this project's 2-core test machine

@@ -11,6 +11,7 @@ import (
 
 	"rose-ash.com/persist/backends/mock"
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/interp"
 	"rose-ash.com/persist/platform"
 )
 
@@ -266,4 +267,47 @@ func TestCampaignIndexFileFaults(t *testing.T) {
 	assert.Empty(t, sum.Failed)
 	assert.Greater(t, struck, 50, "cases that found an index file to strike")
 	t.Logf("%d of %d cases struck an index file", struck, sum.Cases)
+}
+
+// The kvtier workload: tiers of kv runs, folds and tombstones, a store
+// checkpoint after every commit, crashed at a sample of its effects (the
+// writes of a fold, the instant between a folded run's rename and its
+// checkpoint's, the removal of the runs it replaced) under every fault,
+// and every run fault at a sample of the effects it applies to.
+func TestCampaignKvTier(t *testing.T) {
+	w, err := FindWorkload("kvtier")
+	require.NoError(t, err)
+	// The fault-free run writes tiers and folds them: more runs renamed
+	// into place than are left at its end.
+	m := newMachine(context.Background(), w, 1)
+	m.fs = mock.New(1, mock.Options{CrashErr: interp.ErrCrash, Record: true})
+	m.run()
+	require.Empty(t, m.violations)
+	renamed := 0
+	for _, e := range m.fs.Trace() {
+		if e.Name == "io/rename" && strings.Contains(e.Path, "/kv-") && e.Err == "" {
+			renamed++
+		}
+	}
+	left := 0
+	for _, f := range m.fs.Files() {
+		if strings.HasSuffix(f.Path, ".run") {
+			left++
+		}
+	}
+	require.GreaterOrEqual(t, renamed, 6, "kv runs written")
+	require.Less(t, left, renamed-2, "runs folded and removed")
+
+	sum, err := Run(context.Background(), Config{Seed: 12, Workloads: []string{"kvtier"}, Draws: 1, RunDraws: 1, Sample: 0.15})
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, sum.Cases, 500)
+	var b strings.Builder
+	sum.Print(&b)
+	t.Logf("%d kv runs renamed, %d left; %s", renamed, left, b.String())
 }

@@ -31,6 +31,14 @@
 // reopen between two rolls; it is sampled for crash and disk faults, but
 // every run fault strikes every effect it applies to (RunAll).
 //
+// The kvtier workload makes a store checkpoint after every kv commit, so
+// that each writes a new kv run of the keys the commit changed and folds
+// the newest runs into it as they reach its size (deletes of keys the
+// oldest run holds leave tombstones, the last commits fold every run into
+// one): its crash points include the writes of a fold, the instant
+// between a folded run's rename and its checkpoint's, and the removal of
+// the runs a fold replaced.
+//
 // The ids workload retries stored batches (after other events, as a part
 // of a commit, after a reopen) and reuses stored IDs beside new ones; the
 // model applies the rule that an event ID is unique within its stream, so

@@ -74,7 +74,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(), wCompact(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(), wCompact(), wKvTier(),
 	}
 }
 
@@ -225,6 +225,37 @@ func wKv() *Workload {
 	b.commit(ops.Commit{Appends: []ops.Append{{Stream: "log", Events: b.evs(2, "%d")}}, Kv: []ops.KvChange{put("user/1", "ann2"), {Key: "user/9", Delete: true}}})
 	b.commit(ops.Commit{Kv: []ops.KvChange{put("user/2", "")}})
 	b.appendTo("log", ops.Any(), b.ev("logout", "1"))
+	return b.w
+}
+
+// wKvTier builds tiers of kv runs: a store checkpoint after every commit
+// writes the keys the commit changed as a new run, folding the newest
+// runs into it as they reach its size (a fold's run is renamed into place
+// before its checkpoint, the runs it replaced removed after the next),
+// deletes of keys the oldest run holds leave tombstones, and the last
+// commits change enough keys to fold every run into one, which drops
+// them.
+func wKvTier() *Workload {
+	b := build("kvtier", "kv puts and deletes with a store checkpoint after every commit: tiers of kv runs, folds of the newest, tombstones, a fold into the oldest; a reopen between", file.Options{CheckpointBytes: 1})
+	put := func(k, v string) ops.KvChange { return ops.KvChange{Key: k, Value: []byte(v)} }
+	var base []ops.KvChange
+	for i := range 16 {
+		base = append(base, put(fmt.Sprintf("k%02d", i), fmt.Sprintf("base-%d", i)))
+	}
+	b.commit(ops.Commit{Kv: base})
+	b.commit(ops.Commit{Kv: []ops.KvChange{put("a1", "x"), {Key: "k03", Delete: true}}})
+	b.commit(ops.Commit{Kv: []ops.KvChange{put("a2", "y"), put("k04", "changed")}})
+	b.appendTo("log", ops.Any(), b.ev("t", "1"))
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "k05", Delete: true}, put("a3", "z")}})
+	b.step(Step{Kind: StepReopen})
+	b.commit(ops.Commit{Kv: []ops.KvChange{put("a1", "x2"), {Key: "a2", Delete: true}}})
+	var many []ops.KvChange
+	for i := range 24 {
+		many = append(many, put(fmt.Sprintf("m%02d", i), fmt.Sprintf("many-%d", i)))
+	}
+	b.commit(ops.Commit{Kv: many})
+	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "k06", Delete: true}, put("k03", "back")}})
+	b.w.Sampled = true
 	return b.w
 }
 

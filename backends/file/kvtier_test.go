@@ -26,7 +26,7 @@ func TestKvFoldCount(t *testing.T) {
 		{[]int64{1000, 20, 10}, 10, 2},
 		{[]int64{1000, 40, 10}, 10, 1},
 		{[]int64{1000, 40, 10}, 50, 2},
-		{[]int64{1000, 40, 30, 20}, 5, 1},   // the cap: four runs after
+		{[]int64{1000, 40, 30, 20}, 5, 1}, // the cap: four runs after
 		{[]int64{1000, 40, 30, 20}, 100, 3},
 		{[]int64{1000, 40, 30, 20}, 910, 4}, // folds into the oldest
 		{[]int64{40, 30, 20, 10, 5}, 1, 2},  // a set over the cap shrinks

@@ -353,6 +353,24 @@ func FuzzKvRun(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// A tier over older runs: tombstones among the entries (version 2).
+	es := kvRunModel(rng, 60)
+	ch := make([]kvRunChange, len(es))
+	for j := range es {
+		ch[j].kvRunEntry = es[j]
+		if j%3 == 0 {
+			ch[j] = kvRunChange{kvRunEntry: kvRunEntry{key: es[j].key, rev: es[j].rev}, drop: true}
+		}
+	}
+	path := filepath.Join(dir, kvRunName(9))
+	if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, false); err != nil {
+		f.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil {
+		f.Fatal(err)
+	} else {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		path := filepath.Join(t.TempDir(), "f.run")
 		if err := os.WriteFile(path, b, 0o644); err != nil {

@@ -207,3 +207,37 @@ func TestKvTierStore(t *testing.T) {
 	kvCheck(t, e, m)
 	t.Logf("most runs %d, rounds with tiers %d, rounds on the first base %d", maxRuns, tiers, sameBase)
 }
+
+// A checkpoint of format 10 names its set of runs, oldest first, each
+// with its own count of keys with a value, and the count of all; one of
+// format 9 names one run, read as a set of it whose count is all keys'.
+// A set out of order or a count above the entries is refused.
+func TestKvTierCheckpointRefs(t *testing.T) {
+	id := [16]byte{3}
+	st, r := indexedState(id)
+	st.kv = map[string]*kvEntry{}
+	refs := []kvRunRef{{gen: 5, hdrCRC: 0xabcd, entries: 100, live: 90}, {gen: 9, hdrCRC: 7, entries: 10, live: 4}, {gen: 12, hdrCRC: 1, entries: 3, live: 0}}
+	st.kvRefs, st.kvLive = refs, 93
+	_, got, err := decodeCheckpoint(encodeCheckpoint(id, r, st), id)
+	require.NoError(t, err)
+	require.Equal(t, refs, got.kvRefs)
+	require.Equal(t, 93, got.kvLive)
+
+	v := viewOf(r, st)
+	v.version, v.kvRefs, v.kvLive = ckptVersionIDFiles, refs[:1], 90
+	_, got, err = decodeCheckpoint(v.encode(id), id)
+	require.NoError(t, err)
+	require.Equal(t, refs[:1], got.kvRefs)
+	require.Equal(t, 90, got.kvLive)
+
+	for _, bad := range [][]kvRunRef{
+		{refs[1], refs[0]},              // not oldest first
+		{refs[0], refs[0]},              // twice
+		{{gen: 5, entries: 3, live: 4}}, // more with a value than entries
+		{{gen: 0, entries: 1, live: 1}}, // generation 0
+	} {
+		st.kvRefs = bad
+		_, _, err := decodeCheckpoint(encodeCheckpoint(id, r, st), id)
+		require.Error(t, err, "%v", bad)
+	}
+}

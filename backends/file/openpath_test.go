@@ -267,6 +267,16 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	st2.indexed[0].ids, st2.indexed[0].nID = true, 7
 	st2.ids.DropRange(st2.indexed[0].firstPos, st2.indexed[0].lastPos)
 	f.Add(encodeCheckpoint(id, r2, st2))
+	// One naming a set of three tiered kv runs (format 10), and one
+	// naming a single run as format 9 did.
+	st3, r3 := indexedState(id)
+	st3.kv = map[string]*kvEntry{}
+	st3.kvRefs = []kvRunRef{{gen: 5, hdrCRC: 0xabcd, entries: 100, live: 90}, {gen: 9, hdrCRC: 7, entries: 10, live: 4}, {gen: 12, hdrCRC: 1, entries: 3, live: 0}}
+	st3.kvLive = 93
+	f.Add(encodeCheckpoint(id, r3, st3))
+	v9 := viewOf(r3, st3)
+	v9.version, v9.kvRefs, v9.kvLive = ckptVersionIDFiles, v9.kvRefs[:1], 90
+	f.Add(v9.encode(id))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, st, err := decodeCheckpoint(b, id)
 		if err != nil {

@@ -27,8 +27,11 @@ type kvLoc struct {
 
 // kvHist is the kv history part of the index.
 type kvHist struct {
-	depth int     // versions kept per key; 0 means ops.DefaultKvHistory
-	recs  []kvLoc // every commit record with kv changes, by revision
+	depth int // versions kept per key; 0 means ops.DefaultKvHistory
+	// recs are the commit records with kv changes, by revision, after
+	// those the state's kv runs hold (every one without runs; see
+	// kvrecs.go).
+	recs []kvLoc
 	// keys are the kept revisions, oldest first, of the keys changed
 	// since the state's kv run (of every key when there is none); the
 	// run's entries hold the others' (state.kvRevs).
@@ -344,7 +347,6 @@ func (s *Store) kvHistory(p *effect.P, op ops.KvHistory) (ops.KvHistoryResult, e
 		ok  bool
 	}
 	s.mu.RLock()
-	h := &s.st.ret.hist
 	revs, err := s.st.kvRevs(p, op.Key)
 	if err != nil {
 		s.mu.RUnlock()
@@ -357,7 +359,12 @@ func (s *Store) kvHistory(p *effect.P, op ops.KvHistory) (ops.KvHistoryResult, e
 	ws := make([]want, 0, n)
 	for i := len(revs) - 1; i >= len(revs)-n; i-- {
 		w := want{rev: revs[i]}
-		if l, ok := h.locOf(w.rev); ok {
+		l, ok, err := s.st.kvRecLoc(p, w.rev)
+		if err != nil {
+			s.mu.RUnlock()
+			return ops.KvHistoryResult{}, err
+		}
+		if ok {
 			w.seg, w.l, w.ok = s.segs[uint64(l.seg)], l, true
 		}
 		ws = append(ws, w)
@@ -415,13 +422,17 @@ func (s *Store) kvWatch(p *effect.P, op ops.KvWatch) (ops.KvWatchResult, error) 
 		return ops.KvWatchResult{}, &ops.CompactedError{Revision: from, Compacted: h.compacted}
 	}
 	res := ops.KvWatchResult{Revision: s.st.rev, Next: max(from, s.st.rev+1)}
-	i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].rev >= from })
-	j := min(len(h.recs), i+watchScan)
-	refs := make([]chunkRef, 0, j-i)
-	for _, r := range h.recs[i:j] {
+	recs, err := s.st.kvRecsFrom(p, from, watchScan+1)
+	if err != nil {
+		s.mu.RUnlock()
+		return ops.KvWatchResult{}, err
+	}
+	more := len(recs) > watchScan
+	recs = recs[:min(len(recs), watchScan)]
+	refs := make([]chunkRef, 0, len(recs))
+	for _, r := range recs {
 		refs = append(refs, chunkRef{seq: r.rev, seg: s.segs[uint64(r.seg)], l: r.loc})
 	}
-	more := j < len(h.recs)
 	s.mu.RUnlock()
 
 	type revChanges struct {

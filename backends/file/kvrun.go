@@ -65,6 +65,15 @@ type kvBlock struct {
 	sum   uint32
 }
 
+// kvRecBlock is a block of a run's kv history records as the sparse
+// index holds it.
+type kvRecBlock struct {
+	first uint64 // the revision of the block's first record
+	off   int64
+	n     uint32 // bytes, the checksum included
+	sum   uint32
+}
+
 // kvRun is an open run file: what its header and sparse index hold.
 type kvRun struct {
 	path    string
@@ -78,7 +87,13 @@ type kvRun struct {
 	hdr     [60]byte // the header's bytes before its checksum
 	idxLen  int      // the sparse index's length, its checksum excluded
 	blocks  []kvBlock
-	fd      platform.FD
+	// The kv history's records the run holds (version 2): where the
+	// commit record of each revision lies, for revisions up to recLast,
+	// in blocks numbered after the entries'.
+	recBlocks []kvRecBlock
+	recN      uint64
+	recLast   uint64
+	fd        platform.FD
 	// cacheID keys the run's blocks in a cache (the generation, an LSN,
 	// does not fit the cache's 32-bit key): unique among the runs of the
 	// process until 2^32 of them were opened.
@@ -177,6 +192,14 @@ type kvRunWriter struct {
 	live    uint64
 	synced  int64
 	err     error
+
+	// The history records, after the entries.
+	recBlk    []byte
+	recFirst  uint64
+	recPrev   kvLoc
+	recBlocks []kvRecBlock
+	recN      uint64
+	recs      bool // a record was added: no entry may follow
 }
 
 func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWriter, error) {
@@ -190,6 +213,10 @@ func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWr
 // add appends e, which must sort after every key added before it.
 func (w *kvRunWriter) add(e *kvRunEntry) error {
 	if w.err != nil {
+		return w.err
+	}
+	if w.recs {
+		w.err = fmt.Errorf("file: kv run %s: entry %q after the history records", w.path, e.key)
 		return w.err
 	}
 	if w.entries > 0 && e.key <= w.last {
@@ -215,6 +242,55 @@ func (w *kvRunWriter) add(e *kvRunEntry) error {
 		w.live++
 	}
 	return w.err
+}
+
+// addRec appends the history record r, whose revision must be above
+// every one added before it; the entries are all added before the first.
+func (w *kvRunWriter) addRec(r kvLoc) error {
+	if w.err != nil {
+		return w.err
+	}
+	if !w.recs {
+		w.flushBlock()
+		w.recs = true
+	}
+	if w.recN > 0 && r.rev <= w.recPrev.rev {
+		w.err = fmt.Errorf("file: kv run %s: history record of revision %d out of order", w.path, r.rev)
+		return w.err
+	}
+	n := len(w.recBlk)
+	prev := w.recPrev
+	if n == 0 {
+		prev = kvLoc{}
+		w.recFirst = r.rev
+	}
+	w.recBlk = appendLoc(w.recBlk, r.rev-prev.rev, prev.loc, r.loc)
+	if n > 0 && len(w.recBlk)+4 > kvRunBlockSize {
+		w.recBlk = w.recBlk[:n]
+		w.flushRecBlock()
+		w.recFirst = r.rev
+		w.recBlk = appendLoc(w.recBlk, r.rev, loc{}, r.loc)
+	}
+	w.recPrev = r
+	w.recN++
+	return w.err
+}
+
+// flushRecBlock ends the history block being filled.
+func (w *kvRunWriter) flushRecBlock() {
+	if len(w.recBlk) == 0 {
+		return
+	}
+	blk := len(w.blocks) + len(w.recBlocks)
+	sum := kvBlockSum(w.gen, blk, w.recBlk)
+	off := w.bufOff + int64(len(w.buf))
+	w.buf = append(w.buf, w.recBlk...)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, sum)
+	w.recBlocks = append(w.recBlocks, kvRecBlock{first: w.recFirst, off: off, n: uint32(len(w.recBlk) + 4), sum: sum})
+	w.recBlk = w.recBlk[:0]
+	if len(w.buf) >= kvRunPiece {
+		w.writeBuf()
+	}
 }
 
 // flushBlock ends the block being filled; the next entry begins a new one.
@@ -255,6 +331,7 @@ func (w *kvRunWriter) writeBuf() {
 // place by the caller. rev is the last kv revision the run includes.
 func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	w.flushBlock()
+	w.flushRecBlock()
 	idxOff := w.bufOff + int64(len(w.buf))
 	start := len(w.buf)
 	w.buf = binary.AppendUvarint(w.buf, uint64(len(w.blocks)))
@@ -266,6 +343,23 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, b.sum)
 		prevOff = b.off
 	}
+	// Version 2: the history blocks, then the count of records and the
+	// revision of the last.
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(w.recBlocks)))
+	var prevRev uint64
+	for _, b := range w.recBlocks {
+		w.buf = binary.AppendUvarint(w.buf, b.first-prevRev)
+		w.buf = binary.AppendUvarint(w.buf, uint64(b.off-prevOff))
+		w.buf = binary.AppendUvarint(w.buf, uint64(b.n))
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, b.sum)
+		prevOff, prevRev = b.off, b.first
+	}
+	w.buf = binary.AppendUvarint(w.buf, w.recN)
+	recLast := uint64(0)
+	if w.recN > 0 {
+		recLast = w.recPrev.rev
+	}
+	w.buf = binary.AppendUvarint(w.buf, recLast)
 	idxLen := len(w.buf) - start
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc32.Checksum(w.buf[start:], castagnoli))
 	w.writeBuf()
@@ -292,7 +386,8 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 		return nil, fmt.Errorf("file: write kv run %s: %w", w.path, w.err)
 	}
 	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: kvRunVersion,
-		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, cacheID: kvRunIDs.Add(1)}, nil
+		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, recBlocks: w.recBlocks, recN: w.recN, recLast: recLast,
+		cacheID: kvRunIDs.Add(1)}, nil
 }
 
 // abort drops a run being written.
@@ -386,6 +481,9 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 		prevOff = b.off
 		r.blocks = append(r.blocks, b)
 	}
+	if r.version >= kvRunVersion && d.err == nil {
+		r.readRecIndex(&d, &prevOff, &end)
+	}
 	if d.err != nil || len(d.b) != 0 || end != idxOff || uint64(len(r.blocks)) > r.entries || r.entries > 0 && len(r.blocks) == 0 {
 		return nil, corrupt(path, idxOff, "malformed kv run index")
 	}
@@ -401,6 +499,38 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	return r, nil
 }
 
+// readRecIndex reads the history blocks' part of a version 2 sparse
+// index, which follow the entries' blocks (prevOff, end: the last
+// block's offset and where it ends).
+func (r *kvRun) readRecIndex(d *decoder, prevOff, end *int64) {
+	nb := d.count(4)
+	r.recBlocks = make([]kvRecBlock, 0, nb)
+	var prevRev uint64
+	for i := range nb {
+		b := kvRecBlock{first: prevRev + d.uvarint()}
+		b.off = *prevOff + int64(d.uvarint())
+		b.n = d.u32()
+		if len(d.b) < 4 {
+			d.fail()
+			return
+		}
+		b.sum = binary.LittleEndian.Uint32(d.b)
+		d.b = d.b[4:]
+		if d.err != nil || b.off != *end || b.n < 5 || b.first == 0 || i > 0 && b.first <= prevRev {
+			d.fail()
+			return
+		}
+		*end = b.off + int64(b.n)
+		*prevOff, prevRev = b.off, b.first
+		r.recBlocks = append(r.recBlocks, b)
+	}
+	r.recN = d.uvarint()
+	r.recLast = d.uvarint()
+	if uint64(len(r.recBlocks)) > r.recN || (r.recN == 0) != (len(r.recBlocks) == 0) || r.recN > 0 && r.recLast < prevRev {
+		d.fail()
+	}
+}
+
 // close closes the run's file.
 func (r *kvRun) close(p *effect.P) error {
 	if r == nil || r.fd == 0 {
@@ -414,19 +544,32 @@ func (r *kvRun) close(p *effect.P) error {
 // block gives block i's entries (without its checksum), checked, through
 // cache (nil: none).
 func (r *kvRun) block(p *effect.P, cache *recCache, i int) ([]byte, error) {
+	b := r.blocks[i]
+	return r.readBlock(p, cache, i, b.off, b.n, b.sum)
+}
+
+// recBlock gives history block i (without its checksum), checked,
+// through cache (nil: none).
+func (r *kvRun) recBlock(p *effect.P, cache *recCache, i int) ([]byte, error) {
+	b := r.recBlocks[i]
+	return r.readBlock(p, cache, len(r.blocks)+i, b.off, b.n, b.sum)
+}
+
+// readBlock reads block number i, of n bytes at off with checksum sum.
+func (r *kvRun) readBlock(p *effect.P, cache *recCache, i int, off int64, n uint32, sum uint32) ([]byte, error) {
 	key := loc{seg: r.cacheID, off: uint32(i)}
 	if cache != nil {
 		if b, ok := cache.peek(key); ok {
 			return b, nil
 		}
 	}
-	b := r.blocks[i]
+	b := kvBlock{off: off, n: n, sum: sum}
 	buf := make([]byte, b.n)
-	n, err := readFull(p, r.fd, b.off, buf)
+	got, err := readFull(p, r.fd, b.off, buf)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("file: read %s at %d: %w", r.path, b.off, err)
-	case n != len(buf):
+	case got != len(buf):
 		return nil, corrupt(r.path, b.off, "kv run block %d cut short", i)
 	}
 	data := buf[:len(buf)-4]
@@ -567,6 +710,9 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 	if n != r.entries {
 		return corrupt(r.path, 44, "kv run of %d entries where its header counts %d", n, r.entries)
 	}
+	if err := r.verifyRecs(p); err != nil {
+		return err
+	}
 	if kvHeaderSum(r.hdr[:], r.idxLen, live) != r.hdrCRC {
 		return corrupt(r.path, 60, "kv run header checksum mismatch")
 	}
@@ -593,7 +739,10 @@ type kvRunChange struct {
 // key without history is kept as a tombstone, which hides the older
 // runs' entries. It syncs the file but leaves renaming it into place and
 // syncing the directory to the caller.
-func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool) (*kvRun, error) {
+//
+// The run's history records are old's, then recs (whose revisions follow
+// them).
+func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool, recs []kvLoc) (*kvRun, error) {
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
@@ -648,6 +797,12 @@ func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvR
 	for err == nil && w.err == nil && ci < len(changes) {
 		err = put(&changes[ci], nil)
 		ci++
+	}
+	if err == nil && old != nil {
+		_, err = old.recScan(p, cache, 0, func(x kvLoc) bool { return w.addRec(x) == nil })
+	}
+	for i := 0; err == nil && w.err == nil && i < len(recs); i++ {
+		err = w.addRec(recs[i])
 	}
 	if err == nil {
 		err = w.err
@@ -804,6 +959,16 @@ func (s *Store) openKvRunOf(p *effect.P, st *state) error {
 		}
 		set.runs = append(set.runs, r)
 	}
+	for i := 1; i < len(set.runs); i++ {
+		if a, b := set.runs[i-1], set.runs[i]; a.recN > 0 && b.recN > 0 && b.recBlocks[0].first <= a.recLast {
+			_ = set.close(p)
+			return corrupt(b.path, 0, "kv run history records from revision %d, not after the older run's %d", b.recBlocks[0].first, a.recLast)
+		}
+	}
+	if h := &st.ret.hist; len(h.recs) > 0 && h.recs[0].rev <= set.recHi() {
+		_ = set.close(p)
+		return corrupt(set.newest().path, 0, "kv run history records up to revision %d, where the checkpoint holds them from %d", set.recHi(), h.recs[0].rev)
+	}
 	st.kvRuns = set
 	return nil
 }
@@ -907,7 +1072,7 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 		for i, r := range old {
 			sizes[i] = r.size - kvRunHeader
 		}
-		k = kvFoldCount(sizes, kvChangesSize(changes))
+		k = kvFoldCount(sizes, kvChangesSize(changes)+6*int64(len(h.recs)))
 	}
 	kept, fold := old[:len(old)-k], old[len(old)-k:]
 	gen := v.r.lsn
@@ -923,7 +1088,7 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 	}
 	// The folded runs are read past the cache: a fold would otherwise
 	// push out what the reads keep warm.
-	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, from, nil, changes, h.keep(), len(kept) == 0)
+	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, from, nil, changes, h.keep(), len(kept) == 0, h.recs)
 	if err != nil {
 		return nil, err
 	}
@@ -941,7 +1106,7 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 	open.live = r.live
 	set := &kvRunSet{runs: append(slices.Clone(kept), open)}
 	v.kvRuns, v.kvRefs = set, set.refs()
-	v.kv, h.keys = nil, nil // the runs hold them: the checkpoint names none
+	v.kv, h.keys, h.recs = nil, nil, nil // the runs hold them: the checkpoint names none
 	return set, nil
 }
 
@@ -990,6 +1155,10 @@ func (s *state) takeKvRun(set *kvRunSet, rev uint64) {
 		}
 	}
 	h := &s.ret.hist
+	if hi := set.recHi(); hi > 0 {
+		i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].rev > hi })
+		h.recs = slices.Clone(h.recs[i:]) // the runs hold the others
+	}
 	for k, revs := range h.keys {
 		if len(revs) == 0 || revs[len(revs)-1] <= rev {
 			delete(h.keys, k) // the runs hold its revisions
@@ -1013,6 +1182,11 @@ func (s *Store) loadKvRunOf(p *effect.P, st *state) error {
 	if h.keys == nil {
 		h.keys = make(map[string][]uint64)
 	}
+	var recs []kvLoc
+	if _, err := set.recScan(p, nil, 0, func(x kvLoc) bool { recs = append(recs, x); return true }); err != nil {
+		return err
+	}
+	h.recs = append(recs, h.recs...)
 	return set.scan(p, nil, "", func(e *kvRunEntry) bool {
 		if e.live {
 			st.kv[e.key] = &kvEntry{value: cloneBytes(e.value), rev: e.rev}

@@ -69,7 +69,7 @@ func writeRun(t *testing.T, path string, gen uint64, es []kvRunEntry) *kvRun {
 	for i := range es {
 		ch[i].kvRunEntry = es[i]
 	}
-	r, err := mergeKvRun(osP(), path, kvRunTestID, gen, 1000, nil, nil, ch, kvRunTestKeep, true)
+	r, err := mergeKvRun(osP(), path, kvRunTestID, gen, 1000, nil, nil, ch, kvRunTestKeep, true, nil)
 	require.NoError(t, err)
 	return r
 }
@@ -187,7 +187,7 @@ func TestKvRunMerge(t *testing.T) {
 	}
 	var cache recCache
 	cache.setupSize(16<<10, 0)
-	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 6000, &kvRunSet{runs: []*kvRun{old}}, &cache, changes, kvRunTestKeep, true)
+	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 6000, &kvRunSet{runs: []*kvRun{old}}, &cache, changes, kvRunTestKeep, true, nil)
 	require.NoError(t, err)
 	r := openRun(t, m.path, 2, m.hdrCRC)
 	require.NoError(t, r.verify(osP(), kvRunTestID))
@@ -202,7 +202,7 @@ func TestKvRunMerge(t *testing.T) {
 	}))
 	require.Equal(t, len(want), n)
 
-	empty, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(3)), kvRunTestID, 3, 0, nil, nil, nil, kvRunTestKeep, true)
+	empty, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(3)), kvRunTestID, 3, 0, nil, nil, nil, kvRunTestKeep, true, nil)
 	require.NoError(t, err)
 	e := openRun(t, empty.path, 3, empty.hdrCRC)
 	require.NoError(t, e.verify(osP(), kvRunTestID))
@@ -217,7 +217,7 @@ func TestKvRunOrder(t *testing.T) {
 	_, err := mergeKvRun(osP(), path, kvRunTestID, 1, 9, nil, nil, []kvRunChange{
 		{kvRunEntry: kvRunEntry{key: "b", live: true, rev: 1, revs: []uint64{1}}},
 		{kvRunEntry: kvRunEntry{key: "a", live: true, rev: 2, revs: []uint64{2}}},
-	}, kvRunTestKeep, true)
+	}, kvRunTestKeep, true, nil)
 	require.ErrorContains(t, err, `key "a" out of order`)
 	_, err = os.Stat(path)
 	require.True(t, errors.Is(err, os.ErrNotExist))
@@ -344,7 +344,7 @@ func FuzzKvRun(f *testing.F) {
 			ch[j].kvRunEntry = es[j]
 		}
 		path := filepath.Join(dir, kvRunName(uint64(i)))
-		if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, true); err != nil {
+		if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, true, nil); err != nil {
 			f.Fatal(err)
 		}
 		b, err := os.ReadFile(path)
@@ -363,7 +363,7 @@ func FuzzKvRun(f *testing.F) {
 		}
 	}
 	path := filepath.Join(dir, kvRunName(9))
-	if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, false); err != nil {
+	if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, false, nil); err != nil {
 		f.Fatal(err)
 	}
 	if b, err := os.ReadFile(path); err != nil {
@@ -425,8 +425,11 @@ func rewriteKvRun(t *testing.T, e *env, st *state, key string, value []byte) {
 		changes = append(changes, c)
 		return true
 	}))
+	var recs []kvLoc
+	_, err = r.recScan(p, nil, 0, func(x kvLoc) bool { recs = append(recs, x); return true })
+	require.NoError(t, err)
 	require.NoError(t, r.close(p))
-	w, err := mergeKvRun(p, path+".new", id, ref.gen, r.rev, nil, nil, changes, kvRunTestKeep, len(st.kvRefs) == 1)
+	w, err := mergeKvRun(p, path+".new", id, ref.gen, r.rev, nil, nil, changes, kvRunTestKeep, len(st.kvRefs) == 1, recs)
 	require.NoError(t, err)
 	require.NoError(t, os.Rename(path+".new", path))
 	ref.hdrCRC = w.hdrCRC

@@ -71,7 +71,7 @@ func TestKvRunSetReads(t *testing.T) {
 			want[k] = e
 		}
 		slices.SortFunc(ch, func(a, b kvRunChange) int { return cmpStr(a.key, b.key) })
-		r, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(gen)), kvRunTestID, gen, rev, nil, nil, ch, kvRunTestKeep, gen == 1)
+		r, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(gen)), kvRunTestID, gen, rev, nil, nil, ch, kvRunTestKeep, gen == 1, nil)
 		require.NoError(t, err)
 		set.runs = append(set.runs, openRun(t, r.path, gen, r.hdrCRC))
 		require.NoError(t, set.newest().verify(osP(), kvRunTestID))
@@ -115,13 +115,13 @@ func TestKvRunSetReads(t *testing.T) {
 	// A fold of the three newest keeps the tombstones that hide the
 	// oldest's keys.
 	upper := &kvRunSet{runs: set.runs[1:]}
-	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(5)), kvRunTestID, 5, rev, upper, nil, nil, kvRunTestKeep, false)
+	m, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(5)), kvRunTestID, 5, rev, upper, nil, nil, kvRunTestKeep, false, nil)
 	require.NoError(t, err)
 	two := &kvRunSet{runs: []*kvRun{set.runs[0], openRun(t, m.path, 5, m.hdrCRC)}}
 	check(two, true)
 
 	// A fold of all into a base drops them.
-	b, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(6)), kvRunTestID, 6, rev, two, nil, nil, kvRunTestKeep, true)
+	b, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(6)), kvRunTestID, 6, rev, two, nil, nil, kvRunTestKeep, true, nil)
 	require.NoError(t, err)
 	base := &kvRunSet{runs: []*kvRun{openRun(t, b.path, 6, b.hdrCRC)}}
 	check(base, false)

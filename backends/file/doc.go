@@ -727,11 +727,20 @@
 //	    64        blocks, one after the other: entries, then the CRC-32C
 //	              of the generation (uint64), the block number (uint32)
 //	              and the entries
+//	              history blocks (version 2), numbered after the entries'
+//	              blocks, checksummed alike
 //	              the sparse index: uvarint block count, then per block
 //	              its first key (uvarint length, bytes), its offset as a
 //	              uvarint delta from the previous block's (from 64), its
 //	              size with the checksum (uvarint) and that checksum
-//	              (uint32); then the CRC-32C of the sparse index
+//	              (uint32); version 2 then has the uvarint count of
+//	              history blocks, per block the revision of its first
+//	              record as a uvarint delta from the previous block's
+//	              first (from 0), its offset as a uvarint delta from the
+//	              block before (an entries' block for the first), its size
+//	              (uvarint) and checksum (uint32), then the uvarint count
+//	              of history records and the revision of the last (0
+//	              without); then the CRC-32C of the sparse index
 //
 // An entry is the key (uvarint length, bytes), a flag byte (1: the key
 // has a value, 0: a deleted key whose history is kept), the revision of
@@ -745,9 +754,32 @@
 // was deleted at that revision and its history is gone; it hides the
 // key's entries in the older runs of the set. Version 1 has no
 // tombstones (Verify refuses one there): it was written as the only
-// run. Keys are in byte order, each once. A block ends before an entry that would take it past 4096
-// bytes with its checksum, unless it is the block's first: an entry
-// longer than a block has a block of its own.
+// run. Keys are in byte order, each once. A block ends before an entry
+// that would take it past 4096 bytes with its checksum, unless it is the
+// block's first: an entry longer than a block has a block of its own.
+//
+// A history block (version 2) holds kv history records, each where the
+// commit record of one kv revision lies (see Kv history), in rising
+// revision order: the revision as a uvarint delta from the block's
+// previous record (the first from 0), the segment as a uvarint delta and
+// the offset as a uvarint, a delta when the segment is unchanged (as the
+// checkpoint's locations); a block ends as an entries' block does. Each
+// run holds the records of a range of revisions, an older run of the
+// set the lower ones; memory and the checkpoint's kv history section
+// hold only the records after the newest run's (all of them while no
+// run holds one, as a version 1 run holds none). A checkpoint that
+// writes a run puts into it the records of the runs it folds, then
+// those memory holds up to the revision it covers; the live index then
+// drops them from memory. A kv-history finds the record of a revision
+// in memory when it follows the runs', else in the history block of the
+// run whose range holds it (a binary search over the blocks' first
+// revisions, one block read through the block cache); a kv-watch reads
+// the runs' records from its revision on, then memory's. Open requires
+// each run's records to follow the older run's and the checkpoint's to
+// follow the newest run's (else it passes the checkpoint over); Verify
+// reads every history block (order, each block's first revision, the
+// count and last revision against the index) and compares all records
+// with the replay's.
 //
 // Writing: a checkpoint with kv changes since the last (format 10)
 // writes one new run, of the keys changed since, folding into it the
@@ -838,8 +870,8 @@
 // Decisions and limits of format 1: a block damaged at rest is found by
 // its first read or by Verify, not by Open, which no longer stands in
 // for it with the log by itself. The history's record list (a location
-// per kv commit record, see Kv history) is still in memory and in every
-// checkpoint. A compaction reads the oldest kept revision of a key it
+// per kv commit record, see Kv history) lies in the runs from version 2
+// (history blocks), memory holding the records since the newest run. A compaction reads the oldest kept revision of a key it
 // may drop a change of from the run, through a file descriptor of its
 // own; a follower's (the planning of its Stat) reads through the
 // state's, since a follower takes no run and the writer's checkpoints
@@ -1047,9 +1079,10 @@
 // (ops.DefaultKvHistory unless set), a delete of a present key included;
 // a delete of an absent key takes a revision but makes no version. The
 // index holds no old values: per kv commit record its revision and
-// location (16 bytes), and per key changed since the kv run the
-// revisions it keeps (the others' lie in the run's entries, see Kv run
-// files). KvHistory
+// location (16 bytes) for the records after those the kv runs hold (a
+// checkpoint writes the others into its run's history blocks, see Kv
+// run files), and per key changed since the kv run the revisions it
+// keeps (the others' lie in the run's entries). KvHistory
 // reads each version's record back (one read per version); KvWatch reads
 // the records from a revision on, at most 4 * ops.MaxPage of them per
 // page, and takes a record's changes under the prefix whole (sorted by
@@ -1065,7 +1098,7 @@
 // of ten or more written, for the keys changed since the last
 // checkpoint (a checkpoint moves them into its kv run); the record
 // locations take 16 bytes per kv write, and up to as much again while
-// their slice grows. A deleted key
+// their slice grows, for the kv commits since the newest kv run. A deleted key
 // keeps its history. The depth is an option of Open: one lowered since
 // the last run drops what it no longer keeps at Open; one raised keeps
 // more from then on.

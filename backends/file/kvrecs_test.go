@@ -102,3 +102,53 @@ func TestKvRecsDamagedBlock(t *testing.T) {
 	_, err = Verify(e.p(), e.dir)
 	require.ErrorAs(t, err, &ce)
 }
+
+// A run's history records read back by revision and from any revision
+// on, across blocks and runs; a fold keeps the folded runs' records
+// before the new ones; records out of order are refused.
+func TestKvRunRecs(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(gen uint64, from, n int, old *kvRunSet) *kvRun {
+		var recs []kvLoc
+		for i := from; i < from+n; i++ {
+			recs = append(recs, kvLoc{rev: uint64(2 * i), loc: loc{seg: uint32(1 + i/300), off: uint32(64 + 8*i)}})
+		}
+		ch := []kvRunChange{{kvRunEntry: kvRunEntry{key: fmt.Sprint("k", gen), live: true, rev: uint64(2 * (from + n)), revs: []uint64{uint64(2 * (from + n))}}}}
+		r, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(gen)), kvRunTestID, gen, uint64(2*(from+n)), old, nil, ch, kvRunTestKeep, old == nil, recs)
+		require.NoError(t, err)
+		o := openRun(t, r.path, gen, r.hdrCRC)
+		require.NoError(t, o.verify(osP(), kvRunTestID))
+		return o
+	}
+	a := mk(1, 1, 2000, nil)
+	require.GreaterOrEqual(t, len(a.recBlocks), 2)
+	b := mk(2, 2001, 700, nil)
+	set := &kvRunSet{runs: []*kvRun{a, b}}
+	require.Equal(t, uint64(2*2700), set.recHi())
+	check := func(set *kvRunSet, lo, hi int) {
+		t.Helper()
+		for _, i := range []int{lo, lo + 1, 299, 300, 1000, 1999, 2000, 2001, 2002, hi - 1} {
+			l, ok, err := set.recLoc(osP(), nil, uint64(2*i))
+			require.NoError(t, err)
+			require.True(t, ok, "revision %d", 2*i)
+			require.Equal(t, loc{seg: uint32(1 + i/300), off: uint32(64 + 8*i)}, l)
+			_, ok, err = set.recLoc(osP(), nil, uint64(2*i+1))
+			require.NoError(t, err)
+			require.False(t, ok, "revision %d", 2*i+1)
+		}
+		var got []uint64
+		_, err := set.recScan(osP(), nil, 3999, func(x kvLoc) bool { got = append(got, x.rev); return len(got) < 5 })
+		require.NoError(t, err)
+		require.Equal(t, []uint64{4000, 4002, 4004, 4006, 4008}, got)
+	}
+	check(set, 1, 2701)
+	c := mk(3, 2701, 50, set)
+	require.Equal(t, uint64(2750), c.recN)
+	check(&kvRunSet{runs: []*kvRun{c}}, 1, 2751)
+
+	_, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(9)), kvRunTestID, 9, 9, nil, nil, nil, kvRunTestKeep, true, []kvLoc{{rev: 5}, {rev: 5}})
+	require.ErrorContains(t, err, "out of order")
+	for _, r := range []*kvRun{a, b, c} {
+		require.NoError(t, r.close(osP()))
+	}
+}

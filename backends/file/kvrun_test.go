@@ -362,8 +362,13 @@ func FuzzKvRun(f *testing.F) {
 			ch[j] = kvRunChange{kvRunEntry: kvRunEntry{key: es[j].key, rev: es[j].rev}, drop: true}
 		}
 	}
+	// With history records: several blocks of them, across segments.
+	var recs []kvLoc
+	for i := range 1500 {
+		recs = append(recs, kvLoc{rev: uint64(3 + 2*i), loc: loc{seg: uint32(1 + i/400), off: uint32(64 + 96*(i%400))}})
+	}
 	path := filepath.Join(dir, kvRunName(9))
-	if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, false, nil); err != nil {
+	if _, err := mergeKvRun(osP(), path, kvRunTestID, 1, 99, nil, nil, ch, kvRunTestKeep, false, recs); err != nil {
 		f.Fatal(err)
 	}
 	if b, err := os.ReadFile(path); err != nil {
@@ -400,6 +405,20 @@ func FuzzKvRun(f *testing.F) {
 		}
 		if verr == nil && uint64(n) != r.entries {
 			t.Fatalf("verified with %d entries, header %d", n, r.entries)
+		}
+		var nr, lastRev uint64
+		_, rerr := r.recScan(p, nil, 0, func(x kvLoc) bool {
+			if nr > 0 && x.rev <= lastRev {
+				t.Fatalf("history records out of order: %d after %d", x.rev, lastRev)
+			}
+			nr, lastRev = nr+1, x.rev
+			return true
+		})
+		if rerr != nil && !errors.Is(rerr, ErrCorrupt) {
+			t.Fatalf("not a CorruptError: %v", rerr)
+		}
+		if verr == nil && (rerr != nil || nr != r.recN) {
+			t.Fatalf("verified, but the history reads %d of %d records: %v", nr, r.recN, rerr)
 		}
 	})
 }

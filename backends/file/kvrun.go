@@ -93,6 +93,10 @@ type kvRun struct {
 	recBlocks []kvRecBlock
 	recN      uint64
 	recLast   uint64
+	// The Bloom filter's blocks (kvbloom.go), their checksums, after the
+	// history blocks; none in the oldest run of a set.
+	bloomOff  int64
+	bloomSums []uint32
 	fd        platform.FD
 	// cacheID keys the run's blocks in a cache (the generation, an LSN,
 	// does not fit the cache's 32-bit key): unique among the runs of the
@@ -200,6 +204,9 @@ type kvRunWriter struct {
 	recBlocks []kvRecBlock
 	recN      uint64
 	recs      bool // a record was added: no entry may follow
+
+	bloom  []byte // the filter being filled, bloomN blocks; nil: none
+	bloomN int
 }
 
 func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWriter, error) {
@@ -237,6 +244,9 @@ func (w *kvRunWriter) add(e *kvRunEntry) error {
 		w.first = e.key
 	}
 	w.last = e.key
+	if w.bloom != nil {
+		bloomAdd(w.bloom, w.bloomN, e.key)
+	}
 	w.entries++
 	if e.live {
 		w.live++
@@ -332,6 +342,18 @@ func (w *kvRunWriter) writeBuf() {
 func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	w.flushBlock()
 	w.flushRecBlock()
+	bloomOff := w.bufOff + int64(len(w.buf))
+	var bloomSums []uint32
+	for i := range w.bloomN {
+		data := w.bloom[i*kvRunBlockSize : (i+1)*kvRunBlockSize]
+		sum := kvBlockSum(w.gen, len(w.blocks)+len(w.recBlocks)+i, data)
+		w.buf = append(w.buf, data...)
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, sum)
+		bloomSums = append(bloomSums, sum)
+		if len(w.buf) >= kvRunPiece {
+			w.writeBuf()
+		}
+	}
 	idxOff := w.bufOff + int64(len(w.buf))
 	start := len(w.buf)
 	w.buf = binary.AppendUvarint(w.buf, uint64(len(w.blocks)))
@@ -360,6 +382,11 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 		recLast = w.recPrev.rev
 	}
 	w.buf = binary.AppendUvarint(w.buf, recLast)
+	// Then the filter blocks: their count and checksums.
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(bloomSums)))
+	for _, sum := range bloomSums {
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, sum)
+	}
 	idxLen := len(w.buf) - start
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc32.Checksum(w.buf[start:], castagnoli))
 	w.writeBuf()
@@ -387,7 +414,7 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	}
 	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: kvRunVersion,
 		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, recBlocks: w.recBlocks, recN: w.recN, recLast: recLast,
-		cacheID: kvRunIDs.Add(1)}, nil
+		bloomOff: bloomOff, bloomSums: bloomSums, cacheID: kvRunIDs.Add(1)}, nil
 }
 
 // abort drops a run being written.
@@ -528,7 +555,47 @@ func (r *kvRun) readRecIndex(d *decoder, prevOff, end *int64) {
 	r.recLast = d.uvarint()
 	if uint64(len(r.recBlocks)) > r.recN || (r.recN == 0) != (len(r.recBlocks) == 0) || r.recN > 0 && r.recLast < prevRev {
 		d.fail()
+		return
 	}
+	nf := d.count(4)
+	r.bloomOff = *end
+	for range nf {
+		if len(d.b) < 4 {
+			d.fail()
+			return
+		}
+		r.bloomSums = append(r.bloomSums, binary.LittleEndian.Uint32(d.b))
+		d.b = d.b[4:]
+		*end += kvRunBlockSize + 4
+	}
+}
+
+// dataSize is the bytes of the run's entries and history records: what
+// the tiering weighs (its filter is left out: a filter block stands for
+// up to 3,276 keys, and would make a small run weigh a block).
+func (r *kvRun) dataSize() int64 {
+	if len(r.bloomSums) > 0 {
+		return r.bloomOff - kvRunHeader
+	}
+	return r.size - kvRunHeader
+}
+
+// bloomBlock gives filter block i, checked, through cache (nil: none).
+func (r *kvRun) bloomBlock(p *effect.P, cache *recCache, i int) ([]byte, error) {
+	return r.readBlock(p, cache, len(r.blocks)+len(r.recBlocks)+i, r.bloomOff+int64(i)*(kvRunBlockSize+4), kvRunBlockSize+4, r.bloomSums[i])
+}
+
+// mayHold reports whether the run may hold key: false when its filter
+// says it does not (a run without a filter may hold any).
+func (r *kvRun) mayHold(p *effect.P, cache *recCache, key string) (bool, error) {
+	if len(r.bloomSums) == 0 {
+		return true, nil
+	}
+	b, err := r.bloomBlock(p, cache, bloomBlockOf(key, len(r.bloomSums)))
+	if err != nil {
+		return false, err
+	}
+	return bloomHas(b, key, len(r.bloomSums)), nil
 }
 
 // close closes the run's file.
@@ -593,6 +660,9 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 	i := r.blockFor(key)
 	if i < 0 {
 		return kvRunEntry{}, false, nil
+	}
+	if ok, err := r.mayHold(p, cache, key); err != nil || !ok {
+		return kvRunEntry{}, false, err
 	}
 	b, err := r.block(p, cache, i)
 	if err != nil {
@@ -682,6 +752,14 @@ func (r *kvRun) scan(p *effect.P, cache *recCache, from string, fn func(e *kvRun
 func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 	var n, live uint64
 	var last []byte
+	bloom := make([][]byte, len(r.bloomSums))
+	for i := range bloom {
+		b, err := r.bloomBlock(p, nil, i)
+		if err != nil {
+			return err
+		}
+		bloom[i] = b
+	}
 	for i := range r.blocks {
 		b, err := r.block(p, nil, i)
 		if err != nil {
@@ -699,6 +777,8 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 				return corrupt(r.path, r.blocks[i].off, "kv run block %d begins with %q, its index names %q", i, k, r.blocks[i].first)
 			case n > 0 && bytes.Compare(k, last) <= 0:
 				return corrupt(r.path, r.blocks[i].off, "kv run key %q out of order", k)
+			case len(bloom) > 0 && !bloomHas(bloom[bloomBlockOf(string(k), len(bloom))], string(k), len(bloom)):
+				return corrupt(r.path, r.bloomOff, "kv run filter does not hold key %q", k)
 			}
 			last = k // aliases its block, which nothing reuses
 			n++
@@ -746,6 +826,18 @@ func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvR
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
+	}
+	if !base {
+		// A newer run of its set: a filter for the keys it may hold, at
+		// most the changes and the folded runs' entries.
+		bound := uint64(len(changes))
+		if old != nil {
+			for _, r := range old.runs {
+				bound += r.entries
+			}
+		}
+		w.bloomN = max(kvBloomBlocks(bound), 1)
+		w.bloom = make([]byte, w.bloomN*kvRunBlockSize)
 	}
 	ci := 0
 	// put adds change c over the run's entry of its key (nil: none).
@@ -1070,7 +1162,7 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 	if !revsOnly {
 		sizes := make([]int64, len(old))
 		for i, r := range old {
-			sizes[i] = r.size - kvRunHeader
+			sizes[i] = r.dataSize()
 		}
 		k = kvFoldCount(sizes, kvChangesSize(changes)+6*int64(len(h.recs)))
 	}

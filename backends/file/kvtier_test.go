@@ -3,6 +3,7 @@ package file
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -240,4 +241,51 @@ func TestKvTierCheckpointRefs(t *testing.T) {
 		_, _, err := decodeCheckpoint(encodeCheckpoint(id, r, st), id)
 		require.Error(t, err, "%v", bad)
 	}
+}
+
+// A run that is not the oldest carries a Bloom filter: every key it
+// holds passes it, nearly every other key does not (so a kv-get of a key
+// the newer runs lack reads a filter block of each, not a block of
+// entries), and a damaged filter block is a CorruptError naming the run
+// for the get that reads it and for verify.
+func TestKvRunBloom(t *testing.T) {
+	dir := t.TempDir()
+	var ch []kvRunChange
+	for i := range 3000 {
+		k := fmt.Sprintf("key/%06d", 3*i)
+		ch = append(ch, kvRunChange{kvRunEntry: kvRunEntry{key: k, live: true, rev: uint64(i + 1), value: []byte("v"), revs: []uint64{uint64(i + 1)}}})
+	}
+	w, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(2)), kvRunTestID, 2, 5000, nil, nil, ch, kvRunTestKeep, false, nil)
+	require.NoError(t, err)
+	r := openRun(t, w.path, 2, w.hdrCRC)
+	require.Equal(t, kvBloomBlocks(3000), len(r.bloomSums))
+	require.NoError(t, r.verify(osP(), kvRunTestID))
+	pass := 0
+	for i := range 9000 {
+		ok, err := r.mayHold(osP(), nil, fmt.Sprintf("key/%06d", i))
+		require.NoError(t, err)
+		if i%3 == 0 {
+			require.True(t, ok, i)
+		} else if ok {
+			pass++
+		}
+	}
+	require.Less(t, pass, 6000/20, "absent keys passing the filter")
+	base, err := mergeKvRun(osP(), filepath.Join(dir, kvRunName(1)), kvRunTestID, 1, 5000, nil, nil, ch, kvRunTestKeep, true, nil)
+	require.NoError(t, err)
+	require.Empty(t, base.bloomSums, "the oldest run has no filter")
+	require.NoError(t, r.close(osP()))
+
+	b, err := os.ReadFile(w.path)
+	require.NoError(t, err)
+	b[r.bloomOff+100] ^= 0x40
+	require.NoError(t, os.WriteFile(w.path, b, 0o644))
+	r = openRun(t, w.path, 2, w.hdrCRC)
+	defer r.close(osP())
+	var ce *CorruptError
+	require.ErrorAs(t, r.verify(osP(), kvRunTestID), &ce)
+	require.Equal(t, r.bloomOff, ce.Offset)
+	_, _, err = r.get(osP(), nil, "key/000003")
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, ce.File, kvRunSuffix)
 }

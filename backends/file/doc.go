@@ -904,11 +904,11 @@
 // Decisions of run format 2 and checkpoint format 10 (tiers): a run is
 // folded by size, not by count or age, so a store whose changes touch
 // few keys keeps its oldest run for many checkpoints; a kv-get of a key
-// absent from the newer runs reads a block of each (at most 4, each
-// through the block cache, after its filter's), and a kv-list merges up
-// to 4 scans; the filters spare a kv-get the entries' block of a newer
-// run that lacks the key, at 1.25 bytes a key of the newer runs on disk
-// (none in memory but what the cache keeps). The run a checkpoint
+// absent from the newer runs reads a filter block of each (at most 3,
+// through the block cache; about 1% of absent keys pass a filter and
+// read an entries' block too) before the run that holds it, and a
+// kv-list merges up to 4 scans. A filter costs 1.25 bytes a key of the
+// newer runs on disk, nothing in memory but what the cache keeps. The run a checkpoint
 // writes, and a fold's, is written by the checkpoint beside commits,
 // holding nothing commits need.
 //

@@ -941,8 +941,11 @@
 // 111 bytes, open in 0.2 ms, where the store that kept the records in
 // memory and in every checkpoint held 15.3 MiB, wrote a 2.9 MiB
 // checkpoint and opened in 75 to 96 ms. A kv-get over the 4 runs 8
-// rounds leave, before the filters, took twice a one-run store's (10 M
-// keys: 18 and 19 µs p50 cold and warm, against 8.2).
+// rounds leave took twice a one-run store's before the filters (10 M
+// keys: 18 to 23 µs p50 cold and warm, against 6.9 to 8.2; 1 M keys:
+// 10 to 11 µs against 5.3 to 6.3); with them, 1 M keys in three pairs:
+// 5.9 µs cold and 6.0 warm (medians), against 5.9 and 5.6, checkpoints
+// 35 to 52 ms and 1.2 MiB against 0.81 to 0.87 s and 58 MiB.
 //
 // # Retention and deletion
 //

@@ -945,7 +945,12 @@
 // keys: 18 to 23 µs p50 cold and warm, against 6.9 to 8.2; 1 M keys:
 // 10 to 11 µs against 5.3 to 6.3); with them, 1 M keys in three pairs:
 // 5.9 µs cold and 6.0 warm (medians), against 5.9 and 5.6, checkpoints
-// 35 to 52 ms and 1.2 MiB against 0.81 to 0.87 s and 58 MiB.
+// 35 to 52 ms and 1.2 MiB against 0.81 to 0.87 s and 58 MiB; 10 M keys
+// in one pair (load 4 to 8): 12.3 and 10.4 µs against 7.6 and 6.8,
+// checkpoints 0.49 s and 12 MiB against 9.2 s and 586 MiB. The round
+// that folds three runs into one of 24 MiB took 3.3 to 10.5 s at 10 M
+// keys in every run, which the bytes it writes do not explain: a fold
+// reads its runs a 4 KiB block at a time, past the cache.
 //
 // # Retention and deletion
 //

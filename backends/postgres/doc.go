@@ -264,12 +264,14 @@
 // (ops.Page, so a replay that lends one allocates nothing per event) or
 // into fresh memory.
 //
-// After a full page on this path, the store reads the next pages ahead
-// (two, on other connections of its pool, never more than a quarter of
-// it; none under WithoutReadahead), so that the server scans page N+1
-// while the reader works on page N. A read that asks for exactly where
-// the first page read ahead starts, with the same limit, is answered from
-// it if it came back full, once that read's own state statement (read
+// After a full page on this path holding at most 8 MiB of event data,
+// the store reads the next pages ahead (two, on other connections of its
+// pool, never more than a quarter of it; none under WithoutReadahead,
+// nor after a larger page, whose followers would be held as large), so
+// that the server scans page N+1 while the reader works on page N. A
+// read that asks for exactly where the first page read ahead starts,
+// with the same limit, is answered from it if it came back full, once
+// that read's own state statement (read
 // after the read ahead ended, at the time of the read) says that
 // read-all needs no filtering; its head is that statement's. Any other
 // read-all drops the pages read ahead (those in flight end on their own);

@@ -111,7 +111,9 @@ func (s *Store) readAll(ctx context.Context, op ops.ReadAll) (ops.ReadAllResult,
 		res.Head = res.Events[n-1].Pos
 	default:
 		res.Head = st.last
-		s.ahead.after(res.Next, limit, op.Page != nil, s.readAhead)
+		if dataBytes(res.Events) <= readaheadBytes {
+			s.ahead.after(res.Next, limit, op.Page != nil, s.readAhead)
+		}
 	}
 	return res, nil
 }

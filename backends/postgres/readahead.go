@@ -51,6 +51,23 @@ type aheadPage struct {
 	err    error
 }
 
+// readaheadBytes bounds the event data of a page after which a replay
+// reads ahead: the pages read ahead are likely as large as the one just
+// read, and are held until the next read-all (or Close) whether or not
+// the reader asks for them, so a replay of large events reads each page
+// when asked instead of holding up to twice MaxPage events of
+// MaxDataBytes.
+const readaheadBytes = 8 << 20
+
+// dataBytes is the bytes of data of evs.
+func dataBytes(evs []ops.Event) int {
+	n := 0
+	for i := range evs {
+		n += len(evs[i].Data)
+	}
+	return n
+}
+
 // readaheadDepth is how many pages a store reads ahead at most: two, and
 // never more than a quarter of its pool, so that commits and other reads
 // keep the rest (none for a pool smaller than 4).

@@ -215,7 +215,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		heads:   map[string]uint64{},
 		states:  map[string]ops.StreamState{},
 		done:    make(chan struct{}),
-		ahead:   newReadahead(readaheadDepth(o.maxConns)),
+		ahead:   newReadahead(readaheadDepth(cfg.MaxConns)),
 	}
 	if o.noReadahead {
 		s.ahead.depth = 0

@@ -408,12 +408,24 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	// damage at rest can take back the limits that hid what the
 	// compaction takes. Captured with no operation in progress (as Close
 	// does), written beside them (as a leader does).
-	s.ckMu.Lock()
-	for s.ckptBusy {
-		s.ckDone.Wait()
+	// A leader in flight may claim one in the background (claimCheckpoint)
+	// before the lock is had: then let go and wait again, rather than
+	// hold every operation off while it is written.
+	for {
+		s.ckMu.Lock()
+		for s.ckptBusy {
+			s.ckDone.Wait()
+		}
+		s.ckMu.Unlock()
+		s.opMu.Lock()
+		s.ckMu.Lock()
+		busy := s.ckptBusy
+		s.ckMu.Unlock()
+		if !busy {
+			break
+		}
+		s.opMu.Unlock()
 	}
-	s.ckMu.Unlock()
-	s.opMu.Lock()
 	var ckpt *ckptView
 	if s.opts.CheckpointBytes >= 0 {
 		ckpt = s.captureCheckpoint(true)

@@ -210,7 +210,7 @@ type Store struct {
 	ckptBusy  bool       // one is being written
 	ckptLSN   uint64     // LSN the last checkpoint covers
 	ckptBytes int64      // log bytes when it was written
-	// Checkpoints written beside commits (writeDueCheckpoint): how many,
+	// Checkpoints commits made due (noteCheckpoint): how many,
 	// how many failed, and the last one's error; and the one written in
 	// the background, which Close waits for.
 	ckRuns  uint64

@@ -762,6 +762,10 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		}
 		return fmt.Errorf("file: write checkpoint: %w", err)
 	}
+	// The checkpoint is in place and kept by the next one, whether or not
+	// the state takes its runs: the next keeps them on the disk.
+	prevGens := s.ckptRunGens
+	s.ckptRunGens = kvRefGens(v.kvRefs)
 	if err := syncDir(p, s.logDir); err != nil {
 		return fmt.Errorf("file: write checkpoint: %w", err)
 	}
@@ -783,11 +787,21 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		}
 	}
 	if runs != nil && base != nil {
-		if err := s.removeOldKvRuns(p, append(base.gens(), runs.gens()...), runs.newest().gen); err != nil {
+		keep := append(append(base.gens(), runs.gens()...), prevGens...)
+		if err := s.removeOldKvRuns(p, keep, runs.newest().gen); err != nil {
 			return fmt.Errorf("file: remove old kv runs: %w", err)
 		}
 	}
 	return nil
+}
+
+// kvRefGens is the generations of the runs refs name.
+func kvRefGens(refs []kvRunRef) []uint64 {
+	out := make([]uint64, len(refs))
+	for i, r := range refs {
+		out[i] = r.gen
+	}
+	return out
 }
 
 // loadCheckpoint finds the newest checkpoint that validates (a damaged

@@ -193,6 +193,11 @@ type Store struct {
 	// A drop a checkpoint made, for the owner of the log to apply.
 	pendDrop atomic.Pointer[drop]
 	kvBlocks recCache // blocks of kv runs (kvrun.go)
+	// ckptRunGens are the kv runs the last checkpoint this process
+	// renamed into place names, which the next keeps on the disk even
+	// when the state never took them (a failed directory sync); owned by
+	// the one writeCheckpoint in progress.
+	ckptRunGens []uint64
 
 	// Owned by the current group-commit leader (and by Open and Close).
 	active    *segment

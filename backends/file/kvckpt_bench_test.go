@@ -78,24 +78,8 @@ func BenchmarkKvCheckpoint(b *testing.B) {
 			b.Fatal(err)
 		}
 		sp = effect.Handle(context.Background(), s, h)
-		pick := make([]string, 2000)
-		for i := range pick {
-			pick[i] = fmt.Sprintf("key/%09d", rng.IntN(keys))
-		}
-		lat := func() float64 {
-			ds := make([]time.Duration, len(pick))
-			for i, k := range pick {
-				t := time.Now()
-				e, err := effect.Perform(sp, ops.KvGet{Key: k})
-				ds[i] = time.Since(t)
-				if err != nil || e == nil {
-					b.Fatalf("kv-get %s: %v %v", k, e, err)
-				}
-			}
-			slices.Sort(ds)
-			return float64(ds[len(ds)/2].Nanoseconds()) / 1000
-		}
-		cold, warm = lat(), lat()
+		pick := pickKeys(rng, keys, 2000)
+		cold, warm = kvGetP50(b, sp, pick), kvGetP50(b, sp, pick)
 		if err := s.Close(io); err != nil {
 			b.Fatal(err)
 		}

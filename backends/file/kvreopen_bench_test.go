@@ -47,24 +47,8 @@ func BenchmarkKvReopen(b *testing.B) {
 		heap = float64(after.HeapAlloc) - float64(before.HeapAlloc)
 		sp := effect.Handle(context.Background(), s, h)
 		rng := rand.New(rand.NewPCG(1, uint64(keys)))
-		pick := make([]string, 2000)
-		for i := range pick {
-			pick[i] = fmt.Sprintf("key/%09d", rng.IntN(keys))
-		}
-		lat := func() float64 {
-			ds := make([]time.Duration, len(pick))
-			for i, k := range pick {
-				t := time.Now()
-				e, err := effect.Perform(sp, ops.KvGet{Key: k})
-				ds[i] = time.Since(t)
-				if err != nil || e == nil {
-					b.Fatalf("kv-get %s: %v %v", k, e, err)
-				}
-			}
-			slices.Sort(ds)
-			return float64(ds[len(ds)/2].Nanoseconds()) / 1000
-		}
-		cold, warm = lat(), lat()
+		pick := pickKeys(rng, keys, 2000)
+		cold, warm = kvGetP50(b, sp, pick), kvGetP50(b, sp, pick)
 		if err := s.Close(p); err != nil {
 			b.Fatal(err)
 		}
@@ -156,4 +140,31 @@ func kvReopenStore(b *testing.B, keys int) (string, kvBuild) {
 		b.Fatal(err)
 	}
 	return dir, kvBuild{secs: time.Since(t0).Seconds(), written: bytesWritten() - w0, log: logBytes}
+}
+
+// pickKeys draws n of the keys key/000000000 ... that the kv benchmarks'
+// stores hold, at random from rng.
+func pickKeys(rng *rand.Rand, keys, n int) []string {
+	pick := make([]string, n)
+	for i := range pick {
+		pick[i] = fmt.Sprintf("key/%09d", rng.IntN(keys))
+	}
+	return pick
+}
+
+// kvGetP50 gets every key of pick through sp, one kv-get at a time, and
+// returns the median latency in microseconds; a key not found fails b.
+func kvGetP50(b *testing.B, sp *effect.P, pick []string) float64 {
+	b.Helper()
+	ds := make([]time.Duration, len(pick))
+	for i, k := range pick {
+		t := time.Now()
+		e, err := effect.Perform(sp, ops.KvGet{Key: k})
+		ds[i] = time.Since(t)
+		if err != nil || e == nil {
+			b.Fatalf("kv-get %s: %v %v", k, e, err)
+		}
+	}
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2].Nanoseconds()) / 1000
 }

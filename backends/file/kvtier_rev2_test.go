@@ -1,0 +1,224 @@
+package file
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
+)
+
+// damageNewestCheckpoint flips a byte in the middle of the newest
+// checkpoint of the store in dir and gives its LSN and the LSN of the
+// one before it (0: none).
+func damageNewestCheckpoint(t *testing.T, e *env) (newest, prev uint64) {
+	t.Helper()
+	lsns, err := listCheckpoints(e.p(), filepath.Join(e.dir, logDir))
+	require.NoError(t, err)
+	require.NotEmpty(t, lsns)
+	newest = lsns[len(lsns)-1]
+	if len(lsns) > 1 {
+		prev = lsns[len(lsns)-2]
+	}
+	path := filepath.Join(e.dir, logDir, ckptName(newest))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x10
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return newest, prev
+}
+
+// runGens is the generations of the kv runs e's store reads.
+func runGens(e *env) []uint64 {
+	e.s.mu.RLock()
+	defer e.s.mu.RUnlock()
+	return e.s.st.kvRuns.gens()
+}
+
+// An Open that passes over a damaged newest checkpoint starts from the
+// one before it, whose kv runs must all still be on the disk (the runs
+// a fold replaced stay while a kept checkpoint names them): it uses that
+// checkpoint, not a full replay, and every kv answer (gets, histories,
+// the list, a watch) is the model's. The checkpoint Close then writes at
+// the same LSN replaces the damaged one, and the store opens from it.
+// Rounds of changes between fold the runs in every way the tiering does.
+func TestKvTierRev2FallbackKeepsOlderRuns(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			opts := Options{SegmentSize: 64 << 10, KvHistory: 3, CheckpointBytes: 6 << 10}
+			e := newEnv(t, opts)
+			rng := rand.New(rand.NewPCG(seed, 21))
+			keys := kvReviewKeys(40)
+			m := newHistModel(3)
+			fellBack, multi := 0, 0
+			for round := range 10 {
+				kvWorkload(t, rng, e, m, keys, 120, opts)
+				want := m.answers(keys).normal()
+				e.close()
+				newest, prev := damageNewestCheckpoint(t, e)
+				e.open(opts)
+				rep := e.s.Recovery()
+				what := fmt.Sprintf("round %d: newest checkpoint %d damaged", round, newest)
+				require.Equal(t, 1, rep.CheckpointsSkipped, what)
+				require.Equal(t, prev, rep.Checkpoint, "%s: opened from the one before (its runs all there)", what)
+				if prev != 0 {
+					fellBack++
+					if len(runGens(e)) > 1 {
+						multi++
+					}
+				}
+				require.Equal(t, want, readKvAnswers(t, e, keys).normal(), what)
+				e.reopen(opts)
+				require.Equal(t, newest, e.s.Recovery().Checkpoint, "%s: Close wrote the checkpoint at its LSN again", what)
+				require.Zero(t, e.s.Recovery().CheckpointsSkipped, what)
+				require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "%s, reopened", what)
+			}
+			e.close()
+			_, err := Verify(e.p(), e.dir)
+			require.NoError(t, err)
+			requireKvRunsNamed(t, e)
+			require.Greater(t, fellBack, 5)
+			t.Logf("fell back %d times, %d of them onto more than one run", fellBack, multi)
+		})
+	}
+}
+
+// The kv history and watch across folds of runs: after every few
+// changes the store is reopened (a checkpoint, which writes a tier or
+// folds), and every answer, each key's revisions newest first with none
+// twice and no more than the depth, is the model's; the set of runs is
+// seen to fold (a set after a checkpoint not holding a run of the set
+// before) and to grow, and the answers hold from a full replay too.
+func TestKvTierRev2HistoryAcrossFolds(t *testing.T) {
+	for _, depth := range []int{1, 3, 6} {
+		t.Run(fmt.Sprint(depth), func(t *testing.T) {
+			opts := Options{SegmentSize: 64 << 10, KvHistory: depth, CheckpointBytes: 1 << 30}
+			e := newEnv(t, opts)
+			rng := rand.New(rand.NewPCG(uint64(depth), 5))
+			keys := kvReviewKeys(80)
+			m := newHistModel(depth)
+			var prev []uint64
+			folds, grew := 0, 0
+			for round := range 40 {
+				kvWorkload(t, rng, e, m, keys, 15+rng.IntN(40), opts)
+				e.reopen(opts)
+				gens := runGens(e)
+				require.LessOrEqual(t, len(gens), kvMaxRuns)
+				if len(gens) > len(prev) {
+					grew++
+				}
+				for _, g := range prev {
+					if !slices.Contains(gens, g) {
+						folds++
+						break
+					}
+				}
+				prev = gens
+				a := readKvAnswers(t, e, keys)
+				for k, h := range a.Hist {
+					require.LessOrEqual(t, len(h), depth, "round %d: %s", round, k)
+					for i := 1; i < len(h); i++ {
+						require.Less(t, h[i].Revision, h[i-1].Revision, "round %d: %s's history in order, none twice", round, k)
+					}
+				}
+				for i := 1; i < len(a.Watch); i++ {
+					require.LessOrEqual(t, a.Watch[i-1].Revision, a.Watch[i].Revision, "round %d: watch in order", round)
+				}
+				require.Equal(t, m.answers(keys).normal(), a.normal(), "round %d, runs %v", round, gens)
+			}
+			require.Greater(t, folds, 3, "checkpoints that folded runs")
+			require.Greater(t, grew, 3, "checkpoints that added a tier")
+			want := m.answers(keys).normal()
+			replayed(t, e, opts, func(f *env) {
+				require.Equal(t, want, readKvAnswers(t, f, keys).normal(), "from a full replay")
+			})
+			t.Logf("folds %d, tiers added %d", folds, grew)
+		})
+	}
+}
+
+// A key deleted after the run that holds its value lies in an older
+// run is hidden by the newer run's tombstone (or deleted entry) through
+// every checkpoint: tiers, folds of the newer runs only, a fold into
+// the oldest, reopens; it never reads back. A tombstone lies only in a
+// run that is not the oldest of its set.
+func TestKvTierRev2TombstonesNeverResurrect(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10, KvHistory: 1, CheckpointBytes: 1 << 30}
+	e := newEnv(t, opts)
+	rng := rand.New(rand.NewPCG(77, 78))
+	live := map[string]string{}
+	gone := map[string]bool{}
+	// A base of many keys, in the oldest run.
+	var ch []ops.KvChange
+	for i := range 1500 {
+		k := fmt.Sprintf("b%05d", i)
+		v := fmt.Sprintf("base-%d", i)
+		ch = append(ch, ops.KvChange{Key: k, Value: []byte(v)})
+		live[k] = v
+		if len(ch) == 100 {
+			must(t, e, ops.Commit{Kv: ch})
+			ch = nil
+		}
+	}
+	e.reopen(opts)
+	hiders := 0
+	for round := range 60 {
+		// Delete a few base keys, put a few new ones, put back a few gone.
+		for range 1 + rng.IntN(6) {
+			k := fmt.Sprintf("b%05d", rng.IntN(1500))
+			must(t, e, ops.KvDelete{Key: k})
+			delete(live, k)
+			gone[k] = true
+		}
+		for range rng.IntN(8) {
+			k := fmt.Sprintf("n%05d", rng.IntN(400))
+			v := fmt.Sprintf("r%d", round)
+			must(t, e, ops.KvPut{Key: k, Value: []byte(v)})
+			live[k] = v
+			delete(gone, k)
+		}
+		if rng.IntN(5) == 0 {
+			for k := range gone {
+				v := fmt.Sprintf("back-%d", round)
+				must(t, e, ops.KvPut{Key: k, Value: []byte(v)})
+				live[k] = v
+				delete(gone, k)
+				break
+			}
+		}
+		e.reopen(opts)
+		e.s.mu.RLock()
+		rs := e.s.st.kvRuns
+		for i, r := range rs.runs {
+			require.NoError(t, r.scan(e.p(), nil, "", func(x *kvRunEntry) bool {
+				if !x.live && len(x.revs) == 0 {
+					require.NotZero(t, i, "round %d: tombstone %q in the oldest run", round, x.key)
+				}
+				if !x.live && i > 0 {
+					hiders++ // hides the key's value in an older run
+				}
+				return true
+			}))
+		}
+		e.s.mu.RUnlock()
+		for k := range gone {
+			got := must(t, e, ops.KvGet{Key: k})
+			require.Nil(t, got, "round %d: deleted key %s read back", round, k)
+		}
+		l := must(t, e, ops.KvList{Limit: 5000})
+		require.Len(t, l.Entries, len(live), "round %d", round)
+		for _, x := range l.Entries {
+			require.Equal(t, live[x.Key], string(x.Value), "round %d: %s", round, x.Key)
+		}
+		require.Equal(t, len(live), e.s.Stats().KvKeys, "round %d", round)
+	}
+	require.NotZero(t, hiders, "deleted keys' entries in runs over the oldest")
+	e.close()
+	_, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+}

@@ -1,7 +1,9 @@
 package file
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -221,4 +223,27 @@ func TestKvTierRev2TombstonesNeverResurrect(t *testing.T) {
 	e.close()
 	_, err := Verify(e.p(), e.dir)
 	require.NoError(t, err)
+}
+
+// A checkpoint file ends in "pers" after its checksum, which the
+// checksum does not cover, and has four zero bytes after its format
+// version: a file whose trailer or zero bytes are other bytes does not
+// validate (a decoder that ignored them took a damaged file for a good
+// one, and FuzzDecodeCheckpoint found it re-encoding to other bytes).
+func TestCheckpointTrailerChecked(t *testing.T) {
+	id := [16]byte{3}
+	st, r := indexedState(id)
+	good := encodeCheckpoint(id, r, st)
+	_, _, err := decodeCheckpoint(good, id)
+	require.NoError(t, err)
+	bad := slices.Clone(good)
+	copy(bad[len(bad)-4:], "0000")
+	_, _, err = decodeCheckpoint(bad, id)
+	require.ErrorContains(t, err, "trailer")
+	bad = slices.Clone(good)
+	bad[13] = 1
+	end := len(bad) - 8
+	binary.LittleEndian.PutUint32(bad[end:], crc32.Checksum(bad[:end], castagnoli))
+	_, _, err = decodeCheckpoint(bad, id)
+	require.ErrorContains(t, err, "zero")
 }

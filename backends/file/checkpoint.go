@@ -410,9 +410,15 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	if v < ckptVersion1 || v > ckptVersion {
 		return r, nil, fmt.Errorf("unknown format version %d", v)
 	}
+	if binary.LittleEndian.Uint32(b[12:]) != 0 {
+		return r, nil, errors.New("the four zero bytes after the format version are not zero")
+	}
 	n := binary.LittleEndian.Uint64(b[16:])
 	if n != uint64(len(b)-24-8) {
 		return r, nil, errors.New("body length does not match the file")
+	}
+	if [4]byte(b[len(b)-4:]) != [4]byte(ckptMagic[:4]) {
+		return r, nil, errors.New("checkpoint trailer is not \"pers\"")
 	}
 	end := 24 + int(n)
 	if got, want := crc32.Checksum(b[:end], castagnoli), binary.LittleEndian.Uint32(b[end:]); got != want {

@@ -247,3 +247,136 @@ func TestCheckpointTrailerChecked(t *testing.T) {
 	_, _, err = decodeCheckpoint(bad, id)
 	require.ErrorContains(t, err, "zero")
 }
+
+// toFormat9 rewrites the store in e.dir (closed, one checkpoint of the
+// current format naming one run) as a store of format 9 naming a run of
+// version 1, as the code before tiers wrote them: the run's entries in a
+// run without history blocks, filter or the version 2 part of the sparse
+// index, and every history record in the checkpoint's section.
+func toFormat9(t *testing.T, e *env) {
+	t.Helper()
+	p := e.p()
+	id := e.s0id(t)
+	lsns, err := listCheckpoints(p, filepath.Join(e.dir, logDir))
+	require.NoError(t, err)
+	for _, l := range lsns[:len(lsns)-1] {
+		require.NoError(t, os.Remove(filepath.Join(e.dir, logDir, ckptName(l))))
+	}
+	cpath := filepath.Join(e.dir, logDir, ckptName(lsns[len(lsns)-1]))
+	b, err := os.ReadFile(cpath)
+	require.NoError(t, err)
+	r, st, err := decodeCheckpoint(b, id)
+	require.NoError(t, err)
+	require.Len(t, st.kvRefs, 1)
+	require.Empty(t, st.indexed, "no index files: a view of an older format names none")
+	ref := st.kvRefs[0]
+	path := filepath.Join(e.dir, logDir, kvRunName(ref.gen))
+	run, err := openKvRun(p, path, id, ref.gen, ref.hdrCRC)
+	require.NoError(t, err)
+	var changes []kvRunChange
+	require.NoError(t, run.scan(p, nil, "", func(x *kvRunEntry) bool {
+		require.True(t, x.live || len(x.revs) > 0, "no tombstone in the only run")
+		c := kvRunChange{kvRunEntry: *x}
+		c.value, c.revs = cloneBytes(x.value), slices.Clone(x.revs)
+		changes = append(changes, c)
+		return true
+	}))
+	var recs []kvLoc
+	_, err = run.recScan(p, nil, 0, func(x kvLoc) bool { recs = append(recs, x); return true })
+	require.NoError(t, err)
+	require.NoError(t, run.close(p))
+	w, err := mergeKvRun(p, path+".v1", id, ref.gen, run.rev, nil, nil, changes, kvRunTestKeep, true, nil)
+	require.NoError(t, err)
+	rb, err := os.ReadFile(path + ".v1")
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(path+".v1"))
+	// The version 2 part of the sparse index with no history and no
+	// filter is four zero uvarints before its checksum.
+	idxOff := int(binary.LittleEndian.Uint64(rb[52:]))
+	n := len(rb) - 4
+	require.Equal(t, []byte{0, 0, 0, 0}, rb[n-4:n])
+	idx := slices.Clone(rb[idxOff : n-4])
+	rb = append(append(rb[:idxOff], idx...), binary.LittleEndian.AppendUint32(nil, crc32.Checksum(idx, castagnoli))...)
+	binary.LittleEndian.PutUint32(rb[8:], kvRunVersion1)
+	binary.LittleEndian.PutUint32(rb[60:], kvHeaderSum(rb[:60], len(idx), w.live))
+	require.NoError(t, os.WriteFile(path, rb, 0o644))
+	st.kvRefs = []kvRunRef{{gen: ref.gen, hdrCRC: binary.LittleEndian.Uint32(rb[60:]), entries: w.entries, live: w.live}}
+	st.ret.hist.recs = append(recs, st.ret.hist.recs...)
+	v := viewOf(r, st)
+	v.version = ckptVersionIDFiles
+	require.NoError(t, os.WriteFile(cpath, v.encode(id), 0o644))
+}
+
+// A store of checkpoint format 9 naming a kv run of version 1 opens from
+// that checkpoint and answers as the model does (gets, histories, the
+// list, a watch); checkpoints after it write runs of version 2 as tiers
+// over it, then fold it, and every answer holds through them, reopens,
+// Verify and a full replay.
+func TestKvTierRev2Format9RunV1(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 20, KvHistory: 3, CheckpointBytes: 1 << 30}
+	e := newEnv(t, opts)
+	rng := rand.New(rand.NewPCG(5, 6))
+	keys := kvReviewKeys(60)
+	m := newHistModel(3)
+	for _, k := range keys {
+		v := []byte("first-" + k)
+		must(t, e, ops.KvPut{Key: k, Value: v})
+		m.apply(k, v, false)
+	}
+	kvWorkload(t, rng, e, m, keys, 200, opts)
+	e.close()
+	// One run, as the store before tiers held: fold whatever tiers there
+	// are by a full replay's checkpoint.
+	removeCheckpoints(t, e.dir)
+	e.open(opts)
+	e.close()
+	toFormat9(t, e)
+	_, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+	e.open(opts)
+	require.NotZero(t, e.s.Recovery().Checkpoint, "opened from the format 9 checkpoint")
+	require.Zero(t, e.s.Recovery().CheckpointsSkipped)
+	require.Equal(t, uint32(kvRunVersion1), e.s.st.kvRuns.runs[0].version)
+	want := m.answers(keys).normal()
+	require.Equal(t, want, readKvAnswers(t, e, keys).normal(), "format 9")
+	tierOverV1, foldedV1 := false, false
+	for round := range 30 {
+		n := 3 + rng.IntN(10)
+		if round%8 == 7 {
+			n = 3 * len(keys) // enough to fold the oldest run
+		}
+		for range n {
+			k := keys[rng.IntN(len(keys))]
+			if rng.IntN(3) == 0 {
+				must(t, e, ops.KvDelete{Key: k})
+				m.apply(k, nil, true)
+				continue
+			}
+			v := fmt.Appendf(nil, "r%d-%s", round, k)
+			must(t, e, ops.KvPut{Key: k, Value: v})
+			m.apply(k, v, false)
+		}
+		e.reopen(opts)
+		rs := e.s.st.kvRuns.runs
+		if rs[0].version == kvRunVersion1 && len(rs) > 1 {
+			tierOverV1 = true
+		}
+		if rs[0].version == kvRunVersion {
+			foldedV1 = true
+		}
+		require.Equal(t, m.answers(keys).normal(), readKvAnswers(t, e, keys).normal(), "round %d", round)
+		if foldedV1 && round > 20 {
+			break
+		}
+	}
+	require.True(t, tierOverV1, "a tier over the run of version 1")
+	require.True(t, foldedV1, "the run of version 1 folded into one of version 2")
+	want = m.answers(keys).normal()
+	e.close()
+	_, err = Verify(e.p(), e.dir)
+	require.NoError(t, err)
+	e.open(opts)
+	replayed(t, e, opts, func(f *env) {
+		require.Equal(t, want, readKvAnswers(t, f, keys).normal(), "from a full replay")
+	})
+}

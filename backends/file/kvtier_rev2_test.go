@@ -1,6 +1,7 @@
 package file
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -8,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"rose-ash.com/persist/backends/mock"
+	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
 )
 
@@ -379,4 +383,29 @@ func TestKvTierRev2Format9RunV1(t *testing.T) {
 	replayed(t, e, opts, func(f *env) {
 		require.Equal(t, want, readKvAnswers(t, f, keys).normal(), "from a full replay")
 	})
+}
+
+// A read of a kv run that fails with an IO error at Open is not damage:
+// Open fails with the error, as for the checkpoint file itself, rather
+// than pass a good checkpoint over (and let the next checkpoint remove
+// the runs it names, so that it never opens again).
+func TestKvTierRev2OpenRunReadEIO(t *testing.T) {
+	rounds := kvTierRounds()
+	fs, s := kvTierSetup(t, rounds, 3, false)
+	require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
+	inj := mock.Fail(0, mock.And(mock.Reads(), mock.PathContains(kvRunSuffix)), mock.Action{Kind: mock.ActEIO})
+	fs.Inject(inj)
+	s, err := Open(effect.Handle(context.Background(), fs), "/data", kvTierOpts)
+	require.True(t, inj.Fired(), "a read of a kv run at Open")
+	if err == nil {
+		rep := s.Recovery()
+		_ = s.Close(effect.Handle(context.Background(), fs))
+		t.Fatalf("Open took a read error of a kv run for damage: %d checkpoints skipped, opened from %d", rep.CheckpointsSkipped, rep.Checkpoint)
+	}
+	require.ErrorIs(t, err, syscall.EIO)
+	require.NotErrorIs(t, err, ErrCorrupt)
+	s = kvTierOpen(t, fs, kvTierOpts)
+	require.Zero(t, s.Recovery().CheckpointsSkipped)
+	kvTierCheck(t, s, fs, kvTierModel(rounds, 3), "after the read error")
+	require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
 }

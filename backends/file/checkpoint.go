@@ -831,6 +831,12 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 			// A kv run that is missing or does not validate is rebuilt
 			// from the log: by an older checkpoint's, or a full replay.
 			err = s.openKvRunOf(p, st)
+			var missing *kvRunMissing
+			if err != nil && !errors.Is(err, ErrCorrupt) && !errors.As(err, &missing) {
+				// An IO error is not damage: fail, as a read of the
+				// checkpoint file does, and as Verify does.
+				return resume{}, nil, false, fmt.Errorf("file: open the kv runs of %s: %w", ckptName(lsns[i]), err)
+			}
 		}
 		if err != nil || r.lsn != lsns[i] {
 			s.report.CheckpointsSkipped++

@@ -871,7 +871,9 @@
 // index is damaged or not the one named, makes Open pass the checkpoint
 // over as a damaged one (RecoveryReport CheckpointsSkipped): it starts
 // from the one before, or replays the whole log, which rebuilds the kv
-// keys, and its next checkpoint writes a good run. A block is checked
+// keys, and its next checkpoint writes a good run. An IO error reading
+// a run is not damage: Open fails with it, as with one reading the
+// checkpoint file, and so does Verify. A block is checked
 // (its checksum, seeded with the generation and block number) by every
 // read that takes it from the disk; a damaged one is a CorruptError
 // naming the run file and the block's offset, for every kv-get, kv-list,

@@ -17,6 +17,7 @@ import (
 	"rose-ash.com/persist/backends/mock"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
 )
 
 // damageNewestCheckpoint flips a byte in the middle of the newest
@@ -408,4 +409,51 @@ func TestKvTierRev2OpenRunReadEIO(t *testing.T) {
 	require.Zero(t, s.Recovery().CheckpointsSkipped)
 	kvTierCheck(t, s, fs, kvTierModel(rounds, 3), "after the read error")
 	require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
+}
+
+// A checkpoint that fails after its drop is published (here: listing
+// the checkpoints to remove the old ones) while a commit's leader has
+// applied that drop meanwhile (a group's publish applies a pending
+// drop) must leave the state's runs open: the state reads the new run
+// from then on, and closing it under the state made every kv-get of a
+// key it holds fail.
+func TestKvTierRev2FailedCheckpointKeepsTakenRunOpen(t *testing.T) {
+	rounds := kvTierRounds()
+	fs := mock.New(1, mock.Options{})
+	s := kvTierOpen(t, fs, kvTierOpts)
+	p := effect.Handle(context.Background(), s, fs)
+	kvTierCommit(t, s, fs, rounds[0])
+	require.NoError(t, s.checkpoint(p))
+	kvTierCommit(t, s, fs, rounds[1])
+	armed, fired := false, false
+	hook := effect.HandlerFunc(func(hp *effect.P, e effect.Effect) (any, error) {
+		if r, ok := e.(platform.Rename); ok && filepath.Ext(r.To) == ".ckpt" {
+			armed = true
+		}
+		if armed && !fired && e.EffectName() == platform.NameList {
+			fired = true
+			// A commit meanwhile, from another goroutine, as a leader
+			// beside a background checkpoint: its publish takes the drop.
+			done := make(chan error)
+			go func() {
+				_, err := effect.Perform(effect.Handle(context.Background(), s, fs), ops.KvPut{Key: "late", Value: []byte("x")})
+				done <- err
+			}()
+			if err := <-done; err != nil {
+				return nil, err
+			}
+			return nil, syscall.EIO
+		}
+		return fs.Handle(hp, e)
+	})
+	err := s.checkpoint(effect.Handle(context.Background(), s, hook))
+	require.True(t, fired, "the checkpoint listed the log directory after its rename")
+	require.Error(t, err)
+	m := kvTierModel(rounds, 2)
+	m["late"] = "x"
+	kvTierCheck(t, s, fs, m, "after the failed checkpoint")
+	require.NoError(t, s.Close(p))
+	s = kvTierOpen(t, fs, kvTierOpts)
+	kvTierCheck(t, s, fs, m, "reopened")
+	require.NoError(t, s.Close(p))
 }

@@ -734,14 +734,18 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	if err != nil {
 		return err
 	}
+	published := false // d is the pending drop: the state takes its runs
 	if runs != nil {
 		if d == nil {
 			d = &drop{}
 		}
 		d.kvRuns, d.kvRev = runs, v.rev
 		defer func() {
-			if err != nil && s.pendDrop.Load() != d {
-				_ = runs.newest().close(p) // the state never takes it
+			// Once published, a drop is taken (by the next group's
+			// publish, capture or Close), even when this fails after;
+			// a run of a drop never published the state never takes.
+			if err != nil && !published {
+				_ = runs.newest().close(p)
 			}
 		}()
 	}
@@ -777,6 +781,7 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	}
 	if d != nil {
 		s.pendDrop.Store(d)
+		published = true
 	}
 	lsns, err := listCheckpoints(p, s.logDir)
 	if err != nil {

@@ -58,10 +58,20 @@ func FuzzDecodeCommit(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0})
 	meta := commitRec{at: 5, meta: []metaRec{{stream: "s", state: ops.StreamState{StreamMeta: ops.StreamMeta{MaxCount: 3, MaxAge: time.Hour, TruncateBefore: 2}}}, {stream: "gone", state: ops.StreamState{Deleted: true, Tombstone: true, StreamMeta: ops.StreamMeta{TruncateBefore: 9}}}}}
 	f.Add(appendCommit(nil, &meta))
+	f.Add(appendCommit(nil, &wideCommit))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommit(b, false, "")
 		scanned, serr := scanAll(b)
 		assert.Equal(t, err == nil, serr == nil, "commitScan and decodeCommit agree on %x: %v, %v", b, err, serr)
+		// Walking over events by their lengths (skip) checks what
+		// reading them does, and leaves the scan where reading would.
+		for every := 1; every <= 3; every++ {
+			skipped, kerr := scanSkipping(b, every)
+			assert.Equal(t, err == nil, kerr == nil, "a scan skipping events agrees with decodeCommit on %x: %v, %v", b, err, kerr)
+			if err == nil && kerr == nil {
+				assert.Equal(t, keepEvery(c, every), skipped)
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -174,4 +184,85 @@ func FuzzDecodeCompacted(f *testing.F) {
 			t.Fatalf("re-encoded %x, decoded from %x", got, b)
 		}
 	})
+}
+
+// wideCommit has events whose lengths take one, two and three bytes,
+// with the events of one part skipped or read in turn.
+var wideCommit = commitRec{at: 9, firstPos: 100, parts: []partRec{
+	{stream: "a", firstSeq: 1, events: []evRec{
+		{id: uuid.UUID{1}, typ: "t", data: make([]byte, 200)},
+		{id: uuid.UUID{2}, typ: "t"},
+		{id: uuid.UUID{3}, typ: string(make([]byte, 130)), data: make([]byte, 20_000)},
+		{id: uuid.UUID{4}, typ: "u", data: []byte("x")},
+	}},
+	{stream: "b", firstSeq: 7, events: []evRec{{id: uuid.UUID{5}, typ: "t", data: make([]byte, 127)}}},
+}}
+
+// scanSkipping scans a commit payload with commitScan, skipping each
+// part's events but every every'th, which it reads, and gives the parts
+// with the events read.
+func scanSkipping(b []byte, every int) ([]partRec, error) {
+	var s commitScan
+	s.start(b)
+	var parts []partRec
+	for s.part() {
+		p := partRec{stream: string(s.stream), firstSeq: s.firstSeq, n: s.n}
+		for j := 0; ; j++ {
+			if j%every != every-1 {
+				if !s.skip() {
+					break
+				}
+				continue
+			}
+			if !s.event() {
+				break
+			}
+			p.events = append(p.events, evRec{id: uuid.UUID(s.id), typ: string(s.typ), data: s.data})
+		}
+		parts = append(parts, p)
+	}
+	if err := s.finish(); err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// keepEvery gives c's parts with only every every'th event of each, as
+// scanSkipping reads them.
+func keepEvery(c commitRec, every int) []partRec {
+	var parts []partRec
+	for _, p := range c.parts {
+		q := partRec{stream: p.stream, firstSeq: p.firstSeq, n: p.n}
+		for j, e := range p.events {
+			if j%every == every-1 {
+				q.events = append(q.events, e)
+			}
+		}
+		parts = append(parts, q)
+	}
+	return parts
+}
+
+func TestShortLen(t *testing.T) {
+	for _, c := range []struct {
+		b    []byte
+		v, i int
+	}{
+		{[]byte{0}, 0, 1},
+		{[]byte{0x7f}, 0x7f, 1},
+		{[]byte{0x80, 0x01}, 128, 2},
+		{[]byte{0xff, 0x7f}, 1<<14 - 1, 2},
+		{[]byte{0x80, 0x00}, 0, 0},       // not the shortest encoding
+		{[]byte{0x81, 0x80, 0x01}, 0, 0}, // three bytes: left to uvarint
+		{[]byte{0x80}, 0, 0},             // cut short
+		{nil, 0, 0},
+	} {
+		v, i := shortLen(c.b, 0)
+		assert.Equal(t, [2]int{c.v, c.i}, [2]int{v, i}, "%x", c.b)
+		if i > 0 {
+			d := decoder{b: c.b}
+			assert.Equal(t, uint64(v), d.uvarint(), "%x", c.b)
+			assert.NoError(t, d.err)
+		}
+	}
 }

@@ -184,6 +184,18 @@ func (d *decoder) fail() {
 }
 
 func (d *decoder) uvarint() uint64 {
+	// A value under 128 is one byte, which is always its shortest
+	// encoding: the common case takes no call.
+	if b := d.b; len(b) > 0 && b[0] < 0x80 {
+		d.b = b[1:]
+		return uint64(b[0])
+	}
+	return d.uvarintLong()
+}
+
+// uvarintLong is uvarint of a value that does not fit in one byte (or of
+// a malformed one).
+func (d *decoder) uvarintLong() uint64 {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 || n != uvarintLen(v) {
 		d.fail() // malformed, or not the shortest encoding
@@ -214,6 +226,11 @@ func (d *decoder) varint() int64 {
 }
 
 func (d *decoder) bytes() []byte {
+	if n, i := shortLen(d.b, 0); i > 0 && i+n <= len(d.b) {
+		v := d.b[i : i+n : i+n]
+		d.b = d.b[i+n:]
+		return v
+	}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail()
@@ -355,7 +372,7 @@ func (c *commitScan) start(b []byte) {
 // that were not read; false when no part is left or the payload is
 // malformed.
 func (c *commitScan) part() bool {
-	for c.event() {
+	for c.skip() {
 	}
 	if c.parts == 0 || c.d.err != nil {
 		return false
@@ -366,6 +383,42 @@ func (c *commitScan) part() bool {
 	c.n = c.d.count(18)
 	c.left = c.n
 	return c.d.err == nil
+}
+
+// skip walks over the next event of the current part without reading
+// it, with the checks event makes; false when the part has no more or the
+// payload is malformed. An event whose type and data are each under 16
+// KiB takes no call.
+func (c *commitScan) skip() bool {
+	if c.left == 0 || c.d.err != nil {
+		return false
+	}
+	b := c.d.b
+	if n, t := shortLen(b, 16); t > 0 && t+n <= len(b) {
+		if n, e := shortLen(b, t+n); e > 0 && e+n <= len(b) {
+			c.left--
+			c.d.b = b[e+n:]
+			return true
+		}
+	}
+	return c.event()
+}
+
+// shortLen reads the uvarint at b[i] when it is one or two bytes long and
+// the shortest encoding of its value: the value and the index after it,
+// else an index of 0.
+func shortLen(b []byte, i int) (int, int) {
+	if i >= len(b) {
+		return 0, 0
+	}
+	x := b[i]
+	if x < 0x80 {
+		return int(x), i + 1
+	}
+	if i+1 < len(b) && b[i+1]-1 < 0x7f { // the second byte: 1 to 127
+		return int(x&0x7f) | int(b[i+1])<<7, i + 2
+	}
+	return 0, 0
 }
 
 // event reads the next event of the current part into c.id, c.typ and

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -116,6 +117,91 @@ func recordBound(ps []posChunk, l loc) int {
 		return int(ps[i].off - l.off)
 	}
 	return 0
+}
+
+// runBounds sets the size of each of refs, resolved from runs, that holds
+// at least boundEvents of the stream's events (those up to the next ref,
+// or to after when it is the last; want+1 when after is empty): its
+// idxBound, so that it is read with one io/read-at of its size rather
+// than lookWindow first, as recordBound does for the records the store
+// holds in memory.
+func (s *Store) runBounds(p *effect.P, runs []idxRef, refs, after []chunkRef, want uint64) error {
+	for i := range refs {
+		end := want + 1
+		switch {
+		case i+1 < len(refs):
+			end = refs[i+1].seq
+		case len(after) > 0:
+			end = after[0].seq
+		}
+		if end-refs[i].seq < boundEvents {
+			continue
+		}
+		for k := range runs {
+			if runs[k].e.seg != refs[i].l.seg {
+				continue
+			}
+			size, err := s.idxBound(p, &runs[k].e, refs[i].l.off)
+			if err != nil {
+				return err
+			}
+			refs[i].size = size
+			break
+		}
+	}
+	return nil
+}
+
+// idxBound is recordBound for a record at off of a segment whose
+// locations lie in its index file e: the distance to the next entry of
+// the file's position run, whose offsets rise with its positions. It is 0
+// when the record is the segment's last with events, or the next lies
+// over boundMax away.
+func (s *Store) idxBound(p *effect.P, e *segIdx, off uint32) (int, error) {
+	if e.nPos == 0 {
+		return 0, nil
+	}
+	// The first block whose first entry lies past off: the entry sought
+	// is its first, or one in the block before.
+	nb := blocksFor(e.nPos)
+	var err error
+	blk := sort.Search(int(nb), func(i int) bool {
+		if err != nil {
+			return true
+		}
+		_, o, kerr := s.idxAt(p, e, uint32(i)*idxPerBlock)
+		if kerr != nil {
+			err = kerr
+			return true
+		}
+		return o > off
+	})
+	if err != nil {
+		return 0, err
+	}
+	next := uint32(0)
+	found := false
+	if blk > 0 {
+		b, err := s.idxBlock(p, e, uint32(blk-1))
+		if err != nil {
+			return 0, err
+		}
+		n := min(e.nPos-uint32(blk-1)*idxPerBlock, idxPerBlock)
+		j := sort.Search(int(n), func(j int) bool { return binary.LittleEndian.Uint32(b[j*idxEntry+8:]) > off })
+		if j < int(n) {
+			next, found = binary.LittleEndian.Uint32(b[j*idxEntry+8:]), true
+		}
+	}
+	if !found && blk < int(nb) {
+		if _, next, err = s.idxAt(p, e, uint32(blk)*idxPerBlock); err != nil {
+			return 0, err
+		}
+		found = true
+	}
+	if !found || next-off > boundMax {
+		return 0, nil
+	}
+	return int(next - off), nil
 }
 
 // boundMax is the largest recordBound a read takes as the size of one
@@ -339,8 +425,12 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	}
 	s.mu.RUnlock()
 	if len(runs) > 0 {
+		n := len(refs)
 		var err error
 		if refs, err = s.resolveRuns(p, runs, from, want, refs); err != nil {
+			return 0, err
+		}
+		if err := s.runBounds(p, runs, refs[:len(refs)-n], refs[len(refs)-n:], want); err != nil {
 			return 0, err
 		}
 	}
@@ -372,11 +462,13 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 				break // not the record the index names
 			}
 			found = true
-			for j := uint64(0); c.event(); j++ {
+			// The events before from are walked over by their lengths
+			// alone, and those after want by c.finish.
+			j := uint64(0)
+			for ; c.firstSeq+j < from && c.skip(); j++ {
+			}
+			for ; c.firstSeq+j <= want && c.event(); j++ {
 				seq := c.firstSeq + j
-				if seq < from || seq > want {
-					continue
-				}
 				if h != nil && h.hides(stream, seq, at) {
 					hidden++
 					continue
@@ -462,13 +554,15 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 				continue
 			}
 			name := streams.get(c.stream)
-			for j := uint64(0); c.event(); j++ {
-				if pos >= from && pos <= want {
-					if h != nil && h.hides(name, c.firstSeq+j, at) {
-						hidden++
-					} else {
-						pg.Add(ops.Event{ID: c.id, Stream: name, Seq: c.firstSeq + j, Pos: pos, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
-					}
+			j := uint64(0)
+			for ; pos < from && c.skip(); j++ {
+				pos++
+			}
+			for ; pos <= want && c.event(); j++ {
+				if h != nil && h.hides(name, c.firstSeq+j, at) {
+					hidden++
+				} else {
+					pg.Add(ops.Event{ID: c.id, Stream: name, Seq: c.firstSeq + j, Pos: pos, Type: types.get(c.typ), At: at, Data: dataOrNil(c.data)})
 				}
 				pos++
 			}

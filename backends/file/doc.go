@@ -303,9 +303,20 @@
 // that lie within 4 KiB of each other (up to 256 KiB at a time), as the
 // records of the global log and of a stream written in a burst do. A
 // record read alone takes a first read of 2 KiB and, when it is longer, a
-// second for the rest; one that holds 8 or more of the stream's events is
-// read at once with the size the position index bounds it by (where the
-// next record with events begins). Small records read alone (up to 4 KiB:
+// second for the rest; one that holds 8 or more of the stream's events
+// (counted to the read's last wanted seq when the stream's next entry
+// lies past it) is read at once with the size the position index bounds
+// it by (where the next record with events begins): the one in memory
+// for the active segment and segments not yet indexed, the segment index
+// file's position run, searched by offset, for an indexed segment. The
+// last record with events of a segment, and of the log, has no such
+// bound and takes the two reads. Every record read is checked whole
+// (its frame, its checksum over all of it) before any event of it is
+// served; the events of a record before the read's first wanted seq are
+// walked over by their lengths alone (type and data lengths are checked
+// as reading them checks them), and the payload after the last wanted is
+// walked to its end, so a malformed record is refused whatever part of it
+// a read wants. Small records read alone (up to 4 KiB:
 // a commit of a few events) are kept in a cache of Options.ReadCacheBytes
 // (default 32 MiB, first in first out), so that a stream written one
 // event per commit, whose records lie far apart, costs one read per event

@@ -76,7 +76,11 @@ const (
 	ckptVersionIDFiles = 9
 	// ckptVersionKvTiers is the first version naming a set of kv runs.
 	ckptVersionKvTiers = 10
-	ckptVersion        = ckptVersionKvTiers
+	// ckptVersionStreamDir is the first version whose index files may
+	// hold stream directories (version 3): a stream names the newest
+	// such file holding it, not a run per file.
+	ckptVersionStreamDir = 11
+	ckptVersion          = ckptVersionStreamDir
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -139,6 +143,7 @@ type streamView struct {
 	name   string
 	head   uint64
 	runs   []run
+	dir    uint32
 	chunks []chunk
 }
 
@@ -172,7 +177,7 @@ func markOf(r resume, st *state) *ckptView {
 		v.kvRefs = st.kvRuns.refs()
 	}
 	for name, x := range st.streams {
-		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
+		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], dir: x.dir, chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
 	}
 	if st.ids != nil {
 		v.idsLive, v.idsMark = st.ids, st.ids.Mark()
@@ -237,6 +242,16 @@ func (v *ckptView) encode(id [16]byte) []byte {
 			}
 			b = binary.AppendUvarint(b, ids)
 		}
+		if ver >= ckptVersionStreamDir {
+			dir := uint64(0) // a file of version 1 or 2
+			if e.dir {
+				dir = 1 + uint64(e.nDir)
+			}
+			b = binary.AppendUvarint(b, dir)
+			if e.dir {
+				b = binary.AppendUvarint(b, uint64(e.nNameBlk))
+			}
+		}
 		seg = e.seg
 	}
 
@@ -256,6 +271,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 			b = binary.AppendUvarint(b, uint64(r.first))
 			b = binary.AppendUvarint(b, uint64(r.n))
 			rseq, rseg = r.seq, r.seg
+		}
+		if ver >= ckptVersionStreamDir {
+			b = binary.AppendUvarint(b, uint64(x.dir))
 		}
 		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
 		var seq uint64
@@ -479,6 +497,15 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 					}
 				}
 			}
+			if v >= ckptVersionStreamDir {
+				if dir := d.uvarint(); dir > 0 {
+					e.dir, e.nDir, e.nNameBlk = true, uint32(min(dir-1, 1<<32-1)), d.u32()
+					if !e.ids || dir-1 > uint64(e.nStream) || dir-1 > 0 && e.nNameBlk == 0 {
+						d.fail()
+						break
+					}
+				}
+			}
 			st.indexed = append(st.indexed, e)
 			seg = e.seg
 		}
@@ -507,12 +534,23 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 				}
 				r := run{seq: rseq + d.uvarint(), seg: rseg + d.u32(), first: d.u32(), n: d.u32()}
 				e := st.indexedSeg(r.seg)
-				if e == nil || r.n == 0 || r.seq <= rseq || r.first < e.streamBase() || uint64(r.first)+uint64(r.n) > uint64(e.streamBase())+uint64(e.nStream) {
+				if e == nil || e.dir || r.n == 0 || r.seq <= rseq || r.first < e.streamBase() || uint64(r.first)+uint64(r.n) > uint64(e.streamBase())+uint64(e.nStream) {
 					d.fail()
 					break
 				}
 				x.runs = append(x.runs, r)
 				rseq, rseg = r.seq, r.seg
+			}
+		}
+		if v >= ckptVersionStreamDir {
+			x.dir = d.u32()
+			if x.dir != 0 {
+				// The newest file of version 3 holding the stream; its
+				// runs lie in older files, of version 1 or 2.
+				e := st.indexedSeg(x.dir)
+				if e == nil || !e.dir || len(x.runs) > 0 && x.runs[len(x.runs)-1].seg >= x.dir {
+					d.fail()
+				}
 			}
 		}
 		nc := d.count(3)

@@ -34,7 +34,7 @@ func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) 
 	if st == nil || seq == 0 || seq > st.head {
 		return uuid.Nil, 0, fmt.Errorf("file: no seq %d in stream %q", seq, stream)
 	}
-	c, err := o.st.seqLoc(o.p, st, seq)
+	c, err := o.st.seqLoc(o.p, stream, st, seq)
 	if err != nil {
 		return uuid.Nil, 0, err
 	}
@@ -107,7 +107,20 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 	// Then the index files holding the stream's ID entries (see
 	// Segment index files), newest first, as far as one could hold a
 	// newer hit than the one found.
-	for i := len(st.runs) - 1; i >= 0; i-- {
+	stop := false
+	if st.dir != 0 {
+		err := o.st.walkStream(o.p, o.s.indexed, stream, st.dir, func(e *segIdx, _ dirEnt) (bool, error) {
+			if e.lastPos <= pos {
+				stop = true
+				return true, nil
+			}
+			return false, o.st.idsIn(o.p, e, h, confirm)
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	for i := len(st.runs) - 1; i >= 0 && !stop; i-- {
 		e := o.s.indexedSeg(st.runs[i].seg)
 		if e == nil || !e.ids {
 			continue

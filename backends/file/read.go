@@ -423,7 +423,38 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 		}
 		refs = append(refs, r)
 	}
+	dir := uint32(0)
+	var indexed []segIdx
+	if st.dir != 0 && !st.inChunks(from) {
+		dir, indexed = st.dir, s.st.indexed[:len(s.st.indexed):len(s.st.indexed)]
+	}
 	s.mu.RUnlock()
+	if dir != 0 {
+		// The directories, newest first, as far back as from: the
+		// runs are needed only when the chain ends before it.
+		var dirs []idxRef
+		reached := false
+		err := s.walkStream(p, indexed, stream, dir, func(e *segIdx, d dirEnt) (bool, error) {
+			if d.seq <= want {
+				dirs = append(dirs, idxRef{e: *e, first: d.first, n: d.n})
+			}
+			reached = d.seq <= from
+			return reached, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		if reached {
+			runs = runs[:0]
+		}
+		slices.Reverse(dirs)
+		s.mu.RLock()
+		for i := range dirs {
+			dirs[i].seg = s.segs[uint64(dirs[i].e.seg)]
+		}
+		s.mu.RUnlock()
+		runs = append(runs, dirs...)
+	}
 	if len(runs) > 0 {
 		n := len(refs)
 		var err error

@@ -440,7 +440,7 @@ func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, er
 		s.mu.RUnlock()
 		return time.Unix(0, 0).UTC(), nil // compacted: hidden, its time older than any limit
 	}
-	c, err := s.seqLoc(p, x, seq) // may read an index file: the leader owns the state
+	c, err := s.seqLoc(p, stream, x, seq) // may read an index file: the leader owns the state
 	seg := s.segs[uint64(c.seg)]
 	s.mu.RUnlock()
 	if err != nil {

@@ -61,6 +61,11 @@ type segIdx struct {
 	// none of the segment's events.
 	ids bool
 	nID uint32
+	// dir tells that the file is of version 3, with the segment's
+	// stream directory (nDir entries) and nNameBlk blocks of names.
+	dir      bool
+	nDir     uint32
+	nNameBlk uint32
 }
 
 func blocksFor(n uint32) uint32 { return (n + idxPerBlock - 1) / idxPerBlock }
@@ -80,6 +85,9 @@ func (e *segIdx) filterFirst() uint32 {
 func (e *segIdx) blocks() uint32 {
 	if !e.ids {
 		return blocksFor(e.nPos) + blocksFor(e.nStream)
+	}
+	if e.dir {
+		return e.nameFirst() + e.nNameBlk
 	}
 	return e.filterFirst() + e.filterBlocks()
 }
@@ -227,7 +235,7 @@ func checkIndexHeader(h []byte, id [16]byte, e *segIdx) string {
 	switch {
 	case len(h) < idxHeader || [8]byte(h[:8]) != idxMagic:
 		return "not a segment index file"
-	case binary.LittleEndian.Uint32(h[8:]) != idxVersion && binary.LittleEndian.Uint32(h[8:]) != idxVersion1:
+	case binary.LittleEndian.Uint32(h[8:]) < idxVersion1 || binary.LittleEndian.Uint32(h[8:]) > idxVersion3:
 		return fmt.Sprintf("unknown format version %d", binary.LittleEndian.Uint32(h[8:]))
 	case crc32.Checksum(h[:60], castagnoli) != binary.LittleEndian.Uint32(h[60:]):
 		return "header checksum mismatch"
@@ -237,8 +245,10 @@ func checkIndexHeader(h []byte, id [16]byte, e *segIdx) string {
 		return fmt.Sprintf("index of segment %d", binary.LittleEndian.Uint64(h[32:]))
 	case binary.LittleEndian.Uint32(h[60:]) != e.hdrCRC:
 		return "not the index file the checkpoint names"
-	case (binary.LittleEndian.Uint32(h[8:]) == idxVersion) != e.ids:
+	case (binary.LittleEndian.Uint32(h[8:]) >= idxVersion) != e.ids || (binary.LittleEndian.Uint32(h[8:]) == idxVersion3) != e.dir:
 		return fmt.Sprintf("format version %d, not the one the checkpoint names", binary.LittleEndian.Uint32(h[8:]))
+	case e.dir && binary.LittleEndian.Uint32(h[12:]) != e.nDir:
+		return "stream directory entry count does not match the checkpoint's"
 	case e.ids && binary.LittleEndian.Uint32(h[56:]) != e.nID:
 		return "ID entry count does not match the checkpoint's"
 	case binary.LittleEndian.Uint32(h[48:]) != e.blocks():
@@ -550,13 +560,35 @@ func (s *Store) rebuildLocked(p *effect.P, f *idxFile, e *segIdx, why string) []
 func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 	s.mu.RLock()
 	seg := s.segs[uint64(e.seg)]
+	indexed := s.st.indexed[:len(s.st.indexed):len(s.st.indexed)]
 	s.mu.RUnlock()
 	if seg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", e.seg)
 	}
-	b, got, _, err := indexSegment(p, s.id, seg, e.ids)
+	st, ids, err := scanSegment(p, s.id, seg, e.ids)
 	if err != nil {
 		return nil, err
+	}
+	streams := st.segStreams(uint32(seg.id))
+	var b []byte
+	var got segIdx
+	if e.dir {
+		// The back-links: the newest earlier directory holding each
+		// stream, read from the files before it (rebuilt in turn when
+		// bad).
+		names := make([]string, len(streams))
+		for i, x := range streams {
+			names[i] = x.name
+		}
+		prev, err := dirLinks(indexed, e.seg, names, func(o *segIdx) blockGet {
+			return func(blk uint32) ([]byte, error) { return s.idxBlock(p, o, blk) }
+		})
+		if err != nil {
+			return nil, err
+		}
+		b, got, _ = encodeIndexDir(s.id, e.seg, st.positions, streams, ids, prev)
+	} else {
+		b, got, _ = encodeIndex(s.id, e.seg, st.positions, streams, ids, e.ids)
 	}
 	if got.hdrCRC != e.hdrCRC || got.firstPos != e.firstPos || got.nPos != e.nPos || got.nStream != e.nStream || got.nID != e.nID {
 		return nil, corrupt(seg.path, 0, "the segment's locations differ from those its checkpoint names")
@@ -568,9 +600,23 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 // version 2 with its ID entries (which it also gives) when withIDs is
 // set.
 func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte, segIdx, []idEntry, error) {
-	size, err := fileSize(p, seg.path)
+	st, ids, err := scanSegment(p, id, seg, withIDs)
 	if err != nil {
 		return nil, segIdx{}, nil, err
+	}
+	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
+	if len(st.positions) > 0 {
+		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
+	}
+	return b, e, ids, nil
+}
+
+// scanSegment reads every record of seg into a state of its own, with
+// its ID entries when withIDs is set.
+func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) (*state, []idEntry, error) {
+	size, err := fileSize(p, seg.path)
+	if err != nil {
+		return nil, nil, err
 	}
 	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: 1 << 20}
 	st := newState()
@@ -601,17 +647,13 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte,
 		err = ferr
 	}
 	if err != nil {
-		return nil, segIdx{}, nil, err
+		return nil, nil, err
 	}
 	var ids []idEntry
 	if withIDs {
 		ids = st.idLog.segs[uint32(seg.id)]
 	}
-	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
-	if len(st.positions) > 0 {
-		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
-	}
-	return b, e, ids, nil
+	return st, ids, nil
 }
 
 // segStreams gives every stream's chunks in segment seg, sorted by name.
@@ -721,10 +763,9 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		// One segment at a time, its locations sub-slices of the view's
 		// (sorted by segment), so that what this holds beside the view
 		// is one file's bytes.
-		d = &drop{upTo: upTo}
+		d = &drop{upTo: upTo, dirs: make(map[string]uint32)}
 		slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
 		cur := make([]int, len(v.streams)) // per stream, its first chunk past the segment done
-		newRuns := make(map[string][]run)
 		last := uint64(0) // the last position before the segment
 		if n := len(v.indexed); n > 0 {
 			last = v.indexed[n-1].lastPos
@@ -763,7 +804,11 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 			if err != nil {
 				return nil, err
 			}
-			blob, e, runs := encodeIndex(s.id, seg, v.pos[pi:pj], ss, ids, true)
+			prev := make([]uint32, len(which))
+			for j, i := range which {
+				prev[j] = v.streams[i].dir
+			}
+			blob, e, _ := encodeIndexDir(s.id, seg, v.pos[pi:pj], ss, ids, prev)
 			if pj > pi && d.idsTo == 0 {
 				d.idsFrom = last + 1
 			}
@@ -783,9 +828,9 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 				return nil, err
 			}
 			d.idx = append(d.idx, e)
-			for j, i := range which {
-				name := v.streams[i].name
-				newRuns[name] = append(newRuns[name], runs[j])
+			for _, i := range which {
+				v.streams[i].dir = seg
+				d.dirs[v.streams[i].name] = seg
 			}
 			pi = pj
 		}
@@ -797,11 +842,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		for i := range v.streams {
 			x := &v.streams[i]
 			x.chunks = x.chunks[sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].seg > upTo }):]
-			if rs := newRuns[x.name]; len(rs) > 0 {
-				x.runs = append(slices.Clip(x.runs), rs...)
-			}
 		}
-		d.runs = newRuns
 	}
 	for _, path := range files {
 		if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
@@ -865,10 +906,35 @@ func (s *Store) resolve(p *effect.P, r idxRef, from, want uint64, refs []chunkRe
 
 // seqLoc gives the location of the record holding seq of x (seq within
 // its head). The caller holds the store's lock or owns the log.
-func (s *Store) seqLoc(p *effect.P, x *streamIdx, seq uint64) (chunk, error) {
+func (s *Store) seqLoc(p *effect.P, name string, x *streamIdx, seq uint64) (chunk, error) {
+	if x.inChunks(seq) {
+		return x.chunks[x.chunkFor(seq)], nil
+	}
+	if x.dir != 0 {
+		var found *segIdx
+		var fd dirEnt
+		err := s.walkStream(p, s.st.indexed, name, x.dir, func(e *segIdx, d dirEnt) (bool, error) {
+			if d.seq <= seq {
+				found, fd = e, d
+				return true, nil
+			}
+			return false, nil
+		})
+		if err != nil {
+			return chunk{}, err
+		}
+		if found != nil {
+			j, err := s.idxFind(p, found, fd.first, fd.n, seq)
+			if err != nil {
+				return chunk{}, err
+			}
+			key, off, err := s.idxAt(p, found, j)
+			return chunk{seq: key, loc: loc{seg: found.seg, off: off}}, err
+		}
+	}
 	i := x.runFor(seq)
 	if i < 0 {
-		return x.chunks[x.chunkFor(seq)], nil
+		return chunk{}, fmt.Errorf("%w: seq %d of a stream lies in no index file", ErrCorrupt, seq)
 	}
 	r := x.runs[i]
 	e := s.st.indexedSeg(r.seg)
@@ -916,6 +982,7 @@ func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (st
 	if st.ids != nil {
 		want = st.ids.Clone()
 	}
+	lastDir := make(map[string]uint32)
 	for _, e := range ck.indexed {
 		var ids []idEntry
 		if e.ids {
@@ -933,7 +1000,20 @@ func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (st
 				sp = append(sp, c)
 			}
 		}
-		b, got, _ := encodeIndex(s.id, e.seg, sp, st.segStreams(e.seg), ids, e.ids)
+		var b []byte
+		var got segIdx
+		if ss := st.segStreams(e.seg); e.dir {
+			// The back-links as the replay gives them: the newest
+			// earlier file of version 3 holding each stream.
+			prev := make([]uint32, len(ss))
+			for i, x := range ss {
+				prev[i] = lastDir[x.name]
+				lastDir[x.name] = e.seg
+			}
+			b, got, _ = encodeIndexDir(s.id, e.seg, sp, ss, ids, prev)
+		} else {
+			b, got, _ = encodeIndex(s.id, e.seg, sp, ss, ids, e.ids)
+		}
 		if got.hdrCRC != e.hdrCRC || got.nPos != e.nPos || got.nStream != e.nStream || got.firstPos != e.firstPos || got.nID != e.nID {
 			return fmt.Sprintf("the index file it names for segment %d", e.seg), nil
 		}
@@ -977,7 +1057,23 @@ func (s *state) inline(files map[uint32][]byte, pos []posChunk) string {
 	}
 	for name, x := range s.streams {
 		var cs []chunk
-		for _, r := range x.runs {
+		runs := x.runs
+		if x.dir != 0 {
+			var dirs []run
+			err := walkDir(s.indexed, name, x.dir, func(e *segIdx) (dirEnt, bool, error) {
+				d, _, ok, err := dirFind(fileBlocks(files[e.seg], e), e, name, dirHash(name), false)
+				return d, ok, err
+			}, func(e *segIdx, d dirEnt) (bool, error) {
+				dirs = append(dirs, run{seq: d.seq, seg: e.seg, first: d.first, n: d.n})
+				return false, nil
+			})
+			if err != nil {
+				return fmt.Sprintf("stream %q's directory chain: %v", name, err)
+			}
+			slices.Reverse(dirs)
+			runs = append(slices.Clip(runs), dirs...)
+		}
+		for _, r := range runs {
 			b := files[r.seg]
 			for i := r.first; i < r.first+r.n; i++ {
 				o := idxHeader + int(i/idxPerBlock)*idxBlockSize + int(i%idxPerBlock)*idxEntry
@@ -988,7 +1084,7 @@ func (s *state) inline(files map[uint32][]byte, pos []posChunk) string {
 			}
 		}
 		x.chunks = append(cs, x.chunks...)
-		x.runs = nil
+		x.runs, x.dir = nil, 0
 	}
 	s.positions = append(pos, s.positions...)
 	s.indexed = nil

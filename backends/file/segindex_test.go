@@ -104,7 +104,8 @@ func TestIndexFilesServeSealedSegments(t *testing.T) {
 		assert.Greater(t, c.seg, st.indexed[len(st.indexed)-1].seg, "no location of an indexed segment in memory")
 	}
 	for name, x := range st.streams {
-		require.NotEmpty(t, x.runs, name)
+		require.Empty(t, x.runs, name)
+		require.NotZero(t, x.dir, name, "the stream names its newest directory")
 		for _, c := range x.chunks {
 			assert.Greater(t, c.seg, st.indexed[len(st.indexed)-1].seg, name)
 		}

@@ -32,9 +32,12 @@ type streamIdx struct {
 	head uint64
 	key  uint64 // the name's hash for the ID index, set when it is kept
 	// runs locate the stream's records in sealed segments whose index
-	// files hold them, one per segment, by seq; chunks the rest, from
-	// where the runs end.
+	// files of version 1 or 2 hold them, one per segment, by seq; dir is
+	// the newest indexed segment whose file of version 3 holds it (0:
+	// none), the start of the chain of its directories back to the
+	// runs; chunks the rest, from where those end.
 	runs   []run
+	dir    uint32
 	chunks []chunk
 }
 
@@ -349,10 +352,16 @@ func page(sorted []string, prefix, after string, limit int) ([]string, bool) {
 	return out, false
 }
 
+// inChunks tells whether seq lies in the stream's chunks, those of the
+// segments not indexed.
+func (st *streamIdx) inChunks(seq uint64) bool {
+	return len(st.runs) == 0 && st.dir == 0 || len(st.chunks) > 0 && st.chunks[0].seq <= seq
+}
+
 // runFor finds the index of the run holding seq, -1 when seq lies past
-// the runs.
+// the runs or no run is; a seq past them may lie in the directories.
 func (st *streamIdx) runFor(seq uint64) int {
-	if len(st.runs) == 0 || len(st.chunks) > 0 && st.chunks[0].seq <= seq {
+	if len(st.runs) == 0 || st.inChunks(seq) {
 		return -1
 	}
 	i := sort.Search(len(st.runs), func(i int) bool { return st.runs[i].seq > seq })
@@ -411,6 +420,9 @@ type drop struct {
 	upTo uint32
 	idx  []segIdx
 	runs map[string][]run
+	// dirs is, per stream, the newest of the new files of version 3
+	// holding it.
+	dirs map[string]uint32
 	// idsFrom..idsTo are the positions whose ID entries the new files
 	// hold (idsTo 0: none), to drop from the ID index.
 	idsFrom, idsTo uint64
@@ -418,6 +430,18 @@ type drop struct {
 	// as of revision kvRev (nil: it wrote none).
 	kvRuns *kvRunSet
 	kvRev  uint64
+}
+
+// touched gives the streams whose locations d moved into files.
+func (d *drop) touched() map[string]bool {
+	out := make(map[string]bool, len(d.runs)+len(d.dirs))
+	for name := range d.runs {
+		out[name] = true
+	}
+	for name := range d.dirs {
+		out[name] = true
+	}
+	return out
 }
 
 // applyDrop replaces the locations of the segments d indexed by their
@@ -442,6 +466,17 @@ func (s *state) applyDrop(d *drop) {
 			continue
 		}
 		x.runs = append(x.runs, rs...)
+	}
+	for name, seg := range d.dirs {
+		if x := s.streams[name]; x != nil && seg > x.dir {
+			x.dir = seg
+		}
+	}
+	for name := range d.touched() {
+		x := s.streams[name]
+		if x == nil {
+			continue
+		}
 		k := sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].seg > d.upTo })
 		x.chunks = slices.Clone(x.chunks[k:])
 	}

@@ -190,6 +190,7 @@ type Store struct {
 	cmp   compacted  // floors and gaps of physical compaction (compact.go)
 	bg    compactor  // background compaction (compactbg.go)
 	idx   indexFiles // segment index files (segindex.go)
+	steps dirSteps   // chain steps of the stream directories (streamdir.go)
 	// A drop a checkpoint made, for the owner of the log to apply.
 	pendDrop atomic.Pointer[drop]
 	kvBlocks recCache // blocks of kv runs (kvrun.go)

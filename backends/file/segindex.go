@@ -766,7 +766,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		d = &drop{upTo: upTo, dirs: make(map[string]uint32)}
 		slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
 		cur := make([]int, len(v.streams)) // per stream, its first chunk past the segment done
-		last := uint64(0) // the last position before the segment
+		last := uint64(0)                  // the last position before the segment
 		if n := len(v.indexed); n > 0 {
 			last = v.indexed[n-1].lastPos
 		}

@@ -390,7 +390,7 @@
 // the end of one record, with that record's segment, end offset, CRC and
 // LSN, where that record starts and the CRC-32C of its segment's bytes up
 // to its end, and the store id: the magic "persistC", the format version
-// (uint32, 9), four zero bytes, the body length (uint64), the body
+// (uint32, 11), four zero bytes, the body length (uint64), the body
 // (uvarints; the record's start a uvarint after its LSN, the segment
 // checksum 4 bytes after that; after the counters the segment index files
 // it names (count, then per file: segment as a delta, first position,
@@ -530,6 +530,17 @@
 // naming a set of its one run, whose count of keys with a value is all
 // keys'; its next checkpoint writes a new run over it as a tier.
 //
+// Format 11 adds after each index file's ID entries a uvarint: 0 for a
+// file of version 1 or 2, else 1 plus its stream directory entries
+// (version 3), followed by its name blocks (uvarint); and after each
+// stream's runs (which then name files of version 1 or 2 only) the
+// newest indexed segment whose file of version 3 holds the stream
+// (uvarint, 0: none), which must be a file of version 3 after every
+// one its runs name. A checkpoint of format 10 or older is read as
+// before: its files keep serving through their runs, the next
+// checkpoint writes files of version 3 for the segments sealed since,
+// and a stream's chain then ends in a back-link 0 before its runs.
+//
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
@@ -594,14 +605,15 @@
 //
 //	offset  size  field
 //	     0     8  magic "persistI"
-//	     8     4  format version (2; 1 without ID entries or filter)
-//	    12     4  zero
+//	     8     4  format version (3; 2 without the stream directory, 1
+//	              without ID entries or filter either)
+//	    12     4  stream directory entries (D) in version 3; zero before
 //	    16    16  store id
 //	    32     8  segment id
 //	    40     4  entries of the position run (P)
 //	    44     4  entries of the stream runs, all streams (S)
-//	    48     4  blocks: ceil(P/340) + ceil(S/340), and in version 2
-//	              + ceil(I/340) + F
+//	    48     4  blocks: ceil(P/340) + ceil(S/340), from version 2
+//	              + ceil(I/340) + F, in version 3 + ceil(D/127) + N
 //	    52     4  CRC-32C of the blocks' checksums, in order
 //	    56     4  ID entries (I) in version 2; zero in version 1
 //	    60     4  CRC-32C of bytes 0..60: the header checksum
@@ -613,8 +625,9 @@
 //	              block's first 4092 bytes
 //
 // The position entries fill the first blocks; the stream entries start
-// at the next block, the ID entries at the block after those, and the
-// F = ceil(I/3273) filter blocks follow them. Entry i of the file lies in
+// at the next block, the ID entries at the block after those, the
+// F = ceil(I/3273) filter blocks follow them, and in version 3 the
+// stream directory and its N name blocks follow those. Entry i of the file lies in
 // block i/340; a stream's entries are named by the checkpoint as a range
 // of file entries. The filter is a Bloom filter of the ID hashes, 10 bits
 // an entry: each block's first 4092 bytes are 32,736 bits; hash h picks
@@ -622,10 +635,39 @@
 // a = g mod 2^32 and b = (g>>32) | 1, the 7 bits (a + i*b) mod 32736 for
 // i = 0..6 (sums mod 2^32), bit n being bit n%8 of byte n/8; a hash that
 // misses any of them is in no entry (under 1% of misses do not). The file
-// is a function of its segment and the store id alone: a rebuild from
-// the segment gives the same bytes, so the header checksum names the
-// content. A compacted segment keeps the IDs of the events its gap
-// records replaced, so compaction leaves the file as it is.
+// of version 1 or 2 is a function of its segment and the store id
+// alone: a rebuild from the segment gives the same bytes, so the header
+// checksum names the content. A compacted segment keeps the IDs of the
+// events its gap records replaced, so compaction leaves the file as it
+// is.
+//
+// The stream directory (version 3) has one entry per stream with events
+// in the segment, D in all, sorted by the FNV-1a 64-bit hash of the
+// stream's name, then by name; 127 entries of 32 bytes a block (zero
+// padding, and the block checksum at 4092 as above):
+//
+//	offset  size  field
+//	     0     8  hash of the stream's name
+//	     8     8  the stream's first seq in the segment
+//	    16     4  its first entry in the file's stream runs (a file
+//	              entry index, as the checkpoint named runs by)
+//	    20     4  its entries there
+//	    24     4  back-link: the previous indexed segment whose file of
+//	              version 3 holds the stream, 0 when none does
+//	    28     4  where its name begins in the name bytes
+//
+// The name bytes are the entries' names in directory order, each a
+// uvarint length and the name's bytes, laid over the N name blocks 4092
+// bytes a block (a name may run on into the next block), zero after the
+// last. A back-link is the one thing of the file not in its segment: it
+// is the newest earlier file of version 3 that holds the stream, so a
+// rebuild of the file from its segment takes the back-links from the
+// directories of the files before it (each read whole, newest first,
+// until every stream of the segment is found; a bad one rebuilt in turn),
+// and gives the same bytes, which the header checksum the checkpoint
+// names must confirm. An entry whose stream entries lie outside the
+// file's, whose back-link is not below its own segment, or whose name
+// lies past the name blocks is ErrCorrupt naming the file and offset.
 //
 // Writing: a checkpoint captured while segment N is active writes the
 // files of the sealed segments before N that the checkpoint before it
@@ -634,7 +676,10 @@
 // only then writes the checkpoint (format 6 or later) that names them, with each
 // file's segment, first and last position, entry counts and header
 // checksum, and each stream's runs (per indexed segment it appears in:
-// first seq, segment, first file entry, entries). The checkpoint's
+// first seq, segment, first file entry, entries) in the files of
+// version 1 and 2 and, from format 11, the newest file of version 3
+// holding it. It writes files of version 3, in segment order, each
+// stream's back-link being the newest of version 3 holding it before. The checkpoint's
 // in-memory part then holds only the locations of the segments after
 // the indexed ones. Once the checkpoint is in place the live index drops
 // the locations the files took over; the group-commit leader (or the
@@ -658,7 +703,28 @@
 // checkpoint of format 8 or older named, stay as they are, and the ID
 // index keeps their segments' events.
 //
-// Reading: Open reads no index file. A read that needs a location in an
+// Reading: Open reads no index file. A read of stream seqs that lie in
+// indexed segments of version 3 walks the stream's chain: from the
+// newest indexed segment holding it (which the checkpoint names) back
+// along the back-links, a directory lookup in each (a binary search by
+// hash over its directory blocks; where two or more entries have the
+// hash, their names are read and compared, so that streams of one hash
+// are both found), until the segment whose first seq is at most the
+// first seq read; the seqs before the oldest file of version 3 lie in
+// the runs of files of version 1 or 2. Each link is checked before it
+// is followed: it must name an earlier indexed segment with a stream
+// directory that holds the stream with a first seq below the one of
+// the segment linking to it, else the read is ErrCorrupt naming the
+// linking file and the entry's offset; the segments strictly fall, so a
+// walk ends. The steps taken, (segment, stream) to the stream's entry
+// there, are kept in a cache of a quarter of Options.IndexCacheBytes
+// (first in first out, about 100 bytes and the name a step); index
+// files never change once a checkpoint names them (a rebuilt one has
+// the same bytes, compaction and retention leave them as they are), so
+// no step goes stale. A read of a stream's last events, which lie after
+// its indexed segments, walks nothing.
+//
+// A read that needs a location in an
 // indexed segment opens the segment's file on first use and checks its
 // header against what the checkpoint names (magic, version, store id,
 // segment, block count, ID entries, header checksum) and its size
@@ -685,8 +751,8 @@
 // segments' events.
 //
 // A lookup of an ID (the event-ID rule, see Memory) asks the ID index in
-// memory, then the files of version 2 of the segments the stream has
-// runs in, newest first, until one could no longer hold a newer event
+// memory, then the files of version 2 or 3 of the segments the stream
+// lies in (its chain, then its runs), newest first, until one could no longer hold a newer event
 // than a hit found: of each, the filter (read whole, its blocks checked,
 // on the segment's first lookup, and kept), and when it may hold the
 // hash, a binary search of the ID entries through the block cache; each

@@ -220,6 +220,7 @@ func TestIDEntriesFromFormat7(t *testing.T) {
 	r, ck, err := decodeCheckpoint(b, id)
 	require.NoError(t, err)
 	require.NotEmpty(t, ck.indexed)
+	asRuns(t, ld, ck)
 	// Every index file as version 1 wrote it: the same locations.
 	for i := range ck.indexed {
 		x := &ck.indexed[i]
@@ -245,6 +246,7 @@ func TestIDEntriesFromFormat7(t *testing.T) {
 		require.Equal(t, x.nStream, got.nStream)
 		require.NoError(t, os.WriteFile(filepath.Join(ld, idxName(x.seg)), v1, 0o644))
 		x.ids, x.nID, x.hdrCRC = false, 0, got.hdrCRC
+		x.dir, x.nDir, x.nNameBlk = false, 0, 0
 	}
 	// And an ID index of every caller ID it covers.
 	full := idindex.New(id)
@@ -281,6 +283,29 @@ func TestIDEntriesFromFormat7(t *testing.T) {
 	require.Greater(t, len(st.indexed), n7)
 	for i, x := range st.indexed {
 		require.Equal(t, i >= n7, x.ids, "segment %d", x.seg)
+		require.Equal(t, i >= n7, x.dir, "segment %d", x.seg)
+	}
+	// Each stream's chain of directories ends before its runs in the
+	// files of version 1: a read of it whole crosses both.
+	for i := range 5 {
+		name := fmt.Sprint("s", i)
+		x := st.streams[name]
+		require.NotEmpty(t, x.runs, name)
+		require.NotZero(t, x.dir, name)
+		got := must(t, e, ops.Read{Stream: name, Limit: int(x.head) + 1})
+		require.Len(t, got.Events, int(x.head), name)
+		ws := make(map[uint64]uuid.UUID)
+		for _, ev := range want {
+			if ev.Stream == name {
+				ws[ev.Seq] = ev.ID
+			}
+		}
+		for i, ev := range got.Events {
+			require.Equal(t, uint64(i+1), ev.Seq, name)
+			if id, ok := ws[ev.Seq]; ok {
+				require.Equal(t, id, ev.ID, name)
+			}
+		}
 	}
 	checkIDs(t, e, want, 5)
 	e.close()

@@ -440,7 +440,12 @@ func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, er
 		s.mu.RUnlock()
 		return time.Unix(0, 0).UTC(), nil // compacted: hidden, its time older than any limit
 	}
-	c, err := s.seqLoc(p, stream, x, seq) // may read an index file: the leader owns the state
+	s.mu.RUnlock()
+	// It may read index files, and a bad one's rebuild takes the lock
+	// itself: off the lock, which the leader, owning the state, needs
+	// not hold to read it.
+	c, err := s.seqLoc(p, stream, x, seq)
+	s.mu.RLock()
 	seg := s.segs[uint64(c.seg)]
 	s.mu.RUnlock()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -254,4 +255,32 @@ func FuzzDecodeStreamDir(f *testing.F) {
 			_, _ = nameAt(get, &e, d.nameOff, e.dirOff(i))
 		}
 	})
+}
+
+// asRuns turns the stream directories ck's streams name into runs, as a
+// checkpoint of format 10 or older names their locations in the files
+// (ld the log directory), for a test to write an older checkpoint.
+func asRuns(t testing.TB, ld string, ck *state) {
+	t.Helper()
+	files := make(map[uint32][]byte)
+	for _, e := range ck.indexed {
+		b, err := os.ReadFile(filepath.Join(ld, idxName(e.seg)))
+		require.NoError(t, err)
+		files[e.seg] = b
+	}
+	for name, x := range ck.streams {
+		if x.dir == 0 {
+			continue
+		}
+		var rs []run
+		require.NoError(t, walkDir(ck.indexed, name, x.dir, func(e *segIdx) (dirEnt, bool, error) {
+			d, _, ok, err := dirFind(fileBlocks(files[e.seg], e), e, name, dirHash(name), false)
+			return d, ok, err
+		}, func(e *segIdx, d dirEnt) (bool, error) {
+			rs = append(rs, run{seq: d.seq, seg: e.seg, first: d.first, n: d.n})
+			return false, nil
+		}))
+		slices.Reverse(rs)
+		x.runs, x.dir = append(x.runs, rs...), 0
+	}
 }

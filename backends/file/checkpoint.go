@@ -510,7 +510,10 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			seg = e.seg
 		}
 	}
-	ns := d.count(20)
+	// A stream takes 5 bytes at least: its name (a length and a byte),
+	// head, runs, newest directory (format 11) and chunks, all of whose
+	// locations may lie in index files.
+	ns := d.count(5)
 	for range ns {
 		if d.err != nil {
 			break

@@ -104,25 +104,15 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 	if _, err := ids.Lookup(h, confirm); err != nil {
 		return 0, 0, err
 	}
-	// Then the index files holding the stream's ID entries (see
-	// Segment index files), newest first, as far as one could hold a
-	// newer hit than the one found.
-	stop := false
-	if st.dir != 0 {
-		err := o.st.walkStream(o.p, o.s.indexed, stream, st.dir, func(e *segIdx, _ dirEnt) (bool, error) {
-			if e.lastPos <= pos {
-				stop = true
-				return true, nil
-			}
-			return false, o.st.idsIn(o.p, e, h, confirm)
-		})
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	for i := len(st.runs) - 1; i >= 0 && !stop; i-- {
-		e := o.s.indexedSeg(st.runs[i].seg)
-		if e == nil || !e.ids {
+	// Then the index files holding ID entries (see Segment index
+	// files), newest first, as far as one could hold a newer hit than
+	// the one found. Every such file's filter is asked, not only those
+	// of the segments the stream lies in: the filter answers for the
+	// others with no block read (but for 1% of them), where finding the
+	// stream's segments would walk its directories.
+	for i := len(o.s.indexed) - 1; i >= 0; i-- {
+		e := &o.s.indexed[i]
+		if !e.ids {
 			continue
 		}
 		if e.lastPos <= pos {

@@ -519,7 +519,7 @@
 // next checkpoint writes every key's revisions into its run.
 //
 // Format 9 adds after each index file's header checksum a uvarint: 0
-// for a file of version 1, else 1 plus its ID entries (version 2); its
+// for a file of version 1, else 1 plus its ID entries (version 2 or 3); its
 // ID index holds no event of a segment whose file is of version 2 (see
 // Segment index files). Formats 6 to 8 name files of version 1 only.
 //

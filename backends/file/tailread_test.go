@@ -47,7 +47,7 @@ func TestBatchRecordsReadOnce(t *testing.T) {
 		for _, from := range []int{1, 21, 31, 100, 200, 351, batches*batch - 9} {
 			r := ops.Read{Stream: s, From: uint64(from), Limit: 10}
 			must(t, e, r) // the index blocks it needs come into their cache
-			ch, err := e.s.seqLoc(e.p(), x, uint64(from))
+			ch, err := e.s.seqLoc(e.p(), s, x, uint64(from))
 			require.NoError(t, err)
 			extra := 0
 			if ix := e.s.st.indexedSeg(ch.seg); ix != nil {

@@ -1,0 +1,178 @@
+package file
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
+)
+
+// readsOf gives, per stream, what reads from every seq (pages of 7)
+// give, and the global log from every 13th position, as text.
+func readsOf(t *testing.T, e *env, streams []string) map[string]string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2)) // the same seqs for the store and its replay
+	out := make(map[string]string)
+	for _, s := range streams {
+		var b strings.Builder
+		last := uint64(0)
+		for from := uint64(1); ; {
+			got := must(t, e, ops.Read{Stream: s, From: from, Limit: 1000})
+			if len(got.Events) == 0 {
+				break
+			}
+			for _, ev := range got.Events {
+				fmt.Fprintf(&b, "%d/%d/%s;", ev.Seq, ev.Pos, ev.Data)
+				last = ev.Seq
+			}
+			from = last + 1
+		}
+		out[s] = b.String()
+		step := max(1, last/200)
+		for from := uint64(1); from <= last+1; from += 1 + uint64(rng.IntN(int(step))) {
+			got := must(t, e, ops.Read{Stream: s, From: from, Limit: 7})
+			var b strings.Builder
+			for _, ev := range got.Events {
+				fmt.Fprintf(&b, "%d/%d/%s;", ev.Seq, ev.Pos, ev.Data)
+			}
+			out[fmt.Sprint(s, "@", from)] = b.String()
+		}
+	}
+	for from := 1; ; from += 13 {
+		got := must(t, e, ops.ReadAll{From: uint64(from), Limit: 20})
+		var b strings.Builder
+		for _, ev := range got.Events {
+			fmt.Fprintf(&b, "%s/%d/%d/%s;", ev.Stream, ev.Seq, ev.Pos, ev.Data)
+		}
+		out[fmt.Sprint("all@", from)] = b.String()
+		if len(got.Events) == 0 {
+			break
+		}
+	}
+	return out
+}
+
+// replayReads copies the store, deletes its index files and
+// checkpoints, opens the copy (a full replay of the log) and gives its
+// reads.
+func replayReads(t *testing.T, e *env, streams []string) map[string]string {
+	t.Helper()
+	to := t.TempDir() + "/replay"
+	require.NoError(t, os.CopyFS(to, os.DirFS(e.dir)))
+	n := 0
+	require.NoError(t, filepath.WalkDir(to, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, idxSuffix) || strings.HasPrefix(d.Name(), ckptPrefix) {
+			n++
+			return os.Remove(path)
+		}
+		return nil
+	}))
+	r := &env{t: t, dir: to, os: e.os}
+	r.open(Options{SegmentSize: minSegmentSize})
+	defer r.close()
+	return readsOf(t, r, streams)
+}
+
+// A random workload over many small segments (appends of one or more
+// events, soft deletes and appends after them, retention limits,
+// compaction, reopens, checkpoints as the log grows) reads the same
+// from every seq of every stream as a full replay of its log with the
+// index files and checkpoints gone, and as a model of the appends.
+func TestStreamDirRandomAgainstReplay(t *testing.T) {
+	for _, collide := range []bool{false, true} {
+		t.Run(fmt.Sprint("collide=", collide), func(t *testing.T) {
+			if collide {
+				old := dirHash
+				dirHash = func(name string) uint64 { return uint64(len(name) % 3) }
+				t.Cleanup(func() { dirHash = old })
+			}
+			rng := rand.New(rand.NewPCG(7, uint64(len(fmt.Sprint(collide)))))
+			opts := Options{SegmentSize: minSegmentSize, CheckpointBytes: 24 << 10}
+			e := newEnv(t, opts)
+			var streams []string
+			for i := range 13 {
+				streams = append(streams, fmt.Sprintf("st-%s%d", strings.Repeat("x", i%4), i))
+			}
+			model := make(map[string][]string) // every event appended, by stream
+			retained := false
+			check := func(what string) {
+				t.Helper()
+				got := readsOf(t, e, streams)
+				if !retained {
+					for _, s := range streams {
+						var b strings.Builder
+						for _, ev := range strings.Split(got[s], ";") {
+							if f := strings.SplitN(ev, "/", 3); len(f) == 3 {
+								b.WriteString(f[2] + ";")
+							}
+						}
+						require.Equal(t, strings.Join(model[s], ";")+map[bool]string{true: ";"}[len(model[s]) > 0], b.String(), "%s: stream %s", what, s)
+					}
+				}
+				want := replayReads(t, e, streams)
+				require.Equal(t, len(want), len(got), what)
+				for k, w := range want {
+					require.Equal(t, w, got[k], "%s: read %s", what, k)
+				}
+			}
+			for round := range 6 {
+				for i := range 350 {
+					s := streams[rng.IntN(len(streams))]
+					if rng.IntN(5) == 0 {
+						s = streams[0] // one hot stream, in most segments
+					}
+					switch k := rng.IntN(100); {
+					case k < 2 && round >= 3:
+						must(t, e, ops.StreamDelete{Stream: s})
+						retained = true
+					case k < 3 && round >= 4:
+						must(t, e, ops.StreamMetaWrite{Stream: s, Meta: ops.StreamMeta{MaxCount: uint64(5 + rng.IntN(20))}})
+						retained = true
+					default:
+						n := 1 + rng.IntN(3)
+						if rng.IntN(10) == 0 {
+							n = 20 + rng.IntN(40)
+						}
+						var evs []ops.EventData
+						for j := range n {
+							evs = append(evs, ops.EventData{Type: "t", Data: fmt.Appendf(nil, "%d.%d.%d-%0*d", round, i, j, 20+rng.IntN(200), 0)})
+						}
+						must(t, e, ops.Append{Stream: s, Events: evs})
+						for _, ev := range evs {
+							model[s] = append(model[s], string(ev.Data))
+						}
+					}
+				}
+				if round >= 3 {
+					_, err := e.s.Compact(e.p(), CompactOptions{})
+					require.NoError(t, err)
+				}
+				check(fmt.Sprint("round ", round, " live"))
+				e.reopen(opts)
+				require.NotEmpty(t, e.s.st.indexed)
+				walked := 0
+				for _, x := range e.s.st.streams {
+					if x.dir != 0 {
+						walked++
+					}
+				}
+				require.Greater(t, walked, len(streams)/2, "streams with a directory chain")
+				t.Logf("round %d: %d index files, %d events", round, len(e.s.st.indexed), e.s.st.lastPos)
+				check(fmt.Sprint("round ", round, " reopened"))
+			}
+			e.close()
+			rep, err := Verify(e.p(), e.dir)
+			require.NoError(t, err)
+			require.Empty(t, rep.IndexesBad)
+		})
+	}
+}

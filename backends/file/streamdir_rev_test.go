@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -137,6 +138,12 @@ func TestStreamDirRandomAgainstReplay(t *testing.T) {
 						retained = true
 					case k < 3 && round >= 4:
 						must(t, e, ops.StreamMetaWrite{Stream: s, Meta: ops.StreamMeta{MaxCount: uint64(5 + rng.IntN(20))}})
+						retained = true
+					case k < 4 && round >= 4:
+						// An age limit all events pass, or none: the same
+						// for the store and its replay whenever read.
+						age := map[bool]time.Duration{true: time.Nanosecond, false: time.Hour}[rng.IntN(4) == 0]
+						must(t, e, ops.StreamMetaWrite{Stream: s, Meta: ops.StreamMeta{MaxAge: age, MaxCount: uint64(rng.IntN(2) * 30)}})
 						retained = true
 					default:
 						n := 1 + rng.IntN(3)
@@ -339,3 +346,4 @@ func TestStreamDirFromFormat10(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rep.IndexesBad)
 }
+

@@ -709,10 +709,14 @@
 // Reading: Open reads no index file. A read of stream seqs that lie in
 // indexed segments of version 3 walks the stream's chain: from the
 // newest indexed segment holding it (which the checkpoint names) back
-// along the back-links, a directory lookup in each (a binary search by
-// hash over its directory blocks; where two or more entries have the
-// hash, their names are read and compared, so that streams of one hash
-// are both found), until the segment whose first seq is at most the
+// along the back-links, a directory lookup in each (the hashes are
+// uniform, so the search starts at entry hash*D/2^64, bounds the
+// entries of the hash by steps of a block doubling each time, then
+// searches between them by halving: most lookups read one block; where
+// two or more entries have the hash, their names are read and compared,
+// so that streams of one hash are both found, and a lookup that is not
+// a step of a chain, as Verify's, compares the name always), until the
+// segment whose first seq is at most the
 // first seq read; the seqs before the oldest file of version 3 lie in
 // the runs of files of version 1 or 2. Each link is checked before it
 // is followed: it must name an earlier indexed segment with a stream

@@ -346,4 +346,3 @@ func TestStreamDirFromFormat10(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rep.IndexesBad)
 }
-

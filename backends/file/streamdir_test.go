@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -214,8 +215,11 @@ func TestStreamDirHeaderNamesContent(t *testing.T) {
 // of version 3: never a panic, an entry it gives lies within the file's
 // counts, and a valid file finds its streams.
 func FuzzDecodeStreamDir(f *testing.F) {
-	b, _ := dirFile(f, 3, []string{"a", "b", "stream-7"}, []uint64{1, 5, 9}, []uint32{0, 2, 1})
+	names := []string{"a", "b", "stream-7"}
+	b, _ := dirFile(f, 3, names, []uint64{1, 5, 9}, []uint32{0, 2, 1})
+	valid := b
 	f.Add(b, "a")
+	f.Add(b, "b")
 	f.Add(b, "stream-7")
 	f.Add(b[:len(b)-100], "b")
 	f.Fuzz(func(t *testing.T, b []byte, name string) {
@@ -241,11 +245,19 @@ func FuzzDecodeStreamDir(f *testing.F) {
 			}
 			return b[o : o+idxBlockSize], nil
 		}
-		d, _, ok, err := dirFind(get, &e, name, dirHash(name), false)
+		d, i, ok, err := dirFind(get, &e, name, dirHash(name), false)
 		if err == nil && ok {
 			if d.n == 0 || d.first < e.streamBase() || uint64(d.first)+uint64(d.n) > uint64(e.streamBase())+uint64(e.nStream) || d.prev >= e.seg {
 				t.Fatalf("entry %+v outside the file's counts", d)
 			}
+			// A lookup that is not sure compares names: what it found
+			// is the stream asked for.
+			if got, err := nameAt(get, &e, d.nameOff, e.dirOff(i)); err != nil || got != name {
+				t.Fatalf("found entry %d for %q, whose name is %q (%v)", i, name, got, err)
+			}
+		}
+		if bytes.Equal(b, valid) && slices.Contains(names, name) && (err != nil || !ok) {
+			t.Fatalf("the valid file does not find %q: %v", name, err)
 		}
 		for i := range min(e.nDir, 64) {
 			d, err := dirAt(get, &e, i)

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -345,4 +346,87 @@ func TestStreamDirFromFormat10(t *testing.T) {
 	rep, err := Verify(e.p(), e.dir)
 	require.NoError(t, err)
 	require.Empty(t, rep.IndexesBad)
+}
+
+// forgeLink sets the back-link of stream name's entry in the file of
+// segment seg to prev, with the block's checksum made right (the header
+// left as it was, as the checkpoint names it).
+func forgeLink(t *testing.T, e *env, x segIdx, name string, prev uint32) {
+	t.Helper()
+	path := filepath.Join(e.dir, logDir, idxName(x.seg))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, i, ok, err := dirFind(fileBlocks(b, &x), &x, name, dirHash(name), false)
+	require.NoError(t, err)
+	require.True(t, ok)
+	o := int(x.dirOff(i))
+	binary.LittleEndian.PutUint32(b[o+24:], prev)
+	blk := x.dirFirst() + i/dirPerBlock
+	bo := idxHeader + int(blk)*idxBlockSize
+	binary.LittleEndian.PutUint32(b[bo+idxBlockSize-4:], blockSum(x.seg, blk, b[bo:bo+idxBlockSize-4]))
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+}
+
+// A back-link whose block checksum is right but which skips a segment
+// holding the stream (to an older one that holds it too) is found as
+// the chain is walked: a read across the skipped segment is ErrCorrupt
+// naming the file, never events with the skipped ones missing.
+func TestStreamDirSkippingLink(t *testing.T) {
+	opts := Options{SegmentSize: minSegmentSize, CheckpointBytes: 48 << 10}
+	e, want := indexedStore(t, 3000)
+	x := e.s.st.streams["s0"]
+	var chain []segIdx
+	require.NoError(t, e.s.walkStream(e.p(), e.s.st.indexed, "s0", x.dir, func(ix *segIdx, d dirEnt) (bool, error) {
+		chain = append(chain, *ix)
+		return false, nil
+	}))
+	require.GreaterOrEqual(t, len(chain), 3)
+	var n int
+	for _, ev := range want {
+		if ev.Stream == "s0" {
+			n++
+		}
+	}
+	e.close()
+	forgeLink(t, e, chain[0], "s0", chain[2].seg)
+	e.open(opts)
+	got, err := perform(e, ops.Read{Stream: "s0", Limit: n + 1})
+	if err == nil {
+		require.Len(t, got.Events, n, "a read of the whole stream gives every event or an error")
+		for i, ev := range got.Events {
+			require.Equal(t, uint64(i+1), ev.Seq)
+		}
+		return
+	}
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+// Under the same forged link, the time of an event (which age limits
+// ask of the leader) is its commit's, or ErrCorrupt naming where the
+// link led: never the time of another record.
+func TestStreamDirSkippingLinkEventTime(t *testing.T) {
+	opts := Options{SegmentSize: minSegmentSize, CheckpointBytes: 48 << 10}
+	e, _ := indexedStore(t, 3000)
+	x := e.s.st.streams["s0"]
+	var chain []segIdx
+	var ents []dirEnt
+	require.NoError(t, e.s.walkStream(e.p(), e.s.st.indexed, "s0", x.dir, func(ix *segIdx, d dirEnt) (bool, error) {
+		chain, ents = append(chain, *ix), append(ents, d)
+		return false, nil
+	}))
+	require.GreaterOrEqual(t, len(chain), 3)
+	// The seqs of the segment the link will skip, and their times.
+	all := must(t, e, ops.Read{Stream: "s0", From: ents[1].seq, Limit: int(ents[0].seq - ents[1].seq)})
+	require.NotEmpty(t, all.Events)
+	e.close()
+	forgeLink(t, e, chain[0], "s0", chain[2].seg)
+	e.open(opts)
+	for _, ev := range all.Events {
+		at, err := e.s.eventTime(e.p(), "s0", ev.Seq)
+		if err != nil {
+			require.ErrorIs(t, err, ErrCorrupt)
+			continue
+		}
+		require.Equal(t, ev.At, at, "seq %d", ev.Seq)
+	}
 }

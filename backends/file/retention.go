@@ -454,9 +454,22 @@ func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, er
 	if seg == nil {
 		return time.Time{}, fmt.Errorf("file: segment %d is not open", c.seg)
 	}
+	// The record must hold seq: the location came from index files,
+	// whose back-links are data, and the time of another record would
+	// hide or keep events wrongly.
 	var at int64
-	if err := s.readCommit(p, seg, c.loc, stream, func(c *commitRec) { at = c.at }); err != nil {
+	held := false
+	if err := s.readCommit(p, seg, c.loc, stream, func(c *commitRec) {
+		at = c.at
+		for i := range c.parts {
+			x := &c.parts[i]
+			held = held || x.stream == stream && x.firstSeq <= seq && seq-x.firstSeq < uint64(x.n)
+		}
+	}); err != nil {
 		return time.Time{}, err
+	}
+	if !held {
+		return time.Time{}, corrupt(seg.path, int64(c.off), "the record there does not hold seq %d of stream %q, which the index locates there", seq, stream)
 	}
 	return time.Unix(0, at).UTC(), nil
 }

@@ -399,6 +399,7 @@ func TestStreamDirSkippingLink(t *testing.T) {
 		return
 	}
 	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), idxName(chain[0].seg), "the error names the file the walk began at")
 }
 
 // Under the same forged link, the time of an event (which age limits

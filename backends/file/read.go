@@ -1,6 +1,7 @@
 package file
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -425,6 +426,7 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	}
 	dir := uint32(0)
 	var indexed []segIdx
+	var walkFrom, walkTo uint32 // the segments whose directories the read walked, newest and oldest
 	if st.dir != 0 && !st.inChunks(from) {
 		dir, indexed = st.dir, s.st.indexed[:len(s.st.indexed):len(s.st.indexed)]
 	}
@@ -435,6 +437,7 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 		var dirs []idxRef
 		reached := false
 		err := s.walkStream(p, indexed, stream, dir, func(e *segIdx, d dirEnt) (bool, error) {
+			walkFrom, walkTo = cmp.Or(walkFrom, e.seg), e.seg
 			if d.seq <= want {
 				dirs = append(dirs, idxRef{e: *e, first: d.first, n: d.n})
 			}
@@ -515,6 +518,10 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 		}
 	}
 	if evs := pg.Events(); len(evs)+hidden != int(want-from+1) || (hidden == 0 && len(evs) > 0 && evs[0].Seq != from) {
+		if walkFrom != 0 {
+			// The back-links are data: name the files the walk read.
+			return 0, fmt.Errorf("%w: index of stream %q does not match the log at seq %d (its stream directories walked from %s back to %s)", ErrCorrupt, stream, from, idxName(walkFrom), idxName(walkTo))
+		}
 		return 0, fmt.Errorf("%w: index of stream %q does not match the log at seq %d", ErrCorrupt, stream, from)
 	}
 	return head, nil

@@ -431,3 +431,16 @@ func TestStreamDirSkippingLinkEventTime(t *testing.T) {
 		require.Equal(t, ev.At, at, "seq %d", ev.Seq)
 	}
 }
+
+// With Options.IndexCacheBytes negative (keep no index blocks) the
+// chain steps are not kept either: their cache is a quarter of that
+// option, not of the default.
+func TestStreamDirNoStepCacheWithoutIndexCache(t *testing.T) {
+	e, want := indexedStore(t, 2000)
+	e.reopen(Options{SegmentSize: minSegmentSize, CheckpointBytes: 48 << 10, IndexCacheBytes: -1})
+	checkReads(t, e, want)
+	e.s.steps.mu.Lock()
+	n := len(e.s.steps.m)
+	e.s.steps.mu.Unlock()
+	require.Zero(t, n, "chain steps kept with IndexCacheBytes negative")
+}

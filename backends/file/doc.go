@@ -725,7 +725,8 @@
 // linking file and the entry's offset; the segments strictly fall, so a
 // walk ends. The steps taken, (segment, stream) to the stream's entry
 // there, are kept in a cache of a quarter of Options.IndexCacheBytes
-// (first in first out, about 100 bytes and the name a step); index
+// (none when it is negative; first in first out, about 100 bytes and
+// the name a step); index
 // files never change once a checkpoint names them (a rebuilt one has
 // the same bytes, compaction and retention leave them as they are), so
 // no step goes stale. A read of a stream's last events, which lie after

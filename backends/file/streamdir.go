@@ -380,11 +380,13 @@ func (s *Store) dirStep(p *effect.P, e *segIdx, name string) (dirEnt, bool, erro
 	if err != nil || !ok {
 		return d, ok, err
 	}
+	// A quarter of the index cache's bound: the default at 0, none
+	// when negative (keep no index blocks).
 	limit := s.opts.IndexCacheBytes
-	if limit <= 0 {
+	if limit == 0 {
 		limit = defaultIndexCache
 	}
-	s.steps.put(k, d, limit/4)
+	s.steps.put(k, d, max(limit, 0)/4)
 	return d, true, nil
 }
 

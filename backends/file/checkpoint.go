@@ -129,6 +129,10 @@ type ckptView struct {
 	// beside is set for a view captured beside commits (captureBeside),
 	// whose file is written in small pieces that let the log in between.
 	beside bool
+	// pace, set with beside, lets the log have the device and the CPU
+	// between two pieces of the checkpoint's work (pacer): encode calls
+	// it after each ckptPieceBeside bytes of the file it encodes.
+	pace func()
 	// Set by captureCheckpoint instead of ids: the live ID index and a
 	// mark of it, copied as of the mark when the view is written.
 	idsLive *idindex.Index
@@ -200,6 +204,15 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		size += v.ids.Bytes() + 4096
 	}
 	b := make([]byte, 24, size)
+	// Encoding tens of MiB takes a core for tens of milliseconds: beside
+	// commits it stops after each piece for the log to go on.
+	paced := 0
+	pace := func() {
+		if v.pace != nil && len(b)-paced >= ckptPieceBeside {
+			v.pace()
+			paced = len(b)
+		}
+	}
 	copy(b, ckptMagic[:])
 	ver := v.version
 	if ver == 0 {
@@ -264,13 +277,17 @@ func (v *ckptView) encode(id [16]byte) []byte {
 			b = appendLoc(b, c.seq-seq, l, c.loc)
 			seq, l = c.seq, c.loc
 		}
+		pace()
 	}
 	b = binary.AppendUvarint(b, uint64(len(v.pos)))
 	var pos uint64
 	var l loc
-	for _, c := range v.pos {
+	for i, c := range v.pos {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
+		if i%1024 == 0 {
+			pace()
+		}
 	}
 	b = v.appendKvRuns(b, ver)
 	keys := slices.Sorted(maps.Keys(v.kv))
@@ -284,6 +301,7 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = binary.AppendUvarint(b, e.rev)
 		b = binary.AppendUvarint(b, uint64(len(e.value)))
 		b = append(b, e.value...)
+		pace()
 	}
 	ids := v.ids
 	if ids == nil {
@@ -618,20 +636,16 @@ func (s *Store) checkpoint(p *effect.P) error {
 // and the commits' fdatasyncs would wait behind it.
 const ckptPiece = 4 << 20
 
-// writePaced creates path and writes data into it piece by piece,
-// syncing each piece's data before the next is written, and fsyncs it.
-func writePaced(p *effect.P, path string, data []byte) error {
-	return writePieces(p, path, data, ckptPiece, nil)
-}
-
 // ckptPieceBeside is the piece of a checkpoint written beside commits
 // (checkpointBeside): the commits' fdatasyncs wait in the device queue
 // (and, on ext4, for the journal commit that carries the file's data)
 // behind at most one piece, a fraction of a millisecond of writing.
 const ckptPieceBeside = 256 << 10
 
-// writePieces is writePaced with pieces of piece bytes, calling between
-// (when set) after each piece is synced and before the next is written.
+// writePieces creates path and writes data into it in pieces of piece
+// bytes, syncing each piece's data (fdatasync) before the next is
+// written and calling between (when set) after each piece is synced,
+// and fsyncs it.
 func writePieces(p *effect.P, path string, data []byte, piece int, between func()) error {
 	fd, err := openFile(p, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
@@ -753,7 +767,7 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	tmp := path + tmpSuffix
 	piece, between := ckptPiece, func() {}
 	if v.beside {
-		piece, between = ckptPieceBeside, s.yieldToLog
+		piece, between = ckptPieceBeside, v.pace
 	}
 	if err := writePieces(p, tmp, v.encode(s.id), piece, between); err != nil {
 		_ = remove(p, tmp)
@@ -936,8 +950,37 @@ func (s *Store) captureBeside() *ckptView {
 	}
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
 	v := markOf(r, s.st)
-	v.bytes, v.beside = s.bytes, true
+	v.bytes, v.beside, v.pace = s.bytes, true, s.pacer()
 	return v
+}
+
+// ckptRestMax bounds the rest a checkpoint beside commits takes after a
+// piece of its work (pacer).
+const ckptRestMax = 10 * time.Millisecond
+
+// pacer gives the function a checkpoint written beside commits calls
+// (from its one goroutine) between two pieces of its work (reading a sealed segment, encoding,
+// writing and syncing a file): it lets the log have the device and the
+// CPU for at least as long as the piece since the last call took (up to
+// ckptRestMax), and until the next group is published (yieldToLog), so
+// that the checkpoint takes at most about half of either while commits
+// go on, whatever its pieces cost on a loaded machine.
+func (s *Store) pacer() func() {
+	last := time.Now()
+	return func() {
+		rest := min(time.Since(last), ckptRestMax)
+		until := time.Now().Add(rest)
+		s.yieldToLog()
+		if d := time.Until(until); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-s.closedCh:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		last = time.Now()
+	}
 }
 
 // yieldToLog lets the log have the device between two pieces of a

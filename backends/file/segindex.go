@@ -568,11 +568,30 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 // version 2 with its ID entries (which it also gives) when withIDs is
 // set.
 func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte, segIdx, []idEntry, error) {
-	size, err := fileSize(p, seg.path)
+	st, err := scanSegment(p, id, seg, withIDs, 1<<20, nil)
 	if err != nil {
 		return nil, segIdx{}, nil, err
 	}
-	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: 1 << 20}
+	var ids []idEntry
+	if withIDs {
+		ids = st.idLog.segs[uint32(seg.id)]
+	}
+	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
+	if len(st.positions) > 0 {
+		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
+	}
+	return b, e, ids, nil
+}
+
+// scanSegment reads every record of seg, window bytes at a time, calling
+// between (when set) before each window but the first, and gives the
+// state of its records alone, with their ID entries when withIDs is set.
+func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window int, between func()) (*state, error) {
+	size, err := fileSize(p, seg.path)
+	if err != nil {
+		return nil, err
+	}
+	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: window, between: between}
 	st := newState()
 	if withIDs {
 		st.idLog = newIDLog(id, []uint32{uint32(seg.id)})
@@ -601,17 +620,9 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte,
 		err = ferr
 	}
 	if err != nil {
-		return nil, segIdx{}, nil, err
+		return nil, err
 	}
-	var ids []idEntry
-	if withIDs {
-		ids = st.idLog.segs[uint32(seg.id)]
-	}
-	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
-	if len(st.positions) > 0 {
-		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
-	}
-	return b, e, ids, nil
+	return st, nil
 }
 
 // segStreams gives every stream's chunks in segment seg, sorted by name.
@@ -698,9 +709,15 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		return nil, nil
 	}
 	var files []string
+	piece, between := ckptPiece, (func())(nil)
+	if v.beside {
+		// As the checkpoint file's: in small pieces, each synced, the
+		// log let in between.
+		piece, between = ckptPieceBeside, v.pace
+	}
 	write := func(seg uint32, b []byte) error {
 		path := filepath.Join(s.logDir, idxName(seg))
-		if err := writePaced(p, path+tmpSuffix, b); err != nil {
+		if err := writePieces(p, path+tmpSuffix, b, piece, between); err != nil {
 			_ = remove(p, path+tmpSuffix)
 			return fmt.Errorf("file: write index of segment %d: %w", seg, err)
 		}
@@ -759,7 +776,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 			}
 			// The ID entries lie in the segment's records alone: read
 			// it once, sealed, off every lock commits take.
-			ids, err := s.segmentIDs(p, seg)
+			ids, err := s.segmentIDs(p, seg, v.pace)
 			if err != nil {
 				return nil, err
 			}
@@ -818,16 +835,28 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 	return d, nil
 }
 
-// segmentIDs reads sealed segment seg and gives its ID entries.
-func (s *Store) segmentIDs(p *effect.P, seg uint32) ([]idEntry, error) {
+// segmentIDs reads sealed segment seg and gives its ID entries. Beside
+// commits (pace set: the checkpoint's pacer) it reads the segment in
+// pieces of ckptPieceBeside and calls pace between two, since decoding
+// a 64 MiB segment at once takes a core for a third of a second; it
+// encodes no index file of the records, which the caller encodes from
+// the view.
+func (s *Store) segmentIDs(p *effect.P, seg uint32, pace func()) ([]idEntry, error) {
 	s.mu.RLock()
 	sg := s.segs[uint64(seg)]
 	s.mu.RUnlock()
 	if sg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", seg)
 	}
-	_, _, ids, err := indexSegment(p, s.id, sg, true)
-	return ids, err
+	window := 1 << 20
+	if pace != nil {
+		window = ckptPieceBeside
+	}
+	st, err := scanSegment(p, s.id, sg, true, window, pace)
+	if err != nil {
+		return nil, err
+	}
+	return st.idLog.segs[seg], nil
 }
 
 // idxRef is a run or an indexed segment's positions to resolve into

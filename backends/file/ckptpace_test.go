@@ -1,0 +1,78 @@
+package file
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A checkpoint beside commits reads a sealed segment in windows with its
+// pacer called between two: the same ID entries as one read of it, and
+// the pacer called before every window but the first.
+func TestPacedSegmentScan(t *testing.T) {
+	e, _ := idStore(t, 2500)
+	st := e.s.st
+	require.NotEmpty(t, st.indexed)
+	seg := st.indexed[0].seg
+	sg := e.s.segs[uint64(seg)]
+	require.NotNil(t, sg)
+	p := e.p()
+	size, err := fileSize(p, sg.path)
+	require.NoError(t, err)
+
+	whole, err := e.s.segmentIDs(p, seg, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, whole, "the segment's caller IDs")
+
+	const window = 4096
+	calls := 0
+	paced, err := scanSegment(p, e.s.id, sg, true, window, func() { calls++ })
+	require.NoError(t, err)
+	require.Equal(t, whole, paced.idLog.segs[seg], "paced reads give the same ID entries")
+	// The scan stops at the seal, so it may not read the last window.
+	windows := int((size + window - 1) / window)
+	require.GreaterOrEqual(t, calls, windows/2, "the pacer between windows of a %d-byte segment", size)
+	// A record across the end of a window is read again from its start.
+	require.Less(t, calls, 2*windows, "a call per window read")
+
+	calls = 0
+	got, err := e.s.segmentIDs(p, seg, func() { calls++ })
+	require.NoError(t, err)
+	require.Equal(t, whole, got)
+	if size > ckptPieceBeside {
+		require.Positive(t, calls)
+	}
+}
+
+// Encoding a checkpoint with a pacer gives the same bytes as without,
+// and calls it once per ckptPieceBeside bytes, about.
+func TestPacedEncode(t *testing.T) {
+	st := newState()
+	const streams = 40_000
+	for i := range streams {
+		st.streams[fmt.Sprintf("stream-%06d", i)] = &streamIdx{head: uint64(i%7 + 1), chunks: []chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}}}
+	}
+	for i := range 3 * streams {
+		st.positions = append(st.positions, posChunk{pos: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+	}
+	st.lastPos = 3 * streams
+	var id [16]byte
+	r := resume{seg: 1, off: 1 << 20, last: 1 << 19, lsn: 9}
+	plain := viewOf(r, st).encode(id)
+	require.Greater(t, len(plain), 2*ckptPieceBeside, "a view of several pieces")
+
+	v := viewOf(r, st)
+	calls := 0
+	v.pace = func() { calls++ }
+	paced := v.encode(id)
+	require.Equal(t, plain, paced, "pacing changes no byte")
+	pieces := len(plain) / ckptPieceBeside
+	require.GreaterOrEqual(t, calls, pieces-2)
+	require.LessOrEqual(t, calls, pieces)
+
+	_, got, err := decodeCheckpoint(paced, id)
+	require.NoError(t, err)
+	require.Len(t, got.streams, streams)
+	require.Len(t, got.positions, 3*streams)
+}

@@ -435,15 +435,24 @@
 // mark (idindex CopyAsOf: 32 Ki slots at a time under the index's read
 // lock, which commits take exclusively only to publish a group), encodes
 // the view and writes it in pieces of 256 KiB, each synced (fdatasync)
-// before the next is written, waiting after each until the next group
-// is published (2 ms at most): the commits' fdatasyncs wait in the
+// before the next is written: the commits' fdatasyncs wait in the
 // device queue, and on ext4 for the journal commit that carries the
 // file's data, behind one piece at most, never one flush of the whole
-// file. Close waits for it before it writes its own checkpoint and
-// releases the files. Without Background the leader captures the view
-// while it still leads, hands the leadership on, and writes the view on
-// its own handle before its own commit returns (in pieces of 4 MiB),
-// as Compact and Close write theirs. One checkpoint at a time is written
+// file. All its long work is done in such pieces, with a rest between
+// two (the checkpoint's pacer): reading a sealed segment for its ID
+// entries (256 KiB a read), encoding the checkpoint (after each 256 KiB
+// of it), writing and syncing its segment index files and kv run (256
+// KiB a piece). After each piece it waits until the next group is
+// published (2 ms at most) and, past that, for as long as the piece
+// took (10 ms at most), so that beside commits it takes about half of
+// the device and of a core at most, however slow a loaded machine
+// makes its pieces; it holds no lock commits take across a piece.
+// So a checkpoint takes about twice the time its work does. Close waits
+// for it before it writes its own checkpoint and releases the files.
+// Without Background the leader captures the view while it still
+// leads, hands the leadership on, and writes the view on its own handle
+// before its own commit returns (in pieces of 4 MiB, unpaced), as
+// Compact and Close write theirs. One checkpoint at a time is written
 // (a leader finding one in progress marks none). Its rename is done
 // under the index's read lock, after a look at the failed state, so that
 // a store that failed meanwhile renames none; its other IO holds nothing
@@ -649,7 +658,8 @@
 //
 // The ID entries of a file of version 2 are read from its sealed
 // segment (every record decoded, once, by the checkpoint writer, beside
-// commits and holding nothing they take), since the in-memory ID index
+// commits and holding nothing they take, in reads of 256 KiB paced as
+// the checkpoint is), since the in-memory ID index
 // keeps only the top bits of a hash. The checkpoint that names the file
 // leaves its segment's events out of the ID index it holds, and once it
 // is in place the live ID index drops them (idindex DropRange, under the
@@ -833,7 +843,8 @@
 // them put into its entry; every entry copied from a folded run keeps at
 // most the depth's revisions. A fold into the oldest run (no older run
 // is left) drops the tombstones, which hide nothing there. The run is
-// streamed to kv-<lsn>.run.tmp, its data synced every 4 MiB, its header
+// streamed to kv-<lsn>.run.tmp, its data synced every 4 MiB (every 256
+// KiB, paced, by a checkpoint beside commits), its header
 // written last and the file fsynced, renamed into place and the log
 // directory fsynced; only then is the checkpoint naming the new set
 // (per run oldest first: generation, header checksum, entries, its keys

@@ -72,7 +72,7 @@ func TestPacedEncode(t *testing.T) {
 	require.Equal(t, plain, paced, "pacing changes no byte")
 	pieces := len(plain) / ckptPieceBeside
 	require.GreaterOrEqual(t, calls, pieces-2)
-	require.LessOrEqual(t, calls, pieces)
+	require.LessOrEqual(t, calls, pieces+1, "and one after the sort of the names")
 
 	_, got, err := decodeCheckpoint(paced, id)
 	require.NoError(t, err)

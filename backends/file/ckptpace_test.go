@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -104,4 +105,37 @@ func TestPacedKvRun(t *testing.T) {
 	// A piece ends at the first block past 4096 bytes: a few blocks.
 	require.GreaterOrEqual(t, calls, len(plain)/(4*4096), "the pacer after each piece of a %d-byte run", len(plain))
 	openRun(t, pacedPath, 1, r.hdrCRC)
+}
+
+// A checkpoint beside commits rests after its pieces only while no
+// caller waits for it to end: Compact, which waits for the one in
+// progress before it writes its own, has it rest no more, and neither
+// does Close.
+func TestCheckpointRestsNotForWaiters(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := e.s
+	require.True(t, s.paceRests(), "an open store with no caller waiting")
+	s.ckMu.Lock()
+	s.ckptBusy = true // a checkpoint beside commits in progress
+	s.ckMu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Compact(e.p(), CompactOptions{})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return !s.paceRests() }, time.Minute, time.Millisecond,
+		"a Compact waiting for the checkpoint stops its rests")
+	select {
+	case err := <-done:
+		t.Fatalf("Compact returned while a checkpoint was in progress: %v", err)
+	default:
+	}
+	s.ckMu.Lock()
+	s.ckptBusy = false
+	s.ckDone.Broadcast()
+	s.ckMu.Unlock()
+	require.NoError(t, <-done)
+	require.True(t, s.paceRests(), "no caller waits once it ended")
+	e.close()
+	require.False(t, s.paceRests(), "a closed store")
 }

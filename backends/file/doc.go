@@ -443,13 +443,17 @@
 // entries (256 KiB a read), encoding the checkpoint (after each 256 KiB
 // of it), writing and syncing its segment index files and kv run (256
 // KiB a piece). After each piece it waits until the next group is
-// published (2 ms at most) and, past that, for twice as long as the
-// piece took (10 ms at most), and once after sorting the stream names,
+// published (2 ms at most) and until twice as long as the piece took
+// has passed since it ended (10 ms at most; the wait for the group
+// counts toward it), and once after sorting the stream names,
 // so that beside commits it takes about a third of the device and of a
 // core at most, however slow a loaded machine makes its pieces; it
 // holds no lock commits take across a piece. So a checkpoint takes
 // about three times as long as its work does. Close waits
-// for it before it writes its own checkpoint and releases the files.
+// for it before it writes its own checkpoint and releases the files, and
+// Compact before it writes its own: while either waits (or the store is
+// closing) it rests no more, its remaining pieces back to back, so that
+// neither waits for its rests as well as its work.
 // Without Background the leader captures the view while it still
 // leads, hands the leadership on, and writes the view on its own handle
 // before its own commit returns (in pieces of 4 MiB, unpaced), as

@@ -215,6 +215,10 @@ type Store struct {
 	ckptBusy  bool       // one is being written
 	ckptLSN   uint64     // LSN the last checkpoint covers
 	ckptBytes int64      // log bytes when it was written
+	// ckWaiters counts the callers waiting for the checkpoint in
+	// progress to end (waitCheckpointIdle): one beside commits rests no
+	// more while there are any (pacer).
+	ckWaiters atomic.Int32
 	// Checkpoints commits made due (noteCheckpoint): how many,
 	// how many failed, and the last one's error; and the one written in
 	// the background, which Close waits for.

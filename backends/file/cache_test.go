@@ -85,7 +85,7 @@ func TestReadCacheBudget(t *testing.T) {
 	must(t, e, ops.Read{Stream: "s"})
 	assert.Greater(t, c.n, 5, "evicted records are read again")
 	assert.LessOrEqual(t, e.s.cache.used, 200)
-	assert.Len(t, e.s.cache.m, len(e.s.cache.order)-e.s.cache.first)
+	checkCache(t, &e.s.cache)
 }
 
 // A record of many events of the stream is read in one io/read-at of its

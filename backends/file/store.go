@@ -477,6 +477,9 @@ func (s *Store) release(p *effect.P) error {
 		s.st.kvRetired, s.st.kvRuns = nil, nil
 	}
 	s.snaps.close()
+	s.cache.release()
+	s.idx.cache.release()
+	s.kvBlocks.release()
 	if s.lockFD != 0 {
 		if s.opts.HolderPID > 0 {
 			clearHolder(p, s.lockFD)

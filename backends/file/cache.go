@@ -36,7 +36,7 @@ type recCache struct {
 
 	mu     sync.Mutex
 	ring   *arena         // nil until the first put, and after release
-	m      map[loc]uint64 // entry's place: its header's position (see head)
+	m      map[loc]uint32 // entry's place: its header's offset in the ring
 	head   uint64         // bytes written since the ring was set up: the next header goes at head % max
 	tail   uint64         // position of the oldest entry kept; head-tail <= max
 	used   int            // bytes of the entries kept, headers included
@@ -54,6 +54,9 @@ const (
 	// cacheWrap marks the rest of the ring, to its end, as unused.
 	cacheHdr  = 12
 	cacheWrap = ^uint32(0)
+	// cacheRingMax bounds a ring's size, so that an offset in it is a
+	// uint32.
+	cacheRingMax = 1<<32 - 1
 )
 
 func (c *recCache) setup(opts Options) { c.setupSize(opts.ReadCacheBytes, defaultReadCache) }
@@ -69,7 +72,8 @@ func (c *recCache) setupSize(size, def int) {
 			c.max = def
 		}
 		if c.max > 0 {
-			c.m = make(map[loc]uint64)
+			c.max = min(c.max, cacheRingMax)
+			c.m = make(map[loc]uint32)
 		}
 	})
 }
@@ -100,12 +104,12 @@ func (c *recCache) get(l loc, alloc func(n int) []byte) ([]byte, bool) {
 	return b, true
 }
 
-// entry gives the bytes of the entry whose header is at position at, in
-// the ring; nil if its header does not name l (which would be a fault of
+// entry gives the bytes of the entry whose header is at offset at in the
+// ring; nil if its header does not name l (which would be a fault of
 // the cache's own: the lookup then misses, and the record is read).
-func (c *recCache) entry(at uint64, l loc) []byte {
+func (c *recCache) entry(at uint32, l loc) []byte {
 	ring := c.ring.b
-	p := int(at % uint64(len(ring)))
+	p := int(at)
 	h := ring[p : p+cacheHdr]
 	n := binary.LittleEndian.Uint32(h[8:])
 	if binary.LittleEndian.Uint32(h) != l.seg || binary.LittleEndian.Uint32(h[4:]) != l.off ||
@@ -156,7 +160,7 @@ func (c *recCache) put(l loc, rec []byte) {
 	binary.LittleEndian.PutUint32(ring[p+4:], l.off)
 	binary.LittleEndian.PutUint32(ring[p+8:], uint32(len(rec)))
 	copy(ring[p+cacheHdr:], rec)
-	c.m[l] = at
+	c.m[l] = uint32(p)
 	c.head = end
 	c.used += n
 }
@@ -178,7 +182,7 @@ func (c *recCache) evict() {
 		return
 	}
 	l := loc{seg: binary.LittleEndian.Uint32(h), off: binary.LittleEndian.Uint32(h[4:])}
-	if at, ok := c.m[l]; ok && at == c.tail {
+	if at, ok := c.m[l]; ok && uint64(at) == p {
 		delete(c.m, l)
 	}
 	c.tail += cacheHdr + uint64(n)

@@ -41,7 +41,7 @@ func checkCache(t testing.TB, c *recCache) {
 		l := loc{seg: binary.LittleEndian.Uint32(ring[p:]), off: binary.LittleEndian.Uint32(ring[p+4:])}
 		got, ok := c.m[l]
 		require.True(t, ok, "entry %v at %d is not in the map", l, at)
-		require.Equal(t, at, got, "entry %v", l)
+		require.Equal(t, uint32(p), got, "entry %v", l)
 		seen++
 		used += cacheHdr + int(n)
 		at += cacheHdr + uint64(n)

@@ -39,6 +39,7 @@ type Options struct {
 	// ReadCacheBytes bounds the memory of small records (up to 4 KiB
 	// each: one-event commits and the like) kept once read, so that
 	// reading them again takes no IO. Default 32 MiB; negative keeps none.
+	// The bytes lie outside the Go heap (see the package doc, Memory).
 	ReadCacheBytes int
 	// KvHistory is how many versions of each kv key the store keeps for
 	// persist/kv-history and kv-watch, the current one included: 1 to

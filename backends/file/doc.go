@@ -341,7 +341,9 @@
 // to the entry's offset in the ring (12 bytes a slot), measured at 28
 // bytes an entry with the map's slack: 3.3 MiB for a full 32 MiB read
 // cache of one-event records (123 k entries of 260 bytes), 0.2 MiB for
-// 32 MiB of 4 KiB blocks. The headers are part of the configured size.
+// 32 MiB of 4 KiB blocks. The headers are part of the configured size,
+// so the entries, and with them the map, number at most the size
+// divided by 12 bytes plus the smallest record's length.
 // Every serve copies the bytes out under the cache's lock, so a later
 // entry that overwrites them never changes what a reader holds. A
 // ring is at most 4 GiB less a byte.

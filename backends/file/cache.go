@@ -56,7 +56,7 @@ const (
 	cacheWrap = ^uint32(0)
 	// cacheRingMax bounds a ring's size, so that an offset in it is a
 	// uint32.
-	cacheRingMax = 1<<32 - 1
+	cacheRingMax uint64 = 1<<32 - 1
 )
 
 func (c *recCache) setup(opts Options) { c.setupSize(opts.ReadCacheBytes, defaultReadCache) }
@@ -72,7 +72,7 @@ func (c *recCache) setupSize(size, def int) {
 			c.max = def
 		}
 		if c.max > 0 {
-			c.max = min(c.max, cacheRingMax)
+			c.max = int(min(uint64(c.max), cacheRingMax)) // bounds only a 64-bit int
 			c.m = make(map[loc]uint32)
 		}
 	})

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/ops"
 )
 
 // checkCache walks the ring from tail to head and checks that the map
@@ -220,4 +222,59 @@ func FuzzRecCache(f *testing.F) {
 		}
 		checkCache(t, &c)
 	})
+}
+
+// A store whose caches are far smaller than what it reads: every answer,
+// lent page or not, kv value or event, keeps its bytes after later reads
+// have overwritten the rings many times over.
+func TestCacheAnswersOutliveOverwrites(t *testing.T) {
+	opts := Options{ReadCacheBytes: 600, IndexCacheBytes: 5000, SegmentSize: 64 << 10, CheckpointBytes: 8 << 10}
+	e := newEnv(t, opts)
+	const streams, rounds = 40, 20
+	for i := range rounds {
+		for s := range streams {
+			must(t, e, ops.Append{Stream: fmt.Sprint("s", s), Events: evs(fmt.Sprintf("s%d-%d", s, i))})
+			must(t, e, ops.Commit{Kv: []ops.KvChange{{Key: fmt.Sprint("k", s), Value: []byte(fmt.Sprintf("v%d-%d", s, i))}}})
+		}
+	}
+	e.reopen(opts)
+	type kept struct {
+		r    ops.ReadResult
+		want ops.ReadResult
+		kv   *ops.KvEntry
+		kvv  []byte
+	}
+	var all []kept
+	pages := make([]ops.Page, streams)
+	for s := range streams {
+		r := must(t, e, ops.Read{Stream: fmt.Sprint("s", s), Page: &pages[s]})
+		want := must(t, e, ops.Read{Stream: fmt.Sprint("s", s)})
+		kv := must(t, e, ops.KvGet{Key: fmt.Sprint("k", s)})
+		require.NotNil(t, kv)
+		all = append(all, kept{r: r, want: deepCopyRead(want), kv: kv, kvv: bytes.Clone(kv.Value)})
+		for o := range streams { // fill the rings past their size
+			must(t, e, ops.Read{Stream: fmt.Sprint("s", (s+o)%streams)})
+			must(t, e, ops.KvGet{Key: fmt.Sprint("k", (s+o)%streams)})
+		}
+	}
+	for s, k := range all {
+		require.Len(t, k.r.Events, rounds, "stream %d", s)
+		assert.Equal(t, k.want, k.r, "stream %d read into a lent page", s)
+		assert.Equal(t, k.kvv, k.kv.Value, "key %d", s)
+		assert.Equal(t, fmt.Sprintf("v%d-%d", s, rounds-1), string(k.kv.Value))
+	}
+	for _, c := range []*recCache{&e.s.cache, &e.s.idx.cache, &e.s.kvBlocks} {
+		checkCache(t, c)
+		assert.Greater(t, c.head, 3*uint64(c.max), "the ring went round")
+	}
+}
+
+func deepCopyRead(r ops.ReadResult) ops.ReadResult {
+	out := r
+	out.Events = make([]ops.Event, len(r.Events))
+	for i, ev := range r.Events {
+		ev.Data = bytes.Clone(ev.Data)
+		out.Events[i] = ev
+	}
+	return out
 }

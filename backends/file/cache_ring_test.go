@@ -278,3 +278,29 @@ func deepCopyRead(r ops.ReadResult) ops.ReadResult {
 	}
 	return out
 }
+
+// An index entry looked up in a cached block is read out of the ring
+// where it lies: a binary search over a segment's index probes many
+// entries, and copying a whole block out for each of its 12 bytes put
+// 4 KiB on the heap a probe, the garbage the ring is there to spare.
+func TestIndexProbeOfCachedBlockAllocatesNothing(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10}
+	e := newEnv(t, opts)
+	for i := range 2000 {
+		must(t, e, ops.Append{Stream: fmt.Sprint("s", i%50), Events: evs(fmt.Sprint("e", i))})
+	}
+	e.reopen(opts)
+	require.NotEmpty(t, e.s.st.indexed, "sealed segments are indexed")
+	ix := e.s.st.indexed[0]
+	require.Positive(t, ix.nPos)
+	p := e.p()
+	k0, o0, err := e.s.idxAt(p, &ix, 0)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(50, func() {
+		k, o, err := e.s.idxAt(p, &ix, 0)
+		if err != nil || k != k0 || o != o0 {
+			t.Fatalf("idxAt: %d %d %v, first %d %d", k, o, err, k0, o0)
+		}
+	})
+	assert.Zero(t, allocs, "allocations of a probe of a cached block")
+}

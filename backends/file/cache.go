@@ -104,6 +104,28 @@ func (c *recCache) get(l loc, alloc func(n int) []byte) ([]byte, bool) {
 	return b, true
 }
 
+// readAt copies len(dst) bytes of the entry at l, from off, into dst,
+// if the cache holds the entry and it has them: a reader that wants a
+// few bytes of a block takes them where they lie, with no copy of the
+// block.
+func (c *recCache) readAt(l loc, off int, dst []byte) bool {
+	if c.max == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.m[l]
+	if !ok || c.ring == nil {
+		return false
+	}
+	rec := c.entry(at, l)
+	if off < 0 || off+len(dst) > len(rec) {
+		return false
+	}
+	copy(dst, rec[off:])
+	return true
+}
+
 // entry gives the bytes of the entry whose header is at offset at in the
 // ring; nil if its header does not name l (which would be a fault of
 // the cache's own: the lookup then misses, and the record is read).

@@ -304,3 +304,23 @@ func TestIndexProbeOfCachedBlockAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs, "allocations of a probe of a cached block")
 }
+
+// readAt gives a part of an entry, and nothing for a part past its end,
+// a key not held or a released cache.
+func TestRecCacheReadAt(t *testing.T) {
+	var c recCache
+	c.setupSize(100, 0)
+	c.put(loc{1, 1}, []byte("0123456789"))
+	var b [4]byte
+	require.True(t, c.readAt(loc{1, 1}, 6, b[:]))
+	assert.Equal(t, "6789", string(b[:]))
+	assert.False(t, c.readAt(loc{1, 1}, 7, b[:]), "past the end")
+	assert.False(t, c.readAt(loc{1, 1}, -1, b[:]))
+	assert.False(t, c.readAt(loc{1, 2}, 0, b[:]))
+	for i := range 10 { // overwrite it
+		c.put(loc{2, uint32(i)}, []byte("xxxxxxxxxxxxxxxxxxxx"))
+	}
+	assert.False(t, c.readAt(loc{1, 1}, 0, b[:]), "evicted")
+	c.release()
+	assert.False(t, c.readAt(loc{2, 9}, 0, b[:]), "released")
+}

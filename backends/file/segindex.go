@@ -645,12 +645,18 @@ func (s *state) segStreams(seg uint32) []segStreams {
 
 // idxAt gives entry i of e's index file (stream entries follow the
 // position entries' blocks).
+// A cached block's entry is read where it lies in the cache's ring: a
+// binary search probes many entries, each but 12 bytes of its block.
 func (s *Store) idxAt(p *effect.P, e *segIdx, i uint32) (uint64, uint32, error) {
+	o := int(i%idxPerBlock) * idxEntry
+	var ent [idxEntry]byte
+	if s.indexCache().readAt(loc{seg: e.seg, off: i / idxPerBlock}, o, ent[:]) {
+		return binary.LittleEndian.Uint64(ent[:]), binary.LittleEndian.Uint32(ent[8:]), nil
+	}
 	b, err := s.idxBlock(p, e, i/idxPerBlock)
 	if err != nil {
 		return 0, 0, err
 	}
-	o := int(i%idxPerBlock) * idxEntry
 	return binary.LittleEndian.Uint64(b[o:]), binary.LittleEndian.Uint32(b[o+8:]), nil
 }
 

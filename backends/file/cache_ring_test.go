@@ -324,3 +324,29 @@ func TestRecCacheReadAt(t *testing.T) {
 	c.release()
 	assert.False(t, c.readAt(loc{2, 9}, 0, b[:]), "released")
 }
+
+// A walk over a run of index entries in cached blocks reads them where
+// they lie, as a probe does.
+func TestIndexWalkOfCachedBlocksAllocatesNothing(t *testing.T) {
+	opts := Options{SegmentSize: 64 << 10}
+	e := newEnv(t, opts)
+	for i := range 2000 {
+		must(t, e, ops.Append{Stream: fmt.Sprint("s", i%50), Events: evs(fmt.Sprint("e", i))})
+	}
+	e.reopen(opts)
+	require.NotEmpty(t, e.s.st.indexed, "sealed segments are indexed")
+	ix := e.s.st.indexed[0]
+	r := idxRef{e: ix, seg: e.s.segs[uint64(ix.seg)], n: ix.nPos}
+	p := e.p()
+	first, err := e.s.resolve(p, r, 0, ^uint64(0), nil)
+	require.NoError(t, err)
+	require.Len(t, first, int(ix.nPos))
+	refs := make([]chunkRef, 0, len(first))
+	allocs := testing.AllocsPerRun(20, func() {
+		got, err := e.s.resolve(p, r, 0, ^uint64(0), refs[:0])
+		if err != nil || len(got) != len(first) || got[len(got)-1] != first[len(first)-1] {
+			t.Fatalf("resolve: %d refs, %v", len(got), err)
+		}
+	})
+	assert.Zero(t, allocs, "allocations of a walk over cached blocks")
+}

@@ -881,19 +881,29 @@ func (s *Store) resolve(p *effect.P, r idxRef, from, want uint64, refs []chunkRe
 	if err != nil {
 		return refs, err
 	}
-	var b []byte
+	// Each entry is read where it lies in the cache's ring; a block the
+	// cache does not hold is read once and walked.
+	cache := s.indexCache()
+	var b []byte // j's block, when read rather than found cached
+	var ent [idxEntry]byte
 	for ; j < r.first+r.n; j++ {
-		if b == nil || j%idxPerBlock == 0 {
-			if b, err = s.idxBlock(p, &r.e, j/idxPerBlock); err != nil {
+		if j%idxPerBlock == 0 {
+			b = nil
+		}
+		blk, o := j/idxPerBlock, int(j%idxPerBlock)*idxEntry
+		if b == nil && !cache.readAt(loc{seg: r.e.seg, off: blk}, o, ent[:]) {
+			if b, err = s.idxBlock(p, &r.e, blk); err != nil {
 				return refs, err
 			}
 		}
-		o := int(j%idxPerBlock) * idxEntry
-		key := binary.LittleEndian.Uint64(b[o:])
+		if b != nil {
+			copy(ent[:], b[o:])
+		}
+		key := binary.LittleEndian.Uint64(ent[:])
 		if key > want {
 			break
 		}
-		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
+		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: binary.LittleEndian.Uint32(ent[8:])}})
 	}
 	return refs, nil
 }

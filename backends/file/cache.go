@@ -27,8 +27,9 @@ import (
 // same IO every time. On the heap stays only the map from key to the
 // entry's place in the ring (see doc.go, Memory).
 //
-// Every serve copies the bytes out under the lock, so a later put that
-// overwrites them never changes what a reader holds; after release
+// Every serve copies the bytes out under the lock (the whole entry, or
+// the part readAt asks for), so a later put that overwrites them never
+// changes what a reader holds; after release
 // (Store.Close) the cache holds nothing and keeps nothing.
 type recCache struct {
 	once sync.Once

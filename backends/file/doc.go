@@ -327,10 +327,10 @@
 // The read cache, and the caches of index blocks and kv run blocks (see
 // Segment index files and Kv run files), keep their bytes in one ring
 // each of exactly the configured size, outside the Go heap: an anonymous
-// private mapping on Linux and the BSDs (a heap slice elsewhere), set up
-// by the first entry kept and unmapped by Close; the kernel backs its
-// pages only once they are written, so the resident memory of a cache is
-// at most its size. The bytes count neither in the collector's heap goal
+// private mapping on Linux, macOS and the BSDs (a heap slice
+// elsewhere), set up by the first entry kept and unmapped by Close; the
+// kernel backs its pages only once they are written, so the resident
+// memory of a cache is at most its size. The bytes count neither in the collector's heap goal
 // nor its scan. An entry is a 12-byte header (segment or run, offset or
 // block number, length, each a little-endian uint32) and its bytes,
 // written at the ring's head; one that would run past the ring's end is
@@ -345,8 +345,11 @@
 // so the entries, and with them the map, number at most the size
 // divided by 12 bytes plus the smallest record's length.
 // Every serve copies the bytes out under the cache's lock, so a later
-// entry that overwrites them never changes what a reader holds. A
-// ring is at most 4 GiB less a byte.
+// entry that overwrites them never changes what a reader holds; a
+// lookup in a segment index copies out only the 12-byte entry it reads,
+// not its block, so that a search of cached blocks puts nothing on the
+// heap (kv run blocks are still copied whole). A ring is at most 4 GiB
+// less a byte.
 //
 // The default of 32 MiB for the read cache was weighed against the
 // 64 MiB target of issue 12 at 10 M one-event commits in 10 k streams

@@ -330,8 +330,8 @@
 // private mapping on Linux, macOS and the BSDs (a heap slice
 // elsewhere), set up by the first entry kept and unmapped by Close; the
 // kernel backs its pages only once they are written, so the resident
-// memory of a cache is at most its size. The bytes count neither in the collector's heap goal
-// nor its scan. An entry is a 12-byte header (segment or run, offset or
+// memory of a cache is at most its size. The bytes count neither in
+// the collector's heap goal nor its scan. An entry is a 12-byte header (segment or run, offset or
 // block number, length, each a little-endian uint32) and its bytes,
 // written at the ring's head; one that would run past the ring's end is
 // written at its start instead, the rest of the ring being marked

@@ -1,6 +1,10 @@
 package file
 
-import "sync"
+import (
+	"encoding/binary"
+	"runtime"
+	"sync"
+)
 
 // recCache keeps the bytes of small commit records once a read has read
 // and checked them, so that reading them again takes no io/read-at: a
@@ -8,18 +12,36 @@ import "sync"
 // however few events are wanted. Records are immutable once durable and
 // segment ids are never reused, so an entry never goes stale; the cache
 // holds only bytes that validated, and a read checks their frame again.
-// Eviction is first in, first out, within Options.ReadCacheBytes; what it
-// holds depends on the reads alone, so a run on the mock platform does
-// the same IO every time.
+// The same type keeps segment index blocks and kv run blocks.
+//
+// The bytes lie in one ring of exactly the configured size, outside the
+// Go heap where the platform allows (an anonymous mapping, see
+// arena_unix.go), so they count neither towards the collector's heap
+// goal nor its scan work. Each entry is a header (its key and length)
+// and its bytes, written at the ring's head; an entry that would run
+// past the ring's end starts again at its beginning. Eviction is first
+// in, first out: before an entry is written, the entries at the ring's
+// tail that it would overwrite are dropped from the map, walking their
+// headers, so the order of entries costs no heap. What the cache holds
+// depends on the reads alone, so a run on the mock platform does the
+// same IO every time. On the heap stays only the map from key to the
+// entry's place in the ring (see doc.go, Memory).
+//
+// Every serve copies the bytes out under the lock (the whole entry, or
+// the part readAt asks for), so a later put that overwrites them never
+// changes what a reader holds; after release
+// (Store.Close) the cache holds nothing and keeps nothing.
 type recCache struct {
 	once sync.Once
 	max  int // bytes; 0 keeps nothing
 
-	mu    sync.Mutex
-	m     map[loc][]byte
-	order []loc // keys in insertion order, from first
-	first int
-	used  int
+	mu     sync.Mutex
+	ring   *arena         // nil until the first put, and after release
+	m      map[loc]uint32 // entry's place: its header's offset in the ring
+	head   uint64         // bytes written since the ring was set up: the next header goes at head % max
+	tail   uint64         // position of the oldest entry kept; head-tail <= max
+	used   int            // bytes of the entries kept, headers included
+	closed bool
 }
 
 const (
@@ -27,12 +49,21 @@ const (
 	// cacheRecordMax is the largest record the cache keeps: a bigger one
 	// holds enough events to pay for its read.
 	cacheRecordMax = 4 << 10
+
+	// An entry's header: its key's segment and offset (uint32 each) and
+	// the length of its bytes (uint32), little-endian. A length of
+	// cacheWrap marks the rest of the ring, to its end, as unused.
+	cacheHdr  = 12
+	cacheWrap = ^uint32(0)
+	// cacheRingMax bounds a ring's size, so that an offset in it is a
+	// uint32.
+	cacheRingMax uint64 = 1<<32 - 1
 )
 
 func (c *recCache) setup(opts Options) { c.setupSize(opts.ReadCacheBytes, defaultReadCache) }
 
 // setupSize sets the cache up once with size bytes: def when size is 0,
-// none when it is negative.
+// none when it is negative. The ring itself is set up by the first put.
 func (c *recCache) setupSize(size, def int) {
 	c.once.Do(func() {
 		switch {
@@ -42,21 +73,15 @@ func (c *recCache) setupSize(size, def int) {
 			c.max = def
 		}
 		if c.max > 0 {
-			c.m = make(map[loc][]byte)
+			c.max = int(min(uint64(c.max), cacheRingMax)) // bounds only a 64-bit int
+			c.m = make(map[loc]uint32)
 		}
 	})
 }
 
-// peek gives the entry at l itself, if the cache holds it: entries are
-// never changed, so the caller may read it while the cache drops it.
+// peek gives a copy of the entry at l, if the cache holds it.
 func (c *recCache) peek(l loc) ([]byte, bool) {
-	if c.max == 0 {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.m[l]
-	return b, ok
+	return c.get(l, func(n int) []byte { return make([]byte, n) })
 }
 
 // get copies the record at l into what alloc gives, if the cache holds
@@ -67,8 +92,12 @@ func (c *recCache) get(l loc, alloc func(n int) []byte) ([]byte, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec, ok := c.m[l]
-	if !ok {
+	at, ok := c.m[l]
+	if !ok || c.ring == nil {
+		return nil, false
+	}
+	rec := c.entry(at, l)
+	if rec == nil {
 		return nil, false
 	}
 	b := alloc(len(rec))
@@ -76,28 +105,150 @@ func (c *recCache) get(l loc, alloc func(n int) []byte) ([]byte, bool) {
 	return b, true
 }
 
-// put keeps a copy of rec, the checked record at l, when it is small.
-func (c *recCache) put(l loc, rec []byte) {
-	if c.max == 0 || len(rec) > cacheRecordMax || len(rec) > c.max {
-		return
+// readAt copies len(dst) bytes of the entry at l, from off, into dst,
+// if the cache holds the entry and it has them: a reader that wants a
+// few bytes of a block takes them where they lie, with no copy of the
+// block.
+func (c *recCache) readAt(l loc, off int, dst []byte) bool {
+	if c.max == 0 {
+		return false
 	}
-	cp := append([]byte(nil), rec...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	at, ok := c.m[l]
+	if !ok || c.ring == nil {
+		return false
+	}
+	rec := c.entry(at, l)
+	if off < 0 || off+len(dst) > len(rec) {
+		return false
+	}
+	copy(dst, rec[off:])
+	return true
+}
+
+// entry gives the bytes of the entry whose header is at offset at in the
+// ring; nil if its header does not name l (which would be a fault of
+// the cache's own: the lookup then misses, and the record is read).
+func (c *recCache) entry(at uint32, l loc) []byte {
+	ring := c.ring.b
+	p := int(at)
+	h := ring[p : p+cacheHdr]
+	n := binary.LittleEndian.Uint32(h[8:])
+	if binary.LittleEndian.Uint32(h) != l.seg || binary.LittleEndian.Uint32(h[4:]) != l.off ||
+		n == cacheWrap || p+cacheHdr+int(n) > len(ring) {
+		return nil
+	}
+	return ring[p+cacheHdr : p+cacheHdr+int(n)]
+}
+
+// put keeps a copy of rec, the checked record at l, when it is small.
+func (c *recCache) put(l loc, rec []byte) {
+	n := cacheHdr + len(rec)
+	if c.max == 0 || len(rec) > cacheRecordMax || n > c.max {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	if _, ok := c.m[l]; ok {
 		return
 	}
-	for c.used+len(cp) > c.max && c.first < len(c.order) {
-		old := c.order[c.first]
-		c.first++
-		c.used -= len(c.m[old])
-		delete(c.m, old)
+	if c.ring == nil {
+		c.ring = newArena(c.max)
 	}
-	if c.first > len(c.order)/2 && c.first > 1024 {
-		c.order = append(c.order[:0], c.order[c.first:]...)
-		c.first = 0
+	size := uint64(c.max)
+	at := c.head
+	if p := at % size; p+uint64(n) > size {
+		at += size - p // the rest of the ring is left unused
 	}
-	c.m[l] = cp
-	c.order = append(c.order, l)
-	c.used += len(cp)
+	end := at + uint64(n)
+	for end-c.tail > size && c.tail < c.head {
+		c.evict()
+	}
+	if end-c.tail > size { // the ring is empty: start it again at its beginning
+		c.head = (c.head + size - 1) / size * size
+		c.tail, at, end = c.head, c.head, c.head+uint64(n)
+	}
+	ring := c.ring.b
+	if at != c.head {
+		if p := int(c.head % size); len(ring)-p >= cacheHdr {
+			binary.LittleEndian.PutUint32(ring[p+8:], cacheWrap)
+		}
+	}
+	p := int(at % size)
+	binary.LittleEndian.PutUint32(ring[p:], l.seg)
+	binary.LittleEndian.PutUint32(ring[p+4:], l.off)
+	binary.LittleEndian.PutUint32(ring[p+8:], uint32(len(rec)))
+	copy(ring[p+cacheHdr:], rec)
+	c.m[l] = uint32(p)
+	c.head = end
+	c.used += n
+}
+
+// evict drops the entry at the ring's tail, or skips the unused end of
+// the ring the tail is at.
+func (c *recCache) evict() {
+	ring := c.ring.b
+	size := uint64(len(ring))
+	p := c.tail % size
+	if size-p < cacheHdr {
+		c.tail += size - p
+		return
+	}
+	h := ring[p : p+cacheHdr]
+	n := binary.LittleEndian.Uint32(h[8:])
+	if n == cacheWrap {
+		c.tail += size - p
+		return
+	}
+	l := loc{seg: binary.LittleEndian.Uint32(h), off: binary.LittleEndian.Uint32(h[4:])}
+	if at, ok := c.m[l]; ok && uint64(at) == p {
+		delete(c.m, l)
+	}
+	c.tail += cacheHdr + uint64(n)
+	c.used -= cacheHdr + int(n)
+}
+
+// release gives the ring's memory back; the cache keeps nothing after.
+func (c *recCache) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.ring != nil {
+		c.ring.free()
+		c.ring = nil
+	}
+	c.m = nil
+	c.used = 0
+}
+
+// arena is the ring's memory: an anonymous mapping where the platform
+// has one (mapBytes), else a heap slice. A ring that is never released
+// (a store dropped without Close) is given back when it is collected.
+type arena struct {
+	b      []byte
+	mapped bool
+	clean  runtime.Cleanup
+}
+
+func newArena(size int) *arena {
+	a := &arena{}
+	if b, err := mapBytes(size); err == nil {
+		a.b, a.mapped = b, true
+		a.clean = runtime.AddCleanup(a, func(b []byte) { _ = unmapBytes(b) }, b)
+	} else {
+		a.b = make([]byte, size)
+	}
+	return a
+}
+
+func (a *arena) free() {
+	if a.mapped {
+		a.clean.Stop()
+		_ = unmapBytes(a.b)
+	}
+	a.b, a.mapped = nil, false
 }

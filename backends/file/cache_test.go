@@ -1,6 +1,7 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -85,7 +86,7 @@ func TestReadCacheBudget(t *testing.T) {
 	must(t, e, ops.Read{Stream: "s"})
 	assert.Greater(t, c.n, 5, "evicted records are read again")
 	assert.LessOrEqual(t, e.s.cache.used, 200)
-	assert.Len(t, e.s.cache.m, len(e.s.cache.order)-e.s.cache.first)
+	checkCache(t, &e.s.cache)
 }
 
 // A record of many events of the stream is read in one io/read-at of its
@@ -146,4 +147,38 @@ func TestReadCacheConcurrentReaders(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
+}
+
+// Close gives the caches' rings back while readers still run: a read
+// after Close is ErrClosed, never a crash or bytes from freed memory.
+func TestReadCacheClose(t *testing.T) {
+	e := newEnv(t, Options{})
+	oneByOne(t, e, 20)
+	e.reopen(Options{})
+	want := must(t, e, ops.Read{Stream: "s"})
+	s, sp := e.s, e.sp()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				r, err := effect.Perform(sp, ops.Read{Stream: "s"})
+				if err != nil {
+					if !errors.Is(err, ops.ErrClosed) {
+						t.Error(err)
+					}
+					return
+				}
+				if !assert.Equal(t, want, r) {
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, s.Close(e.p()))
+	e.s = nil
+	wg.Wait()
+	assert.Nil(t, s.cache.ring, "the ring is given back")
+	_, err := effect.Perform(sp, ops.Read{Stream: "s"})
+	assert.ErrorIs(t, err, ops.ErrClosed)
 }

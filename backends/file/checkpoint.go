@@ -133,6 +133,10 @@ type ckptView struct {
 	// beside is set for a view captured beside commits (captureBeside),
 	// whose file is written in small pieces that let the log in between.
 	beside bool
+	// pace, set with beside, lets the log have the device and the CPU
+	// between two pieces of the checkpoint's work (pacer): encode calls
+	// it after each ckptPieceBeside bytes of the file it encodes.
+	pace func()
 	// Set by captureCheckpoint instead of ids: the live ID index and a
 	// mark of it, copied as of the mark when the view is written.
 	idsLive *idindex.Index
@@ -205,6 +209,15 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		size += v.ids.Bytes() + 4096
 	}
 	b := make([]byte, 24, size)
+	// Encoding tens of MiB takes a core for tens of milliseconds: beside
+	// commits it stops after each piece for the log to go on.
+	paced := 0
+	pace := func() {
+		if v.pace != nil && len(b)-paced >= ckptPieceBeside {
+			v.pace()
+			paced = len(b)
+		}
+	}
 	copy(b, ckptMagic[:])
 	ver := v.version
 	if ver == 0 {
@@ -256,6 +269,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	}
 
 	slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
+	if v.pace != nil {
+		v.pace() // the sort of 10,000 names takes milliseconds of a core
+	}
 	b = binary.AppendUvarint(b, uint64(len(v.streams)))
 	for _, x := range v.streams {
 		b = appendString(b, x.name)
@@ -282,13 +298,17 @@ func (v *ckptView) encode(id [16]byte) []byte {
 			b = appendLoc(b, c.seq-seq, l, c.loc)
 			seq, l = c.seq, c.loc
 		}
+		pace()
 	}
 	b = binary.AppendUvarint(b, uint64(len(v.pos)))
 	var pos uint64
 	var l loc
-	for _, c := range v.pos {
+	for i, c := range v.pos {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
+		if i%1024 == 0 {
+			pace()
+		}
 	}
 	b = v.appendKvRuns(b, ver)
 	keys := slices.Sorted(maps.Keys(v.kv))
@@ -302,6 +322,7 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = binary.AppendUvarint(b, e.rev)
 		b = binary.AppendUvarint(b, uint64(len(e.value)))
 		b = append(b, e.value...)
+		pace()
 	}
 	ids := v.ids
 	if ids == nil {
@@ -659,20 +680,16 @@ func (s *Store) checkpoint(p *effect.P) error {
 // and the commits' fdatasyncs would wait behind it.
 const ckptPiece = 4 << 20
 
-// writePaced creates path and writes data into it piece by piece,
-// syncing each piece's data before the next is written, and fsyncs it.
-func writePaced(p *effect.P, path string, data []byte) error {
-	return writePieces(p, path, data, ckptPiece, nil)
-}
-
 // ckptPieceBeside is the piece of a checkpoint written beside commits
 // (checkpointBeside): the commits' fdatasyncs wait in the device queue
 // (and, on ext4, for the journal commit that carries the file's data)
 // behind at most one piece, a fraction of a millisecond of writing.
 const ckptPieceBeside = 256 << 10
 
-// writePieces is writePaced with pieces of piece bytes, calling between
-// (when set) after each piece is synced and before the next is written.
+// writePieces creates path and writes data into it in pieces of piece
+// bytes, syncing each piece's data (fdatasync) before the next is
+// written and calling between (when set) after each piece is synced,
+// and fsyncs it.
 func writePieces(p *effect.P, path string, data []byte, piece int, between func()) error {
 	fd, err := openFile(p, path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
@@ -720,8 +737,8 @@ func (s *Store) captureCheckpoint(wait bool) *ckptView {
 	}
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
-	for s.ckptBusy && wait {
-		s.ckDone.Wait()
+	if wait {
+		s.waitCheckpointIdle()
 	}
 	if d := s.pendDrop.Swap(nil); d != nil {
 		s.mu.Lock()
@@ -794,7 +811,7 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	tmp := path + tmpSuffix
 	piece, between := ckptPiece, func() {}
 	if v.beside {
-		piece, between = ckptPieceBeside, s.yieldToLog
+		piece, between = ckptPieceBeside, v.pace
 	}
 	if err := writePieces(p, tmp, v.encode(s.id), piece, between); err != nil {
 		_ = remove(p, tmp)
@@ -977,8 +994,67 @@ func (s *Store) captureBeside() *ckptView {
 	}
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
 	v := markOf(r, s.st)
-	v.bytes, v.beside = s.bytes, true
+	v.bytes, v.beside, v.pace = s.bytes, true, s.pacer()
 	return v
+}
+
+// After a piece of its work a checkpoint beside commits rests for
+// ckptRestFactor times as long as the piece took, ckptRestMax at most
+// (pacer).
+const (
+	ckptRestFactor = 2
+	ckptRestMax    = 10 * time.Millisecond
+)
+
+// pacer gives the function a checkpoint written beside commits calls
+// (from its one goroutine) between two pieces of its work (reading a sealed segment, encoding,
+// writing and syncing a file): it lets the log have the device and the
+// CPU for twice as long as the piece since the last call took (up to
+// ckptRestMax), and until the next group is published (yieldToLog), so
+// that the checkpoint takes about a third of either at most while
+// commits go on, whatever its pieces cost on a loaded machine.
+func (s *Store) pacer() func() {
+	last := time.Now()
+	return func() {
+		if !s.paceRests() {
+			last = time.Now()
+			return
+		}
+		rest := min(ckptRestFactor*time.Since(last), ckptRestMax)
+		until := time.Now().Add(rest)
+		s.yieldToLog()
+		if d := time.Until(until); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-s.closedCh:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		last = time.Now()
+	}
+}
+
+// paceRests reports whether a checkpoint beside commits rests after a
+// piece of its work (pacer): not once the store is closing, nor while a
+// caller waits for the checkpoint to end (waitCheckpointIdle: Compact,
+// the checkpoint of Close), which would otherwise wait for every rest as
+// well as the work, about three times as long, with no commit to let in.
+func (s *Store) paceRests() bool {
+	return !s.closed.Load() && s.ckWaiters.Load() == 0
+}
+
+// waitCheckpointIdle waits, ckMu held, until no checkpoint is in
+// progress; meanwhile one beside commits rests no more (paceRests).
+func (s *Store) waitCheckpointIdle() {
+	if !s.ckptBusy {
+		return
+	}
+	s.ckWaiters.Add(1)
+	for s.ckptBusy {
+		s.ckDone.Wait()
+	}
+	s.ckWaiters.Add(-1)
 }
 
 // yieldToLog lets the log have the device between two pieces of a

@@ -413,9 +413,7 @@ func (s *Store) Compact(p *effect.P, opts CompactOptions) (CompactResult, error)
 	// hold every operation off while it is written.
 	for {
 		s.ckMu.Lock()
-		for s.ckptBusy {
-			s.ckDone.Wait()
-		}
+		s.waitCheckpointIdle()
 		s.ckMu.Unlock()
 		s.opMu.Lock()
 		s.ckMu.Lock()
@@ -753,9 +751,7 @@ func (s *Store) dropGaps(refs []chunkRef, from, want uint64) ([]chunkRef, int) {
 // checkpoint begun later ends in the active segment or after it.
 func (s *Store) checkpointLSNs(p *effect.P) (map[uint64]bool, error) {
 	s.ckMu.Lock()
-	for s.ckptBusy {
-		s.ckDone.Wait()
-	}
+	s.waitCheckpointIdle()
 	out := map[uint64]bool{s.ckptLSN: true}
 	s.ckMu.Unlock()
 	ents, err := listDir(p, s.logDir)

@@ -327,6 +327,51 @@
 // are never reused, so an entry never goes stale, and a cached record's
 // frame is checked again when it is served.
 //
+// The read cache, and the caches of index blocks and kv run blocks (see
+// Segment index files and Kv run files), keep their bytes in one ring
+// each of exactly the configured size, outside the Go heap: an anonymous
+// private mapping on Linux, macOS and the BSDs (a heap slice
+// elsewhere), set up by the first entry kept and unmapped by Close; the
+// kernel backs its pages only once they are written, so the resident
+// memory of a cache is at most its size. The bytes count neither in
+// the collector's heap goal nor its scan. An entry is a 12-byte header (segment or run, offset or
+// block number, length, each a little-endian uint32) and its bytes,
+// written at the ring's head; one that would run past the ring's end is
+// written at its start instead, the rest of the ring being marked
+// unused. Eviction is first in, first out: the entries at the tail that
+// a new one would overwrite are dropped first, found by walking their
+// headers, so the order costs no heap. On the heap stays a map from key
+// to the entry's offset in the ring (12 bytes a slot), measured at 28
+// bytes an entry with the map's slack: 3.3 MiB for a full 32 MiB read
+// cache of one-event records (123 k entries of 260 bytes), 0.2 MiB for
+// 32 MiB of 4 KiB blocks. The headers are part of the configured size,
+// so the entries, and with them the map, number at most the size
+// divided by 12 bytes plus the smallest record's length.
+// Every serve copies the bytes out under the cache's lock, so a later
+// entry that overwrites them never changes what a reader holds; a
+// lookup in a segment index copies out only the 12-byte entry it reads,
+// not its block, so that a search of cached blocks puts nothing on the
+// heap (kv run blocks are still copied whole). A ring is at most 4 GiB
+// less a byte.
+//
+// The default of 32 MiB for the read cache was weighed against the
+// 64 MiB target of issue 12 at 10 M one-event commits in 10 k streams
+// (BenchmarkScaleOpen, peak resident after reading the last 10 events of
+// every stream, machine load 9-11): with no read cache 60.3-60.5 MiB,
+// 8 MiB 67.3-68.2, 16 MiB 77.6, 32 MiB 88.6-90.1 (main, with the cache
+// on the heap, 87.8-91.7). The peak without a cache is the floor: the
+// index the open store holds (23.7 MiB of heap) and the collector's
+// headroom over it (GOGC=100), not the cache. Against that, a stream's
+// last 10 events in 5 M events in 10 k streams one per commit
+// (BenchmarkTailRead, a working set of 27 MiB of records) read in a
+// p50 of 8.2-8.9 us with 32 MiB, 10.4-11.8 us with 16 MiB and 20.6-21.8
+// us with 8 MiB (load 7-8). No size meets both; the default stays
+// 32 MiB, which meets the read target, and the memory target waits on
+// the floor. Because the cache's bytes are off the heap, a process that
+// sets a soft heap limit (GOMEMLIMIT) bounds the heap without the cache
+// filling it: with GOMEMLIMIT=32MiB the same reads peak at 69.2-70.1 MiB
+// (main: 73.9-74.6 MiB, its collector running against the cache).
+//
 // A read is decoded into an ops.Page: the records are read into the
 // page's memory and each event's Data aliases its record there, with no
 // intermediate form. A Read or ReadAll that lends a page (ops.Read.Page)
@@ -438,15 +483,29 @@
 // mark (idindex CopyAsOf: 32 Ki slots at a time under the index's read
 // lock, which commits take exclusively only to publish a group), encodes
 // the view and writes it in pieces of 256 KiB, each synced (fdatasync)
-// before the next is written, waiting after each until the next group
-// is published (2 ms at most): the commits' fdatasyncs wait in the
+// before the next is written: the commits' fdatasyncs wait in the
 // device queue, and on ext4 for the journal commit that carries the
 // file's data, behind one piece at most, never one flush of the whole
-// file. Close waits for it before it writes its own checkpoint and
-// releases the files. Without Background the leader captures the view
-// while it still leads, hands the leadership on, and writes the view on
-// its own handle before its own commit returns (in pieces of 4 MiB),
-// as Compact and Close write theirs. One checkpoint at a time is written
+// file. All its long work is done in such pieces, with a rest between
+// two (the checkpoint's pacer): reading a sealed segment for its ID
+// entries (256 KiB a read), encoding the checkpoint (after each 256 KiB
+// of it), writing and syncing its segment index files and kv run (256
+// KiB a piece). After each piece it waits until the next group is
+// published (2 ms at most) and until twice as long as the piece took
+// has passed since it ended (10 ms at most; the wait for the group
+// counts toward it), and once after sorting the stream names,
+// so that beside commits it takes about a third of the device and of a
+// core at most, however slow a loaded machine makes its pieces; it
+// holds no lock commits take across a piece. So a checkpoint takes
+// about three times as long as its work does. Close waits
+// for it before it writes its own checkpoint and releases the files, and
+// Compact before it writes its own: while either waits (or the store is
+// closing) it rests no more, its remaining pieces back to back, so that
+// neither waits for its rests as well as its work.
+// Without Background the leader captures the view while it still
+// leads, hands the leadership on, and writes the view on its own handle
+// before its own commit returns (in pieces of 4 MiB, unpaced), as
+// Compact and Close write theirs. One checkpoint at a time is written
 // (a leader finding one in progress marks none). Its rename is done
 // under the index's read lock, after a look at the failed state, so that
 // a store that failed meanwhile renames none; its other IO holds nothing
@@ -457,7 +516,7 @@
 // (CheckpointFailures) and keeps the last one's error
 // (CheckpointFailure, nil after a clean one). What a checkpoint still
 // takes from commits is the machine's: CPU for the encoding and device
-// time for the file.
+// time for the file, about a third of either at most (the pacer above).
 //
 // Measured with BenchmarkScaleCheckpoint (64 writers of one-event
 // commits to 10,000 streams of a 5 M event store; six runs of each
@@ -471,7 +530,16 @@
 // checkpoint then takes 35 to 71 ms instead of 22 to 38, most of it the
 // pacing of its pieces. On that machine the p99 without a checkpoint
 // (9 to 49 ms) is the other work's, and it is what the worst ratios
-// rode on.
+// rode on. With every long piece of the work paced (reading the sealed
+// segment, which took a core for 330 ms at once, encoding, the index
+// files) and the rest twice the piece: seven runs of each version,
+// alternating, at load 9 to 30: every 1 MiB, 0.83x to 1.31x, median
+// 0.95x (the version before, in the same runs: 1.19x to 3.33x, median
+// 2.38x); back to back, 0.96x to 1.84x, median 1.17x (before: 1.75x to
+// 3.20x, median 2.12x), no run above 2x. A checkpoint then takes 108 to
+// 290 ms, and fewer are made back to back (23 to 42 in a run against 77
+// to 90). The ratios under 1x are the noise: the p99 without a
+// checkpoint was 13 to 85 ms in those runs, the other work's.
 //
 // Format 5 adds after the ID index the retention section, uvarints:
 //
@@ -697,7 +765,8 @@
 //
 // The ID entries of a file of version 2 are read from its sealed
 // segment (every record decoded, once, by the checkpoint writer, beside
-// commits and holding nothing they take), since the in-memory ID index
+// commits and holding nothing they take, in reads of 256 KiB paced as
+// the checkpoint is), since the in-memory ID index
 // keeps only the top bits of a hash. The checkpoint that names the file
 // leaves its segment's events out of the ID index it holds, and once it
 // is in place the live ID index drops them (idindex DropRange, under the
@@ -939,7 +1008,8 @@
 // them put into its entry; every entry copied from a folded run keeps at
 // most the depth's revisions. A fold into the oldest run (no older run
 // is left) drops the tombstones, which hide nothing there. The run is
-// streamed to kv-<lsn>.run.tmp, its data synced every 4 MiB, its header
+// streamed to kv-<lsn>.run.tmp, its data synced every 4 MiB (every 256
+// KiB, paced, by a checkpoint beside commits), its header
 // written last and the file fsynced, renamed into place and the log
 // directory fsynced; only then is the checkpoint naming the new set
 // (per run oldest first: generation, header checksum, entries, its keys

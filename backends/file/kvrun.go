@@ -207,6 +207,12 @@ type kvRunWriter struct {
 
 	bloom  []byte // the filter being filled, bloomN blocks; nil: none
 	bloomN int
+
+	// piece is how much is written before the data is synced
+	// (kvRunPiece when 0); between, when set, is called after each
+	// piece is synced: a checkpoint's pacer, beside commits.
+	piece   int
+	between func()
 }
 
 func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWriter, error) {
@@ -298,7 +304,7 @@ func (w *kvRunWriter) flushRecBlock() {
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, sum)
 	w.recBlocks = append(w.recBlocks, kvRecBlock{first: w.recFirst, off: off, n: uint32(len(w.recBlk) + 4), sum: sum})
 	w.recBlk = w.recBlk[:0]
-	if len(w.buf) >= kvRunPiece {
+	if len(w.buf) >= w.pieceSize() {
 		w.writeBuf()
 	}
 }
@@ -316,9 +322,16 @@ func (w *kvRunWriter) flushBlock() {
 	w.blocks = append(w.blocks, kvBlock{first: w.first, off: off, n: uint32(len(w.blk) + 4), sum: sum})
 	w.blk = w.blk[:0]
 	w.first = ""
-	if len(w.buf) >= kvRunPiece {
+	if len(w.buf) >= w.pieceSize() {
 		w.writeBuf()
 	}
+}
+
+func (w *kvRunWriter) pieceSize() int {
+	if w.piece > 0 {
+		return w.piece
+	}
+	return kvRunPiece
 }
 
 func (w *kvRunWriter) writeBuf() {
@@ -333,6 +346,10 @@ func (w *kvRunWriter) writeBuf() {
 	w.buf = w.buf[:0]
 	if err := fdatasync(w.p, w.fd); err != nil {
 		w.err = err
+		return
+	}
+	if w.between != nil {
+		w.between()
 	}
 }
 
@@ -350,7 +367,7 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 		w.buf = append(w.buf, data...)
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, sum)
 		bloomSums = append(bloomSums, sum)
-		if len(w.buf) >= kvRunPiece {
+		if len(w.buf) >= w.pieceSize() {
 			w.writeBuf()
 		}
 	}
@@ -823,10 +840,18 @@ type kvRunChange struct {
 // The run's history records are old's, then recs (whose revisions follow
 // them).
 func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool, recs []kvLoc) (*kvRun, error) {
+	return mergeKvRunPaced(p, path, id, gen, rev, old, cache, changes, keep, base, recs, 0, nil)
+}
+
+// mergeKvRunPaced is mergeKvRun writing the file in pieces of piece
+// bytes (kvRunPiece when 0), each synced, calling between (when set)
+// after each: a checkpoint beside commits passes its pacer.
+func mergeKvRunPaced(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool, recs []kvLoc, piece int, between func()) (*kvRun, error) {
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
 	}
+	w.piece, w.between = piece, between
 	if !base {
 		// A newer run of its set: a filter for the keys it may hold, at
 		// most the changes and the folded runs' entries.
@@ -1180,7 +1205,11 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 	}
 	// The folded runs are read past the cache: a fold would otherwise
 	// push out what the reads keep warm.
-	r, err := mergeKvRun(p, path+tmpSuffix, s.id, gen, v.rev, from, nil, changes, h.keep(), len(kept) == 0, h.recs)
+	piece := 0
+	if v.beside {
+		piece = ckptPieceBeside // as the checkpoint file's, v.pace between
+	}
+	r, err := mergeKvRunPaced(p, path+tmpSuffix, s.id, gen, v.rev, from, nil, changes, h.keep(), len(kept) == 0, h.recs, piece, v.pace)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,10 @@ type segReader struct {
 	buf    []byte
 	bufOff int64
 	window int // bytes read ahead; readWindow when 0
+	// between, when set, is called before each read of the window but
+	// the first: a reader beside commits (a checkpoint's) lets the log
+	// have the device and the CPU between two windows.
+	between func()
 }
 
 // at returns up to n bytes at off (fewer only where the file ends).
@@ -82,6 +86,9 @@ func (r *segReader) at(off int64, n int) ([]byte, error) {
 	want := int64(max(n, window))
 	if off+want > r.size {
 		want = max(r.size-off, 0)
+	}
+	if r.between != nil && r.buf != nil {
+		r.between() // a window was read before
 	}
 	if int64(cap(r.buf)) < want {
 		r.buf = make([]byte, want)

@@ -198,7 +198,7 @@ func scaleOpenChild(t testing.TB, dir string) {
 	var c scaleChild
 	c.BaseMiB = peakResident() / (1 << 20)
 	cpu0, start := cpuTime(), time.Now()
-	s, err := Open(p, dir, Options{})
+	s, err := Open(p, dir, benchReadCache(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,6 +257,21 @@ func scaleOpenChild(t testing.TB, dir string) {
 }
 
 const scaleStreams = 10_000
+
+// benchReadCache is the options of a measured open: the default, or with
+// PERSIST_READ_CACHE set, that Options.ReadCacheBytes (to weigh the
+// default's size).
+func benchReadCache(t testing.TB) Options {
+	v := os.Getenv("PERSIST_READ_CACHE")
+	if v == "" {
+		return Options{}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("PERSIST_READ_CACHE: %v", err)
+	}
+	return Options{ReadCacheBytes: n}
+}
 
 func scaleName(i int) string { return "stream-" + strconv.Itoa(i) }
 

@@ -565,9 +565,13 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", e.seg)
 	}
-	st, ids, err := scanSegment(p, s.id, seg, e.ids)
+	st, err := scanSegment(p, s.id, seg, e.ids, 1<<20, nil)
 	if err != nil {
 		return nil, err
+	}
+	var ids []idEntry
+	if e.ids {
+		ids = st.idLog.segs[uint32(seg.id)]
 	}
 	streams := st.segStreams(uint32(seg.id))
 	var b []byte
@@ -600,9 +604,13 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 // version 2 with its ID entries (which it also gives) when withIDs is
 // set.
 func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte, segIdx, []idEntry, error) {
-	st, ids, err := scanSegment(p, id, seg, withIDs)
+	st, err := scanSegment(p, id, seg, withIDs, 1<<20, nil)
 	if err != nil {
 		return nil, segIdx{}, nil, err
+	}
+	var ids []idEntry
+	if withIDs {
+		ids = st.idLog.segs[uint32(seg.id)]
 	}
 	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
 	if len(st.positions) > 0 {
@@ -611,14 +619,15 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte,
 	return b, e, ids, nil
 }
 
-// scanSegment reads every record of seg into a state of its own, with
-// its ID entries when withIDs is set.
-func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) (*state, []idEntry, error) {
+// scanSegment reads every record of seg, window bytes at a time, calling
+// between (when set) before each window but the first, and gives the
+// state of its records alone, with their ID entries when withIDs is set.
+func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window int, between func()) (*state, error) {
 	size, err := fileSize(p, seg.path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: 1 << 20}
+	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: window, between: between}
 	st := newState()
 	if withIDs {
 		st.idLog = newIDLog(id, []uint32{uint32(seg.id)})
@@ -647,13 +656,9 @@ func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) (*state, 
 		err = ferr
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var ids []idEntry
-	if withIDs {
-		ids = st.idLog.segs[uint32(seg.id)]
-	}
-	return st, ids, nil
+	return st, nil
 }
 
 // segStreams gives every stream's chunks in segment seg, sorted by name.
@@ -676,12 +681,18 @@ func (s *state) segStreams(seg uint32) []segStreams {
 
 // idxAt gives entry i of e's index file (stream entries follow the
 // position entries' blocks).
+// A cached block's entry is read where it lies in the cache's ring: a
+// binary search probes many entries, each but 12 bytes of its block.
 func (s *Store) idxAt(p *effect.P, e *segIdx, i uint32) (uint64, uint32, error) {
+	o := int(i%idxPerBlock) * idxEntry
+	var ent [idxEntry]byte
+	if s.indexCache().readAt(loc{seg: e.seg, off: i / idxPerBlock}, o, ent[:]) {
+		return binary.LittleEndian.Uint64(ent[:]), binary.LittleEndian.Uint32(ent[8:]), nil
+	}
 	b, err := s.idxBlock(p, e, i/idxPerBlock)
 	if err != nil {
 		return 0, 0, err
 	}
-	o := int(i%idxPerBlock) * idxEntry
 	return binary.LittleEndian.Uint64(b[o:]), binary.LittleEndian.Uint32(b[o+8:]), nil
 }
 
@@ -740,9 +751,15 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		return nil, nil
 	}
 	var files []string
+	piece, between := ckptPiece, (func())(nil)
+	if v.beside {
+		// As the checkpoint file's: in small pieces, each synced, the
+		// log let in between.
+		piece, between = ckptPieceBeside, v.pace
+	}
 	write := func(seg uint32, b []byte) error {
 		path := filepath.Join(s.logDir, idxName(seg))
-		if err := writePaced(p, path+tmpSuffix, b); err != nil {
+		if err := writePieces(p, path+tmpSuffix, b, piece, between); err != nil {
 			_ = remove(p, path+tmpSuffix)
 			return fmt.Errorf("file: write index of segment %d: %w", seg, err)
 		}
@@ -800,7 +817,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 			}
 			// The ID entries lie in the segment's records alone: read
 			// it once, sealed, off every lock commits take.
-			ids, err := s.segmentIDs(p, seg)
+			ids, err := s.segmentIDs(p, seg, v.pace)
 			if err != nil {
 				return nil, err
 			}
@@ -859,16 +876,28 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 	return d, nil
 }
 
-// segmentIDs reads sealed segment seg and gives its ID entries.
-func (s *Store) segmentIDs(p *effect.P, seg uint32) ([]idEntry, error) {
+// segmentIDs reads sealed segment seg and gives its ID entries. Beside
+// commits (pace set: the checkpoint's pacer) it reads the segment in
+// pieces of ckptPieceBeside and calls pace between two, since decoding
+// a 64 MiB segment at once takes a core for a third of a second; it
+// encodes no index file of the records, which the caller encodes from
+// the view.
+func (s *Store) segmentIDs(p *effect.P, seg uint32, pace func()) ([]idEntry, error) {
 	s.mu.RLock()
 	sg := s.segs[uint64(seg)]
 	s.mu.RUnlock()
 	if sg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", seg)
 	}
-	_, _, ids, err := indexSegment(p, s.id, sg, true)
-	return ids, err
+	window := 1 << 20
+	if pace != nil {
+		window = ckptPieceBeside
+	}
+	st, err := scanSegment(p, s.id, sg, true, window, pace)
+	if err != nil {
+		return nil, err
+	}
+	return st.idLog.segs[seg], nil
 }
 
 // idxRef is a run or an indexed segment's positions to resolve into
@@ -887,19 +916,29 @@ func (s *Store) resolve(p *effect.P, r idxRef, from, want uint64, refs []chunkRe
 	if err != nil {
 		return refs, err
 	}
-	var b []byte
+	// Each entry is read where it lies in the cache's ring; a block the
+	// cache does not hold is read once and walked.
+	cache := s.indexCache()
+	var b []byte // j's block, when read rather than found cached
+	var ent [idxEntry]byte
 	for ; j < r.first+r.n; j++ {
-		if b == nil || j%idxPerBlock == 0 {
-			if b, err = s.idxBlock(p, &r.e, j/idxPerBlock); err != nil {
+		if j%idxPerBlock == 0 {
+			b = nil
+		}
+		blk, o := j/idxPerBlock, int(j%idxPerBlock)*idxEntry
+		if b == nil && !cache.readAt(loc{seg: r.e.seg, off: blk}, o, ent[:]) {
+			if b, err = s.idxBlock(p, &r.e, blk); err != nil {
 				return refs, err
 			}
 		}
-		o := int(j%idxPerBlock) * idxEntry
-		key := binary.LittleEndian.Uint64(b[o:])
+		if b != nil {
+			copy(ent[:], b[o:])
+		}
+		key := binary.LittleEndian.Uint64(ent[:])
 		if key > want {
 			break
 		}
-		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
+		refs = append(refs, chunkRef{seq: key, seg: r.seg, l: loc{seg: r.e.seg, off: binary.LittleEndian.Uint32(ent[8:])}})
 	}
 	return refs, nil
 }

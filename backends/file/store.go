@@ -39,6 +39,7 @@ type Options struct {
 	// ReadCacheBytes bounds the memory of small records (up to 4 KiB
 	// each: one-event commits and the like) kept once read, so that
 	// reading them again takes no IO. Default 32 MiB; negative keeps none.
+	// The bytes lie outside the Go heap (see the package doc, Memory).
 	ReadCacheBytes int
 	// KvHistory is how many versions of each kv key the store keeps for
 	// persist/kv-history and kv-watch, the current one included: 1 to
@@ -216,6 +217,10 @@ type Store struct {
 	ckptBusy  bool       // one is being written
 	ckptLSN   uint64     // LSN the last checkpoint covers
 	ckptBytes int64      // log bytes when it was written
+	// ckWaiters counts the callers waiting for the checkpoint in
+	// progress to end (waitCheckpointIdle): one beside commits rests no
+	// more while there are any (pacer).
+	ckWaiters atomic.Int32
 	// Checkpoints commits made due (noteCheckpoint): how many,
 	// how many failed, and the last one's error; and the one written in
 	// the background, which Close waits for.
@@ -474,6 +479,9 @@ func (s *Store) release(p *effect.P) error {
 		s.st.kvRetired, s.st.kvRuns = nil, nil
 	}
 	s.snaps.close()
+	s.cache.release()
+	s.idx.cache.release()
+	s.kvBlocks.release()
 	if s.lockFD != 0 {
 		if s.opts.HolderPID > 0 {
 			clearHolder(p, s.lockFD)

@@ -31,6 +31,8 @@ import (
 // The store is built on disk under PERSIST_TAIL_DIR when set (and kept
 // there, to be read again by a later run, as a store of 5 M events takes
 // a while to write), else in a temporary directory.
+// PERSIST_READ_CACHE, when set, is the reopened store's
+// Options.ReadCacheBytes.
 func BenchmarkTailRead(b *testing.B) {
 	events := 1_000_000
 	if v := os.Getenv("PERSIST_TAIL_EVENTS"); v != "" {
@@ -160,7 +162,7 @@ func tailStore(b *testing.B, events, batch int) *effect.P {
 		b.Logf("built %d events in %d streams, %d per commit, in %v", events, tailStreams, batch, time.Since(start).Round(time.Millisecond))
 	}
 	p := effect.Handle(context.Background(), h)
-	s, err := Open(p, dir, Options{})
+	s, err := Open(p, dir, benchReadCache(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,141 @@
+package file
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A checkpoint beside commits reads a sealed segment in windows with its
+// pacer called between two: the same ID entries as one read of it, and
+// the pacer called before every window but the first.
+func TestPacedSegmentScan(t *testing.T) {
+	e, _ := idStore(t, 2500)
+	st := e.s.st
+	require.NotEmpty(t, st.indexed)
+	seg := st.indexed[0].seg
+	sg := e.s.segs[uint64(seg)]
+	require.NotNil(t, sg)
+	p := e.p()
+	size, err := fileSize(p, sg.path)
+	require.NoError(t, err)
+
+	whole, err := e.s.segmentIDs(p, seg, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, whole, "the segment's caller IDs")
+
+	const window = 4096
+	calls := 0
+	paced, err := scanSegment(p, e.s.id, sg, true, window, func() { calls++ })
+	require.NoError(t, err)
+	require.Equal(t, whole, paced.idLog.segs[seg], "paced reads give the same ID entries")
+	// The scan stops at the seal, so it may not read the last window.
+	windows := int((size + window - 1) / window)
+	require.GreaterOrEqual(t, calls, windows/2, "the pacer between windows of a %d-byte segment", size)
+	// A record across the end of a window is read again from its start.
+	require.Less(t, calls, 2*windows, "a call per window read")
+
+	calls = 0
+	got, err := e.s.segmentIDs(p, seg, func() { calls++ })
+	require.NoError(t, err)
+	require.Equal(t, whole, got)
+	if size > ckptPieceBeside {
+		require.Positive(t, calls)
+	}
+}
+
+// Encoding a checkpoint with a pacer gives the same bytes as without,
+// and calls it once per ckptPieceBeside bytes, about.
+func TestPacedEncode(t *testing.T) {
+	st := newState()
+	const streams = 40_000
+	for i := range streams {
+		st.streams[fmt.Sprintf("stream-%06d", i)] = &streamIdx{head: uint64(i%7 + 1), chunks: []chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}}}
+	}
+	for i := range 3 * streams {
+		st.positions = append(st.positions, posChunk{pos: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+	}
+	st.lastPos = 3 * streams
+	var id [16]byte
+	r := resume{seg: 1, off: 1 << 20, last: 1 << 19, lsn: 9}
+	plain := viewOf(r, st).encode(id)
+	require.Greater(t, len(plain), 2*ckptPieceBeside, "a view of several pieces")
+
+	v := viewOf(r, st)
+	calls := 0
+	v.pace = func() { calls++ }
+	paced := v.encode(id)
+	require.Equal(t, plain, paced, "pacing changes no byte")
+	pieces := len(plain) / ckptPieceBeside
+	require.GreaterOrEqual(t, calls, pieces-2)
+	require.LessOrEqual(t, calls, pieces+1, "and one after the sort of the names")
+
+	_, got, err := decodeCheckpoint(paced, id)
+	require.NoError(t, err)
+	require.Len(t, got.streams, streams)
+	require.Len(t, got.positions, 3*streams)
+}
+
+// A kv run written beside commits, in small pieces with the pacer
+// called after each is synced, is the same file as one written in the
+// usual pieces.
+func TestPacedKvRun(t *testing.T) {
+	es := kvRunModel(rand.New(rand.NewPCG(7, 7)), 3000)
+	ch := make([]kvRunChange, len(es))
+	for i := range es {
+		ch[i].kvRunEntry = es[i]
+	}
+	dir := t.TempDir()
+	plainPath, pacedPath := filepath.Join(dir, kvRunName(1)), filepath.Join(dir, "paced"+kvRunSuffix)
+	_, err := mergeKvRun(osP(), plainPath, kvRunTestID, 1, 1000, nil, nil, ch, kvRunTestKeep, true, nil)
+	require.NoError(t, err)
+	calls := 0
+	r, err := mergeKvRunPaced(osP(), pacedPath, kvRunTestID, 1, 1000, nil, nil, ch, kvRunTestKeep, true, nil, 4096, func() { calls++ })
+	require.NoError(t, err)
+	plain, err := os.ReadFile(plainPath)
+	require.NoError(t, err)
+	paced, err := os.ReadFile(pacedPath)
+	require.NoError(t, err)
+	require.Equal(t, plain, paced, "pacing changes no byte")
+	// A piece ends at the first block past 4096 bytes: a few blocks.
+	require.GreaterOrEqual(t, calls, len(plain)/(4*4096), "the pacer after each piece of a %d-byte run", len(plain))
+	openRun(t, pacedPath, 1, r.hdrCRC)
+}
+
+// A checkpoint beside commits rests after its pieces only while no
+// caller waits for it to end: Compact, which waits for the one in
+// progress before it writes its own, has it rest no more, and neither
+// does Close.
+func TestCheckpointRestsNotForWaiters(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := e.s
+	require.True(t, s.paceRests(), "an open store with no caller waiting")
+	s.ckMu.Lock()
+	s.ckptBusy = true // a checkpoint beside commits in progress
+	s.ckMu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Compact(e.p(), CompactOptions{})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return !s.paceRests() }, time.Minute, time.Millisecond,
+		"a Compact waiting for the checkpoint stops its rests")
+	select {
+	case err := <-done:
+		t.Fatalf("Compact returned while a checkpoint was in progress: %v", err)
+	default:
+	}
+	s.ckMu.Lock()
+	s.ckptBusy = false
+	s.ckDone.Broadcast()
+	s.ckMu.Unlock()
+	require.NoError(t, <-done)
+	require.True(t, s.paceRests(), "no caller waits once it ended")
+	e.close()
+	require.False(t, s.paceRests(), "a closed store")
+}

@@ -863,7 +863,11 @@
 // map), with the segments (56 bytes each), and with the log written
 // since the last checkpoint (16 bytes per record and per record and
 // stream, the ID index's slots for caller IDs), which
-// Options.CheckpointBytes bounds; not with the indexed log. The caches
+// Options.CheckpointBytes bounds (default 64 MiB: with the stream
+// directories a checkpoint of 10,000 streams is a few MiB at most, so a
+// checkpoint every 64 MiB of log costs a few percent more writes, and it
+// bounds both the tail Open checks after a crash and the memory that
+// tail's index takes); not with the indexed log. The caches
 // are bounded by their options: Options.ReadCacheBytes (default 32 MiB)
 // of records, Options.IndexCacheBytes (default 4 MiB) of index blocks,
 // and a quarter of that again of directory chain steps; the ID filters
@@ -887,6 +891,16 @@
 // first 10 events, which walks its 21 or so directories, p50 65 to 90 us
 // against 26 to 35, p99 6 to 14 ms against 1 to 3.4: one index block
 // read per directory the walk passes, where the runs were in memory.
+//
+// The default Options.CheckpointBytes went from 256 to 64 MiB with the
+// stream directories. Measured on the same code with each default, each
+// on a 10 M store it built (load 5 to 6): the tail a killed writer leaves
+// went from 675 k to 209 k events, Open with it from 0.84 to 1.32 s to
+// 0.25 to 0.35 s, heap after Open from 34.7 to 11.0 MiB, peak resident
+// after Open from 79 to 96 MiB to 45.5 to 48.1 and after reading every
+// stream's last 10 events from 107 to 118 MiB to 67 to 68; with no tail
+// nothing changes (23.3 to 23.4 MiB after Open, 62.4 to 64.5 MiB once
+// the read cache is full).
 //
 // # Kv run files
 //

@@ -29,7 +29,7 @@ type Options struct {
 	// CheckpointBytes is how many bytes of log may follow the last store
 	// checkpoint before a group-commit leader has a new one written: in
 	// the background with Background set, else by the leader once it has
-	// handed the leadership on (see the package doc). Default 256 MiB;
+	// handed the leadership on (see the package doc). Default 64 MiB;
 	// negative writes checkpoints only on Close.
 	CheckpointBytes int64
 	// HolderPID, when positive, is written into the LOCK file once the
@@ -82,7 +82,7 @@ const (
 	maxSegmentSize     = 1 << 30
 	defaultGroupBytes  = 1 << 20
 
-	defaultCheckpointBytes = 256 << 20
+	defaultCheckpointBytes = 64 << 20
 )
 
 func (o Options) withDefaults() (Options, error) {

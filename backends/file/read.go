@@ -2,7 +2,6 @@ package file
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -183,14 +182,30 @@ func (s *Store) idxBound(p *effect.P, e *segIdx, off uint32) (int, error) {
 	next := uint32(0)
 	found := false
 	if blk > 0 {
-		b, err := s.idxBlock(p, e, uint32(blk-1))
+		// Each probe reads its entry where it lies (idxAt), not the
+		// whole block: a block copied out of the cache is 4 KiB of
+		// garbage per read.
+		first := uint32(blk-1) * idxPerBlock
+		n := min(e.nPos-first, idxPerBlock)
+		j := sort.Search(int(n), func(j int) bool {
+			if err != nil {
+				return true
+			}
+			_, o, kerr := s.idxAt(p, e, first+uint32(j))
+			if kerr != nil {
+				err = kerr
+				return true
+			}
+			return o > off
+		})
 		if err != nil {
 			return 0, err
 		}
-		n := min(e.nPos-uint32(blk-1)*idxPerBlock, idxPerBlock)
-		j := sort.Search(int(n), func(j int) bool { return binary.LittleEndian.Uint32(b[j*idxEntry+8:]) > off })
 		if j < int(n) {
-			next, found = binary.LittleEndian.Uint32(b[j*idxEntry+8:]), true
+			if _, next, err = s.idxAt(p, e, first+uint32(j)); err != nil {
+				return 0, err
+			}
+			found = true
 		}
 	}
 	if !found && blk < int(nb) {

@@ -158,18 +158,15 @@ func (s *Store) runBounds(p *effect.P, runs []idxRef, refs, after []chunkRef, wa
 // when the record is the segment's last with events, or the next lies
 // over boundMax away.
 func (s *Store) idxBound(p *effect.P, e *segIdx, off uint32) (int, error) {
-	if e.nPos == 0 {
-		return 0, nil
-	}
-	// The first block whose first entry lies past off: the entry sought
-	// is its first, or one in the block before.
-	nb := blocksFor(e.nPos)
+	// The first entry past off, by one search over the run, each probe
+	// reading its entry where it lies (idxAt): a block copied out of the
+	// cache would be 4 KiB of garbage per read.
 	var err error
-	blk := sort.Search(int(nb), func(i int) bool {
+	j := sort.Search(int(e.nPos), func(j int) bool {
 		if err != nil {
 			return true
 		}
-		_, o, kerr := s.idxAt(p, e, uint32(i)*idxPerBlock)
+		_, o, kerr := s.idxAt(p, e, uint32(j))
 		if kerr != nil {
 			err = kerr
 			return true
@@ -179,42 +176,14 @@ func (s *Store) idxBound(p *effect.P, e *segIdx, off uint32) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	next := uint32(0)
-	found := false
-	if blk > 0 {
-		// Each probe reads its entry where it lies (idxAt), not the
-		// whole block: a block copied out of the cache is 4 KiB of
-		// garbage per read.
-		first := uint32(blk-1) * idxPerBlock
-		n := min(e.nPos-first, idxPerBlock)
-		j := sort.Search(int(n), func(j int) bool {
-			if err != nil {
-				return true
-			}
-			_, o, kerr := s.idxAt(p, e, first+uint32(j))
-			if kerr != nil {
-				err = kerr
-				return true
-			}
-			return o > off
-		})
-		if err != nil {
-			return 0, err
-		}
-		if j < int(n) {
-			if _, next, err = s.idxAt(p, e, first+uint32(j)); err != nil {
-				return 0, err
-			}
-			found = true
-		}
+	if j == int(e.nPos) {
+		return 0, nil
 	}
-	if !found && blk < int(nb) {
-		if _, next, err = s.idxAt(p, e, uint32(blk)*idxPerBlock); err != nil {
-			return 0, err
-		}
-		found = true
+	_, next, err := s.idxAt(p, e, uint32(j))
+	if err != nil {
+		return 0, err
 	}
-	if !found || next-off > boundMax {
+	if next-off > boundMax {
 		return 0, nil
 	}
 	return int(next - off), nil

@@ -454,21 +454,8 @@ func (s *Store) idsIn(p *effect.P, e *segIdx, h uint64, fn func(pos uint64) (boo
 		}
 		return k
 	}
-	// The hashes are uniform: the first entry of hash h is near
-	// h*I/2^64. Bound it by steps of a block doubling from there, then
-	// search between: two or three block reads, where a plain binary
-	// search reads one per halving.
 	n := int(e.nID)
-	guess, _ := bits.Mul64(h, uint64(n))
-	lo, hi := int(guess)-1, int(guess) // key(lo) < h <= key(hi), -1 and n as sentinels
-	for step := idxPerBlock; lo >= 0 && key(lo) >= h; step *= 2 {
-		hi, lo = lo, lo-step
-	}
-	for step := idxPerBlock; hi < n && key(hi) < h; step *= 2 {
-		lo, hi = hi, hi+step
-	}
-	lo, hi = max(lo, -1), min(hi, n)
-	i := lo + 1 + sort.Search(hi-lo-1, func(j int) bool { return err != nil || key(lo+1+j) >= h })
+	i := hashSearch(n, idxPerBlock, h, key)
 	for ; err == nil && i < n; i++ {
 		k, rel, kerr := s.idxAt(p, e, base+uint32(i))
 		if kerr != nil || k != h {
@@ -1138,4 +1125,24 @@ func indexPositions(b []byte, e *segIdx) []posChunk {
 		out = append(out, posChunk{pos: binary.LittleEndian.Uint64(b[o:]), loc: loc{seg: e.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
 	}
 	return out
+}
+
+// hashSearch gives the first of n entries sorted by a uniform 64-bit
+// hash whose key(i) is at least h (n when none is). The first entry of
+// hash h lies near h*n/2^64: it bounds the entry by steps of a block
+// (step entries) doubling from there, then searches between, so that
+// most lookups read one or two blocks, where a plain binary search reads
+// one per halving. A key whose read fails returns h, and its caller
+// keeps the error and reads nothing more.
+func hashSearch(n, step int, h uint64, key func(i int) uint64) int {
+	guess, _ := bits.Mul64(h, uint64(n))
+	lo, hi := int(guess)-1, int(guess) // key(lo) < h <= key(hi), -1 and n as sentinels
+	for s := step; lo >= 0 && key(lo) >= h; s *= 2 {
+		hi, lo = lo, lo-s
+	}
+	for s := step; hi < n && key(hi) < h; s *= 2 {
+		lo, hi = hi, hi+s
+	}
+	lo, hi = max(lo, -1), min(hi, n)
+	return lo + 1 + sort.Search(hi-lo-1, func(j int) bool { return key(lo+1+j) >= h })
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -225,24 +224,11 @@ func dirFind(get blockGet, e *segIdx, name string, h uint64, sure bool) (dirEnt,
 		}
 		return d.hash
 	}
-	// The hashes are uniform: the first entry of hash h is near h*D/2^64.
-	// Bound it by steps of a block doubling from there, then search
-	// between, as idsIn does: most lookups read one block, where a
-	// plain binary search reads one per halving.
-	guess, _ := bits.Mul64(h, uint64(n))
-	lo, hi := int(guess)-1, int(guess) // key(lo) < h <= key(hi), -1 and n as sentinels
-	for step := dirPerBlock; lo >= 0 && key(lo) >= h; step *= 2 {
-		hi, lo = lo, lo-step
-	}
-	for step := dirPerBlock; hi < n && key(hi) < h; step *= 2 {
-		lo, hi = hi, hi+step
-	}
-	lo, hi = max(lo, -1), min(hi, n)
-	lo = lo + 1 + sort.Search(hi-lo-1, func(j int) bool { return err != nil || key(lo+1+j) >= h })
+	lo := hashSearch(n, dirPerBlock, h, key)
 	if err != nil {
 		return dirEnt{}, 0, false, err
 	}
-	hi = lo
+	hi := lo
 	for hi < n && key(hi) == h {
 		hi++
 	}

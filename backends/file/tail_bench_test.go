@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"testing"
@@ -32,7 +33,9 @@ import (
 // there, to be read again by a later run, as a store of 5 M events takes
 // a while to write), else in a temporary directory.
 // PERSIST_READ_CACHE, when set, is the reopened store's
-// Options.ReadCacheBytes.
+// Options.ReadCacheBytes. PERSIST_TAIL_CPUPROFILE, when set, names CPU
+// profiles of the measured reads alone, one a case (the name, a dot and
+// the case's name).
 func BenchmarkTailRead(b *testing.B) {
 	events := 1_000_000
 	if v := os.Getenv("PERSIST_TAIL_EVENTS"); v != "" {
@@ -79,6 +82,10 @@ func BenchmarkTailRead(b *testing.B) {
 			}
 			rng := rand.New(rand.NewPCG(1, 2))
 			lat := make([]time.Duration, 0, 1<<16)
+			if f := os.Getenv("PERSIST_TAIL_CPUPROFILE"); f != "" {
+				stop := tailProfile(b, f+"."+name)
+				defer stop()
+			}
 			b.ResetTimer()
 			for b.Loop() {
 				d := read(tailName(rng.IntN(tailStreams)))
@@ -96,6 +103,23 @@ func BenchmarkTailRead(b *testing.B) {
 			report(cold, "first-us")
 			report(head, "head-first-us")
 		})
+	}
+}
+
+// tailProfile starts a CPU profile into file and gives what stops it.
+func tailProfile(b *testing.B, file string) func() {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
 	}
 }
 

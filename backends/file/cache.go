@@ -127,6 +127,27 @@ func (c *recCache) readAt(l loc, off int, dst []byte) bool {
 	return true
 }
 
+// test calls fn with the bytes of the entry at l, in place and under
+// the cache's lock, if the cache holds it, and gives what fn gives: a
+// reader that tests a few bits of a block (a filter probe) takes no copy
+// at all. fn must not keep the bytes nor call the cache.
+func (c *recCache) test(l loc, fn func([]byte) bool) (has, ok bool) {
+	if c.max == 0 {
+		return false, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, found := c.m[l]
+	if !found || c.ring == nil {
+		return false, false
+	}
+	rec := c.entry(at, l)
+	if rec == nil {
+		return false, false
+	}
+	return fn(rec), true
+}
+
 // entry gives the bytes of the entry whose header is at offset at in the
 // ring; nil if its header does not name l (which would be a fault of
 // the cache's own: the lookup then misses, and the record is read).

@@ -38,6 +38,7 @@ const (
 	idxSuffix    = ".idx"
 
 	defaultIndexCache = 4 << 20
+	defaultIDFilters  = 16 << 20
 
 	// The ID filter: 10 bits a key, a key's 7 bits in one block.
 	idFilterBits   = (idxBlockSize - 4) * 8 // 32736 a block
@@ -116,9 +117,18 @@ func filterHas(bits []byte, h uint64) bool {
 	}
 	blk, a, b := filterProbes(h, n)
 	base := int(blk) * (idxBlockSize - 4)
+	return blockHas(bits[base:base+idxBlockSize-4], a, b)
+}
+
+// blockHas tells whether the bits of one filter block (its first 4092
+// bytes or more) has every bit that a and b (of filterProbes) name.
+func blockHas(blk []byte, a, b uint32) bool {
+	if len(blk) < idxBlockSize-4 {
+		return false
+	}
 	for i := range uint32(idFilterProbes) {
 		bit := (a + i*b) % idFilterBits
-		if bits[base+int(bit/8)]&(1<<(bit%8)) == 0 {
+		if blk[bit/8]&(1<<(bit%8)) == 0 {
 			return false
 		}
 	}
@@ -265,9 +275,14 @@ type indexFiles struct {
 	cache recCache // blocks, keyed by segment and block number
 	mu    sync.Mutex
 	files map[uint32]*idxFile
-	// filters are the ID filters of the files read so far, by segment:
-	// each checked once, then kept (10 bits an ID entry).
-	filters map[uint32][]byte
+	// filters are the ID filters kept whole, by segment: each checked
+	// once, then kept (10 bits an ID entry), while filterUsed (their
+	// bytes) stays within filterMax (Options.IDFilterBytes); the other
+	// files' filters are probed a block at a time through cache.
+	filters    map[uint32][]byte
+	filterUsed int
+	filterMax  int
+	filterOnce sync.Once
 }
 
 type idxFile struct {
@@ -306,7 +321,7 @@ func (x *indexFiles) close(p *effect.P) error {
 		}
 	}
 	x.files = nil
-	x.filters = nil
+	x.filters, x.filterUsed = nil, 0
 	return errors.Join(errs...)
 }
 
@@ -378,9 +393,9 @@ func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, dst []byte) ([]by
 		case err != nil:
 			return nil, fmt.Errorf("file: read %s at %d: %w", idxName(e.seg), idxHeader+int64(blk)*idxBlockSize, err)
 		case n != idxBlockSize:
-			rebuilt, err = s.indexBad(p, f, e, fmt.Sprintf("block %d cut short", blk))
+			rebuilt, err = s.indexBad(p, f, e, idxHeader+int64(blk)*idxBlockSize, fmt.Sprintf("block %d cut short", blk))
 		case blockSum(e.seg, blk, b[:idxBlockSize-4]) != binary.LittleEndian.Uint32(b[idxBlockSize-4:]):
-			rebuilt, err = s.indexBad(p, f, e, fmt.Sprintf("block %d checksum mismatch", blk))
+			rebuilt, err = s.indexBad(p, f, e, idxHeader+int64(blk)*idxBlockSize, fmt.Sprintf("block %d checksum mismatch", blk))
 		}
 		if err != nil {
 			return nil, err
@@ -402,13 +417,33 @@ func (s *Store) idxBlockOf(p *effect.P, e *segIdx, blk uint32, dst []byte) ([]by
 	return b, nil
 }
 
-// idFilter gives e's ID filter, its blocks' bits one after another,
-// read and checked on first use and kept.
+// idFilterMax is the bound of the filters kept whole
+// (Options.IDFilterBytes): defaultIDFilters when it is 0, none when it is
+// negative.
+func (s *Store) idFilterMax() int {
+	s.idx.filterOnce.Do(func() {
+		switch n := s.opts.IDFilterBytes; {
+		case n > 0:
+			s.idx.filterMax = n
+		case n == 0:
+			s.idx.filterMax = defaultIDFilters
+		}
+	})
+	return s.idx.filterMax
+}
+
+// idFilter gives e's ID filter, its blocks' bits one after another, read
+// and checked on first use and kept, when it fits within the bound beside
+// those kept; nil, with no read, when it does not (filterProbe then
+// probes it a block at a time).
 func (s *Store) idFilter(p *effect.P, e *segIdx) ([]byte, error) {
+	size := int(e.filterBlocks()) * (idxBlockSize - 4)
+	limit := s.idFilterMax()
 	s.idx.mu.Lock()
 	bits, ok := s.idx.filters[e.seg]
+	room := s.idx.filterUsed+size <= limit
 	s.idx.mu.Unlock()
-	if ok {
+	if ok || !room {
 		return bits, nil
 	}
 	// Each block read in place, its checksum overwritten by the next
@@ -423,13 +458,46 @@ func (s *Store) idFilter(p *effect.P, e *segIdx) ([]byte, error) {
 	}
 	bits = bits[:n*(idxBlockSize-4)]
 	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
+	if kept, ok := s.idx.filters[e.seg]; ok {
+		return kept, nil // read beside this one
+	}
+	if s.idx.filterUsed+size > limit {
+		return bits, nil // others took the room meanwhile: used once
+	}
 	if s.idx.filters == nil {
 		s.idx.filters = make(map[uint32][]byte)
 	}
 	s.idx.filters[e.seg] = bits
-	s.idx.mu.Unlock()
+	s.idx.filterUsed += size
 	return bits, nil
 }
+
+// filterProbe tells whether e's filter may hold h, reading the one block
+// that holds h's bits: where the index block cache holds it, its bits are
+// tested in place; else the block is read (and checked) into a pooled
+// buffer, kept in the cache and tested there.
+func (s *Store) filterProbe(p *effect.P, e *segIdx, h uint64) (bool, error) {
+	rel, a, b := filterProbes(h, e.filterBlocks())
+	blk := e.filterFirst() + rel
+	cache := s.indexCache()
+	l := loc{seg: e.seg, off: blk}
+	if has, ok := cache.test(l, func(b2 []byte) bool { return blockHas(b2, a, b) }); ok {
+		return has, nil
+	}
+	bp := blockPool.Get().(*[]byte)
+	defer blockPool.Put(bp)
+	got, err := s.idxBlockOf(p, e, blk, *bp)
+	if err != nil {
+		return false, err
+	}
+	cache.put(l, got)
+	return blockHas(got, a, b), nil
+}
+
+// blockPool holds the buffers filterProbe reads an uncached filter block
+// into: the cache keeps a copy, so the read takes no allocation.
+var blockPool = sync.Pool{New: func() any { b := make([]byte, idxBlockSize); return &b }}
 
 // idsIn calls fn with the position of each of e's ID entries whose hash
 // is h, until fn returns true or an error: none when the filter says h is
@@ -439,7 +507,14 @@ func (s *Store) idsIn(p *effect.P, e *segIdx, h uint64, fn func(pos uint64) (boo
 		return nil
 	}
 	filter, err := s.idFilter(p, e)
-	if err != nil || !filterHas(filter, h) {
+	if err != nil {
+		return err
+	}
+	has := filter != nil && filterHas(filter, h)
+	if filter == nil {
+		has, err = s.filterProbe(p, e, h)
+	}
+	if err != nil || !has {
 		return err
 	}
 	base := e.idBase()
@@ -483,7 +558,7 @@ func (s *Store) openIndex(p *effect.P, f *idxFile, e *segIdx) (platform.FD, []by
 	path := filepath.Join(s.logDir, idxName(e.seg))
 	fd, err := openFile(p, path, os.O_RDONLY)
 	if err != nil {
-		return s.rebuiltOr(p, f, e, fmt.Sprintf("cannot open: %v", err))
+		return s.rebuiltOr(p, f, e, 0, fmt.Sprintf("cannot open: %v", err))
 	}
 	h := make([]byte, idxHeader)
 	n, err := readFull(p, fd, 0, h)
@@ -493,7 +568,7 @@ func (s *Store) openIndex(p *effect.P, f *idxFile, e *segIdx) (platform.FD, []by
 	}
 	if why := checkIndexHeader(h[:n], s.id, e); why != "" {
 		_ = closeFile(p, fd)
-		return s.rebuiltOr(p, f, e, why)
+		return s.rebuiltOr(p, f, e, 0, why)
 	}
 	// Its size too, so that a cut is found at the first read of any
 	// block, not only of those past the cut (a filter block is read once).
@@ -504,28 +579,31 @@ func (s *Store) openIndex(p *effect.P, f *idxFile, e *segIdx) (platform.FD, []by
 	}
 	if want := idxHeader + int64(e.blocks())*idxBlockSize; size != want {
 		_ = closeFile(p, fd)
-		return s.rebuiltOr(p, f, e, fmt.Sprintf("%d bytes, not %d", size, want))
+		return s.rebuiltOr(p, f, e, 0, fmt.Sprintf("%d bytes, not %d", size, want))
 	}
 	f.fd, f.checked = fd, true
 	return fd, nil, nil
 }
 
-// rebuiltOr rebuilds the file e names, which was found bad for why (f.mu
-// held), or gives an error naming both when its segment does not.
-func (s *Store) rebuiltOr(p *effect.P, f *idxFile, e *segIdx, why string) (platform.FD, []byte, error) {
+// rebuiltOr rebuilds the file e names, which was found bad for why at
+// byte off of it (f.mu held), or gives a *CorruptError naming the file,
+// the offset and both reasons when its segment does not.
+func (s *Store) rebuiltOr(p *effect.P, f *idxFile, e *segIdx, off int64, why string) (platform.FD, []byte, error) {
 	if b := s.rebuildLocked(p, f, e, why); b != nil {
 		return 0, b, nil
 	}
-	return 0, nil, fmt.Errorf("%w: index file of segment %d: %s", ErrCorrupt, e.seg, f.why)
+	return 0, nil, corrupt(filepath.Join(s.logDir, idxName(e.seg)), off, "index file of segment %d: %s", e.seg, f.why)
 }
 
-func (s *Store) indexBad(p *effect.P, f *idxFile, e *segIdx, why string) ([]byte, error) {
+// indexBad rebuilds e's index file, found bad for why at byte off of it
+// once opened, unless it was rebuilt already.
+func (s *Store) indexBad(p *effect.P, f *idxFile, e *segIdx, off int64, why string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.rebuilt != nil {
 		return f.rebuilt, nil
 	}
-	_, b, err := s.rebuiltOr(p, f, e, why)
+	_, b, err := s.rebuiltOr(p, f, e, off, why)
 	return b, err
 }
 

@@ -51,6 +51,14 @@ type Options struct {
 	// each) kept once read: the record locations of sealed segments.
 	// Default 4 MiB; negative keeps none.
 	IndexCacheBytes int
+	// IDFilterBytes bounds the heap memory of the ID filters of segment
+	// index files kept whole once read (1.25 bytes per ID entry of the
+	// indexed segments): a file's filter is kept while it fits beside
+	// those kept before it; the filters of the other files are read a
+	// block at a time through the index block cache, one block a probe.
+	// Default 16 MiB (the filters of about 13 M ID entries); negative
+	// keeps none. See the package doc (Segment index files).
+	IDFilterBytes int
 	// CompactFraction, when positive (at most 1), is the policy of
 	// [Store.CompactDue]: compact once the events that stream states
 	// hide and no compaction took yet are at least this fraction of the

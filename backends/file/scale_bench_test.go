@@ -132,6 +132,12 @@ func BenchmarkScaleOpen(b *testing.B) {
 		b.ReportMetric(med(func(c scaleChild) float64 { return c.HWMTailMiB }), "hwm-read1-MiB"+suffix)
 		b.ReportMetric(med(func(c scaleChild) float64 { return c.HWMAllMiB }), "hwm-read10k-MiB"+suffix)
 		b.ReportMetric(med(func(c scaleChild) float64 { return c.ReadUs }), "read1-us"+suffix)
+		if cs[0].RetryP50Us > 0 {
+			b.ReportMetric(med(func(c scaleChild) float64 { return c.RetryP50Us }), "retry-p50-us"+suffix)
+			b.ReportMetric(med(func(c scaleChild) float64 { return c.RetryP99Us }), "retry-p99-us"+suffix)
+			b.ReportMetric(med(func(c scaleChild) float64 { return c.HeapIDsMiB }), "heap-ids-MiB"+suffix)
+			b.ReportMetric(med(func(c scaleChild) float64 { return c.HWMIDsMiB }), "hwm-ids-MiB"+suffix)
+		}
 	}
 	report(tail, "-tail")
 	report(clean, "")
@@ -155,6 +161,13 @@ type scaleChild struct {
 	HWMAllMiB  float64 // VmHWM after reading every stream's last 10 events
 	ReadUs     float64 // the one stream's read
 	LogMiB     float64 // bytes of the log
+	// With PERSIST_SCALE_IDS=1, after the reads: scaleRetries's appends
+	// of stored IDs (answered as the originals, nothing written), their
+	// p50 and p99, and the heap and VmHWM after them.
+	RetryP50Us float64
+	RetryP99Us float64
+	HeapIDsMiB float64
+	HWMIDsMiB  float64
 }
 
 func runScaleChild(b *testing.B, dir string, events int, mode, profile string) scaleChild {
@@ -198,7 +211,7 @@ func scaleOpenChild(t testing.TB, dir string) {
 	var c scaleChild
 	c.BaseMiB = peakResident() / (1 << 20)
 	cpu0, start := cpuTime(), time.Now()
-	s, err := Open(p, dir, benchReadCache(t))
+	s, err := Open(p, dir, benchIDOpts(t, benchReadCache(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +254,13 @@ func scaleOpenChild(t testing.TB, dir string) {
 		readTail(i)
 	}
 	c.HWMAllMiB = peakResident() / (1 << 20)
+	if os.Getenv("PERSIST_SCALE_IDS") == "1" {
+		c.RetryP50Us, c.RetryP99Us = scaleRetries(t, rp, events)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		c.HeapIDsMiB = float64(ms.HeapAlloc) / (1 << 20)
+		c.HWMIDsMiB = peakResident() / (1 << 20)
+	}
 	runtime.KeepAlive(s)
 	if os.Getenv("PERSIST_SCALE_CHILD_MODE") == "close" {
 		if err := s.Close(p); err != nil {
@@ -257,6 +277,31 @@ func scaleOpenChild(t testing.TB, dir string) {
 }
 
 const scaleStreams = 10_000
+
+// scaleRetries appends, one at a time, 2,000 events with the IDs of
+// stored events spread over the log (event k's, in its stream): each is
+// a retry, answered as the original with nothing written, after a lookup
+// that asks the ID filters of the index files newest first down to the
+// file holding it, so that together they read about every file's filter.
+// It gives their p50 and p99 in µs.
+func scaleRetries(t testing.TB, p *effect.P, events int) (float64, float64) {
+	const n = 2000
+	ds := make([]time.Duration, n)
+	for i := range n {
+		k := (i*7919 + 13) % events
+		start := time.Now()
+		res, err := effect.Perform(p, ops.Append{Stream: scaleName(k % scaleStreams), Events: []ops.EventData{{ID: benchID(k, true), Type: "t", Data: body}}})
+		ds[i] = time.Since(start)
+		if err != nil {
+			t.Fatalf("retry of event %d: %v", k, err)
+		}
+		if want := uint64(k/scaleStreams + 1); res.FirstSeq != want {
+			t.Fatalf("retry of event %d answered seq %d, not %d", k, res.FirstSeq, want)
+		}
+	}
+	slices.Sort(ds)
+	return float64(ds[n/2].Nanoseconds()) / 1e3, float64(ds[n*99/100].Nanoseconds()) / 1e3
+}
 
 // benchReadCache is the options of a measured open: the default, or with
 // PERSIST_READ_CACHE set, that Options.ReadCacheBytes (to weigh the

@@ -424,8 +424,8 @@
 // drawn ones. Batched commits need far fewer location entries; the ID
 // index takes the same per event, but only for the events of the
 // segments a checkpoint has not put into index files of version 2: those
-// lie in the files, with a filter of 1.25 bytes per entry in memory (see
-// Segment index files).
+// lie in the files, with a filter of 1.25 bytes per entry kept in memory
+// within Options.IDFilterBytes (see Segment index files).
 //
 // While a store checkpoint is written, the view it was captured as (a
 // copy of the key map and of the stream heads, then of the ID index's
@@ -832,11 +832,53 @@
 // segments the stream is not in too: their filters answer without a
 // block read, where finding the stream's segments would walk its
 // directories), until one could no longer hold a newer event
-// than a hit found: of each, the filter (read whole, its blocks checked,
-// on the segment's first lookup, and kept), and when it may hold the
+// than a hit found: of each, the filter, and when it may hold the
 // hash, a binary search of the ID entries through the block cache; each
 // hit is confirmed by reading the event, as any ID index hit is. A new
-// ID thus costs no block read in most segments.
+// ID thus costs no entry block read in most segments.
+//
+// The filters kept whole are bounded by Options.IDFilterBytes (default
+// 16 MiB: the filters of about 13.4 M ID entries; negative keeps none).
+// A file's filter is read whole (its blocks checked) on its first lookup
+// and kept when it fits beside those kept before it; a kept filter stays
+// while the store is open (index files never change, see below). The
+// filter of any other file is probed where it lies: a hash's 7 bits are
+// in one block, so a probe asks the index block cache for that block
+// and tests the bits in place under the cache's lock (recCache.test, no
+// copy); a block the cache lacks is read into a pooled buffer, its
+// checksum checked, and put into the cache. So a probe costs at most
+// one block read, and the filters' memory is the bound plus the share of
+// Options.IndexCacheBytes their blocks take. Which filters are kept
+// depends on the order of lookups alone: the first lookups after Open
+// ask the newest files first, so the newest are kept. A filter or entry
+// block that is damaged is rebuilt from its segment as any block (see
+// below); when the segment does not rebuild the file, the lookup fails
+// with a *CorruptError naming the index file and the block's offset, and
+// the append is refused.
+//
+// A lookup asks every file of version 2 or 3 back to the hit (every
+// file, for a new ID): its work grows with the files, at 10 M events 43
+// filter probes. Asking only the files of the segments that hold the
+// stream (its directory chain) was weighed and not built: in a store
+// whose streams are written throughout (the scale stores: every stream
+// in every segment) the chain is every file, and each step of it is a
+// directory lookup (a chain step cache hit at best, a block read at
+// worst: 10,000 streams in 43 segments are 430,000 steps, where the step
+// cache holds about 10,000), dearer than the filter probe it would save.
+//
+// Measured (BenchmarkScaleOpen and BenchmarkOpenIDs at 10 M one-event
+// commits with caller IDs, 43 and 40 index files; three runs each,
+// alternated with the version that kept every filter, load 3.8 to 4.4):
+// after 2,000 retries of stored IDs spread over the log the heap is
+// 26.7 MiB with every filter kept (the default bound, as before) and
+// 15.7 MiB with a bound of 1 MiB, the peak resident 102 to 104 MiB
+// against 80; after BenchmarkOpenIDs's appends 25.3 against 14.3 MiB of
+// heap, 73 against 50 to 52 MiB peak. The bound costs time: with 1 MiB a
+// retry's p50 is 82 to 99 µs against 53 to 64 µs (1.5x), an append with
+// a new ID 309 to 351 µs against 215 to 258 µs (1.3x to 1.5x), its
+// probes reading filter blocks through a 4 MiB index block cache that
+// the filters of 10 M entries (12.5 MiB) do not fit; with the default
+// bound the figures are those of the version before within noise.
 //
 // Measured (BenchmarkOpenIDs: 10 M one-event commits of 200 bytes to
 // 10,000 streams, every event with a caller ID, default options, each
@@ -870,9 +912,10 @@
 // tail's index takes); not with the indexed log. The caches
 // are bounded by their options: Options.ReadCacheBytes (default 32 MiB)
 // of records, Options.IndexCacheBytes (default 4 MiB) of index blocks,
-// and a quarter of that again of directory chain steps; the ID filters
-// once loaded (1.25 bytes per ID entry of the indexed segments) are not
-// bounded by an option.
+// and a quarter of that again of directory chain steps, and
+// Options.IDFilterBytes (default 16 MiB) of ID filters kept whole (1.25
+// bytes per ID entry of the indexed segments; beyond it filters are
+// probed through the index block cache, see Segment index files).
 //
 // Measured (BenchmarkScaleOpen: 10 M one-event commits of 200 bytes to
 // 10,000 streams, 2745 MiB of log in 43 segments, default options, each

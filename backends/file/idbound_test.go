@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -254,4 +255,46 @@ func TestIDLookupsBesideCheckpoints(t *testing.T) {
 		t.Error(err)
 	}
 	assert.Greater(t, len(e.s.st.indexed), 3, "checkpoints wrote index files meanwhile")
+}
+
+// A probe of one filter block, tested in place in the index block cache,
+// answers as the filter read whole does, and holds every hash put in.
+func FuzzIDFilterProbe(f *testing.F) {
+	f.Add(uint64(1), uint16(10), uint64(42))
+	f.Add(uint64(0x9e3779b97f4a7c15), uint16(7000), uint64(0))
+	f.Fuzz(func(t *testing.T, seed uint64, n uint16, probe uint64) {
+		rnd := rand.New(rand.NewPCG(seed, uint64(n)))
+		ids := make([]idEntry, int(n)%8000+1)
+		for i := range ids {
+			ids[i] = idEntry{hash: rnd.Uint64(), pos: uint64(i) + 1}
+		}
+		pos := []posChunk{{pos: 1, loc: loc{seg: 1, off: 64}}}
+		b, e, _ := encodeIndex([16]byte{1}, 1, pos, nil, slices.Clone(ids), true)
+		var whole []byte
+		for blk := e.filterFirst(); blk < e.blocks(); blk++ {
+			o := idxHeader + int(blk)*idxBlockSize
+			whole = append(whole, b[o:o+idxBlockSize-4]...)
+		}
+		var c recCache
+		c.setupSize(1<<20, 0)
+		defer c.release()
+		has := func(h uint64) bool {
+			rel, a, bb := filterProbes(h, e.filterBlocks())
+			l := loc{seg: 1, off: e.filterFirst() + rel}
+			if got, ok := c.test(l, func(blk []byte) bool { return blockHas(blk, a, bb) }); ok {
+				return got
+			}
+			o := idxHeader + int(l.off)*idxBlockSize
+			c.put(l, b[o:o+idxBlockSize])
+			return blockHas(b[o:o+idxBlockSize], a, bb)
+		}
+		for _, x := range ids[:min(len(ids), 50)] {
+			if !has(x.hash) || !has(x.hash) {
+				t.Fatalf("hash %x put in is not found", x.hash)
+			}
+		}
+		if has(probe) != filterHas(whole, probe) || has(probe) != filterHas(whole, probe) {
+			t.Fatalf("probe of %x differs from the filter read whole", probe)
+		}
+	})
 }

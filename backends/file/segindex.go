@@ -120,8 +120,8 @@ func filterHas(bits []byte, h uint64) bool {
 	return blockHas(bits[base:base+idxBlockSize-4], a, b)
 }
 
-// blockHas tells whether the bits of one filter block (its first 4092
-// bytes or more) has every bit that a and b (of filterProbes) name.
+// blockHas tells whether one filter block (its first 4092 bytes or
+// more) has every bit that a and b (of filterProbes) name.
 func blockHas(blk []byte, a, b uint32) bool {
 	if len(blk) < idxBlockSize-4 {
 		return false
@@ -476,7 +476,7 @@ func (s *Store) idFilter(p *effect.P, e *segIdx) ([]byte, error) {
 // filterProbe tells whether e's filter may hold h, reading the one block
 // that holds h's bits: where the index block cache holds it, its bits are
 // tested in place; else the block is read (and checked) into a pooled
-// buffer, kept in the cache and tested there.
+// buffer, tested there and put into the cache.
 func (s *Store) filterProbe(p *effect.P, e *segIdx, h uint64) (bool, error) {
 	rel, a, b := filterProbes(h, e.filterBlocks())
 	blk := e.filterFirst() + rel

@@ -875,15 +875,18 @@
 // commits with caller IDs, 43 and 40 index files; three runs each,
 // alternated with the version that kept every filter, load 3.8 to 4.4):
 // after 2,000 retries of stored IDs spread over the log the heap is
-// 26.7 MiB with every filter kept (the default bound, as before) and
-// 15.7 MiB with a bound of 1 MiB, the peak resident 102 to 104 MiB
-// against 80; after BenchmarkOpenIDs's appends 25.3 against 14.3 MiB of
-// heap, 73 against 50 to 52 MiB peak. The bound costs time: with 1 MiB a
+// 26.7 MiB with every filter kept (the default bound, as before),
+// 18.8 MiB with a bound of 4 MiB, 15.7 MiB with 1 MiB and 14.9 MiB with
+// none kept; the peak resident 101 to 104 MiB, 87 to 89, 80 to 81 and
+// 79 to 80 MiB; after BenchmarkOpenIDs's appends 25.3 against 14.3 MiB
+// of heap with 1 MiB, 73 against 50 to 56 MiB peak. The bound costs time: with 1 MiB a
 // retry's p50 is 82 to 99 µs against 53 to 64 µs (1.5x), an append with
 // a new ID 309 to 351 µs against 215 to 258 µs (1.3x to 1.5x), its
 // probes reading filter blocks through a 4 MiB index block cache that
-// the filters of 10 M entries (12.5 MiB) do not fit; with the default
-// bound the figures are those of the version before within noise.
+// the filters of 10 M entries (12.5 MiB) do not fit; with 4 MiB a
+// retry's p50 is 64 to 68 µs against 60 to 63 µs, with none kept 91 to
+// 98 µs; with the default bound the figures are those of the version
+// before within noise.
 //
 // Measured (BenchmarkOpenIDs: 10 M one-event commits of 200 bytes to
 // 10,000 streams, every event with a caller ID, default options, each

@@ -298,3 +298,15 @@ func FuzzIDFilterProbe(f *testing.F) {
 		}
 	})
 }
+
+// A filter block too short to hold the bits a hash names cannot tell
+// that the hash is absent: it answers that the file may hold it, so that
+// the lookup reads the ID entries, since an answer of absent would let a
+// retry append its event again.
+func TestBlockHasShortBlock(t *testing.T) {
+	_, a, b := filterProbes(0x0123456789abcdef, 1)
+	for _, n := range []int{0, 1, idxBlockSize - 5} {
+		assert.True(t, blockHas(make([]byte, n), a, b), "a block of %d bytes", n)
+	}
+	assert.False(t, blockHas(make([]byte, idxBlockSize-4), a, b), "an empty block of full size")
+}

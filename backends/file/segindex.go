@@ -121,10 +121,12 @@ func filterHas(bits []byte, h uint64) bool {
 }
 
 // blockHas tells whether one filter block (its first 4092 bytes or
-// more) has every bit that a and b (of filterProbes) name.
+// more) has every bit that a and b (of filterProbes) name. A block too
+// short to hold them may hold the hash: an answer of absent would let a
+// retry append its event again.
 func blockHas(blk []byte, a, b uint32) bool {
 	if len(blk) < idxBlockSize-4 {
-		return false
+		return true
 	}
 	for i := range uint32(idFilterProbes) {
 		bit := (a + i*b) % idFilterBits

@@ -108,8 +108,10 @@ func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 	// files), newest first, as far as one could hold a newer hit than
 	// the one found. Every such file's filter is asked, not only those
 	// of the segments the stream lies in: the filter answers for the
-	// others with no block read (but for 1% of them), where finding the
-	// stream's segments would walk its directories.
+	// others with no entry block read (but for 1% of them), a kept
+	// filter with no read at all and a probed one with one filter block
+	// through the index block cache, where finding the stream's segments
+	// would walk its directories.
 	for i := len(o.s.indexed) - 1; i >= 0; i-- {
 		e := &o.s.indexed[i]
 		if !e.ids {

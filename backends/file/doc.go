@@ -850,7 +850,9 @@
 // one block read, and the filters' memory is the bound plus the share of
 // Options.IndexCacheBytes their blocks take. Which filters are kept
 // depends on the order of lookups alone: the first lookups after Open
-// ask the newest files first, so the newest are kept. A filter or entry
+// ask the newest files first, so the files newest then are kept until
+// Close, and a file a checkpoint indexes once the bound is full is
+// probed however new it is. A filter or entry
 // block that is damaged is rebuilt from its segment as any block (see
 // below); when the segment does not rebuild the file, the lookup fails
 // with a *CorruptError naming the index file and the block's offset, and

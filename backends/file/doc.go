@@ -873,8 +873,10 @@
 // append with a new ID 1.5 to 4.0 ms against 0.22 to 0.66 ms
 // (BenchmarkOpenIDs, load 2.4 to 5.3).
 //
-// Measured (BenchmarkScaleOpen and BenchmarkOpenIDs at 10 M one-event
-// commits with caller IDs, 43 and 40 index files; three runs each,
+// Measured (BenchmarkScaleOpen with PERSIST_SCALE_IDS=1 and
+// BenchmarkOpenIDs with PERSIST_BENCH_IDS=1, at 10 M one-event commits
+// with caller IDs, 43 and 40 index files, the bound given by
+// PERSIST_ID_FILTER_BYTES; three runs each,
 // alternated with the version that kept every filter, load 3.8 to 4.4):
 // after 2,000 retries of stored IDs spread over the log the heap is
 // 26.7 MiB with every filter kept (the default bound, as before),

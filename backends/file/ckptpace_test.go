@@ -139,3 +139,35 @@ func TestCheckpointRestsNotForWaiters(t *testing.T) {
 	e.close()
 	require.False(t, s.paceRests(), "a closed store")
 }
+
+// A checkpoint beside commits lets waiting goroutines have the core
+// within its pieces of encoding (ckptSlicer), and that changes no byte
+// of the file; a view with no slicer (not beside commits) encodes the
+// same bytes too.
+func TestSlicedEncode(t *testing.T) {
+	st := newState()
+	const streams = 20_000
+	for i := range streams {
+		st.streams[fmt.Sprintf("stream-%06d", streams-i)] = &streamIdx{head: uint64(i%5 + 1), chunks: []chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}}}
+	}
+	for i := range 2 * streams {
+		st.positions = append(st.positions, posChunk{pos: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+	}
+	st.lastPos = 2 * streams
+	var id [16]byte
+	r := resume{seg: 1, off: 1 << 20, last: 1 << 19, lsn: 9}
+	plain := viewOf(r, st).encode(id)
+
+	v := viewOf(r, st)
+	v.slice = &ckptSlicer{} // its last yield long ago: the first check yields
+	sliced := v.encode(id)
+	require.Equal(t, plain, sliced, "yielding changes no byte")
+	require.GreaterOrEqual(t, v.slice.yields, 1, "the encoding of %d streams yields the core", streams)
+	var none *ckptSlicer
+	none.tick() // a view not beside commits has none: a no-op
+
+	_, got, err := decodeCheckpoint(sliced, id)
+	require.NoError(t, err)
+	require.Len(t, got.streams, streams)
+	require.Len(t, got.positions, 2*streams)
+}

@@ -1029,7 +1029,7 @@ const (
 func (s *Store) pacer() func() {
 	last := time.Now()
 	return func() {
-		if !s.paceRests() {
+		if !s.paceRests() || !s.commitsWaiting() {
 			last = time.Now()
 			return
 		}
@@ -1055,6 +1055,18 @@ func (s *Store) pacer() func() {
 // well as the work, about three times as long, with no commit to let in.
 func (s *Store) paceRests() bool {
 	return !s.closed.Load() && s.ckWaiters.Load() == 0
+}
+
+// commitsWaiting reports whether a commit is in flight: a group being
+// written or a writer queued for the next. With none, a checkpoint beside
+// commits does not rest after a piece (pacer): the rest is there to let
+// the log have the device and the CPU, and with no group to come it
+// would wait for nothing. A commit that arrives meanwhile waits for one
+// piece at most before the checkpoint rests for it.
+func (s *Store) commitsWaiting() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.leading || len(s.queue) > 0
 }
 
 // ckptSlice is how long a checkpoint beside commits computes, within a

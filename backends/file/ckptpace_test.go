@@ -171,3 +171,43 @@ func TestSlicedEncode(t *testing.T) {
 	require.Len(t, got.streams, streams)
 	require.Len(t, got.positions, 2*streams)
 }
+
+// A checkpoint beside commits rests after a piece only while a commit is
+// in flight (a leader writing its group or a writer queued): with none,
+// the pacer returns without waiting for a group that is not coming. The
+// test holds the state's lock, which a rest takes to find the next
+// group, so a pacer that rested would not return until it is let go.
+func TestCheckpointRestsOnlyForCommits(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := e.s
+	require.False(t, s.commitsWaiting(), "an idle store")
+	s.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		s.pacer()()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		s.mu.Unlock()
+		<-done
+		t.Fatal("the pacer rested with no commit in flight")
+	}
+	s.mu.Unlock()
+
+	s.wmu.Lock()
+	s.leading = true
+	s.wmu.Unlock()
+	require.True(t, s.commitsWaiting(), "a leader writing its group")
+	s.wmu.Lock()
+	s.leading = false
+	s.queue = append(s.queue, &writer{done: make(chan struct{}, 1)})
+	s.wmu.Unlock()
+	require.True(t, s.commitsWaiting(), "a writer queued")
+	s.wmu.Lock()
+	s.queue = s.queue[:0]
+	s.wmu.Unlock()
+	require.False(t, s.commitsWaiting())
+	e.close()
+}

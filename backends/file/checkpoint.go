@@ -197,6 +197,15 @@ func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 	return viewOf(r, st).encode(id)
 }
 
+// sortStreams sorts the view's streams by name, ticking its slicer once
+// a comparison: the sort of 10,000 names takes milliseconds of a core.
+func (v *ckptView) sortStreams() {
+	slices.SortFunc(v.streams, func(a, b streamView) int {
+		v.slice.tick()
+		return strings.Compare(a.name, b.name)
+	})
+}
+
 // encode gives the checkpoint file of v for the store id.
 func (v *ckptView) encode(id [16]byte) []byte {
 	r := v.r
@@ -273,10 +282,7 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		v.slice.tick()
 	}
 
-	slices.SortFunc(v.streams, func(a, b streamView) int {
-		v.slice.tick()
-		return strings.Compare(a.name, b.name)
-	})
+	v.sortStreams()
 	if v.pace != nil {
 		v.pace() // the sort of 10,000 names takes milliseconds of a core
 	}

@@ -848,7 +848,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		// (sorted by segment), so that what this holds beside the view
 		// is one file's bytes.
 		d = &drop{upTo: upTo, dirs: make(map[string]uint32)}
-		slices.SortFunc(v.streams, func(a, b streamView) int { return strings.Compare(a.name, b.name) })
+		v.sortStreams()
 		cur := make([]int, len(v.streams)) // per stream, its first chunk past the segment done
 		last := uint64(0)                  // the last position before the segment
 		if n := len(v.indexed); n > 0 {

@@ -158,7 +158,7 @@ type streamView struct {
 // viewOf captures st, the ID index as a copy. The caller keeps st from
 // changing meanwhile.
 func viewOf(r resume, st *state) *ckptView {
-	v := markOf(r, st)
+	v := markOf(r, st, nil)
 	if v.idsLive != nil {
 		v.ids, v.idsLive = v.idsLive.Clone(), nil
 	}
@@ -168,11 +168,15 @@ func viewOf(r resume, st *state) *ckptView {
 // markOf captures st but for the ID index, of which it takes a mark (see
 // ckptView). The caller keeps st from changing meanwhile (the
 // group-commit leader, Open or Close); what it costs is a copy of the
-// stream heads and of the kv map (not the values).
-func markOf(r resume, st *state) *ckptView {
+// stream heads and of the kv map (not the values). The heads go into
+// heads when it has room for them (see captureBeside).
+func markOf(r resume, st *state, heads []streamView) *ckptView {
+	if cap(heads) < len(st.streams) {
+		heads = make([]streamView, 0, len(st.streams))
+	}
 	v := &ckptView{
 		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
-		streams: make([]streamView, 0, len(st.streams)),
+		streams: heads[:0],
 		pos:     st.positions[:len(st.positions):len(st.positions)],
 		indexed: st.indexed[:len(st.indexed):len(st.indexed)],
 		kv:      maps.Clone(st.kv),
@@ -769,7 +773,7 @@ func (s *Store) captureCheckpoint(wait bool) *ckptView {
 		return nil
 	}
 	s.ckptBusy = true
-	v := markOf(r, s.st)
+	v := markOf(r, s.st, nil)
 	v.bytes = s.bytes
 	return v
 }
@@ -782,6 +786,9 @@ func (s *Store) captureCheckpoint(wait bool) *ckptView {
 // lock, so that a store that failed meanwhile renames none.
 func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	defer func() {
+		if v.beside {
+			s.keepHeads(v) // before the next may start
+		}
 		s.ckMu.Lock()
 		s.ckptBusy = false
 		if err == nil {
@@ -1012,9 +1019,24 @@ func (s *Store) captureBeside() *ckptView {
 		return nil
 	}
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
-	v := markOf(r, s.st)
+	v := markOf(r, s.st, s.ckStreams)
+	s.ckStreams = nil
 	v.bytes, v.beside, v.pace, v.slice = s.bytes, true, s.pacer(), &ckptSlicer{last: time.Now()}
 	return v
+}
+
+// keepHeads keeps the array of stream heads of v, a checkpoint beside
+// commits that ended, for the next one to capture into (ckStreams),
+// cleared so that it holds no chunks of the index alive. Capturing into
+// a fresh array of 10,000 heads under the state's read lock took three
+// times as long (1.7 ms against 0.5 ms at load 7): most of it was the
+// zeroing of the 800 KB and, while a collection ran, the write barriers
+// of a new span, and the leader that publishes meanwhile waits for all
+// of it.
+func (s *Store) keepHeads(v *ckptView) {
+	heads := v.streams[:cap(v.streams)]
+	clear(heads)
+	s.ckStreams = heads[:0]
 }
 
 // After a piece of its work a checkpoint beside commits rests for

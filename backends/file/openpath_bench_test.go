@@ -194,11 +194,11 @@ func BenchmarkCheckpointParts(b *testing.B) {
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
 	b.Run("capture", func(b *testing.B) {
 		for b.Loop() {
-			_ = markOf(r, s.st)
+			_ = markOf(r, s.st, nil)
 		}
 	})
 	b.Run("copy-ids", func(b *testing.B) {
-		v := markOf(r, s.st)
+		v := markOf(r, s.st, nil)
 		for b.Loop() {
 			_ = v.idsLive.CopyAsOf(v.idsMark, func() func() { s.mu.RLock(); return s.mu.RUnlock })
 		}

@@ -208,6 +208,10 @@ type Store struct {
 	// when the state never took them (a failed directory sync); owned by
 	// the one writeCheckpoint in progress.
 	ckptRunGens []uint64
+	// ckStreams is the stream heads' array a checkpoint beside commits
+	// captures into (captureBeside) and gives back cleared when it ends:
+	// only that checkpoint's goroutine uses it, one at a time.
+	ckStreams []streamView
 
 	// Owned by the current group-commit leader (and by Open and Close).
 	active    *segment

@@ -563,13 +563,14 @@
 // to 90). The ratios under 1x are the noise: the p99 without a
 // checkpoint was 13 to 85 ms in those runs, the other work's.
 // With the computation yielding the core every 100 µs, no rest with no
-// commit in flight and the heads captured into a kept array: five runs
-// of each version of 10 rounds, alternating, at load 6.5 to 14: back to
-// back, 1.11x to 1.99x, median 1.33x (the version before, in the same
-// runs: 0.93x to 1.89x, median 1.57x); every 1 MiB, 1.10x to 1.68x,
-// median 1.23x (before: 1.59x to 2.03x, median 1.71x). The p99 without
-// a checkpoint was 9 to 49 ms in those runs, the other work's; on a
-// quiet machine (load under 1, p99 without 3 to 7 ms) the version
+// commit in flight and the heads captured into a kept array: eight runs
+// of each version of 10 rounds, alternating, at load 4 to 14: back to
+// back, 1.11x to 1.99x, median 1.31x (the version before, in the same
+// runs: 0.93x to 2.17x, median 1.48x); every 1 MiB, 1.06x to 1.68x,
+// median 1.39x (before: 1.46x to 2.38x, median 1.70x); no run of the
+// new version above 2x, three of the one before. The p99 without a
+// checkpoint was 4.5 to 49 ms in those runs, mostly the other work's;
+// on a quiet machine (load under 1, p99 without 3 to 7 ms) the version
 // before ran at 1.2x to 2.1x.
 //
 // Format 5 adds after the ID index the retention section, uvarints:

@@ -261,3 +261,37 @@ func TestCheckpointBesideReusesHeads(t *testing.T) {
 		require.Len(t, evs.Events, rounds)
 	}
 }
+
+// A store that makes streams as it goes (a stream per entity) still
+// captures into the kept array: a checkpoint beside commits after a few
+// streams were made since the one before reuses it rather than making a
+// fresh one of the new count each time, which would cost the capture the
+// zeroing the kept array is there to spare: ten checkpoints, a stream
+// more each, capture into two arrays at most (one grown).
+func TestCheckpointBesideReusesHeadsAsStreamsGrow(t *testing.T) {
+	h := &platform.OS{}
+	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
+		return effect.Handle(context.Background(), h).Send(e)
+	})
+	e := newEnv(t, Options{CheckpointBytes: 1, Background: bg})
+	idle := func() {
+		e.s.ckMu.Lock()
+		e.s.waitCheckpointIdle()
+		e.s.ckMu.Unlock()
+	}
+	const base = 200
+	for i := range base {
+		must(t, e, ops.Append{Stream: fmt.Sprintf("s-%04d", i), Events: []ops.EventData{{Type: "t"}}})
+		idle()
+	}
+	arrays := map[*streamView]bool{}
+	for i := range 10 {
+		must(t, e, ops.Append{Stream: fmt.Sprintf("n-%04d", i), Events: []ops.EventData{{Type: "t"}}})
+		idle()
+		heads := e.s.ckStreams
+		require.NotNil(t, heads, "round %d: a checkpoint beside commits ran", i)
+		arrays[&heads[:1][0]] = true
+	}
+	require.LessOrEqual(t, len(arrays), 2, "one stream more a checkpoint: the kept array is reused")
+	e.close()
+}

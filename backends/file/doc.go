@@ -327,6 +327,13 @@
 // are never reused, so an entry never goes stale, and a cached record's
 // frame is checked again when it is served.
 //
+// With Options.Background set, the store also keeps between checkpoints
+// the array a checkpoint beside commits captures the stream heads into
+// (see Store checkpoints): about 80 bytes a stream of the largest count
+// it captured, and an eighth more for the streams to come (0.9 MiB at
+// 10,000 streams); it is cleared when the checkpoint ends, so it holds
+// no index entries alive, and it never shrinks while the store is open.
+//
 // The read cache, and the caches of index blocks and kv run blocks (see
 // Segment index files and Kv run files), keep their bytes in one ring
 // each of exactly the configured size, outside the Go heap: an anonymous

@@ -179,7 +179,8 @@ func ckptLSNOf(s *Store) uint64 {
 }
 
 // BenchmarkCheckpointParts times, on the store BenchmarkOpenCommits
-// builds, the capture of a checkpoint's view (what writers wait for), and
+// builds, the capture of a checkpoint's view (what writers wait for),
+// into a fresh array of stream heads and into a kept one, and
 // the copy of the ID index and the encoding (what they do not).
 func BenchmarkCheckpointParts(b *testing.B) {
 	events := envInt("PERSIST_BENCH_EVENTS", 200_000)
@@ -195,6 +196,16 @@ func BenchmarkCheckpointParts(b *testing.B) {
 	b.Run("capture", func(b *testing.B) {
 		for b.Loop() {
 			_ = markOf(r, s.st, nil)
+		}
+	})
+	b.Run("capture-kept", func(b *testing.B) {
+		// Into the array the checkpoint before gave back (keepHeads),
+		// as a checkpoint beside commits captures.
+		v := &ckptView{}
+		for b.Loop() {
+			v = markOf(r, s.st, v.streams)
+			s.keepHeads(v)
+			v.streams = s.ckStreams
 		}
 	})
 	b.Run("copy-ids", func(b *testing.B) {

@@ -486,8 +486,8 @@
 // the zeroing of its 800 KB and the write barriers of new memory during
 // a collection made the capture of 10,000 heads three times as long
 // (1.7 ms against 0.5 ms at load 7; BenchmarkCheckpointParts times
-// both, capture and capture-kept). It is taken under the state's read lock, as of the last
-// published group: a leader publishes a group's records, the end of the
+// both, capture and capture-kept). It is taken under the state's read
+// lock, as of the last published group: a leader publishes a group's records, the end of the
 // log (segment, offset, checksum, the last record's start, the segment's
 // running CRC-32C) and the index together under the write lock, so the
 // view and its resume point agree, and a leader waits for a capture only

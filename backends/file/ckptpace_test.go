@@ -295,3 +295,26 @@ func TestCheckpointBesideReusesHeadsAsStreamsGrow(t *testing.T) {
 	require.LessOrEqual(t, len(arrays), 2, "one stream more a checkpoint: the kept array is reused")
 	e.close()
 }
+
+// The encoding ticks its slicer within a stream's chunks too, not only
+// between streams: a stream written one event per commit has a chunk a
+// record since the last checkpoint's segment index files, and encoding a
+// million of them takes milliseconds of a core, which a tick a stream
+// would leave unsliced.
+func TestSlicedEncodeWithinAStream(t *testing.T) {
+	st := newState()
+	const chunks = 1 << 20
+	x := &streamIdx{head: chunks}
+	for i := range chunks {
+		x.chunks = append(x.chunks, chunk{seq: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+	}
+	st.streams["hot"] = x
+	var id [16]byte
+	r := resume{seg: 1, off: 1 << 30, last: 1 << 29, lsn: 9}
+	v := viewOf(r, st)
+	v.slice = &ckptSlicer{}
+	start := time.Now()
+	b := v.encode(id)
+	t.Logf("%d chunks of one stream encoded in %v, %d bytes, %d ticks", chunks, time.Since(start), len(b), v.slice.n)
+	require.GreaterOrEqual(t, v.slice.n, chunks/64, "ticks within the stream's chunks")
+}

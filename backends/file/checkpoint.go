@@ -139,7 +139,8 @@ type ckptView struct {
 	// it after each ckptPieceBeside bytes of the file it encodes.
 	pace func()
 	// slice, set with beside, lets a goroutine waiting for a core have
-	// it within the pieces (ckptSlicer): encode ticks it once per entry.
+	// it within the pieces (ckptSlicer): encode ticks it once a stream,
+	// a kv entry and 64 locations.
 	slice *ckptSlicer
 	// Set by captureCheckpoint instead of ids: the live ID index and a
 	// mark of it, copied as of the mark when the view is written.
@@ -312,9 +313,12 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
 		var seq uint64
 		var l loc
-		for _, c := range x.chunks {
+		for j, c := range x.chunks {
 			b = appendLoc(b, c.seq-seq, l, c.loc)
 			seq, l = c.seq, c.loc
+			if j%64 == 63 {
+				v.slice.tick() // a hot stream has a chunk a record
+			}
 		}
 		v.slice.tick()
 		pace()

@@ -534,9 +534,11 @@
 // until the piece ended: measured per phase at 5 M events (load 2.3), a
 // piece took 0.7 ms at the median and up to 28 ms, the sort of 10,000
 // names 4 to 9 ms, and the scheduling latency p99 of the run's goroutines
-// rose from 1.3 ms to 3.2 ms while checkpoints were made, where the log's
-// fdatasync p99 rose only from 1.1 to 1.6 ms and the collections were as
-// many. And it rests after a piece only while a commit is in flight (a
+// rose from 1.3 ms to 3.2 ms while checkpoints were made (what
+// BenchmarkScaleCheckpoint reports as sched-p99-plain-us and
+// sched-p99-ckpt-us, to a bucket of the runtime's histogram), where the
+// log's fdatasync p99 rose only from 1.1 to 1.6 ms and the collections
+// were as many. And it rests after a piece only while a commit is in flight (a
 // leader writing a group, or a writer queued: commitsWaiting): with none,
 // the rest would wait up to 2 ms for a group that is not coming; a commit
 // that arrives meanwhile finds at most one piece ahead of it.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -406,7 +407,10 @@ func scaleStore(b *testing.B, events int) string {
 // is in progress (captured and not yet renamed). It reports the p50 and
 // p99 of the plain rounds' commits, of the commits of the checkpoint
 // rounds that overlapped a checkpoint, their ratio, the median time a
-// checkpoint took (ckpt-ms) and of it the writing and syncing of its
+// checkpoint took (ckpt-ms), the p99 of the wait of the process's
+// goroutines for a core in either kind of round (sched-p99-plain-us,
+// sched-p99-ckpt-us: the runtime's scheduling latencies, to a bucket),
+// and of the checkpoint's time the writing and syncing of its
 // file (ckpt-io-ms: from its open to its close), the bytes a checkpoint wrote to each kind of file
 // (ckpt, run), and the bytes of segment index files (idx) the seals of
 // all rounds wrote. Every round adds its commits to the store.
@@ -431,6 +435,7 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	defer func() { _ = s.Close(p) }()
 	var plain, during []time.Duration
 	var took []time.Duration
+	var sched [2]schedHist // per mode, the goroutines' scheduling latencies
 	ckpts := 0
 	total := events
 	for b.Loop() {
@@ -440,7 +445,9 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 				s.opts.CheckpointBytes = every
 			}
 			windows, stop := pollCheckpoints(s)
+			before := schedLatencies()
 			lat := scaleCommits(b, s, tr, h, total, round)
+			sched[mode] = sched[mode].add(schedLatencies().sub(before))
 			total += round
 			ws := stop()
 			s.opts.CheckpointBytes = -1
@@ -478,6 +485,8 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	b.ReportMetric(us(quantile(during, 0.99))/us(quantile(plain, 0.99)), "p99-ratio")
 	b.ReportMetric(float64(quantile(took, 0.5).Microseconds())/1e3, "ckpt-ms")
 	b.ReportMetric(float64(ckpts), "ckpts")
+	b.ReportMetric(sched[0].quantile(0.99)*1e6, "sched-p99-plain-us")
+	b.ReportMetric(sched[1].quantile(0.99)*1e6, "sched-p99-ckpt-us")
 	tr.mu.Lock()
 	if len(tr.io) > 0 {
 		b.ReportMetric(float64(quantile(tr.io, 0.5).Microseconds())/1e3, "ckpt-io-ms")
@@ -490,6 +499,66 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 		b.ReportMetric(float64(n)/float64(ckpts)/(1<<20), kind+"-MiB/ckpt")
 	}
 	tr.mu.Unlock()
+}
+
+// schedHist is the histogram of the runtime's goroutine scheduling
+// latencies (/sched/latencies:seconds): how long goroutines that could
+// run waited for a core.
+type schedHist struct {
+	counts  []uint64
+	buckets []float64
+}
+
+func schedLatencies() schedHist {
+	m := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(m)
+	h := m[0].Value.Float64Histogram()
+	return schedHist{counts: slices.Clone(h.Counts), buckets: h.Buckets}
+}
+
+// sub gives the latencies counted since o.
+func (h schedHist) sub(o schedHist) schedHist {
+	out := schedHist{counts: slices.Clone(h.counts), buckets: h.buckets}
+	for i := range min(len(o.counts), len(out.counts)) {
+		out.counts[i] -= o.counts[i]
+	}
+	return out
+}
+
+// add gives the latencies of both.
+func (h schedHist) add(o schedHist) schedHist {
+	if h.counts == nil {
+		return o
+	}
+	out := schedHist{counts: slices.Clone(h.counts), buckets: h.buckets}
+	for i := range min(len(o.counts), len(out.counts)) {
+		out.counts[i] += o.counts[i]
+	}
+	return out
+}
+
+// quantile gives the upper bound, in seconds, of the bucket holding
+// quantile q (the lower one when the bucket is unbounded above).
+func (h schedHist) quantile(q float64) float64 {
+	var total uint64
+	for _, c := range h.counts {
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(q * float64(total))
+	var n uint64
+	for i, c := range h.counts {
+		n += c
+		if n > want {
+			if hi := h.buckets[i+1]; hi < 1e300 {
+				return hi
+			}
+			return h.buckets[i]
+		}
+	}
+	return h.buckets[len(h.buckets)-1]
 }
 
 type timedCommit struct {

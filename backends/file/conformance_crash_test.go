@@ -18,7 +18,7 @@ import (
 // (seeded), before and after each, one draw of every crash and disk fault
 // and three of every run fault. Under the race detector, or with -short,
 // a smaller campaign (the six small workloads, a tenth of the restart
-// workload's crash points) keeps `go test -race ./...` within its budget:
+// workload's crash points) keeps `go test -race -timeout 30m ./...` within its budget:
 // ./conformance.sh, which runs without the race detector, is where the
 // full one runs.
 func crashConfig() crashtest.Config {

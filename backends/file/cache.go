@@ -21,11 +21,12 @@ import (
 // and its bytes, written at the ring's head; an entry that would run
 // past the ring's end starts again at its beginning. Eviction is first
 // in, first out: before an entry is written, the entries at the ring's
-// tail that it would overwrite are dropped from the map, walking their
+// tail that it would overwrite are dropped from the index, walking their
 // headers, so the order of entries costs no heap. What the cache holds
 // depends on the reads alone, so a run on the mock platform does the
-// same IO every time. On the heap stays only the map from key to the
-// entry's place in the ring (see doc.go, Memory).
+// same IO every time. The index from key to the entry's place in the
+// ring is a table of its own, off the heap too (ringIndex, cacheidx.go;
+// see doc.go, Memory).
 //
 // Every serve copies the bytes out under the lock (the whole entry, or
 // the part readAt asks for), so a later put that overwrites them never
@@ -36,11 +37,11 @@ type recCache struct {
 	max  int // bytes; 0 keeps nothing
 
 	mu     sync.Mutex
-	ring   *arena         // nil until the first put, and after release
-	m      map[loc]uint32 // entry's place: its header's offset in the ring
-	head   uint64         // bytes written since the ring was set up: the next header goes at head % max
-	tail   uint64         // position of the oldest entry kept; head-tail <= max
-	used   int            // bytes of the entries kept, headers included
+	ring   *arena    // nil until the first put, and after release
+	idx    ringIndex // entry's place: its header's offset in the ring (cacheidx.go)
+	head   uint64    // bytes written since the ring was set up: the next header goes at head % max
+	tail   uint64    // position of the oldest entry kept; head-tail <= max
+	used   int       // bytes of the entries kept, headers included
 	closed bool
 }
 
@@ -74,7 +75,6 @@ func (c *recCache) setupSize(size, def int) {
 		}
 		if c.max > 0 {
 			c.max = int(min(uint64(c.max), cacheRingMax)) // bounds only a 64-bit int
-			c.m = make(map[loc]uint32)
 		}
 	})
 }
@@ -92,8 +92,11 @@ func (c *recCache) get(l loc, alloc func(n int) []byte) ([]byte, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, ok := c.m[l]
-	if !ok || c.ring == nil {
+	if c.ring == nil {
+		return nil, false
+	}
+	at, ok := c.idx.find(l, c.ring.b)
+	if !ok {
 		return nil, false
 	}
 	rec := c.entry(at, l)
@@ -115,8 +118,11 @@ func (c *recCache) readAt(l loc, off int, dst []byte) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, ok := c.m[l]
-	if !ok || c.ring == nil {
+	if c.ring == nil {
+		return false
+	}
+	at, ok := c.idx.find(l, c.ring.b)
+	if !ok {
 		return false
 	}
 	rec := c.entry(at, l)
@@ -137,8 +143,11 @@ func (c *recCache) test(l loc, fn func([]byte) bool) (has, ok bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, found := c.m[l]
-	if !found || c.ring == nil {
+	if c.ring == nil {
+		return false, false
+	}
+	at, found := c.idx.find(l, c.ring.b)
+	if !found {
 		return false, false
 	}
 	rec := c.entry(at, l)
@@ -174,11 +183,11 @@ func (c *recCache) put(l loc, rec []byte) {
 	if c.closed {
 		return
 	}
-	if _, ok := c.m[l]; ok {
-		return
-	}
 	if c.ring == nil {
 		c.ring = newArena(c.max)
+	}
+	if _, ok := c.idx.find(l, c.ring.b); ok {
+		return
 	}
 	size := uint64(c.max)
 	at := c.head
@@ -204,7 +213,7 @@ func (c *recCache) put(l loc, rec []byte) {
 	binary.LittleEndian.PutUint32(ring[p+4:], l.off)
 	binary.LittleEndian.PutUint32(ring[p+8:], uint32(len(rec)))
 	copy(ring[p+cacheHdr:], rec)
-	c.m[l] = uint32(p)
+	c.idx.insert(l, uint32(p))
 	c.head = end
 	c.used += n
 }
@@ -226,9 +235,7 @@ func (c *recCache) evict() {
 		return
 	}
 	l := loc{seg: binary.LittleEndian.Uint32(h), off: binary.LittleEndian.Uint32(h[4:])}
-	if at, ok := c.m[l]; ok && uint64(at) == p {
-		delete(c.m, l)
-	}
+	c.idx.remove(l, uint32(p))
 	c.tail += cacheHdr + uint64(n)
 	c.used -= cacheHdr + int(n)
 }
@@ -242,7 +249,7 @@ func (c *recCache) release() {
 		c.ring.free()
 		c.ring = nil
 	}
-	c.m = nil
+	c.idx.release()
 	c.used = 0
 }
 

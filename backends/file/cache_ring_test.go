@@ -14,14 +14,14 @@ import (
 )
 
 // checkCache walks the ring from tail to head and checks that the map
-// names exactly the entries it holds, each where its header says, and
+// (the index) names exactly the entries it holds, each where its header says, and
 // that used counts them.
 func checkCache(t testing.TB, c *recCache) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ring == nil {
-		require.Empty(t, c.m)
+		require.Zero(t, c.idx.len())
 		require.Zero(t, c.used)
 		return
 	}
@@ -41,14 +41,25 @@ func checkCache(t testing.TB, c *recCache) {
 			continue
 		}
 		l := loc{seg: binary.LittleEndian.Uint32(ring[p:]), off: binary.LittleEndian.Uint32(ring[p+4:])}
-		got, ok := c.m[l]
-		require.True(t, ok, "entry %v at %d is not in the map", l, at)
+		got, ok := c.idx.find(l, ring)
+		require.True(t, ok, "entry %v at %d is not in the index", l, at)
 		require.Equal(t, uint32(p), got, "entry %v", l)
 		seen++
 		used += cacheHdr + int(n)
 		at += cacheHdr + uint64(n)
 	}
-	require.Len(t, c.m, seen)
+	require.Equal(t, seen, c.idx.len())
+	// Every slot names an entry's header: none is left of one evicted.
+	slots := 0
+	c.idx.each(func(at uint32) {
+		slots++
+		require.Less(t, int(at)+cacheHdr, len(ring)+1)
+		l := loc{seg: binary.LittleEndian.Uint32(ring[at:]), off: binary.LittleEndian.Uint32(ring[at+4:])}
+		got, ok := c.idx.find(l, ring)
+		require.True(t, ok)
+		require.Equal(t, at, got)
+	})
+	require.Equal(t, seen, slots)
 	require.Equal(t, used, c.used)
 	require.LessOrEqual(t, used, c.max)
 }
@@ -97,7 +108,7 @@ func TestRecCacheRing(t *testing.T) {
 				held++
 				require.Equal(t, recOf(l, len(b)), b)
 			}
-			assert.Equal(t, len(c.m), held)
+			assert.Equal(t, c.idx.len(), held)
 			assert.Positive(t, held)
 		})
 	}

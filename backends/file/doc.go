@@ -347,13 +347,20 @@
 // written at its start instead, the rest of the ring being marked
 // unused. Eviction is first in, first out: the entries at the tail that
 // a new one would overwrite are dropped first, found by walking their
-// headers, so the order costs no heap. On the heap stays a map from key
-// to the entry's offset in the ring (12 bytes a slot), measured at 28
-// bytes an entry with the map's slack: 3.3 MiB for a full 32 MiB read
-// cache of one-event records (123 k entries of 260 bytes), 0.2 MiB for
-// 32 MiB of 4 KiB blocks. The headers are part of the configured size,
-// so the entries, and with them the map, number at most the size
-// divided by 12 bytes plus the smallest record's length.
+// headers, so the order costs no heap. The index from key to the
+// entry's offset in the ring is an open-addressing table, also in an
+// anonymous mapping: 8-byte slots (32 bits of the key's hash, never 0,
+// and the offset), probed linearly, so that a lookup reads one CPU cache
+// line of it and then the entry's header, which names the key and
+// confirms the slot (the key is not kept in the table). A slot's home
+// is its hash bits, so the table doubles when three quarters full and
+// deletes by backward shift (no tombstones) without reading the ring:
+// 8 to 21 bytes an entry, 2 MiB for a full 32 MiB read cache of
+// one-event records (123 k entries of 260 bytes, 256 k slots; the map
+// it replaced took 3.3 MiB of heap), 128 KiB for 32 MiB of 4 KiB
+// blocks. The headers are part of the configured size, so the entries,
+// and with them the table, number at most the size divided by 12 bytes
+// plus the smallest record's length.
 // Every serve copies the bytes out under the cache's lock, so a later
 // entry that overwrites them never changes what a reader holds; a
 // lookup in a segment index copies out only the 12-byte entry it reads,

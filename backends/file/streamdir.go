@@ -141,17 +141,38 @@ func (e *segIdx) dirOff(i uint32) int64 {
 	return idxHeader + int64(e.dirFirst()+i/dirPerBlock)*idxBlockSize + int64(i%dirPerBlock)*dirEntrySize
 }
 
+// entryGet copies len(dst) bytes at off of block blk of one index file,
+// checked, into dst.
+type entryGet func(blk uint32, off int, dst []byte) error
+
+// blockEntries gives the entries of the blocks get gives.
+func blockEntries(get blockGet) entryGet {
+	return func(blk uint32, off int, dst []byte) error {
+		b, err := get(blk)
+		if err != nil {
+			return err
+		}
+		copy(dst, b[off:])
+		return nil
+	}
+}
+
 // dirAt gives directory entry i of e, checked against the file's counts.
 func dirAt(get blockGet, e *segIdx, i uint32) (dirEnt, error) {
-	b, err := get(e.dirFirst() + i/dirPerBlock)
-	if err != nil {
+	return dirEntAt(blockEntries(get), e, i)
+}
+
+// dirEntAt is dirAt reading the entry alone, where it lies.
+func dirEntAt(get entryGet, e *segIdx, i uint32) (dirEnt, error) {
+	var ent [dirEntrySize]byte
+	if err := get(e.dirFirst()+i/dirPerBlock, int(i%dirPerBlock)*dirEntrySize, ent[:]); err != nil {
 		return dirEnt{}, err
 	}
-	o := int(i%dirPerBlock) * dirEntrySize
+	b := ent[:]
 	d := dirEnt{
-		hash: binary.LittleEndian.Uint64(b[o:]), seq: binary.LittleEndian.Uint64(b[o+8:]),
-		first: binary.LittleEndian.Uint32(b[o+16:]), n: binary.LittleEndian.Uint32(b[o+20:]),
-		prev: binary.LittleEndian.Uint32(b[o+24:]), nameOff: binary.LittleEndian.Uint32(b[o+28:]), idx: i,
+		hash: binary.LittleEndian.Uint64(b), seq: binary.LittleEndian.Uint64(b[8:]),
+		first: binary.LittleEndian.Uint32(b[16:]), n: binary.LittleEndian.Uint32(b[20:]),
+		prev: binary.LittleEndian.Uint32(b[24:]), nameOff: binary.LittleEndian.Uint32(b[28:]), idx: i,
 	}
 	base := e.streamBase()
 	switch {
@@ -211,13 +232,19 @@ func nameAt(get blockGet, e *segIdx, off uint32, at int64) (string, error) {
 // the stream is in the segment) and only one entry has the hash, so
 // that two streams of one hash are both found.
 func dirFind(get blockGet, e *segIdx, name string, h uint64, sure bool) (dirEnt, uint32, bool, error) {
+	return dirFindAt(get, blockEntries(get), e, name, h, sure)
+}
+
+// dirFindAt is dirFind reading each directory entry it probes through
+// ent, and names through get.
+func dirFindAt(get blockGet, ent entryGet, e *segIdx, name string, h uint64, sure bool) (dirEnt, uint32, bool, error) {
 	var err error
 	n := int(e.nDir)
 	key := func(i int) uint64 {
 		if err != nil {
 			return h
 		}
-		d, derr := dirAt(get, e, uint32(i))
+		d, derr := dirEntAt(ent, e, uint32(i))
 		if derr != nil {
 			err = derr
 			return h
@@ -236,7 +263,7 @@ func dirFind(get blockGet, e *segIdx, name string, h uint64, sure bool) (dirEnt,
 		return dirEnt{}, 0, false, err
 	}
 	for i := lo; i < hi; i++ {
-		d, err := dirAt(get, e, uint32(i))
+		d, err := dirEntAt(ent, e, uint32(i))
 		if err != nil {
 			return d, 0, false, err
 		}
@@ -362,7 +389,22 @@ func (s *Store) dirStep(p *effect.P, e *segIdx, name string) (dirEnt, bool, erro
 		return d, true, nil
 	}
 	get := func(blk uint32) ([]byte, error) { return s.idxBlock(p, e, blk) }
-	d, _, ok, err := dirFind(get, e, name, dirHash(name), true)
+	// Each probe reads its 32-byte entry where it lies in the cache's
+	// ring, as idxAt does: a block copied out per probe was 4 KiB of
+	// garbage each.
+	cache := s.indexCache()
+	ent := func(blk uint32, off int, dst []byte) error {
+		if cache.readAt(loc{seg: e.seg, off: blk}, off, dst) {
+			return nil
+		}
+		b, err := get(blk)
+		if err != nil {
+			return err
+		}
+		copy(dst, b[off:])
+		return nil
+	}
+	d, _, ok, err := dirFindAt(get, ent, e, name, dirHash(name), true)
 	if err != nil || !ok {
 		return d, ok, err
 	}
@@ -398,8 +440,9 @@ func dirLinks(indexed []segIdx, seg uint32, names []string, getOf func(e *segIdx
 			continue
 		}
 		get := getOf(e)
+		ent := blockEntries(get)
 		for i := range e.nDir {
-			d, err := dirAt(get, e, i)
+			d, err := dirEntAt(ent, e, i)
 			if err != nil {
 				return nil, err
 			}

@@ -141,19 +141,19 @@ func (e *segIdx) dirOff(i uint32) int64 {
 	return idxHeader + int64(e.dirFirst()+i/dirPerBlock)*idxBlockSize + int64(i%dirPerBlock)*dirEntrySize
 }
 
-// entryGet copies len(dst) bytes at off of block blk of one index file,
-// checked, into dst.
-type entryGet func(blk uint32, off int, dst []byte) error
+// entryGet gives the directory entry at off of block blk of one index
+// file, checked (by value, so that a probe puts nothing on the heap).
+type entryGet func(blk uint32, off int) ([dirEntrySize]byte, error)
 
 // blockEntries gives the entries of the blocks get gives.
 func blockEntries(get blockGet) entryGet {
-	return func(blk uint32, off int, dst []byte) error {
+	return func(blk uint32, off int) (ent [dirEntrySize]byte, err error) {
 		b, err := get(blk)
 		if err != nil {
-			return err
+			return ent, err
 		}
-		copy(dst, b[off:])
-		return nil
+		copy(ent[:], b[off:])
+		return ent, nil
 	}
 }
 
@@ -164,8 +164,8 @@ func dirAt(get blockGet, e *segIdx, i uint32) (dirEnt, error) {
 
 // dirEntAt is dirAt reading the entry alone, where it lies.
 func dirEntAt(get entryGet, e *segIdx, i uint32) (dirEnt, error) {
-	var ent [dirEntrySize]byte
-	if err := get(e.dirFirst()+i/dirPerBlock, int(i%dirPerBlock)*dirEntrySize, ent[:]); err != nil {
+	ent, err := get(e.dirFirst()+i/dirPerBlock, int(i%dirPerBlock)*dirEntrySize)
+	if err != nil {
 		return dirEnt{}, err
 	}
 	b := ent[:]
@@ -393,16 +393,16 @@ func (s *Store) dirStep(p *effect.P, e *segIdx, name string) (dirEnt, bool, erro
 	// ring, as idxAt does: a block copied out per probe was 4 KiB of
 	// garbage each.
 	cache := s.indexCache()
-	ent := func(blk uint32, off int, dst []byte) error {
-		if cache.readAt(loc{seg: e.seg, off: blk}, off, dst) {
-			return nil
+	ent := func(blk uint32, off int) (ent [dirEntrySize]byte, err error) {
+		if cache.readAt(loc{seg: e.seg, off: blk}, off, ent[:]) {
+			return ent, nil
 		}
 		b, err := get(blk)
 		if err != nil {
-			return err
+			return ent, err
 		}
-		copy(dst, b[off:])
-		return nil
+		copy(ent[:], b[off:])
+		return ent, nil
 	}
 	d, _, ok, err := dirFindAt(get, ent, e, name, dirHash(name), true)
 	if err != nil || !ok {

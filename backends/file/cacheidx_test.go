@@ -104,3 +104,36 @@ func FuzzRingIndex(f *testing.F) {
 	f.Add([]byte{0, 3, 6, 9, 12, 3, 0})
 	f.Fuzz(func(t *testing.T, steps []byte) { ringModel(t, steps) })
 }
+
+// Warming a cache for keys held, keys not held and more keys than it
+// takes at once changes nothing it holds or serves.
+func TestRecCacheWarmChangesNothing(t *testing.T) {
+	var c recCache
+	c.setupSize(4096, 0)
+	defer c.release()
+	c.warm([]loc{{1, 1}, {1, 2}}) // before the ring is set up
+	for i := range 100 {
+		l := loc{seg: 1, off: uint32(i)}
+		c.put(l, recOf(l, 10+i%50))
+	}
+	checkCache(t, &c)
+	var held []loc
+	for i := range 100 {
+		if _, ok := c.peek(loc{seg: 1, off: uint32(i)}); ok {
+			held = append(held, loc{seg: 1, off: uint32(i)})
+		}
+	}
+	require.NotEmpty(t, held)
+	var ls []loc
+	for i := range 40 {
+		ls = append(ls, loc{seg: 1, off: uint32(i * 3)}, loc{seg: 9, off: uint32(i)})
+	}
+	c.warm(ls)
+	c.warm(held)
+	checkCache(t, &c)
+	for _, l := range held {
+		b, ok := c.peek(l)
+		require.True(t, ok)
+		require.Equal(t, recOf(l, len(b)), b)
+	}
+}

@@ -360,7 +360,10 @@
 // it replaced took 3.3 MiB of heap), 128 KiB for 32 MiB of 4 KiB
 // blocks. The headers are part of the configured size, so the entries,
 // and with them the table, number at most the size divided by 12 bytes
-// plus the smallest record's length.
+// plus the smallest record's length. A read that will look up several
+// records first touches their slots and headers together (loads that do
+// not wait on each other, so their cache misses overlap), then looks
+// them up one by one; the touch changes nothing the cache holds.
 // Every serve copies the bytes out under the cache's lock, so a later
 // entry that overwrites them never changes what a reader holds; a
 // lookup in a segment index copies out only the 12-byte entry it reads,

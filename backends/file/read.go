@@ -456,6 +456,14 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	var spanBuf [16]int
 	sp := reaches(refs, spanBuf[:0])
 	rr := recReader{p: p, pg: pg, cache: s.readCache()}
+	var lsBuf [16]loc
+	ls := lsBuf[:0]
+	for i, r := range refs {
+		if sp[i] == 0 && len(ls) < len(lsBuf) {
+			ls = append(ls, r.l)
+		}
+	}
+	rr.cache.warm(ls)
 	var types names
 	hidden := 0 // events read and left out
 	for i, r := range refs {

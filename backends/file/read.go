@@ -418,7 +418,8 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	if dir != 0 {
 		// The directories, newest first, as far back as from: the
 		// runs are needed only when the chain ends before it.
-		var dirs []idxRef
+		var dirBuf [4]idxRef // a tail read's: one or two
+		dirs := dirBuf[:0]
 		reached := false
 		err := s.walkStream(p, indexed, stream, dir, func(e *segIdx, d dirEnt) (bool, error) {
 			walkFrom, walkTo = cmp.Or(walkFrom, e.seg), e.seg
@@ -445,7 +446,8 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	if len(runs) > 0 {
 		n := len(refs)
 		var err error
-		if refs, err = s.resolveRuns(p, runs, from, want, refs); err != nil {
+		var irBuf [16]chunkRef // the refs of a tail read, resolved on the stack
+		if refs, err = s.resolveRuns(p, runs, from, want, refs, irBuf[:0]); err != nil {
 			return 0, err
 		}
 		if err := s.runBounds(p, runs, refs[:len(refs)-n], refs[len(refs)-n:], want); err != nil {
@@ -551,7 +553,7 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 	s.mu.RUnlock()
 	if len(runs) > 0 {
 		var err error
-		if refs, err = s.resolveRuns(p, runs, from, want, refs); err != nil {
+		if refs, err = s.resolveRuns(p, runs, from, want, refs, nil); err != nil {
 			return 0, err
 		}
 	}
@@ -608,10 +610,10 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 }
 
 // resolveRuns gives the chunk refs of the index runs, resolved from from
-// to want, followed by refs; it is called only when there are runs, so
-// that a read without any keeps its refs where they are.
-func (s *Store) resolveRuns(p *effect.P, runs []idxRef, from, want uint64, refs []chunkRef) ([]chunkRef, error) {
-	var ir []chunkRef
+// to want, followed by refs, appended to ir (nil, or a caller's buffer);
+// it is called only when there are runs, so that a read without any
+// keeps its refs where they are.
+func (s *Store) resolveRuns(p *effect.P, runs []idxRef, from, want uint64, refs, ir []chunkRef) ([]chunkRef, error) {
 	for _, r := range runs {
 		var err error
 		if ir, err = s.resolve(p, r, from, want, ir); err != nil {

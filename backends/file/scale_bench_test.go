@@ -53,6 +53,13 @@ import (
 //	go build -o persist ./cmd/persist
 //	for i in 1 2 3; do ./persist bench --dir $DIR/bench --in $DIR --duration 2s; done
 //
+// The heap profile (of the first open with no tail) is taken after Open;
+// a second, PERSIST_SCALE_HEAPPROFILE with ".read10k" after it, after the
+// reads of every stream (pprof -base the first: what the reads allocated).
+// With PERSIST_SCALE_MEMDETAIL=1 each child also reports what its
+// resident set is made of after the reads of every stream (scaleMem: the
+// collector's figures, each cache ring's resident pages, smaps by kind).
+//
 // To compare two versions side by side, build a test binary of each
 // (base.test, new.test), give each its own PERSIST_SCALE_DIR (a store
 // written by one version need not open in the other), build the stores
@@ -186,6 +193,10 @@ func runScaleChild(b *testing.B, dir string, events int, mode, profile string) s
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
 		// The line may follow the benchmark's name, printed before it ran.
+		if _, rest, ok := strings.Cut(sc.Text(), "SCALEMEM "); ok {
+			b.Logf("%s memory: %s", mode, rest)
+			continue
+		}
 		if _, rest, ok := strings.Cut(sc.Text(), "SCALE "); ok {
 			var c scaleChild
 			if err := json.Unmarshal([]byte(rest), &c); err != nil {
@@ -226,17 +237,9 @@ func scaleOpenChild(t testing.TB, dir string) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	c.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
-	if prof := os.Getenv("PERSIST_SCALE_CHILD_PROFILE"); prof != "" {
-		f, err := os.Create(prof)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
+	prof := os.Getenv("PERSIST_SCALE_CHILD_PROFILE")
+	if prof != "" {
+		writeHeapProfile(t, prof)
 	}
 	rp := effect.Handle(context.Background(), s, h)
 	per := uint64(events / scaleStreams)
@@ -255,6 +258,13 @@ func scaleOpenChild(t testing.TB, dir string) {
 		readTail(i)
 	}
 	c.HWMAllMiB = peakResident() / (1 << 20)
+	if os.Getenv("PERSIST_SCALE_MEMDETAIL") == "1" {
+		printScaleMem(t, s, "read10k")
+	}
+	if prof != "" {
+		// Against the first (pprof -base), what the reads allocated.
+		writeHeapProfile(t, prof+".read10k")
+	}
 	if os.Getenv("PERSIST_SCALE_IDS") == "1" {
 		c.RetryP50Us, c.RetryP99Us = scaleRetries(t, rp, events)
 		runtime.GC()
@@ -275,6 +285,30 @@ func scaleOpenChild(t testing.TB, dir string) {
 		t.Fatal(err)
 	}
 	fmt.Printf("SCALE %s\n", out)
+}
+
+// writeHeapProfile writes the heap profile to path.
+func writeHeapProfile(t testing.TB, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// printScaleMem prints what the child's resident set is made of at
+// point (scaleMem) on a line "SCALEMEM {json}", which the benchmark logs.
+func printScaleMem(t testing.TB, s *Store, point string) {
+	out, err := json.Marshal(measureScaleMem(s, point))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("SCALEMEM %s\n", out)
 }
 
 const scaleStreams = 10_000

@@ -53,11 +53,12 @@ import (
 //	go build -o persist ./cmd/persist
 //	for i in 1 2 3; do ./persist bench --dir $DIR/bench --in $DIR --duration 2s; done
 //
-// The heap profile (of the first open with no tail) is taken after Open;
+// The heap profile (of the first open with no tail, and with ".tail" of
+// the first with the tail) is taken after Open;
 // a second, PERSIST_SCALE_HEAPPROFILE with ".read10k" after it, after the
 // reads of every stream (pprof -base the first: what the reads allocated).
 // With PERSIST_SCALE_MEMDETAIL=1 each child also reports what its
-// resident set is made of after the reads of every stream (scaleMem: the
+// resident set is made of after Open and after the reads of every stream (scaleMem: the
 // collector's figures, each cache ring's resident pages, smaps by kind).
 //
 // To compare two versions side by side, build a test binary of each
@@ -104,8 +105,12 @@ func BenchmarkScaleOpen(b *testing.B) {
 	var tail, clean []scaleChild
 	for b.Loop() {
 		if _, err := os.Stat(tailMark); err == nil {
-			for range opens {
-				tail = append(tail, runScaleChild(b, dir, events, "open", ""))
+			for i := range opens {
+				prof := ""
+				if p := os.Getenv("PERSIST_SCALE_HEAPPROFILE"); i == 0 && p != "" {
+					prof = p + ".tail"
+				}
+				tail = append(tail, runScaleChild(b, dir, events, "open", prof))
 			}
 			runScaleChild(b, dir, events, "close", "")
 			if err := os.Remove(tailMark); err != nil {
@@ -230,6 +235,10 @@ func scaleOpenChild(t testing.TB, dir string) {
 	c.OpenMs = float64(time.Since(start).Microseconds()) / 1e3
 	c.OpenCPUMs = float64((cpuTime() - cpu0).Microseconds()) / 1e3
 	c.HWMOpenMiB = peakResident() / (1 << 20)
+	detail := os.Getenv("PERSIST_SCALE_MEMDETAIL") == "1"
+	if detail {
+		printScaleMem(t, s, "open")
+	}
 	rep := s.Recovery()
 	c.TailEvents, c.Trusted, c.Segments, c.Checkpoint = rep.Events, rep.Trusted, rep.Segments, rep.Checkpoint
 	c.LogMiB = float64(s.Stats().LogBytes) / (1 << 20)
@@ -258,7 +267,7 @@ func scaleOpenChild(t testing.TB, dir string) {
 		readTail(i)
 	}
 	c.HWMAllMiB = peakResident() / (1 << 20)
-	if os.Getenv("PERSIST_SCALE_MEMDETAIL") == "1" {
+	if detail {
 		printScaleMem(t, s, "read10k")
 	}
 	if prof != "" {

@@ -20,19 +20,19 @@ type scaleMem struct {
 	HWM   float64 // VmHWM
 
 	// runtime.MemStats
-	HeapAlloc, HeapInuse, HeapSys, HeapIdleKept, HeapReleased float64 // HeapIdleKept: HeapIdle-HeapReleased
+	HeapAlloc, HeapInuse, HeapSys, HeapIdleKept, HeapReleased   float64 // HeapIdleKept: HeapIdle-HeapReleased
 	StackSys, GCSys, MSpanSys, MCacheSys, BuckHashSys, OtherSys float64
-	Sys, NextGC, TotalAllocMiB                                     float64
-	NumGC                                                          uint32
-	Goroutines                                                     int
+	Sys, NextGC, TotalAllocMiB                                  float64
+	NumGC                                                       uint32
+	Goroutines                                                  int
 
 	// The cache rings: resident bytes of each (mincore), and entries.
 	ReadRing, IndexRing, KvRing float64
-	ReadEntries, IndexEntries  int
-	DirSteps                   int // entries of the chain step cache
-	DirStepsBytes              int // as it counts them
-	Filters                    float64
-	FilterCount                int
+	ReadEntries, IndexEntries   int
+	DirSteps                    int // entries of the chain step cache
+	DirStepsBytes               int // as it counts them
+	Filters                     float64
+	FilterCount                 int
 
 	// /proc/self/smaps: Rss by kind of mapping.
 	AnonRss      float64 // anonymous mappings (the Go heap, stacks, runtime, rings)

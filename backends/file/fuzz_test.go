@@ -61,6 +61,17 @@ func FuzzDecodeCommit(f *testing.F) {
 	f.Add(appendCommit(nil, &wideCommit))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommit(b, false, "")
+		// Decoding into a commitRec that held another record gives what
+		// a fresh decode gives, with the events and without.
+		for _, skip := range []bool{false, true} {
+			fresh, ferr := decodeCommit(b, skip, "")
+			reused, _ := decodeCommit(appendCommit(nil, &wideCommit), true, "")
+			rerr := decodeCommitInto(b, skip, "", &reused)
+			assert.Equal(t, ferr, rerr)
+			if ferr == nil {
+				assert.Equal(t, fresh, reused)
+			}
+		}
 		scanned, serr := scanAll(b)
 		assert.Equal(t, err == nil, serr == nil, "commitScan and decodeCommit agree on %x: %v, %v", b, err, serr)
 		// Walking over events by their lengths (skip) checks what

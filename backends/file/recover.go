@@ -215,6 +215,9 @@ type replayer struct {
 	// p reads the state's kv run, when it has one, to tell whether a
 	// change's key had a value (kvRec.had).
 	p *effect.P
+	// rec is the commit record each record is decoded into, its parts
+	// reused (decodeCommitInto).
+	rec commitRec
 }
 
 // segment returns a scan callback for segment id at path; sealed is set
@@ -247,23 +250,27 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 			if rp.frames {
 				break
 			}
-			rec, err := decodeCommit(f.payload, !rp.full, "")
-			if err != nil {
+			// One commitRec for every record, unless onRec may keep it.
+			rec := &rp.rec
+			if rp.onRec != nil {
+				rec = &commitRec{}
+			}
+			if err := decodeCommitInto(f.payload, !rp.full, "", rec); err != nil {
 				return corrupt(path, off, "%v", err)
 			}
-			if why := rp.st.check(&rec); why != "" {
+			if why := rp.st.check(rec); why != "" {
 				return corrupt(path, off, "%s", why)
 			}
 			if id > math.MaxUint32 || off > math.MaxUint32 {
 				return corrupt(path, off, "record position out of range")
 			}
-			if err := rp.st.lookUpHad(rp.p, &rec); err != nil {
+			if err := rp.st.lookUpHad(rp.p, rec); err != nil {
 				return err
 			}
-			rp.st.apply(&rec, loc{seg: uint32(id), off: uint32(off)})
+			rp.st.apply(rec, loc{seg: uint32(id), off: uint32(off)})
 			rp.commits++
 			rp.events += uint64(rec.events())
-			c = &rec
+			c = rec
 		case recSeal:
 			if why := rp.checkSeal(off, f); why != "" {
 				return corrupt(path, off, "%s", why)

@@ -1006,10 +1006,13 @@
 // tail's index takes); not with the indexed log. The caches
 // are bounded by their options: Options.ReadCacheBytes (default 32 MiB)
 // of records, Options.IndexCacheBytes (default 4 MiB) of index blocks,
-// and a quarter of that again of directory chain steps, and
-// Options.IDFilterBytes (default 16 MiB) of ID filters kept whole (1.25
-// bytes per ID entry of the indexed segments; beyond it filters are
-// probed through the index block cache, see Segment index files).
+// and a quarter of that again of directory chain steps (on the heap,
+// each counted at 144 bytes and its name, what one measured with its map
+// slot and the map's slack: 134 to 140 bytes; 1 MiB holds about 7,000
+// steps of names of 12 bytes), and Options.IDFilterBytes (default 16 MiB)
+// of ID filters kept whole (1.25 bytes per ID entry of the indexed
+// segments; beyond it filters are probed through the index block cache,
+// see Segment index files).
 //
 // Measured (BenchmarkScaleOpen: 10 M one-event commits of 200 bytes to
 // 10,000 streams, 2745 MiB of log in 43 segments, default options, each
@@ -1048,7 +1051,7 @@
 //	events  tail      after Open            after one read        after every stream's
 //	1 M     none      16.9-17.0 / 16.3      17.4 / 16.6-16.8      69.9-73.4 / 56.5-57.2
 //	1 M     65 k      34.0 / 21.1           33.9 / 21.1           75.9 / 57.0
-//	10 M    none      23.3-23.5 / 22.4-22.7 23.4-23.6 / 22.5-22.8 62.6-63.6 / 59.5-60.2
+//	10 M    none      23.2-23.5 / 22.4-22.7 23.4-23.6 / 22.5-22.8 62.6-63.6 / 59.5-60.2
 //	10 M    209 k     44.4 / 31.1-33.4      44.2 / 31.3-33.4      68.9 / 62.2-64.9
 //	50 M    none      - / 19.3-19.4         - / 19.3-19.5         - / 54.5-56.4
 //	50 M    127 k     - / 27.0-27.2         - / 27.0-27.2         - / 56.1-58.4

@@ -315,7 +315,10 @@ func (c *dirSteps) put(k dirKey, d dirEnt, limit int) {
 	if _, ok := c.m[k]; ok || c.max <= 0 {
 		return
 	}
-	cost := func(k dirKey) int { return 96 + len(k.name) }
+	// An entry's heap: its map slot with the map's slack and its place
+	// in fifo, measured at 134 to 140 bytes for 5 k to 20 k entries, and
+	// its name.
+	cost := func(k dirKey) int { return 144 + len(k.name) }
 	for c.bytes+cost(k) > c.max && len(c.fifo) > 0 {
 		old := c.fifo[0]
 		c.fifo = c.fifo[1:]

@@ -1007,9 +1007,10 @@
 // are bounded by their options: Options.ReadCacheBytes (default 32 MiB)
 // of records, Options.IndexCacheBytes (default 4 MiB) of index blocks,
 // and a quarter of that again of directory chain steps (on the heap,
-// each counted at 144 bytes and its name, what one measured with its map
-// slot and the map's slack: 134 to 140 bytes; 1 MiB holds about 7,000
-// steps of names of 12 bytes), and Options.IDFilterBytes (default 16 MiB)
+// each counted at 224 bytes and its name, what its map slot with the
+// map's slack and its place in the eviction order take at worst, the map
+// remade after each round of evictions; 1 MiB holds about 4,400 steps of
+// names of 12 bytes), and Options.IDFilterBytes (default 16 MiB)
 // of ID filters kept whole (1.25 bytes per ID entry of the indexed
 // segments; beyond it filters are probed through the index block cache,
 // see Segment index files).

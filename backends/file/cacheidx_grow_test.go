@@ -113,3 +113,24 @@ func TestRingIndexTagShared(t *testing.T) {
 	x.remove(b, 0)
 	require.Equal(t, 1, x.len())
 }
+
+// A cache's table is bounded by its ring: a small ring's entries fit a
+// table smaller than the first size a large one starts at, so the table
+// never takes more than twice the ring's bytes (doc.go, Memory: the
+// entries, and with them the table, are bounded by the ring's size).
+func TestRingIndexBoundedByRing(t *testing.T) {
+	for _, size := range []int{13, 100, 600, 4096, 20000, 1 << 20} {
+		var c recCache
+		c.setupSize(size, 0)
+		for i := range 3 * size / cacheHdr {
+			l := loc{seg: 1, off: uint32(i)}
+			c.put(l, recOf(l, i%3))
+			if n := len(c.idx.slots); n > 2*size {
+				c.release()
+				t.Fatalf("a ring of %d bytes has a table of %d bytes", size, n)
+			}
+		}
+		checkCache(t, &c)
+		c.release()
+	}
+}

@@ -202,6 +202,7 @@ func (c *recCache) put(l loc, rec []byte) {
 	}
 	if c.ring == nil {
 		c.ring = newArena(c.max)
+		c.idx.first = ringFirst(c.max)
 	}
 	if _, ok := c.idx.find(l, c.ring.b); ok {
 		return

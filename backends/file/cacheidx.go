@@ -1,6 +1,9 @@
 package file
 
-import "encoding/binary"
+import (
+	"cmp"
+	"encoding/binary"
+)
 
 // ringIndex is a cache's index from key to the place of its entry in the
 // ring: an open-addressing table with linear probing, in memory outside
@@ -14,18 +17,33 @@ import "encoding/binary"
 // backward shift, leaving no tombstones) from the tags alone. Its size
 // follows the entries held, which the ring's size bounds (each entry is
 // at least cacheHdr bytes): at most 8/0.375 = 21.3 bytes an entry, 10.7
-// to 21.3 as it fills between doublings.
+// to 21.3 as it fills between doublings; the first table is sized to
+// the ring (ringFirst), so that a small ring's is small too.
 type ringIndex struct {
 	tab   *arena // nil until the first insert
 	slots []byte // tab's bytes: 8 a slot
 	mask  uint32 // slots-1, a power of two less one
 	n     int    // slots in use
+	first int    // slots of the first table: ringMinSlot, or fewer (ringFirst)
 }
 
 const (
 	ringSlot    = 8
-	ringMinSlot = 1 << 10 // the table's first size, in slots
+	ringMinSlot = 1 << 10 // the table's first size, in slots, for a ring that holds more
 )
+
+// ringFirst gives the slots of the first table for a ring of size
+// bytes: ringMinSlot, or the fewest that hold, three quarters full, all
+// the entries the ring can (each at least cacheHdr bytes), so that the
+// table of a small ring takes no more than twice the ring's bytes.
+func ringFirst(size int) int {
+	entries := size / cacheHdr
+	s := 2
+	for s < ringMinSlot && s*3 < entries*4 {
+		s *= 2
+	}
+	return s
+}
 
 // ringHash gives the tag of l: the high half of a multiplicative hash of
 // its segment and offset, 0 made 1 (0 marks an empty slot).
@@ -124,7 +142,7 @@ func (x *ringIndex) remove(l loc, at uint32) {
 // grow doubles the table (or sets it up), placing every slot again by
 // its tag.
 func (x *ringIndex) grow() {
-	size := ringMinSlot
+	size := cmp.Or(x.first, ringMinSlot)
 	if x.tab != nil {
 		size = (int(x.mask) + 1) * 2
 	}

@@ -355,7 +355,8 @@
 // confirms the slot (the key is not kept in the table). A slot's home
 // is its hash bits, so the table doubles when three quarters full and
 // deletes by backward shift (no tombstones) without reading the ring:
-// 8 to 21 bytes an entry, 2 MiB for a full 32 MiB read cache of
+// 11 to 21 bytes an entry (the first table is 1024 slots, or for a
+// small ring the fewest that hold all it can), 2 MiB for a full 32 MiB read cache of
 // one-event records (123 k entries of 260 bytes, 256 k slots; the map
 // it replaced took 3.3 MiB of heap), 128 KiB for 32 MiB of 4 KiB
 // blocks. The headers are part of the configured size, so the entries,

@@ -91,7 +91,12 @@ func (x *ringIndex) insert(l loc, at uint32) {
 	if x.tab == nil || (x.n+1)*4 > (int(x.mask)+1)*3 {
 		x.grow()
 	}
-	tag := ringHash(l)
+	x.place(ringHash(l), at)
+	x.n++
+}
+
+// place sets the first empty slot from tag's home to tag and at.
+func (x *ringIndex) place(tag, at uint32) {
 	i := tag & x.mask
 	for {
 		if t, _ := x.slot(i); t == 0 {
@@ -100,7 +105,6 @@ func (x *ringIndex) insert(l loc, at uint32) {
 		i = (i + 1) & x.mask
 	}
 	x.set(i, tag, at)
-	x.n++
 }
 
 // remove drops l's entry at at, if the table holds it, shifting the
@@ -155,17 +159,9 @@ func (x *ringIndex) grow() {
 	for j := range oldN {
 		v := binary.LittleEndian.Uint64(oldSlots[j*ringSlot:])
 		tag, at := uint32(v), uint32(v>>32)
-		if tag == 0 {
-			continue
+		if tag != 0 {
+			x.place(tag, at)
 		}
-		i := tag & x.mask
-		for {
-			if t, _ := x.slot(i); t == 0 {
-				break
-			}
-			i = (i + 1) & x.mask
-		}
-		x.set(i, tag, at)
 	}
 	old.free()
 }

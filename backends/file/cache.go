@@ -88,25 +88,13 @@ func (c *recCache) peek(l loc) ([]byte, bool) {
 // get copies the record at l into what alloc gives, if the cache holds
 // it.
 func (c *recCache) get(l loc, alloc func(n int) []byte) ([]byte, bool) {
-	if c.max == 0 {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ring == nil {
-		return nil, false
-	}
-	at, ok := c.idx.find(l, c.ring.b)
-	if !ok {
-		return nil, false
-	}
-	rec := c.entry(at, l)
-	if rec == nil {
-		return nil, false
-	}
-	b := alloc(len(rec))
-	copy(b, rec)
-	return b, true
+	var b []byte
+	_, ok := c.test(l, func(rec []byte) bool {
+		b = alloc(len(rec))
+		copy(b, rec)
+		return true
+	})
+	return b, ok
 }
 
 // warm brings the index slots and ring headers of the entries at ls
@@ -130,24 +118,14 @@ func (c *recCache) warm(ls []loc) {
 // few bytes of a block takes them where they lie, with no copy of the
 // block.
 func (c *recCache) readAt(l loc, off int, dst []byte) bool {
-	if c.max == 0 {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ring == nil {
-		return false
-	}
-	at, ok := c.idx.find(l, c.ring.b)
-	if !ok {
-		return false
-	}
-	rec := c.entry(at, l)
-	if off < 0 || off+len(dst) > len(rec) {
-		return false
-	}
-	copy(dst, rec[off:])
-	return true
+	has, ok := c.test(l, func(rec []byte) bool {
+		if off < 0 || off+len(dst) > len(rec) {
+			return false
+		}
+		copy(dst, rec[off:])
+		return true
+	})
+	return has && ok
 }
 
 // test calls fn with the bytes of the entry at l, in place and under

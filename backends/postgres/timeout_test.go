@@ -127,11 +127,19 @@ func TestGroupTimerManyGroups(t *testing.T) {
 		err := ctx.Err()
 		took := time.Since(start)
 		end()
+		ended := time.Since(start)
 		if err != nil && took < timeout {
 			t.Fatalf("group %d: %v after %v, before its timeout", i, err, took)
 		}
-		if err == nil && !errors.Is(ctx.Err(), context.Canceled) {
-			t.Fatalf("group %d ended: %v, want context.Canceled", i, ctx.Err())
+		// Only a group whose end came before its deadline must be told it
+		// was cancelled: a run descheduled between the look at its context
+		// and its end may see the deadline pass in between, and then
+		// either word is true.
+		if err == nil && ended < timeout && !errors.Is(ctx.Err(), context.Canceled) {
+			t.Fatalf("group %d ended after %v: %v, want context.Canceled", i, ended, ctx.Err())
+		}
+		if err == nil && ctx.Err() == nil {
+			t.Fatalf("group %d ended after %v with its context still live", i, ended)
 		}
 	}
 }

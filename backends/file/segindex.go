@@ -696,6 +696,7 @@ func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window in
 	}
 	r := &segReader{p: p, fd: seg.fd, path: seg.path, id: seg.id, size: size, window: window, between: between}
 	st := newState()
+	st.noKv = true // an index file holds no kv
 	if withIDs {
 		st.idLog = newIDLog(id, []uint32{uint32(seg.id)})
 	}

@@ -640,6 +640,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			e.value = append([]byte(nil), v...)
 		}
 		st.kv[k] = e
+		st.kvBytes += kvEntryBytes(k, e.value)
 	}
 	if d.err == nil && v == ckptVersion2 {
 		// An ID index in the encoding of version 2, which this version

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -33,4 +34,51 @@ func TestScanSegmentKeepsNoKv(t *testing.T) {
 	require.NotEmpty(t, st.positions, "the segment's events")
 	require.Equal(t, len(st.positions), int(st.events), "one event a commit")
 	require.Len(t, st.streams, 4)
+}
+
+// kvState is a state of n kv keys (of 13 bytes, 40-byte values) put in
+// commits of 1,000, and the heap they hold, after a collection.
+func kvState(n int) (*state, uint64) {
+	st := newState()
+	value := make([]byte, 40)
+	for c := 0; c < n; c += 1000 {
+		rec := commitRec{rev: st.rev + 1}
+		for i := c; i < min(c+1000, n); i++ {
+			rec.kv = append(rec.kv, kvRec{op: kvPut, key: fmt.Sprintf("key/%09d", i), value: value})
+		}
+		st.apply(&rec, loc{seg: 1, off: uint32(c)})
+	}
+	return st, heapLive()
+}
+
+func heapLive() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Once a kv run takes the changes since the last (takeKvRun), the heap
+// they held goes back: the maps of the changes and their history are
+// made anew, since a map never gives back the room of what it held.
+func TestTakeKvRunFreesTheMaps(t *testing.T) {
+	base := heapLive()
+	st, filled := kvState(100_000)
+	require.Len(t, st.kv, 100_000)
+	require.InDelta(t, float64(100_000*kvEntryBytes("key/000000000", make([]byte, 40))), float64(st.kvBytes), 1)
+	held := float64(filled) - float64(base)
+	t.Logf("100,000 keys: %.0f bytes of heap a key, counted %d", held/100_000, kvEntryHeap+53)
+	// The keys after the run stay.
+	rec := commitRec{rev: st.rev + 1, kv: []kvRec{{op: kvPut, key: "later", value: []byte("v")}}}
+	rev := st.rev
+	st.apply(&rec, loc{seg: 1, off: 1 << 20})
+	st.takeKvRun(&kvRunSet{runs: []*kvRun{{gen: 9}}}, rev)
+	after := heapLive()
+	require.Len(t, st.kv, 1)
+	require.Equal(t, kvEntryBytes("later", []byte("v")), st.kvBytes)
+	require.Contains(t, st.ret.hist.keys, "later")
+	require.Len(t, st.ret.hist.keys, 1)
+	left := float64(after) - float64(base)
+	require.Less(t, left, held/20, "heap left of %.0f after the run took the keys", held)
+	runtime.KeepAlive(st)
 }

@@ -1269,24 +1269,37 @@ func (s *state) takeKvRun(set *kvRunSet, rev uint64) {
 		}
 	}
 	s.kvRuns, s.kvRefs = set, set.refs()
+	// The changes after rev, and their history, go into maps made anew
+	// rather than deleting the others from the old: a map never gives
+	// back the room of what it held, so one that held a checkpoint's
+	// million keys would hold their room until the store closes.
+	kv := make(map[string]*kvEntry)
 	for k, e := range s.kv {
-		if e.rev <= rev {
-			delete(s.kv, k)
-			s.keysDirty = true
+		if e.rev > rev {
+			kv[k] = e
 		}
 	}
+	s.kv = kv
+	s.keys, s.keysDirty = nil, true // nor does the sorted list's array
 	h := &s.ret.hist
 	if hi := set.recHi(); hi > 0 {
 		i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].rev > hi })
 		h.recs = slices.Clone(h.recs[i:]) // the runs hold the others
 	}
+	keys := make(map[string][]uint64)
 	for k, revs := range h.keys {
 		if len(revs) == 0 || revs[len(revs)-1] <= rev {
-			delete(h.keys, k) // the runs hold its revisions
-		} else if last := revs[len(revs)-1]; first && s.kv[k] == nil {
-			s.kv[k] = &kvEntry{rev: last, del: true} // deleted since rev
-			s.keysDirty = true
+			continue // the runs hold its revisions
 		}
+		keys[k] = revs
+		if last := revs[len(revs)-1]; first && s.kv[k] == nil {
+			s.kv[k] = &kvEntry{rev: last, del: true} // deleted since rev
+		}
+	}
+	h.keys = keys
+	s.kvBytes = 0
+	for k, e := range s.kv {
+		s.kvBytes += kvEntryBytes(k, e.value)
 	}
 }
 

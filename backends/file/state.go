@@ -63,6 +63,9 @@ type state struct {
 	kvRetired []*kvRun   // runs of a set kvRuns replaced, to close
 	kvCache   *recCache  // the runs' blocks; nil: none kept
 	kvLive    int
+	// kvBytes is the heap kv holds, about (kvEntryBytes of each entry):
+	// what Options.KvBufferBytes bounds.
+	kvBytes   int64
 	keys      []string // sorted keys of kv, rebuilt when keysDirty
 	keysDirty bool
 	positions []posChunk
@@ -285,26 +288,19 @@ func (s *state) apply(c *commitRec, l loc) {
 				}
 				s.kvLive--
 				if s.kvRuns == nil {
+					s.kvBytes -= kvEntryBytes(k.key, s.kv[k.key].value)
 					delete(s.kv, k.key)
 					s.keysDirty = true
 				} else {
 					// The run may hold the key: a new entry, as below.
-					if s.kv[k.key] == nil {
-						s.keysDirty = true
-					}
-					s.kv[k.key] = &kvEntry{rev: c.rev, del: true}
+					s.putKv(k.key, &kvEntry{rev: c.rev, del: true})
 				}
 				continue
 			}
 			if !had {
 				s.kvLive++
 			}
-			// A new entry, never a changed one: a checkpoint being
-			// written may hold the old one (viewOf).
-			if s.kv[k.key] == nil {
-				s.keysDirty = true
-			}
-			s.kv[k.key] = &kvEntry{value: slices.Clone(k.value), rev: c.rev}
+			s.putKv(k.key, &kvEntry{value: slices.Clone(k.value), rev: c.rev})
 		}
 	}
 	if len(c.meta) > 0 {
@@ -314,6 +310,32 @@ func (s *state) apply(c *commitRec, l loc) {
 		s.lastAt = c.at
 	}
 	s.commits++
+}
+
+// putKv makes e key's entry of the changes since the runs: a new entry,
+// never a changed one, since a checkpoint being written may hold the old
+// one (viewOf).
+func (s *state) putKv(key string, e *kvEntry) {
+	if old := s.kv[key]; old != nil {
+		s.kvBytes -= kvEntryBytes(key, old.value)
+	} else {
+		s.keysDirty = true
+	}
+	s.kv[key] = e
+	s.kvBytes += kvEntryBytes(key, e.value)
+}
+
+// kvEntryHeap is what a key of the changes since the runs (state.kv)
+// takes of the heap beyond its key's and value's bytes: its map slot, its
+// kvEntry, the rounding of its value, its history's map slot and list of
+// revisions, and the sorted list's string. Measured: 1 M keys of 13 bytes
+// and 40-byte values took 264 MiB of live heap, 211 bytes a key beyond
+// the 53 of key and value.
+const kvEntryHeap = 200
+
+// kvEntryBytes is what kvBytes counts of key's entry of value.
+func kvEntryBytes(key string, value []byte) int64 {
+	return int64(len(key)+len(value)) + kvEntryHeap
 }
 
 // sortedNames returns the stream names in byte order; the caller holds the

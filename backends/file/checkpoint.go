@@ -741,14 +741,18 @@ func writePieces(p *effect.P, path string, data []byte, piece int, between func(
 }
 
 // ckptDue reports whether a group-commit leader should capture a
-// checkpoint: enough log followed the last one and none is being written.
+// checkpoint: enough log followed the last one, or the kv changes since
+// it take more heap than Options.KvBufferBytes, and none is being
+// written. The leader alone changes the state (under mu, which it
+// need not take to read it).
 func (s *Store) ckptDue() bool {
-	if s.opts.CheckpointBytes <= 0 {
+	kvDue := s.opts.KvBufferBytes > 0 && s.st.kvBytes >= s.opts.KvBufferBytes
+	if s.opts.CheckpointBytes <= 0 && !kvDue {
 		return false
 	}
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
-	return !s.ckptBusy && s.bytes-s.ckptBytes >= s.opts.CheckpointBytes
+	return !s.ckptBusy && (kvDue || s.opts.CheckpointBytes > 0 && s.bytes-s.ckptBytes >= s.opts.CheckpointBytes)
 }
 
 // captureCheckpoint captures the index as of the end of the durable log

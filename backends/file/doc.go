@@ -1217,6 +1217,34 @@
 // over it) and the next checkpoint's removal takes; a crash during a
 // fold leaves a .tmp file, which Open deletes.
 //
+// Memory of the kv changes: the changes since the newest run (their
+// entries, values and kept revisions) are the in-memory part of the kv
+// store, a memtable, and Options.KvBufferBytes bounds them in bytes, as
+// an embedded database bounds its write buffer, not only through the
+// log bytes Options.CheckpointBytes counts: a kv change takes some 50
+// bytes of log but, as an entry of the changes, its key and value and
+// about 200 bytes of heap more (the map's slot, the entry, the value's
+// rounding, the history's slot and revision list: 218 bytes a key
+// measured, counted at 200), and again as much again in the collector's
+// headroom, so 64 MiB of log was 1.3 M keys and some 600 MiB of
+// resident memory before a checkpoint moved them to a run. The state
+// counts each entry at its key's and value's bytes plus 200 (kvBytes);
+// once a group's commits take the count to the budget or over, a
+// checkpoint is due (the same checkpoint CheckpointBytes makes due: a
+// run is named only by a checkpoint, so a run alone would be lost to
+// Open). The default, 16 MiB (about 66,000 keys of 13 bytes with 40-byte
+// values), keeps the changes, the checkpoint's copy of their map and
+// its sorted list of them, and the collector's headroom, within some 50
+// MiB, while a checkpoint per 66,000 keys adds little to a commit of
+// kv changes: its run is written in one pass with the folds the tiering
+// takes, whose cost follows the changes (above). Negative leaves the
+// changes to CheckpointBytes alone. A checkpoint beside commits lets the
+// changes grow while it is written, by the groups committed meanwhile.
+// When the live index takes a run it puts the changes after the run's
+// revision, and their history, into maps made anew: a Go map never
+// gives back the room of what it held. A sealed segment read for its
+// index file (to take its ID entries) keeps none of its kv changes.
+//
 // Reading: a kv-get looks in the changes first, then in the runs,
 // newest first, until one holds the key (a tombstone: absent): per run
 // a binary search over the sparse index, one block read, checked, and

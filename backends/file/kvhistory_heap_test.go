@@ -25,7 +25,7 @@ func BenchmarkKvHistoryHeap(b *testing.B) {
 			for b.Loop() {
 				fs := mock.New(1, mock.Options{})
 				p := effect.Handle(context.Background(), fs)
-				s, err := Open(p, "/data", Options{CheckpointBytes: 1 << 40})
+				s, err := Open(p, "/data", Options{CheckpointBytes: 1 << 40, KvBufferBytes: -1})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
 )
 
 // A sealed segment read for its index file (scanSegment) keeps none of
@@ -81,4 +82,69 @@ func TestTakeKvRunFreesTheMaps(t *testing.T) {
 	left := float64(after) - float64(base)
 	require.Less(t, left, held/20, "heap left of %.0f after the run took the keys", held)
 	runtime.KeepAlive(st)
+}
+
+// Kv changes past Options.KvBufferBytes make a checkpoint due, which
+// moves them into a kv run: the heap they hold stays within the budget
+// and a group's changes, whether the leader writes the checkpoint or a
+// goroutine beside commits does, and every key reads back, before and
+// after a reopen. Negative leaves them to CheckpointBytes.
+func TestKvBufferBytesBoundsTheChanges(t *testing.T) {
+	const budget = 64 << 10
+	const keys, batch = 6000, 50
+	one := kvEntryBytes("key/000000000", make([]byte, 40))
+	background := &platform.OS{} // stands for the env's
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"leader", Options{CheckpointBytes: -1, KvBufferBytes: budget}},
+		{"beside", Options{CheckpointBytes: -1, KvBufferBytes: budget, Background: background}},
+		{"off", Options{CheckpointBytes: -1, KvBufferBytes: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			if tc.opts.Background == background {
+				tc.opts.Background = e.os // the store's own
+			}
+			e.reopen(tc.opts)
+			var most int64
+			for c := 0; c < keys; c += batch {
+				ch := make([]ops.KvChange, 0, batch)
+				for i := c; i < c+batch; i++ {
+					ch = append(ch, ops.KvChange{Key: fmt.Sprintf("key/%09d", i), Value: []byte(fmt.Sprintf("%040d", i))})
+				}
+				must(t, e, ops.Commit{Kv: ch})
+				e.s.mu.RLock()
+				most = max(most, e.s.st.kvBytes)
+				e.s.mu.RUnlock()
+			}
+			e.s.waitCheckpoint()
+			if tc.opts.KvBufferBytes < 0 {
+				require.Zero(t, e.s.Stats().Checkpoints)
+				require.Equal(t, int64(keys)*one, most, "every key in memory")
+			} else if tc.opts.Background == nil {
+				// The leader writes a due checkpoint before the next group.
+				require.GreaterOrEqual(t, e.s.Stats().Checkpoints, uint64(keys)*uint64(one)/(budget+batch*uint64(one))-1)
+				require.LessOrEqual(t, most, int64(budget)+int64(batch)*one, "heap of the changes")
+			} else {
+				// Beside commits the changes grow while one is written, by
+				// as many groups as commit meanwhile: bounded loosely.
+				require.GreaterOrEqual(t, e.s.Stats().Checkpoints, uint64(3))
+				require.Less(t, most, int64(keys)*one/2, "heap of the changes")
+			}
+			check := func() {
+				for i := 0; i < keys; i += 7 {
+					r := must(t, e, ops.KvGet{Key: fmt.Sprintf("key/%09d", i)})
+					require.NotNil(t, r, "key %d", i)
+					require.Equal(t, fmt.Sprintf("%040d", i), string(r.Value))
+				}
+				res := must(t, e, ops.KvList{Prefix: "key/", Limit: 1000})
+				require.Len(t, res.Entries, 1000)
+			}
+			check()
+			e.reopen(tc.opts)
+			check()
+		})
+	}
 }

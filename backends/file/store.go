@@ -32,6 +32,14 @@ type Options struct {
 	// handed the leadership on (see the package doc). Default 64 MiB;
 	// negative writes checkpoints only on Close.
 	CheckpointBytes int64
+	// KvBufferBytes bounds the heap the kv keys changed since the last
+	// checkpoint take (their values, their entries and their history,
+	// about 200 bytes a key beyond its key and value): once they take
+	// more, a group-commit leader has a checkpoint written, as for
+	// CheckpointBytes, which moves them into a kv run file. Default 16
+	// MiB (about 66,000 keys of 13 bytes with 40-byte values); negative
+	// leaves them to CheckpointBytes alone. See the package doc (Memory).
+	KvBufferBytes int64
 	// HolderPID, when positive, is written into the LOCK file once the
 	// lock is taken, so that a second opener can name the holder
 	// (LockHolder). OpenDir sets the process's own pid; 0 writes nothing.
@@ -91,6 +99,7 @@ const (
 	defaultGroupBytes  = 1 << 20
 
 	defaultCheckpointBytes = 64 << 20
+	defaultKvBufferBytes   = 16 << 20
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -105,6 +114,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CheckpointBytes == 0 {
 		o.CheckpointBytes = defaultCheckpointBytes
+	}
+	if o.KvBufferBytes == 0 {
+		o.KvBufferBytes = defaultKvBufferBytes
 	}
 	if o.CompactFraction < 0 || o.CompactFraction > 1 || o.CompactFraction != o.CompactFraction {
 		return o, fmt.Errorf("file: option CompactFraction %v outside 0..1", o.CompactFraction)

@@ -832,7 +832,7 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		if d == nil {
 			d = &drop{}
 		}
-		d.kvRuns, d.kvRev = runs, v.rev
+		d.kvRuns, d.kvRev, d.kvCache = runs, v.rev, s.kvCache()
 		defer func() {
 			// Once published, a drop is taken (by the next group's
 			// publish, capture or Close), even when this fails after;

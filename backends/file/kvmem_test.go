@@ -148,3 +148,28 @@ func TestKvBufferBytesBoundsTheChanges(t *testing.T) {
 		})
 	}
 }
+
+// A store opened without a checkpoint reads the kv runs its own
+// checkpoints write through the block cache: a kv-get of a key in a run
+// leaves its block cached, as in a store opened from a checkpoint.
+func TestFreshStoreCachesItsKvRuns(t *testing.T) {
+	e := newEnv(t, Options{CheckpointBytes: -1, KvBufferBytes: 32 << 10})
+	for c := 0; c < 1000; c += 50 {
+		ch := make([]ops.KvChange, 0, 50)
+		for i := c; i < c+50; i++ {
+			ch = append(ch, ops.KvChange{Key: fmt.Sprintf("key/%09d", i), Value: make([]byte, 40)})
+		}
+		must(t, e, ops.Commit{Kv: ch})
+	}
+	require.Positive(t, e.s.Stats().Checkpoints)
+	st := e.s.st
+	require.NotNil(t, st.kvRuns, "the state took a run")
+	require.NotNil(t, st.kvCache)
+	const key = "key/000000003"
+	r := st.kvRuns.runs[0]
+	i := r.blockFor(key)
+	require.GreaterOrEqual(t, i, 0)
+	require.NotNil(t, must(t, e, ops.KvGet{Key: key}))
+	_, cached := st.kvCache.test(loc{seg: r.cacheID, off: uint32(i)}, func([]byte) bool { return true })
+	require.True(t, cached, "the run's block of %s is cached", key)
+}

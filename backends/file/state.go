@@ -460,6 +460,9 @@ type drop struct {
 	// as of revision kvRev (nil: it wrote none).
 	kvRuns *kvRunSet
 	kvRev  uint64
+	// kvCache is the store's cache of kv run blocks, for a state that
+	// has none (it opened with no runs).
+	kvCache *recCache
 }
 
 // touched gives the streams whose locations d moved into files.
@@ -479,6 +482,11 @@ func (d *drop) touched() map[string]bool {
 // the log.
 func (s *state) applyDrop(d *drop) {
 	if d.kvRuns != nil {
+		if s.kvCache == nil {
+			// A state that opened with no runs (no checkpoint named
+			// any) reads its own through the cache too.
+			s.kvCache = d.kvCache
+		}
 		s.takeKvRun(d.kvRuns, d.kvRev)
 	}
 	if len(d.idx) == 0 || len(s.indexed) > 0 && s.indexed[len(s.indexed)-1].seg >= d.idx[0].seg {

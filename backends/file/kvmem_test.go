@@ -173,3 +173,47 @@ func TestFreshStoreCachesItsKvRuns(t *testing.T) {
 	_, cached := st.kvCache.test(loc{seg: r.cacheID, off: uint32(i)}, func([]byte) bool { return true })
 	require.True(t, cached, "the run's block of %s is cached", key)
 }
+
+// A kv-get whose blocks the cache holds probes the filter and searches
+// the block where they lie: it allocates what it gives (the value, the
+// revisions, the key), not a copy of a 4 KiB block or two, and finds
+// what the uncached read finds.
+func TestCachedKvGetTakesNoBlockCopy(t *testing.T) {
+	e := newEnv(t, Options{CheckpointBytes: -1, KvBufferBytes: 32 << 10})
+	for c := 0; c < 1000; c += 50 {
+		ch := make([]ops.KvChange, 0, 50)
+		for i := c; i < c+50; i++ {
+			ch = append(ch, ops.KvChange{Key: fmt.Sprintf("key/%09d", i), Value: []byte(fmt.Sprint(i))})
+		}
+		must(t, e, ops.Commit{Kv: ch})
+	}
+	must(t, e, ops.KvPut{Key: "zz", Value: []byte("v")}) // the last checkpoint's run taken
+	st := e.s.st
+	require.GreaterOrEqual(t, len(st.kvRuns.runs), 2, "runs with a filter")
+	p := e.p()
+	for i := range 1000 {
+		key := fmt.Sprintf("key/%09d", i)
+		if st.kv[key] != nil {
+			continue
+		}
+		got, ok, err := st.kvRuns.get(p, st.kvCache, key)
+		require.NoError(t, err)
+		want, wok, err := st.kvRuns.get(p, nil, key)
+		require.NoError(t, err)
+		require.Equal(t, wok, ok, key)
+		require.Equal(t, want, got, key)
+		require.True(t, ok, key)
+		require.Equal(t, fmt.Sprint(i), string(got.value))
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 500
+	for i := range n {
+		if _, _, err := st.kvRuns.get(p, st.kvCache, fmt.Sprintf("key/%09d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := float64(after.TotalAlloc-before.TotalAlloc) / n
+	require.Less(t, per, 512.0, "bytes allocated a cached kv-get")
+}

@@ -603,16 +603,27 @@ func (r *kvRun) bloomBlock(p *effect.P, cache *recCache, i int) ([]byte, error) 
 }
 
 // mayHold reports whether the run may hold key: false when its filter
-// says it does not (a run without a filter may hold any).
+// says it does not (a run without a filter may hold any). A filter block
+// the cache holds is probed where it lies, with no copy: a commit of new
+// keys probes one a key and run, and a copy of its 4 KiB each time was
+// most of what a writer of kv keys allocated.
 func (r *kvRun) mayHold(p *effect.P, cache *recCache, key string) (bool, error) {
-	if len(r.bloomSums) == 0 {
+	nb := len(r.bloomSums)
+	if nb == 0 {
 		return true, nil
 	}
-	b, err := r.bloomBlock(p, cache, bloomBlockOf(key, len(r.bloomSums)))
+	i := bloomBlockOf(key, nb)
+	if cache != nil {
+		l := loc{seg: r.cacheID, off: uint32(len(r.blocks) + len(r.recBlocks) + i)}
+		if may, ok := cache.test(l, func(b []byte) bool { return bloomHas(b, key, nb) }); ok {
+			return may, nil
+		}
+	}
+	b, err := r.bloomBlock(p, cache, i)
 	if err != nil {
 		return false, err
 	}
-	return bloomHas(b, key, len(r.bloomSums)), nil
+	return bloomHas(b, key, nb), nil
 }
 
 // close closes the run's file.
@@ -673,6 +684,8 @@ func (r *kvRun) blockFor(key string) int {
 }
 
 // get finds key in the run. The entry's key and value are the caller's.
+// A block the cache holds is searched where it lies, as mayHold probes a
+// filter block.
 func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool, error) {
 	i := r.blockFor(key)
 	if i < 0 {
@@ -681,10 +694,27 @@ func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool,
 	if ok, err := r.mayHold(p, cache, key); err != nil || !ok {
 		return kvRunEntry{}, false, err
 	}
+	if cache != nil {
+		var e kvRunEntry
+		var found bool
+		var err error
+		if _, ok := cache.test(loc{seg: r.cacheID, off: uint32(i)}, func(b []byte) bool {
+			e, found, err = r.find(b, i, key)
+			return true
+		}); ok {
+			return e, found, err
+		}
+	}
 	b, err := r.block(p, cache, i)
 	if err != nil {
 		return kvRunEntry{}, false, err
 	}
+	return r.find(b, i, key)
+}
+
+// find finds key in b, the entries of block i; the entry it gives holds
+// none of b.
+func (r *kvRun) find(b []byte, i int, key string) (kvRunEntry, bool, error) {
 	kb := []byte(key)
 	d := decoder{b: b}
 	for len(d.b) > 0 {

@@ -31,6 +31,8 @@ func TestKvFoldCount(t *testing.T) {
 		{[]int64{1000, 40, 30, 20}, 100, 3},
 		{[]int64{1000, 40, 30, 20}, 910, 4}, // folds into the oldest
 		{[]int64{40, 30, 20, 10, 5}, 1, 2},  // a set over the cap shrinks
+		{[]int64{16, 8, 4, 122}, 1, 4},      // the cap's fold weighs the runs after
+		{[]int64{1000, 8, 4, 12}, 1, 3},
 	} {
 		require.Equal(t, c.want, kvFoldCount(c.sizes, c.est), "%v %d", c.sizes, c.est)
 	}
@@ -44,6 +46,33 @@ func TestKvFoldCount(t *testing.T) {
 		require.LessOrEqual(t, len(sizes)-k+1, kvMaxRuns)
 		require.GreaterOrEqual(t, k, 0)
 		require.LessOrEqual(t, k, len(sizes))
+	}
+}
+
+// Checkpoints of changes of one size each write, over the runs they
+// fold, a few times the bytes of the final set: not a number that grows
+// with the checkpoints (the newest run of a full set, folded alone each
+// time, wrote 273 times the final set over 600 checkpoints).
+func TestKvFoldCountWritesLittle(t *testing.T) {
+	for _, n := range []int{15, 150, 600, 2000} {
+		var sizes []int64
+		var written int64
+		for range n {
+			k := kvFoldCount(sizes, 1)
+			run := int64(1)
+			for _, x := range sizes[len(sizes)-k:] {
+				run += x
+			}
+			sizes = append(sizes[:len(sizes)-k], run)
+			written += run
+			require.LessOrEqual(t, len(sizes), kvMaxRuns)
+		}
+		amp := float64(written) / float64(n)
+		t.Logf("%d checkpoints: %.1f times the final set written, runs %v", n, amp, sizes)
+		require.Less(t, amp, 40.0, "%d checkpoints", n)
+		if n <= 600 {
+			require.Less(t, amp, 12.0, "%d checkpoints", n)
+		}
 	}
 }
 

@@ -30,7 +30,8 @@ type Options struct {
 	// checkpoint before a group-commit leader has a new one written: in
 	// the background with Background set, else by the leader once it has
 	// handed the leadership on (see the package doc). Default 64 MiB;
-	// negative writes checkpoints only on Close.
+	// negative makes none due for the log's bytes, leaving checkpoints
+	// to Close and to KvBufferBytes.
 	CheckpointBytes int64
 	// KvBufferBytes bounds the heap the kv keys changed since the last
 	// checkpoint take (their values, their entries and their history,

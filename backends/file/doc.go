@@ -1255,12 +1255,14 @@
 // each building its own store, alternated, load 6 to 11 on the 2-core
 // test machine): 1 M keys, peak resident 675 to 712 MiB against 103 to
 // 108, build 9.0 to 14.8 s against 7.3 to 9.8, 112 against 179 MiB
-// written; 10 M keys, peak 1696 MiB against 146, build 580 s against
-// 119 (one run each; the version before also read every kv look-up of
-// a run from the disk once its first checkpoint had written one), 1968
-// against 3652 MiB written. Opening the store so built, in a fresh
-// process, is unchanged: heap 0.70 MiB at 1 M keys and 6.9 at 10 M,
-// peak 20 to 24 and 33 to 34 MiB. A kv-get after the open takes a few
+// written; 10 M keys (two runs each, load 6 to 13), peak 1610 to 1696
+// MiB against 140 to 146, build 580 to 738 s against 119 to 187 (the
+// version before also read every kv look-up of a run from the disk
+// once its first checkpoint had written one), 1968 against 3652 MiB
+// written. Opening the store so built, in a fresh process, is
+// unchanged: heap 0.70 MiB at 1 M keys and 6.9 at 10 M, peak 20 to 24
+// and 33 to 36 MiB; at 10 M keys the kv-get p50 is level (cold 6.0 to
+// 7.5 us against 6.4 to 7.7, warm 5.6 to 8.0 against 5.0 to 6.1). A kv-get after the open takes a few
 // tenths of a microsecond more (p50 cold 5.6 to 6.3 us against 5.0 to
 // 5.9 at 1 M keys, warm 4.6 to 5.9 against 3.9 to 4.6): it probes the
 // filters of up to 4 runs where the version before had one. A store of

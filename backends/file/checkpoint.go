@@ -121,7 +121,7 @@ type ckptView struct {
 	events  uint64
 	commits uint64
 	streams []streamView
-	pos     []posChunk
+	pos     tailLocs
 	indexed []segIdx            // none in a view encoded as an older version
 	version uint32              // the format to encode: 0 the current, an older one to test reading it
 	kv      map[string]*kvEntry // changes since kvRuns (every key without them)
@@ -153,7 +153,7 @@ type streamView struct {
 	head   uint64
 	runs   []run
 	dir    uint32
-	chunks []chunk
+	chunks tailLocs
 }
 
 // viewOf captures st, the ID index as a copy. The caller keeps st from
@@ -178,7 +178,7 @@ func markOf(r resume, st *state, heads []streamView) *ckptView {
 	v := &ckptView{
 		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
 		streams: heads[:0],
-		pos:     st.positions[:len(st.positions):len(st.positions)],
+		pos:     st.positions.view(),
 		indexed: st.indexed[:len(st.indexed):len(st.indexed)],
 		kv:      maps.Clone(st.kv),
 		kvRuns:  st.kvRuns,
@@ -190,7 +190,7 @@ func markOf(r resume, st *state, heads []streamView) *ckptView {
 		v.kvRefs = st.kvRuns.refs()
 	}
 	for name, x := range st.streams {
-		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], dir: x.dir, chunks: x.chunks[:len(x.chunks):len(x.chunks)]})
+		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], dir: x.dir, chunks: x.chunks.view()})
 	}
 	if st.ids != nil {
 		v.idsLive, v.idsMark = st.ids, st.ids.Mark()
@@ -216,9 +216,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	r := v.r
 	// Room for what it takes as a rule (a location about 8 bytes), so
 	// that encoding makes one buffer, not a series of ever larger ones.
-	size := 1024 + 8*len(v.pos) + 24*len(v.kv) + 32*len(v.indexed)
+	size := 1024 + 8*v.pos.len() + 24*len(v.kv) + 32*len(v.indexed)
 	for _, x := range v.streams {
-		size += len(x.name) + 8*len(x.chunks) + 12*len(x.runs) + 24
+		size += len(x.name) + 8*x.chunks.len() + 12*len(x.runs) + 24
 	}
 	for k, e := range v.kv {
 		size += len(k) + len(e.value)
@@ -310,10 +310,11 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		if ver >= ckptVersionStreamDir {
 			b = binary.AppendUvarint(b, uint64(x.dir))
 		}
-		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
+		b = binary.AppendUvarint(b, uint64(x.chunks.len()))
 		var seq uint64
 		var l loc
-		for j, c := range x.chunks {
+		for j := range x.chunks.len() {
+			c := x.chunks.chunk(j)
 			b = appendLoc(b, c.seq-seq, l, c.loc)
 			seq, l = c.seq, c.loc
 			if j%64 == 63 {
@@ -323,10 +324,11 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		v.slice.tick()
 		pace()
 	}
-	b = binary.AppendUvarint(b, uint64(len(v.pos)))
+	b = binary.AppendUvarint(b, uint64(v.pos.len()))
 	var pos uint64
 	var l loc
-	for i, c := range v.pos {
+	for i := range v.pos.len() {
+		c := v.pos.posChunk(i)
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 		if i%64 == 0 {
@@ -605,24 +607,24 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			}
 		}
 		nc := d.count(3)
-		x.chunks = make([]chunk, nc)
+		x.chunks = withCap(nc)
 		var seq uint64
 		var l loc
-		for i := range x.chunks {
+		for range nc {
 			delta, nl := d.loc(l)
 			seq, l = seq+delta, nl
-			x.chunks[i] = chunk{seq: seq, loc: l}
+			x.chunks.add(seq, l)
 		}
 		st.streams[name] = x
 	}
 	np := d.count(3)
-	st.positions = make([]posChunk, np)
+	st.positions = withCap(np)
 	var pos uint64
 	var l loc
-	for i := range st.positions {
+	for range np {
 		delta, nl := d.loc(l)
 		pos, l = pos+delta, nl
-		st.positions[i] = posChunk{pos: pos, loc: l}
+		st.positions.add(pos, l)
 	}
 	st.decodeKvRuns(&d, v)
 	nk := d.count(3)

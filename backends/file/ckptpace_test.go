@@ -60,10 +60,10 @@ func TestPacedEncode(t *testing.T) {
 	st := newState()
 	const streams = 40_000
 	for i := range streams {
-		st.streams[fmt.Sprintf("stream-%06d", i)] = &streamIdx{head: uint64(i%7 + 1), chunks: []chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}}}
+		st.streams[fmt.Sprintf("stream-%06d", i)] = &streamIdx{head: uint64(i%7 + 1), chunks: locsOf([]chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}})}
 	}
 	for i := range 3 * streams {
-		st.positions = append(st.positions, posChunk{pos: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+		st.positions.add(uint64(i+1), loc{seg: 1, off: uint32(64 * i)})
 	}
 	st.lastPos = 3 * streams
 	var id [16]byte
@@ -83,7 +83,7 @@ func TestPacedEncode(t *testing.T) {
 	_, got, err := decodeCheckpoint(paced, id)
 	require.NoError(t, err)
 	require.Len(t, got.streams, streams)
-	require.Len(t, got.positions, 3*streams)
+	require.Equal(t, 3*streams, got.positions.len())
 }
 
 // A kv run written beside commits, in small pieces with the pacer
@@ -153,10 +153,10 @@ func TestSlicedEncode(t *testing.T) {
 	st := newState()
 	const streams = 20_000
 	for i := range streams {
-		st.streams[fmt.Sprintf("stream-%06d", streams-i)] = &streamIdx{head: uint64(i%5 + 1), chunks: []chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}}}
+		st.streams[fmt.Sprintf("stream-%06d", streams-i)] = &streamIdx{head: uint64(i%5 + 1), chunks: locsOf([]chunk{{seq: 1, loc: loc{seg: 1, off: uint32(64 * i)}}})}
 	}
 	for i := range 2 * streams {
-		st.positions = append(st.positions, posChunk{pos: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+		st.positions.add(uint64(i+1), loc{seg: 1, off: uint32(64 * i)})
 	}
 	st.lastPos = 2 * streams
 	var id [16]byte
@@ -174,7 +174,7 @@ func TestSlicedEncode(t *testing.T) {
 	_, got, err := decodeCheckpoint(sliced, id)
 	require.NoError(t, err)
 	require.Len(t, got.streams, streams)
-	require.Len(t, got.positions, 2*streams)
+	require.Equal(t, 2*streams, got.positions.len())
 }
 
 // A checkpoint beside commits rests after a piece only while a commit is
@@ -306,7 +306,7 @@ func TestSlicedEncodeWithinAStream(t *testing.T) {
 	const chunks = 1 << 20
 	x := &streamIdx{head: chunks}
 	for i := range chunks {
-		x.chunks = append(x.chunks, chunk{seq: uint64(i + 1), loc: loc{seg: 1, off: uint32(64 * i)}})
+		x.chunks.add(uint64(i+1), loc{seg: 1, off: uint32(64 * i)})
 	}
 	st.streams["hot"] = x
 	var id [16]byte

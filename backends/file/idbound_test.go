@@ -269,7 +269,7 @@ func FuzzIDFilterProbe(f *testing.F) {
 			ids[i] = idEntry{hash: rnd.Uint64(), pos: uint64(i) + 1}
 		}
 		pos := []posChunk{{pos: 1, loc: loc{seg: 1, off: 64}}}
-		b, e, _ := encodeIndex([16]byte{1}, 1, pos, nil, slices.Clone(ids), true)
+		b, e, _ := encodeIndex([16]byte{1}, 1, posLocsOf(pos), nil, slices.Clone(ids), true)
 		var whole []byte
 		for blk := e.filterFirst(); blk < e.blocks(); blk++ {
 			o := idxHeader + int(blk)*idxBlockSize

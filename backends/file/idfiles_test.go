@@ -129,7 +129,7 @@ func TestIDFilterRate(t *testing.T) {
 		ids = append(ids, idEntry{hash: (i + 1) * 0x9e3779b97f4a7c15 * 0xbf58476d1ce4e5b9, pos: i + 1})
 	}
 	pos := []posChunk{{pos: 1, loc: loc{seg: 1, off: 64}}}
-	b, e, _ := encodeIndex([16]byte{1}, 1, pos, nil, ids, true)
+	b, e, _ := encodeIndex([16]byte{1}, 1, posLocsOf(pos), nil, ids, true)
 	var bits []byte
 	for blk := e.filterFirst(); blk < e.blocks(); blk++ {
 		o := idxHeader + int(blk)*idxBlockSize
@@ -176,7 +176,7 @@ func TestIDEntriesSearch(t *testing.T) {
 		want[1<<63] = append(want[1<<63], pos)
 	}
 	pos := []posChunk{{pos: 1, loc: loc{seg: 999, off: 64}}}
-	b, x, _ := encodeIndex(e.s.id, 999, pos, nil, slices.Clone(ids), true)
+	b, x, _ := encodeIndex(e.s.id, 999, posLocsOf(pos), nil, slices.Clone(ids), true)
 	x.lastPos = uint64(len(ids))
 	require.NoError(t, os.WriteFile(filepath.Join(e.dir, logDir, idxName(999)), b, 0o644))
 	find := func(h uint64) []uint64 {
@@ -238,11 +238,11 @@ func TestIDEntriesFromFormat7(t *testing.T) {
 					o := idxHeader + int(j/idxPerBlock)*idxBlockSize + int(j%idxPerBlock)*idxEntry
 					cs = append(cs, chunk{seq: binary.LittleEndian.Uint64(v2[o:]), loc: loc{seg: x.seg, off: binary.LittleEndian.Uint32(v2[o+8:])}})
 				}
-				ss = append(ss, segStreams{name: name, chunks: cs})
+				ss = append(ss, segStreams{name: name, chunks: locsOf(cs)})
 			}
 		}
 		slices.SortFunc(ss, func(a, b segStreams) int { return strings.Compare(a.name, b.name) })
-		v1, got, _ := encodeIndex(id, x.seg, indexPositions(v2, x), ss, nil, false)
+		v1, got, _ := encodeIndex(id, x.seg, posLocsOf(indexPositions(v2, x)), ss, nil, false)
 		require.Equal(t, x.nStream, got.nStream)
 		require.NoError(t, os.WriteFile(filepath.Join(ld, idxName(x.seg)), v1, 0o644))
 		x.ids, x.nID, x.hdrCRC = false, 0, got.hdrCRC

@@ -103,18 +103,18 @@ func encodeCheckpointV1(id [16]byte, r resume, st *state) []byte {
 		b = appendString(b, n)
 		b = binary.AppendUvarint(b, x.head)
 		b = append(b, make([]byte, 16)...) // the last ID, which format 2 dropped
-		b = binary.AppendUvarint(b, uint64(len(x.chunks)))
+		b = binary.AppendUvarint(b, uint64(x.chunks.len()))
 		var seq uint64
 		var l loc
-		for _, c := range x.chunks {
+		for _, c := range x.chunks.chunks() {
 			b = appendLoc(b, c.seq-seq, l, c.loc)
 			seq, l = c.seq, c.loc
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(st.positions)))
+	b = binary.AppendUvarint(b, uint64(st.positions.len()))
 	var pos uint64
 	var l loc
-	for _, c := range st.positions {
+	for _, c := range st.positions.posChunks() {
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 	}

@@ -109,12 +109,11 @@ type chunkRef struct {
 // and its size but for kv-only records between. It is 0 when no record
 // with events follows in the segment, or when the next lies over
 // boundMax away, which only kv records between make possible.
-func recordBound(ps []posChunk, l loc) int {
-	i := sort.Search(len(ps), func(i int) bool {
-		return ps[i].seg > l.seg || ps[i].seg == l.seg && ps[i].off > l.off
-	})
-	if i < len(ps) && ps[i].seg == l.seg && ps[i].off-l.off <= boundMax {
-		return int(ps[i].off - l.off)
+func recordBound(ps *tailLocs, l loc) int {
+	if i := ps.bound(l); i < ps.len() {
+		if _, n := ps.at(i); n.seg == l.seg && n.off-l.off <= boundMax {
+			return int(n.off - l.off)
+		}
 	}
 	return 0
 }
@@ -396,15 +395,18 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 			}
 		}
 	}
-	for j := st.chunkFor(from); j < len(st.chunks) && st.chunks[j].seq <= want; j++ {
-		c := st.chunks[j]
+	for j, n := st.chunkFor(from), st.chunks.len(); j < n; j++ {
+		c := st.chunks.chunk(j)
+		if c.seq > want {
+			break
+		}
 		end := head + 1
-		if j+1 < len(st.chunks) {
-			end = st.chunks[j+1].seq
+		if j+1 < n {
+			end = st.chunks.key(j + 1)
 		}
 		r := chunkRef{seq: c.seq, seg: s.segs[uint64(c.seg)], l: c.loc}
 		if end-c.seq >= boundEvents {
-			r.size = recordBound(s.st.positions, c.loc)
+			r.size = recordBound(&s.st.positions, c.loc)
 		}
 		refs = append(refs, r)
 	}
@@ -546,8 +548,11 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 		}
 	}
 	var refs []chunkRef
-	for j := s.st.posChunkFor(from); j < len(s.st.positions) && s.st.positions[j].pos <= want; j++ {
-		c := s.st.positions[j]
+	for j, n := s.st.posChunkFor(from), s.st.positions.len(); j < n; j++ {
+		c := s.st.positions.posChunk(j)
+		if c.pos > want {
+			break
+		}
 		refs = append(refs, chunkRef{seq: c.pos, seg: s.segs[uint64(c.seg)], l: c.loc})
 	}
 	s.mu.RUnlock()

@@ -150,7 +150,7 @@ type run struct {
 // segStreams is one stream's record locations in one segment.
 type segStreams struct {
 	name   string
-	chunks []chunk
+	chunks tailLocs
 }
 
 // encodeIndex gives the index file of segment seg holding pos (its
@@ -158,10 +158,10 @@ type segStreams struct {
 // the segIdx and runs (one per stream, in the order given) naming it;
 // with withIDs a file of version 2 holding ids (the segment's ID entries,
 // which it sorts), else one of version 1.
-func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams, ids []idEntry, withIDs bool) ([]byte, segIdx, []run) {
-	e := segIdx{seg: seg, nPos: uint32(len(pos)), ids: withIDs}
-	if len(pos) > 0 {
-		e.firstPos = pos[0].pos
+func encodeIndex(id [16]byte, seg uint32, pos tailLocs, streams []segStreams, ids []idEntry, withIDs bool) ([]byte, segIdx, []run) {
+	e := segIdx{seg: seg, nPos: uint32(pos.len()), ids: withIDs}
+	if pos.len() > 0 {
+		e.firstPos = pos.key(0)
 	}
 	if withIDs {
 		e.nID = uint32(len(ids))
@@ -174,8 +174,8 @@ func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams, 
 	}
 	runs := make([]run, len(streams))
 	for i, x := range streams {
-		runs[i] = run{seq: x.chunks[0].seq, seg: seg, first: blocksFor(e.nPos)*idxPerBlock + e.nStream, n: uint32(len(x.chunks))}
-		e.nStream += uint32(len(x.chunks))
+		runs[i] = run{seq: x.chunks.key(0), seg: seg, first: blocksFor(e.nPos)*idxPerBlock + e.nStream, n: uint32(x.chunks.len())}
+		e.nStream += uint32(x.chunks.len())
 	}
 	pb := blocksFor(e.nPos)
 	nb := e.blocks()
@@ -185,13 +185,15 @@ func encodeIndex(id [16]byte, seg uint32, pos []posChunk, streams []segStreams, 
 		binary.LittleEndian.PutUint64(b[o:], key)
 		binary.LittleEndian.PutUint32(b[o+8:], off)
 	}
-	for i, c := range pos {
-		put(uint32(i), c.pos, c.off)
+	for i := range pos.len() {
+		k, l := pos.at(i)
+		put(uint32(i), k, l.off)
 	}
 	i := pb * idxPerBlock
 	for _, x := range streams {
-		for _, c := range x.chunks {
-			put(i, c.seq, c.off)
+		for j := range x.chunks.len() {
+			k, l := x.chunks.at(j)
+			put(i, k, l.off)
 			i++
 		}
 	}
@@ -680,7 +682,7 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte,
 		ids = st.idLog.segs[uint32(seg.id)]
 	}
 	b, e, _ := encodeIndex(id, uint32(seg.id), st.positions, st.segStreams(uint32(seg.id)), ids, withIDs)
-	if len(st.positions) > 0 {
+	if st.positions.len() > 0 {
 		e.lastPos = st.lastPos // an empty segment's is the log's before it, unknown here
 	}
 	return b, e, ids, nil
@@ -733,14 +735,8 @@ func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window in
 func (s *state) segStreams(seg uint32) []segStreams {
 	var out []segStreams
 	for name, x := range s.streams {
-		var cs []chunk
-		for _, c := range x.chunks {
-			if c.seg == seg {
-				cs = append(cs, c)
-			}
-		}
-		if len(cs) > 0 {
-			out = append(out, segStreams{name: name, chunks: cs})
+		if a, b := x.chunks.segRange(seg); b > a {
+			out = append(out, segStreams{name: name, chunks: x.chunks.slice(a, b)})
 		}
 	}
 	slices.SortFunc(out, func(a, b segStreams) int { return strings.Compare(a.name, b.name) })
@@ -850,36 +846,19 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 		// is one file's bytes.
 		d = &drop{upTo: upTo, dirs: make(map[string]uint32)}
 		v.sortStreams()
-		cur := make([]int, len(v.streams)) // per stream, its first chunk past the segment done
-		last := uint64(0)                  // the last position before the segment
+		last := uint64(0) // the last position before the segment
 		if n := len(v.indexed); n > 0 {
 			last = v.indexed[n-1].lastPos
 		}
 		var ss []segStreams
 		var which []int
-		pi := 0
 		for seg := have + 1; seg <= upTo; seg++ {
-			for pi < len(v.pos) && v.pos[pi].seg < seg {
-				pi++
-			}
-			pj := pi
-			for pj < len(v.pos) && v.pos[pj].seg == seg {
-				pj++
-			}
+			pi, pj := v.pos.segRange(seg)
 			ss, which = ss[:0], which[:0]
 			for i := range v.streams {
 				x := &v.streams[i]
-				a := cur[i]
-				for a < len(x.chunks) && x.chunks[a].seg < seg {
-					a++
-				}
-				b := a
-				for b < len(x.chunks) && x.chunks[b].seg == seg {
-					b++
-				}
-				cur[i] = b
-				if b > a {
-					ss = append(ss, segStreams{name: x.name, chunks: x.chunks[a:b]})
+				if a, b := x.chunks.segRange(seg); b > a {
+					ss = append(ss, segStreams{name: x.name, chunks: x.chunks.slice(a, b)})
 					which = append(which, i)
 				}
 			}
@@ -893,15 +872,15 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 			for j, i := range which {
 				prev[j] = v.streams[i].dir
 			}
-			blob, e, _ := encodeIndexDir(s.id, seg, v.pos[pi:pj], ss, ids, prev)
+			blob, e, _ := encodeIndexDir(s.id, seg, v.pos.slice(pi, pj), ss, ids, prev)
 			if pj > pi && d.idsTo == 0 {
 				d.idsFrom = last + 1
 			}
 			e.lastPos = last
 			if pj > pi {
 				next := v.lastPos + 1
-				if pj < len(v.pos) {
-					next = v.pos[pj].pos
+				if pj < v.pos.len() {
+					next = v.pos.key(pj)
 				}
 				e.lastPos = next - 1
 			}
@@ -917,16 +896,15 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 				v.streams[i].dir = seg
 				d.dirs[v.streams[i].name] = seg
 			}
-			pi = pj
 		}
 		v.indexed = append(slices.Clip(v.indexed), d.idx...)
 		if v.ids != nil && d.idsTo > 0 {
 			v.ids.DropRange(d.idsFrom, d.idsTo)
 		}
-		v.pos = v.pos[sort.Search(len(v.pos), func(i int) bool { return v.pos[i].seg > upTo }):]
+		v.pos = v.pos.slice(v.pos.after(upTo), v.pos.len())
 		for i := range v.streams {
 			x := &v.streams[i]
-			x.chunks = x.chunks[sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].seg > upTo }):]
+			x.chunks = x.chunks.slice(x.chunks.after(upTo), x.chunks.len())
 		}
 	}
 	for _, path := range files {
@@ -1015,7 +993,7 @@ func (s *Store) resolve(p *effect.P, r idxRef, from, want uint64, refs []chunkRe
 // its head). The caller holds the store's lock or owns the log.
 func (s *Store) seqLoc(p *effect.P, name string, x *streamIdx, seq uint64) (chunk, error) {
 	if x.inChunks(seq) {
-		return x.chunks[x.chunkFor(seq)], nil
+		return x.chunks.chunk(x.chunkFor(seq)), nil
 	}
 	if x.dir != 0 {
 		var found *segIdx
@@ -1061,7 +1039,7 @@ func (s *Store) seqLoc(p *effect.P, name string, x *streamIdx, seq uint64) (chun
 func (s *Store) posLoc(p *effect.P, pos uint64) (posChunk, error) {
 	i := s.st.indexedFor(pos)
 	if i < 0 {
-		return s.st.positions[s.st.posChunkFor(pos)], nil
+		return s.st.positions.posChunk(s.st.posChunkFor(pos)), nil
 	}
 	e := &s.st.indexed[i]
 	j, err := s.idxFind(p, e, 0, e.nPos, pos)
@@ -1101,12 +1079,7 @@ func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (st
 				want.DropRange(e.firstPos, e.lastPos)
 			}
 		}
-		var sp []posChunk
-		for _, c := range st.positions {
-			if c.seg == e.seg {
-				sp = append(sp, c)
-			}
-		}
+		sp := st.positions.slice(st.positions.segRange(e.seg))
 		var b []byte
 		var got segIdx
 		if ss := st.segStreams(e.seg); e.dir {
@@ -1143,7 +1116,7 @@ func (s *Store) expandIndexed(p *effect.P, ck, st *state, rep *VerifyReport) (st
 			rep.Indexes++
 		}
 		files[e.seg] = b
-		pos = append(pos, sp...)
+		pos = append(pos, sp.posChunks()...)
 	}
 	if ck.ids != nil && want != nil {
 		if !ck.ids.Same(want) {
@@ -1190,10 +1163,10 @@ func (s *state) inline(files map[uint32][]byte, pos []posChunk) string {
 				cs = append(cs, chunk{seq: binary.LittleEndian.Uint64(b[o:]), loc: loc{seg: r.seg, off: binary.LittleEndian.Uint32(b[o+8:])}})
 			}
 		}
-		x.chunks = append(cs, x.chunks...)
+		x.chunks = locsOf(append(cs, x.chunks.chunks()...))
 		x.runs, x.dir = nil, 0
 	}
-	s.positions = append(pos, s.positions...)
+	s.positions = posLocsOf(append(pos, s.positions.posChunks()...))
 	s.indexed = nil
 	return ""
 }

@@ -100,13 +100,13 @@ func TestIndexFilesServeSealedSegments(t *testing.T) {
 	e, want := indexedStore(t, 3000)
 	st := e.s.st
 	require.NotEmpty(t, st.indexed, "sealed segments are indexed")
-	for _, c := range st.positions {
+	for _, c := range st.positions.posChunks() {
 		assert.Greater(t, c.seg, st.indexed[len(st.indexed)-1].seg, "no location of an indexed segment in memory")
 	}
 	for name, x := range st.streams {
 		require.Empty(t, x.runs, name)
 		require.NotZero(t, x.dir, name, "the stream names its newest directory")
-		for _, c := range x.chunks {
+		for _, c := range x.chunks.chunks() {
 			assert.Greater(t, c.seg, st.indexed[len(st.indexed)-1].seg, name)
 		}
 	}
@@ -279,7 +279,7 @@ func indexedStateFile(id [16]byte) (*state, resume, []byte) {
 		st.apply(&c, loc{seg: uint32(1 + i/20), off: uint32(64 + 100*(i%20))})
 		st.lsn++
 	}
-	b, e, runs := encodeIndex(id, 1, st.positions[:20], st.segStreams(1), nil, false)
+	b, e, runs := encodeIndex(id, 1, st.positions.slice(0, 20), st.segStreams(1), nil, false)
 	e.lastPos = 20
 	d := &drop{upTo: 1, idx: []segIdx{e}, runs: make(map[string][]run)}
 	for i, x := range st.segStreams(1) {
@@ -305,16 +305,16 @@ func TestIndexedCheckpointRoundTrip(t *testing.T) {
 	assert.Equal(t, st.indexed, st2.indexed)
 	for name, x := range st.streams {
 		assert.Equal(t, x.runs, st2.streams[name].runs, name)
-		assert.Equal(t, x.chunks, st2.streams[name].chunks, name)
+		assert.Equal(t, x.chunks.chunks(), st2.streams[name].chunks.chunks(), name)
 	}
-	assert.Equal(t, st.positions, st2.positions)
+	assert.Equal(t, st.positions.posChunks(), st2.positions.posChunks())
 	// Put back, the locations are those of the state before the drop.
 	pos := indexPositions(file, &st2.indexed[0])
 	require.Empty(t, st2.inline(map[uint32][]byte{1: file}, pos))
-	assert.Len(t, st2.positions, 40)
+	assert.Equal(t, 40, st2.positions.len())
 	for name, x := range st2.streams {
-		assert.Len(t, x.chunks, int(x.head), name)
-		for i, c := range x.chunks {
+		assert.Equal(t, int(x.head), x.chunks.len(), name)
+		for i, c := range x.chunks.chunks() {
 			assert.Equal(t, uint64(i+1), c.seq, name)
 		}
 	}
@@ -332,7 +332,7 @@ func FuzzIndexFile(f *testing.F) {
 	for i := range uint64(20) {
 		ids = append(ids, idEntry{hash: i * 0x9e3779b97f4a7c15, pos: 1 + i})
 	}
-	good2, e2, _ := encodeIndex(id, 1, indexPositions(good1, &e1), nil, ids, true)
+	good2, e2, _ := encodeIndex(id, 1, posLocsOf(indexPositions(good1, &e1)), nil, ids, true)
 	e2.lastPos = 20
 	for _, g := range [][]byte{good1, good2} {
 		f.Add(g)

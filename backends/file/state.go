@@ -38,7 +38,7 @@ type streamIdx struct {
 	// runs; chunks the rest, from where those end.
 	runs   []run
 	dir    uint32
-	chunks []chunk
+	chunks tailLocs
 }
 
 type kvEntry struct {
@@ -68,7 +68,7 @@ type state struct {
 	kvBytes   int64
 	keys      []string // sorted keys of kv, rebuilt when keysDirty
 	keysDirty bool
-	positions []posChunk
+	positions tailLocs
 	// indexed are the sealed segments whose locations lie in their index
 	// files (segindex.go), sorted by segment; positions and every
 	// stream's chunks hold only the segments after them.
@@ -246,7 +246,7 @@ func (s *state) check(c *commitRec) string {
 // apply adds commit c, stored at l, to the index. kv values are copied.
 func (s *state) apply(c *commitRec, l loc) {
 	if n := c.events(); n > 0 {
-		s.positions = append(s.positions, posChunk{pos: c.firstPos, loc: l})
+		s.positions.add(c.firstPos, l)
 		s.lastPos = c.firstPos + uint64(n) - 1
 		s.events += uint64(n)
 	}
@@ -262,7 +262,7 @@ func (s *state) apply(c *commitRec, l loc) {
 			s.streams[p.stream] = st
 			s.namesDirty = true
 		}
-		st.chunks = append(st.chunks, chunk{seq: p.firstSeq, loc: l})
+		st.chunks.add(p.firstSeq, l)
 		st.head = p.firstSeq + uint64(p.n) - 1
 		if s.ids != nil {
 			for j := range p.n {
@@ -385,7 +385,7 @@ func page(sorted []string, prefix, after string, limit int) ([]string, bool) {
 // inChunks tells whether seq lies in the stream's chunks, those of the
 // segments not indexed.
 func (st *streamIdx) inChunks(seq uint64) bool {
-	return len(st.runs) == 0 && st.dir == 0 || len(st.chunks) > 0 && st.chunks[0].seq <= seq
+	return len(st.runs) == 0 && st.dir == 0 || st.chunks.len() > 0 && st.chunks.key(0) <= seq
 }
 
 // runFor finds the index of the run holding seq, -1 when seq lies past
@@ -496,8 +496,7 @@ func (s *state) applyDrop(d *drop) {
 	if s.ids != nil && d.idsTo > 0 {
 		s.ids.DropRange(d.idsFrom, d.idsTo)
 	}
-	k := sort.Search(len(s.positions), func(i int) bool { return s.positions[i].seg > d.upTo })
-	s.positions = slices.Clone(s.positions[k:])
+	s.positions = s.positions.clone(s.positions.after(d.upTo), s.positions.len())
 	for name, rs := range d.runs {
 		x := s.streams[name]
 		if x == nil {
@@ -515,19 +514,12 @@ func (s *state) applyDrop(d *drop) {
 		if x == nil {
 			continue
 		}
-		k := sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].seg > d.upTo })
-		x.chunks = slices.Clone(x.chunks[k:])
+		x.chunks = x.chunks.clone(x.chunks.after(d.upTo), x.chunks.len())
 	}
 }
 
 // chunkFor finds the index of the chunk holding seq.
-func (st *streamIdx) chunkFor(seq uint64) int {
-	i := sort.Search(len(st.chunks), func(i int) bool { return st.chunks[i].seq > seq })
-	return max(i-1, 0)
-}
+func (st *streamIdx) chunkFor(seq uint64) int { return st.chunks.find(seq) }
 
 // posChunkFor finds the index of the position chunk holding pos.
-func (s *state) posChunkFor(pos uint64) int {
-	i := sort.Search(len(s.positions), func(i int) bool { return s.positions[i].pos > pos })
-	return max(i-1, 0)
-}
+func (s *state) posChunkFor(pos uint64) int { return s.positions.find(pos) }

@@ -63,7 +63,7 @@ type dirEnt struct {
 // streams (sorted by name) after its filter, each stream's back-link the
 // one prev gives at its place (the newest earlier segment whose file of
 // version 3 holds it, 0 when none does).
-func encodeIndexDir(id [16]byte, seg uint32, pos []posChunk, streams []segStreams, ids []idEntry, prev []uint32) ([]byte, segIdx, []run) {
+func encodeIndexDir(id [16]byte, seg uint32, pos tailLocs, streams []segStreams, ids []idEntry, prev []uint32) ([]byte, segIdx, []run) {
 	b, e, runs := encodeIndex(id, seg, pos, streams, ids, true)
 	ents := make([]dirEnt, len(streams))
 	for i, x := range streams {

@@ -31,10 +31,10 @@ func dirFile(t testing.TB, seg uint32, names []string, seqs []uint64, prev []uin
 			pos = append(pos, posChunk{pos: uint64(len(pos) + 1), loc: loc{seg: seg, off: off}})
 			off += 100
 		}
-		ss = append(ss, segStreams{name: n, chunks: cs})
+		ss = append(ss, segStreams{name: n, chunks: locsOf(cs)})
 	}
 	// pos must be sorted by position, ss by name (the callers give them so).
-	b, e, _ := encodeIndexDir([16]byte{7}, seg, pos, ss, nil, prev)
+	b, e, _ := encodeIndexDir([16]byte{7}, seg, posLocsOf(pos), ss, nil, prev)
 	e.lastPos = uint64(len(pos))
 	require.Equal(t, "", checkIndexHeader(b[:idxHeader], [16]byte{7}, &e))
 	require.Equal(t, idxHeader+int(e.blocks())*idxBlockSize, len(b))
@@ -314,7 +314,7 @@ func TestStreamDirCheckpointOfStreamsAllIndexed(t *testing.T) {
 	require.NotZero(t, rec.Checkpoint, "opened from its checkpoint")
 	x := e.s.st.streams["s7"]
 	require.NotNil(t, x)
-	require.Empty(t, x.chunks)
+	require.Zero(t, x.chunks.len())
 	require.Empty(t, x.runs)
 	require.NotZero(t, x.dir)
 	got := must(t, e, ops.Read{Stream: "s7", Limit: 5})

@@ -51,14 +51,15 @@ func BenchmarkStreamHeap(b *testing.B) {
 		var open, dropped runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&open)
-		locs := cap(s.st.positions)
+		locs, locBytes := s.st.positions.len(), s.st.positions.bytes()
 		for _, x := range s.st.streams {
-			locs += cap(x.chunks)
+			locs += x.chunks.len()
+			locBytes += x.chunks.bytes()
 		}
 		s.st = newState()
 		runtime.GC()
 		runtime.ReadMemStats(&dropped)
-		perStream = (float64(open.HeapAlloc) - float64(dropped.HeapAlloc) - 16*float64(locs)) / float64(n)
+		perStream = (float64(open.HeapAlloc) - float64(dropped.HeapAlloc) - float64(locBytes)) / float64(n)
 		names = float64(nameBytes) / float64(n)
 		entries = float64(locs)
 		s.failed = errors.New("measured") // no checkpoint of the dropped state

@@ -195,7 +195,7 @@ func sameIndex(ck, st *state) string {
 			ck.lastPos, ck.rev, ck.events, ck.commits, st.lastPos, st.rev, st.events, st.commits)
 	case len(ck.streams) != len(st.streams):
 		return fmt.Sprintf("%d streams where the log has %d", len(ck.streams), len(st.streams))
-	case !slices.Equal(ck.positions, st.positions):
+	case !ck.positions.equal(&st.positions):
 		return "the position index"
 	case len(ck.kv) != len(st.kv):
 		return fmt.Sprintf("%d kv keys where the log has %d", len(ck.kv), len(st.kv))
@@ -208,7 +208,7 @@ func sameIndex(ck, st *state) string {
 	}
 	for name, a := range ck.streams {
 		b := st.streams[name]
-		if b == nil || a.head != b.head || !slices.Equal(a.chunks, b.chunks) {
+		if b == nil || a.head != b.head || !a.chunks.equal(&b.chunks) {
 			return fmt.Sprintf("stream %q", name)
 		}
 	}

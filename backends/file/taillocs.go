@@ -1,0 +1,252 @@
+package file
+
+import (
+	"math"
+	"sort"
+)
+
+// tailLocs is a list of record locations of the segments not indexed,
+// sorted by key (a stream's seqs, or the log's positions) and by
+// location: a stream's chunks or the state's positions. An entry takes 8
+// bytes, its offset and its key as a distance from the key of its run,
+// where a run is the entries of one segment (a new one starts too where
+// a distance would not fit in 32 bits); a run takes 16 bytes. A list
+// grows by an eighth, not by doubling, so that what it holds beyond its
+// entries stays within an eighth of them.
+//
+// Entries once added never change: a view (a copy of the value whose
+// slices end at their lengths, as view gives) stays what it was while
+// the list grows, as a checkpoint being written needs.
+type tailLocs struct {
+	runs []locRun
+	ents []locEnt
+}
+
+// locRun is a run of a tailLocs: its entries from ents[from] up to the
+// next run's, all in segment seg, each key key+d. key is at most the key
+// of its first entry (a sub-list's first run may start within it) and
+// above every key of the run before.
+type locRun struct {
+	key  uint64
+	seg  uint32
+	from uint32
+}
+
+type locEnt struct {
+	off uint32
+	d   uint32
+}
+
+// locsOf gives the list of cs, sorted by seq and location.
+func locsOf(cs []chunk) tailLocs {
+	t := tailLocs{ents: make([]locEnt, 0, len(cs))}
+	for _, c := range cs {
+		t.add(c.seq, c.loc)
+	}
+	return t
+}
+
+// posLocsOf gives the list of ps, sorted by position and location.
+func posLocsOf(ps []posChunk) tailLocs {
+	t := tailLocs{ents: make([]locEnt, 0, len(ps))}
+	for _, c := range ps {
+		t.add(c.pos, c.loc)
+	}
+	return t
+}
+
+// withCap gives an empty list with room for n entries.
+func withCap(n int) tailLocs { return tailLocs{ents: make([]locEnt, 0, n)} }
+
+func (t *tailLocs) len() int { return len(t.ents) }
+
+// add appends the entry of key at l: key above the last entry's, l at or
+// after its location.
+func (t *tailLocs) add(key uint64, l loc) {
+	n := len(t.ents)
+	if k := len(t.runs); k == 0 || t.runs[k-1].seg != l.seg || key-t.runs[k-1].key > math.MaxUint32 {
+		if len(t.runs) == cap(t.runs) {
+			rs := make([]locRun, k, k+max(k/4, 1))
+			copy(rs, t.runs)
+			t.runs = rs
+		}
+		t.runs = append(t.runs, locRun{key: key, seg: l.seg, from: uint32(n)})
+	}
+	if n == cap(t.ents) {
+		es := make([]locEnt, n, n+max(n/8, 2))
+		copy(es, t.ents)
+		t.ents = es
+	}
+	t.ents = append(t.ents, locEnt{off: l.off, d: uint32(key - t.runs[len(t.runs)-1].key)})
+}
+
+// runOf gives the index of the run holding entry i.
+func (t *tailLocs) runOf(i int) int {
+	rs := t.runs
+	if n := len(rs); n == 1 || int(rs[n-1].from) <= i {
+		return n - 1
+	}
+	return sort.Search(len(rs), func(r int) bool { return int(rs[r].from) > i }) - 1
+}
+
+// at gives entry i's key and location.
+func (t *tailLocs) at(i int) (uint64, loc) {
+	r := &t.runs[t.runOf(i)]
+	e := t.ents[i]
+	return r.key + uint64(e.d), loc{seg: r.seg, off: e.off}
+}
+
+// key gives entry i's key.
+func (t *tailLocs) key(i int) uint64 {
+	k, _ := t.at(i)
+	return k
+}
+
+// chunk gives entry i as a chunk.
+func (t *tailLocs) chunk(i int) chunk {
+	k, l := t.at(i)
+	return chunk{seq: k, loc: l}
+}
+
+// posChunk gives entry i as a position chunk.
+func (t *tailLocs) posChunk(i int) posChunk {
+	k, l := t.at(i)
+	return posChunk{pos: k, loc: l}
+}
+
+// find gives the index of the entry holding key: the last whose key is at
+// most key, 0 when none is.
+func (t *tailLocs) find(key uint64) int {
+	rs := t.runs
+	r := sort.Search(len(rs), func(r int) bool { return rs[r].key > key }) - 1
+	if r < 0 {
+		return 0
+	}
+	a, b := t.span(r)
+	d := key - rs[r].key
+	if d > math.MaxUint32 {
+		return b - 1
+	}
+	es := t.ents[a:b]
+	j := sort.Search(len(es), func(j int) bool { return uint64(es[j].d) > d })
+	return max(a+j-1, 0)
+}
+
+// span gives the entries of run r, from a up to b.
+func (t *tailLocs) span(r int) (int, int) {
+	b := len(t.ents)
+	if r+1 < len(t.runs) {
+		b = int(t.runs[r+1].from)
+	}
+	return int(t.runs[r].from), b
+}
+
+// bound gives the index of the first entry whose location lies after l
+// (len when none does).
+func (t *tailLocs) bound(l loc) int {
+	rs := t.runs
+	// The first run whose segment lies after l's, or whose first entry
+	// does: the entry is in the run before, or is that run's first.
+	r := sort.Search(len(rs), func(r int) bool {
+		return rs[r].seg > l.seg || rs[r].seg == l.seg && t.ents[rs[r].from].off > l.off
+	})
+	if r > 0 && rs[r-1].seg == l.seg {
+		a, b := t.span(r - 1)
+		es := t.ents[a:b]
+		if j := sort.Search(len(es), func(j int) bool { return es[j].off > l.off }); j < len(es) {
+			return a + j
+		}
+	}
+	if r < len(rs) {
+		return int(rs[r].from)
+	}
+	return len(t.ents)
+}
+
+// segRange gives the entries in segment seg, from a up to b.
+func (t *tailLocs) segRange(seg uint32) (int, int) {
+	rs := t.runs
+	r := sort.Search(len(rs), func(r int) bool { return rs[r].seg >= seg })
+	if r == len(rs) || rs[r].seg != seg {
+		return len(t.ents), len(t.ents)
+	}
+	a, b := t.span(r)
+	for r++; r < len(rs) && rs[r].seg == seg; r++ {
+		_, b = t.span(r)
+	}
+	return a, b
+}
+
+// after gives the index of the first entry in a segment after upTo.
+func (t *tailLocs) after(upTo uint32) int {
+	rs := t.runs
+	r := sort.Search(len(rs), func(r int) bool { return rs[r].seg > upTo })
+	if r == len(rs) {
+		return len(t.ents)
+	}
+	return int(rs[r].from)
+}
+
+// view gives the list as it is now, unchanged by later adds.
+func (t *tailLocs) view() tailLocs {
+	return tailLocs{runs: t.runs[:len(t.runs):len(t.runs)], ents: t.ents[:len(t.ents):len(t.ents)]}
+}
+
+// slice gives entries a up to b as a list sharing t's entries (its runs
+// are copied: a few a list).
+func (t *tailLocs) slice(a, b int) tailLocs {
+	if a >= b {
+		return tailLocs{}
+	}
+	r0, r1 := t.runOf(a), t.runOf(b-1)
+	rs := make([]locRun, r1-r0+1)
+	for i := range rs {
+		r := t.runs[r0+i]
+		r.from = uint32(max(int(r.from)-a, 0))
+		rs[i] = r
+	}
+	return tailLocs{runs: rs, ents: t.ents[a:b:b]}
+}
+
+// clone gives a copy of entries a up to b, its own and of exact size.
+func (t *tailLocs) clone(a, b int) tailLocs {
+	s := t.slice(a, b)
+	s.ents = append(make([]locEnt, 0, len(s.ents)), s.ents...)
+	return s
+}
+
+// chunks gives every entry as a chunk.
+func (t *tailLocs) chunks() []chunk {
+	out := make([]chunk, len(t.ents))
+	for i := range out {
+		out[i] = t.chunk(i)
+	}
+	return out
+}
+
+// posChunks gives every entry as a position chunk.
+func (t *tailLocs) posChunks() []posChunk {
+	out := make([]posChunk, len(t.ents))
+	for i := range out {
+		out[i] = t.posChunk(i)
+	}
+	return out
+}
+
+// equal tells whether t and u hold the same entries.
+func (t *tailLocs) equal(u *tailLocs) bool {
+	if t.len() != u.len() {
+		return false
+	}
+	for i := range t.ents {
+		ka, la := t.at(i)
+		kb, lb := u.at(i)
+		if ka != kb || la != lb {
+			return false
+		}
+	}
+	return true
+}
+
+// bytes is what the list holds in memory, its slices' capacities.
+func (t *tailLocs) bytes() int { return 8*cap(t.ents) + 16*cap(t.runs) }

@@ -7,23 +7,30 @@ import (
 
 // tailLocs is a list of record locations of the segments not indexed,
 // sorted by key (a stream's seqs, or the log's positions) and by
-// location: a stream's chunks or the state's positions. An entry takes 8
-// bytes, its offset and its key as a distance from the key of its run,
-// where a run is the entries of one segment (a new one starts too where
-// a distance would not fit in 32 bits); a run takes 16 bytes. A list
-// grows by an eighth, not by doubling, so that what it holds beyond its
-// entries stays within an eighth of them.
+// location: a stream's chunks or the state's positions. An entry takes 6
+// bytes, its offset (4) and its key as a distance from the key of its
+// run (2), in one slice, where a run is entries of one segment whose keys lie within
+// 65,535 of its first (a new one starts where the segment changes or a
+// distance would not fit); a run takes 16 bytes, one a segment, or a
+// 65,536 seqs (positions) of it. A list grows by an eighth, not by
+// doubling, so that what it holds beyond its entries stays within an
+// eighth of them.
 //
 // Entries once added never change: a view (a copy of the value whose
 // slices end at their lengths, as view gives) stays what it was while
 // the list grows, as a checkpoint being written needs.
 type tailLocs struct {
 	runs []locRun
-	ents []locEnt
+	// ents holds entryWords words an entry: its offset in its run's
+	// segment (low half, high half) and its key less its run's key. One
+	// slice, not one a field, keeps a stream's list within 48 bytes.
+	ents []uint16
 }
 
-// locRun is a run of a tailLocs: its entries from ents[from] up to the
-// next run's, all in segment seg, each key key+d. key is at most the key
+const entryWords = 3
+
+// locRun is a run of a tailLocs: its entries from from up to the next
+// run's, all in segment seg, each key key+d. key is at most the key
 // of its first entry (a sub-list's first run may start within it) and
 // above every key of the run before.
 type locRun struct {
@@ -32,14 +39,9 @@ type locRun struct {
 	from uint32
 }
 
-type locEnt struct {
-	off uint32
-	d   uint32
-}
-
 // locsOf gives the list of cs, sorted by seq and location.
 func locsOf(cs []chunk) tailLocs {
-	t := tailLocs{ents: make([]locEnt, 0, len(cs))}
+	t := withCap(len(cs))
 	for _, c := range cs {
 		t.add(c.seq, c.loc)
 	}
@@ -48,7 +50,7 @@ func locsOf(cs []chunk) tailLocs {
 
 // posLocsOf gives the list of ps, sorted by position and location.
 func posLocsOf(ps []posChunk) tailLocs {
-	t := tailLocs{ents: make([]locEnt, 0, len(ps))}
+	t := withCap(len(ps))
 	for _, c := range ps {
 		t.add(c.pos, c.loc)
 	}
@@ -56,15 +58,26 @@ func posLocsOf(ps []posChunk) tailLocs {
 }
 
 // withCap gives an empty list with room for n entries.
-func withCap(n int) tailLocs { return tailLocs{ents: make([]locEnt, 0, n)} }
+func withCap(n int) tailLocs {
+	return tailLocs{ents: make([]uint16, 0, entryWords*n)}
+}
 
-func (t *tailLocs) len() int { return len(t.ents) }
+func (t *tailLocs) len() int { return len(t.ents) / entryWords }
+
+// off gives entry i's offset.
+func (t *tailLocs) off(i int) uint32 {
+	e := t.ents[entryWords*i : entryWords*i+2]
+	return uint32(e[0]) | uint32(e[1])<<16
+}
+
+// d gives entry i's key less its run's.
+func (t *tailLocs) d(i int) uint16 { return t.ents[entryWords*i+2] }
 
 // add appends the entry of key at l: key above the last entry's, l at or
 // after its location.
 func (t *tailLocs) add(key uint64, l loc) {
-	n := len(t.ents)
-	if k := len(t.runs); k == 0 || t.runs[k-1].seg != l.seg || key-t.runs[k-1].key > math.MaxUint32 {
+	n := t.len()
+	if k := len(t.runs); k == 0 || t.runs[k-1].seg != l.seg || key-t.runs[k-1].key > math.MaxUint16 {
 		if len(t.runs) == cap(t.runs) {
 			rs := make([]locRun, k, k+max(k/4, 1))
 			copy(rs, t.runs)
@@ -72,12 +85,12 @@ func (t *tailLocs) add(key uint64, l loc) {
 		}
 		t.runs = append(t.runs, locRun{key: key, seg: l.seg, from: uint32(n)})
 	}
-	if n == cap(t.ents) {
-		es := make([]locEnt, n, n+max(n/8, 2))
-		copy(es, t.ents)
-		t.ents = es
+	if len(t.ents)+entryWords > cap(t.ents) {
+		g := make([]uint16, len(t.ents), entryWords*(n+max(n/8, 2)))
+		copy(g, t.ents)
+		t.ents = g
 	}
-	t.ents = append(t.ents, locEnt{off: l.off, d: uint32(key - t.runs[len(t.runs)-1].key)})
+	t.ents = append(t.ents, uint16(l.off), uint16(l.off>>16), uint16(key-t.runs[len(t.runs)-1].key))
 }
 
 // runOf gives the index of the run holding entry i.
@@ -92,8 +105,7 @@ func (t *tailLocs) runOf(i int) int {
 // at gives entry i's key and location.
 func (t *tailLocs) at(i int) (uint64, loc) {
 	r := &t.runs[t.runOf(i)]
-	e := t.ents[i]
-	return r.key + uint64(e.d), loc{seg: r.seg, off: e.off}
+	return r.key + uint64(t.d(i)), loc{seg: r.seg, off: t.off(i)}
 }
 
 // key gives entry i's key.
@@ -124,17 +136,16 @@ func (t *tailLocs) find(key uint64) int {
 	}
 	a, b := t.span(r)
 	d := key - rs[r].key
-	if d > math.MaxUint32 {
+	if d > math.MaxUint16 {
 		return b - 1
 	}
-	es := t.ents[a:b]
-	j := sort.Search(len(es), func(j int) bool { return uint64(es[j].d) > d })
+	j := sort.Search(b-a, func(j int) bool { return uint64(t.d(a+j)) > d })
 	return max(a+j-1, 0)
 }
 
 // span gives the entries of run r, from a up to b.
 func (t *tailLocs) span(r int) (int, int) {
-	b := len(t.ents)
+	b := t.len()
 	if r+1 < len(t.runs) {
 		b = int(t.runs[r+1].from)
 	}
@@ -148,19 +159,18 @@ func (t *tailLocs) bound(l loc) int {
 	// The first run whose segment lies after l's, or whose first entry
 	// does: the entry is in the run before, or is that run's first.
 	r := sort.Search(len(rs), func(r int) bool {
-		return rs[r].seg > l.seg || rs[r].seg == l.seg && t.ents[rs[r].from].off > l.off
+		return rs[r].seg > l.seg || rs[r].seg == l.seg && t.off(int(rs[r].from)) > l.off
 	})
 	if r > 0 && rs[r-1].seg == l.seg {
 		a, b := t.span(r - 1)
-		es := t.ents[a:b]
-		if j := sort.Search(len(es), func(j int) bool { return es[j].off > l.off }); j < len(es) {
+		if j := sort.Search(b-a, func(j int) bool { return t.off(a+j) > l.off }); j < b-a {
 			return a + j
 		}
 	}
 	if r < len(rs) {
 		return int(rs[r].from)
 	}
-	return len(t.ents)
+	return t.len()
 }
 
 // segRange gives the entries in segment seg, from a up to b.
@@ -168,7 +178,7 @@ func (t *tailLocs) segRange(seg uint32) (int, int) {
 	rs := t.runs
 	r := sort.Search(len(rs), func(r int) bool { return rs[r].seg >= seg })
 	if r == len(rs) || rs[r].seg != seg {
-		return len(t.ents), len(t.ents)
+		return t.len(), t.len()
 	}
 	a, b := t.span(r)
 	for r++; r < len(rs) && rs[r].seg == seg; r++ {
@@ -182,7 +192,7 @@ func (t *tailLocs) after(upTo uint32) int {
 	rs := t.runs
 	r := sort.Search(len(rs), func(r int) bool { return rs[r].seg > upTo })
 	if r == len(rs) {
-		return len(t.ents)
+		return t.len()
 	}
 	return int(rs[r].from)
 }
@@ -205,19 +215,19 @@ func (t *tailLocs) slice(a, b int) tailLocs {
 		r.from = uint32(max(int(r.from)-a, 0))
 		rs[i] = r
 	}
-	return tailLocs{runs: rs, ents: t.ents[a:b:b]}
+	return tailLocs{runs: rs, ents: t.ents[entryWords*a : entryWords*b : entryWords*b]}
 }
 
 // clone gives a copy of entries a up to b, its own and of exact size.
 func (t *tailLocs) clone(a, b int) tailLocs {
 	s := t.slice(a, b)
-	s.ents = append(make([]locEnt, 0, len(s.ents)), s.ents...)
+	s.ents = append(make([]uint16, 0, len(s.ents)), s.ents...)
 	return s
 }
 
 // chunks gives every entry as a chunk.
 func (t *tailLocs) chunks() []chunk {
-	out := make([]chunk, len(t.ents))
+	out := make([]chunk, t.len())
 	for i := range out {
 		out[i] = t.chunk(i)
 	}
@@ -226,7 +236,7 @@ func (t *tailLocs) chunks() []chunk {
 
 // posChunks gives every entry as a position chunk.
 func (t *tailLocs) posChunks() []posChunk {
-	out := make([]posChunk, len(t.ents))
+	out := make([]posChunk, t.len())
 	for i := range out {
 		out[i] = t.posChunk(i)
 	}
@@ -238,7 +248,7 @@ func (t *tailLocs) equal(u *tailLocs) bool {
 	if t.len() != u.len() {
 		return false
 	}
-	for i := range t.ents {
+	for i := range t.len() {
 		ka, la := t.at(i)
 		kb, lb := u.at(i)
 		if ka != kb || la != lb {
@@ -249,4 +259,4 @@ func (t *tailLocs) equal(u *tailLocs) bool {
 }
 
 // bytes is what the list holds in memory, its slices' capacities.
-func (t *tailLocs) bytes() int { return 8*cap(t.ents) + 16*cap(t.runs) }
+func (t *tailLocs) bytes() int { return 2*cap(t.ents) + 16*cap(t.runs) }

@@ -21,7 +21,9 @@ func randomChunks(rnd *rand.Rand, n int) []chunk {
 			seg += uint32(1 + rnd.IntN(2))
 			off = 64
 		case 1:
-			seq += math.MaxUint32 + uint64(rnd.IntN(3)) // past a run's 32 bits
+			seq += math.MaxUint16 + uint64(rnd.IntN(3)) // past a run's 16 bits
+		case 2:
+			seq += math.MaxUint32 + uint64(rnd.IntN(3))
 		}
 		seq += uint64(1 + rnd.IntN(3))
 		cs = append(cs, chunk{seq: seq, loc: loc{seg: seg, off: off}})
@@ -45,22 +47,22 @@ func TestTailLocsMatchChunks(t *testing.T) {
 		}
 		require.Equal(t, len(cs), grown.len())
 		for _, x := range []*tailLocs{&tl, &grown} {
-			checkLocs(t, rnd, cs, x)
+			checkLocs(t, cs, x)
 			a, b := 0, 0
 			if len(cs) > 0 {
 				a = rnd.IntN(len(cs))
 				b = a + rnd.IntN(len(cs)-a+1)
 			}
 			s := x.slice(a, b)
-			checkLocs(t, rnd, cs[a:b], &s)
+			checkLocs(t, cs[a:b], &s)
 			c := x.clone(a, b)
-			checkLocs(t, rnd, cs[a:b], &c)
+			checkLocs(t, cs[a:b], &c)
 		}
 		require.True(t, tl.equal(&grown))
 	}
 }
 
-func checkLocs(t *testing.T, rnd *rand.Rand, cs []chunk, x *tailLocs) {
+func checkLocs(t *testing.T, cs []chunk, x *tailLocs) {
 	t.Helper()
 	require.Equal(t, len(cs), x.len())
 	if len(cs) == 0 {
@@ -69,7 +71,7 @@ func checkLocs(t *testing.T, rnd *rand.Rand, cs []chunk, x *tailLocs) {
 	}
 	require.Equal(t, cs, x.chunks())
 	probe := func(c chunk) []uint64 {
-		return []uint64{c.seq - 1, c.seq, c.seq + 1, c.seq + math.MaxUint32, c.seq + 1<<33}
+		return []uint64{c.seq - 1, c.seq, c.seq + 1, c.seq + math.MaxUint16, c.seq + math.MaxUint32, c.seq + 1<<33}
 	}
 	for i := range cs {
 		for _, k := range probe(cs[i]) {
@@ -94,7 +96,6 @@ func checkLocs(t *testing.T, rnd *rand.Rand, cs []chunk, x *tailLocs) {
 		}
 		require.Equal(t, b, x.after(seg), "after %d", seg)
 	}
-	_ = rnd
 }
 
 // A view stays what it was while the list grows, and what the list holds
@@ -109,11 +110,29 @@ func TestTailLocsViewAndSlack(t *testing.T) {
 		if i%997 == 0 {
 			views = append(views, x.view())
 		}
-		require.LessOrEqual(t, cap(x.ents), x.len()+x.len()/8+2)
+		require.LessOrEqual(t, cap(x.ents), entryWords*(x.len()+x.len()/8+2))
 	}
 	for _, v := range views {
 		require.Equal(t, cs[:v.len()], v.chunks())
 	}
 	cut := x.clone(x.after(cs[len(cs)/2].seg), x.len())
-	require.Equal(t, cut.len(), cap(cut.ents), "a cut list is of exact size")
+	require.Equal(t, entryWords*cut.len(), cap(cut.ents), "a cut list is of exact size")
+}
+
+// FuzzTailLocs checks the look-ups of lists drawn from seed against the
+// chunks they hold, as TestTailLocsMatchChunks does.
+func FuzzTailLocs(f *testing.F) {
+	f.Add(uint64(1), uint16(40))
+	f.Add(uint64(9), uint16(2000))
+	f.Fuzz(func(t *testing.T, seed uint64, n uint16) {
+		rnd := rand.New(rand.NewPCG(seed, 11))
+		cs := randomChunks(rnd, int(n)%3000)
+		x := locsOf(cs)
+		checkLocs(t, cs, &x)
+		if len(cs) > 0 {
+			a := rnd.IntN(len(cs))
+			s := x.slice(a, len(cs))
+			checkLocs(t, cs[a:], &s)
+		}
+	})
 }

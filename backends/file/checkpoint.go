@@ -313,8 +313,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 		b = binary.AppendUvarint(b, uint64(x.chunks.len()))
 		var seq uint64
 		var l loc
-		for j := range x.chunks.len() {
-			c := x.chunks.chunk(j)
+		for j, r := 0, 0; j < x.chunks.len(); j++ {
+			var c chunk
+			c.seq, c.loc = x.chunks.step(j, &r)
 			b = appendLoc(b, c.seq-seq, l, c.loc)
 			seq, l = c.seq, c.loc
 			if j%64 == 63 {
@@ -327,8 +328,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	b = binary.AppendUvarint(b, uint64(v.pos.len()))
 	var pos uint64
 	var l loc
-	for i := range v.pos.len() {
-		c := v.pos.posChunk(i)
+	for i, r := 0, 0; i < v.pos.len(); i++ {
+		var c posChunk
+		c.pos, c.loc = v.pos.step(i, &r)
 		b = appendLoc(b, c.pos-pos, l, c.loc)
 		pos, l = c.pos, c.loc
 		if i%64 == 0 {

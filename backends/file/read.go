@@ -395,14 +395,17 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 			}
 		}
 	}
-	for j, n := st.chunkFor(from), st.chunks.len(); j < n; j++ {
-		c := st.chunks.chunk(j)
+	j0 := st.chunkFor(from)
+	for j, n, run := j0, st.chunks.len(), st.chunks.runOf(j0); j < n; j++ {
+		var c chunk
+		c.seq, c.loc = st.chunks.step(j, &run)
 		if c.seq > want {
 			break
 		}
 		end := head + 1
 		if j+1 < n {
-			end = st.chunks.key(j + 1)
+			r := run
+			end, _ = st.chunks.step(j+1, &r)
 		}
 		r := chunkRef{seq: c.seq, seg: s.segs[uint64(c.seg)], l: c.loc}
 		if end-c.seq >= boundEvents {
@@ -548,8 +551,10 @@ func (s *Store) readAll(p *effect.P, from uint64, limit int, pg *ops.Page, h *hi
 		}
 	}
 	var refs []chunkRef
-	for j, n := s.st.posChunkFor(from), s.st.positions.len(); j < n; j++ {
-		c := s.st.positions.posChunk(j)
+	j0 := s.st.posChunkFor(from)
+	for j, n, run := j0, s.st.positions.len(), s.st.positions.runOf(j0); j < n; j++ {
+		var c posChunk
+		c.pos, c.loc = s.st.positions.step(j, &run)
 		if c.pos > want {
 			break
 		}

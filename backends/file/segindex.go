@@ -185,14 +185,14 @@ func encodeIndex(id [16]byte, seg uint32, pos tailLocs, streams []segStreams, id
 		binary.LittleEndian.PutUint64(b[o:], key)
 		binary.LittleEndian.PutUint32(b[o+8:], off)
 	}
-	for i := range pos.len() {
-		k, l := pos.at(i)
+	for i, r := 0, 0; i < pos.len(); i++ {
+		k, l := pos.step(i, &r)
 		put(uint32(i), k, l.off)
 	}
 	i := pb * idxPerBlock
 	for _, x := range streams {
-		for j := range x.chunks.len() {
-			k, l := x.chunks.at(j)
+		for j, r := 0, 0; j < x.chunks.len(); j++ {
+			k, l := x.chunks.step(j, &r)
 			put(i, k, l.off)
 			i++
 		}

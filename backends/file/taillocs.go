@@ -93,11 +93,12 @@ func (t *tailLocs) add(key uint64, l loc) {
 	t.ents = append(t.ents, uint16(l.off), uint16(l.off>>16), uint16(key-t.runs[len(t.runs)-1].key))
 }
 
-// runOf gives the index of the run holding entry i.
+// runOf gives the index of the run holding entry i (0 in an empty
+// list).
 func (t *tailLocs) runOf(i int) int {
 	rs := t.runs
-	if n := len(rs); n == 1 || int(rs[n-1].from) <= i {
-		return n - 1
+	if n := len(rs); n <= 1 || int(rs[n-1].from) <= i {
+		return max(n-1, 0)
 	}
 	return sort.Search(len(rs), func(r int) bool { return int(rs[r].from) > i }) - 1
 }
@@ -106,6 +107,18 @@ func (t *tailLocs) runOf(i int) int {
 func (t *tailLocs) at(i int) (uint64, loc) {
 	r := &t.runs[t.runOf(i)]
 	return r.key + uint64(t.d(i)), loc{seg: r.seg, off: t.off(i)}
+}
+
+// step gives entry i's key and location as at does, r the index of the
+// run of an entry before it (runOf of it, or 0), which it advances to
+// entry i's: for a walk of entries in order, one search of the runs in
+// all.
+func (t *tailLocs) step(i int, r *int) (uint64, loc) {
+	for *r+1 < len(t.runs) && int(t.runs[*r+1].from) <= i {
+		*r++
+	}
+	run := &t.runs[*r]
+	return run.key + uint64(t.d(i)), loc{seg: run.seg, off: t.off(i)}
 }
 
 // key gives entry i's key.

@@ -70,6 +70,13 @@ func checkLocs(t *testing.T, cs []chunk, x *tailLocs) {
 		return
 	}
 	require.Equal(t, cs, x.chunks())
+	for _, a := range []int{0, len(cs) / 3, len(cs) - 1} {
+		r := x.runOf(a)
+		for i := a; i < len(cs); i++ {
+			k, l := x.step(i, &r)
+			require.Equal(t, cs[i], chunk{seq: k, loc: l}, "step %d from %d", i, a)
+		}
+	}
 	probe := func(c chunk) []uint64 {
 		return []uint64{c.seq - 1, c.seq, c.seq + 1, c.seq + math.MaxUint16, c.seq + math.MaxUint32, c.seq + 1<<33}
 	}
@@ -134,5 +141,44 @@ func FuzzTailLocs(f *testing.F) {
 			s := x.slice(a, len(cs))
 			checkLocs(t, cs[a:], &s)
 		}
+	})
+}
+
+// BenchmarkTailLocsFind compares a look-up in a list of 210,000
+// locations (an active segment's positions) with the binary search over
+// 16-byte chunks it replaced, and a read's walk of the next 10 entries.
+func BenchmarkTailLocsFind(b *testing.B) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var cs []chunk
+	for i := range 210_000 {
+		cs = append(cs, chunk{seq: uint64(i + 1), loc: loc{seg: uint32(40 + i/70_000), off: uint32(64 + 300*(i%70_000))}})
+	}
+	x := locsOf(cs)
+	keys := make([]uint64, 1<<12)
+	for i := range keys {
+		keys[i] = uint64(1 + rnd.IntN(len(cs)))
+	}
+	b.Run("chunks", func(b *testing.B) {
+		sum := uint64(0)
+		for i := 0; b.Loop(); i++ {
+			k := keys[i%len(keys)]
+			j := max(sort.Search(len(cs), func(j int) bool { return cs[j].seq > k })-1, 0)
+			for e := j; e < min(j+10, len(cs)); e++ {
+				sum += cs[e].seq + uint64(cs[e].off)
+			}
+		}
+		_ = sum
+	})
+	b.Run("tailLocs", func(b *testing.B) {
+		sum := uint64(0)
+		for i := 0; b.Loop(); i++ {
+			j := x.find(keys[i%len(keys)])
+			r := x.runOf(j)
+			for e := j; e < min(j+10, x.len()); e++ {
+				k, l := x.step(e, &r)
+				sum += k + uint64(l.off)
+			}
+		}
+		_ = sum
 	})
 }

@@ -295,8 +295,17 @@
 // since the last checkpoint with their values and kept history
 // revisions (the others lie in its kv run files, see Kv run files),
 // which Options.KvBufferBytes bounds (default 16 MiB: a checkpoint is
-// due once they take more; see Memory of the kv changes there). A location entry is 16
-// bytes. The location entries of sealed segments that a checkpoint has
+// due once they take more; see Memory of the kv changes there). A
+// location entry in memory is 6 bytes: the record's offset (4) and its
+// first seq or position as a distance from that of its run (2), where a
+// run is 16 bytes naming a segment and a first seq or position, one a
+// segment per stream (and per the position index), or a 65,536 seqs of
+// it (a distance that would not fit starts a new run). The entries lie
+// in slices of their own grown by an eighth (not doubled), and are never
+// changed once added: a checkpoint being written holds a view of them
+// (the slices cut at their lengths) while commits add more, with no
+// copy; applying a checkpoint's drop copies the entries it keeps, of
+// exact size (taillocs.go). The location entries of sealed segments that a checkpoint has
 // covered live in segment index files instead (see Segment index files):
 // in memory are only those of the active segment and of segments sealed
 // since the last checkpoint, plus, per stream, the newest indexed
@@ -839,7 +848,7 @@
 // next capture) does that, since the leader reads the state unlocked.
 // Between checkpoints the locations of the segments sealed since the
 // last one stay in memory, so that part is bounded by
-// Options.CheckpointBytes of log (16 bytes per record and per record and
+// Options.CheckpointBytes of log (6 bytes per record and per record and
 // stream), not by the log.
 // Files are never removed; a crash between a file's rename and its
 // checkpoint leaves a file that the next checkpoint writes again, the
@@ -995,11 +1004,12 @@
 // appears in one run (24 bytes); the ID index holds only the events
 // after the last file of version 2 or 3; the kv keys a checkpoint
 // covers lie in its kv run file (below). So, the caches aside, memory
-// grows with the streams (131 bytes a stream at 100 k streams, 140 at
-// 10 k, names of 11 to 12 bytes included: BenchmarkStreamHeap, the
+// grows with the streams (147 bytes a stream at 100 k streams, 157 at
+// 10 k, 16 more than before the 6-byte tail locations, whose list
+// header is two slices, not one; names of 11 to 12 bytes included: BenchmarkStreamHeap, the
 // stream's index entry, its name and the map's slot; the sorted list of
 // names a listing builds is more), with the segments (56 bytes each), and with the log written
-// since the last checkpoint (16 bytes per record and per record and
+// since the last checkpoint (6 bytes per record and per record and
 // stream, the ID index's slots for caller IDs), which
 // Options.CheckpointBytes bounds (default 64 MiB: with the stream
 // directories a checkpoint of 10,000 streams is a few MiB at most, so a
@@ -1072,8 +1082,29 @@
 // the test binary's 8.7, about 6 of runtime and file mappings and 21 to
 // 22 of heap for 10 MiB live, most of it the 32 bytes of location
 // entries per record of the log no index file holds yet (the active
-// segment and the tail since the last checkpoint). Those entries, kept
-// more compactly or in a file, are what is left to bring it down.
+// segment and the tail since the last checkpoint). Kept since as 6-byte
+// entries in runs (see Memory above), they take 12 bytes a one-event
+// record, with no doubling slack (BenchmarkScaleOpen, runs of main and
+// of the change alternated on stores each built, load 9 to 14; three
+// opens each): at 10 M with the tail of 208 k events, heap after Open
+// 10.06 / 4.55 to 4.65 MiB, peak after Open 30.8-35.0 / 22.8-26.1,
+// after reading every stream's last 10 events 64.2-68.2 / 54.2-56.3; at
+// 10 M with none, heap 8.16 / 4.36, peaks 22.5-22.8 / 18.4-18.9 and
+// 60.5-63.1 / 53.9-56.3; at 1 M (tail of 65 k) heap 3.99 / 2.77-2.81,
+// peaks after the reads 56.9-62.7 / 54.0-58.4, and with none 55.8-59.2
+// / 54.8-57.1. Open's time did not move beyond the noise of that load
+// (10 M with the tail 112-328 / 124-399 ms). The peak at 10 M after
+// the reads is now the read cache's ring 28.6 MiB and its index table
+// 2.0 (both follow Options.ReadCacheBytes), the heap's resident 10.6 to
+// 12.8 MiB, the test binary's 8.7, the collector's metadata 2.5, the
+// profiling buckets 1.4 and file mappings 1.3 to 1.5. The heap is about
+// two and a half times the live 4.4 MiB after Open (GOGC=100 lets it
+// reach twice what is live, and the events the reads return, 3.7 KB a
+// read, are the garbage that fills it): of what is live, 2.7 MiB are
+// the location entries of the active segment (210 k records) and about
+// 1.5 the index of 10,000 streams (157 bytes each). The reads
+// themselves add the ring's pages (28.6), its index table (2.0) and the
+// collector's headroom on their garbage (4 to 5 MiB); nothing else grew.
 //
 // # Kv run files
 //

@@ -19,7 +19,7 @@ import (
 // in small segments so that all but the active one are indexed, then
 // reopened. It reports the state's heap per stream (by dropping the
 // state and measuring again) less the location entries still in memory
-// (16 bytes each, counted by their capacity), and the name bytes a
+// (the bytes of their slices' capacities), and the name bytes a
 // stream holds.
 func BenchmarkStreamHeap(b *testing.B) {
 	n := envInt("PERSIST_HEAP_STREAMS", 100_000)

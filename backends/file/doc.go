@@ -22,6 +22,7 @@
 //	log/checkpoint-<lsn>.ckpt    store checkpoints: the index as of LSN <lsn>
 //	log/seg-<id>.idx             segment index files: the record locations of a sealed segment
 //	log/kv-<lsn>.run             kv run files: the kv keys changed up to the checkpoint of LSN <lsn>
+//	log/st-<lsn>.run             stream run files: the stream heads changed up to the checkpoint of LSN <lsn>
 //	snap/<key>-<gen>-k<keep>.snap
 //	                             snapshot generations; key: 32 hex digits of SHA-256 of the
 //	                             name, gen: 16 hex digits, keep: the write's Keep in decimal
@@ -1409,6 +1410,35 @@
 // that folds three runs into one of 24 MiB took 3.3 to 10.5 s at 10 M
 // keys in every run, which the bytes it writes do not explain: a fold
 // reads its runs a 4 KiB block at a time, past the cache.
+//
+// # Stream run files
+//
+// A stream run file, log/st-<lsn>.run (<lsn> that of the checkpoint that
+// wrote it, 16 hex digits), holds stream heads in byte order of their
+// names: per stream its head seq and the newest indexed segment whose
+// index file of version 3 holds it (where its chain of directories
+// begins, see Segment index files; 0: none). It is a run file of the
+// kv run files' layout (see Kv run files), read and checked by the same
+// code, with these differences:
+//
+//	offset  size  field
+//	     0     8  magic "persistS"
+//	     8     4  format version (1)
+//	    36     8  the LSN of the last record the run covers (the kv run's
+//	              last revision)
+//
+// and the rest as a kv run of version 2: the entries' blocks, no history
+// blocks (count 0, record count 0, last revision 0), always a filter
+// (10 bits a stream for at most the streams it may hold, at least one
+// block: a commit to a new stream asks the runs for it, and the filter
+// answers for each run without a block of entries), then the sparse
+// index and its checksum; the header's count of entries with a value is
+// the count of entries. An entry is a kv run entry whose key is the
+// stream's name, flag 1, revision the head seq (at least 1), value the
+// uvarint of the directory segment (its shortest encoding, at most
+// 2^32-1, the whole value) and kept revision count 0; Verify refuses any
+// other. A stream is never removed, so a run holds no tombstones: a
+// stream's entry in a newer run of a set wins over the older runs'.
 //
 // # Retention and deletion
 //

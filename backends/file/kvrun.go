@@ -48,6 +48,18 @@ const (
 
 func kvRunName(gen uint64) string { return fmt.Sprintf("kv-%016x%s", gen, kvRunSuffix) }
 
+// runKind is what a run file holds: kv keys, or stream heads
+// (streamrun.go), in the same layout of blocks, sparse index and filter
+// under a magic and versions of their own.
+type runKind struct {
+	magic    [8]byte
+	version  uint32 // the version written
+	versions uint32 // the lowest version read
+	noun     string // names the file in errors
+}
+
+var kvRunKind = &runKind{magic: kvRunMagic, version: kvRunVersion, versions: kvRunVersion1, noun: "kv run"}
+
 // kvRunEntry is one key of a run.
 type kvRunEntry struct {
 	key   string
@@ -102,7 +114,11 @@ type kvRun struct {
 	// does not fit the cache's 32-bit key): unique among the runs of the
 	// process until 2^32 of them were opened.
 	cacheID uint32
+	kind    *runKind
 }
+
+// noun names the run's kind in errors.
+func (r *kvRun) noun() string { return r.kind.noun }
 
 // kvRunIDs numbers the runs a process opens or writes, for kvRun.cacheID.
 var kvRunIDs atomic.Uint32
@@ -213,6 +229,7 @@ type kvRunWriter struct {
 	// piece is synced: a checkpoint's pacer, beside commits.
 	piece   int
 	between func()
+	kind    *runKind
 }
 
 func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWriter, error) {
@@ -220,7 +237,7 @@ func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWr
 	if err != nil {
 		return nil, err
 	}
-	return &kvRunWriter{p: p, fd: fd, path: path, id: id, gen: gen, bufOff: kvRunHeader}, nil
+	return &kvRunWriter{p: p, fd: fd, path: path, id: id, gen: gen, bufOff: kvRunHeader, kind: kvRunKind}, nil
 }
 
 // add appends e, which must sort after every key added before it.
@@ -408,8 +425,8 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc32.Checksum(w.buf[start:], castagnoli))
 	w.writeBuf()
 	h := make([]byte, kvRunHeader)
-	copy(h, kvRunMagic[:])
-	binary.LittleEndian.PutUint32(h[8:], kvRunVersion)
+	copy(h, w.kind.magic[:])
+	binary.LittleEndian.PutUint32(h[8:], w.kind.version)
 	copy(h[12:28], w.id[:])
 	binary.LittleEndian.PutUint64(h[28:], w.gen)
 	binary.LittleEndian.PutUint64(h[36:], rev)
@@ -427,9 +444,9 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 		w.err = err
 	}
 	if w.err != nil {
-		return nil, fmt.Errorf("file: write kv run %s: %w", w.path, w.err)
+		return nil, fmt.Errorf("file: write %s %s: %w", w.kind.noun, w.path, w.err)
 	}
-	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: kvRunVersion,
+	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: w.kind.version, kind: w.kind,
 		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, recBlocks: w.recBlocks, recN: w.recN, recLast: recLast,
 		bloomOff: bloomOff, bloomSums: bloomSums, cacheID: kvRunIDs.Add(1)}, nil
 }
@@ -452,11 +469,16 @@ func kvHeaderSum(h []byte, idxLen int, live uint64) uint32 {
 // checksum want (what the checkpoint naming it records; 0 takes any).
 // What is wrong is a CorruptError naming the file and offset.
 func openKvRun(p *effect.P, path string, id [16]byte, gen uint64, want uint32) (*kvRun, error) {
+	return openRunOf(p, path, id, gen, want, kvRunKind)
+}
+
+// openRunOf opens a run file of kind k as openKvRun does.
+func openRunOf(p *effect.P, path string, id [16]byte, gen uint64, want uint32, k *runKind) (*kvRun, error) {
 	fd, err := openFile(p, path, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
-	r, err := readKvRun(p, fd, path, id, gen, want)
+	r, err := readRun(p, fd, path, id, gen, want, k)
 	if err != nil {
 		_ = closeFile(p, fd)
 		return nil, err
@@ -466,6 +488,10 @@ func openKvRun(p *effect.P, path string, id [16]byte, gen uint64, want uint32) (
 }
 
 func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64, want uint32) (*kvRun, error) {
+	return readRun(p, fd, path, id, gen, want, kvRunKind)
+}
+
+func readRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64, want uint32, k *runKind) (*kvRun, error) {
 	size, err := fileSize(p, path)
 	if err != nil {
 		return nil, err
@@ -474,34 +500,34 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	if n, err := readFull(p, fd, 0, h); err != nil {
 		return nil, fmt.Errorf("file: read %s: %w", path, err)
 	} else if n != kvRunHeader {
-		return nil, corrupt(path, 0, "kv run header cut short")
+		return nil, corrupt(path, 0, "%s header cut short", k.noun)
 	}
 	switch {
-	case !bytes.Equal(h[:8], kvRunMagic[:]):
-		return nil, corrupt(path, 0, "not a kv run file")
-	case binary.LittleEndian.Uint32(h[8:]) != kvRunVersion1 && binary.LittleEndian.Uint32(h[8:]) != kvRunVersion:
-		return nil, corrupt(path, 8, "kv run version %d unknown", binary.LittleEndian.Uint32(h[8:]))
+	case !bytes.Equal(h[:8], k.magic[:]):
+		return nil, corrupt(path, 0, "not a %s file", k.noun)
+	case binary.LittleEndian.Uint32(h[8:]) < k.versions || binary.LittleEndian.Uint32(h[8:]) > k.version:
+		return nil, corrupt(path, 8, "%s version %d unknown", k.noun, binary.LittleEndian.Uint32(h[8:]))
 	case !bytes.Equal(h[12:28], id[:]):
-		return nil, corrupt(path, 12, "kv run of another store")
+		return nil, corrupt(path, 12, "%s of another store", k.noun)
 	case binary.LittleEndian.Uint64(h[28:]) != gen:
-		return nil, corrupt(path, 28, "kv run of generation %d, want %d", binary.LittleEndian.Uint64(h[28:]), gen)
+		return nil, corrupt(path, 28, "%s of generation %d, want %d", k.noun, binary.LittleEndian.Uint64(h[28:]), gen)
 	}
 	idxOff := int64(binary.LittleEndian.Uint64(h[52:]))
 	if idxOff < kvRunHeader || idxOff+5 > size {
-		return nil, corrupt(path, 52, "kv run index offset %d outside the file of %d bytes", idxOff, size)
+		return nil, corrupt(path, 52, "%s index offset %d outside the file of %d bytes", k.noun, idxOff, size)
 	}
 	ib := make([]byte, size-idxOff)
 	if n, err := readFull(p, fd, idxOff, ib); err != nil {
 		return nil, fmt.Errorf("file: read %s at %d: %w", path, idxOff, err)
 	} else if n != len(ib) {
-		return nil, corrupt(path, idxOff, "kv run index cut short")
+		return nil, corrupt(path, idxOff, "%s index cut short", k.noun)
 	}
 	body, sum := ib[:len(ib)-4], binary.LittleEndian.Uint32(ib[len(ib)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, corrupt(path, idxOff, "kv run index checksum mismatch")
+		return nil, corrupt(path, idxOff, "%s index checksum mismatch", k.noun)
 	}
 	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:]),
-		size: idxOff, version: binary.LittleEndian.Uint32(h[8:]), cacheID: kvRunIDs.Add(1)}
+		size: idxOff, version: binary.LittleEndian.Uint32(h[8:]), cacheID: kvRunIDs.Add(1), kind: k}
 	d := decoder{b: body}
 	nb := d.count(4)
 	r.blocks = make([]kvBlock, 0, nb)
@@ -525,11 +551,11 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 		prevOff = b.off
 		r.blocks = append(r.blocks, b)
 	}
-	if r.version >= kvRunVersion && d.err == nil {
+	if (k != kvRunKind || r.version >= kvRunVersion) && d.err == nil {
 		r.readRecIndex(&d, &prevOff, &end)
 	}
 	if d.err != nil || len(d.b) != 0 || end != idxOff || uint64(len(r.blocks)) > r.entries || r.entries > 0 && len(r.blocks) == 0 {
-		return nil, corrupt(path, idxOff, "malformed kv run index")
+		return nil, corrupt(path, idxOff, "malformed %s index", k.noun)
 	}
 	// The header checksum covers the count of live entries, which only
 	// the blocks hold: it is recomputed from them by verifyKvRun; here it
@@ -538,7 +564,7 @@ func readKvRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64
 	copy(r.hdr[:], h[:60])
 	r.idxLen = len(body)
 	if want != 0 && r.hdrCRC != want {
-		return nil, corrupt(path, 60, "kv run header checksum %08x, the checkpoint names %08x", r.hdrCRC, want)
+		return nil, corrupt(path, 60, "%s header checksum %08x, the checkpoint names %08x", k.noun, r.hdrCRC, want)
 	}
 	return r, nil
 }
@@ -665,11 +691,11 @@ func (r *kvRun) readBlock(p *effect.P, cache *recCache, i int, off int64, n uint
 	case err != nil:
 		return nil, fmt.Errorf("file: read %s at %d: %w", r.path, b.off, err)
 	case got != len(buf):
-		return nil, corrupt(r.path, b.off, "kv run block %d cut short", i)
+		return nil, corrupt(r.path, b.off, "%s block %d cut short", r.noun(), i)
 	}
 	data := buf[:len(buf)-4]
 	if got := binary.LittleEndian.Uint32(buf[len(buf)-4:]); got != b.sum || kvBlockSum(r.gen, i, data) != got {
-		return nil, corrupt(r.path, b.off, "kv run block %d checksum mismatch", i)
+		return nil, corrupt(r.path, b.off, "%s block %d checksum mismatch", r.noun(), i)
 	}
 	if cache != nil {
 		cache.put(key, data)
@@ -721,13 +747,13 @@ func (r *kvRun) find(b []byte, i int, key string) (kvRunEntry, bool, error) {
 		at := d.b
 		k, _, _, ok := skipKvEntry(&d)
 		if !ok {
-			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
 		}
 		if c := bytes.Compare(k, kb); c == 0 {
 			d = decoder{b: at}
 			e := decodeKvEntry(&d)
 			if d.err != nil {
-				return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+				return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
 			}
 			e.value = cloneBytes(e.value)
 			return e, true, nil
@@ -780,7 +806,7 @@ func (r *kvRun) scan(p *effect.P, cache *recCache, from string, fn func(e *kvRun
 		for len(d.b) > 0 {
 			e := decodeKvEntry(&d)
 			if d.err != nil {
-				return corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
+				return corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
 			}
 			if e.key < from {
 				continue
@@ -817,15 +843,15 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 			k, isLive, tomb, ok := skipKvEntry(&d)
 			switch {
 			case !ok:
-				return corrupt(r.path, r.blocks[i].off, "malformed kv run block %d", i)
-			case tomb && r.version == kvRunVersion1:
+				return corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
+			case tomb && r.kind == kvRunKind && r.version == kvRunVersion1:
 				return corrupt(r.path, r.blocks[i].off, "kv run of version 1 holds a tombstone for %q", k)
 			case j == 0 && string(k) != r.blocks[i].first:
-				return corrupt(r.path, r.blocks[i].off, "kv run block %d begins with %q, its index names %q", i, k, r.blocks[i].first)
+				return corrupt(r.path, r.blocks[i].off, "%s block %d begins with %q, its index names %q", r.noun(), i, k, r.blocks[i].first)
 			case n > 0 && bytes.Compare(k, last) <= 0:
-				return corrupt(r.path, r.blocks[i].off, "kv run key %q out of order", k)
+				return corrupt(r.path, r.blocks[i].off, "%s key %q out of order", r.noun(), k)
 			case len(bloom) > 0 && !bloomHas(bloom[bloomBlockOf(string(k), len(bloom))], string(k), len(bloom)):
-				return corrupt(r.path, r.bloomOff, "kv run filter does not hold key %q", k)
+				return corrupt(r.path, r.bloomOff, "%s filter does not hold key %q", r.noun(), k)
 			}
 			last = k // aliases its block, which nothing reuses
 			n++
@@ -835,13 +861,13 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 		}
 	}
 	if n != r.entries {
-		return corrupt(r.path, 44, "kv run of %d entries where its header counts %d", n, r.entries)
+		return corrupt(r.path, 44, "%s of %d entries where its header counts %d", r.noun(), n, r.entries)
 	}
 	if err := r.verifyRecs(p); err != nil {
 		return err
 	}
 	if kvHeaderSum(r.hdr[:], r.idxLen, live) != r.hdrCRC {
-		return corrupt(r.path, 60, "kv run header checksum mismatch")
+		return corrupt(r.path, 60, "%s header checksum mismatch", r.noun())
 	}
 	r.live = live
 	return nil

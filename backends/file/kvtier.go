@@ -72,7 +72,7 @@ func (c *kvRunCursor) next(p *effect.P, from string) error {
 			c.e = decodeKvEntry(&c.d)
 			if c.d.err != nil {
 				c.ok = false
-				return corrupt(c.r.path, c.r.blocks[c.blk-1].off, "malformed kv run block %d", c.blk-1)
+				return corrupt(c.r.path, c.r.blocks[c.blk-1].off, "malformed %s block %d", c.r.noun(), c.blk-1)
 			}
 			if c.e.key >= from {
 				c.ok = true

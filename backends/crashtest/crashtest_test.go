@@ -221,6 +221,35 @@ func TestCampaignKvRunFaults(t *testing.T) {
 	t.Logf("%d cases struck a kv run; %s", struck, b.String())
 }
 
+// Stream run faults (a stream run file removed, its last sector zeroed
+// or a bit flipped) on workloads that checkpoint streams: Open falls back
+// to an older checkpoint or the log, so nothing may be lost or wrong,
+// and some cases must find a run to strike.
+func TestCampaignStreamRunFaults(t *testing.T) {
+	var mu sync.Mutex
+	struck := 0
+	cfg := Config{Seed: 13, Workloads: []string{"restart", "multi"}, Faults: []string{"st-missing", "st-torn", "st-bitflip"}, Draws: 1, Sample: 0.3,
+		OnResult: func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(r.Detail, "no stream run file to strike") {
+				struck++
+			}
+		}}
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	for i, r := range sum.Failed {
+		if i < 5 {
+			t.Error(r.Report())
+		}
+	}
+	assert.Empty(t, sum.Failed)
+	assert.Greater(t, struck, 20, "cases that found a stream run to strike")
+	var b strings.Builder
+	sum.Print(&b)
+	t.Logf("%d cases struck a stream run; %s", struck, b.String())
+}
+
 // The compact workload: compactions of sealed segments among appends,
 // limits, deletes and a reopen, every crash point under every fault,
 // with the meta workload's invariant. The workload is sampled: a

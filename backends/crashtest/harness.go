@@ -35,8 +35,11 @@ var (
 	// when Open finds the damage (a missing run, its header or sparse
 	// index); a flipped bit in a block, which Open trusts to the
 	// checkpoint, is ErrCorrupt on the read that takes the block.
+	// st-missing, st-torn and st-bitflip strike a stream run file the
+	// same ways: Open reads every block of the runs it trusts, so any
+	// of them makes it fall back to an older checkpoint or the log.
 	diskFaults = []string{"bitflip", "zero-sector", "bitflip-seal", "bitflip-covered", "recovery-crash", "read-eio", "misdirect-read",
-		"idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip"}
+		"idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip", "st-missing", "st-torn", "st-bitflip"}
 	// runFaults strike the running store at effect k; the workload goes
 	// on, and the machine crashes at its end. meta-eio and meta-enospc
 	// strike the effects that are neither a write nor a sync: the creates,
@@ -465,7 +468,7 @@ func diskCase(ck *checker, fs *mock.FS, or *oracle, c Case) (res Result) {
 			if ok {
 				md = lossy
 			}
-		case "idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip":
+		case "idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip", "st-missing", "st-torn", "st-bitflip":
 			res.Detail += "; " + indexFault(img, c.Fault, rnd)
 			if c.Fault == "kv-bitflip" {
 				// Open reads a run's header and sparse index, not its
@@ -528,13 +531,16 @@ func aimedFlip(ck *checker, img *mock.FS, fault string, rnd *rand.Rand) (string,
 // durable sector (-torn) or flips a bit of it (-bitflip). It reports what
 // it did.
 func indexFault(img *mock.FS, fault string, rnd *rand.Rand) string {
-	suffix, what := ".idx", "index file"
+	prefix, suffix, what := "", ".idx", "index file"
 	if strings.HasPrefix(fault, "kv-") {
-		suffix, what = ".run", "kv run file"
+		prefix, suffix, what = "kv-", ".run", "kv run file"
+	}
+	if strings.HasPrefix(fault, "st-") {
+		prefix, suffix, what = "st-", ".run", "stream run file"
 	}
 	var cands []mock.FileInfo
 	for _, f := range img.Files() {
-		if !f.Dir && strings.HasSuffix(f.Path, suffix) && f.Durable > 0 {
+		if !f.Dir && strings.HasPrefix(path.Base(f.Path), prefix) && strings.HasSuffix(f.Path, suffix) && f.Durable > 0 {
 			cands = append(cands, f)
 		}
 	}
@@ -542,7 +548,7 @@ func indexFault(img *mock.FS, fault string, rnd *rand.Rand) string {
 		return "no " + what + " to strike"
 	}
 	f := cands[rnd.IntN(len(cands))]
-	switch strings.TrimPrefix(strings.TrimPrefix(fault, "idx"), "kv") {
+	switch strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(fault, "idx"), "kv"), "st") {
 	case "-missing":
 		if err := img.Remove(f.Path); err != nil {
 			return err.Error()

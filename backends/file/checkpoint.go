@@ -81,7 +81,11 @@ const (
 	// hold stream directories (version 3): a stream names the newest
 	// such file holding it, not a run per file.
 	ckptVersionStreamDir = 11
-	ckptVersion          = ckptVersionStreamDir
+	// ckptVersionStreamRuns is the first version naming stream runs
+	// (streamrun.go): its stream section holds only the streams the runs
+	// do not hold as they are, or that have chunks or runs.
+	ckptVersionStreamRuns = 12
+	ckptVersion           = ckptVersionStreamRuns
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -128,6 +132,7 @@ type ckptView struct {
 	kvRuns  *kvRunSet
 	kvRefs  []kvRunRef // the runs the checkpoint names
 	kvLive  int
+	stRuns  *kvRunSet // the stream runs the checkpoint names (streamrun.go)
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
 	bytes   int64     // log bytes at the capture
@@ -153,8 +158,13 @@ type streamView struct {
 	head   uint64
 	runs   []run
 	dir    uint32
+	ran    bool // stRuns hold the head and dir (streamIdx.ran)
 	chunks tailLocs
 }
+
+// inRuns reports whether the view's stream runs hold x whole: its head
+// and dir as they are, no chunks and no runs of legacy index files.
+func (x *streamView) inRuns() bool { return x.ran && x.chunks.len() == 0 && len(x.runs) == 0 }
 
 // viewOf captures st, the ID index as a copy. The caller keeps st from
 // changing meanwhile.
@@ -184,13 +194,14 @@ func markOf(r resume, st *state, heads []streamView) *ckptView {
 		kvRuns:  st.kvRuns,
 		kvRefs:  st.kvRefs,
 		kvLive:  st.kvLive,
+		stRuns:  st.stRuns,
 		ret:     st.ret.clone(),
 	}
 	if st.kvRuns != nil {
 		v.kvRefs = st.kvRuns.refs()
 	}
 	for name, x := range st.streams {
-		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], dir: x.dir, chunks: x.chunks.view()})
+		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], dir: x.dir, ran: x.ran, chunks: x.chunks.view()})
 	}
 	if st.ids != nil {
 		v.idsLive, v.idsMark = st.ids, st.ids.Mark()
@@ -291,8 +302,32 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	if v.pace != nil {
 		v.pace() // the sort of 10,000 names takes milliseconds of a core
 	}
-	b = binary.AppendUvarint(b, uint64(len(v.streams)))
-	for _, x := range v.streams {
+	streams := v.streams
+	if ver >= ckptVersionStreamRuns {
+		var refs []kvRunRef
+		if v.stRuns != nil {
+			refs = v.stRuns.refs()
+		}
+		b = binary.AppendUvarint(b, uint64(len(refs)))
+		for _, r := range refs {
+			b = binary.AppendUvarint(b, r.gen)
+			b = binary.LittleEndian.AppendUint32(b, r.hdrCRC)
+			b = binary.AppendUvarint(b, r.entries)
+		}
+		n := 0
+		for i := range streams {
+			if !streams[i].inRuns() {
+				n++
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(n))
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(streams)))
+	}
+	for _, x := range streams {
+		if ver >= ckptVersionStreamRuns && x.inRuns() {
+			continue
+		}
 		b = appendString(b, x.name)
 		b = binary.AppendUvarint(b, x.head)
 		if ver >= ckptVersionIndex {
@@ -562,6 +597,24 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			seg = e.seg
 		}
 	}
+	if v >= ckptVersionStreamRuns {
+		// The stream runs, oldest first, each once.
+		nr := d.count(6)
+		var prev uint64
+		for range nr {
+			r := kvRunRef{gen: d.uvarint()}
+			if d.err != nil || r.gen <= prev || len(d.b) < 4 {
+				d.fail()
+				break
+			}
+			r.hdrCRC = binary.LittleEndian.Uint32(d.b)
+			d.b = d.b[4:]
+			r.entries = d.uvarint()
+			r.live = r.entries
+			prev = r.gen
+			st.stRefs = append(st.stRefs, r)
+		}
+	}
 	// A stream takes 5 bytes at least: its name (a length and a byte),
 	// head, runs, newest directory (format 11) and chunks, all of whose
 	// locations may lie in index files.
@@ -816,8 +869,8 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		v.idsLive = nil
 	}
 	s.mu.Lock()
-	retired := s.st.kvRetired
-	s.st.kvRetired = nil
+	retired := append(s.st.kvRetired, s.st.stRetired...)
+	s.st.kvRetired, s.st.stRetired = nil, nil
 	s.mu.Unlock()
 	for _, r := range retired {
 		_ = r.close(p)
@@ -832,6 +885,25 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		return err
 	}
 	published := false // d is the pending drop: the state takes its runs
+	stBase := v.stRuns
+	stRuns, stHeads, err := s.writeStreamRuns(p, v, d)
+	if err != nil {
+		if runs != nil {
+			_ = runs.newest().close(p)
+		}
+		return err
+	}
+	if stRuns != nil {
+		if d == nil {
+			d = &drop{}
+		}
+		d.stRuns, d.stHeads = stRuns, stHeads
+		defer func() {
+			if err != nil && !published {
+				_ = stRuns.newest().close(p)
+			}
+		}()
+	}
 	if runs != nil {
 		if d == nil {
 			d = &drop{}
@@ -871,8 +943,9 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 	}
 	// The checkpoint is in place and kept by the next one, whether or not
 	// the state takes its runs: the next keeps them on the disk.
-	prevGens := s.ckptRunGens
+	prevGens, prevSt := s.ckptRunGens, s.ckptStGens
 	s.ckptRunGens = kvRefGens(v.kvRefs)
+	s.ckptStGens = v.stRuns.gens()
 	if err := syncDir(p, s.logDir); err != nil {
 		return fmt.Errorf("file: write checkpoint: %w", err)
 	}
@@ -898,6 +971,12 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		keep := append(append(base.gens(), runs.gens()...), prevGens...)
 		if err := s.removeOldKvRuns(p, keep, runs.newest().gen); err != nil {
 			return fmt.Errorf("file: remove old kv runs: %w", err)
+		}
+	}
+	if stRuns != nil && stBase != nil {
+		keep := append(append(stBase.gens(), stRuns.gens()...), prevSt...)
+		if err := s.removeOldStreamRuns(p, keep, stRuns.newest().gen); err != nil {
+			return fmt.Errorf("file: remove old stream runs: %w", err)
 		}
 	}
 	return nil
@@ -938,6 +1017,20 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 				// An IO error is not damage: fail, as a read of the
 				// checkpoint file does, and as Verify does.
 				return resume{}, nil, false, fmt.Errorf("file: open the kv runs of %s: %w", ckptName(lsns[i]), err)
+			}
+			if err == nil {
+				// So is a stream run's: missing or damaged, the
+				// heads come from an older checkpoint or the log.
+				err = s.openStreamRunOf(p, st, false)
+				var stMissing *streamRunMissing
+				if err != nil && !errors.Is(err, ErrCorrupt) && !errors.As(err, &stMissing) {
+					_ = st.kvRuns.close(p)
+					return resume{}, nil, false, fmt.Errorf("file: open the stream runs of %s: %w", ckptName(lsns[i]), err)
+				}
+				if err != nil {
+					_ = st.kvRuns.close(p)
+					st.kvRuns = nil
+				}
 			}
 		}
 		if err != nil || r.lsn != lsns[i] {

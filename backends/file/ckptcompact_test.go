@@ -30,7 +30,9 @@ func TestCompactHoldsNoOperationOffWhileBackgroundCheckpoint(t *testing.T) {
 	waited := make(chan struct{})
 	var once sync.Once
 	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
-		if o, ok := e.(platform.Open); ok && strings.HasSuffix(o.Path, ".ckpt.tmp") {
+		// The checkpoint's first file: its stream run (a run
+		// file, written before the checkpoint file).
+		if o, ok := e.(platform.Open); ok && (strings.HasSuffix(o.Path, ".ckpt.tmp") || strings.HasSuffix(o.Path, ".run.tmp")) {
 			once.Do(func() {
 				// Compact waits for the operation lock or holds it
 				// (the leader's claim came first); let it settle: give

@@ -704,6 +704,18 @@
 // checkpoint writes files of version 3 for the segments sealed since,
 // and a stream's chain then ends in a back-link 0 before its runs.
 //
+// Format 12 names stream runs (see Stream run files) before the streams:
+// a uvarint count of runs, oldest first, each once, per run its
+// generation (uvarint), header checksum (4 bytes) and entry count
+// (uvarint); the stream section that follows holds only the streams the
+// runs do not hold whole: those whose head or newest directory the runs
+// do not hold as they are, and those with record locations of segments
+// not indexed or runs of index files of version 1 or 2 (a stream of the
+// section wins over the runs' entry of it; a run never holds a head past
+// the checkpoint's). A checkpoint of format 11 or older names no stream
+// run: every stream is in its section, and the next checkpoint writes
+// them all into a first run.
+//
 // Format 1 checkpoints (a last event ID per stream, no ID index) are still
 // read: Open then decodes the IDs of the records the checkpoint covers
 // while it checks their frames, rebuilding the ID index, and the next
@@ -1439,6 +1451,46 @@
 // 2^32-1, the whole value) and kept revision count 0; Verify refuses any
 // other. A stream is never removed, so a run holds no tombstones: a
 // stream's entry in a newer run of a set wins over the older runs'.
+//
+// Writing: a checkpoint (format 12) writes the streams whose head or
+// directory changed since the runs were written (a stream's flag, cleared
+// by a commit to it, set when the live state takes a run holding it as
+// it still is; and the streams whose directory the checkpoint's own index
+// files moved) as a new run, folding into it the newest runs of its set
+// as the kv runs' tiering does (kvFoldCount: at most 4 runs), in one pass
+// over the folded runs and the changed heads sorted by name. The run is
+// streamed to st-<lsn>.run.tmp, its data synced every 4 MiB (every 256
+// KiB, paced, by a checkpoint beside commits), its header written last,
+// fsynced, renamed into place and the log directory fsynced, before the
+// checkpoint naming it is written; so a checkpoint never names a run
+// that is not durable. A checkpoint whose streams did not change names
+// the set it had. The files of runs no kept checkpoint names are removed
+// once a newer checkpoint is in place, as kv runs are. A stream run keeps
+// no file open: a block read that misses the block cache (shared with
+// the kv runs') opens the file on the reader's handle, so that the runs
+// written on a checkpoint's background handle serve the commits' handles.
+//
+// Recovery: Open checks each run the newest valid checkpoint names
+// against what it records (header checksum, which covers the entry
+// count, and the sparse index) and reads every block of it, each with
+// its checksum (seeded by the run's generation and the block's number):
+// the filter's, then the entries', reading the runs' heads into the
+// in-memory index where the checkpoint's section does not hold the
+// stream (in this version every head is read into memory anyway); a
+// stream's directory must be a segment the checkpoint indexes with
+// directories. A run that is missing
+// or damaged is handled as a damaged kv run: the checkpoint is passed
+// over for an older one (whose runs the store keeps), or the index is
+// rebuilt from the log; an IO error fails Open. Verify reads every block
+// of every run each checkpoint names (order, filter, counts, header
+// checksum, every entry a stream head), and compares the newest
+// checkpoint's streams, runs and section together, with those a full
+// replay of the log builds.
+//
+// In this version every stream still stays in memory (its index entry
+// as the Memory section says): the runs are what a checkpoint writes of
+// the streams and what Open reads them from. Streams with runs of index
+// files of version 1 or 2 are always in the checkpoint's section.
 //
 // # Retention and deletion
 //

@@ -115,6 +115,11 @@ type kvRun struct {
 	// process until 2^32 of them were opened.
 	cacheID uint32
 	kind    *runKind
+	// reopen is set for a run that keeps no file open (a stream run): a
+	// block read opens the file on the reader's handle, so that the run
+	// serves handles of any handler (a checkpoint's background one, and
+	// the commits').
+	reopen bool
 }
 
 // noun names the run's kind in errors.
@@ -686,7 +691,16 @@ func (r *kvRun) readBlock(p *effect.P, cache *recCache, i int, off int64, n uint
 	}
 	b := kvBlock{off: off, n: n, sum: sum}
 	buf := make([]byte, b.n)
-	got, err := readFull(p, r.fd, b.off, buf)
+	fd := r.fd
+	if r.reopen {
+		f, err := openFile(p, r.path, os.O_RDONLY)
+		if err != nil {
+			return nil, fmt.Errorf("file: open %s: %w", r.path, err)
+		}
+		defer func() { _ = closeFile(p, f) }()
+		fd = f
+	}
+	got, err := readFull(p, fd, b.off, buf)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("file: read %s at %d: %w", r.path, b.off, err)

@@ -36,8 +36,12 @@ type streamIdx struct {
 	// the newest indexed segment whose file of version 3 holds it (0:
 	// none), the start of the chain of its directories back to the
 	// runs; chunks the rest, from where those end.
-	runs   []run
-	dir    uint32
+	runs []run
+	dir  uint32
+	// ran is set when the newest stream runs hold the stream's head and
+	// dir as they are (streamrun.go): a checkpoint writes only the
+	// streams without it into a new run.
+	ran    bool
 	chunks tailLocs
 }
 
@@ -65,7 +69,13 @@ type state struct {
 	kvLive    int
 	// kvBytes is the heap kv holds, about (kvEntryBytes of each entry):
 	// what Options.KvBufferBytes bounds.
-	kvBytes   int64
+	kvBytes int64
+	// stRuns are the stream runs the state's checkpoint names (nil:
+	// none), stRefs what a decoded checkpoint records of them, stRetired
+	// the runs of a set stRuns replaced, to close (streamrun.go).
+	stRuns    *kvRunSet
+	stRefs    []kvRunRef
+	stRetired []*kvRun
 	keys      []string // sorted keys of kv, rebuilt when keysDirty
 	keysDirty bool
 	positions tailLocs
@@ -264,6 +274,7 @@ func (s *state) apply(c *commitRec, l loc) {
 		}
 		st.chunks.add(p.firstSeq, l)
 		st.head = p.firstSeq + uint64(p.n) - 1
+		st.ran = false
 		if s.ids != nil {
 			for j := range p.n {
 				s.indexEvent(st.key, p.id(j), pos+uint64(j))
@@ -463,6 +474,10 @@ type drop struct {
 	// kvCache is the store's cache of kv run blocks, for a state that
 	// has none (it opened with no runs).
 	kvCache *recCache
+	// stRuns is the stream runs the checkpoint named, with the one it
+	// wrote of stHeads (nil: it wrote none).
+	stRuns  *kvRunSet
+	stHeads []streamHead
 }
 
 // touched gives the streams whose locations d moved into files.
@@ -481,6 +496,9 @@ func (d *drop) touched() map[string]bool {
 // index files; the caller holds the store's lock exclusively and owns
 // the log.
 func (s *state) applyDrop(d *drop) {
+	if d.stRuns != nil {
+		defer s.takeStreamRun(d.stRuns, d.stHeads) // after the dirs
+	}
 	if d.kvRuns != nil {
 		if s.kvCache == nil {
 			// A state that opened with no runs (no checkpoint named

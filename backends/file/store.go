@@ -221,6 +221,8 @@ type Store struct {
 	// when the state never took them (a failed directory sync); owned by
 	// the one writeCheckpoint in progress.
 	ckptRunGens []uint64
+	// ckptStGens are the stream runs it names, as ckptRunGens.
+	ckptStGens []uint64
 	// ckStreams is the stream heads' array a checkpoint beside commits
 	// captures into (captureBeside) and gives back cleared when it ends:
 	// only that checkpoint's goroutine uses it, one at a time.
@@ -502,6 +504,15 @@ func (s *Store) release(p *effect.P) error {
 			errs = append(errs, err)
 		}
 		s.st.kvRetired, s.st.kvRuns = nil, nil
+		for _, r := range s.st.stRetired {
+			if err := r.close(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := s.st.stRuns.close(p); err != nil {
+			errs = append(errs, err)
+		}
+		s.st.stRetired, s.st.stRuns = nil, nil
 	}
 	s.snaps.close()
 	s.cache.release()

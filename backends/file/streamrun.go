@@ -2,11 +2,16 @@ package file
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
 )
 
 // A stream run file holds the heads of streams in byte order of their
@@ -77,8 +82,20 @@ func streamHeadOf(e *kvRunEntry) (streamHead, bool) {
 // openStreamRun opens the stream run at path, checked as openKvRun
 // checks a kv run: generation gen of store id with header checksum want
 // (0 takes any).
+//
+// The run keeps no file open (kvRun.reopen): a block read opens it on the
+// reader's handle.
 func openStreamRun(p *effect.P, path string, id [16]byte, gen uint64, want uint32) (*kvRun, error) {
-	return openRunOf(p, path, id, gen, want, streamRunKind)
+	r, err := openRunOf(p, path, id, gen, want, streamRunKind)
+	if err != nil {
+		return nil, err
+	}
+	err = closeFile(p, r.fd)
+	r.fd, r.reopen = 0, true
+	if err != nil {
+		return nil, fmt.Errorf("file: close %s: %w", path, err)
+	}
+	return r, nil
 }
 
 // writeStreamRun writes stream run gen at path: the heads of the runs of
@@ -227,4 +244,237 @@ func verifyStreamRun(p *effect.P, r *kvRun, id [16]byte) error {
 		}
 	}
 	return nil
+}
+
+// streamRunMissing is the error of a stream run a checkpoint names that
+// is not on the disk, as kvRunMissing.
+type streamRunMissing struct {
+	path string
+	err  error
+}
+
+func (e *streamRunMissing) Error() string {
+	return fmt.Sprintf("file: stream run %s: %v", e.path, e.err)
+}
+func (e *streamRunMissing) Unwrap() error { return e.err }
+
+// openStreamRunRef opens the stream run ref names, checked against what
+// the checkpoint records of it: its header checksum (which covers its
+// count of entries) and its sparse index, not its blocks.
+func (s *Store) openStreamRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
+	path := filepath.Join(s.logDir, streamRunName(ref.gen))
+	r, err := openStreamRun(p, path, s.id, ref.gen, ref.hdrCRC)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &streamRunMissing{path: path, err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.entries != ref.entries || kvHeaderSum(r.hdr[:], r.idxLen, ref.entries) != r.hdrCRC {
+		_ = r.close(p)
+		return nil, corrupt(path, 44, "stream run of %d entries where the checkpoint counts %d", r.entries, ref.entries)
+	}
+	r.live = r.entries
+	return r, nil
+}
+
+// openStreamRunOf opens the stream runs st's checkpoint names into
+// st.stRuns and reads into st.streams the head of every stream they
+// hold that the checkpoint's section does not (the section holds the
+// streams with chunks or legacy runs, or that the runs do not hold as
+// they are, and wins over the runs). It reads every block of the runs,
+// each checked: the filter's first, then the entries' as it reads the
+// heads; with check set it first reads every run whole as Verify does
+// (verifyStreamRun: order, filter, counts). A stream's directory must be
+// an indexed segment of version 3. A run that is missing or damaged is an error naming it:
+// the caller passes the checkpoint over.
+func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
+	if len(st.stRefs) == 0 {
+		return nil
+	}
+	set := &kvRunSet{runs: make([]*kvRun, 0, len(st.stRefs))}
+	for _, ref := range st.stRefs {
+		r, err := s.openStreamRunRef(p, ref)
+		if err != nil {
+			_ = set.close(p)
+			return err
+		}
+		set.runs = append(set.runs, r)
+	}
+	fail := func(err error) error {
+		_ = set.close(p)
+		return err
+	}
+	for _, r := range set.runs {
+		if check {
+			if err := verifyStreamRun(p, r, s.id); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		// The filter's blocks: the scan below reads the others.
+		for i := range r.bloomSums {
+			if _, err := r.bloomBlock(p, nil, i); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	var bad error
+	err := scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
+		if h.dir != 0 {
+			if e := st.indexedSeg(h.dir); e == nil || !e.dir {
+				bad = corrupt(set.newest().path, 0, "stream run names segment %d as the directory of %q, which the checkpoint does not index with directories", h.dir, h.name)
+				return false
+			}
+		}
+		if x := st.streams[h.name]; x != nil {
+			// The section's stream wins; a run never holds a head past
+			// the checkpoint naming it.
+			if x.head < h.head {
+				bad = corrupt(set.newest().path, 0, "stream run holds %q at seq %d, past the checkpoint's %d", h.name, h.head, x.head)
+				return false
+			}
+			x.ran = x.head == h.head && x.dir == h.dir
+			return true
+		}
+		x := &streamIdx{head: h.head, dir: h.dir, ran: true}
+		if st.ids != nil {
+			x.key = st.ids.StreamKey(h.name)
+		}
+		st.streams[h.name] = x
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return fail(err)
+	}
+	st.stRuns = set
+	st.namesDirty = true
+	return nil
+}
+
+// writeStreamRuns writes the streams of v whose heads the runs of v's
+// set do not hold as they are (those without ran, and those whose
+// directory the checkpoint's index files moved, in d's dirs) as a new
+// stream run, folding into it the newest runs the tiering takes
+// (kvFoldCount), durable and in place once it returns, named by the
+// checkpoint's LSN; v then names the new set. It gives the set, its new
+// run open, and the heads it wrote, for the live state to take (nil when
+// no stream changed and v names the set it had, or v is encoded as an
+// older format).
+func (s *Store) writeStreamRuns(p *effect.P, v *ckptView, d *drop) (*kvRunSet, []streamHead, error) {
+	if v.version != 0 && v.version < ckptVersionStreamRuns {
+		return nil, nil, nil
+	}
+	v.sortStreams()
+	var heads []streamHead
+	var at []int // the views of heads
+	for i := range v.streams {
+		x := &v.streams[i]
+		moved := false
+		if d != nil {
+			_, moved = d.dirs[x.name]
+		}
+		if !x.ran || moved {
+			heads = append(heads, streamHead{name: x.name, head: x.head, dir: x.dir})
+			at = append(at, i)
+		}
+		v.slice.tick()
+	}
+	if len(heads) == 0 {
+		return nil, nil, nil
+	}
+	var old []*kvRun
+	if v.stRuns != nil {
+		old = v.stRuns.runs
+	}
+	sizes := make([]int64, len(old))
+	for i, r := range old {
+		sizes[i] = r.dataSize()
+	}
+	var est int64
+	for i := range heads {
+		est += int64(len(heads[i].name)) + 8
+	}
+	k := kvFoldCount(sizes, est)
+	kept, fold := old[:len(old)-k], old[len(old)-k:]
+	gen := v.r.lsn
+	path := filepath.Join(s.logDir, streamRunName(gen))
+	for _, r := range old {
+		if r.gen == gen {
+			return nil, nil, fmt.Errorf("file: stream run %s exists", path)
+		}
+	}
+	var from *kvRunSet
+	if len(fold) > 0 {
+		from = &kvRunSet{runs: fold}
+	}
+	piece := 0
+	if v.beside {
+		piece = ckptPieceBeside
+	}
+	// The folded runs are read past the cache, as a kv fold's.
+	r, err := writeStreamRun(p, path+tmpSuffix, s.id, gen, v.r.lsn, from, nil, heads, piece, v.pace)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
+		_ = remove(p, path+tmpSuffix)
+		return nil, nil, fmt.Errorf("file: write stream run: %w", err)
+	}
+	if err := syncDir(p, s.logDir); err != nil {
+		return nil, nil, fmt.Errorf("file: write stream run: %w", err)
+	}
+	open, err := openStreamRun(p, path, s.id, gen, r.hdrCRC)
+	if err != nil {
+		return nil, nil, err
+	}
+	open.live = open.entries
+	set := &kvRunSet{runs: append(slices.Clone(kept), open)}
+	v.stRuns = set
+	for _, i := range at {
+		v.streams[i].ran = true
+	}
+	return set, heads, nil
+}
+
+// removeOldStreamRuns removes the stream run files before generation
+// below that keep does not name, as removeOldKvRuns.
+func (s *Store) removeOldStreamRuns(p *effect.P, keep []uint64, below uint64) error {
+	ents, err := listDir(p, s.logDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if gen, ok := isStreamRunName(e.Name); ok && gen < below && !slices.Contains(keep, gen) {
+			if err := remove(p, filepath.Join(s.logDir, e.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// takeStreamRun makes set the state's (the caller holds the store's lock
+// exclusively): each stream of heads, which set's newest run holds,
+// whose head and dir are still those is marked ran; the runs of the set
+// it replaces that the new one does not hold are retired, to be closed
+// by the owner of the log (readers read a run under the read lock).
+func (s *state) takeStreamRun(set *kvRunSet, heads []streamHead) {
+	if s.stRuns != nil {
+		for _, r := range s.stRuns.runs {
+			if !set.has(r) {
+				s.stRetired = append(s.stRetired, r)
+			}
+		}
+	}
+	s.stRuns = set
+	for i := range heads {
+		h := &heads[i]
+		if x := s.streams[h.name]; x != nil && x.head == h.head && x.dir == h.dir {
+			x.ran = true
+		}
+	}
 }

@@ -108,6 +108,13 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 			if err == nil {
 				err = v.loadKvRunOf(p, ck)
 			}
+			if err == nil {
+				// The stream runs read whole, their heads into ck's
+				// streams, compared below with the replay's.
+				err = v.openStreamRunOf(p, ck, true)
+				_ = ck.stRuns.close(p)
+				ck.stRuns = nil
+			}
 			// The writer removed the checkpoint, then its run, since
 			// Open read it: nothing is left to compare.
 			gone := errors.Is(err, fs.ErrNotExist) && v.removedBeside(p, rep.Checkpoint)
@@ -208,7 +215,7 @@ func sameIndex(ck, st *state) string {
 	}
 	for name, a := range ck.streams {
 		b := st.streams[name]
-		if b == nil || a.head != b.head || !a.chunks.equal(&b.chunks) {
+		if b == nil || a.head != b.head || !a.chunks.equal(&b.chunks) || b.dir != 0 && a.dir != b.dir {
 			return fmt.Sprintf("stream %q", name)
 		}
 	}
@@ -367,13 +374,28 @@ func (s *Store) verifyCheckpoints(p *effect.P, rep *VerifyReport) error {
 			// checkpoint over as a bad checkpoint file does.
 			var ce *CorruptError
 			var missing *kvRunMissing
+			var stMissing *streamRunMissing
 			err := s.checkKvRunOf(p, st)
+			if err == nil {
+				// And the stream runs, read whole.
+				_ = st.kvRuns.close(p)
+				st.kvRuns = nil
+				err = s.openStreamRunOf(p, st, true)
+				if errors.As(err, &stMissing) {
+					missing = &kvRunMissing{path: stMissing.path, err: stMissing.err}
+				}
+				_ = st.stRuns.close(p)
+			}
 			if errors.Is(err, fs.ErrNotExist) && s.removedBeside(p, lsn) {
 				continue // the writer removed the checkpoint, then its run
 			}
-			if errors.As(err, &ce) || errors.As(err, &missing) {
+			if errors.As(err, &ce) || stMissing != nil || errors.As(err, &missing) {
 				if ce == nil {
-					ce = &CorruptError{File: missing.path, Reason: "the kv run named by " + ckptName(lsn) + " is missing"}
+					what := "kv"
+					if stMissing != nil {
+						what = "stream"
+					}
+					ce = &CorruptError{File: missing.path, Reason: "the " + what + " run named by " + ckptName(lsn) + " is missing"}
 				}
 				rep.Skipped = append(rep.Skipped, ce)
 				continue

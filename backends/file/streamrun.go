@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -319,6 +320,17 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 			}
 		}
 	}
+	// The map made once for all the heads, not grown a million times
+	// over: room for the section's and the runs' (an entry takes 5
+	// bytes at least).
+	section := len(st.streams)
+	n := section
+	for _, r := range set.runs {
+		n += int(min(r.entries, uint64(r.size/5)))
+	}
+	streams := make(map[string]*streamIdx, n)
+	maps.Copy(streams, st.streams)
+	st.streams = streams
 	var bad error
 	err := scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
 		if h.dir != 0 {
@@ -327,15 +339,17 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 				return false
 			}
 		}
-		if x := st.streams[h.name]; x != nil {
-			// The section's stream wins; a run never holds a head past
-			// the checkpoint naming it.
-			if x.head < h.head {
-				bad = corrupt(set.newest().path, 0, "stream run holds %q at seq %d, past the checkpoint's %d", h.name, h.head, x.head)
-				return false
+		if section > 0 {
+			if x := st.streams[h.name]; x != nil {
+				// The section's stream wins; a run never holds a head past
+				// the checkpoint naming it.
+				if x.head < h.head {
+					bad = corrupt(set.newest().path, 0, "stream run holds %q at seq %d, past the checkpoint's %d", h.name, h.head, x.head)
+					return false
+				}
+				x.ran = x.head == h.head && x.dir == h.dir
+				return true
 			}
-			x.ran = x.head == h.head && x.dir == h.dir
-			return true
 		}
 		x := &streamIdx{head: h.head, dir: h.dir, ran: true}
 		if st.ids != nil {

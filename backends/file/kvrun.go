@@ -991,6 +991,13 @@ func mergeKvRunPaced(p *effect.P, path string, id [16]byte, gen, rev uint64, old
 	for i := 0; err == nil && w.err == nil && i < len(recs); i++ {
 		err = w.addRec(recs[i])
 	}
+	return w.end(err, rev)
+}
+
+// end finishes the run (finish, rev the last revision or LSN it
+// includes) unless err, or an error of the writer, says it failed: then
+// it drops the file; a file whose finish failed is removed too.
+func (w *kvRunWriter) end(err error, rev uint64) (*kvRun, error) {
 	if err == nil {
 		err = w.err
 	}
@@ -1000,10 +1007,23 @@ func mergeKvRunPaced(p *effect.P, path string, id [16]byte, gen, rev uint64, old
 	}
 	r, err := w.finish(rev)
 	if err != nil {
-		_ = remove(p, path)
+		_ = remove(w.p, w.path)
 		return nil, err
 	}
 	return r, nil
+}
+
+// placeRun renames the run file written at path's tmp into place and
+// syncs the log directory; what names the run's kind in errors.
+func (s *Store) placeRun(p *effect.P, path, what string) error {
+	if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
+		_ = remove(p, path+tmpSuffix)
+		return fmt.Errorf("file: write %s: %w", what, err)
+	}
+	if err := syncDir(p, s.logDir); err != nil {
+		return fmt.Errorf("file: write %s: %w", what, err)
+	}
+	return nil
 }
 
 // isKvRunName reports whether a log directory entry is a kv run file,
@@ -1103,6 +1123,30 @@ func (s *state) lookUpHad(p *effect.P, c *commitRec) error {
 	return nil
 }
 
+// openRunSet opens the runs refs name, oldest first, with open; the
+// first that fails closes those opened before it.
+func openRunSet(p *effect.P, refs []kvRunRef, open func(*effect.P, kvRunRef) (*kvRun, error)) (*kvRunSet, error) {
+	set := &kvRunSet{runs: make([]*kvRun, 0, len(refs))}
+	for _, ref := range refs {
+		r, err := open(p, ref)
+		if err != nil {
+			_ = set.close(p)
+			return nil, err
+		}
+		set.runs = append(set.runs, r)
+	}
+	return set, nil
+}
+
+// runSizes gives the data bytes of each of runs, for kvFoldCount.
+func runSizes(runs []*kvRun) []int64 {
+	sizes := make([]int64, len(runs))
+	for i, r := range runs {
+		sizes[i] = r.dataSize()
+	}
+	return sizes
+}
+
 // kvRunRef is what a checkpoint records of a kv run it names.
 type kvRunRef struct {
 	gen     uint64
@@ -1137,14 +1181,9 @@ func (s *Store) openKvRunOf(p *effect.P, st *state) error {
 	if len(st.kvRefs) == 0 {
 		return nil
 	}
-	set := &kvRunSet{runs: make([]*kvRun, 0, len(st.kvRefs))}
-	for _, ref := range st.kvRefs {
-		r, err := s.openKvRunRef(p, ref)
-		if err != nil {
-			_ = set.close(p)
-			return err
-		}
-		set.runs = append(set.runs, r)
+	set, err := openRunSet(p, st.kvRefs, s.openKvRunRef)
+	if err != nil {
+		return err
 	}
 	for i := 1; i < len(set.runs); i++ {
 		if a, b := set.runs[i-1], set.runs[i]; a.recN > 0 && b.recN > 0 && b.recBlocks[0].first <= a.recLast {
@@ -1255,11 +1294,7 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 	}
 	k := len(old)
 	if !revsOnly {
-		sizes := make([]int64, len(old))
-		for i, r := range old {
-			sizes[i] = r.dataSize()
-		}
-		k = kvFoldCount(sizes, kvChangesSize(changes)+6*int64(len(h.recs)))
+		k = kvFoldCount(runSizes(old), kvChangesSize(changes)+6*int64(len(h.recs)))
 	}
 	kept, fold := old[:len(old)-k], old[len(old)-k:]
 	gen := v.r.lsn
@@ -1283,12 +1318,8 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
-		_ = remove(p, path+tmpSuffix)
-		return nil, fmt.Errorf("file: write kv run: %w", err)
-	}
-	if err := syncDir(p, s.logDir); err != nil {
-		return nil, fmt.Errorf("file: write kv run: %w", err)
+	if err := s.placeRun(p, path, "kv run"); err != nil {
+		return nil, err
 	}
 	open, err := openKvRun(p, path, s.id, gen, r.hdrCRC)
 	if err != nil {
@@ -1305,12 +1336,18 @@ func (s *Store) writeKvRun(p *effect.P, v *ckptView) (*kvRunSet, error) {
 // keep does not name: keep is the runs the kept checkpoints name (the
 // newest and the one before), so that each still opens.
 func (s *Store) removeOldKvRuns(p *effect.P, keep []uint64, below uint64) error {
+	return s.removeOldRuns(p, isKvRunName, keep, below)
+}
+
+// removeOldRuns removes the run files (those isName takes) before
+// generation below that keep does not name.
+func (s *Store) removeOldRuns(p *effect.P, isName func(string) (uint64, bool), keep []uint64, below uint64) error {
 	ents, err := listDir(p, s.logDir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if gen, ok := isKvRunName(e.Name); ok && gen < below && !slices.Contains(keep, gen) {
+		if gen, ok := isName(e.Name); ok && gen < below && !slices.Contains(keep, gen) {
 			if err := remove(p, filepath.Join(s.logDir, e.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"rose-ash.com/persist/effect"
-	"rose-ash.com/persist/platform"
 )
 
 // A stream run file holds the heads of streams in byte order of their
@@ -154,19 +153,7 @@ func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old 
 		err = put(&heads[hi])
 		hi++
 	}
-	if err == nil {
-		err = w.err
-	}
-	if err != nil {
-		w.abort()
-		return nil, err
-	}
-	r, err := w.finish(lsn)
-	if err != nil {
-		_ = remove(p, path)
-		return nil, err
-	}
-	return r, nil
+	return w.end(err, lsn)
 }
 
 // streamRunGet finds the stream name's newest head in set: the filter
@@ -287,20 +274,15 @@ func (s *Store) openStreamRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
 // each checked: the filter's first, then the entries' as it reads the
 // heads; with check set it first reads every run whole as Verify does
 // (verifyStreamRun: order, filter, counts). A stream's directory must be
-// an indexed segment of version 3. A run that is missing or damaged is an error naming it:
-// the caller passes the checkpoint over.
+// an indexed segment of version 3. A run that is missing or damaged is
+// an error naming it: the caller passes the checkpoint over.
 func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 	if len(st.stRefs) == 0 {
 		return nil
 	}
-	set := &kvRunSet{runs: make([]*kvRun, 0, len(st.stRefs))}
-	for _, ref := range st.stRefs {
-		r, err := s.openStreamRunRef(p, ref)
-		if err != nil {
-			_ = set.close(p)
-			return err
-		}
-		set.runs = append(set.runs, r)
+	set, err := openRunSet(p, st.stRefs, s.openStreamRunRef)
+	if err != nil {
+		return err
 	}
 	fail := func(err error) error {
 		_ = set.close(p)
@@ -332,7 +314,7 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 	maps.Copy(streams, st.streams)
 	st.streams = streams
 	var bad error
-	err := scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
+	err = scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
 		if h.dir != 0 {
 			if e := st.indexedSeg(h.dir); e == nil || !e.dir {
 				bad = corrupt(set.newest().path, 0, "stream run names segment %d as the directory of %q, which the checkpoint does not index with directories", h.dir, h.name)
@@ -404,15 +386,11 @@ func (s *Store) writeStreamRuns(p *effect.P, v *ckptView, d *drop) (*kvRunSet, [
 	if v.stRuns != nil {
 		old = v.stRuns.runs
 	}
-	sizes := make([]int64, len(old))
-	for i, r := range old {
-		sizes[i] = r.dataSize()
-	}
 	var est int64
 	for i := range heads {
 		est += int64(len(heads[i].name)) + 8
 	}
-	k := kvFoldCount(sizes, est)
+	k := kvFoldCount(runSizes(old), est)
 	kept, fold := old[:len(old)-k], old[len(old)-k:]
 	gen := v.r.lsn
 	path := filepath.Join(s.logDir, streamRunName(gen))
@@ -434,12 +412,8 @@ func (s *Store) writeStreamRuns(p *effect.P, v *ckptView, d *drop) (*kvRunSet, [
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := effect.Perform(p, platform.Rename{From: path + tmpSuffix, To: path}); err != nil {
-		_ = remove(p, path+tmpSuffix)
-		return nil, nil, fmt.Errorf("file: write stream run: %w", err)
-	}
-	if err := syncDir(p, s.logDir); err != nil {
-		return nil, nil, fmt.Errorf("file: write stream run: %w", err)
+	if err := s.placeRun(p, path, "stream run"); err != nil {
+		return nil, nil, err
 	}
 	open, err := openStreamRun(p, path, s.id, gen, r.hdrCRC)
 	if err != nil {
@@ -457,18 +431,7 @@ func (s *Store) writeStreamRuns(p *effect.P, v *ckptView, d *drop) (*kvRunSet, [
 // removeOldStreamRuns removes the stream run files before generation
 // below that keep does not name, as removeOldKvRuns.
 func (s *Store) removeOldStreamRuns(p *effect.P, keep []uint64, below uint64) error {
-	ents, err := listDir(p, s.logDir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if gen, ok := isStreamRunName(e.Name); ok && gen < below && !slices.Contains(keep, gen) {
-			if err := remove(p, filepath.Join(s.logDir, e.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	return nil
+	return s.removeOldRuns(p, isStreamRunName, keep, below)
 }
 
 // takeStreamRun makes set the state's (the caller holds the store's lock

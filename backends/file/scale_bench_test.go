@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -456,7 +457,12 @@ func scaleStore(b *testing.B, events int) string {
 // and of the checkpoint's time the writing and syncing of its
 // file (ckpt-io-ms: from its open to its close), the bytes a checkpoint wrote to each kind of file
 // (ckpt, run), and the bytes of segment index files (idx) the seals of
-// all rounds wrote. Every round adds its commits to the store.
+// all rounds wrote. Every round adds its commits to the store. With
+// PERSIST_SCALE_TRACE=file the first round of each kind is traced
+// (runtime/trace: the checkpoint round into file, the plain one into
+// file.plain; read with go tool trace), and with
+// PERSIST_SCALE_CKPT_NOSYNC=1 the checkpoints' syncs are answered
+// without syncing.
 func BenchmarkScaleCheckpoint(b *testing.B) {
 	events := envInt("PERSIST_SCALE_EVENTS", 5_000_000)
 	round := envInt("PERSIST_SCALE_ROUND", 20_000)
@@ -466,8 +472,17 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	tr := &ckptTracer{written: map[string]int64{}, fds: map[platform.FD]string{}, opened: map[platform.FD]time.Time{}}
 	p := effect.Handle(context.Background(), tr, h)
 	// The checkpoints commits make are written on a handle over
-	// Background: through the tracer too.
+	// Background: through the tracer too. With PERSIST_SCALE_CKPT_NOSYNC=1
+	// their syncs are answered without syncing, to tell whether the
+	// commits wait for them (not durable: a measure only).
+	noSync := os.Getenv("PERSIST_SCALE_CKPT_NOSYNC") == "1"
 	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
+		if noSync {
+			switch e.(type) {
+			case platform.Fsync, platform.Fdatasync, platform.SyncDir:
+				return nil, nil
+			}
+		}
 		return effect.Handle(context.Background(), tr, h).Send(e)
 	})
 	s, err := Open(p, dir, Options{CheckpointBytes: -1, Background: bg})
@@ -481,6 +496,7 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 	var sched [2]schedHist // per mode, the goroutines' scheduling latencies
 	ckpts := 0
 	total := events
+	traced := false // a round was traced (PERSIST_SCALE_TRACE)
 	for b.Loop() {
 		for mode := range 2 {
 			s.opts.CheckpointBytes = -1
@@ -488,9 +504,11 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 				s.opts.CheckpointBytes = every
 			}
 			windows, stop := pollCheckpoints(s)
+			endTrace := startScaleTrace(b, mode, traced)
 			before := schedLatencies()
 			lat := scaleCommits(b, s, tr, h, total, round)
 			sched[mode] = sched[mode].add(schedLatencies().sub(before))
+			traced = traced || endTrace()
 			total += round
 			ws := stop()
 			s.opts.CheckpointBytes = -1
@@ -542,6 +560,35 @@ func BenchmarkScaleCheckpoint(b *testing.B) {
 		b.ReportMetric(float64(n)/float64(ckpts)/(1<<20), kind+"-MiB/ckpt")
 	}
 	tr.mu.Unlock()
+}
+
+// startScaleTrace starts, with PERSIST_SCALE_TRACE set, an execution
+// trace (runtime/trace) of the first round of each mode that is not yet
+// traced: the plain round into the file named with ".plain", the
+// checkpoint round into the file named. The function it gives stops the
+// trace and reports whether the checkpoint round was traced.
+func startScaleTrace(b *testing.B, mode int, traced bool) func() bool {
+	path := os.Getenv("PERSIST_SCALE_TRACE")
+	if path == "" || traced {
+		return func() bool { return false }
+	}
+	if mode == 0 {
+		path += ".plain"
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := trace.Start(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() bool {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return mode == 1
+	}
 }
 
 // schedHist is the histogram of the runtime's goroutine scheduling

@@ -30,14 +30,21 @@ func TestPacedSegmentScan(t *testing.T) {
 	size, err := fileSize(p, sg.path)
 	require.NoError(t, err)
 
-	whole, err := e.s.segmentIDs(p, seg, nil)
+	whole, err := e.s.segmentIDs(p, seg, nil, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, whole, "the segment's caller IDs")
 
 	const window = 4096
 	calls := 0
-	paced, err := scanSegment(p, e.s.id, sg, true, window, func() { calls++ })
+	ticks := 0
+	paced, err := scanSegment(p, e.s.id, sg, true, window, func() { calls++ }, func() { ticks++ })
 	require.NoError(t, err)
+	// A tick a record: the segment's commits, its header and its seal
+	// at most.
+	commits := int(paced.commits)
+	require.Positive(t, commits)
+	require.GreaterOrEqual(t, ticks, commits, "a tick a record read")
+	require.LessOrEqual(t, ticks, commits+2, "a tick a record read")
 	require.Equal(t, whole, paced.idLog.segs[seg], "paced reads give the same ID entries")
 	// The scan stops at the seal, so it may not read the last window.
 	windows := int((size + window - 1) / window)
@@ -46,12 +53,14 @@ func TestPacedSegmentScan(t *testing.T) {
 	require.Less(t, calls, 2*windows, "a call per window read")
 
 	calls = 0
-	got, err := e.s.segmentIDs(p, seg, func() { calls++ })
+	y := &ckptSlicer{}
+	got, err := e.s.segmentIDs(p, seg, func() { calls++ }, y)
 	require.NoError(t, err)
 	require.Equal(t, whole, got)
 	if size > ckptPieceBeside {
 		require.Positive(t, calls)
 	}
+	require.Equal(t, ticks, y.n, "the scan of a checkpoint ticks its slicer a record")
 }
 
 // Encoding a checkpoint with a pacer gives the same bytes as without,

@@ -575,7 +575,8 @@
 // commits or reads need.
 //
 // Within a piece, the checkpoint's computation (the encoding, the sorts
-// of the stream names) yields the core every 100 µs (runtime.Gosched,
+// of the stream names, the decoding of a sealed segment's records for
+// their ID entries, a tick a record) yields the core every 100 µs (runtime.Gosched,
 // through ckptSlicer; it returns at once when no goroutine waits), since
 // the pieces are a millisecond of a core or more and, on a machine of few
 // cores, the writer handed the leadership meanwhile waited for a core

@@ -26,7 +26,7 @@ func TestScanSegmentKeepsNoKv(t *testing.T) {
 	sg := e.s.segs[1]
 	require.NotNil(t, sg)
 	require.Greater(t, e.s.active.id, uint64(1), "segment 1 is sealed")
-	st, err := scanSegment(e.p(), e.s.id, sg, true, 1<<20, nil)
+	st, err := scanSegment(e.p(), e.s.id, sg, true, 1<<20, nil, nil)
 	require.NoError(t, err)
 	require.Empty(t, st.kv, "the segment's kv keys")
 	require.Empty(t, st.ret.hist.keys, "the segment's kv history")

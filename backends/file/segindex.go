@@ -634,7 +634,7 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("file: segment %d is not open", e.seg)
 	}
-	st, err := scanSegment(p, s.id, seg, e.ids, 1<<20, nil)
+	st, err := scanSegment(p, s.id, seg, e.ids, 1<<20, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -673,7 +673,7 @@ func (s *Store) rebuildIndex(p *effect.P, e *segIdx) ([]byte, error) {
 // version 2 with its ID entries (which it also gives) when withIDs is
 // set.
 func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte, segIdx, []idEntry, error) {
-	st, err := scanSegment(p, id, seg, withIDs, 1<<20, nil)
+	st, err := scanSegment(p, id, seg, withIDs, 1<<20, nil, nil)
 	if err != nil {
 		return nil, segIdx{}, nil, err
 	}
@@ -689,9 +689,10 @@ func indexSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool) ([]byte,
 }
 
 // scanSegment reads every record of seg, window bytes at a time, calling
-// between (when set) before each window but the first, and gives the
+// between (when set) before each window but the first and tick (when
+// set) once a record (a checkpoint's slicer), and gives the
 // state of its records alone, with their ID entries when withIDs is set.
-func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window int, between func()) (*state, error) {
+func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window int, between, tick func()) (*state, error) {
 	size, err := fileSize(p, seg.path)
 	if err != nil {
 		return nil, err
@@ -704,6 +705,9 @@ func scanSegment(p *effect.P, id [16]byte, seg *segment, withIDs bool, window in
 	}
 	var ferr error
 	_, _, err = r.scan(0, func(off int64, f frame) error {
+		if tick != nil {
+			tick()
+		}
 		switch f.typ {
 		case recCommit:
 			c, err := decodeCommit(f.payload, true, "")
@@ -864,7 +868,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 			}
 			// The ID entries lie in the segment's records alone: read
 			// it once, sealed, off every lock commits take.
-			ids, err := s.segmentIDs(p, seg, v.pace)
+			ids, err := s.segmentIDs(p, seg, v.pace, v.slice)
 			if err != nil {
 				return nil, err
 			}
@@ -928,7 +932,7 @@ func (s *Store) writeIndexes(p *effect.P, v *ckptView) (*drop, error) {
 // a 64 MiB segment at once takes a core for a third of a second; it
 // encodes no index file of the records, which the caller encodes from
 // the view.
-func (s *Store) segmentIDs(p *effect.P, seg uint32, pace func()) ([]idEntry, error) {
+func (s *Store) segmentIDs(p *effect.P, seg uint32, pace func(), slice *ckptSlicer) ([]idEntry, error) {
 	s.mu.RLock()
 	sg := s.segs[uint64(seg)]
 	s.mu.RUnlock()
@@ -939,7 +943,13 @@ func (s *Store) segmentIDs(p *effect.P, seg uint32, pace func()) ([]idEntry, err
 	if pace != nil {
 		window = ckptPieceBeside
 	}
-	st, err := scanSegment(p, s.id, sg, true, window, pace)
+	var tick func()
+	if slice != nil {
+		// A window of 256 KiB is a thousand records or more, milliseconds
+		// of a core to decode and index: the slicer yields within it.
+		tick = slice.tick
+	}
+	st, err := scanSegment(p, s.id, sg, true, window, pace, tick)
 	if err != nil {
 		return nil, err
 	}

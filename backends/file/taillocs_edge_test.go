@@ -145,3 +145,20 @@ func TestTailLocsGrownAfterCutAndView(t *testing.T) {
 		checkLocs(t, cs[:b], &v)
 	}
 }
+
+// A tail spread over many streams, each with one record in the active
+// segment, takes per stream its entry (6 bytes) and its run (16), as the
+// package doc's Memory gives: no slack beyond them for a list of one.
+func TestTailLocsSparseTailBytes(t *testing.T) {
+	e := newEnv(t, Options{})
+	const streams = 500
+	for i := range streams {
+		must(t, e, ops.Append{Stream: fmt.Sprintf("s%04d", i), Events: evs("x")})
+	}
+	got := 0
+	for _, x := range e.s.st.streams {
+		require.Equal(t, 1, x.chunks.len())
+		got += x.chunks.bytes()
+	}
+	require.LessOrEqual(t, got, streams*(6+16), "bytes of the streams' tail locations")
+}

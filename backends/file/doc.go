@@ -302,7 +302,8 @@
 // run is 16 bytes naming a segment and a first seq or position, one a
 // segment per stream (and per the position index), or a 65,536 seqs of
 // it (a distance that would not fit starts a new run). The entries lie
-// in slices of their own grown by an eighth (not doubled), and are never
+// in slices of their own grown by an eighth (not doubled; a list's
+// first add takes room for its one entry only), and are never
 // changed once added: a checkpoint being written holds a view of them
 // (the slices cut at their lengths) while commits add more, with no
 // copy; applying a checkpoint's drop copies the entries it keeps, of
@@ -863,7 +864,8 @@
 // Between checkpoints the locations of the segments sealed since the
 // last one stay in memory, so that part is bounded by
 // Options.CheckpointBytes of log (6 bytes per record and per record and
-// stream), not by the log.
+// stream, and a run of 16 per stream and segment it has records in), not
+// by the log.
 // Files are never removed; a crash between a file's rename and its
 // checkpoint leaves a file that the next checkpoint writes again, the
 // same bytes.
@@ -1024,7 +1026,8 @@
 // stream's index entry, its name and the map's slot; the sorted list of
 // names a listing builds is more), with the segments (56 bytes each), and with the log written
 // since the last checkpoint (6 bytes per record and per record and
-// stream, the ID index's slots for caller IDs), which
+// stream, 16 per stream and segment for its run, so 22 for a stream of
+// one record in the tail; the ID index's slots for caller IDs), which
 // Options.CheckpointBytes bounds (default 64 MiB: with the stream
 // directories a checkpoint of 10,000 streams is a few MiB at most, so a
 // checkpoint every 64 MiB of log costs a few percent more writes, and it

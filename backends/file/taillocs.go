@@ -86,7 +86,13 @@ func (t *tailLocs) add(key uint64, l loc) {
 		t.runs = append(t.runs, locRun{key: key, seg: l.seg, from: uint32(n)})
 	}
 	if len(t.ents)+entryWords > cap(t.ents) {
-		g := make([]uint16, len(t.ents), entryWords*(n+max(n/8, 2)))
+		// An empty list takes room for its one entry: most streams
+		// have one or a few records in a segment.
+		grow := max(n/8, 2)
+		if n == 0 {
+			grow = 1
+		}
+		g := make([]uint16, len(t.ents), entryWords*(n+grow))
 		copy(g, t.ents)
 		t.ents = g
 	}

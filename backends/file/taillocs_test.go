@@ -127,7 +127,8 @@ func TestTailLocsViewAndSlack(t *testing.T) {
 }
 
 // FuzzTailLocs checks the look-ups of lists drawn from seed against the
-// chunks they hold, as TestTailLocsMatchChunks does.
+// chunks they hold, as TestTailLocsMatchChunks does, and of such lists
+// viewed, cut and grown on.
 func FuzzTailLocs(f *testing.F) {
 	f.Add(uint64(1), uint16(40))
 	f.Add(uint64(9), uint16(2000))
@@ -141,6 +142,7 @@ func FuzzTailLocs(f *testing.F) {
 			s := x.slice(a, len(cs))
 			checkLocs(t, cs[a:], &s)
 		}
+		checkGrownAfterCut(t, rnd, cs)
 	})
 }
 

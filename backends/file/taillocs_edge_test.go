@@ -155,3 +155,81 @@ func checkGrownAfterCut(t *testing.T, rnd *rand.Rand, cs []chunk) {
 	checkLocs(t, cs[a:], &cut)
 	checkLocs(t, cs[:b], &v)
 }
+
+// Commits of two streams' parts (one location, two lists) whose
+// positions and seqs cross their runs' 65,536 at different places, with a
+// checkpoint and index files between: every stream and the log read the
+// same from each key about each run's start, before and after a reopen.
+func TestTailLocsMultiStreamEdges(t *testing.T) {
+	opts := Options{SegmentSize: 4 << 20, CheckpointBytes: 1 << 20}
+	e := newEnv(t, opts)
+	var want []ops.Event
+	for i := range 26 {
+		na, nb := 9000+i, 1+i%5
+		mk := func(s string, n int) []string {
+			ds := make([]string, n)
+			for j := range ds {
+				ds[j] = fmt.Sprint(s, i, "-", j)
+			}
+			return ds
+		}
+		da, db := mk("a", na), mk("b", nb)
+		must(t, e, ops.Commit{Appends: []ops.Append{{Stream: "a", Events: evs(da...)}, {Stream: "b", Events: evs(db...)}}})
+		ha := must(t, e, ops.Head{Stream: "a"})
+		hb := must(t, e, ops.Head{Stream: "b"})
+		pos := uint64(len(want)) + 1
+		for j, d := range da {
+			want = append(want, ops.Event{Stream: "a", Seq: ha - uint64(na-1-j), Pos: pos, Type: "t", Data: []byte(d)})
+			pos++
+		}
+		for j, d := range db {
+			want = append(want, ops.Event{Stream: "b", Seq: hb - uint64(nb-1-j), Pos: pos, Type: "t", Data: []byte(d)})
+			pos++
+		}
+	}
+	by := map[string][]ops.Event{}
+	for _, ev := range want {
+		by[ev.Stream] = append(by[ev.Stream], ev)
+	}
+	check := func(what string) {
+		t.Helper()
+		var starts []uint64
+		for _, r := range e.s.st.positions.runs {
+			starts = append(starts, r.key)
+		}
+		for _, r := range e.s.st.streams["a"].chunks.runs {
+			starts = append(starts, r.key)
+		}
+		for _, k := range append(starts, 65535, 65536, 65537, 65538) {
+			for from := max(k, 4) - 3; from <= k+3 && from <= uint64(len(want)); from++ {
+				all := must(t, e, ops.ReadAll{From: from, Limit: 8})
+				require.NotEmpty(t, all.Events, "%s: all from %d", what, from)
+				for i, ev := range all.Events {
+					w := want[from-1+uint64(i)]
+					require.Equal(t, []any{w.Pos, w.Stream, w.Seq, string(w.Data)}, []any{ev.Pos, ev.Stream, ev.Seq, string(ev.Data)}, "%s: all from %d", what, from)
+				}
+				for s, evs := range by {
+					if from > uint64(len(evs)) {
+						continue
+					}
+					got := must(t, e, ops.Read{Stream: s, From: from, Limit: 8})
+					require.NotEmpty(t, got.Events, "%s: %s from %d", what, s, from)
+					for i, ev := range got.Events {
+						w := evs[from-1+uint64(i)]
+						require.Equal(t, []any{w.Pos, w.Seq, string(w.Data)}, []any{ev.Pos, ev.Seq, string(ev.Data)}, "%s: %s from %d", what, s, from)
+					}
+				}
+			}
+		}
+	}
+	check("live")
+	require.NotEmpty(t, e.s.st.indexed, "a sealed segment is indexed")
+	require.GreaterOrEqual(t, len(e.s.st.positions.runs), 2, "the tail's positions cross a run's 65,536")
+	require.GreaterOrEqual(t, len(e.s.st.streams["a"].chunks.runs), 2, "a's tail seqs cross a run's 65,536")
+	e.reopen(opts)
+	check("reopened")
+	e.close()
+	rep, err := Verify(e.p(), e.dir)
+	require.NoError(t, err)
+	require.Empty(t, rep.IndexesBad)
+}

@@ -1,7 +1,6 @@
 package file
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,9 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
-	"rose-ash.com/persist/platform"
 )
 
 // A checkpoint beside commits reads a sealed segment in windows with its
@@ -231,12 +228,9 @@ func TestCheckpointRestsOnlyForCommits(t *testing.T) {
 // chunk of the index alive; the checkpoints it writes so are whole: the
 // store reopens from the last one with every event in place.
 func TestCheckpointBesideReusesHeads(t *testing.T) {
-	h := &platform.OS{}
-	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
-		return effect.Handle(context.Background(), h).Send(e)
-	})
-	opts := Options{CheckpointBytes: 1, Background: bg}
-	e := newEnv(t, opts)
+	e := newEnv(t, Options{})
+	opts := Options{CheckpointBytes: 1, Background: sharedBackground(e)}
+	e.reopen(opts)
 	const streams = 50
 	var first *streamView
 	const rounds = 4
@@ -278,11 +272,8 @@ func TestCheckpointBesideReusesHeads(t *testing.T) {
 // zeroing the kept array is there to spare: ten checkpoints, a stream
 // more each, capture into two arrays at most (one grown).
 func TestCheckpointBesideReusesHeadsAsStreamsGrow(t *testing.T) {
-	h := &platform.OS{}
-	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
-		return effect.Handle(context.Background(), h).Send(e)
-	})
-	e := newEnv(t, Options{CheckpointBytes: 1, Background: bg})
+	e := newEnv(t, Options{})
+	e.reopen(Options{CheckpointBytes: 1, Background: sharedBackground(e)})
 	idle := func() {
 		e.s.ckMu.Lock()
 		e.s.waitCheckpointIdle()

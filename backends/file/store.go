@@ -85,7 +85,14 @@ type Options struct {
 	// handle of its own (a store's handlers answer operations from many
 	// goroutines at once). OpenDir sets the operating system. Without it
 	// a due checkpoint is written by the leader that found it due, whose
-	// own commit returns only after it.
+	// own commit returns only after it. It must answer on the file
+	// descriptors of the handler the store is opened and used with (the
+	// same platform.OS, or a handler that passes its effects to it): the
+	// kv runs such a checkpoint writes and the segments a compaction
+	// rewrites are opened on it, then read and closed through the
+	// store's handler. Open does not check this; a handler with a
+	// descriptor table of its own makes those reads fail or take another
+	// file's descriptor.
 	Background effect.Handler
 	// CompactReport, when set, is called by the background compaction
 	// after each compaction it ran, with its result and error (also kept

@@ -17,7 +17,6 @@ import (
 	"rose-ash.com/persist/backends/mock"
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/ops"
-	"rose-ash.com/persist/platform"
 )
 
 // streamRunRounds are the appends of the stream run tests, one round a
@@ -355,12 +354,9 @@ func TestCrashStreamRunFold(t *testing.T) {
 // append survives a reopen, whose heads come from the runs and the
 // checkpoint's section.
 func TestStreamRunCheckpointsBesideAppends(t *testing.T) {
-	h := &platform.OS{}
-	bg := effect.HandlerFunc(func(_ *effect.P, e effect.Effect) (any, error) {
-		return effect.Handle(context.Background(), h).Send(e)
-	})
-	opts := Options{CheckpointBytes: 4 << 10, Background: bg}
-	e := newEnv(t, opts)
+	e := newEnv(t, Options{})
+	opts := Options{CheckpointBytes: 4 << 10, Background: sharedBackground(e)}
+	e.reopen(opts)
 	const writers, per, streams = 4, 150, 120
 	var mu sync.Mutex
 	heads := map[string]uint64{}

@@ -1,0 +1,63 @@
+package file
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/ops"
+	"rose-ash.com/persist/platform"
+)
+
+// A follower opens beside the writer, whose checkpoints remove the stream
+// runs the older checkpoints name: a run removed after the follower
+// opened it for its header, before it read its blocks (a stream run
+// keeps no file open), is missing, as one removed before. The follower
+// passes the checkpoint over, to an older one or the log, as Open does
+// for a run missing at its open, and holds every head.
+func TestFollowerPassesOverStreamRunRemovedBeside(t *testing.T) {
+	e := newEnv(t, Options{CheckpointBytes: -1})
+	heads := map[string]uint64{}
+	for round := range 2 {
+		for i := range 40 {
+			name := fmt.Sprintf("s%02d", i)
+			if round == 1 && i%4 != 0 {
+				continue
+			}
+			must(t, e, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d", name, round)}}})
+			heads[name]++
+		}
+		e.reopen(Options{CheckpointBytes: -1}) // Close writes a checkpoint and its stream run
+	}
+	e.close()
+	// The writer's removal, between the follower's opens of a run.
+	var mu sync.Mutex
+	opens := map[string]int{}
+	removed := ""
+	h := effect.HandlerFunc(func(_ *effect.P, ef effect.Effect) (any, error) {
+		if o, ok := ef.(platform.Open); ok && strings.HasPrefix(filepath.Base(o.Path), streamRunPrefix) {
+			mu.Lock()
+			opens[o.Path]++
+			if opens[o.Path] == 2 && removed == "" {
+				removed = o.Path
+				require.NoError(t, os.Remove(o.Path))
+			}
+			mu.Unlock()
+		}
+		return effect.Handle(context.Background(), e.os).Send(ef)
+	})
+	p := effect.Handle(context.Background(), h)
+	f, err := OpenReadOnly(p, e.dir, Options{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, f.Close(p)) }()
+	require.NotEmpty(t, removed, "no stream run read")
+	require.Positive(t, f.report.CheckpointsSkipped)
+	streamRunCheckP(t, effect.Handle(context.Background(), f, h), heads, "follower")
+}

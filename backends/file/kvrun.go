@@ -694,6 +694,12 @@ func (r *kvRun) readBlock(p *effect.P, cache *recCache, i int, off int64, n uint
 	fd := r.fd
 	if r.reopen {
 		f, err := openFile(p, r.path, os.O_RDONLY)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Removed since its header was read (a follower's writer
+			// removes the runs its checkpoints no longer name): missing,
+			// as a run not there at all is.
+			return nil, &streamRunMissing{path: r.path, err: err}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("file: open %s: %w", r.path, err)
 		}

@@ -277,6 +277,12 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	v9 := viewOf(r3, st3)
 	v9.version, v9.kvRefs, v9.kvLive = ckptVersionIDFiles, v9.kvRefs[:1], 90
 	f.Add(v9.encode(id))
+	// One naming two stream runs (format 12), a stream they hold whole
+	// left out of its section.
+	st4, r4 := indexedState(id)
+	st4.stRuns = &kvRunSet{runs: []*kvRun{{gen: 4, hdrCRC: 0x1234, entries: 20, live: 20}, {gen: 11, hdrCRC: 3, entries: 2, live: 2}}}
+	st4.streams["in-runs"] = &streamIdx{head: 3, ran: true}
+	f.Add(encodeCheckpoint(id, r4, st4))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, st, err := decodeCheckpoint(b, id)
 		if err != nil {

@@ -132,7 +132,8 @@ type ckptView struct {
 	kvRuns  *kvRunSet
 	kvRefs  []kvRunRef // the runs the checkpoint names
 	kvLive  int
-	stRuns  *kvRunSet // the stream runs the checkpoint names (streamrun.go)
+	stRuns  *kvRunSet  // the stream runs the checkpoint names (streamrun.go)
+	stRefs  []kvRunRef // what it names of them when stRuns is nil (a decoded state)
 	ids     *idindex.Index
 	ret     retention // stream metadata and kv history (retention.go)
 	bytes   int64     // log bytes at the capture
@@ -195,6 +196,7 @@ func markOf(r resume, st *state, heads []streamView) *ckptView {
 		kvRefs:  st.kvRefs,
 		kvLive:  st.kvLive,
 		stRuns:  st.stRuns,
+		stRefs:  st.stRefs,
 		ret:     st.ret.clone(),
 	}
 	if st.kvRuns != nil {
@@ -304,7 +306,7 @@ func (v *ckptView) encode(id [16]byte) []byte {
 	}
 	streams := v.streams
 	if ver >= ckptVersionStreamRuns {
-		var refs []kvRunRef
+		refs := v.stRefs
 		if v.stRuns != nil {
 			refs = v.stRuns.refs()
 		}

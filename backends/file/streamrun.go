@@ -140,7 +140,8 @@ func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old 
 				return put(&heads[hi-1]) == nil
 			}
 			if _, ok := streamHeadOf(e); !ok {
-				bad = corrupt(path, 0, "stream run entry of %q malformed", e.key)
+				at, off := entryAt(p, old, e.key)
+				bad = corrupt(at, off, "stream run entry of %q malformed", e.key)
 				return false
 			}
 			return w.add(e) == nil
@@ -181,6 +182,19 @@ func streamRunGet(p *effect.P, set *kvRunSet, cache *recCache, name string) (str
 	return streamHead{}, false, nil
 }
 
+// entryAt gives the run of set whose entry of name a scan of set takes
+// (the newest holding it) and the offset of its block, for an error that
+// names where a bad entry lies; the newest run at 0 when none holds it.
+func entryAt(p *effect.P, set *kvRunSet, name string) (string, int64) {
+	for i := len(set.runs) - 1; i >= 0; i-- {
+		r := set.runs[i]
+		if _, ok, err := r.get(p, nil, name); err == nil && ok {
+			return r.path, r.blocks[r.blockFor(name)].off
+		}
+	}
+	return set.newest().path, 0
+}
+
 // scanStreamRuns calls fn with the newest head of each stream of set
 // from the first at or after from, in byte order of names, until fn
 // returns false. A malformed entry is a CorruptError.
@@ -192,7 +206,8 @@ func scanStreamRuns(p *effect.P, set *kvRunSet, cache *recCache, from string, fn
 	err := set.scan(p, cache, from, func(e *kvRunEntry) bool {
 		h, ok := streamHeadOf(e)
 		if !ok {
-			bad = corrupt(set.newest().path, 0, "stream run entry of %q malformed", e.key)
+			path, off := entryAt(p, set, e.key)
+			bad = corrupt(path, off, "stream run entry of %q malformed", e.key)
 			return false
 		}
 		return fn(h)
@@ -317,7 +332,8 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 	err = scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
 		if h.dir != 0 {
 			if e := st.indexedSeg(h.dir); e == nil || !e.dir {
-				bad = corrupt(set.newest().path, 0, "stream run names segment %d as the directory of %q, which the checkpoint does not index with directories", h.dir, h.name)
+				path, off := entryAt(p, set, h.name)
+				bad = corrupt(path, off, "stream run names segment %d as the directory of %q, which the checkpoint does not index with directories", h.dir, h.name)
 				return false
 			}
 		}
@@ -326,7 +342,8 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 				// The section's stream wins; a run never holds a head past
 				// the checkpoint naming it.
 				if x.head < h.head {
-					bad = corrupt(set.newest().path, 0, "stream run holds %q at seq %d, past the checkpoint's %d", h.name, h.head, x.head)
+					path, off := entryAt(p, set, h.name)
+					bad = corrupt(path, off, "stream run holds %q at seq %d, past the checkpoint's %d", h.name, h.head, x.head)
 					return false
 				}
 				x.ran = x.head == h.head && x.dir == h.dir

@@ -1447,8 +1447,10 @@
 // and the rest as a kv run of version 2: the entries' blocks, no history
 // blocks (count 0, record count 0, last revision 0), always a filter
 // (10 bits a stream for at most the streams it may hold, at least one
-// block: a commit to a new stream asks the runs for it, and the filter
-// answers for each run without a block of entries), then the sparse
+// block: once streams leave memory a commit to a new stream is to ask
+// the runs for it, and the filter answers for each run without a block
+// of entries; in this version only Open and a fold read the runs, whole,
+// and nothing probes the filter), then the sparse
 // index and its checksum; the header's count of entries with a value is
 // the count of entries. An entry is a kv run entry whose key is the
 // stream's name, flag 1, revision the head seq (at least 1), value the

@@ -116,8 +116,9 @@ func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old 
 			bound += r.entries
 		}
 	}
-	// A filter always: a commit to a new stream asks the runs for it, and
-	// the filter answers without a block of entries.
+	// A filter always: once streams leave memory a commit to a new stream
+	// is to ask the runs for it (streamRunGet, which no commit calls in
+	// this version), and the filter answers without a block of entries.
 	w.bloomN = max(kvBloomBlocks(bound), 1)
 	w.bloom = make([]byte, w.bloomN*kvRunBlockSize)
 	var buf [binary.MaxVarintLen32]byte

@@ -217,3 +217,31 @@ func TestCachedKvGetTakesNoBlockCopy(t *testing.T) {
 	per := float64(after.TotalAlloc-before.TotalAlloc) / n
 	require.Less(t, per, 512.0, "bytes allocated a cached kv-get")
 }
+
+// A key put and then deleted before the store has a kv run leaves its
+// changes (delete drops the entry) but not its history: its kept
+// revisions stay in memory until a run takes them, so the budget counts
+// them still. A writer of keys deleted soon after (a queue) otherwise
+// held their history without end, the count back at nothing.
+func TestKvBufferBytesCountsTheHistoryOfDeletedKeys(t *testing.T) {
+	const budget = 64 << 10
+	e := newEnv(t, Options{CheckpointBytes: -1, KvBufferBytes: budget})
+	var most int
+	for i := range 2000 {
+		key := fmt.Sprintf("key/%09d", i)
+		must(t, e, ops.Commit{Kv: []ops.KvChange{{Key: key, Value: make([]byte, 40)}}})
+		must(t, e, ops.Commit{Kv: []ops.KvChange{{Key: key, Delete: true}}})
+		e.s.mu.RLock()
+		most = max(most, len(e.s.st.ret.hist.keys))
+		e.s.mu.RUnlock()
+	}
+	e.s.waitCheckpoint()
+	require.Positive(t, e.s.Stats().Checkpoints, "checkpoints before Close")
+	require.LessOrEqual(t, most*kvEntryHeap, budget+2*int(kvEntryBytes("key/000000000", make([]byte, 40))),
+		"keys of history in memory")
+	for _, i := range []int{0, 999, 1999} {
+		require.Nil(t, must(t, e, ops.KvGet{Key: fmt.Sprintf("key/%09d", i)}))
+	}
+	e.reopen(Options{CheckpointBytes: -1, KvBufferBytes: budget})
+	require.Nil(t, must(t, e, ops.KvGet{Key: "key/000000999"}))
+}

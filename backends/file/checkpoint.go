@@ -732,6 +732,13 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	if d.err != nil || len(d.b) != 0 {
 		return r, nil, errors.New("malformed checkpoint body")
 	}
+	if len(st.kvRefs) == 0 {
+		for k := range st.ret.hist.keys {
+			if st.kv[k] == nil {
+				st.kvBytes += kvEntryBytes(k, nil) // a deleted key's history (apply)
+			}
+		}
+	}
 	st.namesDirty, st.keysDirty = true, true
 	return r, st, nil
 }

@@ -67,7 +67,8 @@ type state struct {
 	kvRetired []*kvRun   // runs of a set kvRuns replaced, to close
 	kvCache   *recCache  // the runs' blocks; nil: none kept
 	kvLive    int
-	// kvBytes is the heap kv holds, about (kvEntryBytes of each entry):
+	// kvBytes is the heap kv holds, about (kvEntryBytes of each entry,
+	// and of each key without runs whose delete left its history only):
 	// what Options.KvBufferBytes bounds.
 	kvBytes int64
 	// stRuns are the stream runs the state's checkpoint names (nil:
@@ -288,6 +289,19 @@ func (s *state) apply(c *commitRec, l loc) {
 	if len(c.kv) > 0 && s.noKv {
 		s.rev = c.rev
 	} else if len(c.kv) > 0 {
+		// A key deleted while the state has no runs leaves the changes
+		// but not its history, which kvBytes goes on counting (its key
+		// and kvEntryHeap): a put of it again counts that part once.
+		var ghosts int64
+		if s.kvRuns == nil {
+			for i := range c.kv {
+				k := &c.kv[i]
+				if _, ok := s.ret.hist.keys[k.key]; ok && k.op != kvDel && s.kv[k.key] == nil {
+					ghosts += kvEntryBytes(k.key, nil)
+				}
+			}
+		}
+		s.kvBytes -= ghosts
 		s.ret.hist.apply(c, l, s.kvHad)
 		s.rev = c.rev
 		for i := range c.kv {
@@ -299,7 +313,7 @@ func (s *state) apply(c *commitRec, l loc) {
 				}
 				s.kvLive--
 				if s.kvRuns == nil {
-					s.kvBytes -= kvEntryBytes(k.key, s.kv[k.key].value)
+					s.kvBytes -= int64(len(s.kv[k.key].value)) // its history stays
 					delete(s.kv, k.key)
 					s.keysDirty = true
 				} else {

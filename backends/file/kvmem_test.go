@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -244,4 +245,24 @@ func TestKvBufferBytesCountsTheHistoryOfDeletedKeys(t *testing.T) {
 	}
 	e.reopen(Options{CheckpointBytes: -1, KvBufferBytes: budget})
 	require.Nil(t, must(t, e, ops.KvGet{Key: "key/000000999"}))
+}
+
+// Each kv commit since the last run leaves where its record lies in the
+// history's list of records (kvHist.recs), whatever keys it changed: a
+// writer that changes a few keys again and again holds one entry a
+// commit, which the budget counts, as it does the keys.
+func TestKvBufferBytesCountsTheRecords(t *testing.T) {
+	const budget = 32 << 10
+	e := newEnv(t, Options{CheckpointBytes: -1, KvBufferBytes: budget})
+	most := 0
+	for i := range 5000 {
+		must(t, e, ops.KvPut{Key: fmt.Sprint("key", i%3), Value: []byte(fmt.Sprint(i))})
+		e.s.mu.RLock()
+		most = max(most, len(e.s.st.ret.hist.recs))
+		e.s.mu.RUnlock()
+	}
+	e.s.waitCheckpoint()
+	require.Positive(t, e.s.Stats().Checkpoints, "checkpoints before Close")
+	require.LessOrEqual(t, most*int(unsafe.Sizeof(kvLoc{})), budget, "records in memory")
+	require.Equal(t, "4998", string(must(t, e, ops.KvGet{Key: "key0"}).Value))
 }

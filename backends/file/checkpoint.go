@@ -732,6 +732,7 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	if d.err != nil || len(d.b) != 0 {
 		return r, nil, errors.New("malformed checkpoint body")
 	}
+	st.kvBytes += int64(len(st.ret.hist.recs)) * kvRecBytes
 	if len(st.kvRefs) == 0 {
 		for k := range st.ret.hist.keys {
 			if st.kv[k] == nil {

@@ -1283,8 +1283,12 @@
 // measured, counted at 200), and again as much again in the collector's
 // headroom, so 64 MiB of log was 1.3 M keys and some 600 MiB of
 // resident memory before a checkpoint moved them to a run. The state
-// counts each entry at its key's and value's bytes plus 200 (kvBytes);
-// once a group's commits take the count to the budget or over, a
+// counts each entry at its key's and value's bytes plus 200 (kvBytes),
+// a key deleted before the store has a run at its key's bytes plus 200
+// still (its kept revisions stay until a run takes them), and each kv
+// commit since the run at the 16 bytes of where its record lies (the
+// history's list of records, which a writer changing a few keys again
+// and again grows by one a commit); once a group's commits take the count to the budget or over, a
 // checkpoint is due (the same checkpoint CheckpointBytes makes due: a
 // run is named only by a checkpoint, so a run alone would be lost to
 // Open). The default, 16 MiB (about 66,000 keys of 13 bytes with 40-byte

@@ -1410,7 +1410,7 @@ func (s *state) takeKvRun(set *kvRunSet, rev uint64) {
 		}
 	}
 	h.keys = keys
-	s.kvBytes = 0
+	s.kvBytes = int64(len(h.recs)) * kvRecBytes
 	for k, e := range s.kv {
 		s.kvBytes += kvEntryBytes(k, e.value)
 	}

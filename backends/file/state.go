@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"rose-ash.com/persist/backends/internal/idindex"
 	"rose-ash.com/persist/effect"
@@ -68,8 +69,9 @@ type state struct {
 	kvCache   *recCache  // the runs' blocks; nil: none kept
 	kvLive    int
 	// kvBytes is the heap kv holds, about (kvEntryBytes of each entry,
-	// and of each key without runs whose delete left its history only):
-	// what Options.KvBufferBytes bounds.
+	// and of each key without runs whose delete left its history only,
+	// and kvRecBytes of each record of ret.hist.recs): what
+	// Options.KvBufferBytes bounds.
 	kvBytes int64
 	// stRuns are the stream runs the state's checkpoint names (nil:
 	// none), stRefs what a decoded checkpoint records of them, stRetired
@@ -301,7 +303,7 @@ func (s *state) apply(c *commitRec, l loc) {
 				}
 			}
 		}
-		s.kvBytes -= ghosts
+		s.kvBytes += kvRecBytes - ghosts
 		s.ret.hist.apply(c, l, s.kvHad)
 		s.rev = c.rev
 		for i := range c.kv {
@@ -357,6 +359,11 @@ func (s *state) putKv(key string, e *kvEntry) {
 // and 40-byte values took 264 MiB of live heap, 211 bytes a key beyond
 // the 53 of key and value.
 const kvEntryHeap = 200
+
+// kvRecBytes is what kvBytes counts of each kv commit since the runs:
+// where its record lies, in the history's list (kvHist.recs), which a
+// writer changing a few keys again and again grows by one a commit.
+const kvRecBytes = int64(unsafe.Sizeof(kvLoc{}))
 
 // kvEntryBytes is what kvBytes counts of key's entry of value.
 func kvEntryBytes(key string, value []byte) int64 {

@@ -35,8 +35,9 @@ type Options struct {
 	CheckpointBytes int64
 	// KvBufferBytes bounds the heap the kv keys changed since the last
 	// checkpoint take (their values, their entries and their history,
-	// about 200 bytes a key beyond its key and value): once they take
-	// more, a group-commit leader has a checkpoint written, as for
+	// about 200 bytes a key beyond its key and value, and 16 bytes a kv
+	// commit for where its record lies): once they take as much, a
+	// group-commit leader has a checkpoint written, as for
 	// CheckpointBytes, which moves them into a kv run file. Default 16
 	// MiB (about 66,000 keys of 13 bytes with 40-byte values); negative
 	// leaves them to CheckpointBytes alone. See the package doc (Memory).

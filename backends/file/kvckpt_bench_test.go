@@ -45,6 +45,7 @@ func BenchmarkKvCheckpoint(b *testing.B) {
 		value := []byte(strings.Repeat("w", 40))
 		ms, mib = ms[:0], mib[:0]
 		for range rounds {
+			made := s.Stats().Checkpoints
 			n := keys / 100
 			for c := 0; c < n; c += 1000 {
 				ch := make([]ops.KvChange, 0, 1000)
@@ -60,6 +61,10 @@ func BenchmarkKvCheckpoint(b *testing.B) {
 				if _, err := effect.Perform(sp, ops.Commit{Kv: ch}); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if got := s.Stats().Checkpoints; got != made {
+				// The checkpoint timed would hold only the changes since.
+				b.Fatalf("the round's commits made %d checkpoints due themselves", got-made)
 			}
 			b.StartTimer()
 			t0, w0 := time.Now(), bytesWritten()

@@ -36,7 +36,7 @@ func BenchmarkKvCheckpoint(b *testing.B) {
 		b.StopTimer()
 		dir := filepath.Join(b.TempDir(), "data")
 		copyDir(b, src, dir)
-		s, err := Open(io, dir, Options{CheckpointBytes: 1 << 40})
+		s, err := Open(io, dir, Options{CheckpointBytes: 1 << 40, KvBufferBytes: -1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -265,4 +266,60 @@ func TestKvBufferBytesCountsTheRecords(t *testing.T) {
 	require.Positive(t, e.s.Stats().Checkpoints, "checkpoints before Close")
 	require.LessOrEqual(t, most*int(unsafe.Sizeof(kvLoc{})), budget, "records in memory")
 	require.Equal(t, "4998", string(must(t, e, ops.KvGet{Key: "key0"}).Value))
+}
+
+// kvBytesOf is what kvBytes should count of st, from what it holds.
+func kvBytesOf(st *state) int64 {
+	n := int64(len(st.ret.hist.recs)) * kvRecBytes
+	for k, e := range st.kv {
+		n += kvEntryBytes(k, e.value)
+	}
+	if st.kvRuns == nil {
+		for k := range st.ret.hist.keys {
+			if st.kv[k] == nil {
+				n += kvEntryBytes(k, nil)
+			}
+		}
+	}
+	return n
+}
+
+// The count the kv budget bounds follows what the state holds through
+// puts, overwrites, deletes and puts again of deleted keys, before the
+// store has a run and after, and across checkpoints and a reopen: it
+// neither drifts nor goes below nothing.
+func TestKvBytesFollowsTheChanges(t *testing.T) {
+	opts := Options{CheckpointBytes: -1, KvBufferBytes: 6 << 10}
+	e := newEnv(t, opts)
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(what string) {
+		e.s.mu.RLock()
+		defer e.s.mu.RUnlock()
+		require.Equal(t, kvBytesOf(e.s.st), e.s.st.kvBytes, what)
+		require.GreaterOrEqual(t, e.s.st.kvBytes, int64(0), what)
+	}
+	for i := range 600 {
+		var ch []ops.KvChange
+		seen := map[string]bool{}
+		for range 1 + rng.IntN(6) {
+			key := fmt.Sprint("k", rng.IntN(40))
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if rng.IntN(3) == 0 {
+				ch = append(ch, ops.KvChange{Key: key, Delete: true})
+			} else {
+				ch = append(ch, ops.KvChange{Key: key, Value: make([]byte, rng.IntN(100))})
+			}
+		}
+		must(t, e, ops.Commit{Kv: ch})
+		check(fmt.Sprint("commit ", i))
+		if i == 300 {
+			e.reopen(opts)
+			check("reopened")
+		}
+	}
+	e.s.waitCheckpoint()
+	require.Positive(t, e.s.Stats().Checkpoints)
 }

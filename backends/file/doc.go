@@ -296,7 +296,7 @@
 // since the last checkpoint with their values and kept history
 // revisions (the others lie in its kv run files, see Kv run files),
 // which Options.KvBufferBytes bounds (default 16 MiB: a checkpoint is
-// due once they take more; see Memory of the kv changes there). A
+// due once they take as much; see Memory of the kv changes there). A
 // location entry in memory is 6 bytes: the record's offset (4) and its
 // first seq or position as a distance from that of its run (2), where a
 // run is 16 bytes naming a segment and a first seq or position, one a

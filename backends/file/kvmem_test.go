@@ -323,3 +323,21 @@ func TestKvBytesFollowsTheChanges(t *testing.T) {
 	e.s.waitCheckpoint()
 	require.Positive(t, e.s.Stats().Checkpoints)
 }
+
+// A kv commit that changes no key (a delete of a key that is not there)
+// leaves its record in the history's list, which the budget counts, and
+// nothing a kv run would take: the budget makes no checkpoint due then,
+// rather than one at every commit that writes no run and frees nothing.
+func TestKvBufferBytesWithNothingToMove(t *testing.T) {
+	e := newEnv(t, Options{CheckpointBytes: -1, KvBufferBytes: 4 << 10})
+	for i := range 1000 {
+		must(t, e, ops.Commit{Kv: []ops.KvChange{{Key: fmt.Sprint("absent", i), Delete: true}}})
+	}
+	require.Zero(t, e.s.Stats().Checkpoints)
+	must(t, e, ops.KvPut{Key: "k", Value: []byte("v")})
+	e.s.waitCheckpoint()
+	require.Equal(t, uint64(1), e.s.Stats().Checkpoints, "a key changed: a run to write")
+	must(t, e, ops.KvPut{Key: "k2", Value: []byte("v")})
+	require.Equal(t, uint64(1), e.s.Stats().Checkpoints, "the run took the records")
+	require.Equal(t, "v", string(must(t, e, ops.KvGet{Key: "k"}).Value))
+}

@@ -813,7 +813,10 @@ func writePieces(p *effect.P, path string, data []byte, piece int, between func(
 // written. The leader alone changes the state (under mu, which it
 // need not take to read it).
 func (s *Store) ckptDue() bool {
-	kvDue := s.opts.KvBufferBytes > 0 && s.st.kvBytes >= s.opts.KvBufferBytes
+	// A run takes only what it holds keys for (writeKvRun): with none,
+	// a checkpoint would free nothing of the count and be due again.
+	kvDue := s.opts.KvBufferBytes > 0 && s.st.kvBytes >= s.opts.KvBufferBytes &&
+		(len(s.st.kv) > 0 || len(s.st.ret.hist.keys) > 0)
 	if s.opts.CheckpointBytes <= 0 && !kvDue {
 		return false
 	}

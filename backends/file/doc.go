@@ -1288,10 +1288,12 @@
 // still (its kept revisions stay until a run takes them), and each kv
 // commit since the run at the 16 bytes of where its record lies (the
 // history's list of records, which a writer changing a few keys again
-// and again grows by one a commit); once a group's commits take the count to the budget or over, a
-// checkpoint is due (the same checkpoint CheckpointBytes makes due: a
-// run is named only by a checkpoint, so a run alone would be lost to
-// Open). The default, 16 MiB (about 66,000 keys of 13 bytes with 40-byte
+// and again grows by one a commit); once a group's commits take the
+// count to the budget or over, and the changes hold a key for a run to
+// take (commits that changed none leave only their records, which no
+// run would take), a checkpoint is due (the same checkpoint
+// CheckpointBytes makes due: a run is named only by a checkpoint, so a
+// run alone would be lost to Open). The default, 16 MiB (about 66,000 keys of 13 bytes with 40-byte
 // values), keeps the changes, the checkpoint's copy of their map and
 // its sorted list of them, and the collector's headroom, within some 50
 // MiB, while a checkpoint per 66,000 keys adds little to a commit of

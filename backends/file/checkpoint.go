@@ -167,10 +167,10 @@ type streamView struct {
 // and dir as they are, no chunks and no runs of legacy index files.
 func (x *streamView) inRuns() bool { return x.ran && x.chunks.len() == 0 && len(x.runs) == 0 }
 
-// viewOf captures st, the ID index as a copy. The caller keeps st from
-// changing meanwhile.
+// viewOf captures st, every stream of it, the ID index as a copy. The
+// caller keeps st from changing meanwhile.
 func viewOf(r resume, st *state) *ckptView {
-	v := markOf(r, st, nil)
+	v := markOf(r, st, nil, true)
 	if v.idsLive != nil {
 		v.ids, v.idsLive = v.idsLive.Clone(), nil
 	}
@@ -179,12 +179,17 @@ func viewOf(r resume, st *state) *ckptView {
 
 // markOf captures st but for the ID index, of which it takes a mark (see
 // ckptView). The caller keeps st from changing meanwhile (the
-// group-commit leader, Open or Close); what it costs is a copy of the
-// stream heads and of the kv map (not the values). The heads go into
-// heads when it has room for them (see captureBeside).
-func markOf(r resume, st *state, heads []streamView) *ckptView {
-	if cap(heads) < len(st.streams) {
-		heads = make([]streamView, 0, len(st.streams))
+// group-commit leader, Open or Close, or a capture beside commits
+// under the state's read lock: apply, which changes st.ck too, runs
+// under the write lock, and captures one at a time); what it costs is
+// a copy of the kv map (not the values) and of the heads of the streams
+// a checkpoint writes (those of st.ck the stream runs do not hold
+// whole), or of every stream with every set (an encode as an older
+// format, whose section holds them all). The heads go into heads when
+// it has room for them (see captureBeside).
+func markOf(r resume, st *state, heads []streamView, every bool) *ckptView {
+	if n := st.ckCount(every); cap(heads) < n {
+		heads = make([]streamView, 0, n)
 	}
 	v := &ckptView{
 		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
@@ -202,14 +207,66 @@ func markOf(r resume, st *state, heads []streamView) *ckptView {
 	if st.kvRuns != nil {
 		v.kvRefs = st.kvRuns.refs()
 	}
-	for name, x := range st.streams {
+	add := func(name string, x *streamIdx) {
 		v.streams = append(v.streams, streamView{name: name, head: x.head, runs: x.runs[:len(x.runs):len(x.runs)], dir: x.dir, ran: x.ran, chunks: x.chunks.view()})
+	}
+	if every || !st.ckKnown {
+		// The list is made once, by the first capture of a state for a
+		// checkpoint of its own (a capture of every stream, to encode it
+		// as an older format or in a test, leaves st as it is).
+		fresh := !st.ckKnown && !every
+		if fresh {
+			clear(st.ck)
+			st.ck = st.ck[:0]
+		}
+		for name, x := range st.streams {
+			need := !x.whole()
+			if fresh {
+				x.ck = need
+				if need {
+					st.ck = append(st.ck, ckStream{name: name, x: x})
+				}
+			}
+			if every || need {
+				add(name, x)
+			}
+		}
+		st.ckKnown = st.ckKnown || fresh
+	} else {
+		// The streams the runs hold whole leave the list: apply adds
+		// one back when it changes it, and nothing else makes one not
+		// whole (applyDrop moves the locations of captured streams
+		// alone).
+		keep := st.ck[:0]
+		for _, c := range st.ck {
+			if c.x.whole() {
+				c.x.ck = false
+				continue
+			}
+			keep = append(keep, c)
+			add(c.name, c.x)
+		}
+		clear(st.ck[len(keep):])
+		st.ck = keep
 	}
 	if st.ids != nil {
 		v.idsLive, v.idsMark = st.ids, st.ids.Mark()
 	}
 	return v
 }
+
+// ckCount is how many streams markOf captures at most: the list's, or
+// every stream when it captures them all or makes the list.
+func (st *state) ckCount(every bool) int {
+	if every || !st.ckKnown {
+		return len(st.streams)
+	}
+	return len(st.ck)
+}
+
+// whole reports whether the stream runs hold x whole (as
+// streamView.inRuns).
+func (x *streamIdx) whole() bool { return x.ran && x.chunks.len() == 0 && len(x.runs) == 0 }
 
 func encodeCheckpoint(id [16]byte, r resume, st *state) []byte {
 	return viewOf(r, st).encode(id)
@@ -852,7 +909,7 @@ func (s *Store) captureCheckpoint(wait bool) *ckptView {
 		return nil
 	}
 	s.ckptBusy = true
-	v := markOf(r, s.st, nil)
+	v := markOf(r, s.st, nil, false)
 	v.bytes = s.bytes
 	return v
 }
@@ -1139,13 +1196,13 @@ func (s *Store) captureBeside() *ckptView {
 	}
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
 	heads := s.ckStreams
-	if n := len(s.st.streams); cap(heads) < n {
+	if n := s.st.ckCount(false); cap(heads) < n {
 		// Room for the streams made before the next few checkpoints
 		// too: an array of the exact count would be one stream short
 		// for the next capture of a store that makes streams as it goes.
 		heads = make([]streamView, 0, n+max(n/8, 64))
 	}
-	v := markOf(r, s.st, heads)
+	v := markOf(r, s.st, heads, false)
 	s.ckStreams = nil
 	v.bytes, v.beside, v.pace, v.slice = s.bytes, true, s.pacer(), &ckptSlicer{last: time.Now()}
 	return v

@@ -195,7 +195,7 @@ func BenchmarkCheckpointParts(b *testing.B) {
 	r := resume{seg: s.active.id, off: s.off, crc: s.lastCRC, lsn: s.st.lsn, last: s.lastOff, sum: s.segSum, version: ckptVersion}
 	b.Run("capture", func(b *testing.B) {
 		for b.Loop() {
-			_ = markOf(r, s.st, nil)
+			_ = markOf(r, s.st, nil, false)
 		}
 	})
 	b.Run("capture-kept", func(b *testing.B) {
@@ -203,13 +203,13 @@ func BenchmarkCheckpointParts(b *testing.B) {
 		// as a checkpoint beside commits captures.
 		v := &ckptView{}
 		for b.Loop() {
-			v = markOf(r, s.st, v.streams)
+			v = markOf(r, s.st, v.streams, false)
 			s.keepHeads(v)
 			v.streams = s.ckStreams
 		}
 	})
 	b.Run("copy-ids", func(b *testing.B) {
-		v := markOf(r, s.st, nil)
+		v := markOf(r, s.st, nil, false)
 		for b.Loop() {
 			_ = v.idsLive.CopyAsOf(v.idsMark, func() func() { s.mu.RLock(); return s.mu.RUnlock })
 		}

@@ -42,8 +42,16 @@ type streamIdx struct {
 	// ran is set when the newest stream runs hold the stream's head and
 	// dir as they are (streamrun.go): a checkpoint writes only the
 	// streams without it into a new run.
-	ran    bool
+	ran bool
+	// ck is set while the stream is in state.ck.
+	ck     bool
 	chunks tailLocs
+}
+
+// ckStream is a stream of state.ck: its name and index.
+type ckStream struct {
+	name string
+	x    *streamIdx
 }
 
 type kvEntry struct {
@@ -82,6 +90,14 @@ type state struct {
 	keys      []string // sorted keys of kv, rebuilt when keysDirty
 	keysDirty bool
 	positions tailLocs
+	// ck lists the streams a checkpoint captures (markOf): every one
+	// the stream runs do not hold whole (not ran, or with chunks or
+	// runs), and some that they have held whole since it was made.
+	// apply adds a stream it changes, the capture drops those the runs
+	// hold whole. Until ckKnown is set (a state opened, decoded or
+	// replayed) the capture walks every stream and makes the list.
+	ck      []ckStream
+	ckKnown bool
 	// indexed are the sealed segments whose locations lie in their index
 	// files (segindex.go), sorted by segment; positions and every
 	// stream's chunks hold only the segments after them.
@@ -278,6 +294,10 @@ func (s *state) apply(c *commitRec, l loc) {
 		st.chunks.add(p.firstSeq, l)
 		st.head = p.firstSeq + uint64(p.n) - 1
 		st.ran = false
+		if s.ckKnown && !st.ck {
+			st.ck = true
+			s.ck = append(s.ck, ckStream{name: p.stream, x: st})
+		}
 		if s.ids != nil {
 			for j := range p.n {
 				s.indexEvent(st.key, p.id(j), pos+uint64(j))

@@ -528,7 +528,9 @@
 // index it takes a mark (idindex Mark, constant time). So the capture
 // costs a copy of the stream heads and of the key map: 0.5-0.8 ms with
 // 10,000 streams and 5 M events on this project's 2-core test machine
-// under load. The heads go into the array the checkpoint before gave
+// under load, when it copied every stream's head (format 11); from
+// format 12 it copies only those the stream runs do not hold whole (see
+// Stream run files, Capturing). The heads go into the array the checkpoint before gave
 // back, cleared when it ended (ckStreams; one array of about 80 bytes a
 // stream, kept between checkpoints, made an eighth larger than the
 // stream count when it is too small, so that a store that makes streams
@@ -1482,6 +1484,31 @@
 // no file open: a block read that misses the block cache (shared with
 // the kv runs') opens the file on the reader's handle, so that the runs
 // written on a checkpoint's background handle serve the commits' handles.
+//
+// Capturing: a checkpoint captures (copies, sorts and encodes) only the
+// streams the runs do not hold whole, not every stream: those without
+// the flag, with record locations in memory (chunks; this includes every
+// stream the checkpoint's own index files move, since those locations
+// lie in the segments they index) or with runs of index files of
+// version 1 or 2. The state keeps a list of them (state.ck): apply adds
+// a stream it changes that is not listed yet, and the capture walks the
+// list, capturing what it must and dropping the streams the runs hold
+// whole. Nothing else makes a stream not whole: a checkpoint's drop
+// only moves the locations of streams it captured, and the live state
+// taking a run only sets flags. So the list never loses a stream a
+// checkpoint needs, whatever the checkpoint's fate: one that fails, or
+// is captured and not written, drops nothing from it but streams the
+// runs hold whole. The capture runs as the group-commit leader or
+// beside it under the state's read lock; apply and a drop change the
+// list only under the write lock, and captures run one at a time. The
+// first capture of a state (opened from a checkpoint, replayed or
+// decoded, of any format) walks every stream once and makes the list,
+// so a store opened from a format 11 checkpoint, every stream without
+// the flag, lists every stream until its first checkpoint writes them
+// into a run. A capture for an encode as an older format (tests) takes
+// every stream and leaves the list as it is. So a checkpoint after
+// appends to 16 of 100,000 indexed streams captures those 16 and the
+// streams with records in the active segment.
 //
 // Recovery: Open checks each run the newest valid checkpoint names
 // against what it records (header checksum, which covers the entry

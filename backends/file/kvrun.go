@@ -246,6 +246,19 @@ func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWr
 }
 
 // add appends e, which must sort after every key added before it.
+// filterFor gives the run a filter sized for the entries it may hold:
+// at most n new ones and those of the runs of old it folds in.
+func (w *kvRunWriter) filterFor(n int, old *kvRunSet) {
+	bound := uint64(n)
+	if old != nil {
+		for _, r := range old.runs {
+			bound += r.entries
+		}
+	}
+	w.bloomN = max(kvBloomBlocks(bound), 1)
+	w.bloom = make([]byte, w.bloomN*kvRunBlockSize)
+}
+
 func (w *kvRunWriter) add(e *kvRunEntry) error {
 	if w.err != nil {
 		return w.err
@@ -929,16 +942,8 @@ func mergeKvRunPaced(p *effect.P, path string, id [16]byte, gen, rev uint64, old
 	}
 	w.piece, w.between = piece, between
 	if !base {
-		// A newer run of its set: a filter for the keys it may hold, at
-		// most the changes and the folded runs' entries.
-		bound := uint64(len(changes))
-		if old != nil {
-			for _, r := range old.runs {
-				bound += r.entries
-			}
-		}
-		w.bloomN = max(kvBloomBlocks(bound), 1)
-		w.bloom = make([]byte, w.bloomN*kvRunBlockSize)
+		// A newer run of its set: a filter for the keys it may hold.
+		w.filterFor(len(changes), old)
 	}
 	ci := 0
 	// put adds change c over the run's entry of its key (nil: none).

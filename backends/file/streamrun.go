@@ -110,17 +110,10 @@ func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old 
 		return nil, fmt.Errorf("file: write stream run %s: %w", path, err)
 	}
 	w.kind, w.piece, w.between = streamRunKind, piece, between
-	bound := uint64(len(heads))
-	if old != nil {
-		for _, r := range old.runs {
-			bound += r.entries
-		}
-	}
 	// A filter always: once streams leave memory a commit to a new stream
 	// is to ask the runs for it (streamRunGet, which no commit calls in
 	// this version), and the filter answers without a block of entries.
-	w.bloomN = max(kvBloomBlocks(bound), 1)
-	w.bloom = make([]byte, w.bloomN*kvRunBlockSize)
+	w.filterFor(len(heads), old)
 	var buf [binary.MaxVarintLen32]byte
 	put := func(h *streamHead) error {
 		e := h.entry(buf[:])

@@ -882,6 +882,22 @@ func (s *Store) ckptDue() bool {
 	return !s.ckptBusy && (kvDue || s.opts.CheckpointBytes > 0 && s.bytes-s.ckptBytes >= s.opts.CheckpointBytes)
 }
 
+// kvStall waits, as the group-commit leader of a store whose
+// checkpoints are written beside commits, for the one being written to
+// end when the kv changes since the last run take twice
+// Options.KvBufferBytes or more: the writers outran it, and their
+// changes would otherwise grow without bound while it rests for their
+// groups. The leader then has the next one written (ckptDue), which the
+// checkpoint's drop, applied at its claim, makes smaller.
+func (s *Store) kvStall() {
+	if s.opts.Background == nil || s.opts.KvBufferBytes <= 0 || s.st.kvBytes < 2*s.opts.KvBufferBytes {
+		return
+	}
+	s.ckMu.Lock()
+	s.waitCheckpointIdle()
+	s.ckMu.Unlock()
+}
+
 // captureCheckpoint captures the index as of the end of the durable log
 // (viewOf), for writeCheckpoint, and marks a checkpoint in progress; it
 // gives nil when the store is failed, when one is already in progress

@@ -79,6 +79,7 @@ func (s *Store) enqueue(p *effect.P, w *writer) error {
 	}
 	var ckpt *ckptView
 	beside := false
+	s.kvStall()
 	if s.ckptDue() {
 		if s.opts.Background != nil {
 			// Captured and written by a goroutine of the store's own,

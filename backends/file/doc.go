@@ -1302,7 +1302,14 @@
 // kv changes: its run is written in one pass with the folds the tiering
 // takes, whose cost follows the changes (above). Negative leaves the
 // changes to CheckpointBytes alone. A checkpoint beside commits lets the
-// changes grow while it is written, by the groups committed meanwhile.
+// changes grow while it is written, by the groups committed meanwhile,
+// up to twice the budget: a leader whose group takes them there while
+// one is being written waits for it to end (its rests stop once a
+// caller waits) and has the next one written before it hands the
+// leadership on. That is a stall of the writers, as an LSM store stalls
+// writes while its memtables are full, and the only one a checkpoint
+// beside commits makes: without it a checkpoint that rests for every
+// group let writers that outran it keep every key in memory.
 // When the live index takes a run it puts the changes after the run's
 // revision, and their history, into maps made anew: a Go map never
 // gives back the room of what it held. A sealed segment read for its

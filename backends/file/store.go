@@ -40,7 +40,9 @@ type Options struct {
 	// group-commit leader has a checkpoint written, as for
 	// CheckpointBytes, which moves them into a kv run file. Default 16
 	// MiB (about 66,000 keys of 13 bytes with 40-byte values); negative
-	// leaves them to CheckpointBytes alone. See the package doc (Memory).
+	// leaves them to CheckpointBytes alone. With Background, the changes
+	// grow while a checkpoint is written up to twice the bound, where the
+	// leader waits for it (see the package doc, Memory of the kv changes).
 	KvBufferBytes int64
 	// HolderPID, when positive, is written into the LOCK file once the
 	// lock is taken, so that a second opener can name the holder

@@ -33,7 +33,7 @@ func kvBloomBlocks(n uint64) int {
 // stand for key.
 func kvBloomBits(key string, nb int, fn func(blk int, bit uint32) bool) bool {
 	h := kvKeyHash(key)
-	blk := int((h >> 32) % uint64(nb))
+	blk := bloomBlockOfHash(h, nb)
 	a, b := uint32(h), uint32(h>>32)|1
 	for i := range uint32(kvBloomProbes) {
 		if !fn(blk, (a+i*b)%kvBloomBlockBits) {
@@ -41,6 +41,30 @@ func kvBloomBits(key string, nb int, fn func(blk int, bit uint32) bool) bool {
 		}
 	}
 	return true
+}
+
+// bloomHasHash is bloomHas of the key whose hash (kvKeyHash) is h: a
+// lookup hashes its key once for the filters of every run of a set, and
+// tests the bits where they lie, with no call a bit.
+func bloomHasHash(b []byte, h uint64) bool {
+	if len(b) < kvRunBlockSize {
+		return true // not a filter block (a read checks its size): no answer
+	}
+	b = b[:kvRunBlockSize]
+	a, step := uint32(h), uint32(h>>32)|1
+	for i := range uint32(kvBloomProbes) {
+		bit := (a + i*step) % kvBloomBlockBits
+		if b[bit/8]&(1<<(bit%8)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// bloomBlockOfHash is the filter block (of nb) that stands for the key
+// whose hash is h.
+func bloomBlockOfHash(h uint64, nb int) int {
+	return int((h >> 32) % uint64(nb))
 }
 
 // bloomAdd sets key's bits in filter, nb blocks of kvRunBlockSize bytes.
@@ -61,5 +85,5 @@ func bloomHas(b []byte, key string, nb int) bool {
 
 // bloomBlockOf is the filter block that stands for key.
 func bloomBlockOf(key string, nb int) int {
-	return int((kvKeyHash(key) >> 32) % uint64(nb))
+	return bloomBlockOfHash(kvKeyHash(key), nb)
 }

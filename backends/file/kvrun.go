@@ -33,11 +33,13 @@ var kvRunMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'K'}
 // Kv run format versions: 1 holds no entry without both a value and
 // kept revisions; 2 (tiered runs, see the package doc) may hold such an
 // entry, a tombstone: the key was deleted and its history is gone, and
-// it hides the key's entries in the older runs of the set. Version 1
-// runs are still read.
+// it hides the key's entries in the older runs of the set; 3 ends each
+// block of entries with a table of their offsets (kvblock.go), which a
+// lookup searches. Runs of versions 1 and 2 are still read.
 const (
 	kvRunVersion1  = 1
-	kvRunVersion   = 2
+	kvRunVersion2  = 2
+	kvRunVersion   = 3
 	kvRunHeader    = 64
 	kvRunBlockSize = 4096 // a block's target size, its checksum included
 	kvRunSuffix    = ".run"
@@ -56,9 +58,16 @@ type runKind struct {
 	version  uint32 // the version written
 	versions uint32 // the lowest version read
 	noun     string // names the file in errors
+	// tableFrom is the first version whose entries' blocks end in a
+	// table of their entries (kvblock.go); 0: none does.
+	tableFrom uint32
 }
 
-var kvRunKind = &runKind{magic: kvRunMagic, version: kvRunVersion, versions: kvRunVersion1, noun: "kv run"}
+// tables reports whether the entries' blocks of a run of version v end
+// in a table.
+func (k *runKind) tables(v uint32) bool { return k.tableFrom != 0 && v >= k.tableFrom }
+
+var kvRunKind = &runKind{magic: kvRunMagic, version: kvRunVersion, versions: kvRunVersion1, noun: "kv run", tableFrom: kvRunVersion}
 
 // kvRunEntry is one key of a run.
 type kvRunEntry struct {
@@ -95,6 +104,7 @@ type kvRun struct {
 	live    uint64 // entries with a value
 	size    int64  // bytes before the sparse index: header and blocks
 	version uint32
+	table   bool // the entries' blocks end in a table (kvblock.go)
 	hdrCRC  uint32
 	hdr     [60]byte // the header's bytes before its checksum
 	idxLen  int      // the sparse index's length, its checksum excluded
@@ -209,7 +219,8 @@ type kvRunWriter struct {
 
 	buf     []byte // written from bufOff
 	bufOff  int64
-	blk     []byte // the block being filled
+	blk     []byte   // the block being filled
+	offs    []uint16 // where its entries begin, for its table
 	first   string
 	blocks  []kvBlock
 	last    string
@@ -235,6 +246,26 @@ type kvRunWriter struct {
 	piece   int
 	between func()
 	kind    *runKind
+	// version is the version written, the kind's when 0 (a test writes
+	// the versions before).
+	version uint32
+}
+
+// ver is the version w writes.
+func (w *kvRunWriter) ver() uint32 {
+	if w.version != 0 {
+		return w.version
+	}
+	return w.kind.version
+}
+
+// tableLen is the bytes of the table of the block being filled with n
+// entries; 0 in a version without tables.
+func (w *kvRunWriter) tableLen(n int) int {
+	if !w.kind.tables(w.ver()) {
+		return 0
+	}
+	return blockTableLen(n)
 }
 
 func newKvRunWriter(p *effect.P, path string, id [16]byte, gen uint64) (*kvRunWriter, error) {
@@ -276,14 +307,22 @@ func (w *kvRunWriter) add(e *kvRunEntry) error {
 		w.first = e.key
 	}
 	w.blk = appendKvEntry(w.blk, e)
-	if n > 0 && len(w.blk)+4 > kvRunBlockSize {
+	if n > 0 && len(w.blk)+w.tableLen(len(w.offs)+1)+4 > kvRunBlockSize {
 		// The entry starts the next block.
 		next := append([]byte(nil), w.blk[n:]...)
 		w.blk = w.blk[:n]
 		w.flushBlock()
 		w.blk = append(w.blk[:0], next...)
 		w.first = e.key
+		n = 0
 	}
+	if n > 1<<16-1 {
+		// Not reached: an entry begins within a block's 4096 bytes
+		// unless it is the block's first, at 0.
+		w.err = fmt.Errorf("file: kv run %s: entry %q at %d in its block", w.path, e.key, n)
+		return w.err
+	}
+	w.offs = append(w.offs, uint16(n))
 	w.last = e.key
 	if w.bloom != nil {
 		bloomAdd(w.bloom, w.bloomN, e.key)
@@ -349,6 +388,10 @@ func (w *kvRunWriter) flushBlock() {
 	if len(w.blk) == 0 {
 		return
 	}
+	if w.kind.tables(w.ver()) {
+		w.blk = appendBlockTable(w.blk, w.offs)
+	}
+	w.offs = w.offs[:0]
 	blk := len(w.blocks)
 	sum := kvBlockSum(w.gen, blk, w.blk)
 	off := w.bufOff + int64(len(w.buf))
@@ -444,7 +487,7 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	w.writeBuf()
 	h := make([]byte, kvRunHeader)
 	copy(h, w.kind.magic[:])
-	binary.LittleEndian.PutUint32(h[8:], w.kind.version)
+	binary.LittleEndian.PutUint32(h[8:], w.ver())
 	copy(h[12:28], w.id[:])
 	binary.LittleEndian.PutUint64(h[28:], w.gen)
 	binary.LittleEndian.PutUint64(h[36:], rev)
@@ -464,7 +507,7 @@ func (w *kvRunWriter) finish(rev uint64) (*kvRun, error) {
 	if w.err != nil {
 		return nil, fmt.Errorf("file: write %s %s: %w", w.kind.noun, w.path, w.err)
 	}
-	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: w.kind.version, kind: w.kind,
+	return &kvRun{path: w.path, gen: w.gen, rev: rev, entries: w.entries, live: w.live, size: idxOff, version: w.ver(), kind: w.kind, table: w.kind.tables(w.ver()),
 		hdrCRC: binary.LittleEndian.Uint32(h[60:]), blocks: w.blocks, recBlocks: w.recBlocks, recN: w.recN, recLast: recLast,
 		bloomOff: bloomOff, bloomSums: bloomSums, cacheID: kvRunIDs.Add(1)}, nil
 }
@@ -546,6 +589,7 @@ func readRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64, 
 	}
 	r := &kvRun{path: path, gen: gen, rev: binary.LittleEndian.Uint64(h[36:]), entries: binary.LittleEndian.Uint64(h[44:]),
 		size: idxOff, version: binary.LittleEndian.Uint32(h[8:]), cacheID: kvRunIDs.Add(1), kind: k}
+	r.table = k.tables(r.version)
 	d := decoder{b: body}
 	nb := d.count(4)
 	r.blocks = make([]kvBlock, 0, nb)
@@ -569,7 +613,7 @@ func readRun(p *effect.P, fd platform.FD, path string, id [16]byte, gen uint64, 
 		prevOff = b.off
 		r.blocks = append(r.blocks, b)
 	}
-	if (k != kvRunKind || r.version >= kvRunVersion) && d.err == nil {
+	if (k != kvRunKind || r.version >= kvRunVersion2) && d.err == nil {
 		r.readRecIndex(&d, &prevOff, &end)
 	}
 	if d.err != nil || len(d.b) != 0 || end != idxOff || uint64(len(r.blocks)) > r.entries || r.entries > 0 && len(r.blocks) == 0 {
@@ -652,22 +696,7 @@ func (r *kvRun) bloomBlock(p *effect.P, cache *recCache, i int) ([]byte, error) 
 // keys probes one a key and run, and a copy of its 4 KiB each time was
 // most of what a writer of kv keys allocated.
 func (r *kvRun) mayHold(p *effect.P, cache *recCache, key string) (bool, error) {
-	nb := len(r.bloomSums)
-	if nb == 0 {
-		return true, nil
-	}
-	i := bloomBlockOf(key, nb)
-	if cache != nil {
-		l := loc{seg: r.cacheID, off: uint32(len(r.blocks) + len(r.recBlocks) + i)}
-		if may, ok := cache.test(l, func(b []byte) bool { return bloomHas(b, key, nb) }); ok {
-			return may, nil
-		}
-	}
-	b, err := r.bloomBlock(p, cache, i)
-	if err != nil {
-		return false, err
-	}
-	return bloomHas(b, key, nb), nil
+	return r.mayHoldHash(p, cache, kvKeyHash(key))
 }
 
 // close closes the run's file.
@@ -680,11 +709,19 @@ func (r *kvRun) close(p *effect.P) error {
 	return err
 }
 
-// block gives block i's entries (without its checksum), checked, through
-// cache (nil: none).
+// block gives block i's entries (without its checksum, nor its table in
+// a run of format 3), checked, through cache (nil: none).
 func (r *kvRun) block(p *effect.P, cache *recCache, i int) ([]byte, error) {
 	b := r.blocks[i]
-	return r.readBlock(p, cache, i, b.off, b.n, b.sum)
+	data, err := r.readBlock(p, cache, i, b.off, b.n, b.sum)
+	if err != nil || !r.table {
+		return data, err
+	}
+	ents, _, ok := splitBlock(data)
+	if !ok {
+		return nil, corrupt(r.path, b.off, "malformed %s block %d: its entry table", r.noun(), i)
+	}
+	return ents, nil
 }
 
 // recBlock gives history block i (without its checksum), checked,
@@ -742,59 +779,15 @@ func (r *kvRun) blockFor(key string) int {
 	return sort.Search(len(r.blocks), func(i int) bool { return r.blocks[i].first > key }) - 1
 }
 
-// get finds key in the run. The entry's key and value are the caller's.
-// A block the cache holds is searched where it lies, as mayHold probes a
-// filter block.
+// get finds key in the run (getIn). The entry's key is key, its value
+// and kept revisions the caller's.
 func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool, error) {
-	i := r.blockFor(key)
-	if i < 0 {
-		return kvRunEntry{}, false, nil
-	}
-	if ok, err := r.mayHold(p, cache, key); err != nil || !ok {
-		return kvRunEntry{}, false, err
-	}
-	if cache != nil {
-		var e kvRunEntry
-		var found bool
-		var err error
-		if _, ok := cache.test(loc{seg: r.cacheID, off: uint32(i)}, func(b []byte) bool {
-			e, found, err = r.find(b, i, key)
-			return true
-		}); ok {
-			return e, found, err
-		}
-	}
-	b, err := r.block(p, cache, i)
-	if err != nil {
-		return kvRunEntry{}, false, err
-	}
-	return r.find(b, i, key)
-}
-
-// find finds key in b, the entries of block i; the entry it gives holds
-// none of b.
-func (r *kvRun) find(b []byte, i int, key string) (kvRunEntry, bool, error) {
-	kb := []byte(key)
-	d := decoder{b: b}
-	for len(d.b) > 0 {
-		at := d.b
-		k, _, _, ok := skipKvEntry(&d)
-		if !ok {
-			return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
-		}
-		if c := bytes.Compare(k, kb); c == 0 {
-			d = decoder{b: at}
-			e := decodeKvEntry(&d)
-			if d.err != nil {
-				return kvRunEntry{}, false, corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
-			}
-			e.value = cloneBytes(e.value)
-			return e, true, nil
-		} else if c > 0 {
-			break
-		}
-	}
-	return kvRunEntry{}, false, nil
+	var e kvRunEntry
+	found, err := r.getIn(p, cache, key, kvKeyHash(key), true, func(x *kvRunEntry) {
+		e = *x
+		e.value = cloneBytes(x.value)
+	})
+	return e, found, err
 }
 
 // skipKvEntry steps d over one entry, checking it as decodeKvEntry
@@ -867,12 +860,25 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 		bloom[i] = b
 	}
 	for i := range r.blocks {
-		b, err := r.block(p, nil, i)
+		bl := r.blocks[i]
+		b, err := r.readBlock(p, nil, i, bl.off, bl.n, bl.sum)
 		if err != nil {
 			return err
 		}
+		var tab []byte
+		if r.table {
+			var ok bool
+			if b, tab, ok = splitBlock(b); !ok {
+				return corrupt(r.path, bl.off, "malformed %s block %d: its entry table", r.noun(), i)
+			}
+		}
 		d := decoder{b: b}
-		for j := 0; len(d.b) > 0; j++ {
+		j := 0
+		for ; len(d.b) > 0; j++ {
+			at := len(b) - len(d.b)
+			if tab != nil && (j >= len(tab)/kvTableEntry || tableOff(tab, j) != at) {
+				return corrupt(r.path, bl.off, "%s block %d: its entry table does not give entry %d at %d", r.noun(), i, j, at)
+			}
 			k, isLive, tomb, ok := skipKvEntry(&d)
 			switch {
 			case !ok:
@@ -891,6 +897,9 @@ func (r *kvRun) verify(p *effect.P, id [16]byte) error {
 			if isLive {
 				live++
 			}
+		}
+		if tab != nil && j != len(tab)/kvTableEntry {
+			return corrupt(r.path, bl.off, "%s block %d of %d entries, its entry table counts %d", r.noun(), i, j, len(tab)/kvTableEntry)
 		}
 	}
 	if n != r.entries {
@@ -936,11 +945,17 @@ func mergeKvRun(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvR
 // bytes (kvRunPiece when 0), each synced, calling between (when set)
 // after each: a checkpoint beside commits passes its pacer.
 func mergeKvRunPaced(p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool, recs []kvLoc, piece int, between func()) (*kvRun, error) {
+	return mergeKvRunAs(0, p, path, id, gen, rev, old, cache, changes, keep, base, recs, piece, between)
+}
+
+// mergeKvRunAs is mergeKvRunPaced writing the run in format version
+// (the current when 0): a test writes the versions before.
+func mergeKvRunAs(version uint32, p *effect.P, path string, id [16]byte, gen, rev uint64, old *kvRunSet, cache *recCache, changes []kvRunChange, keep int, base bool, recs []kvLoc, piece int, between func()) (*kvRun, error) {
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write kv run %s: %w", path, err)
 	}
-	w.piece, w.between = piece, between
+	w.piece, w.between, w.version = piece, between, version
 	if !base {
 		// A newer run of its set: a filter for the keys it may hold.
 		w.filterFor(len(changes), old)

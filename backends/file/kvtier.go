@@ -43,16 +43,15 @@ func (rs *kvRunSet) has(r *kvRun) bool {
 }
 
 // get finds key's newest entry in the set (a tombstone is an entry
-// without a value or revisions). The entry's key and value are the
-// caller's.
+// without a value or revisions), as getFn does. The entry's key is key,
+// its value and kept revisions the caller's.
 func (rs *kvRunSet) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool, error) {
-	for i := len(rs.runs) - 1; i >= 0; i-- {
-		e, ok, err := rs.runs[i].get(p, cache, key)
-		if err != nil || ok {
-			return e, ok, err
-		}
-	}
-	return kvRunEntry{}, false, nil
+	var e kvRunEntry
+	found, err := rs.getFn(p, cache, key, true, func(x *kvRunEntry) {
+		e = *x
+		e.value = cloneBytes(x.value)
+	})
+	return e, found, err
 }
 
 // kvRunCursor steps over one run's entries in key order.

@@ -290,7 +290,8 @@ func toFormat9(t *testing.T, e *env) {
 	_, err = run.recScan(p, nil, 0, func(x kvLoc) bool { recs = append(recs, x); return true })
 	require.NoError(t, err)
 	require.NoError(t, run.close(p))
-	w, err := mergeKvRun(p, path+".v1", id, ref.gen, run.rev, nil, nil, changes, kvRunTestKeep, true, nil)
+	// Written as version 2 (blocks without entry tables), then made 1.
+	w, err := mergeKvRunAs(kvRunVersion2, p, path+".v1", id, ref.gen, run.rev, nil, nil, changes, kvRunTestKeep, true, nil, 0, nil)
 	require.NoError(t, err)
 	rb, err := os.ReadFile(path + ".v1")
 	require.NoError(t, err)

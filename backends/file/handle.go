@@ -92,14 +92,11 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.KvGet:
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		e, err := s.st.kvGet(p, op.Key)
+		e, err := s.st.kvGetEntry(p, op.Key)
 		if err != nil {
 			return nil, err
 		}
-		if e != nil {
-			return &ops.KvEntry{Key: op.Key, Value: cloneBytes(e.value), Revision: e.rev}, nil
-		}
-		return (*ops.KvEntry)(nil), nil
+		return e, nil
 	case ops.KvList:
 		return s.kvList(p, op)
 	case ops.SnapshotRead:

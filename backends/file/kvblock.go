@@ -103,7 +103,7 @@ func searchBlock(b []byte, key string) ([]byte, bool) {
 	if lo+1 < n {
 		end = tableOff(tab, lo+1)
 	}
-	if end <= start {
+	if end <= start || end > len(ents) {
 		return nil, false
 	}
 	return ents[start:end], true

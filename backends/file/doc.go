@@ -381,7 +381,8 @@
 // entry that overwrites them never changes what a reader holds; a
 // lookup in a segment index, and a directory lookup's probe of its
 // entries, copies out only the bytes it reads, not their block, so that a search of cached blocks puts nothing on the
-// heap (kv run blocks are still copied whole). A ring is at most 4 GiB
+// heap (a kv-get searches a cached kv run block in place and copies out
+// the value alone; a scan of a run still copies its blocks whole). A ring is at most 4 GiB
 // less a byte.
 //
 // What the peak resident set is made of (BenchmarkScaleOpen with
@@ -1139,7 +1140,7 @@
 //
 //	offset  size  field
 //	     0     8  magic "persistK"
-//	     8     4  format version (2; 1 still read)
+//	     8     4  format version (3; 1 and 2 still read)
 //	    12    16  store id
 //	    28     8  generation: the LSN in the name
 //	    36     8  last kv revision the run includes
@@ -1148,9 +1149,11 @@
 //	    60     4  header checksum: CRC-32C of bytes 0..60, then of the
 //	              sparse index's length and the count of entries with a
 //	              value (uint64 each)
-//	    64        blocks, one after the other: entries, then the CRC-32C
-//	              of the generation (uint64), the block number (uint32)
-//	              and the entries
+//	    64        blocks, one after the other: entries, in version 3 then
+//	              the entry table (each entry's offset in the block,
+//	              uint16, in key order, the first 0; then their count,
+//	              uint16), then the CRC-32C of the generation (uint64),
+//	              the block number (uint32) and the entries (and table)
 //	              history blocks (version 2), numbered after the entries'
 //	              blocks, checksummed alike
 //	              filter blocks (version 2, a run that is not the oldest
@@ -1185,8 +1188,27 @@
 // key's entries in the older runs of the set. Version 1 has no
 // tombstones (Verify refuses one there): it was written as the only
 // run. Keys are in byte order, each once. A block ends before an entry
-// that would take it past 4096 bytes with its checksum, unless it is the
-// block's first: an entry longer than a block has a block of its own.
+// that would take it past 4096 bytes with its checksum (and, in version
+// 3, its table with the entry's offset), unless it is the block's first:
+// an entry longer than a block has a block of its own, so every offset
+// but a first entry's 0 is below 4096 and fits its uint16.
+//
+// The entry table (version 3) lets a lookup search a block rather than
+// walk it: an entry stands alone (its key is written whole, with no
+// prefix shared with the entry before), so every entry is a restart
+// point, and a kv-get does a binary search over the table, decoding the
+// keys it compares (about 6 in a block of 50 entries) and then the one
+// entry it takes, which must end where the next entry's offset (or the
+// table) begins. A run of version 1 or 2, and a stream run (whose
+// format keeps the blocks of version 2), is walked entry by entry up to
+// the key as before. A scan (kv-list, a fold, Verify) walks the entries
+// and leaves the table alone. A table takes 2 bytes an entry and 2 a
+// block (an entry of a 13-byte key and a 40-byte value takes some 60
+// bytes: 3% more blocks). Verify requires each block's table to give
+// the offset of each of its entries, walked one by one, and their count;
+// a table that does not is a CorruptError naming the run file and the
+// block's offset. A lookup in a block whose table points outside its
+// entries, or whose entry does not end at the next offset, is one too.
 //
 // The filter (version 2) is a blocked Bloom filter of the run's keys,
 // written by a checkpoint into every run it writes but one that becomes
@@ -1335,9 +1357,13 @@
 //
 // Reading: a kv-get looks in the changes first, then in the runs,
 // newest first, until one holds the key (a tombstone: absent): per run
-// a binary search over the sparse index, one block read, checked, and
-// kept in a cache of Options.IndexCacheBytes (separate from the index
-// files', first in first out). A kv-list merges the sorted changed keys
+// a binary search over the sparse index, the filter (the key hashed once
+// for the runs of the set, its bits tested where the cached block lies),
+// one block read, checked, and kept in a cache of Options.IndexCacheBytes
+// (separate from the index files', first in first out), searched in
+// place by its entry table (version 3) under the cache's lock, the
+// value copied from there into the answer: a get from the runs
+// allocates its answer and the value, nothing else. A kv-list merges the sorted changed keys
 // with a scan of the runs, each from the first block that can hold the
 // page's first key, merged by key, the newest entry of a key winning. A commit looks up whether each key it changes had a value
 // (KvResult.Existed, the key count, the history) and, for a key whose
@@ -1369,7 +1395,8 @@
 // commit or recovery lookup that needs it, never a wrong value, and the
 // checkpoints that would merge it fail alike (the log stays the truth).
 // Verify reads every block of every run a checkpoint names (checksum,
-// key order, each block's first key against the sparse index, the
+// key order, each block's first key against the sparse index, each
+// block's entry table against its entries (version 3), the
 // counts against the header and the checkpoint): a damaged block of the
 // run Open would use is ErrCorrupt naming it; a damaged run of another
 // checkpoint is listed under VerifyReport.Skipped. Removing a damaged

@@ -344,20 +344,36 @@ func BenchmarkW4Raw(b *testing.B) {
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
 }
 
-// KvGet from a warm store of 100,000 keys.
-func BenchmarkKvGet(b *testing.B) {
-	_, p, _ := benchStore(b, Options{})
-	const keys = 100_000
+// kvBenchStore fills a store of benchStore with keys kv keys key-000000
+// ... of 64-byte values, 1,000 a commit, under the default kv budget:
+// most of them leave memory for kv runs. It gives the store, a handle on
+// it and how many runs its set holds.
+func kvBenchStore(b *testing.B, keys int) (*Store, *effect.P, int) {
+	b.Helper()
+	s, p, _ := benchStore(b, Options{})
 	kv := make([]ops.KvChange, 0, 1000)
 	for i := range keys {
 		kv = append(kv, ops.KvChange{Key: fmt.Sprintf("key-%06d", i), Value: body[:64]})
-		if len(kv) == cap(kv) {
+		if len(kv) == cap(kv) || i == keys-1 {
 			if _, err := effect.Perform(p, ops.Commit{Kv: kv}); err != nil {
 				b.Fatal(err)
 			}
 			kv = kv[:0]
 		}
 	}
+	s.mu.RLock()
+	runs := 0
+	if s.st.kvRuns != nil {
+		runs = len(s.st.kvRuns.runs)
+	}
+	s.mu.RUnlock()
+	return s, p, runs
+}
+
+// KvGet from a warm store of 100,000 keys.
+func BenchmarkKvGet(b *testing.B) {
+	const keys = 100_000
+	_, p, runs := kvBenchStore(b, keys)
 	names := make([]string, 1024)
 	for i := range names {
 		names[i] = fmt.Sprintf("key-%06d", i*97%keys)
@@ -372,4 +388,28 @@ func BenchmarkKvGet(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "gets/s")
+	b.ReportMetric(float64(runs), "runs")
+}
+
+// KvList pages of 100 keys from a warm store of 100,000 keys (as
+// BenchmarkKvGet's), each page from after a key of 1,024 spread over the
+// store: a merge of the changes in memory with a scan of the runs.
+func BenchmarkKvList(b *testing.B) {
+	const keys = 100_000
+	_, p, runs := kvBenchStore(b, keys)
+	afters := make([]string, 1024)
+	for i := range afters {
+		afters[i] = fmt.Sprintf("key-%06d", i*97%(keys-200))
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		r, err := effect.Perform(p, ops.KvList{After: afters[i&1023], Limit: 100})
+		if err != nil || len(r.Entries) != 100 {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "keys/s")
+	b.ReportMetric(float64(runs), "runs")
 }

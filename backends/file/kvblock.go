@@ -2,6 +2,7 @@ package file
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"rose-ash.com/persist/effect"
 )
@@ -175,11 +176,38 @@ func (r *kvRun) getIn(p *effect.P, cache *recCache, key string, h uint64, revs b
 		}
 	}
 	bl := r.blocks[i]
-	b, err := r.readBlock(p, cache, i, bl.off, bl.n, bl.sum)
+	buf := getBlockBuf(bl.n)
+	defer putBlockBuf(buf)
+	b, err := r.readBlockInto(p, cache, i, bl.off, bl.n, bl.sum, *buf)
 	if err != nil {
 		return false, err
 	}
 	return r.find(b, i, key, revs, fn)
+}
+
+// blockBufs holds buffers of a block for the reads of a lookup, whose
+// block the cache copies and fn copies from: nothing keeps the buffer,
+// and a read of a block not in the cache allocates no 4 KiB of its own.
+var blockBufs = sync.Pool{New: func() any {
+	b := make([]byte, kvRunBlockSize+4)
+	return &b
+}}
+
+// getBlockBuf gives a buffer of n bytes at least, from blockBufs when a
+// block of n bytes fits its buffers.
+func getBlockBuf(n uint32) *[]byte {
+	if n > kvRunBlockSize+4 {
+		b := make([]byte, n)
+		return &b
+	}
+	return blockBufs.Get().(*[]byte)
+}
+
+// putBlockBuf gives a buffer of getBlockBuf back.
+func putBlockBuf(b *[]byte) {
+	if cap(*b) == kvRunBlockSize+4 {
+		blockBufs.Put(b)
+	}
 }
 
 // find finds key in b, block i of the run (its checksum left out): by
@@ -239,7 +267,9 @@ func (r *kvRun) mayHoldHash(p *effect.P, cache *recCache, h uint64) (bool, error
 			return may, nil
 		}
 	}
-	b, err := r.bloomBlock(p, cache, i)
+	buf := getBlockBuf(kvRunBlockSize + 4)
+	defer putBlockBuf(buf)
+	b, err := r.readBlockInto(p, cache, len(r.blocks)+len(r.recBlocks)+i, r.bloomOff+int64(i)*(kvRunBlockSize+4), kvRunBlockSize+4, r.bloomSums[i], *buf)
 	if err != nil {
 		return false, err
 	}

@@ -739,8 +739,16 @@ func (r *kvRun) readBlock(p *effect.P, cache *recCache, i int, off int64, n uint
 			return b, nil
 		}
 	}
+	return r.readBlockInto(p, cache, i, off, n, sum, make([]byte, n))
+}
+
+// readBlockInto reads block number i as readBlock does, past the cache
+// but into it, into buf (of n bytes at least), whose bytes the block
+// then aliases.
+func (r *kvRun) readBlockInto(p *effect.P, cache *recCache, i int, off int64, n uint32, sum uint32, buf []byte) ([]byte, error) {
+	key := loc{seg: r.cacheID, off: uint32(i)}
 	b := kvBlock{off: off, n: n, sum: sum}
-	buf := make([]byte, b.n)
+	buf = buf[:n]
 	fd := r.fd
 	if r.reopen {
 		f, err := openFile(p, r.path, os.O_RDONLY)

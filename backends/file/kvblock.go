@@ -290,3 +290,57 @@ func (rs *kvRunSet) getFn(p *effect.P, cache *recCache, key string, revs bool, f
 	}
 	return false, nil
 }
+
+// blockFrom gives block i's entries (as block does) from the first whose
+// key is at least from: found by the table's binary search in a run of
+// format 3, else by a walk over the entries before it that decodes their
+// keys alone.
+func (r *kvRun) blockFrom(p *effect.P, cache *recCache, i int, from string) ([]byte, error) {
+	bl := r.blocks[i]
+	b, err := r.readBlock(p, cache, i, bl.off, bl.n, bl.sum)
+	if err != nil {
+		return nil, err
+	}
+	bad := func() error {
+		return corrupt(r.path, bl.off, "malformed %s block %d", r.noun(), i)
+	}
+	if !r.table {
+		d := decoder{b: b}
+		for len(d.b) > 0 {
+			at := d.b
+			k, _, _, ok := skipKvEntry(&d)
+			if !ok {
+				return nil, bad()
+			}
+			if string(k) >= from {
+				return at, nil
+			}
+		}
+		return d.b, nil
+	}
+	ents, tab, ok := splitBlock(b)
+	if !ok {
+		return nil, corrupt(r.path, bl.off, "malformed %s block %d: its entry table", r.noun(), i)
+	}
+	n := len(tab) / kvTableEntry
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		k, ok := tableKey(ents, tab, m)
+		if !ok {
+			return nil, bad()
+		}
+		if string(k) < from {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == n {
+		return ents[len(ents):], nil
+	}
+	if off := tableOff(tab, lo); off < len(ents) {
+		return ents[off:], nil
+	}
+	return nil, bad()
+}

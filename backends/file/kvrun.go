@@ -168,43 +168,16 @@ func appendKvEntry(b []byte, e *kvRunEntry) []byte {
 	return b
 }
 
-// decodeKvEntry decodes one entry; its key and value alias d's bytes.
-func decodeKvEntry(d *decoder) kvRunEntry {
-	var e kvRunEntry
-	e.key = string(d.bytes())
-	if len(d.b) == 0 {
-		d.fail()
-		return e
-	}
-	flags := d.b[0]
-	d.b = d.b[1:]
-	if flags > 1 {
-		d.fail()
-		return e
-	}
-	e.live = flags == 1
-	e.rev = d.uvarint()
-	if e.live {
-		e.value = d.bytes()
-	}
-	n := d.count(1)
-	if n > 0 {
-		e.revs = make([]uint64, n)
-	}
-	var prev uint64
-	for i := range e.revs {
-		delta := d.uvarint()
-		if i > 0 && delta == 0 || prev+delta < prev {
-			d.fail()
-			return e
-		}
-		prev += delta
-		e.revs[i] = prev
-	}
-	if d.err == nil && (e.rev == 0 || len(e.revs) > 0 && e.revs[len(e.revs)-1] > e.rev) {
-		d.fail()
-	}
-	return e
+// decodeKvEntry decodes one entry; its value aliases d's bytes, its key
+// is a copy.
+func decodeKvEntry(d *decoder) kvRunEntry { return decodeKvEntryRevs(d, true) }
+
+// decodeKvEntryRevs is decodeKvEntry that decodes the kept revisions
+// only with revs set (else walks over them and checks them, as
+// decodeKvFound).
+func decodeKvEntryRevs(d *decoder, revs bool) kvRunEntry {
+	k := (&decoder{b: d.b}).bytes()
+	return decodeKvFound(d, string(k), revs)
 }
 
 // kvRunWriter streams a run file: entries in byte order go into blocks,
@@ -830,15 +803,28 @@ func skipKvEntry(d *decoder) ([]byte, bool, bool, bool) {
 // in byte order, until fn returns false. The entry's value aliases the
 // block: fn copies what it keeps.
 func (r *kvRun) scan(p *effect.P, cache *recCache, from string, fn func(e *kvRunEntry) bool) error {
+	return r.scanRevs(p, cache, from, true, fn)
+}
+
+// scanRevs is scan giving the entries' kept revisions only with revs
+// set. The first block is taken from its first entry at or after from
+// (blockFrom), the entries before left undecoded.
+func (r *kvRun) scanRevs(p *effect.P, cache *recCache, from string, revs bool, fn func(e *kvRunEntry) bool) error {
 	i := max(r.blockFor(from), 0)
-	for ; i < len(r.blocks); i++ {
-		b, err := r.block(p, cache, i)
+	for first := true; i < len(r.blocks); i, first = i+1, false {
+		var b []byte
+		var err error
+		if first && from != "" {
+			b, err = r.blockFrom(p, cache, i, from)
+		} else {
+			b, err = r.block(p, cache, i)
+		}
 		if err != nil {
 			return err
 		}
 		d := decoder{b: b}
 		for len(d.b) > 0 {
-			e := decodeKvEntry(&d)
+			e := decodeKvEntryRevs(&d, revs)
 			if d.err != nil {
 				return corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
 			}
@@ -1112,7 +1098,7 @@ func (s *state) kvPage(p *effect.P, prefix, after string, limit int) (ops.KvList
 		return true
 	}
 	full := false
-	err := s.kvRuns.scan(p, s.kvCache, start, func(e *kvRunEntry) bool {
+	err := s.kvRuns.scanRevs(p, s.kvCache, start, false, func(e *kvRunEntry) bool {
 		if !strings.HasPrefix(e.key, prefix) {
 			return false
 		}

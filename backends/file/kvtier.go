@@ -62,13 +62,17 @@ type kvRunCursor struct {
 	d     decoder
 	e     kvRunEntry
 	ok    bool // e is an entry; false once the run is done
+	// seek, when set, is the key the first block read is taken from
+	// (blockFrom); revs decodes the entries' kept revisions.
+	seek string
+	revs bool
 }
 
 // next steps to the run's next entry at or after from.
 func (c *kvRunCursor) next(p *effect.P, from string) error {
 	for {
 		for len(c.d.b) > 0 {
-			c.e = decodeKvEntry(&c.d)
+			c.e = decodeKvEntryRevs(&c.d, c.revs)
 			if c.d.err != nil {
 				c.ok = false
 				return corrupt(c.r.path, c.r.blocks[c.blk-1].off, "malformed %s block %d", c.r.noun(), c.blk-1)
@@ -82,7 +86,14 @@ func (c *kvRunCursor) next(p *effect.P, from string) error {
 			c.ok = false
 			return nil
 		}
-		b, err := c.r.block(p, c.cache, c.blk)
+		var b []byte
+		var err error
+		if c.seek != "" {
+			b, err = c.r.blockFrom(p, c.cache, c.blk, c.seek)
+			c.seek = ""
+		} else {
+			b, err = c.r.block(p, c.cache, c.blk)
+		}
 		if err != nil {
 			c.ok = false
 			return err
@@ -97,12 +108,18 @@ func (c *kvRunCursor) next(p *effect.P, from string) error {
 // until fn returns false. The entry's value aliases a block: fn copies
 // what it keeps.
 func (rs *kvRunSet) scan(p *effect.P, cache *recCache, from string, fn func(e *kvRunEntry) bool) error {
+	return rs.scanRevs(p, cache, from, true, fn)
+}
+
+// scanRevs is scan giving the entries' kept revisions only with revs
+// set: a kv-list wants none of them.
+func (rs *kvRunSet) scanRevs(p *effect.P, cache *recCache, from string, revs bool, fn func(e *kvRunEntry) bool) error {
 	if len(rs.runs) == 1 {
-		return rs.runs[0].scan(p, cache, from, fn)
+		return rs.runs[0].scanRevs(p, cache, from, revs, fn)
 	}
 	cs := make([]kvRunCursor, len(rs.runs))
 	for i, r := range rs.runs {
-		cs[i] = kvRunCursor{r: r, cache: cache, blk: max(r.blockFor(from), 0)}
+		cs[i] = kvRunCursor{r: r, cache: cache, blk: max(r.blockFor(from), 0), seek: from, revs: revs}
 		if err := cs[i].next(p, from); err != nil {
 			return err
 		}

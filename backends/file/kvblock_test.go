@@ -115,6 +115,67 @@ func TestKvRunTables(t *testing.T) {
 	}
 }
 
+// A scan of a run of format 2 or 3 from any key, a set's merge of them
+// too, starts at the first entry at or after it (found in the first
+// block by its table, or a walk of keys) and gives the entries in order,
+// with their kept revisions or, for a kv-list, without.
+func TestKvRunScanFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	es := kvRunModel(rng, 1500)
+	dir := t.TempDir()
+	ch := make([]kvRunChange, len(es))
+	for i := range es {
+		ch[i].kvRunEntry = es[i]
+	}
+	var runs []*kvRun
+	for i, v := range []uint32{kvRunVersion2, kvRunVersion} {
+		path := filepath.Join(dir, kvRunName(uint64(i+1)))
+		w, err := mergeKvRunAs(v, osP(), path, kvRunTestID, uint64(i+1), 1000, nil, nil, ch, kvRunTestKeep, true, nil, 0, nil)
+		require.NoError(t, err)
+		runs = append(runs, openRun(t, path, uint64(i+1), w.hdrCRC))
+	}
+	var cache recCache
+	cache.setupSize(1<<20, 0)
+	p := osP()
+	set := &kvRunSet{runs: runs} // the same entries twice: the newer wins, alike
+	for trial := range 300 {
+		from := ""
+		switch trial % 3 {
+		case 0:
+			from = es[rng.IntN(len(es))].key
+		case 1:
+			from = es[rng.IntN(len(es))].key + "\x00"
+		case 2:
+			k := es[rng.IntN(len(es))].key
+			from = k[:rng.IntN(len(k))]
+		}
+		i := sort.Search(len(es), func(i int) bool { return es[i].key >= from })
+		want := es[i:min(i+30, len(es))]
+		revs := trial%2 == 0
+		for _, scan := range []func(fn func(e *kvRunEntry) bool) error{
+			func(fn func(e *kvRunEntry) bool) error { return runs[0].scanRevs(p, &cache, from, revs, fn) },
+			func(fn func(e *kvRunEntry) bool) error { return runs[1].scanRevs(p, &cache, from, revs, fn) },
+			func(fn func(e *kvRunEntry) bool) error { return set.scanRevs(p, &cache, from, revs, fn) },
+		} {
+			var got []kvRunEntry
+			require.NoError(t, scan(func(e *kvRunEntry) bool {
+				c := *e
+				c.value = bytes.Clone(e.value)
+				got = append(got, c)
+				return len(got) < len(want)
+			}))
+			require.Len(t, got, len(want), "from %q", from)
+			for j := range want {
+				w := want[j]
+				if !revs {
+					w.revs = nil
+				}
+				sameEntry(t, w, got[j])
+			}
+		}
+	}
+}
+
 // A block whose table does not give its entries (a count past the
 // block, an offset outside the entries, offsets out of order), written
 // under a good checksum, is refused by Verify, naming the block, and a

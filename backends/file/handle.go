@@ -90,9 +90,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.Streams:
 		return s.streams(op), nil
 	case ops.KvGet:
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		e, err := s.st.kvGetEntry(p, op.Key)
+		e, err := s.kvGet(p, op.Key)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,15 @@ import (
 	"rose-ash.com/persist/ops"
 )
 
+// kvGet answers a kv-get of key under the store's lock for reading (a
+// function of its own: Handle's many returns leave its deferred calls
+// to the runtime's list, a few percent of a kv-get).
+func (s *Store) kvGet(p *effect.P, key string) (*ops.KvEntry, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.kvGetEntry(p, key)
+}
+
 // kvGetEntry answers a kv-get of key (the caller holds the store's lock
 // for reading): from the changes since the runs, else from the runs,
 // newest first (kvRunSet.getFn). The value is copied once, from where it

@@ -983,7 +983,7 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 		if d == nil {
 			d = &drop{}
 		}
-		d.stRuns, d.stHeads = stRuns, stHeads
+		d.stRuns, d.stHeads, d.kvCache = stRuns, stHeads, s.kvCache()
 		defer func() {
 			if err != nil && !published {
 				_ = stRuns.newest().close(p)

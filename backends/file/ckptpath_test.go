@@ -109,7 +109,7 @@ func TestCheckpointBesideCommits(t *testing.T) {
 	_, st, err := decodeCheckpoint(b, e.s.id)
 	require.NoError(t, err)
 	assert.Equal(t, captured, st.lastPos, "the checkpoint holds what was durable when it was captured")
-	assert.Zero(t, st.head("w0"), "and nothing committed after")
+	assert.Zero(t, st.memHead("w0"), "and nothing committed after")
 
 	// Open from it replays the rest, and agrees with a full replay.
 	d := digest(t, e)

@@ -151,9 +151,14 @@ type overlay struct {
 	last   *recIDs                    // the durable record read last, for the next lookup
 	at     int64                      // the group's commit time
 	meta   map[string]ops.StreamState // stream states the group set (retention.go)
-	// kvErr is the first error of a kv lookup (a kv run's block that
-	// does not read): the commit that looked is refused with it.
+	// kvErr is the first error of a lookup of a key or a stream (a kv
+	// run's or a stream run's block that does not read): the commit that
+	// looked is refused with it.
 	kvErr error
+	// ran holds the streams looked up in the stream runs, which memory
+	// did not hold (nil: absent), for the group to bring into memory
+	// when it is applied.
+	ran map[string]*streamIdx
 }
 
 type pendStream struct {
@@ -185,7 +190,43 @@ func (o *overlay) head(stream string) uint64 {
 	if ps := o.streams[stream]; ps != nil {
 		return ps.head
 	}
-	return o.s.head(stream)
+	if x := o.durable(stream); x != nil {
+		return x.head
+	}
+	return 0
+}
+
+// durable gives the durable index of stream, nil when the store holds no
+// such stream, as lookup finds it. An error of the runs is kept in
+// o.kvErr, and the stream is taken for absent meanwhile: the commit that
+// looked is refused.
+func (o *overlay) durable(stream string) *streamIdx {
+	x, err := o.lookup(stream)
+	if err != nil && o.kvErr == nil {
+		o.kvErr = err
+	}
+	return x
+}
+
+// lookup gives the durable index of stream, nil when the store holds no
+// such stream: memory's, else the stream runs' (state.stream), kept in
+// o.ran.
+func (o *overlay) lookup(stream string) (*streamIdx, error) {
+	if x := o.s.streams[stream]; x != nil || o.s.stRuns == nil {
+		return x, nil
+	}
+	if x, ok := o.ran[stream]; ok {
+		return x, nil
+	}
+	x, err := o.s.stream(o.p, stream)
+	if err != nil {
+		return nil, err
+	}
+	if o.ran == nil {
+		o.ran = make(map[string]*streamIdx)
+	}
+	o.ran[stream] = x
+	return x, nil
 }
 
 func (o *overlay) kvRev(key string) uint64 {
@@ -270,6 +311,13 @@ func (s *Store) runGroup(p *effect.P, group []*writer) {
 	// of one record.
 	sum := crc32.Update(s.segSum, castagnoli, buf)
 	s.mu.Lock()
+	for name, x := range ov.ran {
+		// The streams the group looked up in the runs, which its
+		// commits may append to: memory's from now on.
+		if x != nil {
+			s.st.bring(name, x)
+		}
+	}
 	for i := range pend {
 		s.st.apply(&pend[i].rec, loc{seg: uint32(s.active.id), off: uint32(s.off + pend[i].off)})
 	}

@@ -163,7 +163,11 @@ func (rp *replayer) replayGap(path string, id uint64, off int64, f frame) (uint6
 			if len(rec.meta) > 0 || (rec.events() == 0 && len(rec.kv) == 0) {
 				return 0, 0, 0, corrupt(path, off, "gap record's record %d holds more than events and kv changes", i)
 			}
-			if why := rp.st.check(&rec); why != "" {
+			why, err := rp.st.checkLoaded(rp.p, &rec)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			if why != "" {
 				return 0, 0, 0, corrupt(path, off, "gap record's record %d: %s", i, why)
 			}
 			if err := rp.st.lookUpHad(rp.p, &rec); err != nil {
@@ -832,7 +836,7 @@ func (s *Store) compactInputs(p *effect.P) (compactIn, error) {
 	}
 	in.heads = make(map[string]uint64, len(in.metas))
 	for name := range in.metas {
-		in.heads[name] = s.st.head(name)
+		in.heads[name] = s.st.memHead(name) // in memory: it has metadata
 	}
 	if in.floors == nil {
 		in.floors = map[string]uint64{}
@@ -1071,7 +1075,7 @@ func (s *Store) CompactDue(p *effect.P, opts CompactOptions) (CompactResult, boo
 	s.mu.RLock()
 	var hidden uint64
 	for name, st := range s.st.ret.meta {
-		head := s.st.head(name)
+		head := s.st.memHead(name) // in memory: it has metadata
 		first := min(st.FirstSeq(head), head+1)
 		if fl := s.floor(name); fl > 1 {
 			first -= min(first-1, fl-1)

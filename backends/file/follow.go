@@ -166,7 +166,7 @@ func (s *Store) followHead(p *effect.P, stream string) (uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if stream != "" {
-		return s.st.head(stream), nil
+		return s.st.headOf(p, stream)
 	}
 	return s.st.lastPos, nil
 }

@@ -72,7 +72,7 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.ReadAll:
 		return s.readAllVisible(p, op)
 	case ops.StreamMetaRead:
-		return s.metaRead(op), nil
+		return s.metaRead(p, op)
 	case ops.StreamMetaWrite:
 		return s.streamMeta(p, &metaOp{write: &op})
 	case ops.StreamDelete:
@@ -86,9 +86,9 @@ func (s *Store) Handle(p *effect.P, e effect.Effect) (any, error) {
 	case ops.Head:
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		return s.st.head(op.Stream), nil
+		return s.st.headOf(p, op.Stream)
 	case ops.Streams:
-		return s.streams(op), nil
+		return s.streams(p, op)
 	case ops.KvGet:
 		e, err := s.kvGet(p, op.Key)
 		if err != nil {
@@ -144,22 +144,18 @@ func (s *Store) sorted(fn func(st *state)) {
 	fn(s.st)
 }
 
-func (s *Store) streams(op ops.Streams) ops.StreamsResult {
+// streams answers ops.Streams: a page of the streams of memory and of the
+// stream runs, merged (walkNames).
+func (s *Store) streams(p *effect.P, op ops.Streams) (ops.StreamsResult, error) {
 	var res ops.StreamsResult
+	var err error
 	s.sorted(func(st *state) {
-		var names []string
-		var more bool
-		if st.ret.meta == nil {
-			names, more = page(st.names, op.Prefix, op.After, ops.PageLimit(op.Limit))
-		} else {
-			names, more = pageListed(st, op.Prefix, op.After, ops.PageLimit(op.Limit), op.Deleted)
-		}
-		res.More = more
-		for _, n := range names {
-			res.Streams = append(res.Streams, ops.StreamInfo{Name: n, Head: st.head(n)})
-		}
+		res.Streams, res.More, err = pageListed(p, st, op.Prefix, op.After, ops.PageLimit(op.Limit), op.Deleted && st.ret.meta != nil)
 	})
-	return res
+	if err != nil {
+		return ops.StreamsResult{}, err
+	}
+	return res, nil
 }
 
 func (s *Store) kvList(p *effect.P, op ops.KvList) (ops.KvListResult, error) {
@@ -188,11 +184,15 @@ func (s *Store) wait(p *effect.P, op ops.Wait) (any, error) {
 		}
 		s.mu.RLock()
 		cur := s.st.lastPos
+		var err error
 		if op.Stream != "" {
-			cur = s.st.head(op.Stream)
+			cur, err = s.st.headOf(p, op.Stream)
 		}
 		ch := s.notify
 		s.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
 		if cur > op.After {
 			return ops.WaitResult{Head: cur, Passed: true}, nil
 		}

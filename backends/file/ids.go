@@ -30,7 +30,10 @@ func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) 
 		id, pos := ps.at(seq)
 		return id, pos, nil
 	}
-	st := o.s.streams[stream]
+	st, err := o.lookup(stream)
+	if err != nil {
+		return uuid.Nil, 0, err
+	}
 	if st == nil || seq == 0 || seq > st.head {
 		return uuid.Nil, 0, fmt.Errorf("file: no seq %d in stream %q", seq, stream)
 	}
@@ -60,7 +63,11 @@ func (o *overlay) EventAt(stream string, seq uint64) (uuid.UUID, uint64, error) 
 // one at once, since the group's events follow every durable one.
 func (o *overlay) FindID(stream string, id uuid.UUID) (uint64, uint64, error) {
 	ids := o.s.ids
-	ps, st := o.streams[stream], o.s.streams[stream]
+	ps := o.streams[stream]
+	st, err := o.lookup(stream)
+	if err != nil {
+		return 0, 0, err
+	}
 	if ids == nil || (ps == nil && st == nil) {
 		return 0, 0, nil
 	}

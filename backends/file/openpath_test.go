@@ -242,7 +242,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	st := newState()
 	st.indexIDs(id)
 	for i := range 20 {
-		c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: fmt.Sprint("s", i%3), firstSeq: st.head(fmt.Sprint("s", i%3)) + 1, n: 1, ids: []uuid.UUID{uuid.New()}}}}
+		c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: fmt.Sprint("s", i%3), firstSeq: st.memHead(fmt.Sprint("s", i%3)) + 1, n: 1, ids: []uuid.UUID{uuid.New()}}}}
 		if i%4 == 0 {
 			c.rev = st.rev + 1
 			c.kv = []kvRec{{op: kvPut, key: fmt.Sprint("k", i), value: []byte("v")}}

@@ -368,10 +368,10 @@ func (s *Store) readStream(p *effect.P, stream string, from uint64, limit int, p
 	var refBuf [16]chunkRef
 	refs := refBuf[:0]
 	s.mu.RLock()
-	st := s.st.streams[stream]
-	if st == nil {
+	st, err := s.st.stream(p, stream)
+	if err != nil || st == nil {
 		s.mu.RUnlock()
-		return 0, nil
+		return 0, err
 	}
 	head := st.head
 	if from > head {

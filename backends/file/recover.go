@@ -262,7 +262,11 @@ func (rp *replayer) segment(path string, id uint64, sealed *bool) func(off int64
 			if err := decodeCommitInto(f.payload, !rp.full, "", rec); err != nil {
 				return corrupt(path, off, "%v", err)
 			}
-			if why := rp.st.check(rec); why != "" {
+			why, err := rp.st.checkLoaded(rp.p, rec)
+			if err != nil {
+				return err
+			}
+			if why != "" {
 				return corrupt(path, off, "%s", why)
 			}
 			if id > math.MaxUint32 || off > math.MaxUint32 {

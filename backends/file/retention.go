@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"rose-ash.com/persist/effect"
@@ -232,7 +230,7 @@ func (s *Store) hiderFor(p *effect.P, stream string) *hider {
 		if !ok {
 			return nil
 		}
-		return &hider{s: s, p: p, stream: stream, st: st, head: s.st.head(stream)}
+		return &hider{s: s, p: p, stream: stream, st: st, head: s.st.memHead(stream)}
 	}
 	return &hider{s: s, p: p, seen: make(map[string]streamLimit)}
 }
@@ -244,7 +242,7 @@ func (h *hider) hides(stream string, seq uint64, at time.Time) bool {
 		l, ok := h.seen[stream]
 		if !ok {
 			h.s.mu.RLock()
-			l = streamLimit{st: h.s.st.ret.state(stream), head: h.s.st.head(stream), floor: h.s.floor(stream)}
+			l = streamLimit{st: h.s.st.ret.state(stream), head: h.s.st.memHead(stream), floor: h.s.floor(stream)}
 			h.s.mu.RUnlock()
 			h.seen[stream] = l
 		}
@@ -303,7 +301,7 @@ func (s *Store) firstVisible(stream string, from uint64) uint64 {
 	if st == (ops.StreamState{}) {
 		return from
 	}
-	return max(from, st.FirstSeq(s.st.head(stream)))
+	return max(from, st.FirstSeq(s.st.memHead(stream)))
 }
 
 // readVisible answers ops.Read: a page of what the stream's state leaves
@@ -358,7 +356,7 @@ func (st *state) absent(stream string) bool {
 	if st.ret.meta == nil {
 		return false
 	}
-	return st.ret.state(stream).Absent(st.head(stream))
+	return st.ret.state(stream).Absent(st.memHead(stream))
 }
 
 // metaOp is a metadata write or a delete waiting in the commit queue: it
@@ -385,6 +383,7 @@ func (s *Store) streamMeta(p *effect.P, m *metaOp) (ops.StreamMetaResult, error)
 func (s *Store) prepareMeta(ov *overlay, w *writer, at int64, buf []byte, pend *[]pending) []byte {
 	var plan ops.MetaPlan
 	var err error
+	ov.kvErr = nil
 	if w.meta.write != nil {
 		plan, err = ops.CheckMeta(*w.meta.write, ov)
 	} else {
@@ -392,6 +391,10 @@ func (s *Store) prepareMeta(ov *overlay, w *writer, at int64, buf []byte, pend *
 	}
 	if err != nil {
 		w.err = err
+		return buf
+	}
+	if ov.kvErr != nil {
+		w.err = ov.kvErr
 		return buf
 	}
 	w.meta.res = plan.Result()
@@ -419,7 +422,11 @@ func (o *overlay) StreamState(stream string) (ops.StreamState, error) {
 }
 
 func (o *overlay) EventTime(stream string, seq uint64) (time.Time, error) {
-	if seq > o.s.head(stream) {
+	x, err := o.lookup(stream)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if x == nil || seq > x.head {
 		return time.Unix(0, o.at).UTC(), nil // an event of this group
 	}
 	return o.st.eventTime(o.p, stream, seq)
@@ -431,7 +438,11 @@ func (o *overlay) Now() time.Time { return time.Unix(0, o.at).UTC() }
 // the caller, a leader, holds no lock.
 func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, error) {
 	s.mu.RLock()
-	x := s.st.streams[stream]
+	x, err := s.st.stream(p, stream)
+	if err != nil {
+		s.mu.RUnlock()
+		return time.Time{}, err
+	}
 	if x == nil || seq == 0 || seq > x.head {
 		s.mu.RUnlock()
 		return time.Time{}, fmt.Errorf("file: stream %q has no seq %d", stream, seq)
@@ -475,10 +486,14 @@ func (s *Store) eventTime(p *effect.P, stream string, seq uint64) (time.Time, er
 }
 
 // metaRead answers ops.StreamMetaRead.
-func (s *Store) metaRead(op ops.StreamMetaRead) ops.StreamMetaResult {
+func (s *Store) metaRead(p *effect.P, op ops.StreamMetaRead) (ops.StreamMetaResult, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return ops.StreamMetaResult{Stream: op.Stream, Head: s.st.head(op.Stream), StreamState: s.st.ret.state(op.Stream)}
+	head, err := s.st.headOf(p, op.Stream)
+	if err != nil {
+		return ops.StreamMetaResult{}, err
+	}
+	return ops.StreamMetaResult{Stream: op.Stream, Head: head, StreamState: s.st.ret.state(op.Stream)}, nil
 }
 
 // stat answers ops.Stat from the index; events hidden by max-age are
@@ -499,24 +514,30 @@ func (s *Store) stat(p *effect.P) (ops.StatResult, error) {
 		st          ops.StreamState
 	}
 	var ages []aged
-	for name, x := range s.st.streams {
+	err = s.st.eachStream(p, func(name string, x *streamIdx) bool {
 		st := s.st.ret.state(name)
 		switch {
 		case st.Absent(x.head):
 			res.StreamsDeleted++
-			continue
+			return true
 		case x.head == 0:
-			continue
+			return true
 		}
 		res.Streams++
 		first := max(st.FirstSeq(x.head), s.floor(name))
 		if st.MaxAge == 0 {
 			res.EventsVisible += x.head - first + 1
-			continue
+			return true
 		}
 		ages = append(ages, aged{name: name, first: first, head: x.head, st: st})
+		return true
+	})
+	if err != nil {
+		s.mu.RUnlock()
+		return ops.StatResult{}, err
 	}
 	for name, st := range s.st.ret.meta {
+		// A stream with metadata is in memory when the store holds it.
 		if s.st.streams[name] == nil && st.Absent(0) {
 			res.StreamsDeleted++
 		}
@@ -548,35 +569,42 @@ func (s *Store) stat(p *effect.P) (ops.StatResult, error) {
 	return res, nil
 }
 
-// pageListed is page over the sorted stream names, leaving out those
-// that read as absent, or, with all, over every stream with events or a
-// state (metadata-only ones included, sorted anew: a whole-store walk
-// pays for a sort); the caller holds s.mu.
-func pageListed(st *state, prefix, after string, limit int, all bool) ([]string, bool) {
+// pageListed is page over the stream names, leaving out those that
+// read as absent, or, with all, over every stream with events or a state
+// (metadata-only ones included, sorted anew: a whole-store walk pays for
+// a sort); the caller holds s.mu, exclusively when names are dirty
+// (Store.sorted). It gives the names with their heads.
+func pageListed(p *effect.P, st *state, prefix, after string, limit int, all bool) ([]ops.StreamInfo, bool, error) {
+	var extra []string
 	if all {
-		names := slices.Clone(st.names)
+		// A stream with metadata is in memory when the store holds it:
+		// those of the metadata not in memory have no events.
 		for n := range st.ret.meta {
 			if st.streams[n] == nil {
-				names = append(names, n)
+				extra = append(extra, n)
 			}
 		}
-		slices.Sort(names)
-		return page(names, prefix, after, limit)
+		slices.Sort(extra)
 	}
 	start := prefix
 	if after >= start {
 		start = after + "\x00"
 	}
-	sorted := st.names
-	var out []string
-	for i := sort.SearchStrings(sorted, start); i < len(sorted) && strings.HasPrefix(sorted[i], prefix); i++ {
-		if st.absent(sorted[i]) {
-			continue
+	var out []ops.StreamInfo
+	more := false
+	err := st.walkNames(p, prefix, start, extra, func(name string, head uint64) bool {
+		if !all && st.ret.meta != nil && st.ret.state(name).Absent(head) {
+			return true
 		}
 		if len(out) == limit {
-			return out, true
+			more = true
+			return false
 		}
-		out = append(out, sorted[i])
+		out = append(out, ops.StreamInfo{Name: name, Head: head})
+		return true
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	return out, false
+	return out, more, nil
 }

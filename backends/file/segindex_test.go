@@ -271,7 +271,7 @@ func indexedStateFile(id [16]byte) (*state, resume, []byte) {
 	st.indexIDs(id)
 	for i := range 40 {
 		name := fmt.Sprint("s", i%3)
-		c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: name, firstSeq: st.head(name) + 1, n: 1, ids: []uuid.UUID{uuid.New()}}}}
+		c := commitRec{at: int64(i), firstPos: uint64(i + 1), parts: []partRec{{stream: name, firstSeq: st.memHead(name) + 1, n: 1, ids: []uuid.UUID{uuid.New()}}}}
 		if i%4 == 0 {
 			c.rev = st.rev + 1
 			c.kv = []kvRec{{op: kvPut, key: fmt.Sprint("k", i), value: []byte("v")}}

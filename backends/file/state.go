@@ -63,8 +63,13 @@ type kvEntry struct {
 // state is the in-memory index of everything durable: it is what recovery
 // rebuilds from the log and what each durable commit advances.
 type state struct {
+	// streams holds the streams the stream runs do not hold whole, and
+	// some that they do; stOnly counts the streams the runs alone hold
+	// (streamlookup.go). names sorts the names of streams, rebuilt when
+	// namesDirty.
 	streams    map[string]*streamIdx
-	names      []string // sorted stream names, rebuilt when namesDirty
+	stOnly     int
+	names      []string
 	namesDirty bool
 	// kv holds the kv keys changed since kvRuns was written, a delete of
 	// one the runs may hold as an entry with del set; every key when
@@ -163,13 +168,6 @@ func (s *state) indexRecord(c *commitRec) {
 	}
 }
 
-func (s *state) head(stream string) uint64 {
-	if st := s.streams[stream]; st != nil {
-		return st.head
-	}
-	return 0
-}
-
 // kvGet gives key's current entry, nil when it has no value; an entry
 // read from the run is the caller's.
 func (s *state) kvGet(p *effect.P, key string) (*kvEntry, error) {
@@ -246,7 +244,8 @@ func (s *state) kvHad(k *kvRec) bool {
 }
 
 // check reports why c cannot follow the state, or "" when it can: seqs,
-// positions and revisions must continue without a gap.
+// positions and revisions must continue without a gap. The streams of c
+// the runs alone hold are in memory first (load, checkLoaded).
 func (s *state) check(c *commitRec) string {
 	pos := s.lastPos + 1
 	if n := c.events(); n > 0 && c.firstPos != pos {
@@ -256,7 +255,7 @@ func (s *state) check(c *commitRec) string {
 		if p.n == 0 {
 			return "append part without events"
 		}
-		if p.firstSeq != s.head(p.stream)+1 {
+		if p.firstSeq != s.memHead(p.stream)+1 {
 			return "stream seqs of " + p.stream + " do not continue"
 		}
 	}
@@ -512,8 +511,8 @@ type drop struct {
 	// as of revision kvRev (nil: it wrote none).
 	kvRuns *kvRunSet
 	kvRev  uint64
-	// kvCache is the store's cache of kv run blocks, for a state that
-	// has none (it opened with no runs).
+	// kvCache is the store's cache of run blocks (kv and stream runs'),
+	// for a state that has none (it opened with no runs).
 	kvCache *recCache
 	// stRuns is the stream runs the checkpoint named, with the one it
 	// wrote of stHeads (nil: it wrote none).
@@ -537,15 +536,15 @@ func (d *drop) touched() map[string]bool {
 // index files; the caller holds the store's lock exclusively and owns
 // the log.
 func (s *state) applyDrop(d *drop) {
+	if s.kvCache == nil && (d.kvRuns != nil || d.stRuns != nil) {
+		// A state that opened with no runs (no checkpoint named any)
+		// reads its own through the cache too.
+		s.kvCache = d.kvCache
+	}
 	if d.stRuns != nil {
 		defer s.takeStreamRun(d.stRuns, d.stHeads) // after the dirs
 	}
 	if d.kvRuns != nil {
-		if s.kvCache == nil {
-			// A state that opened with no runs (no checkpoint named
-			// any) reads its own through the cache too.
-			s.kvCache = d.kvCache
-		}
 		s.takeKvRun(d.kvRuns, d.kvRev)
 	}
 	if len(d.idx) == 0 || len(s.indexed) > 0 && s.indexed[len(s.indexed)-1].seg >= d.idx[0].seg {
@@ -565,7 +564,9 @@ func (s *state) applyDrop(d *drop) {
 	}
 	for name, seg := range d.dirs {
 		if x := s.streams[name]; x != nil && seg > x.dir {
-			x.dir = seg
+			// The runs hold it whole again once they hold the new dir
+			// (takeStreamRun, after this).
+			x.dir, x.ran = seg, false
 		}
 	}
 	for name := range d.touched() {

@@ -585,7 +585,7 @@ func (s *Store) Stats() Stats {
 		CheckpointFailures: ckFails,
 		CheckpointFailure:  ckErr,
 
-		Streams:   len(s.st.streams),
+		Streams:   s.st.streamCount(),
 		Events:    s.st.events,
 		Commits:   s.st.commits,
 		KvKeys:    s.st.kvLive,

@@ -155,25 +155,8 @@ func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old 
 // of each run first, then one block of the run that may hold it, through
 // cache (nil: none).
 func streamRunGet(p *effect.P, set *kvRunSet, cache *recCache, name string) (streamHead, bool, error) {
-	if set == nil {
-		return streamHead{}, false, nil
-	}
-	for i := len(set.runs) - 1; i >= 0; i-- {
-		r := set.runs[i]
-		e, ok, err := r.get(p, cache, name)
-		if err != nil {
-			return streamHead{}, false, err
-		}
-		if !ok {
-			continue
-		}
-		h, ok := streamHeadOf(&e)
-		if !ok {
-			return streamHead{}, false, corrupt(r.path, r.blocks[r.blockFor(name)].off, "stream run entry of %q malformed", name)
-		}
-		return h, true, nil
-	}
-	return streamHead{}, false, nil
+	h, _, _, ok, err := streamRunFind(p, set, cache, name)
+	return h, ok, err
 }
 
 // entryAt gives the run of set whose entry of name a scan of set takes

@@ -177,7 +177,7 @@ func Verify(p *effect.P, dir string) (VerifyReport, error) {
 	}
 	rep.Records, rep.Commits, rep.Events = rp.records, rp.commits, rp.events
 	rep.LSN = rp.st.lsn
-	rep.Streams, rep.KvKeys = len(rp.st.streams), rp.st.kvLive
+	rep.Streams, rep.KvKeys = rp.st.streamCount(), rp.st.kvLive
 	if rep.LSN != v.st.lsn {
 		// Open's replay and the full one disagree: a checkpoint that
 		// does not hold what the log does.

@@ -289,8 +289,10 @@
 //
 // # Memory
 //
-// The store keeps in memory, per stream, its head and one index entry
-// (first seq, segment, offset) per commit record that touched it; one
+// The store keeps in memory, per stream it holds there, its head and one
+// index entry (first seq, segment, offset) per commit record that
+// touched it (the streams the stream runs hold whole need not be there:
+// see Stream run files, Lookups; Open reads none into memory); one
 // entry (first position, segment, offset) per commit record with events
 // for reading in position order; the ID index; and the kv keys changed
 // since the last checkpoint with their values and kept history
@@ -1524,10 +1526,9 @@
 // and the rest as a kv run of version 2: the entries' blocks, no history
 // blocks (count 0, record count 0, last revision 0), always a filter
 // (10 bits a stream for at most the streams it may hold, at least one
-// block: once streams leave memory a commit to a new stream is to ask
-// the runs for it, and the filter answers for each run without a block
-// of entries; in this version only Open and a fold read the runs, whole,
-// and nothing probes the filter), then the sparse
+// block: a lookup of a stream memory does not hold, a commit's to a new
+// stream among them, asks the runs for it, and the filter answers for
+// each run without a block of entries), then the sparse
 // index and its checksum; the header's count of entries with a value is
 // the count of entries. An entry is a kv run entry whose key is the
 // stream's name, flag 1, revision the head seq (at least 1), value the
@@ -1581,27 +1582,45 @@
 //
 // Recovery: Open checks each run the newest valid checkpoint names
 // against what it records (header checksum, which covers the entry
-// count, and the sparse index) and reads every block of it, each with
-// its checksum (seeded by the run's generation and the block's number):
-// the filter's, then the entries', reading the runs' heads into the
-// in-memory index where the checkpoint's section does not hold the
-// stream (in this version every head is read into memory anyway); a
-// stream's directory must be a segment the checkpoint indexes with
-// directories. A run that is missing
-// or damaged is handled as a damaged kv run: the checkpoint is passed
-// over for an older one (whose runs the store keeps), or the index is
-// rebuilt from the log; an IO error fails Open. Verify reads every block
+// count, and the sparse index) and reads no head into memory (rule 8 of
+// recovery: Open does the tail's work). It asks the runs, through their
+// filters and the block cache, only for the streams of the checkpoint's
+// section (a run holding one at a seq past the section's is damage; the
+// section wins) and for the streams with metadata, which it brings into
+// memory; and it counts the streams the runs alone hold (for
+// Stats.Streams): a set of one run from its header's count, a set of
+// more by reading each newer run's entries and asking the older runs
+// for each, so that the oldest, largest run is read only where a newer
+// one's streams may lie in it. A run that is missing or damaged there is
+// handled as a damaged kv run: the checkpoint is passed over for an
+// older one (whose runs the store keeps), or the index is rebuilt from
+// the log; an IO error fails Open. Every other block is checked as a
+// read takes it (its checksum, seeded by the run's generation and the
+// block's number; a stream's directory must be a segment the checkpoint
+// indexes with directories): a damaged one is an error (a CorruptError
+// naming the run and the block's offset) of every read, commit, listing
+// or count that takes it, never an absent stream. A follower keeps its
+// runs' files open, since its writer removes them once newer
+// checkpoints name others. Verify reads every block
 // of every run each checkpoint names (order, filter, counts, header
 // checksum, every entry a stream head), and compares the newest
 // checkpoint's streams, runs and section together, with those a full
 // replay of the log builds.
 //
-// In this version every stream still stays in memory (its index entry
-// as the Memory section says: BenchmarkStreamHeap 131.2 bytes a stream
-// against 131.0 before, the flag fitting the entry's padding): the runs
-// are what a checkpoint writes of the streams and what Open reads them
-// from. Streams with runs of index files of version 1 or 2 are always
-// in the checkpoint's section.
+// Lookups: a stream is in memory (state.streams) or the runs alone hold
+// it, whole, or the store holds no such stream; every user of a stream
+// asks one lookup (memory's, else the runs' head, the filter of each run
+// first), so that a stream of the runs is the same to it as one in
+// memory: a commit's expected version and head, reads, the retry of an
+// append its IDs name, metadata, waits, Stat. A listing merges memory's
+// sorted names with the runs' (from the page's start, as a kv listing
+// merges the kv changes with the kv runs). The group-commit leader keeps
+// the streams its group looked up in the runs and brings them into
+// memory as it applies the group, so that a commit to one goes on from
+// its run head; a replay brings in the streams of each record before it
+// checks it. A stream with metadata is always in memory, as its
+// metadata is. Streams with runs of index files of version 1 or 2 are
+// always in the checkpoint's section.
 //
 // Figures (BenchmarkStreamsCheckpoint: streams of one event each in
 // segments of 64 KiB, all indexed, a foreground checkpoint after

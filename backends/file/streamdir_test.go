@@ -312,7 +312,8 @@ func TestStreamDirCheckpointOfStreamsAllIndexed(t *testing.T) {
 	e.open(opts)
 	rec := e.s.Recovery()
 	require.NotZero(t, rec.Checkpoint, "opened from its checkpoint")
-	x := e.s.st.streams["s7"]
+	x, err := e.s.st.stream(e.p(), "s7") // from the stream runs
+	require.NoError(t, err)
 	require.NotNil(t, x)
 	require.Zero(t, x.chunks.len())
 	require.Empty(t, x.runs)

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"rose-ash.com/persist/effect"
+	"rose-ash.com/persist/platform"
 )
 
 // A stream run file holds the heads of streams in byte order of their
@@ -244,6 +246,15 @@ func (e *streamRunMissing) Unwrap() error { return e.err }
 func (s *Store) openStreamRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
 	path := filepath.Join(s.logDir, streamRunName(ref.gen))
 	r, err := openStreamRun(p, path, s.id, ref.gen, ref.hdrCRC)
+	if err == nil && s.readOnly {
+		// A follower keeps its runs open: it reads them as long as it
+		// runs, and its writer removes them once newer checkpoints
+		// name others.
+		var fd platform.FD
+		if fd, err = openFile(p, path, os.O_RDONLY); err == nil {
+			r.fd, r.reopen = fd, false
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &streamRunMissing{path: path, err: err}
 	}
@@ -259,15 +270,18 @@ func (s *Store) openStreamRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
 }
 
 // openStreamRunOf opens the stream runs st's checkpoint names into
-// st.stRuns and reads into st.streams the head of every stream they
-// hold that the checkpoint's section does not (the section holds the
-// streams with chunks or legacy runs, or that the runs do not hold as
-// they are, and wins over the runs). It reads every block of the runs,
-// each checked: the filter's first, then the entries' as it reads the
-// heads; with check set it first reads every run whole as Verify does
-// (verifyStreamRun: order, filter, counts). A stream's directory must be
-// an indexed segment of version 3. A run that is missing or damaged is
-// an error naming it: the caller passes the checkpoint over.
+// st.stRuns, checked as openStreamRunRef checks each, and reads no head
+// into memory: a stream the runs alone hold is looked up in them when
+// something needs it (streamlookup.go), its blocks checked as a read
+// takes them (rule 8 of recovery: Open does the tail's work). It asks
+// the runs only for the streams of the checkpoint's section (those the
+// runs do not hold whole, which win over the runs: one a run holds at a
+// seq past the section's is damage) and brings into memory those with
+// metadata, which stay there; and it counts the streams the runs alone
+// hold (countStreamRuns). With check set (Verify) it reads every run
+// whole first (verifyStreamRun: order, filter, counts) and every head
+// into st.streams. A run that is missing or damaged is an error naming
+// it: the caller passes the checkpoint over.
 func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 	if len(st.stRefs) == 0 {
 		return nil
@@ -276,22 +290,102 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 	if err != nil {
 		return err
 	}
-	fail := func(err error) error {
+	if check {
+		err = s.loadStreamRuns(p, st, set)
+	} else {
+		err = s.lookStreamRuns(p, st, set)
+	}
+	if err != nil {
+		st.stRuns = nil
 		_ = set.close(p)
 		return err
 	}
-	for _, r := range set.runs {
-		if check {
-			if err := verifyStreamRun(p, r, s.id); err != nil {
-				return fail(err)
-			}
+	return nil
+}
+
+// lookStreamRuns makes set st's runs, as openStreamRunOf does for Open.
+func (s *Store) lookStreamRuns(p *effect.P, st *state, set *kvRunSet) error {
+	cache := st.kvCache
+	held := 0 // streams of the section the runs hold
+	for name, x := range st.streams {
+		h, path, off, ok, err := streamRunFind(p, set, cache, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			x.ran = false
 			continue
 		}
-		// The filter's blocks: the scan below reads the others.
-		for i := range r.bloomSums {
-			if _, err := r.bloomBlock(p, nil, i); err != nil {
-				return fail(err)
+		held++
+		// The section's stream wins; a run never holds a head past the
+		// checkpoint naming it.
+		if x.head < h.head {
+			return corrupt(path, off, "stream run holds %q at seq %d, past the checkpoint's %d", name, h.head, x.head)
+		}
+		x.ran = x.head == h.head && x.dir == h.dir
+	}
+	n, err := countStreamRuns(p, set, cache)
+	if err != nil {
+		return err
+	}
+	if n < held {
+		return corrupt(set.newest().path, 0, "stream runs of %d streams hold %d of the checkpoint's section", n, held)
+	}
+	st.stRuns, st.stOnly = set, n-held
+	for name := range st.ret.meta {
+		if st.streams[name] != nil {
+			continue
+		}
+		x, err := st.stream(p, name)
+		if err != nil {
+			return err
+		}
+		if x != nil {
+			st.bring(name, x)
+		}
+	}
+	st.namesDirty = true
+	return nil
+}
+
+// countStreamRuns counts the streams set holds: the oldest run's entries
+// and those of each newer run that no run before it holds, asked of
+// their filters and blocks (through cache): the newer runs are read
+// whole, the oldest only where a newer run's stream may lie in it. A
+// set of one run is counted from its header.
+func countStreamRuns(p *effect.P, set *kvRunSet, cache *recCache) (int, error) {
+	n := int(set.runs[0].entries)
+	for i := 1; i < len(set.runs); i++ {
+		older := &kvRunSet{runs: set.runs[:i]}
+		var bad error
+		err := set.runs[i].scan(p, nil, "", func(e *kvRunEntry) bool {
+			_, ok, err := older.get(p, cache, e.key)
+			if err != nil {
+				bad = err
+				return false
 			}
+			if !ok {
+				n++
+			}
+			return true
+		})
+		if err == nil {
+			err = bad
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// loadStreamRuns makes set st's runs, as openStreamRunOf does for Verify:
+// every run read whole, every head into st.streams. A stream's directory
+// must be an indexed segment of version 3.
+func (s *Store) loadStreamRuns(p *effect.P, st *state, set *kvRunSet) error {
+	for _, r := range set.runs {
+		if err := verifyStreamRun(p, r, s.id); err != nil {
+			return err
 		}
 	}
 	// The map made once for all the heads, not grown a million times
@@ -306,7 +400,7 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 	maps.Copy(streams, st.streams)
 	st.streams = streams
 	var bad error
-	err = scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
+	err := scanStreamRuns(p, set, nil, "", func(h streamHead) bool {
 		if h.dir != 0 {
 			if e := st.indexedSeg(h.dir); e == nil || !e.dir {
 				path, off := entryAt(p, set, h.name)
@@ -338,7 +432,7 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 		err = bad
 	}
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	st.stRuns = set
 	st.namesDirty = true

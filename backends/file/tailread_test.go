@@ -43,7 +43,8 @@ func TestBatchRecordsReadOnce(t *testing.T) {
 	sealedLast := 0 // reads of a sealed segment's last record with events
 	for i := range streams {
 		s := fmt.Sprint("s", i)
-		x := e.s.st.streams[s]
+		x, err := e.s.st.stream(e.p(), s)
+		require.NoError(t, err)
 		for _, from := range []int{1, 21, 31, 100, 200, 351, batches*batch - 9} {
 			r := ops.Read{Stream: s, From: uint64(from), Limit: 10}
 			must(t, e, r) // the index blocks it needs come into their cache

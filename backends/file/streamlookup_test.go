@@ -188,3 +188,35 @@ func TestStreamsFromDamagedRunAreErrors(t *testing.T) {
 	require.Equal(t, 31, e.s.Stats().Streams)
 	require.False(t, e.s.Stats().Failed, "a damaged run fails the reads that take it, not the store")
 }
+
+// Open reads no head into memory, and counts the streams of a tiered
+// set of runs (a run over the first, then folds) as the store holds
+// them: each stream once, whichever runs and section hold it.
+func TestStreamsCountedAcrossRuns(t *testing.T) {
+	rounds := streamRunRounds()
+	e := newEnv(t, streamLookupOpts)
+	model := map[string]uint64{}
+	most := 0
+	for i, r := range rounds {
+		for _, name := range r {
+			must(t, e, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d", name, i)}}})
+			model[name]++
+		}
+		fillSegment(t, e)
+		model["zz-fill"] += 5
+		e.reopen(streamLookupOpts)
+		what := fmt.Sprintf("round %d", i)
+		e.s.mu.RLock()
+		runs, mem, only := len(e.s.st.stRuns.runs), len(e.s.st.streams), e.s.st.stOnly
+		e.s.mu.RUnlock()
+		most = max(most, runs)
+		require.Equal(t, len(model), e.s.Stats().Streams, what)
+		require.Equal(t, len(model), mem+only, what)
+		require.LessOrEqual(t, mem, 1, "%s: only the stream of the active segment in memory (%d runs)", what, runs)
+		for name, h := range model {
+			require.Equal(t, h, must(t, e, ops.Head{Stream: name}), "%s: %s", what, name)
+		}
+		require.Len(t, must(t, e, ops.Streams{Limit: 1000}).Streams, len(model), what)
+	}
+	require.GreaterOrEqual(t, most, 2, "a set of more than one run counted")
+}

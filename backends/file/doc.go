@@ -291,8 +291,9 @@
 //
 // The store keeps in memory, per stream it holds there, its head and one
 // index entry (first seq, segment, offset) per commit record that
-// touched it (the streams the stream runs hold whole need not be there:
-// see Stream run files, Lookups; Open reads none into memory); one
+// touched it (not the streams the stream runs hold whole: Open reads
+// none into memory and a checkpoint drops them, see Stream run files,
+// Lookups); one
 // entry (first position, segment, offset) per commit record with events
 // for reading in position order; the ID index; and the kv keys changed
 // since the last checkpoint with their values and kept history
@@ -1564,8 +1565,10 @@
 // a stream it changes that is not listed yet, and the capture walks the
 // list, capturing what it must and dropping the streams the runs hold
 // whole. Nothing else makes a stream not whole: a checkpoint's drop
-// only moves the locations of streams it captured, and the live state
-// taking a run only sets flags. So the list never loses a stream a
+// only moves the locations of streams it captured (clearing the flag of
+// those whose directory it moves, until the run it takes holds the new
+// one), and the live state taking a run only sets flags; and a stream
+// leaving memory leaves the list. So the list never loses a stream a
 // checkpoint needs, whatever the checkpoint's fate: one that fails, or
 // is captured and not written, drops nothing from it but streams the
 // runs hold whole. The capture runs as the group-commit leader or
@@ -1618,8 +1621,13 @@
 // the streams its group looked up in the runs and brings them into
 // memory as it applies the group, so that a commit to one goes on from
 // its run head; a replay brings in the streams of each record before it
-// checks it. A stream with metadata is always in memory, as its
-// metadata is. Streams with runs of index files of version 1 or 2 are
+// checks it. Once a checkpoint is durable and the live state takes its
+// run, the streams the runs hold whole (the flag, no chunks, no runs of
+// legacy index files) leave memory, and the capture's list (below), but
+// those with metadata: a stream with metadata is always in memory, as
+// its metadata is. So memory holds the streams with records in the
+// segments not indexed yet, those changed since the last checkpoint,
+// those with metadata, and those looked up by commits since it. Streams with runs of index files of version 1 or 2 are
 // always in the checkpoint's section.
 //
 // Figures (BenchmarkStreamsCheckpoint: streams of one event each in

@@ -99,7 +99,8 @@ type state struct {
 	// the stream runs do not hold whole (not ran, or with chunks or
 	// runs), and some that they have held whole since it was made.
 	// apply adds a stream it changes, the capture drops those the runs
-	// hold whole. Until ckKnown is set (a state opened, decoded or
+	// hold whole, and so does dropWhole of the streams it drops from
+	// memory: every stream listed is in memory. Until ckKnown is set (a state opened, decoded or
 	// replayed) the capture walks every stream and makes the list.
 	ck      []ckStream
 	ckKnown bool
@@ -533,17 +534,24 @@ func (d *drop) touched() map[string]bool {
 }
 
 // applyDrop replaces the locations of the segments d indexed by their
-// index files; the caller holds the store's lock exclusively and owns
-// the log.
+// index files, takes the runs d's checkpoint wrote, then drops from
+// memory the streams the stream runs hold whole (dropWhole): d's
+// checkpoint is durable. The caller holds the store's lock exclusively
+// and owns the log.
 func (s *state) applyDrop(d *drop) {
 	if s.kvCache == nil && (d.kvRuns != nil || d.stRuns != nil) {
 		// A state that opened with no runs (no checkpoint named any)
 		// reads its own through the cache too.
 		s.kvCache = d.kvCache
 	}
-	if d.stRuns != nil {
-		defer s.takeStreamRun(d.stRuns, d.stHeads) // after the dirs
-	}
+	defer func() {
+		// After the dirs: the run, then the streams the runs hold
+		// whole leave memory, the checkpoint naming the runs durable.
+		if d.stRuns != nil {
+			s.takeStreamRun(d.stRuns, d.stHeads)
+		}
+		s.dropWhole()
+	}()
 	if d.kvRuns != nil {
 		s.takeKvRun(d.kvRuns, d.kvRev)
 	}

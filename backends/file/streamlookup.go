@@ -275,25 +275,40 @@ func streamRunFind(p *effect.P, set *kvRunSet, cache *recCache, name string) (st
 }
 
 // dropWhole drops from memory the streams the stream runs hold whole
-// (ran, no chunks, no legacy runs), but those with metadata and those on
-// the checkpoint capture's list (st.ck: markOf takes them off it first),
-// and gives how many it dropped. The caller holds the store's lock
+// (ran, no chunks, no legacy runs), but those with metadata, and takes
+// those it drops off the capture's list (state.ck), and gives how many
+// it dropped. A stream dropped is looked up in the runs from then on,
+// and comes back into memory from its run head when a commit or a
+// replay brings it (bring). The caller holds the store's lock
 // exclusively and owns the state, and the checkpoint naming the runs is
-// durable.
+// durable (applyDrop).
 func (s *state) dropWhole() int {
 	if s.stRuns == nil {
 		return 0
 	}
-	n := 0
+	n, listed := 0, false
 	for name, x := range s.streams {
-		if !x.whole() || x.ck {
+		if !x.whole() {
 			continue
 		}
 		if _, ok := s.ret.meta[name]; ok {
 			continue
 		}
 		delete(s.streams, name)
+		listed = listed || x.ck
 		n++
+	}
+	if listed {
+		keep := s.ck[:0]
+		for _, c := range s.ck {
+			if s.streams[c.name] != c.x {
+				c.x.ck = false
+				continue
+			}
+			keep = append(keep, c)
+		}
+		clear(s.ck[len(keep):])
+		s.ck = keep
 	}
 	if n > 0 {
 		s.stOnly += n

@@ -1552,9 +1552,14 @@
 // that is not durable. A checkpoint whose streams did not change names
 // the set it had. The files of runs no kept checkpoint names are removed
 // once a newer checkpoint is in place, as kv runs are. A stream run keeps
-// no file open: a block read that misses the block cache (shared with
-// the kv runs') opens the file on the reader's handle, so that the runs
-// written on a checkpoint's background handle serve the commits' handles.
+// no file open from its open: the first block read that misses the block
+// cache (shared with the kv runs') opens the file on the reader's handle
+// (whose handler answers on the store's descriptors, as
+// Options.Background must), and the run keeps that one descriptor until
+// it is closed, so that a read that misses the cache neither opens nor
+// closes the file; so the store holds at most one descriptor a run open
+// (a set's 4 at most, the runs a checkpoint replaced until the next one
+// closes them, and those a checkpoint writes).
 //
 // Capturing: a checkpoint captures (copies, sorts and encodes) only the
 // streams the runs do not hold whole, not every stream: those without

@@ -125,11 +125,12 @@ type kvRun struct {
 	// process until 2^32 of them were opened.
 	cacheID uint32
 	kind    *runKind
-	// reopen is set for a run that keeps no file open (a stream run): a
-	// block read opens the file on the reader's handle, so that the run
-	// serves handles of any handler (a checkpoint's background one, and
-	// the commits').
+	// reopen is set for a run that keeps no file open at its open (a
+	// stream run): the first block read that misses the cache opens the
+	// file on the reader's handle, and the run keeps that descriptor
+	// (keep) until it is closed.
 	reopen bool
+	keep   *runFD
 }
 
 // noun names the run's kind in errors.
@@ -674,7 +675,13 @@ func (r *kvRun) mayHold(p *effect.P, cache *recCache, key string) (bool, error) 
 
 // close closes the run's file.
 func (r *kvRun) close(p *effect.P) error {
-	if r == nil || r.fd == 0 {
+	if r == nil {
+		return nil
+	}
+	if r.keep != nil {
+		return r.keep.close(p)
+	}
+	if r.fd == 0 {
 		return nil
 	}
 	err := closeFile(p, r.fd)
@@ -724,17 +731,10 @@ func (r *kvRun) readBlockInto(p *effect.P, cache *recCache, i int, off int64, n 
 	buf = buf[:n]
 	fd := r.fd
 	if r.reopen {
-		f, err := openFile(p, r.path, os.O_RDONLY)
-		if errors.Is(err, fs.ErrNotExist) {
-			// Removed since its header was read (a follower's writer
-			// removes the runs its checkpoints no longer name): missing,
-			// as a run not there at all is.
-			return nil, &streamRunMissing{path: r.path, err: err}
-		}
+		f, err := r.keep.get(p, r.path)
 		if err != nil {
-			return nil, fmt.Errorf("file: open %s: %w", r.path, err)
+			return nil, err
 		}
-		defer func() { _ = closeFile(p, f) }()
 		fd = f
 	}
 	got, err := readFull(p, fd, b.off, buf)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"rose-ash.com/persist/effect"
 	"rose-ash.com/persist/platform"
@@ -85,15 +86,16 @@ func streamHeadOf(e *kvRunEntry) (streamHead, bool) {
 // checks a kv run: generation gen of store id with header checksum want
 // (0 takes any).
 //
-// The run keeps no file open (kvRun.reopen): a block read opens it on the
-// reader's handle.
+// The run keeps no file open (kvRun.reopen): the first block read that
+// misses the cache opens it on the reader's handle, and the run keeps
+// that descriptor until it is closed (runFD).
 func openStreamRun(p *effect.P, path string, id [16]byte, gen uint64, want uint32) (*kvRun, error) {
 	r, err := openRunOf(p, path, id, gen, want, streamRunKind)
 	if err != nil {
 		return nil, err
 	}
 	err = closeFile(p, r.fd)
-	r.fd, r.reopen = 0, true
+	r.fd, r.reopen, r.keep = 0, true, &runFD{}
 	if err != nil {
 		return nil, fmt.Errorf("file: close %s: %w", path, err)
 	}
@@ -228,6 +230,52 @@ func verifyStreamRun(p *effect.P, r *kvRun, id [16]byte) error {
 	return nil
 }
 
+// runFD is the descriptor of a run that keeps no file open at its open
+// (kvRun.reopen): opened by the first block read that misses the block
+// cache, on the reader's handle (whose handler answers on the store's
+// descriptors, as Options.Background must), and kept until the run is
+// closed, so that a read that misses the cache neither opens nor closes
+// the file. One a run, so bounded by the runs open: a state's set (at
+// most kvMaxRuns), the runs it retired until the next checkpoint closes
+// them, and those a checkpoint writes or folds.
+type runFD struct {
+	mu sync.Mutex
+	fd platform.FD // 0: none open
+}
+
+// get gives the run's descriptor, opening path on p's handle when none is
+// open. A file removed since the run's header was read (a follower's
+// writer removes the runs its checkpoints no longer name) is missing, as
+// a run not there at all is.
+func (k *runFD) get(p *effect.P, path string) (platform.FD, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fd != 0 {
+		return k.fd, nil
+	}
+	fd, err := openFile(p, path, os.O_RDONLY)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, &streamRunMissing{path: path, err: err}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("file: open %s: %w", path, err)
+	}
+	k.fd = fd
+	return fd, nil
+}
+
+// close closes the descriptor, if one is open.
+func (k *runFD) close(p *effect.P) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fd == 0 {
+		return nil
+	}
+	err := closeFile(p, k.fd)
+	k.fd = 0
+	return err
+}
+
 // streamRunMissing is the error of a stream run a checkpoint names that
 // is not on the disk, as kvRunMissing.
 type streamRunMissing struct {
@@ -247,13 +295,10 @@ func (s *Store) openStreamRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
 	path := filepath.Join(s.logDir, streamRunName(ref.gen))
 	r, err := openStreamRun(p, path, s.id, ref.gen, ref.hdrCRC)
 	if err == nil && s.readOnly {
-		// A follower keeps its runs open: it reads them as long as it
-		// runs, and its writer removes them once newer checkpoints
-		// name others.
-		var fd platform.FD
-		if fd, err = openFile(p, path, os.O_RDONLY); err == nil {
-			r.fd, r.reopen = fd, false
-		}
+		// A follower keeps its runs open from the start: it reads them
+		// as long as it runs, and its writer removes them once newer
+		// checkpoints name others.
+		_, err = r.keep.get(p, path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &streamRunMissing{path: path, err: err}

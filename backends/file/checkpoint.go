@@ -1059,9 +1059,14 @@ func (s *Store) writeCheckpoint(p *effect.P, v *ckptView) (err error) {
 			return fmt.Errorf("file: remove old kv runs: %w", err)
 		}
 	}
-	if stRuns != nil && stBase != nil {
-		keep := append(append(stBase.gens(), stRuns.gens()...), prevSt...)
-		if err := s.removeOldStreamRuns(p, keep, stRuns.newest().gen); err != nil {
+	if v.version == 0 || v.version >= ckptVersionStreamRuns {
+		// Whether or not this one wrote a run: a checkpoint writes one
+		// only of streams whose records all lie in index files, so many
+		// write none, and the runs a fold replaced (which the checkpoint
+		// before kept), or those a crash left before their removal,
+		// would stay until one did.
+		keep := append(append(stBase.gens(), v.stRuns.gens()...), prevSt...)
+		if err := s.removeOldStreamRuns(p, keep, v.r.lsn); err != nil {
 			return fmt.Errorf("file: remove old stream runs: %w", err)
 		}
 	}

@@ -1550,8 +1550,10 @@
 // fsynced, renamed into place and the log directory fsynced, before the
 // checkpoint naming it is written; so a checkpoint never names a run
 // that is not durable. A checkpoint whose streams did not change names
-// the set it had. The files of runs no kept checkpoint names are removed
-// once a newer checkpoint is in place, as kv runs are. A stream run keeps
+// the set it had. The files of runs before it that no kept checkpoint
+// names are removed once a checkpoint is in place, whether or not it
+// wrote a run (the runs a fold replaced, which the checkpoint before
+// kept, and those a crash left before their removal). A stream run keeps
 // no file open from its open: the first block read that misses the block
 // cache (shared with the kv runs') opens the file on the reader's handle
 // (whose handler answers on the store's descriptors, as

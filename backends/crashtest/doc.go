@@ -39,6 +39,13 @@
 // between a folded run's rename and its checkpoint's, and the removal of
 // the runs a fold replaced.
 //
+// The streamrun workload rolls tiny segments after each round of multi-
+// stream batches, so that the checkpoint of each reopen writes the
+// round's streams as a stream run and folds the older runs into it, with
+// a crash that restarts the store on runs: the stream run faults (st-
+// missing, st-torn, st-bitflip) find a run to strike at most of its
+// crash points.
+//
 // The ids workload retries stored batches (after other events, as a part
 // of a commit, after a reopen) and reuses stored IDs beside new ones; the
 // model applies the rule that an event ID is unique within its stream, so

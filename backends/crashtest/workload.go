@@ -74,7 +74,7 @@ var segSize = int64(64 << 10) // the smallest segment the file backend takes
 func Workloads() []*Workload {
 	return []*Workload{
 		wSingle(), wMulti(), wExpect(), wKv(), wEmpty(), wReads(),
-		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(), wCompact(), wKvTier(),
+		wRoll(), wSnapshot(), wRestart(), wLarge(), wRollCkpt(), wIDs(), wMeta(), wMaxAge(), wCompact(), wKvTier(), wStreamRun(),
 	}
 }
 
@@ -255,6 +255,49 @@ func wKvTier() *Workload {
 	}
 	b.commit(ops.Commit{Kv: many})
 	b.commit(ops.Commit{Kv: []ops.KvChange{{Key: "k06", Delete: true}, put("k03", "back")}})
+	b.w.Sampled = true
+	return b.w
+}
+
+// wStreamRun writes stream runs: multi-stream batches in tiny segments,
+// each round's streams followed by records of a pad stream that roll the
+// log past them, so that the store checkpoint of the next reopen indexes
+// the round's segment and writes its streams, whose records all lie in
+// index files, as a new stream run, folding the older runs into it (a
+// checkpoint writes a stream with records in the active segment into its
+// section alone: the pad, always; a stream of the last round, whose
+// older head a run holds). A crash between two rounds restarts the store
+// on runs and replays a round's records past them.
+func wStreamRun() *Workload {
+	b := build("streamrun", "multi-stream batches in tiny segments, a pad rolling the log after each round, reopens and a crash: each checkpoint writes the streams whose records all lie in index files as a stream run over the older runs", file.Options{})
+	big := strings.Repeat("p", 40000) // two take more than a segment: one rolls it
+	pad := func() {
+		for range 2 {
+			b.appendTo("pad", ops.Any(), b.ev("big", fmt.Sprintf("%d:%s", b.n+1, big)))
+		}
+	}
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "a", Events: b.evs(2, "a%d")},
+		{Stream: "b", Events: b.evs(1, "b%d")},
+	}})
+	b.appendTo("c", ops.Any(), b.evs(1, "c%d")...)
+	pad()
+	b.step(Step{Kind: StepReopen}) // a run of a, b and c
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "b", Events: b.evs(1, "b%d")},
+		{Stream: "d", Events: b.evs(2, "d%d")},
+	}})
+	pad()
+	b.step(Step{Kind: StepReopen}) // a run of b and d over the first
+	b.commit(ops.Commit{Appends: []ops.Append{
+		{Stream: "a", Events: b.evs(1, "a%d")},
+		{Stream: "e", Events: b.evs(1, "e%d")},
+	}})
+	pad()
+	b.step(Step{Kind: StepCrash, Fault: mock.Torn}) // recovery replays a and e past the runs
+	b.appendTo("c", ops.Any(), b.evs(1, "c%d")...)
+	b.step(Step{Kind: StepReopen}) // a run of a and e; c in the section alone
+	b.appendTo("d", ops.Any(), b.evs(1, "d%d")...)
 	b.w.Sampled = true
 	return b.w
 }

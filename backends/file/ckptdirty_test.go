@@ -109,8 +109,9 @@ func TestCkptCapturesChangedStreams(t *testing.T) {
 	require.Equal(t, want, ckViewNames(v))
 	ckListCheck(t, e.s.st)
 
-	// The stream runs hold the 17 now, but their records lie in the
-	// active segment: captured until a checkpoint indexes it.
+	// The 17's records lie in the active segment: in the checkpoint's
+	// section, not in a run, and captured until a checkpoint indexes
+	// them and writes them into a run.
 	for range 2 * (64 << 10) / 256 {
 		_, err := perform(e, ops.Append{Stream: "filler", Events: []ops.EventData{{Type: "t", Data: make([]byte, 200)}}})
 		require.NoError(t, err)

@@ -1539,18 +1539,26 @@
 // stream's entry in a newer run of a set wins over the older runs'.
 //
 // Writing: a checkpoint (format 12) writes the streams whose head or
-// directory changed since the runs were written (a stream's flag, cleared
-// by a commit to it, set when the live state takes a run holding it as
-// it still is; and the streams whose directory the checkpoint's own index
-// files moved) as a new run, folding into it the newest runs of its set
-// as the kv runs' tiering does (kvFoldCount: at most 4 runs), in one pass
-// over the folded runs and the changed heads sorted by name. The run is
-// streamed to st-<lsn>.run.tmp, its data synced every 4 MiB (every 256
-// KiB, paced, by a checkpoint beside commits), its header written last,
+// directory changed since the runs were written (a stream's flag,
+// cleared by a commit to it, set when the live state takes a run holding
+// it as it still is; and the streams whose directory the checkpoint's
+// own index files moved) and whose records all lie in index files, those
+// of the segments it indexes included, as a new run. A stream with
+// records in the active segment (or runs of index files of version 1 or
+// 2) lies in the checkpoint's section whole, which wins over the runs,
+// and is not written into a run: the runs hold it as it was, or not at
+// all, until a checkpoint indexes its records. So a checkpoint writes
+// each stream it captures once, into its section or into a run (at 10 k
+// streams, all with records in the active segment, it wrote every head
+// into both). The new run folds in the newest runs of its set as the kv
+// runs' tiering does (kvFoldCount: at most 4 runs), in one pass over the
+// folded runs and the changed heads sorted by name. The run is streamed
+// to st-<lsn>.run.tmp, its data synced every 4 MiB (every 256 KiB,
+// paced, by a checkpoint beside commits), its header written last,
 // fsynced, renamed into place and the log directory fsynced, before the
 // checkpoint naming it is written; so a checkpoint never names a run
-// that is not durable. A checkpoint whose streams did not change names
-// the set it had. The files of runs before it that no kept checkpoint
+// that is not durable. A checkpoint that writes no run names the set it
+// had. The files of runs before it that no kept checkpoint
 // names are removed once a checkpoint is in place, whether or not it
 // wrote a run (the runs a fold replaced, which the checkpoint before
 // kept, and those a crash left before their removal). A stream run keeps

@@ -486,13 +486,18 @@ func (s *Store) loadStreamRuns(p *effect.P, st *state, set *kvRunSet) error {
 
 // writeStreamRuns writes the streams of v whose heads the runs of v's
 // set do not hold as they are (those without ran, and those whose
-// directory the checkpoint's index files moved, in d's dirs) as a new
-// stream run, folding into it the newest runs the tiering takes
-// (kvFoldCount), durable and in place once it returns, named by the
-// checkpoint's LSN; v then names the new set. It gives the set, its new
-// run open, and the heads it wrote, for the live state to take (nil when
-// no stream changed and v names the set it had, or v is encoded as an
-// older format).
+// directory the checkpoint's index files moved, in d's dirs) and whose
+// records all lie in index files (no chunks once writeIndexes cut v's,
+// no runs of files of version 1 or 2) as a new stream run: a stream
+// with records in memory lies in the checkpoint's section whole, head
+// and directory with them, and the section wins over the runs, so
+// writing it into a run too would write every stream of the active
+// segment twice a checkpoint. It folds into the run the newest runs the
+// tiering takes (kvFoldCount), durable and in place once it returns,
+// named by the checkpoint's LSN; v then names the new set. It gives the
+// set, its new run open, and the heads it wrote, for the live state to
+// take (nil when no such stream changed and v names the set it had, or
+// v is encoded as an older format).
 func (s *Store) writeStreamRuns(p *effect.P, v *ckptView, d *drop) (*kvRunSet, []streamHead, error) {
 	if v.version != 0 && v.version < ckptVersionStreamRuns {
 		return nil, nil, nil
@@ -506,7 +511,9 @@ func (s *Store) writeStreamRuns(p *effect.P, v *ckptView, d *drop) (*kvRunSet, [
 		if d != nil {
 			_, moved = d.dirs[x.name]
 		}
-		if !x.ran || moved {
+		// A stream that keeps records in memory stays without ran: a
+		// later checkpoint writes it once they lie in index files.
+		if (!x.ran || moved) && x.chunks.len() == 0 && len(x.runs) == 0 {
 			heads = append(heads, streamHead{name: x.name, head: x.head, dir: x.dir})
 			at = append(at, i)
 		}

@@ -43,24 +43,70 @@ func streamRunRounds() [][]string {
 	return rounds
 }
 
-// streamRunModel is the heads of the streams after the first n rounds.
+// streamRunPad is the stream whose records end each round of the
+// stream run tests (streamRunRound): more bytes than a segment of
+// streamRunOpts, so that the log rolls past the segment the round's
+// appends lie in and the round's checkpoint indexes them. A checkpoint
+// writes into a run only the streams whose records all lie in index
+// files; the pad's last records lie in the active segment, so it is in
+// every checkpoint's section and in no run.
+const (
+	streamRunPad      = "pad"
+	streamRunPads     = 5
+	streamRunPadBytes = 16 << 10
+)
+
+// streamRunModel is the heads of the streams after the first n rounds,
+// the pad's among them.
 func streamRunHeads(rounds [][]string, n int) map[string]uint64 {
 	m := map[string]uint64{}
 	for _, r := range rounds[:n] {
 		for _, s := range r {
 			m[s]++
 		}
+		m[streamRunPad] += streamRunPads
 	}
 	return m
 }
 
+// streamRunCommit appends one event to each of streams.
 func streamRunCommit(t *testing.T, s *Store, fs *mock.FS, streams []string, round int) {
 	t.Helper()
-	p := effect.Handle(context.Background(), s, fs)
+	streamRunAppends(t, effect.Handle(context.Background(), s, fs), streams, round)
+}
+
+func streamRunAppends(t *testing.T, p *effect.P, streams []string, round int) {
+	t.Helper()
 	for _, name := range streams {
 		_, err := effect.Perform(p, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d", name, round)}}})
 		require.NoError(t, err)
 	}
+}
+
+// streamRunRound appends one event to each of streams, then the pad's
+// records, which roll the log past them.
+func streamRunRound(t *testing.T, s *Store, fs *mock.FS, streams []string, round int) {
+	t.Helper()
+	p := effect.Handle(context.Background(), s, fs)
+	streamRunAppends(t, p, streams, round)
+	streamRunPadP(t, s, p, round)
+}
+
+// streamRunPadP appends the pad's records of a round to s through p,
+// and wants them to roll the log.
+func streamRunPadP(t *testing.T, s *Store, p *effect.P, round int) {
+	t.Helper()
+	s.mu.RLock()
+	seg := s.active.id
+	s.mu.RUnlock()
+	pad := strings.Repeat("p", streamRunPadBytes)
+	for i := range streamRunPads {
+		_, err := effect.Perform(p, ops.Append{Stream: streamRunPad, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d/%d/%s", streamRunPad, round, i, pad)}}})
+		require.NoError(t, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	require.Greater(t, s.active.id, seg, "the pad rolls the log")
 }
 
 // streamRunCheck wants s's streams to be m: every head, every event
@@ -131,15 +177,17 @@ func streamRunSetup(t *testing.T, rounds [][]string, n int, rec bool) (*mock.FS,
 	fs := mock.New(1, mock.Options{Record: rec})
 	for i := range n {
 		s := kvTierOpen(t, fs, streamRunOpts)
-		streamRunCommit(t, s, fs, rounds[i], i)
+		streamRunRound(t, s, fs, rounds[i], i)
 		require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
 	}
 	return fs, kvTierOpen(t, fs, streamRunOpts)
 }
 
-// Checkpoints write the changed streams as tiered runs, the checkpoint's
-// section holds only the streams the runs do not hold whole, and a
-// reopened store reads every stream from the runs and the section.
+// Checkpoints write the changed streams whose records lie in index
+// files as tiered runs, the checkpoint's section holds only the streams
+// the runs do not hold whole (the pad, with records in the active
+// segment, in no run), and a reopened store reads every stream from the
+// runs and the section.
 func TestStreamRunCheckpoints(t *testing.T) {
 	rounds := streamRunRounds()
 	fs, s := streamRunSetup(t, rounds, 1, false)
@@ -148,11 +196,11 @@ func TestStreamRunCheckpoints(t *testing.T) {
 	require.Len(t, s.st.stRuns.runs, 1)
 	require.Equal(t, uint64(60), s.st.stRuns.runs[0].entries)
 	for name, x := range s.st.streams {
-		require.True(t, x.ran, name)
+		require.Equal(t, name != streamRunPad, x.ran, name)
 	}
 	streamRunCheck(t, s, fs, streamRunHeads(rounds, 1), "round 0")
 	for i := 1; i < len(rounds); i++ {
-		streamRunCommit(t, s, fs, rounds[i], i)
+		streamRunRound(t, s, fs, rounds[i], i)
 		for _, name := range rounds[i] {
 			require.False(t, s.st.streams[name].ran, name)
 		}
@@ -183,6 +231,11 @@ func TestStreamRunCheckpoints(t *testing.T) {
 	for name, x := range st.streams {
 		require.True(t, x.chunks.len() > 0 || len(x.runs) > 0, "stream %s in the section", name)
 	}
+	require.Contains(t, st.streams, streamRunPad)
+	// No run holds the pad, whose records never all lie in index files.
+	_, ok, err := streamRunGet(effect.Handle(context.Background(), fs), s.st.stRuns, nil, streamRunPad)
+	require.NoError(t, err)
+	require.False(t, ok, "a run holds the pad")
 	require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
 }
 
@@ -195,9 +248,8 @@ func TestStreamRunDamagedFallsBack(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			e := newEnv(t, streamRunOpts)
 			for i := range 3 {
-				for _, name := range rounds[i] {
-					must(t, e, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d", name, i)}}})
-				}
+				streamRunAppends(t, e.sp(), rounds[i], i)
+				streamRunPadP(t, e.s, e.sp(), i)
 				e.reopen(streamRunOpts)
 			}
 			newest := e.s.st.stRuns.newest().path
@@ -230,9 +282,11 @@ func TestStreamRunDamagedFallsBack(t *testing.T) {
 }
 
 // A checkpoint of format 11 (every stream in its section, no stream
-// run) opens, and the next checkpoint writes every stream into a run.
+// run) opens, and the next checkpoint writes every stream whose records
+// lie in index files into a run.
 func TestStreamRunFromFormat11(t *testing.T) {
-	e := newEnv(t, Options{})
+	opts := Options{SegmentSize: streamRunOpts.SegmentSize}
+	e := newEnv(t, opts)
 	for i := range 30 {
 		must(t, e, ops.Append{Stream: fmt.Sprintf("s%02d", i), Events: evs("a", "b")})
 	}
@@ -253,16 +307,20 @@ func TestStreamRunFromFormat11(t *testing.T) {
 			require.NoError(t, os.Remove(f))
 		}
 	}
-	e.open(Options{})
+	e.open(opts)
 	require.Zero(t, e.s.report.CheckpointsSkipped)
 	require.Nil(t, e.s.st.stRuns)
 	require.Len(t, e.s.st.streams, 30)
 	must(t, e, ops.Append{Stream: "s00", Events: evs("c")})
-	e.reopen(Options{})
+	streamRunPadP(t, e.s, e.sp(), 0) // the pad's last records in the active segment
+	e.reopen(opts)
 	require.NotNil(t, e.s.st.stRuns)
 	require.Equal(t, uint64(30), e.s.st.stRuns.newest().entries)
+	require.False(t, e.s.st.streams[streamRunPad].ran)
 	for i := range 30 {
-		res := must(t, e, ops.Read{Stream: fmt.Sprintf("s%02d", i)})
+		name := fmt.Sprintf("s%02d", i)
+		require.True(t, e.s.st.streams[name].ran, name)
+		res := must(t, e, ops.Read{Stream: name})
 		require.Len(t, res.Events, 2+btoi(i == 0))
 	}
 }
@@ -294,7 +352,7 @@ func TestCrashStreamRunFold(t *testing.T) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			probe, s := streamRunSetup(t, rounds, round, true)
 			id := s.id
-			streamRunCommit(t, s, probe, rounds[round], round)
+			streamRunRound(t, s, probe, rounds[round], round)
 			from := len(probe.Trace())
 			require.NoError(t, s.Close(effect.Handle(context.Background(), probe)))
 			trace := probe.Trace()[from:]
@@ -319,7 +377,7 @@ func TestCrashStreamRunFold(t *testing.T) {
 					for _, f := range mock.FaultKinds() {
 						what := fmt.Sprintf("crash at effect %d (%s, after %v) of the checkpoint of round %d under %s", k, trace[k], after, round, f)
 						fs, s := streamRunSetup(t, rounds, round, false)
-						streamRunCommit(t, s, fs, rounds[round], round)
+						streamRunRound(t, s, fs, rounds[round], round)
 						fs.Inject(mock.Fail(k, mock.Any(), mock.Action{Kind: mock.ActCrash, After: after}))
 						_ = s.Close(effect.Handle(context.Background(), fs))
 						disk, _ := fs.Crash(mock.Fault{Kind: f, Seed: uint64(k)}, 2)
@@ -354,10 +412,14 @@ func TestCrashStreamRunFold(t *testing.T) {
 // append survives a reopen, whose heads come from the runs and the
 // checkpoint's section.
 func TestStreamRunCheckpointsBesideAppends(t *testing.T) {
-	e := newEnv(t, Options{})
-	opts := Options{CheckpointBytes: 4 << 10, Background: sharedBackground(e)}
+	e := newEnv(t, Options{SegmentSize: streamRunOpts.SegmentSize})
+	opts := Options{CheckpointBytes: 4 << 10, SegmentSize: streamRunOpts.SegmentSize, Background: sharedBackground(e)}
 	e.reopen(opts)
+	// Events of about 600 bytes: the writers' 360 KB roll the log's 64
+	// KiB segments, so that checkpoints index sealed segments and write
+	// the streams whose records all lie in them into runs.
 	const writers, per, streams = 4, 150, 120
+	fill := strings.Repeat("f", 600)
 	var mu sync.Mutex
 	heads := map[string]uint64{}
 	var wg sync.WaitGroup
@@ -372,7 +434,7 @@ func TestStreamRunCheckpointsBesideAppends(t *testing.T) {
 				if i%10 == 0 {
 					name = fmt.Sprintf("w%d-%03d", w, i) // a new stream
 				}
-				_, err := perform(e, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d", name, i)}}})
+				_, err := perform(e, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d/%s", name, i, fill)}}})
 				if err == nil {
 					mu.Lock()
 					heads[name]++
@@ -418,7 +480,12 @@ func TestStreamRunCheckpointsBesideAppends(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Positive(t, e.s.Stats().Checkpoints)
-	e.reopen(Options{})
+	e.reopen(Options{SegmentSize: streamRunOpts.SegmentSize})
 	require.NotNil(t, e.s.st.stRuns)
+	ran := 0
+	for _, x := range e.s.st.streams {
+		ran += btoi(x.ran)
+	}
+	require.Positive(t, ran, "streams the runs hold")
 	streamRunCheckP(t, e.sp(), heads, "after the reopen")
 }

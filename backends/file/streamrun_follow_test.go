@@ -23,7 +23,8 @@ import (
 // passes the checkpoint over, to an older one or the log, as Open does
 // for a run missing at its open, and holds every head.
 func TestFollowerPassesOverStreamRunRemovedBeside(t *testing.T) {
-	e := newEnv(t, Options{CheckpointBytes: -1})
+	opts := Options{CheckpointBytes: -1, SegmentSize: streamRunOpts.SegmentSize}
+	e := newEnv(t, opts)
 	heads := map[string]uint64{}
 	for round := range 2 {
 		for i := range 40 {
@@ -34,7 +35,11 @@ func TestFollowerPassesOverStreamRunRemovedBeside(t *testing.T) {
 			must(t, e, ops.Append{Stream: name, Events: []ops.EventData{{Type: "t", Data: fmt.Appendf(nil, "%s/%d", name, round)}}})
 			heads[name]++
 		}
-		e.reopen(Options{CheckpointBytes: -1}) // Close writes a checkpoint and its stream run
+		// Past the segment the appends lie in: Close writes a checkpoint
+		// and a stream run of the streams whose records it indexes.
+		streamRunPadP(t, e.s, e.sp(), round)
+		heads[streamRunPad] += streamRunPads
+		e.reopen(opts)
 	}
 	e.close()
 	// The writer's removal, between the follower's opens of a run.

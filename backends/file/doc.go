@@ -1597,6 +1597,15 @@
 // every stream and leaves the list as it is. So a checkpoint after
 // appends to 16 of 100,000 indexed streams captures those 16 and the
 // streams with records in the active segment.
+// The list keeps the name order the last checkpoint sorted its streams
+// into: the next capture moves the list's entries into that order (a
+// copy of 24 bytes a stream under the lock), the streams it drops leave
+// the order of the others as it is, and the checkpoint sorts only the
+// streams added to the list since and merges them in (then checks the
+// order, one comparison a stream, and sorts all of them if it is wrong),
+// where it sorted every captured name each time: at 10 k streams with
+// records in the active segment the sort was a fifth to a quarter of a
+// checkpoint's CPU.
 //
 // Recovery: Open checks each run the newest valid checkpoint names
 // against what it records (header checksum, which covers the entry

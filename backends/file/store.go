@@ -237,6 +237,10 @@ type Store struct {
 	// captures into (captureBeside) and gives back cleared when it ends:
 	// only that checkpoint's goroutine uses it, one at a time.
 	ckStreams []streamView
+	// ckOrd is the name order of the streams the last checkpoint
+	// captured, for the next capture to put the state's list in (ckOrder).
+	// Owned by the checkpoint in progress, and the capture of the next.
+	ckOrd ckOrder
 
 	// Owned by the current group-commit leader (and by Open and Close).
 	active    *segment

@@ -1686,16 +1686,16 @@
 // five million one-event commits in 10 k streams, every stream with
 // records in the active segment; before, every head written into a run
 // and every name sorted, and after, each head written once and only the
-// streams new to the list sorted, alternated on the 2-core test
-// machine): checkpoints back to back (8 pairs at load 6.0 to 7.7) took
-// 55-86 ms (median 67) before and 26-56 (median 39) after, and the p99
-// ratio, 0.45-2.90 before and 0.90-1.83 after, tells nothing apart at
-// that load, which set the p99 of commits without a checkpoint too
-// (3.4-94 ms); a checkpoint every MiB of log (6 pairs at load 5.6 to
-// 7.1) took 42-65 ms (median 57) before and 24-40 (median 31) after, the
-// p99 of commits beside one 4.7-9.3 ms (median 6.8) before and 3.6-5.3
-// (median 4.5) after, the ratio 1.25-2.30 (median 1.77) before and
-// 0.96-1.58 (median 1.35) after, lower in each pair.
+// streams new to the list sorted; alternated on the 2-core test machine,
+// 5 pairs each): checkpoints back to back at load 2.8 to 3.6 took 45-81
+// ms (median 64) before and 25-56 (median 40) after, the p99 ratio
+// 1.53-2.82 (median 1.96) before and 0.94-1.65 (median 1.26) after; a
+// checkpoint every MiB of log at load 3.6 to 4.6 took 71-97 ms (median
+// 74) before and 29-49 (median 40) after, the ratio 1.92-3.05 (median
+// 2.18) before and 0.92-1.55 (median 1.27) after; lower in each pair. At
+// load 6 to 7.7 the other load set the p99 of commits without a
+// checkpoint too (3.4-94 ms), and the ratios told little apart (back to
+// back 0.45-2.90 before, 0.90-1.83 after, 8 pairs).
 //
 // # Retention and deletion
 //

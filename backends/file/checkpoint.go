@@ -209,6 +209,25 @@ type ckOrder struct {
 	st   *state
 	perm []uint32
 	buf  []ckStream // the capture's copy of the list it reorders
+	seen []bool     // isPerm's
+}
+
+// isPerm reports whether o.perm is a permutation of 0..len-1, as a
+// checkpoint makes it: a list reordered by anything else would lose a
+// stream, which the checkpoints after would not capture.
+func (o *ckOrder) isPerm() bool {
+	if cap(o.seen) < len(o.perm) {
+		o.seen = make([]bool, len(o.perm))
+	}
+	o.seen = o.seen[:len(o.perm)]
+	clear(o.seen)
+	for _, i := range o.perm {
+		if int(i) >= len(o.seen) || o.seen[i] {
+			return false
+		}
+		o.seen[i] = true
+	}
+	return true
 }
 
 // markOrdered is markOf with the order of the list the last checkpoint
@@ -268,7 +287,7 @@ func markOrdered(r resume, st *state, heads []streamView, every bool, order *ckO
 		st.ckKnown = st.ckKnown || fresh
 	} else {
 		sorted := 0 // the leading streams of the list in name order
-		if order != nil && order.st == st && len(order.perm) <= len(st.ck) {
+		if order != nil && order.st == st && len(order.perm) <= len(st.ck) && order.isPerm() {
 			sorted = len(order.perm)
 			// perm is a permutation of 0..sorted-1: the entries move,
 			// none is lost or doubled.

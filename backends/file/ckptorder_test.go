@@ -25,7 +25,8 @@ func ckSortedNames(t *testing.T, v *ckptView, what string) []string {
 // A capture after a checkpoint takes the list of streams in the name
 // order that checkpoint sorted (ckOrder), the streams added since after
 // them; the sort merges those in. An order that does not fit the list
-// (here one reversed) leaves the list whole and is sorted whole.
+// (here one reversed) leaves the list whole and is sorted whole; one
+// that is no permutation of it is not taken.
 func TestCkptCaptureKeepsTheNameOrder(t *testing.T) {
 	e := newEnv(t, Options{CheckpointBytes: -1})
 	heads := map[string]uint64{}
@@ -83,6 +84,15 @@ func TestCkptCaptureKeepsTheNameOrder(t *testing.T) {
 	add("m-middle")
 	v = write("reversed, one added")
 	got = ckSortedNames(t, v, "reversed, one added")
+	require.Len(t, got, 3043)
+
+	// An order that is no permutation (a place twice) is not taken: the
+	// list keeps every stream.
+	e.s.ckOrd.perm[1] = e.s.ckOrd.perm[0]
+	add("s00000")
+	v = write("not a permutation")
+	require.Zero(t, v.pre)
+	got = ckSortedNames(t, v, "not a permutation")
 	require.Len(t, got, 3043)
 	require.Equal(t, len(heads), len(got))
 	for _, name := range got {

@@ -17,6 +17,7 @@ import (
 func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
 	v := &view{streams: map[string][]ops.Event{}, heads: map[string]uint64{}, kv: map[string]ops.KvEntry{}, snaps: map[string]ops.Snapshot{}, states: map[string]ops.StreamState{}, gens: map[string][]snapGen{}}
 	after := ""
+	var names []string // in the listing's order: the reads below are IO effects, counted in order
 	for {
 		// Deleted lists the streams that read as absent too, so that
 		// their stored heads and states are checked.
@@ -26,13 +27,15 @@ func readView(p *effect.P, s *file.Store, snaps []string) (*view, error) {
 		}
 		for _, st := range r.Streams {
 			v.heads[st.Name] = st.Head
+			names = append(names, st.Name)
 			after = st.Name
 		}
 		if !r.More {
 			break
 		}
 	}
-	for name, head := range v.heads {
+	for _, name := range names {
+		head := v.heads[name]
 		mr, err := effect.Perform(p, ops.StreamMetaRead{Stream: name})
 		if err != nil {
 			return nil, fmt.Errorf("stream-meta-read %s: %w", name, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"maps"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -316,7 +317,8 @@ func (x *indexFiles) close(p *effect.P) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var errs []error
-	for _, f := range x.files {
+	for _, seg := range slices.Sorted(maps.Keys(x.files)) { // the closes in order, as release's
+		f := x.files[seg]
 		if f.fd != 0 {
 			if err := closeFile(p, f.fd); err != nil {
 				errs = append(errs, err)

@@ -319,7 +319,9 @@ func TestStreamRunFromFormat11(t *testing.T) {
 	require.False(t, e.s.st.streams[streamRunPad].ran)
 	for i := range 30 {
 		name := fmt.Sprintf("s%02d", i)
-		require.True(t, e.s.st.streams[name].ran, name)
+		x, err := e.s.st.stream(e.sp(), name)
+		require.NoError(t, err)
+		require.True(t, x.ran, name)
 		res := must(t, e, ops.Read{Stream: name})
 		require.Len(t, res.Events, 2+btoi(i == 0))
 	}
@@ -483,9 +485,10 @@ func TestStreamRunCheckpointsBesideAppends(t *testing.T) {
 	e.reopen(Options{SegmentSize: streamRunOpts.SegmentSize})
 	require.NotNil(t, e.s.st.stRuns)
 	ran := 0
-	for _, x := range e.s.st.streams {
+	require.NoError(t, e.s.st.eachStream(e.sp(), func(_ string, x *streamIdx) bool {
 		ran += btoi(x.ran)
-	}
+		return true
+	}))
 	require.Positive(t, ran, "streams the runs hold")
 	streamRunCheckP(t, e.sp(), heads, "after the reopen")
 }

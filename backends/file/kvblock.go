@@ -155,9 +155,11 @@ func decodeKvFound(d *decoder, key string, revs bool) kvRunEntry {
 // of entries, searched where it lies when the cache holds it. fn is
 // called with the entry found, its key being key and its value aliasing
 // the block (under the cache's lock: fn copies what it keeps and calls
-// nothing of the cache); its kept revisions only with revs set. It
-// reports whether the run holds key (a tombstone included).
-func (r *kvRun) getIn(p *effect.P, cache *recCache, key string, h uint64, revs bool, fn func(e *kvRunEntry)) (bool, error) {
+// nothing of the cache); its kept revisions only with revs set. The
+// entry is passed by value: a pointer to it escapes through fn, an
+// allocation a get. It reports whether the run holds key (a tombstone
+// included).
+func (r *kvRun) getIn(p *effect.P, cache *recCache, key string, h uint64, revs bool, fn func(e kvRunEntry)) (bool, error) {
 	i := r.blockFor(key)
 	if i < 0 {
 		return false, nil
@@ -213,7 +215,7 @@ func putBlockBuf(b *[]byte) {
 // find finds key in b, block i of the run (its checksum left out): by
 // its table in a run of format 3, else entry by entry up to the key. It
 // calls fn with the entry found, as getIn says.
-func (r *kvRun) find(b []byte, i int, key string, revs bool, fn func(e *kvRunEntry)) (bool, error) {
+func (r *kvRun) find(b []byte, i int, key string, revs bool, fn func(e kvRunEntry)) (bool, error) {
 	bad := func() error {
 		return corrupt(r.path, r.blocks[i].off, "malformed %s block %d", r.noun(), i)
 	}
@@ -250,7 +252,7 @@ func (r *kvRun) find(b []byte, i int, key string, revs bool, fn func(e *kvRunEnt
 	if d.err != nil || r.table && len(d.b) != 0 {
 		return false, bad()
 	}
-	fn(&e)
+	fn(e)
 	return true, nil
 }
 
@@ -280,7 +282,7 @@ func (r *kvRun) mayHoldHash(p *effect.P, cache *recCache, h uint64) (bool, error
 // once for the filters of all its runs, and calls fn with it as
 // kvRun.getIn says (its kept revisions only with revs set). It reports
 // whether a run holds key (a tombstone included).
-func (rs *kvRunSet) getFn(p *effect.P, cache *recCache, key string, revs bool, fn func(e *kvRunEntry)) (bool, error) {
+func (rs *kvRunSet) getFn(p *effect.P, cache *recCache, key string, revs bool, fn func(e kvRunEntry)) (bool, error) {
 	h := kvKeyHash(key)
 	for i := len(rs.runs) - 1; i >= 0; i-- {
 		found, err := rs.runs[i].getIn(p, cache, key, h, revs, fn)

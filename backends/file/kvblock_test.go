@@ -258,8 +258,8 @@ func FuzzKvBlockTable(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, key string) {
 		r := &kvRun{path: "f.run", kind: kvRunKind, version: kvRunVersion, table: true, blocks: []kvBlock{{off: kvRunHeader}}}
 		var got *kvRunEntry
-		found, err := r.find(b, 0, key, true, func(e *kvRunEntry) {
-			c := *e
+		found, err := r.find(b, 0, key, true, func(e kvRunEntry) {
+			c := e
 			c.value = bytes.Clone(e.value)
 			got = &c
 		})
@@ -300,7 +300,7 @@ func FuzzKvBlockTable(f *testing.F) {
 		}
 		// The revisions alone, undecoded: the same entry but for them.
 		var lean *kvRunEntry
-		if ok, err := r.find(b, 0, key, false, func(e *kvRunEntry) { c := *e; lean = &c }); !ok || err != nil ||
+		if ok, err := r.find(b, 0, key, false, func(e kvRunEntry) { lean = &e }); !ok || err != nil ||
 			lean.revs != nil || lean.rev != want.rev || !bytes.Equal(lean.value, want.value) {
 			t.Fatalf("without revisions: %v %v %+v", ok, err, lean)
 		}

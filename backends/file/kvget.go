@@ -34,7 +34,7 @@ func (s *state) kvGetEntry(p *effect.P, key string) (*ops.KvEntry, error) {
 	var value []byte
 	var rev uint64
 	live := false
-	_, err := s.kvRuns.getFn(p, s.kvCache, key, false, func(e *kvRunEntry) {
+	_, err := s.kvRuns.getFn(p, s.kvCache, key, false, func(e kvRunEntry) {
 		live, rev, value = e.live, e.rev, cloneBytes(e.value)
 	})
 	if err != nil || !live {

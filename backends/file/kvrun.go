@@ -764,8 +764,8 @@ func (r *kvRun) blockFor(key string) int {
 // and kept revisions the caller's.
 func (r *kvRun) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool, error) {
 	var e kvRunEntry
-	found, err := r.getIn(p, cache, key, kvKeyHash(key), true, func(x *kvRunEntry) {
-		e = *x
+	found, err := r.getIn(p, cache, key, kvKeyHash(key), true, func(x kvRunEntry) {
+		e = x
 		e.value = cloneBytes(x.value)
 	})
 	return e, found, err

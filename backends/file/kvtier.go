@@ -47,8 +47,8 @@ func (rs *kvRunSet) has(r *kvRun) bool {
 // its value and kept revisions the caller's.
 func (rs *kvRunSet) get(p *effect.P, cache *recCache, key string) (kvRunEntry, bool, error) {
 	var e kvRunEntry
-	found, err := rs.getFn(p, cache, key, true, func(x *kvRunEntry) {
-		e = *x
+	found, err := rs.getFn(p, cache, key, true, func(x kvRunEntry) {
+		e = x
 		e.value = cloneBytes(x.value)
 	})
 	return e, found, err

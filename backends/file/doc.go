@@ -1204,8 +1204,9 @@
 // entry it takes, which must end where the next entry's offset (or the
 // table) begins. A run of version 1 or 2, and a stream run (whose
 // format keeps the blocks of version 2), is walked entry by entry up to
-// the key as before. A scan (kv-list, a fold, Verify) walks the entries
-// and leaves the table alone. A table takes 2 bytes an entry and 2 a
+// the key as before. A scan (a fold, Verify, a kv-list past the first
+// block of each run, whose first entry at or after the page's start the
+// table's search finds) walks the entries and leaves the table alone. A table takes 2 bytes an entry and 2 a
 // block (an entry of a 13-byte key and a 40-byte value takes some 60
 // bytes: 3% more blocks). Verify requires each block's table to give
 // the offset of each of its entries, walked one by one, and their count;
@@ -1366,8 +1367,9 @@
 // one block read, checked, and kept in a cache of Options.IndexCacheBytes
 // (separate from the index files', first in first out), searched in
 // place by its entry table (version 3) under the cache's lock, the
-// value copied from there into the answer: a get from the runs
-// allocates its answer and the value, nothing else. A kv-list merges the sorted changed keys
+// value copied from there into the answer: a get from the runs of a
+// block the cache holds allocates its answer and the value, nothing
+// else (TestKvGetFromRunsAllocatesAnswerAndValue). A kv-list merges the sorted changed keys
 // with a scan of the runs, each from the first block that can hold the
 // page's first key, merged by key, the newest entry of a key winning. A commit looks up whether each key it changes had a value
 // (KvResult.Existed, the key count, the history) and, for a key whose

@@ -1253,17 +1253,29 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 		}
 		if s.readOnly && len(segIDs) > 0 && r.seg > segIDs[len(segIDs)-1] {
 			// Written after a roll the segment listing missed: use an
-			// older one (or replay) rather than list again.
+			// older one (or replay) rather than list again, closing the
+			// runs opened for it (a follower's stream runs keep their
+			// files open from their open).
+			closeRunsOf(p, st)
 			s.report.CheckpointsSkipped++
 			continue
 		}
 		if len(segIDs) == 0 || r.seg < segIDs[0] || r.seg > segIDs[len(segIDs)-1] {
+			closeRunsOf(p, st)
 			return resume{}, nil, false, corrupt(filepath.Join(s.logDir, ckptName(lsns[i])), 0,
 				"the checkpoint covers segment %d, which the log does not hold", r.seg)
 		}
 		return r, st, true, nil
 	}
 	return resume{}, nil, false, nil
+}
+
+// closeRunsOf closes the kv and stream runs opened for st, a decoded
+// checkpoint loadCheckpoint does not take.
+func closeRunsOf(p *effect.P, st *state) {
+	_ = st.kvRuns.close(p)
+	_ = st.stRuns.close(p)
+	st.kvRuns, st.stRuns = nil, nil
 }
 
 // claimCheckpoint marks a checkpoint in progress for checkpointBeside to

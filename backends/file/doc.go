@@ -1653,8 +1653,9 @@
 // those with metadata: a stream with metadata is always in memory, as
 // its metadata is. So memory holds the streams with records in the
 // segments not indexed yet, those changed since the last checkpoint,
-// those with metadata, and those looked up by commits since it. Streams with runs of index files of version 1 or 2 are
-// always in the checkpoint's section.
+// those with metadata, and those looked up by commits since it. Streams
+// with runs of index files of version 1 or 2 are always in the
+// checkpoint's section.
 //
 // Figures (BenchmarkStreamsCheckpoint: streams of one event each in
 // segments of 64 KiB, all indexed, a foreground checkpoint after
@@ -1681,9 +1682,10 @@
 // written, two checkpoints after, no reopen): 1.1 against 168.8, one
 // stream left in memory (what remains a stream is its share of the
 // runs' filters and sparse indexes and of the index files').
-// The runs of those figures held the 16 streams, whose records lay in the active
-// segment; a checkpoint now writes them into its section alone, and into
-// a run once a later checkpoint indexes their segment. Commit latency
+// The runs of BenchmarkStreamsCheckpoint's figures held the 16 streams
+// appended to, whose records lay in the active segment; a checkpoint
+// now writes them into its section alone, and into a run once a later
+// checkpoint indexes their segment. Commit latency
 // while checkpoints are made beside commits (BenchmarkScaleCheckpoint:
 // five million one-event commits in 10 k streams, every stream with
 // records in the active segment; before, every head written into a run

@@ -114,9 +114,9 @@ func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old 
 		return nil, fmt.Errorf("file: write stream run %s: %w", path, err)
 	}
 	w.kind, w.piece, w.between = streamRunKind, piece, between
-	// A filter always: once streams leave memory a commit to a new stream
-	// is to ask the runs for it (streamRunGet, which no commit calls in
-	// this version), and the filter answers without a block of entries.
+	// A filter always: a commit to a stream not in memory asks the runs
+	// for it (state.stream), and the filter answers for a new stream
+	// without a block of entries.
 	w.filterFor(len(heads), old)
 	var buf [binary.MaxVarintLen32]byte
 	put := func(h *streamHead) error {

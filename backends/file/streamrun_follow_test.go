@@ -17,11 +17,11 @@ import (
 )
 
 // A follower opens beside the writer, whose checkpoints remove the stream
-// runs the older checkpoints name: a run removed after the follower
-// opened it for its header, before it read its blocks (a stream run
-// keeps no file open), is missing, as one removed before. The follower
-// passes the checkpoint over, to an older one or the log, as Open does
-// for a run missing at its open, and holds every head.
+// runs the older checkpoints name. A follower keeps the files of its
+// stream runs open from their open, so a run removed after the follower
+// opened it is still read whole, and one removed before is missing: the
+// follower passes that checkpoint over, to an older one or the log, and
+// holds every head either way.
 func TestFollowerPassesOverStreamRunRemovedBeside(t *testing.T) {
 	opts := Options{CheckpointBytes: -1, SegmentSize: streamRunOpts.SegmentSize}
 	e := newEnv(t, opts)

@@ -36,8 +36,9 @@ var (
 	// index); a flipped bit in a block, which Open trusts to the
 	// checkpoint, is ErrCorrupt on the read that takes the block.
 	// st-missing, st-torn and st-bitflip strike a stream run file the
-	// same ways: Open reads every block of the runs it trusts, so any
-	// of them makes it fall back to an older checkpoint or the log.
+	// same ways, with the same outcomes: Open reads a run's header and
+	// sparse index, not the heads in its blocks, which it trusts to the
+	// checkpoint as the kv runs' (rule 8 of recovery).
 	diskFaults = []string{"bitflip", "zero-sector", "bitflip-seal", "bitflip-covered", "recovery-crash", "read-eio", "misdirect-read",
 		"idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip", "st-missing", "st-torn", "st-bitflip"}
 	// runFaults strike the running store at effect k; the workload goes
@@ -470,7 +471,7 @@ func diskCase(ck *checker, fs *mock.FS, or *oracle, c Case) (res Result) {
 			}
 		case "idx-missing", "idx-torn", "idx-bitflip", "kv-missing", "kv-torn", "kv-bitflip", "st-missing", "st-torn", "st-bitflip":
 			res.Detail += "; " + indexFault(img, c.Fault, rnd)
-			if c.Fault == "kv-bitflip" {
+			if c.Fault == "kv-bitflip" || c.Fault == "st-bitflip" {
 				// Open reads a run's header and sparse index, not its
 				// blocks (rule 8 of recovery): a flip in a block is
 				// found by the read that takes it, as ErrCorrupt.

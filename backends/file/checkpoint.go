@@ -1203,14 +1203,19 @@ func kvRefGens(refs []kvRunRef) []uint64 {
 }
 
 // loadCheckpoint finds the newest checkpoint that validates (a damaged
-// one falls back to the one before); it returns ok false when there is
-// none.
-func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bool, error) {
+// one falls back to the one before), of those below LSN below when it is
+// not 0, passing over those that name a run of damaged (runs a replay
+// after a newer checkpoint found damaged: recover); it returns ok false
+// when there is none.
+func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64, below uint64, damaged []string) (resume, *state, bool, error) {
 	lsns, err := listCheckpoints(p, s.logDir)
 	if err != nil {
 		return resume{}, nil, false, fmt.Errorf("file: list checkpoints: %w", err)
 	}
 	for i := len(lsns) - 1; i >= 0; i-- {
+		if below != 0 && lsns[i] >= below {
+			continue
+		}
 		b, err := readFile(p, filepath.Join(s.logDir, ckptName(lsns[i])))
 		if s.readOnly && errors.Is(err, fs.ErrNotExist) {
 			continue // the writer removed it since the listing
@@ -1219,6 +1224,10 @@ func (s *Store) loadCheckpoint(p *effect.P, segIDs []uint64) (resume, *state, bo
 			return resume{}, nil, false, fmt.Errorf("file: read checkpoint: %w", err)
 		}
 		r, st, err := decodeCheckpoint(b, s.id)
+		if err == nil && r.lsn == lsns[i] && slices.ContainsFunc(damaged, func(run string) bool { return s.namesRun(st, run) }) {
+			s.report.CheckpointsSkipped++
+			continue // its runs are not opened: nothing to close
+		}
 		if err == nil && r.lsn == lsns[i] {
 			// A kv run that is missing or does not validate is rebuilt
 			// from the log: by an older checkpoint's, or a full replay.

@@ -422,12 +422,23 @@ func TestKvReviewDamagedBlockReads(t *testing.T) {
 
 // An Open that needs a damaged block of the run its checkpoint names
 // (the tail replays a change of a key in it, or a lowered depth trims
-// the run) fails with a CorruptError naming the run and the block.
+// the run) passes that checkpoint over, and every older one naming the
+// run, and rebuilds from the log, which holds every record: the key
+// reads as the log has it, and Verify, which passes the checkpoint over
+// as Open does, agrees and names the run.
 func TestKvReviewDamagedBlockOpen(t *testing.T) {
 	opts := Options{SegmentSize: 64 << 10, KvHistory: 3}
 	e, bad, _ := kvDamagedStore(t, opts)
-	_, err := Open(e.p(), e.dir, Options{SegmentSize: 64 << 10, KvHistory: 2})
-	requireRunBlock0(t, err, "open with a lowered depth")
+	want := fmt.Sprintf("%s3", bytes.Repeat([]byte("v"), 200))
+	low := t.TempDir() + "/data"
+	copyDir(t, e.dir, low)
+	s, err := Open(e.p(), low, Options{SegmentSize: 64 << 10, KvHistory: 2})
+	require.NoError(t, err, "open with a lowered depth")
+	require.Positive(t, s.Recovery().CheckpointsSkipped, "open with a lowered depth")
+	require.Zero(t, s.Recovery().Checkpoint, "every checkpoint names a damaged run")
+	lowEnv := &env{t: t, dir: low, os: e.os, s: s}
+	require.Equal(t, want, string(must(t, lowEnv, ops.KvGet{Key: bad}).Value), "open with a lowered depth")
+	lowEnv.close()
 
 	// A crash image whose tail puts a key of block 0 after the
 	// checkpoint: replaying it looks the key up in the run.
@@ -444,8 +455,16 @@ func TestKvReviewDamagedBlockOpen(t *testing.T) {
 	copyDir(t, e.dir, crash)
 	e.close()
 	damageKvRuns(t, crash)
-	_, err = Open(e.p(), crash, opts)
-	requireRunBlock0(t, err, "open replaying a change of a key of the block")
+	rep, err := Verify(e.p(), crash)
+	require.NoError(t, err, "Verify of the store replaying a change of a key of the block")
+	require.NotEmpty(t, rep.Skipped)
+	requireRunBlock0(t, rep.Skipped[0], "Verify names the run")
+	c := &env{t: t, dir: crash, os: e.os}
+	c.open(opts)
+	require.Positive(t, c.s.Recovery().CheckpointsSkipped, "open replaying a change of a key of the block")
+	require.Equal(t, rep.Checkpoint, c.s.Recovery().Checkpoint, "Verify starts where Open does")
+	require.Equal(t, "tail", string(must(t, c, ops.KvGet{Key: bad}).Value))
+	c.close()
 }
 
 // Writers of puts and deletes (of absent keys too, several keys a

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"rose-ash.com/persist/effect"
@@ -351,18 +353,96 @@ func (s *Store) recover(p *effect.P, ids []uint64) error {
 		s.report.Created = true
 		return s.startSegment(p, 1, 1, 0)
 	}
-	r, st, ok, err := s.loadCheckpoint(p, ids)
-	if err != nil {
-		return err
-	}
-	if ok {
+	r, st, ok, err := s.loadCheckpoint(p, ids, 0, nil)
+	var damaged []string // runs the replays after checkpoints found damaged
+	for ok && err == nil {
 		// A checkpoint is written only once the records it covers are
 		// durable: a log that does not reach it, or does not match it, has
 		// lost acknowledged records, and that is corruption, not a reason
 		// to serve a shorter log.
-		return s.replay(p, ids, &r, st)
+		m := s.markReplay()
+		err = s.replay(p, ids, &r, st)
+		run := s.damagedRun(err, st)
+		if run == "" {
+			return err
+		}
+		// But a block of one of its runs that the replay's lookups read
+		// (a stream or kv key of a record after it) and found damaged is
+		// a damaged checkpoint, as a run that does not open is: the log
+		// holds every record. Take the replay back and pass over this
+		// checkpoint and every older one naming that run.
+		s.undoReplay(p, m)
+		closeRunsOf(p, st)
+		s.report.CheckpointsSkipped++
+		damaged = append(damaged, run)
+		r, st, ok, err = s.loadCheckpoint(p, ids, r.lsn, damaged)
+	}
+	if err != nil {
+		return err
 	}
 	return s.replay(p, ids, nil, newState())
+}
+
+// replayMark is what a replay changes of the store up to where the
+// lookups of the records after its checkpoint read the runs: it writes
+// nothing before its last segment's records are read (the cut of a torn
+// tail, a roll finished or taken back come after), so a replay failing
+// there leaves only these to take back, and the segments it opened.
+type replayMark struct {
+	st     *state
+	report RecoveryReport
+	bytes  int64
+	segs   map[uint64]bool // the segments open before
+	ends   map[uint64]int64
+}
+
+// markReplay is what undoReplay puts back.
+func (s *Store) markReplay() replayMark {
+	m := replayMark{st: s.st, report: s.report, bytes: s.bytes, segs: make(map[uint64]bool, len(s.segs)), ends: maps.Clone(s.ends)}
+	for id := range s.segs {
+		m.segs[id] = true
+	}
+	return m
+}
+
+// undoReplay takes back a replay that failed since m: it closes the
+// segments the replay opened and puts back the state, the recovery
+// report, the log's byte count and Verify's segment ends. The state the
+// replay rebuilt keeps its runs open, for the caller to close.
+func (s *Store) undoReplay(p *effect.P, m replayMark) {
+	for _, id := range slices.Sorted(maps.Keys(s.segs)) {
+		if !m.segs[id] {
+			_ = closeFile(p, s.segs[id].fd)
+			delete(s.segs, id)
+		}
+	}
+	s.st, s.report, s.bytes, s.ends = m.st, m.report, m.bytes, m.ends
+}
+
+// damagedRun gives the run file of st's checkpoint that err names as
+// damaged (a *CorruptError of one of its kv or stream runs), "" when err
+// names none: a segment's damage, an IO error, no error.
+func (s *Store) damagedRun(err error, st *state) string {
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !s.namesRun(st, ce.File) {
+		return ""
+	}
+	return ce.File
+}
+
+// namesRun reports whether st's checkpoint names the run file at path.
+func (s *Store) namesRun(st *state, path string) bool {
+	for _, ref := range st.kvRefs {
+		if path == filepath.Join(s.logDir, kvRunName(ref.gen)) {
+			return true
+		}
+	}
+	for _, ref := range st.stRefs {
+		if path == filepath.Join(s.logDir, streamRunName(ref.gen)) {
+			return true
+		}
+	}
+	return false
 }
 
 // replay rebuilds st from the log, after r when it is not nil.

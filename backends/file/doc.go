@@ -207,6 +207,20 @@
 //     checked as frames. The rest are replayed. Of the kv runs the
 //     checkpoint names only the headers and sparse indexes are read (see
 //     Kv run files); their blocks are checked by the reads that take them.
+//     The replay's own lookups take blocks of the checkpoint's kv and
+//     stream runs (the streams a record appends to or writes metadata of,
+//     whether a key it changes had a value, the trim of a lowered kv
+//     history depth): a damaged one there (a CorruptError naming one of
+//     the checkpoint's run files) passes the checkpoint over as a run
+//     that does not open does, and every older checkpoint naming that
+//     run with it (RecoveryReport.CheckpointsSkipped), since the log holds
+//     every record. Open takes the failed replay back (closes the
+//     segments it opened and the checkpoint's runs, puts back the state
+//     and the report's counts; it wrote nothing yet: a cut or a roll
+//     comes after the last segment's records are read) and recovers from
+//     the next checkpoint, or replays the whole log. Damage in a segment
+//     stays ErrCorrupt, and an IO error fails Open, as before; a
+//     follower and Verify decide alike.
 //   - In the last segment the scan stops at the first record that does not
 //     validate. If only zeros follow, that is the end of the log (the
 //     reserved tail). Otherwise it is a torn tail only if no valid record of
@@ -1376,7 +1390,9 @@
 // history is not in memory, the revisions the run keeps of it, in the
 // same read, before it changes anything, so that a block that does not
 // read refuses the commit with the error and changes nothing; recovery
-// looks the same up for the records it replays after the checkpoint.
+// looks the same up for the records it replays after the checkpoint
+// (a block that does not read there passes the checkpoint over, see
+// Recovery).
 // A kv-history or kv-watch takes a key's kept revisions from memory,
 // else from its run entry (the depth's last).
 //
@@ -1397,9 +1413,13 @@
 // checkpoint file, and so does Verify. A block is checked
 // (its checksum, seeded with the generation and block number) by every
 // read that takes it from the disk; a damaged one is a CorruptError
-// naming the run file and the block's offset, for every kv-get, kv-list,
-// commit or recovery lookup that needs it, never a wrong value, and the
-// checkpoints that would merge it fail alike (the log stays the truth).
+// naming the run file and the block's offset, for every kv-get, kv-list
+// or commit that needs it, never a wrong value, and the checkpoints that
+// would merge it fail alike (the log stays the truth); one that the
+// replay after the checkpoint needs (a key a record after it changes, the
+// trim of a lowered depth) passes that checkpoint over, and every older
+// one naming the run, for an older checkpoint or the whole log (see
+// Recovery).
 // Verify reads every block of every run a checkpoint names (checksum,
 // key order, each block's first key against the sparse index, each
 // block's entry table against its entries (version 3), the
@@ -1628,7 +1648,13 @@
 // block's number; a stream's directory must be a segment the checkpoint
 // indexes with directories): a damaged one is an error (a CorruptError
 // naming the run and the block's offset) of every read, commit, listing
-// or count that takes it, never an absent stream. A follower keeps its
+// or count that takes it, never an absent stream. A damaged block the
+// replay of the records after the checkpoint takes (a stream a record
+// appends to, or writes metadata of, that the runs alone hold) passes
+// the checkpoint over, with every older checkpoint naming that run, as
+// a run damaged at Open does: Open and a follower start from an older
+// checkpoint or the whole log, and Verify, which passes it over alike,
+// lists the run (VerifyReport.Skipped). A follower keeps its
 // runs' files open, since its writer removes them once newer
 // checkpoints name others. Verify reads every block
 // of every run each checkpoint names (order, filter, counts, header

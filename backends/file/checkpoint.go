@@ -85,7 +85,12 @@ const (
 	// (streamrun.go): its stream section holds only the streams the runs
 	// do not hold as they are, or that have chunks or runs.
 	ckptVersionStreamRuns = 12
-	ckptVersion           = ckptVersionStreamRuns
+	// ckptVersionStreamCount is the first version recording how many
+	// streams the store holds, its section's and its runs' together, so
+	// that Open need not ask the runs for every stream of the section
+	// and count those of every run but the oldest (countStreamRuns).
+	ckptVersionStreamCount = 13
+	ckptVersion            = ckptVersionStreamCount
 )
 
 // resume is the point of the log a checkpoint covers: the end of the
@@ -125,6 +130,9 @@ type ckptView struct {
 	events  uint64
 	commits uint64
 	streams []streamView
+	// count is how many streams the store holds at the capture, those
+	// the runs alone hold too (format 13).
+	count   int
 	pos     tailLocs
 	indexed []segIdx            // none in a view encoded as an older version
 	version uint32              // the format to encode: 0 the current, an older one to test reading it
@@ -246,6 +254,7 @@ func markOrdered(r resume, st *state, heads []streamView, every bool, order *ckO
 	v := &ckptView{
 		r: r, lastPos: st.lastPos, rev: st.rev, lastAt: st.lastAt, events: st.events, commits: st.commits,
 		streams: heads[:0],
+		count:   st.streamCount(),
 		pos:     st.positions.view(),
 		indexed: st.indexed[:len(st.indexed):len(st.indexed)],
 		kv:      maps.Clone(st.kv),
@@ -491,6 +500,9 @@ func (v *ckptView) encode(id [16]byte) []byte {
 			b = binary.AppendUvarint(b, r.gen)
 			b = binary.LittleEndian.AppendUint32(b, r.hdrCRC)
 			b = binary.AppendUvarint(b, r.entries)
+		}
+		if ver >= ckptVersionStreamCount {
+			b = binary.AppendUvarint(b, uint64(v.count))
 		}
 		n := 0
 		for i := range streams {
@@ -792,6 +804,9 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 			prev = r.gen
 			st.stRefs = append(st.stRefs, r)
 		}
+		if v >= ckptVersionStreamCount {
+			st.stOnly, st.stCounted = int(min(d.uvarint(), 1<<40)), true
+		}
 	}
 	// A stream takes 5 bytes at least: its name (a length and a byte),
 	// head, runs, newest directory (format 11) and chunks, all of whose
@@ -907,6 +922,14 @@ func decodeCheckpoint(b []byte, id [16]byte) (resume, *state, error) {
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return r, nil, errors.New("malformed checkpoint body")
+	}
+	if st.stCounted {
+		// The count takes in the section's streams, which are all of them
+		// when no run is named.
+		if n := st.stOnly; n < len(st.streams) || len(st.stRefs) == 0 && n != len(st.streams) {
+			return r, nil, fmt.Errorf("malformed checkpoint: it counts %d streams, its section holds %d and it names %d stream runs", n, len(st.streams), len(st.stRefs))
+		}
+		st.stOnly -= len(st.streams)
 	}
 	st.kvBytes += int64(len(st.ret.hist.recs)) * kvRecBytes
 	if len(st.kvRefs) == 0 {

@@ -138,6 +138,11 @@ func TestCheckpointEncodingRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, lb, db, "the ID index encodes the same")
 	e.s.st.ids, st.ids = nil, nil
+	// The decoded state has the count of streams the checkpoint records
+	// (format 13), which the live state keeps as its own.
+	assert.True(t, st.stCounted)
+	assert.Equal(t, e.s.st.streamCount(), st.streamCount())
+	st.stCounted = false
 	assert.Equal(t, e.s.st, st)
 	e.s.st.ids = live
 	_, _, err = decodeCheckpoint(b, [16]byte{1})

@@ -67,8 +67,12 @@ type state struct {
 	// some that they do; stOnly counts the streams the runs alone hold
 	// (streamlookup.go). names sorts the names of streams, rebuilt when
 	// namesDirty.
-	streams    map[string]*streamIdx
-	stOnly     int
+	streams map[string]*streamIdx
+	stOnly  int
+	// stCounted is set in a state decoded from a checkpoint that records
+	// its count of streams (format 13): stOnly is then that count less
+	// the section's.
+	stCounted  bool
 	names      []string
 	namesDirty bool
 	// kv holds the kv keys changed since kvRuns was written, a delete of

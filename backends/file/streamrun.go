@@ -318,12 +318,13 @@ func (s *Store) openStreamRunRef(p *effect.P, ref kvRunRef) (*kvRun, error) {
 // st.stRuns, checked as openStreamRunRef checks each, and reads no head
 // into memory: a stream the runs alone hold is looked up in them when
 // something needs it (streamlookup.go), its blocks checked as a read
-// takes them (rule 8 of recovery: Open does the tail's work). It asks
-// the runs only for the streams of the checkpoint's section (those the
-// runs do not hold whole, which win over the runs: one a run holds at a
-// seq past the section's is damage) and brings into memory those with
-// metadata, which stay there; and it counts the streams the runs alone
-// hold (countStreamRuns). With check set (Verify) it reads every run
+// takes them (rule 8 of recovery: Open does the tail's work). It brings
+// into memory the streams with metadata, which stay there; a checkpoint
+// of format 13 counts the streams, and of one before it asks the runs
+// for the streams of its section (those the runs do not hold whole,
+// which win over the runs: one a run holds at a seq past the section's
+// is damage) and counts the streams the runs alone hold
+// (countStreamRuns). With check set (Verify) it reads every run
 // whole first (verifyStreamRun: order, filter, counts) and every head
 // into st.streams. A run that is missing or damaged is an error naming
 // it: the caller passes the checkpoint over.
@@ -350,6 +351,18 @@ func (s *Store) openStreamRunOf(p *effect.P, st *state, check bool) error {
 
 // lookStreamRuns makes set st's runs, as openStreamRunOf does for Open.
 func (s *Store) lookStreamRuns(p *effect.P, st *state, set *kvRunSet) error {
+	if st.stCounted {
+		// The checkpoint counts the streams (format 13): nothing of the
+		// runs is read but what the metadata streams need. The runs may
+		// hold a section's stream as it is; taken as not (ran unset), it
+		// goes into the next run written once its records lie in index
+		// files, as it would: their index files move its directory.
+		for _, x := range st.streams {
+			x.ran = false
+		}
+		st.stRuns = set
+		return st.bringMeta(p)
+	}
 	cache := st.kvCache
 	held := 0 // streams of the section the runs hold
 	for name, x := range st.streams {
@@ -377,6 +390,12 @@ func (s *Store) lookStreamRuns(p *effect.P, st *state, set *kvRunSet) error {
 		return corrupt(set.newest().path, 0, "stream runs of %d streams hold %d of the checkpoint's section", n, held)
 	}
 	st.stRuns, st.stOnly = set, n-held
+	return st.bringMeta(p)
+}
+
+// bringMeta brings into memory the streams with metadata that st's runs
+// alone hold: a stream with metadata is always in memory.
+func (st *state) bringMeta(p *effect.P) error {
 	for name := range st.ret.meta {
 		if st.streams[name] != nil {
 			continue
@@ -479,7 +498,10 @@ func (s *Store) loadStreamRuns(p *effect.P, st *state, set *kvRunSet) error {
 	if err != nil {
 		return err
 	}
-	st.stRuns = set
+	if st.stCounted && len(st.streams) != section+st.stOnly {
+		return corrupt(set.newest().path, 0, "stream runs and the checkpoint's section hold %d streams where the checkpoint counts %d", len(st.streams), section+st.stOnly)
+	}
+	st.stRuns, st.stOnly = set, 0
 	st.namesDirty = true
 	return nil
 }

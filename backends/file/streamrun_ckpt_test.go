@@ -239,9 +239,12 @@ func TestStreamRunCheckpoints(t *testing.T) {
 	require.NoError(t, s.Close(effect.Handle(context.Background(), fs)))
 }
 
-// A stream run that is missing or damaged passes its checkpoint over:
-// Open rebuilds from an older checkpoint or the log, never serving
-// wrong heads, and Verify names the run.
+// A stream run that is missing or damaged where Open reads it (its
+// header and sparse index) passes its checkpoint over: Open rebuilds
+// from an older checkpoint or the log, never serving wrong heads, and
+// Verify names the run. A flipped bit in a block of heads, which Open
+// trusts to the checkpoint (rule 8 of recovery), is an error of the
+// reads that take the block, never a wrong or absent stream.
 func TestStreamRunDamagedFallsBack(t *testing.T) {
 	rounds := streamRunRounds()
 	for _, how := range []string{"missing", "flipped", "cut", "header"} {
@@ -269,14 +272,36 @@ func TestStreamRunDamagedFallsBack(t *testing.T) {
 				require.NoError(t, os.WriteFile(newest, b, 0o644))
 			}
 			rep, err := Verify(e.p(), e.dir)
-			require.NoError(t, err)
-			require.NotEmpty(t, rep.Skipped, "Verify names the bad run")
-			require.Contains(t, rep.Skipped[0].Error(), filepath.Base(newest))
+			if how == "flipped" {
+				// The checkpoint Open takes: Verify finds its damage.
+				require.ErrorIs(t, err, ErrCorrupt)
+				require.Contains(t, err.Error(), filepath.Base(newest))
+			} else {
+				require.NoError(t, err)
+				require.NotEmpty(t, rep.Skipped, "Verify names the bad run")
+				require.Contains(t, rep.Skipped[0].Error(), filepath.Base(newest))
+			}
 			e.open(streamRunOpts)
-			// Open reads the runs' heads, each block checked: a flipped
-			// block passes its checkpoint over as a missing run does.
+			heads := streamRunHeads(rounds, 3)
+			if how == "flipped" {
+				require.Zero(t, e.s.report.CheckpointsSkipped)
+				bad := 0
+				for name, head := range heads {
+					res, err := effect.Perform(e.sp(), ops.Read{Stream: name})
+					if err != nil {
+						var ce *CorruptError
+						require.ErrorAs(t, err, &ce, name)
+						require.Equal(t, newest, ce.File, name)
+						bad++
+						continue
+					}
+					require.Len(t, res.Events, int(head), name)
+				}
+				require.Positive(t, bad, "reads of the streams of the flipped block")
+				return
+			}
 			require.Positive(t, e.s.report.CheckpointsSkipped)
-			streamRunCheckP(t, e.sp(), streamRunHeads(rounds, 3), how)
+			streamRunCheckP(t, e.sp(), heads, how)
 		})
 	}
 }

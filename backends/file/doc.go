@@ -1548,17 +1548,11 @@
 //
 //	offset  size  field
 //	     0     8  magic "persistS"
-//	     8     4  format version (2; 1 is read)
+//	     8     4  format version (1)
 //	    36     8  the LSN of the last record the run covers (the kv run's
 //	              last revision)
 //
-// and the rest as a kv run of version 3 (version 1 of a stream run: as
-// one of version 2, its blocks without the table of entries that a kv
-// run of version 3 ends each block with, so that a lookup walks the
-// block; a lookup of version 2 searches the table, and a read of a
-// stream the runs alone hold looks its head up every time: at 5 M events
-// in 10 k streams written 100 a commit the walk was a fifth of such a
-// read's CPU): the entries' blocks, no history
+// and the rest as a kv run of version 2: the entries' blocks, no history
 // blocks (count 0, record count 0, last revision 0), always a filter
 // (10 bits a stream for at most the streams it may hold, at least one
 // block: a lookup of a stream memory does not hold, a commit's to a new

@@ -34,16 +34,10 @@ var streamRunMagic = [8]byte{'p', 'e', 'r', 's', 'i', 's', 't', 'S'}
 // value, a count of 0 kept revisions) with the stream's name as the key,
 // its head seq as the revision and as the value the uvarint of its
 // directory segment (0: none); it holds no history records, and always
-// a filter. Version 2 ends each block of entries in a table of their
-// offsets, as kv runs of version 3 do (kvblock.go), so that a lookup
-// searches the block rather than walking it: a read of a stream the
-// runs alone hold looks its head up at every read. Version 1 is read.
-const (
-	streamRunVersion1 = 1
-	streamRunVersion  = 2
-)
+// a filter.
+const streamRunVersion = 1
 
-var streamRunKind = &runKind{magic: streamRunMagic, version: streamRunVersion, versions: streamRunVersion1, noun: "stream run", tableFrom: streamRunVersion}
+var streamRunKind = &runKind{magic: streamRunMagic, version: streamRunVersion, versions: streamRunVersion, noun: "stream run"}
 
 // streamRunPrefix names stream run files: st-<generation>.run.
 const streamRunPrefix = "st-"
@@ -115,17 +109,11 @@ func openStreamRun(p *effect.P, path string, id [16]byte, gen uint64, want uint3
 // record the run covers. It syncs the file but leaves renaming it into
 // place and syncing the directory to the caller.
 func writeStreamRun(p *effect.P, path string, id [16]byte, gen, lsn uint64, old *kvRunSet, cache *recCache, heads []streamHead, piece int, between func()) (*kvRun, error) {
-	return writeStreamRunOf(p, path, id, gen, lsn, old, cache, heads, piece, between, 0)
-}
-
-// writeStreamRunOf is writeStreamRun in format version (0: the current
-// one), for tests of the versions before.
-func writeStreamRunOf(p *effect.P, path string, id [16]byte, gen, lsn uint64, old *kvRunSet, cache *recCache, heads []streamHead, piece int, between func(), version uint32) (*kvRun, error) {
 	w, err := newKvRunWriter(p, path, id, gen)
 	if err != nil {
 		return nil, fmt.Errorf("file: write stream run %s: %w", path, err)
 	}
-	w.kind, w.piece, w.between, w.version = streamRunKind, piece, between, version
+	w.kind, w.piece, w.between = streamRunKind, piece, between
 	// A filter always: a commit to a stream not in memory asks the runs
 	// for it (state.stream), and the filter answers for a new stream
 	// without a block of entries.

@@ -120,41 +120,6 @@ func TestStreamRunRoundTrip(t *testing.T) {
 	}
 }
 
-// A stream run of version 1 (blocks without tables) reads as one of the
-// current version, alone and in a set with newer runs, and a run
-// written over such a set folds it into the current version.
-func TestStreamRunVersion1(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	dir := t.TempDir()
-	p := osP()
-	base := streamRunModel(rng, 3000)
-	want := make(map[string]streamHead)
-	for _, h := range base {
-		want[h.name] = h
-	}
-	path := filepath.Join(dir, streamRunName(1))
-	w, err := writeStreamRunOf(p, path, kvRunTestID, 1, 101, nil, nil, base, 0, nil, streamRunVersion1)
-	require.NoError(t, err)
-	r1, err := openStreamRun(p, path, kvRunTestID, 1, w.hdrCRC)
-	require.NoError(t, err)
-	r1.live = r1.entries
-	t.Cleanup(func() { _ = r1.close(p) })
-	require.Equal(t, uint32(streamRunVersion1), r1.version)
-	require.False(t, r1.table)
-	checkStreamRuns(t, &kvRunSet{runs: []*kvRun{r1}}, want)
-	next := []streamHead{{name: base[3].name, head: base[3].head + 5}, {name: "u/new", head: 2, dir: 9}}
-	for _, h := range next {
-		want[h.name] = h
-	}
-	r2 := writeStreamRunAt(t, dir, 2, nil, next)
-	require.True(t, r2.table)
-	checkStreamRuns(t, &kvRunSet{runs: []*kvRun{r1, r2}}, want)
-	r3 := writeStreamRunAt(t, dir, 3, &kvRunSet{runs: []*kvRun{r1, r2}}, []streamHead{{name: "v", head: 1}})
-	want["v"] = streamHead{name: "v", head: 1}
-	require.Equal(t, uint32(streamRunVersion), r3.version)
-	checkStreamRuns(t, &kvRunSet{runs: []*kvRun{r3}}, want)
-}
-
 // A newer run's head of a stream wins over the older runs', and a run
 // written over a set folds its heads in.
 func TestStreamRunTiers(t *testing.T) {
